@@ -1,0 +1,11 @@
+using System.Runtime.InteropServices;
+
+namespace Abi.Headers.Interop.Libclang;
+
+[StructLayout(LayoutKind.Sequential)]
+internal readonly struct CXSourceLocation
+{
+    private readonly nint _ptrData0;
+    private readonly nint _ptrData1;
+    private readonly uint _intData;
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Abi.Model;
+
+namespace Abi.Headers.Tests;
+
+/// <summary>
+/// gcc as the layout oracle: a C program over the same headers prints what gcc computes for every
+/// record, field and macro of a model, in the same line format as <see cref="Expected"/> derives
+/// from the model, so that the two can be compared line by line.
+/// </summary>
+internal static class GccProbe
+{
+    public static string Source(AbiModel model)
+    {
+        var c = new StringBuilder();
+        c.Append("#include <stdio.h>\n#include <stddef.h>\n");
+        foreach (string header in model.Headers)
+        {
+            c.Append(CultureInfo.InvariantCulture, $"#include <{header}>\n");
+        }
+
+        c.Append("""
+            #define ABI_TYPE(x) _Generic((x), int: "int", unsigned int: "unsigned int", long: "long", \
+                unsigned long: "unsigned long", long long: "long long", unsigned long long: "unsigned long long", default: "other")
+            int main(void) {
+
+            """);
+        foreach (RecordDecl record in model.Records)
+        {
+            string type = $"{(record.Kind == RecordKind.Union ? "union" : "struct")} {record.Name}";
+            c.Append(CultureInfo.InvariantCulture, $"  printf(\"R %s %zu %zu\\n\", \"{record.Name}\", sizeof({type}), _Alignof({type}));\n");
+            foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is null))
+            {
+                c.Append(CultureInfo.InvariantCulture, $"  printf(\"F %s.%s %zu\\n\", \"{record.Name}\", \"{field.Name}\", offsetof({type}, {field.Name}));\n");
+                if (!field.Type.IsFlexibleArray)
+                {
+                    c.Append(CultureInfo.InvariantCulture, $"  printf(\"Z %s.%s %zu\\n\", \"{record.Name}\", \"{field.Name}\", sizeof((({type} *)0)->{field.Name}));\n");
+                }
+            }
+        }
+
+        foreach (MacroDecl macro in model.Macros)
+        {
+            if (macro.Kind == MacroKind.Integer)
+            {
+                string format = macro.IsSigned == true ? "%lld" : "%llu";
+                string cast = macro.IsSigned == true ? "long long" : "unsigned long long";
+                c.Append(CultureInfo.InvariantCulture, $"  printf(\"M %s %s {format}\\n\", \"{macro.Name}\", ABI_TYPE({macro.Name}), ({cast})({macro.Name}));\n");
+            }
+            else if (macro.Kind == MacroKind.String)
+            {
+                c.Append(CultureInfo.InvariantCulture, $"  printf(\"S %s %s\\n\", \"{macro.Name}\", {macro.Name});\n");
+            }
+        }
+
+        c.Append("  return 0;\n}\n");
+        return c.ToString();
+    }
+
+    /// <summary>The lines the probe must print if the model agrees with gcc.</summary>
+    public static List<string> Expected(AbiModel model)
+    {
+        var lines = new List<string>();
+        foreach (RecordDecl record in model.Records)
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"R {record.Name} {record.Size} {record.Alignment}"));
+            foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is null))
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"F {record.Name}.{field.Name} {field.Offset}"));
+                if (!field.Type.IsFlexibleArray)
+                {
+                    lines.Add(string.Create(CultureInfo.InvariantCulture, $"Z {record.Name}.{field.Name} {field.Size}"));
+                }
+            }
+        }
+
+        foreach (MacroDecl macro in model.Macros)
+        {
+            if (macro.Kind == MacroKind.Integer)
+            {
+                lines.Add($"M {macro.Name} {macro.CType} {macro.Value}");
+            }
+            else if (macro.Kind == MacroKind.String)
+            {
+                lines.Add($"S {macro.Name} {macro.Value}");
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>Compiles the probe with gcc against <paramref name="includeDirectories"/> and returns what it prints.</summary>
+    public static List<string> Run(AbiModel model, IReadOnlyList<string> includeDirectories)
+    {
+        string dir = Directory.CreateTempSubdirectory("abi-gcc-probe-").FullName;
+        try
+        {
+            string source = Path.Combine(dir, "probe.c");
+            string binary = Path.Combine(dir, "probe");
+            File.WriteAllText(source, Source(model));
+            var args = new List<string> { "-std=gnu11", "-w", "-o", binary, source };
+            args.AddRange(includeDirectories.Select(d => "-I" + d));
+            Exec("gcc", args);
+            return Exec(binary, []).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Exec(string file, IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{file} failed ({process.ExitCode}): {stderr.Result}");
+        return stdout;
+    }
+}

@@ -1,0 +1,58 @@
+using Abi.Headers.Packages;
+using Abi.Model;
+
+namespace Abi.Headers.Tests;
+
+public sealed class ModelFileTests(LinuxHeadersFixture linux)
+{
+    [Theory]
+    [InlineData("7.2")]
+    [InlineData("6.12")]
+    public void ExtractingTwice_GivesIdenticalBytes(string profile)
+    {
+        HeaderProfile p = HeaderProfile.Find(profile);
+        AbiModel again = LinuxHeadersFixture.Extract(p, linux.Headers[profile], "x86_64-linux-gnu");
+        Assert.Equal(AbiModelSerializer.Serialize(linux.Models[profile]), AbiModelSerializer.Serialize(again));
+        Assert.Equal(linux.Models[profile], again);
+    }
+
+    [Theory]
+    [InlineData("7.2")]
+    [InlineData("6.12")]
+    public void CheckedInModel_EqualsAFreshExtraction(string profile)
+    {
+        string path = Path.Combine(RepoPaths.Models, LinuxHeaderSet.ModelFileName(profile));
+        byte[] fresh = AbiModelSerializer.Serialize(linux.Models[profile]);
+        Assert.True(File.Exists(path), $"{path} is missing; run ./scripts/refresh-models.sh");
+        Assert.True(fresh.AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
+    }
+
+    [Fact]
+    public void Serialization_RoundTripsToAnEqualModel()
+    {
+        byte[] bytes = AbiModelSerializer.Serialize(linux.Linux72);
+        AbiModel back = AbiModelSerializer.Deserialize(bytes);
+        Assert.Equal(linux.Linux72, back);
+        Assert.Equal(linux.Linux72.GetHashCode(), back.GetHashCode());
+        Assert.NotEqual(linux.Linux72, back with { Records = back.Records.Skip(1).ToEquatableArray() });
+    }
+
+    [Fact]
+    public void ModelText_IsDeterministic()
+    {
+        string text = System.Text.Encoding.UTF8.GetString(AbiModelSerializer.Serialize(linux.Linux72));
+        Assert.DoesNotContain("\r", text, StringComparison.Ordinal);
+        Assert.EndsWith("}\n", text, StringComparison.Ordinal);
+        List<string> names = linux.Linux72.Records.Select(r => r.Name).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal), names);
+    }
+
+    [Fact]
+    public void Deserialize_RefusesAnUnknownSchemaVersion()
+    {
+        byte[] bytes = AbiModelSerializer.Serialize(linux.Linux72 with { SchemaVersion = 99 });
+        FormatException e = Assert.Throws<FormatException>(() => AbiModelSerializer.Deserialize(bytes));
+        Assert.Contains("schema version 99", e.Message, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => AbiModelSerializer.Deserialize("{\"records\": 3}"u8));
+    }
+}
