@@ -3,6 +3,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
+echo "checking formatting (dotnet format --verify-no-changes)"
+dotnet format Abi.sln --verify-no-changes --no-restore
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
