@@ -32,6 +32,20 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
     /// <summary>The elements as a read-only span.</summary>
     public ReadOnlySpan<T> AsSpan() => _items;
 
+    /// <summary>Whether <paramref name="item"/> is an element.</summary>
+    public bool Contains(T item)
+    {
+        foreach (T element in AsSpan())
+        {
+            if (EqualityComparer<T>.Default.Equals(element, item))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Builds an array from any sequence.</summary>
     public static EquatableArray<T> From(IEnumerable<T> items) => new(new List<T>(items).ToArray());
 

@@ -1,0 +1,63 @@
+using System;
+using Microsoft.CodeAnalysis;
+
+namespace Abi.Generators;
+
+/// <summary>Every diagnostic the generator reports. Ids are stable; each message says what is wrong and how to fix it.</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "Abi.Generators";
+
+    public static readonly DiagnosticDescriptor InvalidModel = new(
+        "ABI0001",
+        "ABI model file is not valid",
+        "'{0}' is not a valid ABI model: {1}. Regenerate it with 'abi-headers extract'.",
+        Category,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    public static readonly DiagnosticDescriptor UnknownFieldType = new(
+        "ABI0002",
+        "Field type cannot be represented",
+        "{0}.{1}: {2}; the struct is emitted without this member, so it cannot be used for that field",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnknownRecord = new(
+        "ABI0003",
+        "Model refers to a record it does not declare",
+        "'{0}' refers to struct '{1}', which the model does not declare; regenerate the model or fix the ioctl override table",
+        Category,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    public static readonly DiagnosticDescriptor UnsupportedConstantType = new(
+        "ABI0004",
+        "Macro has a C type with no C# constant",
+        "#define {0} has C type '{1}', which has no C# constant type; it is not emitted",
+        Category,
+        DiagnosticSeverity.Info,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor DuplicateModel = new(
+        "ABI0005",
+        "Two primary models emit into one namespace",
+        "'{0}' and '{1}' both emit into namespace '{2}'; give one of them another AbiNamespace or mark the older one AbiRole=\"baseline\"",
+        Category,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "ABI0001" => InvalidModel,
+        "ABI0002" => UnknownFieldType,
+        "ABI0003" => UnknownRecord,
+        "ABI0004" => UnsupportedConstantType,
+        "ABI0005" => DuplicateModel,
+        _ => throw new ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic id"),
+    };
+}

@@ -1,0 +1,13 @@
+using Abi.Model;
+
+namespace Abi.Generators.Model;
+
+/// <summary>One named enum to emit, with the baseline profile's view of it.</summary>
+internal sealed record EnumSpec(string Namespace, EnumDecl Enum, string? Baseline, bool IsNew, EquatableArray<string> NewConstants)
+{
+    /// <summary>The profile that lacks the whole enum, if any.</summary>
+    public string? AbsentFrom => IsNew ? Baseline : null;
+
+    /// <summary>The profile that lacks this member, if any.</summary>
+    public string? ConstantAbsentFrom(string constant) => IsNew || NewConstants.Contains(constant) ? Baseline : null;
+}
