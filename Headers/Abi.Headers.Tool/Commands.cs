@@ -39,10 +39,11 @@ internal static class Commands
     {
         var profile = new Option<string>("--profile") { Description = "Kernel profile (7.2, 6.12)", DefaultValueFactory = _ => HeaderProfile.Default.Name };
         var headersDir = new Option<DirectoryInfo?>("--headers") { Description = "Use this include root (holding linux/) instead of the profile's fetched package" };
+        var include = new Option<DirectoryInfo[]>("--include") { Description = "An extra include directory, searched before the kernel headers (repeatable)", DefaultValueFactory = _ => [] };
         var header = new Option<string[]>("--header") { Description = "Header to describe (repeatable)", DefaultValueFactory = _ => [.. LinuxHeaderSet.Headers] };
         var target = new Option<string>("--target") { Description = "clang target triple", DefaultValueFactory = _ => "x86_64-linux-gnu" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the model here (default: print the summary only)" };
-        var command = new Command("extract", "Parse headers with libclang into an ABI model") { profile, headersDir, header, target, output, s_allowNewer };
+        var command = new Command("extract", "Parse headers with libclang into an ABI model") { profile, headersDir, include, header, target, output, s_allowNewer };
         command.SetAction(parse => Guard(() =>
         {
             HeaderProfile p = HeaderProfile.Find(parse.GetValue(profile)!);
@@ -62,10 +63,16 @@ internal static class Commands
                 source = new HeaderSource { Package = HeaderProfile.PackageName, Version = fetched.Version, Suite = fetched.Suite, Sha256 = fetched.Sha256 };
             }
 
+            DirectoryInfo[] extra = parse.GetValue(include)!;
+            if (extra.FirstOrDefault(d => !d.Exists) is DirectoryInfo missing)
+            {
+                throw new ExtractionException($"include directory not found: {missing.FullName}");
+            }
+
             var options = new ExtractionOptions
             {
                 Headers = parse.GetValue(header)!,
-                IncludeDirectories = includes.Where(Directory.Exists).ToList(),
+                IncludeDirectories = extra.Select(d => d.FullName).Concat(includes.Where(Directory.Exists)).ToList(),
                 Target = triple,
                 Profile = p.Name,
                 Source = source,

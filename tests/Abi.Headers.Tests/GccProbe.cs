@@ -15,7 +15,7 @@ internal static class GccProbe
     public static string Source(AbiModel model)
     {
         var c = new StringBuilder();
-        c.Append("#include <stdio.h>\n#include <stddef.h>\n");
+        c.Append("#include <stdio.h>\n#include <stddef.h>\n#include <string.h>\n");
         foreach (string header in model.Headers)
         {
             c.Append(CultureInfo.InvariantCulture, $"#include <{header}>\n");
@@ -31,6 +31,13 @@ internal static class GccProbe
         {
             string type = $"{(record.Kind == RecordKind.Union ? "union" : "struct")} {record.Name}";
             c.Append(CultureInfo.InvariantCulture, $"  printf(\"R %s %zu %zu\\n\", \"{record.Name}\", sizeof({type}), _Alignof({type}));\n");
+            foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is not null))
+            {
+                // A bitfield has no offsetof: set it to all ones and print the record's bytes.
+                c.Append(CultureInfo.InvariantCulture, $"  {{ {type} v; memset(&v, 0, sizeof v); v.{field.Name} = -1; printf(\"B %s.%s\", \"{record.Name}\", \"{field.Name}\");");
+                c.Append(" for (size_t i = 0; i < sizeof v; i++) printf(\" %02x\", ((unsigned char *)&v)[i]); printf(\"\\n\"); }\n");
+            }
+
             foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is null))
             {
                 c.Append(CultureInfo.InvariantCulture, $"  printf(\"F %s.%s %zu\\n\", \"{record.Name}\", \"{field.Name}\", offsetof({type}, {field.Name}));\n");
@@ -66,6 +73,17 @@ internal static class GccProbe
         foreach (RecordDecl record in model.Records)
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"R {record.Name} {record.Size} {record.Alignment}"));
+            foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is not null))
+            {
+                byte[] bytes = new byte[record.Size];
+                for (int bit = field.BitOffset!.Value; bit < field.BitOffset + field.BitWidth; bit++)
+                {
+                    bytes[bit / 8] |= (byte)(1 << (bit % 8));
+                }
+
+                lines.Add($"B {record.Name}.{field.Name}" + string.Concat(bytes.Select(b => " " + b.ToString("x2", CultureInfo.InvariantCulture))));
+            }
+
             foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is null))
             {
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"F {record.Name}.{field.Name} {field.Offset}"));

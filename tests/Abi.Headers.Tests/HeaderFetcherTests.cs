@@ -14,8 +14,7 @@ public sealed class HeaderFetcherTests(LinuxHeadersFixture linux) : IDisposable
         // Seed a local package folder with the pinned .deb the shared cache already verified.
         string local = Path.Combine(_scratch.FullName, "debs");
         Directory.CreateDirectory(local);
-        string deb = Path.Combine(HeaderCache.Default().DebDirectory, HeaderProfile.Linux612.DebFileName);
-        string seeded = File.Exists(deb) ? deb : FindLocalDeb(HeaderProfile.Linux612);
+        string seeded = FindDeb(HeaderProfile.Linux612);
         File.Copy(seeded, Path.Combine(local, HeaderProfile.Linux612.DebFileName));
 
         var log = new List<string>();
@@ -28,6 +27,7 @@ public sealed class HeaderFetcherTests(LinuxHeadersFixture linux) : IDisposable
         Assert.Equal(FetchOrigin.Cache, second.Origin);
         Assert.Equal(HeaderProfile.Linux612.Sha256, second.Sha256);
         Assert.Equal(first.Directory, second.Directory);
+        Assert.True(File.Exists(Path.Combine(_scratch.FullName, "cache", "debs", HeaderProfile.Linux612.DebFileName)), "the verified package is kept in the cache");
     }
 
     [Fact]
@@ -57,7 +57,10 @@ public sealed class HeaderFetcherTests(LinuxHeadersFixture linux) : IDisposable
         Assert.Same(HeaderProfile.Linux72, HeaderProfile.Find("sid"));
     }
 
-    private static string FindLocalDeb(HeaderProfile profile) =>
+    /// <summary>The pinned package, from the shared cache (which keeps every package it verified) or a local package folder.</summary>
+    private static string FindDeb(HeaderProfile profile) =>
         (Environment.GetEnvironmentVariable("ABI_LOCAL_DEBS") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, profile.DebFileName)).First(File.Exists);
+            .Prepend(HeaderCache.Default().DebDirectory)
+            .Select(d => Path.Combine(d, profile.DebFileName))
+            .First(File.Exists);
 }

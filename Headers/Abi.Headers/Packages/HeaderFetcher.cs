@@ -79,6 +79,14 @@ public sealed partial class HeaderFetcher
             throw new HeaderFetchException($"{Path.GetFileName(deb)} has sha256 {actualSha}, expected {expectedSha}; the download was deleted");
         }
 
+        // Keep the verified package in the cache, so the cache alone can rebuild the headers.
+        string cached = Path.Combine(_cache.DebDirectory, Path.GetFileName(deb));
+        if (!File.Exists(cached))
+        {
+            Directory.CreateDirectory(_cache.DebDirectory);
+            File.Copy(deb, cached);
+        }
+
         string target = _cache.HeaderDirectory(version);
         Extract(deb, target, actualSha);
         _log($"{HeaderProfile.PackageName} {version} ({profile.Suite}) extracted to {target}");
