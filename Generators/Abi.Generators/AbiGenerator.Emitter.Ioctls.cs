@@ -50,7 +50,7 @@ public sealed partial class AbiGenerator
         {
             IoctlDecl ioctl = spec.Ioctl;
             string name = ioctl.Name;
-            string request = $"Constants.{Naming.Identifier(name)}";
+            string request = $"unchecked((uint)Constants.{Naming.Identifier(name)})";
             string summary = FormattableString.Invariant($"{name} (0x{ioctl.Request:X}){(ioctl.Doc is null ? "." : ": " + ioctl.Doc.Summary)}");
             string direction = ioctl.Direction switch
             {

@@ -1,0 +1,53 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+
+namespace Abi.Generators.Tests;
+
+public sealed class DiagnosticsTests
+{
+    [Fact]
+    public void MalformedModel_GivesABI0001AtTheFile_AndNoSource()
+    {
+        ModelFile broken = ModelFile.From("/models/broken.abi.json", "{ \"schemaVersion\": 1,\n  \"records\": [ oops ] }");
+        (GeneratorDriver driver, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(broken), GeneratorHarness.Compilation());
+
+        Diagnostic diagnostic = Assert.Single(diagnostics);
+        Assert.Equal("ABI0001", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal("/models/broken.abi.json", diagnostic.Location.GetLineSpan().Path);
+        Assert.Equal(1, diagnostic.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Contains("abi-headers extract", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Empty(driver.GetRunResult().GeneratedTrees);
+        Assert.Null(driver.GetRunResult().Results.Single().Exception);
+    }
+
+    [Fact]
+    public void UnknownSchemaVersion_GivesABI0001()
+    {
+        string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"schemaVersion\": 1", "\"schemaVersion\": 7", StringComparison.Ordinal);
+        (_, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(ModelFile.From("/m/w.abi.json", text)), GeneratorHarness.Compilation());
+        Assert.Contains("schema version 7", Assert.Single(diagnostics).GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void IoctlNamingAMissingStruct_GivesABI0003_AndNoSource()
+    {
+        string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"struct\": \"widget_regs\"", "\"struct\": \"widget_gone\"", StringComparison.Ordinal);
+        (GeneratorDriver driver, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(ModelFile.From("/m/w.abi.json", text)), GeneratorHarness.Compilation());
+        Diagnostic diagnostic = Assert.Single(diagnostics);
+        Assert.Equal("ABI0003", diagnostic.Id);
+        Assert.Contains("WIDGET_POKE", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Empty(driver.GetRunResult().GeneratedTrees);
+    }
+
+    [Fact]
+    public void TwoPrimaryModelsInOneNamespace_GiveABI0005()
+    {
+        ModelFile a = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/a.abi.json");
+        ModelFile b = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/b.abi.json");
+        (_, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(a, b), GeneratorHarness.Compilation());
+        Diagnostic diagnostic = Assert.Single(diagnostics);
+        Assert.Equal("ABI0005", diagnostic.Id);
+        Assert.Equal("/m/b.abi.json", diagnostic.Location.GetLineSpan().Path);
+    }
+}

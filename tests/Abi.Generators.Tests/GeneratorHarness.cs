@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Abi.Generators.Tests;
+
+/// <summary>Runs the real generator on real model files inside a Roslyn compilation, with step tracking on.</summary>
+internal static class GeneratorHarness
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string LinuxModel(string profile) => Path.Combine(RepoRoot, "Abi", "Models", $"linux-iommufd-vfio.{profile}.abi.json");
+
+    public static string WidgetModel => Path.Combine(RepoRoot, "tests", "TestHeaders", "widget.abi.json");
+
+    private static readonly ImmutableArray<MetadataReference> s_references = References();
+
+    public static CSharpCompilation Compilation(params string[] sources) => CSharpCompilation.Create(
+        "Consumer",
+        sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose))),
+        s_references,
+        new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver(params ModelFile[] models) =>
+        CSharpGeneratorDriver.Create(
+            [new AbiGenerator().AsSourceGenerator()],
+            models.Select(m => (AdditionalText)m.Text),
+            new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose),
+            new OptionsProvider(models),
+            new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator and returns the driver, the output compilation and every diagnostic.</summary>
+    public static (GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> Diagnostics) Run(GeneratorDriver driver, Compilation input)
+    {
+        driver = driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        return (driver, output, diagnostics);
+    }
+
+    private static ImmutableArray<MetadataReference> References()
+    {
+        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        return tpa.Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+            .Append(typeof(Abi.Interop.IIoctlSeam).Assembly.Location)
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToImmutableArray();
+    }
+
+    private static string FindRoot()
+    {
+        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            if (File.Exists(Path.Combine(dir, "Abi.sln")))
+            {
+                return dir;
+            }
+        }
+
+        throw new InvalidOperationException("Abi.sln not found");
+    }
+
+    private sealed class OptionsProvider(IEnumerable<ModelFile> models) : AnalyzerConfigOptionsProvider
+    {
+        private readonly Dictionary<string, Options> _byPath = models.ToDictionary(m => m.Text.Path, m => new Options(m.Metadata));
+
+        public override AnalyzerConfigOptions GlobalOptions { get; } = new Options(new Dictionary<string, string> { ["build_property.RootNamespace"] = "Consumer" });
+
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new Options([]);
+
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
+            _byPath.TryGetValue(textFile.Path, out Options? options) ? options : new Options([]);
+    }
+
+    private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptions
+    {
+        public override bool TryGetValue(string key, out string value) => values.TryGetValue(key, out value!);
+    }
+}
+
+/// <summary>An in-memory AdditionalText holding a model, with its item metadata.</summary>
+internal sealed class ModelText(string path, string text) : AdditionalText
+{
+    public override string Path { get; } = path;
+
+    public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text, Encoding.UTF8);
+}
+
+/// <summary>A model file as the generator sees it: text plus AbiNamespace/AbiRole/AbiOtherIoctlsType metadata.</summary>
+internal sealed record ModelFile(ModelText Text, Dictionary<string, string> Metadata)
+{
+    public static ModelFile From(string path, string? text = null, string ns = "Test.Bindings", string? role = null, string? otherType = null, string? virtualPath = null)
+    {
+        var metadata = new Dictionary<string, string> { ["build_metadata.AdditionalFiles.AbiNamespace"] = ns };
+        if (role is not null)
+        {
+            metadata["build_metadata.AdditionalFiles.AbiRole"] = role;
+        }
+
+        if (otherType is not null)
+        {
+            metadata["build_metadata.AdditionalFiles.AbiOtherIoctlsType"] = otherType;
+        }
+
+        return new ModelFile(new ModelText(virtualPath ?? path, text ?? File.ReadAllText(path)), metadata);
+    }
+}
