@@ -4,6 +4,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
 echo "checking formatting (dotnet format --verify-no-changes)"
+# The format workspace loads projects as Debug; the generator must exist there for the bindings to resolve.
+dotnet build Generators/Abi.Generators -c Debug -v quiet -nologo -clp:ErrorsOnly
 # The consumer project's bindings come from a build target, which a format workspace does not run:
 # its files get the whitespace check here and the style rules in the build.
 dotnet format Abi.sln --verify-no-changes --no-restore --exclude tests/Abi.Consumer.Tests
