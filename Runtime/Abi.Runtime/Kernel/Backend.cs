@@ -1,0 +1,58 @@
+namespace Abi.Runtime.Kernel;
+
+/// <summary>
+/// Chooses the backend: in code (<see cref="Create"/>), or by <c>ABI_BACKEND=kernel|engine</c>;
+/// when nothing is said, the kernel if <c>/dev/iommu</c> or <c>/dev/vfio</c> exists, the engine
+/// otherwise. <see cref="Default"/> says once, on stderr, which one runs and why.
+/// </summary>
+public static class Backend
+{
+    /// <summary>The environment variable that picks the backend.</summary>
+    public const string EnvironmentVariable = "ABI_BACKEND";
+
+    private static readonly Lazy<IKernel> s_default = new(() => Resolve(Environment.GetEnvironmentVariable(EnvironmentVariable), File.Exists, Directory.Exists, Console.Error.WriteLine));
+    private static Func<IKernel>? s_engine;
+
+    /// <summary>The backend for this process, chosen once.</summary>
+    public static IKernel Default => s_default.Value;
+
+    /// <summary>Makes the in-process engine available under the name <c>engine</c>. The engine's assembly calls this.</summary>
+    public static void RegisterEngine(Func<IKernel> factory) => s_engine = factory ?? throw new ArgumentNullException(nameof(factory));
+
+    /// <summary>The backend named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">Not <c>kernel</c> or <c>engine</c>.</exception>
+    /// <exception cref="InvalidOperationException">The engine was asked for but none is registered.</exception>
+    public static IKernel Create(string name) => name switch
+    {
+        "kernel" => LinuxKernel.Instance,
+        "engine" => s_engine?.Invoke() ?? throw new InvalidOperationException(
+            "the in-process engine is not available in this process (no engine registered with Backend.RegisterEngine); use ABI_BACKEND=kernel on a machine with /dev/iommu or /dev/vfio"),
+        _ => throw new ArgumentException($"unknown backend '{name}'; use 'kernel' or 'engine'", nameof(name)),
+    };
+
+    /// <summary>The choice itself, with its inputs passed in so that it can be tested.</summary>
+    internal static IKernel Resolve(string? requested, Func<string, bool> fileExists, Func<string, bool> directoryExists, Action<string> say)
+    {
+        string name;
+        string why;
+        if (!string.IsNullOrEmpty(requested))
+        {
+            name = requested;
+            why = $"{EnvironmentVariable}={requested}";
+        }
+        else if (fileExists("/dev/iommu") || directoryExists("/dev/vfio"))
+        {
+            name = "kernel";
+            why = fileExists("/dev/iommu") ? "/dev/iommu exists" : "/dev/vfio exists";
+        }
+        else
+        {
+            name = "engine";
+            why = "no /dev/iommu or /dev/vfio here";
+        }
+
+        IKernel kernel = Create(name);
+        say($"abi: using the {kernel.Name} backend ({why})");
+        return kernel;
+    }
+}
