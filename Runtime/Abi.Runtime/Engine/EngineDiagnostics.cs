@@ -1,0 +1,21 @@
+using Abi.Interop;
+
+namespace Abi.Runtime.Engine;
+
+/// <summary>Why the engine refused the last call on this thread, so that the API can say it (the kernel cannot).</summary>
+internal static class EngineDiagnostics
+{
+    [ThreadStatic]
+    private static string? t_lastReason;
+
+    public static string? LastReason => t_lastReason;
+
+    /// <summary>Records the reason and returns <c>-errno</c>. Strings are built only on failure paths.</summary>
+    public static int Fail(Errno errno, string reason)
+    {
+        t_lastReason = reason;
+        return -(int)errno;
+    }
+
+    public static void Clear() => t_lastReason = null;
+}

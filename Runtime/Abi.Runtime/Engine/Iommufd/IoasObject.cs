@@ -1,0 +1,245 @@
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// An I/O address space: sorted, non-overlapping areas; reserved and allowed ranges; the IOVA
+/// alignment. Ranges are inclusive (<c>last</c>), stated once here: a range ending at 2^64-1 has
+/// no representable "end", so nothing here computes <c>last + 1</c> without checking.
+/// </summary>
+internal sealed class IoasObject : IommufdObject
+{
+    /// <summary>The largest automatic IOVA alignment: the THP size (2 MiB), as on a kernel built with transparent huge pages.</summary>
+    public const ulong MaxAutoAlignment = 2 * 1024 * 1024;
+
+    public override ObjectKind Kind => ObjectKind.Ioas;
+
+    /// <summary>Areas sorted by <see cref="Area.Iova"/>.</summary>
+    public List<Area> Areas { get; } = [];
+
+    /// <summary>Reserved ranges (inclusive), in no particular order.</summary>
+    public List<(ulong Start, ulong Last)> Reserved { get; } = [];
+
+    /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted.</summary>
+    public List<(ulong Start, ulong Last)> Allowed { get; } = [];
+
+    public ulong Alignment { get; set; } = 1;
+
+    public bool HugePages { get; set; } = true;
+
+    /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
+    public int LowerBound(ulong iova)
+    {
+        int lo = 0, hi = Areas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (Areas[mid].Last < iova)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    public bool IntersectsArea(ulong iova, ulong last)
+    {
+        int i = LowerBound(iova);
+        return i < Areas.Count && Areas[i].Iova <= last;
+    }
+
+    public bool IntersectsReserved(ulong iova, ulong last)
+    {
+        foreach ((ulong start, ulong end) in Reserved)
+        {
+            if (start <= last && iova <= end)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void Insert(Area area) => Areas.Insert(LowerBound(area.Iova), area);
+
+    /// <summary>Checks a fixed placement (iopt_check_iova): alignment EINVAL, overflow EOVERFLOW, reserved EINVAL, overlap EEXIST.</summary>
+    public Errno CheckFixed(ulong iova, ulong length, out string reason)
+    {
+        if ((iova & (Alignment - 1)) != 0)
+        {
+            reason = $"iova 0x{iova:X} is not aligned to the IOAS alignment 0x{Alignment:X}";
+            return Errno.EINVAL;
+        }
+
+        if (iova + (length - 1) < iova)
+        {
+            reason = $"iova 0x{iova:X} + length 0x{length:X} wraps past 2^64";
+            return Errno.EOVERFLOW;
+        }
+
+        ulong last = iova + (length - 1);
+        if (IntersectsReserved(iova, last))
+        {
+            reason = $"[0x{iova:X}, 0x{last:X}] touches a reserved IOVA range";
+            return Errno.EINVAL;
+        }
+
+        if (IntersectsArea(iova, last))
+        {
+            reason = $"[0x{iova:X}, 0x{last:X}] overlaps an existing mapping";
+            return Errno.EEXIST;
+        }
+
+        reason = string.Empty;
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// Automatic placement (iopt_alloc_iova): alignment is the power of two covering the length,
+    /// reduced to the source address's natural alignment, capped at 2 MiB; the lowest hole that fits,
+    /// inside the allowed ranges or [PAGE_SIZE, 2^64 - PAGE_SIZE - 1]; the IOVA keeps the source's
+    /// sub-page offset.
+    /// </summary>
+    public Errno Allocate(ulong sourceAddress, ulong length, out ulong iova, out string reason)
+    {
+        iova = 0;
+        if (length == 0 || length >= ulong.MaxValue / 2)
+        {
+            reason = $"length 0x{length:X} cannot be placed automatically";
+            return Errno.EOVERFLOW;
+        }
+
+        ulong alignment = RoundUpPowerOfTwo(length);
+        if (sourceAddress != 0)
+        {
+            alignment = Math.Min(alignment, 1UL << System.Numerics.BitOperations.TrailingZeroCount(sourceAddress));
+        }
+
+        alignment = Math.Min(alignment, MaxAutoAlignment);
+        if (alignment < Alignment)
+        {
+            reason = $"the source address allows alignment 0x{alignment:X}, below the IOAS alignment 0x{Alignment:X}";
+            return Errno.EINVAL;
+        }
+
+        ulong pageOffset = sourceAddress % LinuxConstants.PageSize;
+        const ulong SpaceStart = LinuxConstants.PageSize;
+        const ulong SpaceLast = ulong.MaxValue - LinuxConstants.PageSize;
+        if (Allowed.Count == 0)
+        {
+            if (FindHole(SpaceStart, SpaceLast, length, alignment, pageOffset, out iova))
+            {
+                reason = string.Empty;
+                return Errno.None;
+            }
+        }
+        else
+        {
+            foreach ((ulong start, ulong last) in Allowed)
+            {
+                ulong lo = Math.Max(start, SpaceStart), hi = Math.Min(last, SpaceLast);
+                if (lo <= hi && FindHole(lo, hi, length, alignment, pageOffset, out iova))
+                {
+                    reason = string.Empty;
+                    return Errno.None;
+                }
+            }
+        }
+
+        reason = $"no free IOVA range of 0x{length:X} bytes aligned to 0x{alignment:X}";
+        return Errno.ENOSPC;
+    }
+
+    /// <summary>The lowest aligned start in [lo, hi] that avoids reserved ranges and areas and fits the length.</summary>
+    private bool FindHole(ulong lo, ulong hi, ulong length, ulong alignment, ulong pageOffset, out ulong iova)
+    {
+        // Walk the holes between used ranges (areas and reservations) in ascending order.
+        ulong cursor = lo;
+        while (true)
+        {
+            (ulong usedStart, ulong usedLast) = NextUsed(cursor, hi);
+            ulong holeLast = usedStart == ulong.MaxValue && usedLast == 0 ? hi : usedStart - 1;
+            if (usedStart > cursor || (usedStart == ulong.MaxValue && usedLast == 0))
+            {
+                ulong start = cursor;
+                if (CheckRange(ref start, Math.Min(holeLast, hi), length, alignment, pageOffset))
+                {
+                    iova = start;
+                    return true;
+                }
+            }
+
+            if (usedStart == ulong.MaxValue && usedLast == 0)
+            {
+                iova = 0;
+                return false;
+            }
+
+            if (usedLast >= hi)
+            {
+                iova = 0;
+                return false;
+            }
+
+            cursor = usedLast + 1;
+        }
+    }
+
+    /// <summary>The used range (area or reservation) with the lowest start that ends at or after <paramref name="from"/> and starts at or before <paramref name="hi"/>; (MaxValue, 0) if none.</summary>
+    private (ulong Start, ulong Last) NextUsed(ulong from, ulong hi)
+    {
+        ulong bestStart = ulong.MaxValue, bestLast = 0;
+        bool found = false;
+        int i = LowerBound(from);
+        if (i < Areas.Count && Areas[i].Iova <= hi)
+        {
+            bestStart = Math.Max(Areas[i].Iova, from);
+            bestLast = Areas[i].Last;
+            found = true;
+        }
+
+        foreach ((ulong start, ulong last) in Reserved)
+        {
+            if (last >= from && start <= hi)
+            {
+                ulong s = Math.Max(start, from);
+                if (!found || s < bestStart)
+                {
+                    bestStart = s;
+                    bestLast = last;
+                    found = true;
+                }
+            }
+        }
+
+        // Merge an area or reservation that touches the chosen one, so that the next hole is real.
+        return found ? (bestStart, bestLast) : (ulong.MaxValue, 0);
+    }
+
+    /// <summary>The kernel's __alloc_iova_check_range: align up, add the page offset, check it fits before <paramref name="last"/>.</summary>
+    private static bool CheckRange(ref ulong start, ulong last, ulong length, ulong alignment, ulong pageOffset)
+    {
+        if (start + (alignment - 1) < start)
+        {
+            return false;
+        }
+
+        ulong aligned = ((start + (alignment - 1)) & ~(alignment - 1)) | pageOffset;
+        if (aligned >= last || last - aligned < length - 1)
+        {
+            return false;
+        }
+
+        start = aligned;
+        return true;
+    }
+
+    private static ulong RoundUpPowerOfTwo(ulong value) => System.Numerics.BitOperations.RoundUpToPowerOf2(value);
+}

@@ -1,0 +1,437 @@
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Runtime.Engine.EngineDiagnostics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+internal sealed unsafe partial class IommufdFile
+{
+    private const uint MapFlagsKnown = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+    private const uint Fixed = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA;
+    private const uint Writeable = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE;
+    private const uint Readable = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE;
+
+    internal static int IoasAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_alloc cmd = ref *(iommu_ioas_alloc*)arg;
+        if (cmd.flags != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"IOMMU_IOAS_ALLOC flags 0x{cmd.flags:X} are not supported (must be 0)");
+        }
+
+        cmd.out_ioas_id = f.Objects.Add(new IoasObject());
+        return 0;
+    }
+
+    internal static int IoasMap(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_map cmd = ref *(iommu_ioas_map*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0 || cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP flags 0x{cmd.flags & ~MapFlagsKnown:X} or non-zero __reserved");
+        }
+
+        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if ((cmd.flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        if (cmd.user_va + cmd.length < cmd.user_va)
+        {
+            return Fail(Errno.EOVERFLOW, $"user_va 0x{cmd.user_va:X} + length 0x{cmd.length:X} wraps");
+        }
+
+        if (cmd.length == 0 || cmd.length > ulong.MaxValue - LinuxConstants.PageSize)
+        {
+            return Fail(Errno.EINVAL, $"length 0x{cmd.length:X} is zero or too large");
+        }
+
+        var pages = new Pages { UserVa = cmd.user_va, Length = cmd.length, Writable = (cmd.flags & Writeable) != 0 };
+        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        return rc;
+    }
+
+    internal static int IoasMapFile(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_map_file cmd = ref *(iommu_ioas_map_file*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP_FILE flags 0x{cmd.flags & ~MapFlagsKnown:X}");
+        }
+
+        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if ((cmd.flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.start + (cmd.length - 1) < cmd.start)
+        {
+            return Fail(Errno.EOVERFLOW, $"start 0x{cmd.start:X} + length 0x{cmd.length:X} wraps");
+        }
+
+        if (!f.Kernel.IsOpenFile(cmd.fd))
+        {
+            return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
+        }
+
+        var pages = new Pages { UserVa = 0, Length = cmd.length, FileDescriptor = cmd.fd, FileOffset = cmd.start, Writable = (cmd.flags & Writeable) != 0 };
+        return MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+    }
+
+    /// <summary>Places and inserts one area over <paramref name="pages"/> (iopt_alloc_area_pages + iopt_insert_area). Nothing changes on failure.</summary>
+    private static int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
+    {
+        if ((length & (ioas.Alignment - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"length 0x{length:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+        }
+
+        ulong source = pages.SourceAddress + pagesOffset;
+        Errno errno;
+        string reason;
+        ulong placed = iova;
+        if ((flags & Fixed) != 0)
+        {
+            errno = ioas.CheckFixed(iova, length, out reason);
+        }
+        else
+        {
+            errno = ioas.Allocate(source, length, out placed, out reason);
+        }
+
+        if (errno != Errno.None)
+        {
+            return Fail(errno, reason);
+        }
+
+        bool write = (flags & Writeable) != 0;
+        if (write && !pages.Writable)
+        {
+            return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
+        }
+
+        ulong pageOffset = source % LinuxConstants.PageSize;
+        if ((pageOffset & (ioas.Alignment - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+        }
+
+        pages.Areas++;
+        ioas.Insert(new Area(placed, placed + (length - 1), pages, pagesOffset, (flags & Readable) != 0, write));
+        iova = placed;
+        return 0;
+    }
+
+    internal static int IoasCopy(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_copy cmd = ref *(iommu_ioas_copy*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_COPY flags 0x{cmd.flags & ~MapFlagsKnown:X}");
+        }
+
+        if (cmd.length == ulong.MaxValue || cmd.src_iova == ulong.MaxValue || cmd.dst_iova == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "length, src_iova or dst_iova is 2^64-1");
+        }
+
+        if ((cmd.flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.src_ioas_id, ObjectKind.Ioas) is not IoasObject src)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.src_ioas_id} is not an IOAS");
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.src_iova + (cmd.length - 1) < cmd.src_iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"src_iova 0x{cmd.src_iova:X} + length wraps");
+        }
+
+        // The source range must be covered by areas with no gap; it may cut areas anywhere.
+        ulong srcLast = cmd.src_iova + (cmd.length - 1);
+        int first = src.LowerBound(cmd.src_iova);
+        int i = first;
+        ulong cursor = cmd.src_iova;
+        while (true)
+        {
+            if (i >= src.Areas.Count || src.Areas[i].Iova > cursor)
+            {
+                return Fail(Errno.ENOENT, $"[0x{cmd.src_iova:X}, 0x{srcLast:X}] of IOAS {src.Id} is not fully mapped (hole at 0x{cursor:X})");
+            }
+
+            if (src.Areas[i].Last >= srcLast)
+            {
+                break;
+            }
+
+            cursor = src.Areas[i].Last + 1;
+            i++;
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.dst_ioas_id, ObjectKind.Ioas) is not IoasObject dst)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.dst_ioas_id} is not an IOAS");
+        }
+
+        if (first != i)
+        {
+            // The kernel maps a multi-area source as several areas; the engine keeps that for a later
+            // revision and says so instead of mapping something different.
+            return Fail(Errno.EOPNOTSUPP, "copying a range that spans several source areas is not supported by the engine yet");
+        }
+
+        Area source = src.Areas[first];
+        ulong offset = source.PagesOffset + (cmd.src_iova - source.Iova);
+        return MapPages(dst, source.Pages, offset, cmd.length, cmd.flags, ref cmd.dst_iova);
+    }
+
+    internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_unmap cmd = ref *(iommu_ioas_unmap*)arg;
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
+        {
+            cmd.length = UnmapRange(ioas, 0, ulong.MaxValue, out _);
+            return 0;
+        }
+
+        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.iova + (cmd.length - 1) < cmd.iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length wraps");
+        }
+
+        ulong last = cmd.iova + (cmd.length - 1);
+        ulong unmapped = UnmapRange(ioas, cmd.iova, last, out int rc);
+        if (rc != 0)
+        {
+            return rc;
+        }
+
+        if (unmapped == 0)
+        {
+            return Fail(Errno.ENOENT, $"nothing is mapped in [0x{cmd.iova:X}, 0x{last:X}]");
+        }
+
+        cmd.length = unmapped;
+        return 0;
+    }
+
+    /// <summary>
+    /// Removes the areas inside [iova, last], lowest first. An area that sticks out of the range is
+    /// never split: the walk stops there with ENOENT, keeping the areas it already removed (as the
+    /// kernel does).
+    /// </summary>
+    internal static ulong UnmapRange(IoasObject ioas, ulong iova, ulong last, out int rc)
+    {
+        ulong unmapped = 0;
+        rc = 0;
+        int i = ioas.LowerBound(iova);
+        while (i < ioas.Areas.Count && ioas.Areas[i].Iova <= last)
+        {
+            Area area = ioas.Areas[i];
+            if (area.Iova < iova || area.Last > last)
+            {
+                rc = Fail(Errno.ENOENT, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is only partly inside the range; native iommufd never splits a mapping");
+                return unmapped;
+            }
+
+            ioas.Areas.RemoveAt(i);
+            area.Pages.Areas--;
+            unmapped += area.Length;
+        }
+
+        return unmapped;
+    }
+
+    internal static int IoasIovaRanges(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_iova_ranges cmd = ref *(iommu_ioas_iova_ranges*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        // The complement of the reserved ranges over [0, 2^64-1], ascending.
+        Span<(ulong Start, ulong Last)> reserved = ioas.Reserved.Count <= 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count] : new (ulong, ulong)[ioas.Reserved.Count];
+        for (int r = 0; r < reserved.Length; r++)
+        {
+            reserved[r] = ioas.Reserved[r];
+        }
+
+        reserved.Sort();
+        uint total = 0;
+        uint capacity = cmd.num_iovas;
+        ulong cursor = 0;
+        bool done = false;
+        iommu_iova_range* output = (iommu_iova_range*)cmd.allowed_iovas;
+        foreach ((ulong start, ulong last) in reserved)
+        {
+            if (done || last < cursor)
+            {
+                continue;
+            }
+
+            if (start > cursor)
+            {
+                Emit(cursor, start - 1);
+            }
+
+            if (last == ulong.MaxValue)
+            {
+                done = true;
+            }
+            else
+            {
+                cursor = Math.Max(cursor, last + 1);
+            }
+        }
+
+        if (!done)
+        {
+            Emit(cursor, ulong.MaxValue);
+        }
+
+        cmd.num_iovas = total;
+        cmd.out_iova_alignment = ioas.Alignment;
+        if (total > capacity)
+        {
+            call.CopyOutOnError = true;
+            return Fail(Errno.EMSGSIZE, $"{total} ranges do not fit in the {capacity} given");
+        }
+
+        return 0;
+
+        void Emit(ulong start, ulong last)
+        {
+            if (total < capacity && output is not null)
+            {
+                output[total] = new iommu_iova_range { start = start, last = last };
+            }
+
+            total++;
+        }
+    }
+
+    internal static int IoasAllowIovas(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_allow_iovas cmd = ref *(iommu_ioas_allow_iovas*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        if (cmd.num_iovas != 0 && cmd.allowed_iovas == 0)
+        {
+            return Fail(Errno.EFAULT, "allowed_iovas is NULL");
+        }
+
+        var ranges = new List<(ulong Start, ulong Last)>((int)Math.Min(cmd.num_iovas, 1024));
+        iommu_iova_range* input = (iommu_iova_range*)cmd.allowed_iovas;
+        for (uint i = 0; i < cmd.num_iovas; i++)
+        {
+            iommu_iova_range range = input[i];
+            if (range.start >= range.last)
+            {
+                return Fail(Errno.EINVAL, $"range {i} [0x{range.start:X}, 0x{range.last:X}] is empty or one byte");
+            }
+
+            foreach ((ulong s, ulong l) in ranges)
+            {
+                if (s <= range.last && range.start <= l)
+                {
+                    return Fail(Errno.EINVAL, $"range {i} overlaps an earlier range of the list");
+                }
+            }
+
+            if (ioas.IntersectsReserved(range.start, range.last))
+            {
+                return Fail(Errno.EADDRINUSE, $"range {i} [0x{range.start:X}, 0x{range.last:X}] intersects a reserved range");
+            }
+
+            ranges.Add((range.start, range.last));
+        }
+
+        ranges.Sort();
+        ioas.Allowed.Clear();
+        ioas.Allowed.AddRange(ranges);
+        return 0;
+    }
+
+    internal static int IoasChangeProcess(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_change_process cmd = ref *(iommu_ioas_change_process*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        foreach (IommufdObject value in f.Objects.All())
+        {
+            if (value is IoasObject ioas && ioas.Areas.Exists(a => a.Pages.FileDescriptor is null))
+            {
+                return Fail(Errno.EINVAL, $"IOAS {ioas.Id} has a mapping that is not file-backed (only MAP_FILE mappings can change process)");
+            }
+        }
+
+        // One process: every mapping already belongs to the caller, so there is no accounting to move.
+        return 0;
+    }
+}

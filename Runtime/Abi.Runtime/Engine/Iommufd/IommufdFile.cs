@@ -1,0 +1,118 @@
+using System.Runtime.CompilerServices;
+using Abi.Interop;
+using static Abi.Runtime.Engine.EngineDiagnostics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// An open <c>/dev/iommu</c>: one context with its object table. Every ioctl goes through
+/// <see cref="Ioctl"/>, which applies the kernel's generic checks in the kernel's order (§1.3 of the
+/// spec) before a handler sees the argument; handlers then validate in one order: unknown flags and
+/// reserved fields (EOPNOTSUPP), overflow (EOVERFLOW), semantics (EINVAL), lookups (ENOENT), then act.
+/// A failed handler leaves the context as it was. One lock per context serialises the handlers.
+/// </summary>
+internal sealed unsafe partial class IommufdFile : EngineFile
+{
+    private readonly Lock _lock = new();
+
+    public IommufdFile(EmulatedKernel kernel, string name)
+    {
+        Kernel = kernel;
+        Name = name;
+    }
+
+    public EmulatedKernel Kernel { get; }
+
+    public override string Name { get; }
+
+    public ObjectTable Objects { get; } = new();
+
+    /// <summary>The IOAS that VFIO container ioctls on this fd act on (IOMMU_VFIO_IOAS), if any.</summary>
+    public IoasObject? CompatIoas { get; set; }
+
+    /// <summary>"mm" accounting (VFIO-compatible) rather than "user"; IOMMU_OPTION_RLIMIT_MODE.</summary>
+    public bool AccountMm { get; set; }
+
+    public override int Ioctl(uint request, nint argument)
+    {
+        Clear();
+        uint type = (request >> 8) & 0xFF;
+        uint nr = request & 0xFF;
+        ref readonly IoctlTable.Entry entry = ref IoctlTable.Find(nr);
+        if (type != IoctlTable.Type || Unsafe.IsNullRef(in entry))
+        {
+            // Numbers below the iommufd range (or past it) belong to the VFIO container compatibility layer.
+            return VfioCompatIoctl(request, argument);
+        }
+
+        if (argument == 0)
+        {
+            return Fail(Errno.EFAULT, "the argument pointer is NULL");
+        }
+
+        uint size = *(uint*)argument;
+        if (entry.Request != request)
+        {
+            return Fail(Errno.ENOTTY, $"0x{request:X} is not an iommufd ioctl (direction or size bits set)");
+        }
+
+        if (size < entry.MinSize)
+        {
+            return Fail(Errno.EINVAL, $"size {size} is below the minimum {entry.MinSize} of {entry.Name}");
+        }
+
+        byte* user = (byte*)argument;
+        for (uint i = entry.Size; i < size; i++)
+        {
+            if (user[i] != 0)
+            {
+                return Fail(Errno.E2BIG, $"byte {i} of the {size}-byte argument is non-zero past the {entry.Size} bytes {entry.Name} understands");
+            }
+        }
+
+        // The handler works on a zero-extended kernel-sized copy; the caller gets min(size, kernel size) back.
+        byte* copy = stackalloc byte[(int)entry.Size];
+        uint common = Math.Min(size, entry.Size);
+        new ReadOnlySpan<byte>(user, (int)common).CopyTo(new Span<byte>(copy, (int)entry.Size));
+        new Span<byte>(copy + common, (int)(entry.Size - common)).Clear();
+
+        var call = new IoctlCall();
+        int result;
+        lock (_lock)
+        {
+            result = entry.Handler(this, copy, ref call);
+        }
+
+        if (result >= 0 || call.CopyOutOnError)
+        {
+            new ReadOnlySpan<byte>(copy, (int)common).CopyTo(new Span<byte>(user, (int)common));
+        }
+
+        return result;
+    }
+
+    private static int VfioCompatIoctl(uint request, nint argument) =>
+        Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of iommufd (the VFIO container compatibility layer is not part of this engine yet)");
+
+    /// <summary>Closing the context destroys every object, those that others depend on last.</summary>
+    public override void Release()
+    {
+        lock (_lock)
+        {
+            foreach (IommufdObject value in Objects.All().ToList())
+            {
+                value.Destroyed();
+                Objects.Remove(value.Id);
+            }
+
+            CompatIoas = null;
+        }
+    }
+
+    /// <summary>What a handler may tell the dispatcher besides its result.</summary>
+    internal ref struct IoctlCall
+    {
+        /// <summary>Write the argument back even though the call failed (IOVA_RANGES with EMSGSIZE, HWPT_INVALIDATE).</summary>
+        public bool CopyOutOnError;
+    }
+}
