@@ -124,6 +124,9 @@ public sealed class EmulatedKernel : IKernel
         return ready;
     }
 
+    /// <summary>The engine file behind <paramref name="fd"/>, for tests that inspect the engine's state.</summary>
+    internal EngineFile? FileOf(int fd) => _files.Get(fd);
+
     /// <summary>Whether <paramref name="fd"/> is open (an engine file or a real descriptor).</summary>
     internal bool IsOpenFile(int fd) => fd >= 0 && (_files.Contains(fd) || LinuxKernel.Instance.Pread(fd, [], 0) != -(long)Errno.EBADF);
 }

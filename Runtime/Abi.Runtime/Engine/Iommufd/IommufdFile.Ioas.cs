@@ -314,6 +314,11 @@ internal sealed unsafe partial class IommufdFile
         reserved.Sort();
         uint total = 0;
         uint capacity = cmd.num_iovas;
+        if (capacity != 0 && cmd.allowed_iovas == 0)
+        {
+            return Fail(Errno.EFAULT, "allowed_iovas is NULL but num_iovas is not 0");
+        }
+
         ulong cursor = 0;
         bool done = false;
         iommu_iova_range* output = (iommu_iova_range*)cmd.allowed_iovas;

@@ -1,0 +1,187 @@
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Engine;
+using Abi.Runtime.Engine.Iommufd;
+
+namespace Abi.Runtime.Tests.Engine;
+
+/// <summary>
+/// A seeded random walk of 10^5 ioctls, a fair share of them malformed (unknown flags, reserved
+/// bits, bad ids, overflowing ranges, bad sizes), with the engine's invariants checked after every
+/// call: areas sorted and disjoint, page references matching the areas, alignment respected, ids
+/// unique, and nothing left once the context is closed.
+/// </summary>
+public sealed unsafe class InvariantTests
+{
+    private const ulong Page = 4096;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void RandomIoctls_NeverBreakTheInvariants(int seed)
+    {
+        var kernel = new EmulatedKernel();
+        int fd = kernel.Open("/dev/iommu\0"u8, 2, 0);
+        Assert.True(fd >= 0);
+        var ctx = (IommufdFile)kernel.FileOf(fd)!;
+        var ioctls = new IommufdIoctls(kernel, fd);
+        var random = new Random(seed);
+        var ioasIds = new List<uint>();
+        iommu_iova_range* scratch = stackalloc iommu_iova_range[8];
+        var counts = new Dictionary<Errno, int>();
+
+        for (int step = 0; step < 100_000; step++)
+        {
+            Errno result = random.Next(10) switch
+            {
+                0 => Alloc(),
+                1 or 2 or 3 => MapOne(),
+                4 or 5 => UnmapOne(),
+                6 => CopyOne(),
+                7 => Ranges(),
+                8 => DestroyOne(),
+                _ => Malformed(),
+            };
+            counts[result] = counts.GetValueOrDefault(result) + 1;
+            CheckInvariants(ctx);
+        }
+
+        // The walk exercised both success and the error paths.
+        Assert.True(counts[Errno.None] > 10_000);
+        Assert.True(counts.Keys.Count(e => e != Errno.None) >= 6, string.Join(", ", counts.Keys));
+        Assert.Equal(0, kernel.Close(fd));
+        Assert.Equal(0, ctx.Objects.Count);
+        Assert.Equal(0, kernel.OpenFiles);
+
+        uint PickId() => ioasIds.Count > 0 && random.Next(8) != 0 ? ioasIds[random.Next(ioasIds.Count)] : (uint)random.Next(0, 40);
+
+        ulong PickIova() => random.Next(6) switch
+        {
+            0 => ulong.MaxValue,
+            1 => ulong.MaxValue - (ulong)random.Next(0, 0x3000),
+            2 => (ulong)random.Next(0, 0x40) * Page + (ulong)random.Next(0, 2) * 0x10,
+            _ => (ulong)random.Next(0, 0x400) * Page,
+        };
+
+        ulong PickLength() => random.Next(8) switch
+        {
+            0 => 0,
+            1 => ulong.MaxValue,
+            2 => (ulong)random.Next(1, 0x3000),
+            _ => (ulong)random.Next(1, 16) * Page,
+        };
+
+        Errno Alloc()
+        {
+            var cmd = new iommu_ioas_alloc { flags = random.Next(20) == 0 ? 1u : 0u };
+            Errno e = ioctls.TryIoasAlloc(ref cmd);
+            if (e == Errno.None)
+            {
+                ioasIds.Add(cmd.out_ioas_id);
+            }
+
+            return e;
+        }
+
+        Errno MapOne()
+        {
+            var cmd = new iommu_ioas_map
+            {
+                flags = (uint)random.Next(0, 8) | (random.Next(30) == 0 ? 0x10u : 0u),
+                ioas_id = PickId(),
+                __reserved = random.Next(30) == 0 ? 1u : 0u,
+                user_va = random.Next(10) == 0 ? ulong.MaxValue - Page : (ulong)random.Next(1, 0x1000) * Page,
+                length = PickLength(),
+                iova = PickIova(),
+            };
+            return ioctls.TryIoasMap(ref cmd);
+        }
+
+        Errno UnmapOne()
+        {
+            var cmd = random.Next(20) == 0
+                ? new iommu_ioas_unmap { ioas_id = PickId(), iova = 0, length = ulong.MaxValue }
+                : new iommu_ioas_unmap { ioas_id = PickId(), iova = PickIova(), length = PickLength() };
+            return ioctls.TryIoasUnmap(ref cmd);
+        }
+
+        Errno CopyOne()
+        {
+            var cmd = new iommu_ioas_copy
+            {
+                flags = (uint)random.Next(0, 8),
+                dst_ioas_id = PickId(),
+                src_ioas_id = PickId(),
+                length = PickLength(),
+                dst_iova = PickIova(),
+                src_iova = PickIova(),
+            };
+            return ioctls.TryIoasCopy(ref cmd);
+        }
+
+        Errno Ranges()
+        {
+            var cmd = new iommu_ioas_iova_ranges { ioas_id = PickId(), num_iovas = (uint)random.Next(0, 9), allowed_iovas = (ulong)scratch, __reserved = random.Next(30) == 0 ? 1u : 0u };
+            return ioctls.TryIoasIovaRanges(ref cmd);
+        }
+
+        Errno DestroyOne()
+        {
+            var cmd = new iommu_destroy { id = PickId() };
+            Errno e = ioctls.TryDestroy(ref cmd);
+            if (e == Errno.None)
+            {
+                ioasIds.Remove(cmd.id);
+            }
+
+            return e;
+        }
+
+        Errno Malformed()
+        {
+            // A raw argument with a random size and random tail bytes, for a random iommufd number.
+            byte* buffer = stackalloc byte[64];
+            new Span<byte>(buffer, 64).Clear();
+            uint size = (uint)random.Next(0, 64);
+            *(uint*)buffer = size;
+            if (random.Next(2) == 0)
+            {
+                buffer[random.Next(4, 64)] = (byte)random.Next(1, 256);
+            }
+
+            uint nr = (uint)random.Next(0x7E, 0x96);
+            int rc = kernel.Ioctl(fd, 0x3B00 | nr, (nint)buffer);
+            return rc < 0 ? (Errno)(-rc) : Errno.None;
+        }
+    }
+
+    private static void CheckInvariants(IommufdFile ctx)
+    {
+        var references = new Dictionary<Pages, int>(ReferenceEqualityComparer.Instance);
+        var ids = new HashSet<uint>();
+        foreach (IommufdObject value in ctx.Objects.All())
+        {
+            Assert.True(value.Id != 0 && ids.Add(value.Id));
+            if (value is not IoasObject ioas)
+            {
+                continue;
+            }
+
+            for (int i = 0; i < ioas.Areas.Count; i++)
+            {
+                Area area = ioas.Areas[i];
+                Assert.True(area.Iova <= area.Last);
+                Assert.True(i == 0 || ioas.Areas[i - 1].Last < area.Iova, "areas overlap or are unsorted");
+                Assert.Equal(0ul, area.Length % ioas.Alignment);
+                Assert.True(area.Readable || area.Writable);
+                Assert.True(!area.Writable || area.Pages.Writable);
+                references[area.Pages] = references.GetValueOrDefault(area.Pages) + 1;
+            }
+        }
+
+        foreach ((Pages pages, int count) in references)
+        {
+            Assert.Equal(count, pages.Areas);
+        }
+    }
+}
