@@ -6,16 +6,16 @@ namespace Abi.Runtime.Engine;
 internal static class EngineDiagnostics
 {
     [ThreadStatic]
-    private static string? t_lastReason;
+    private static string? s_lastReason;
 
-    public static string? LastReason => t_lastReason;
+    public static string? LastReason => s_lastReason;
 
     /// <summary>Records the reason and returns <c>-errno</c>. Strings are built only on failure paths.</summary>
     public static int Fail(Errno errno, string reason)
     {
-        t_lastReason = reason;
+        s_lastReason = reason;
         return -(int)errno;
     }
 
-    public static void Clear() => t_lastReason = null;
+    public static void Clear() => s_lastReason = null;
 }
