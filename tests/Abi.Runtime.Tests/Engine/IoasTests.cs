@@ -250,6 +250,40 @@ public sealed unsafe class IoasTests : EngineTest
         Assert.Equal("IOMMU_IOAS_MAP on iommufd failed: EEXIST (17): [0x1000, 0x1FFF] overlaps an existing mapping", e.Message);
     }
 
+    [Fact]
+    public void IoctlsInSteadyState_AllocateNothing()
+    {
+        uint ioas = NewIoas();
+        var map = Map(ioas, 0x10000, Page, 0x100000);
+        var unmap = new iommu_ioas_unmap { ioas_id = ioas, iova = 0x100000, length = Page };
+        var option = new iommu_option { option_id = (uint)iommufd_option.IOMMU_OPTION_HUGE_PAGES, op = 1, object_id = ioas };
+        iommu_iova_range range;
+        var ranges = new iommu_ioas_iova_ranges { ioas_id = ioas, num_iovas = 1, allowed_iovas = (ulong)(&range) };
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.Equal(Errno.None, Cycle());
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Errno failures = Errno.None;
+        for (int i = 0; i < 10_000; i++)
+        {
+            failures |= Cycle();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(Errno.None, failures);
+        Assert.Equal(0, allocated);
+
+        Errno Cycle()
+        {
+            map.iova = 0x100000;
+            unmap.length = Page;
+            ranges.num_iovas = 1;
+            return Raw.TryIoasMap(ref map) | Raw.TryOption(ref option) | Raw.TryIoasIovaRanges(ref ranges) | Raw.TryIoasUnmap(ref unmap);
+        }
+    }
+
     private ulong IovaRangeCount(uint ioas)
     {
         var ranges = new iommu_ioas_iova_ranges { ioas_id = ioas };

@@ -26,7 +26,7 @@ internal sealed unsafe partial class IommufdFile
 
         if (value is IoasObject ioas)
         {
-            _ = UnmapRange(ioas, 0, ulong.MaxValue, out _);
+            _ = f.UnmapRange(ioas, 0, ulong.MaxValue, out _);
             if (f.CompatIoas == ioas)
             {
                 f.CompatIoas = null;

@@ -57,8 +57,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"length 0x{cmd.length:X} is zero or too large");
         }
 
-        var pages = new Pages { UserVa = cmd.user_va, Length = cmd.length, Writable = (cmd.flags & Writeable) != 0 };
+        Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0);
         int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        f.ReturnIfUnused(pages);
         return rc;
     }
 
@@ -100,8 +101,10 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
         }
 
-        var pages = new Pages { UserVa = 0, Length = cmd.length, FileDescriptor = cmd.fd, FileOffset = cmd.start, Writable = (cmd.flags & Writeable) != 0 };
-        return MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0);
+        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        f.ReturnIfUnused(pages);
+        return rc;
     }
 
     /// <summary>Places and inserts one area over <paramref name="pages"/> (iopt_alloc_area_pages + iopt_insert_area). Nothing changes on failure.</summary>
@@ -146,6 +149,16 @@ internal sealed unsafe partial class IommufdFile
         ioas.Insert(new Area(placed, placed + (length - 1), pages, pagesOffset, (flags & Readable) != 0, write));
         iova = placed;
         return 0;
+    }
+
+    private Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();
+
+    private void ReturnIfUnused(Pages pages)
+    {
+        if (pages.Areas == 0)
+        {
+            _freePages.Push(pages);
+        }
     }
 
     internal static int IoasCopy(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -229,7 +242,7 @@ internal sealed unsafe partial class IommufdFile
 
         if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
         {
-            cmd.length = UnmapRange(ioas, 0, ulong.MaxValue, out _);
+            cmd.length = f.UnmapRange(ioas, 0, ulong.MaxValue, out _);
             return 0;
         }
 
@@ -249,7 +262,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         ulong last = cmd.iova + (cmd.length - 1);
-        ulong unmapped = UnmapRange(ioas, cmd.iova, last, out int rc);
+        ulong unmapped = f.UnmapRange(ioas, cmd.iova, last, out int rc);
         if (rc != 0)
         {
             return rc;
@@ -269,7 +282,7 @@ internal sealed unsafe partial class IommufdFile
     /// never split: the walk stops there with ENOENT, keeping the areas it already removed (as the
     /// kernel does).
     /// </summary>
-    internal static ulong UnmapRange(IoasObject ioas, ulong iova, ulong last, out int rc)
+    internal ulong UnmapRange(IoasObject ioas, ulong iova, ulong last, out int rc)
     {
         ulong unmapped = 0;
         rc = 0;
@@ -285,6 +298,7 @@ internal sealed unsafe partial class IommufdFile
 
             ioas.Areas.RemoveAt(i);
             area.Pages.Areas--;
+            ReturnIfUnused(area.Pages);
             unmapped += area.Length;
         }
 

@@ -14,6 +14,7 @@ namespace Abi.Runtime.Engine.Iommufd;
 internal sealed unsafe partial class IommufdFile : EngineFile
 {
     private readonly Lock _lock = new();
+    private readonly Stack<Pages> _freePages = new();
 
     public IommufdFile(EmulatedKernel kernel, string name)
     {

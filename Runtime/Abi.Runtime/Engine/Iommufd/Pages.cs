@@ -7,20 +7,32 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// </summary>
 internal sealed class Pages
 {
-    public required ulong UserVa { get; init; }
+    public ulong UserVa { get; set; }
 
-    public required ulong Length { get; init; }
+    public ulong Length { get; set; }
 
     /// <summary>For MAP_FILE: the file descriptor and the byte offset; null for user memory.</summary>
-    public int? FileDescriptor { get; init; }
+    public int? FileDescriptor { get; set; }
 
-    public ulong FileOffset { get; init; }
+    public ulong FileOffset { get; set; }
 
     /// <summary>Whether the pages may be mapped writable (a read-only source cannot become writable by COPY).</summary>
-    public required bool Writable { get; init; }
+    public bool Writable { get; set; }
 
     /// <summary>The areas that refer to it.</summary>
     public int Areas { get; set; }
+
+    /// <summary>Reuses a released object for a new mapping (the context pools them, so MAP allocates nothing in steady state).</summary>
+    public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable)
+    {
+        UserVa = userVa;
+        Length = length;
+        FileDescriptor = fileDescriptor;
+        FileOffset = fileOffset;
+        Writable = writable;
+        Areas = 0;
+        return this;
+    }
 
     /// <summary>The sub-page offset of the source: the IOVA keeps it.</summary>
     public ulong SourceAddress => FileDescriptor is null ? UserVa : FileOffset;
