@@ -8,7 +8,7 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// alignment. Ranges are inclusive (<c>last</c>), stated once here: a range ending at 2^64-1 has
 /// no representable "end", so nothing here computes <c>last + 1</c> without checking.
 /// </summary>
-internal sealed class IoasObject : IommufdObject
+internal sealed partial class IoasObject : IommufdObject
 {
     /// <summary>The largest automatic IOVA alignment: the THP size (2 MiB), as on a kernel built with transparent huge pages.</summary>
     public const ulong MaxAutoAlignment = 2 * 1024 * 1024;
@@ -67,7 +67,35 @@ internal sealed class IoasObject : IommufdObject
         return false;
     }
 
-    public void Insert(Area area) => Areas.Insert(LowerBound(area.Iova), area);
+    public void Insert(Area area)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Areas.Insert(LowerBound(area.Iova), area);
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes area <paramref name="index"/>; returns once no DMA can reach it any more.</summary>
+    public void RemoveAt(int index)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Areas.RemoveAt(index);
+            Invalidate();
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    public override void Destroyed() => DmaLock.Dispose();
 
     /// <summary>Checks a fixed placement (iopt_check_iova): alignment EINVAL, overflow EOVERFLOW, reserved EINVAL, overlap EEXIST.</summary>
     public Errno CheckFixed(ulong iova, ulong length, out string reason)

@@ -20,7 +20,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"IOMMU_IOAS_ALLOC flags 0x{cmd.flags:X} are not supported (must be 0)");
         }
 
-        cmd.out_ioas_id = f.Objects.Add(new IoasObject());
+        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory });
         return 0;
     }
 
@@ -296,7 +296,7 @@ internal sealed unsafe partial class IommufdFile
                 return unmapped;
             }
 
-            ioas.Areas.RemoveAt(i);
+            ioas.RemoveAt(i);
             area.Pages.Areas--;
             ReturnIfUnused(area.Pages);
             unmapped += area.Length;
