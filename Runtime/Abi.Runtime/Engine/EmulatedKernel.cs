@@ -30,6 +30,9 @@ public sealed class EmulatedKernel : IKernel
 
     internal UserMemory Memory { get; } = new();
 
+    /// <summary>The engine's failure points, for fail-nth sweeps.</summary>
+    public FaultInjection Faults { get; } = new();
+
     /// <summary>Declares memory the caller allocated itself as usable for DMA mappings.</summary>
     public void RegisterUserMemory(nint address, ulong length) => Memory.Add((ulong)address, length);
 

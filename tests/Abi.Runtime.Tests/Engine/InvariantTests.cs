@@ -155,7 +155,7 @@ public sealed unsafe class InvariantTests
         }
     }
 
-    private static void CheckInvariants(IommufdFile ctx)
+    internal static void CheckInvariants(IommufdFile ctx)
     {
         var references = new Dictionary<Pages, int>(ReferenceEqualityComparer.Instance);
         var ids = new HashSet<uint>();

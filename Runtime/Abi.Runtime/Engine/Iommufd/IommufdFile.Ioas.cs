@@ -20,6 +20,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"IOMMU_IOAS_ALLOC flags 0x{cmd.flags:X} are not supported (must be 0)");
         }
 
+        if (f.Kernel.Faults.ShouldFail("ioas.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: ioas.alloc");
+        }
+
         cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory });
         return 0;
     }
@@ -57,8 +62,13 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"length 0x{cmd.length:X} is zero or too large");
         }
 
+        if (f.Kernel.Faults.ShouldFail("pages.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
+        }
+
         Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0);
-        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = f.MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
     }
@@ -101,14 +111,19 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
         }
 
+        if (f.Kernel.Faults.ShouldFail("pages.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
+        }
+
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0);
-        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = f.MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
     }
 
     /// <summary>Places and inserts one area over <paramref name="pages"/> (iopt_alloc_area_pages + iopt_insert_area). Nothing changes on failure.</summary>
-    private static int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
+    private int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
     {
         if ((length & (ioas.Alignment - 1)) != 0)
         {
@@ -143,6 +158,11 @@ internal sealed unsafe partial class IommufdFile
         if ((pageOffset & (ioas.Alignment - 1)) != 0)
         {
             return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+        }
+
+        if (Kernel.Faults.ShouldFail("area.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: area.alloc");
         }
 
         pages.Areas++;
@@ -229,7 +249,7 @@ internal sealed unsafe partial class IommufdFile
 
         Area source = src.Areas[first];
         ulong offset = source.PagesOffset + (cmd.src_iova - source.Iova);
-        return MapPages(dst, source.Pages, offset, cmd.length, cmd.flags, ref cmd.dst_iova);
+        return f.MapPages(dst, source.Pages, offset, cmd.length, cmd.flags, ref cmd.dst_iova);
     }
 
     internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)

@@ -1,0 +1,79 @@
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Engine;
+using Abi.Runtime.Engine.Iommufd;
+
+namespace Abi.Runtime.Tests.Engine;
+
+/// <summary>
+/// The fail-nth sweep: a scenario run once per failure point, failing the n-th point reached, until
+/// a run reaches fewer points than n. Each injected failure must come back as ENOMEM from the call
+/// that hit it, with the engine's invariants intact and the state as before that call.
+/// </summary>
+public sealed unsafe class FailNthTests
+{
+    [Fact]
+    public void EveryInjectedFailure_ReturnsAnErrno_AndLeavesTheInvariantsIntact()
+    {
+        int injected = 0;
+        for (int n = 1; ; n++)
+        {
+            var kernel = new EmulatedKernel();
+            kernel.Faults.FailNth = n;
+            int fd = kernel.Open("/dev/iommu\0"u8, 2, 0);
+            var ctx = (IommufdFile)kernel.FileOf(fd)!;
+            var ioctls = new IommufdIoctls(kernel, fd);
+            bool failedOnce = false;
+
+            foreach (Func<IommufdIoctls, Errno> step in Scenario())
+            {
+                int areasBefore = AreaCount(ctx);
+                int objectsBefore = ctx.Objects.Count;
+                Errno errno = step(ioctls);
+                InvariantTests.CheckInvariants(ctx);
+                if (kernel.Faults.FailedPoint is not null && !failedOnce)
+                {
+                    failedOnce = true;
+                    injected++;
+                    Assert.Equal(Errno.ENOMEM, errno);
+                    Assert.Equal(areasBefore, AreaCount(ctx));
+                    Assert.Equal(objectsBefore, ctx.Objects.Count);
+                }
+            }
+
+            Assert.Equal(0, kernel.Close(fd));
+            Assert.Equal(0, kernel.OpenFiles);
+            if (kernel.Faults.Reached < n)
+            {
+                break;
+            }
+        }
+
+        // The scenario has 2 IOAS allocations, 3 maps (page + area points each) and a copy (area point).
+        Assert.Equal(9, injected);
+    }
+
+    private static IEnumerable<Func<IommufdIoctls, Errno>> Scenario()
+    {
+        yield return i => { var a = new iommu_ioas_alloc(); return i.TryIoasAlloc(ref a); };
+        yield return i => { var a = new iommu_ioas_alloc(); return i.TryIoasAlloc(ref a); };
+        yield return i => Map(i, 1, 0x100000);
+        yield return i => Map(i, 1, 0x200000);
+        yield return i => Map(i, 2, 0x100000);
+        yield return i =>
+        {
+            var copy = new iommu_ioas_copy { flags = 7, dst_ioas_id = 2, src_ioas_id = 1, length = 4096, dst_iova = 0x300000, src_iova = 0x100000 };
+            return i.TryIoasCopy(ref copy);
+        };
+        yield return i => { var u = new iommu_ioas_unmap { ioas_id = 1, iova = 0, length = ulong.MaxValue }; return i.TryIoasUnmap(ref u); };
+        yield return i => { var d = new iommu_destroy { id = 2 }; return i.TryDestroy(ref d); };
+    }
+
+    private static Errno Map(IommufdIoctls ioctls, uint ioas, ulong iova)
+    {
+        var map = new iommu_ioas_map { flags = 7, ioas_id = ioas, user_va = 0x10000, length = 4096, iova = iova };
+        return ioctls.TryIoasMap(ref map);
+    }
+
+    private static int AreaCount(IommufdFile ctx) => ctx.Objects.All().OfType<IoasObject>().Sum(i => i.Areas.Count);
+}
