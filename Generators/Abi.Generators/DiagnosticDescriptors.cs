@@ -17,16 +17,8 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         customTags: WellKnownDiagnosticTags.NotConfigurable);
 
-    public static readonly DiagnosticDescriptor UnknownFieldType = new(
-        "ABI0002",
-        "Field type cannot be represented",
-        "{0}.{1}: {2}; the struct is emitted without this member, so it cannot be used for that field",
-        Category,
-        DiagnosticSeverity.Warning,
-        isEnabledByDefault: true);
-
     public static readonly DiagnosticDescriptor UnknownRecord = new(
-        "ABI0003",
+        "ABI0002",
         "Model refers to a record it does not declare",
         "'{0}' refers to struct '{1}', which the model does not declare; regenerate the model or fix the ioctl override table",
         Category,
@@ -35,7 +27,7 @@ internal static class DiagnosticDescriptors
         customTags: WellKnownDiagnosticTags.NotConfigurable);
 
     public static readonly DiagnosticDescriptor UnsupportedConstantType = new(
-        "ABI0004",
+        "ABI0003",
         "Macro has a C type with no C# constant",
         "#define {0} has C type '{1}', which has no C# constant type; it is not emitted",
         Category,
@@ -43,7 +35,7 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor DuplicateModel = new(
-        "ABI0005",
+        "ABI0004",
         "Two primary models emit into one namespace",
         "'{0}' and '{1}' both emit into namespace '{2}'; give one of them another AbiNamespace or mark the older one AbiRole=\"baseline\"",
         Category,
@@ -54,10 +46,9 @@ internal static class DiagnosticDescriptors
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "ABI0001" => InvalidModel,
-        "ABI0002" => UnknownFieldType,
-        "ABI0003" => UnknownRecord,
-        "ABI0004" => UnsupportedConstantType,
-        "ABI0005" => DuplicateModel,
+        "ABI0002" => UnknownRecord,
+        "ABI0003" => UnsupportedConstantType,
+        "ABI0004" => DuplicateModel,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic id"),
     };
 }

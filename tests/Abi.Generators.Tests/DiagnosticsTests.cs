@@ -30,24 +30,34 @@ public sealed class DiagnosticsTests
     }
 
     [Fact]
-    public void IoctlNamingAMissingStruct_GivesABI0003_AndNoSource()
+    public void IoctlNamingAMissingStruct_GivesABI0002_AndNoSource()
     {
         string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"struct\": \"widget_regs\"", "\"struct\": \"widget_gone\"", StringComparison.Ordinal);
         (GeneratorDriver driver, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(ModelFile.From("/m/w.abi.json", text)), GeneratorHarness.Compilation());
         Diagnostic diagnostic = Assert.Single(diagnostics);
-        Assert.Equal("ABI0003", diagnostic.Id);
+        Assert.Equal("ABI0002", diagnostic.Id);
         Assert.Contains("WIDGET_POKE", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         Assert.Empty(driver.GetRunResult().GeneratedTrees);
     }
 
     [Fact]
-    public void TwoPrimaryModelsInOneNamespace_GiveABI0005()
+    public void TwoPrimaryModelsInOneNamespace_GiveABI0004()
     {
         ModelFile a = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/a.abi.json");
         ModelFile b = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/b.abi.json");
         (_, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(a, b), GeneratorHarness.Compilation());
         Diagnostic diagnostic = Assert.Single(diagnostics);
-        Assert.Equal("ABI0005", diagnostic.Id);
+        Assert.Equal("ABI0004", diagnostic.Id);
         Assert.Equal("/m/b.abi.json", diagnostic.Location.GetLineSpan().Path);
+    }
+
+    [Fact]
+    public void MacroOfACTypeWithoutACSharpConstant_GivesABI0003_AndTheRestIsEmitted()
+    {
+        string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"cType\": \"unsigned int\"", "\"cType\": \"__int128\"", StringComparison.Ordinal);
+        (GeneratorDriver driver, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(ModelFile.From("/m/w.abi.json", text, ns: "W")), GeneratorHarness.Compilation());
+        Assert.All(diagnostics, d => Assert.Equal(("ABI0003", DiagnosticSeverity.Info), (d.Id, d.Severity)));
+        Assert.NotEmpty(diagnostics);
+        Assert.Contains(driver.GetRunResult().GeneratedTrees, t => t.FilePath.EndsWith("W.widget_info.g.cs", StringComparison.Ordinal));
     }
 }
