@@ -193,6 +193,26 @@ public sealed unsafe class IoasTests : EngineTest
     }
 
     [Fact]
+    public void Copy_AcrossSeveralSourceAreas_MakesOneAreaPerPiece_AndTheyUnmapAsOne()
+    {
+        uint src = NewIoas();
+        uint dst = NewIoas();
+        var a = Map(src, 0x10000, 2 * Page, 0x100000);
+        var b = Map(src, 0x80000, 2 * Page, 0x102000);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref a));
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref b));
+        var copy = new iommu_ioas_copy { flags = 7, dst_ioas_id = dst, src_ioas_id = src, length = 2 * Page, dst_iova = 0x700000, src_iova = 0x101000 };
+        Assert.Equal(Errno.None, Raw.TryIoasCopy(ref copy));
+
+        var part = new iommu_ioas_unmap { ioas_id = dst, iova = 0x700000, length = Page };
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref part));        // the first piece is an area of its own
+        Assert.Equal(Page, part.length);
+        var all = new iommu_ioas_unmap { ioas_id = dst, iova = 0, length = ulong.MaxValue };
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref all));
+        Assert.Equal(Page, all.length);
+    }
+
+    [Fact]
     public void IovaRanges_WritesWhatFits_ThenEmsgsize()
     {
         uint ioas = NewIoas();

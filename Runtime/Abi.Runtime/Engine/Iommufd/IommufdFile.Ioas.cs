@@ -122,15 +122,26 @@ internal sealed unsafe partial class IommufdFile
         return rc;
     }
 
-    /// <summary>Places and inserts one area over <paramref name="pages"/> (iopt_alloc_area_pages + iopt_insert_area). Nothing changes on failure.</summary>
+    /// <summary>Places and inserts one area over <paramref name="pages"/>. Nothing changes on failure.</summary>
     private int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
+    {
+        Span<(Pages Pages, ulong Offset, ulong Length)> one = [(pages, pagesOffset, length)];
+        return MapPieces(ioas, one, length, flags, ref iova);
+    }
+
+    /// <summary>
+    /// Places <paramref name="length"/> bytes (fixed or automatic, by the first piece's source
+    /// address) and inserts one area per piece at consecutive IOVAs, as iopt_alloc_area_pages and
+    /// iopt_insert_area do. Every check runs before the first insertion, so nothing changes on failure.
+    /// </summary>
+    private int MapPieces(IoasObject ioas, ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, uint flags, ref ulong iova)
     {
         if ((length & (ioas.Alignment - 1)) != 0)
         {
             return Fail(Errno.EINVAL, $"length 0x{length:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
         }
 
-        ulong source = pages.SourceAddress + pagesOffset;
+        ulong source = pieces[0].Pages.SourceAddress + pieces[0].Offset;
         Errno errno;
         string reason;
         ulong placed = iova;
@@ -149,24 +160,36 @@ internal sealed unsafe partial class IommufdFile
         }
 
         bool write = (flags & Writeable) != 0;
-        if (write && !pages.Writable)
+        foreach ((Pages pages, ulong offset, ulong _) in pieces)
         {
-            return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
+            if (write && !pages.Writable)
+            {
+                return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
+            }
+
+            ulong pageOffset = (pages.SourceAddress + offset) % LinuxConstants.PageSize;
+            if ((pageOffset & (ioas.Alignment - 1)) != 0)
+            {
+                return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+            }
         }
 
-        ulong pageOffset = source % LinuxConstants.PageSize;
-        if ((pageOffset & (ioas.Alignment - 1)) != 0)
+        foreach ((Pages _, ulong _, ulong _) in pieces)
         {
-            return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+            if (Kernel.Faults.ShouldFail("area.alloc"))
+            {
+                return Fail(Errno.ENOMEM, "injected failure: area.alloc");
+            }
         }
 
-        if (Kernel.Faults.ShouldFail("area.alloc"))
+        ulong at = placed;
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
-            return Fail(Errno.ENOMEM, "injected failure: area.alloc");
+            pages.Areas++;
+            ioas.Insert(new Area(at, at + (pieceLength - 1), pages, offset, (flags & Readable) != 0, write));
+            at += pieceLength;
         }
 
-        pages.Areas++;
-        ioas.Insert(new Area(placed, placed + (length - 1), pages, pagesOffset, (flags & Readable) != 0, write));
         iova = placed;
         return 0;
     }
@@ -240,16 +263,17 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.dst_ioas_id} is not an IOAS");
         }
 
-        if (first != i)
+        // The destination gets one area per source area crossed, at consecutive IOVAs, sharing the source pages.
+        var pieces = new (Pages Pages, ulong Offset, ulong Length)[i - first + 1];
+        for (int k = first; k <= i; k++)
         {
-            // The kernel maps a multi-area source as several areas; the engine keeps that for a later
-            // revision and says so instead of mapping something different.
-            return Fail(Errno.EOPNOTSUPP, "copying a range that spans several source areas is not supported by the engine yet");
+            Area area = src.Areas[k];
+            ulong start = Math.Max(area.Iova, cmd.src_iova);
+            ulong end = Math.Min(area.Last, srcLast);
+            pieces[k - first] = (area.Pages, area.PagesOffset + (start - area.Iova), end - start + 1);
         }
 
-        Area source = src.Areas[first];
-        ulong offset = source.PagesOffset + (cmd.src_iova - source.Iova);
-        return f.MapPages(dst, source.Pages, offset, cmd.length, cmd.flags, ref cmd.dst_iova);
+        return f.MapPieces(dst, pieces, cmd.length, cmd.flags, ref cmd.dst_iova);
     }
 
     internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
