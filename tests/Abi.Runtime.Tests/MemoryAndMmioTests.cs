@@ -46,6 +46,13 @@ public sealed unsafe class MemoryAndMmioTests
         var pool = new BufferPool(memory, 1024, 4);
         Assert.Throws<InvalidOperationException>(() => pool.Return(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.Return(4));
+        Assert.True(pool.TryRent(out int one));
+        pool.Return(one);
+        Assert.True(pool.TryRent(out int first));
+        Assert.True(pool.TryRent(out int second));
+        pool.Return(first);
+        Assert.Throws<InvalidOperationException>(() => pool.Return(first));   // twice, while others are still rented
+        pool.Return(second);
         int[] all = new int[8];
         Assert.Equal(4, pool.RentBulk(all));
         Assert.False(pool.TryRent(out _));
@@ -94,6 +101,8 @@ public sealed unsafe class MemoryAndMmioTests
     public void TrappedMmio_ReachesTheHandlerSynchronously()
     {
         var device = new RegisterFile();
+        var tiny = new MmioRegion(device, 2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => tiny.Read32(0));          // a region shorter than the access
         var bar = new MmioRegion(device, 0x100);
         bar.Write32(0x40, 5);
         Assert.Equal((0x40L, 4, 5ul), device.LastWrite);

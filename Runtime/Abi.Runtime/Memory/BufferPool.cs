@@ -8,6 +8,7 @@ namespace Abi.Runtime.Memory;
 public sealed class BufferPool
 {
     private readonly int[] _free;
+    private readonly bool[] _isFree;
     private int _top;
 
     /// <summary>Splits <paramref name="memory"/> into <paramref name="count"/> buffers of <paramref name="bufferSize"/> bytes.</summary>
@@ -22,9 +23,11 @@ public sealed class BufferPool
         BufferSize = bufferSize;
         Count = count;
         _free = new int[count];
+        _isFree = new bool[count];
         for (int i = 0; i < count; i++)
         {
             _free[i] = count - 1 - i;
+            _isFree[i] = true;
         }
 
         _top = count;
@@ -55,6 +58,7 @@ public sealed class BufferPool
         }
 
         index = _free[--_top];
+        _isFree[index] = false;
         return true;
     }
 
@@ -64,14 +68,16 @@ public sealed class BufferPool
         int n = Math.Min(indices.Length, _top);
         for (int i = 0; i < n; i++)
         {
-            indices[i] = _free[--_top];
+            int index = _free[--_top];
+            _isFree[index] = false;
+            indices[i] = index;
         }
 
         return n;
     }
 
     /// <summary>Gives a buffer back.</summary>
-    /// <exception cref="InvalidOperationException">More returns than rents (a double free).</exception>
+    /// <exception cref="InvalidOperationException">The buffer is already free (a double free).</exception>
     public void Return(int index)
     {
         if ((uint)index >= (uint)Count)
@@ -79,11 +85,12 @@ public sealed class BufferPool
             throw new ArgumentOutOfRangeException(nameof(index));
         }
 
-        if (_top == Count)
+        if (_isFree[index])
         {
-            throw new InvalidOperationException("every buffer is already free: a buffer was returned twice");
+            throw new InvalidOperationException($"buffer {index} is already free: it was returned twice");
         }
 
+        _isFree[index] = true;
         _free[_top++] = index;
     }
 

@@ -151,7 +151,7 @@ public sealed unsafe class MmioRegion : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long Check(long offset, int size)
     {
-        if ((ulong)offset > (ulong)(Length - size) || (offset & (size - 1)) != 0)
+        if (offset < 0 || offset > Length - size || (offset & (size - 1)) != 0)
         {
             ThrowOutOfRange(offset, size);
         }
