@@ -230,6 +230,18 @@ public sealed unsafe class IoasTests : EngineTest
     }
 
     [Fact]
+    public void NestedPointersToBadMemory_AreEfault_NotACrash()
+    {
+        uint ioas = NewIoas();
+        var allow = new iommu_ioas_allow_iovas { ioas_id = ioas, num_iovas = 1, allowed_iovas = 0x10 };
+        Assert.Equal(Errno.EFAULT, Raw.TryIoasAllowIovas(ref allow));
+        var ranges = new iommu_ioas_iova_ranges { ioas_id = ioas, num_iovas = 1, allowed_iovas = 0x18 };
+        Assert.Equal(Errno.EFAULT, Raw.TryIoasIovaRanges(ref ranges));
+        ranges = new iommu_ioas_iova_ranges { ioas_id = ioas, num_iovas = 0, allowed_iovas = 0x18 };
+        Assert.Equal(Errno.EMSGSIZE, Raw.TryIoasIovaRanges(ref ranges));    // nothing to write: only the count
+    }
+
+    [Fact]
     public void AllowIovas_RejectsBadLists_AndClearsWithAnEmptyOne()
     {
         using Ioas ioas = Iommufd.AllocIoas();

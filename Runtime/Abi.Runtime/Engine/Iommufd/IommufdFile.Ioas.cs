@@ -372,14 +372,10 @@ internal sealed unsafe partial class IommufdFile
         reserved.Sort();
         uint total = 0;
         uint capacity = cmd.num_iovas;
-        if (capacity != 0 && cmd.allowed_iovas == 0)
-        {
-            return Fail(Errno.EFAULT, "allowed_iovas is NULL but num_iovas is not 0");
-        }
-
         ulong cursor = 0;
+        bool faulted = false;
         bool done = false;
-        iommu_iova_range* output = (iommu_iova_range*)cmd.allowed_iovas;
+        ulong output = cmd.allowed_iovas;
         foreach ((ulong start, ulong last) in reserved)
         {
             if (done || last < cursor)
@@ -407,6 +403,11 @@ internal sealed unsafe partial class IommufdFile
             Emit(cursor, ulong.MaxValue);
         }
 
+        if (faulted)
+        {
+            return Fail(Errno.EFAULT, $"allowed_iovas 0x{output:X} cannot be written");
+        }
+
         cmd.num_iovas = total;
         cmd.out_iova_alignment = ioas.Alignment;
         if (total > capacity)
@@ -419,9 +420,10 @@ internal sealed unsafe partial class IommufdFile
 
         void Emit(ulong start, ulong last)
         {
-            if (total < capacity && output is not null)
+            if (total < capacity && !faulted)
             {
-                output[total] = new iommu_iova_range { start = start, last = last };
+                iommu_iova_range range = new() { start = start, last = last };
+                faulted = !UserAccess.TryWrite(output + (total * (ulong)sizeof(iommu_iova_range)), new ReadOnlySpan<byte>(&range, sizeof(iommu_iova_range)));
             }
 
             total++;
@@ -441,16 +443,15 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
-        if (cmd.num_iovas != 0 && cmd.allowed_iovas == 0)
-        {
-            return Fail(Errno.EFAULT, "allowed_iovas is NULL");
-        }
-
         var ranges = new List<(ulong Start, ulong Last)>((int)Math.Min(cmd.num_iovas, 1024));
-        iommu_iova_range* input = (iommu_iova_range*)cmd.allowed_iovas;
         for (uint i = 0; i < cmd.num_iovas; i++)
         {
-            iommu_iova_range range = input[i];
+            iommu_iova_range range;
+            if (!UserAccess.TryRead(cmd.allowed_iovas + (i * (ulong)sizeof(iommu_iova_range)), new Span<byte>(&range, sizeof(iommu_iova_range))))
+            {
+                return Fail(Errno.EFAULT, $"allowed_iovas[{i}] cannot be read");
+            }
+
             if (range.start >= range.last)
             {
                 return Fail(Errno.EINVAL, $"range {i} [0x{range.start:X}, 0x{range.last:X}] is empty or one byte");
