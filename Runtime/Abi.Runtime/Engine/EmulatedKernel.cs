@@ -127,6 +127,9 @@ public sealed class EmulatedKernel : IKernel
         return ready;
     }
 
+    /// <summary>Gives an engine file a descriptor (fault and event queues, device fds).</summary>
+    internal int AddFile(EngineFile file) => _files.Add(file);
+
     /// <summary>The engine file behind <paramref name="fd"/>, for tests that inspect the engine's state.</summary>
     internal EngineFile? FileOf(int fd) => _files.Get(fd);
 

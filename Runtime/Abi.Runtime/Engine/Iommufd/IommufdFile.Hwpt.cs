@@ -99,8 +99,35 @@ internal sealed unsafe partial class IommufdFile
     internal static int FaultQueueAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_fault_alloc cmd = ref *(iommu_fault_alloc*)arg;
-        return cmd.flags != 0
-            ? Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X} are not supported (must be 0)")
-            : Fail(Errno.EOPNOTSUPP, "fault queues are not part of this engine yet");
+        if (cmd.flags != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X} are not supported (must be 0)");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("fault.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: fault.alloc");
+        }
+
+        var fault = new FaultObject();
+        int fd = f.Kernel.AddFile(new FaultObject.File(fault, f));
+        if (fd < 0)
+        {
+            return fd;
+        }
+
+        fault.Users++;              // the open fd pins the object
+        cmd.out_fault_id = f.Objects.Add(fault);
+        cmd.out_fault_fd = (uint)fd;
+        return 0;
+    }
+
+    /// <summary>The fault fd was closed: it no longer pins its object.</summary>
+    internal void ReleaseFaultFd(FaultObject fault)
+    {
+        lock (_lock)
+        {
+            fault.Users--;
+        }
     }
 }
