@@ -21,7 +21,7 @@ public sealed class PackageConsumerTests : IDisposable
     [Fact]
     public void FreshProject_RestoresTheLocalPackages_AndBuildsBindingsForItsOwnHeader()
     {
-        string root = RepoRoot();
+        string root = Abi.Tests.RepoRoot.Path;
         string feed = Path.Combine(_scratch.FullName, "feed");
         foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop", "Abi/Abi.Linux" })
         {
@@ -96,18 +96,5 @@ public sealed class PackageConsumerTests : IDisposable
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} failed ({process.ExitCode}):\n{stdout}\n{stderr.Result}");
         return stdout;
-    }
-
-    private static string RepoRoot()
-    {
-        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
-        {
-            if (File.Exists(Path.Combine(dir, "Abi.sln")))
-            {
-                return dir;
-            }
-        }
-
-        throw new InvalidOperationException("Abi.sln not found");
     }
 }

@@ -10,7 +10,7 @@ namespace Abi.Generators.Tests;
 /// <summary>Runs the real generator on real model files inside a Roslyn compilation, with step tracking on.</summary>
 internal static class GeneratorHarness
 {
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => Abi.Tests.RepoRoot.Path;
 
     public static string LinuxModel(string profile) => Path.Combine(RepoRoot, "Abi", "Models", $"linux-iommufd-vfio.{profile}.abi.json");
 
@@ -47,19 +47,6 @@ internal static class GeneratorHarness
             .Append(typeof(Abi.Interop.IIoctlSeam).Assembly.Location)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToImmutableArray();
-    }
-
-    private static string FindRoot()
-    {
-        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
-        {
-            if (File.Exists(Path.Combine(dir, "Abi.sln")))
-            {
-                return dir;
-            }
-        }
-
-        throw new InvalidOperationException("Abi.sln not found");
     }
 
     private sealed class OptionsProvider(IEnumerable<ModelFile> models) : AnalyzerConfigOptionsProvider

@@ -37,19 +37,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP flags 0x{cmd.flags & ~MapFlagsKnown:X} or non-zero __reserved");
         }
 
-        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
         {
-            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
-        }
-
-        if ((cmd.flags & (Readable | Writeable)) == 0)
-        {
-            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
-        }
-
-        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
-        {
-            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+            return failed;
         }
 
         if (cmd.user_va + cmd.length < cmd.user_va)
@@ -68,7 +58,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0);
-        int rc = f.MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
     }
@@ -81,19 +71,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP_FILE flags 0x{cmd.flags & ~MapFlagsKnown:X}");
         }
 
-        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
         {
-            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
-        }
-
-        if ((cmd.flags & (Readable | Writeable)) == 0)
-        {
-            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
-        }
-
-        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
-        {
-            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+            return failed;
         }
 
         if (cmd.length == 0)
@@ -117,9 +97,27 @@ internal sealed unsafe partial class IommufdFile
         }
 
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0);
-        int rc = f.MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
+    }
+
+    /// <summary>Steps 2-4 shared by MAP and MAP_FILE: U64_MAX values (EOVERFLOW), no access bit (EINVAL), the IOAS lookup (ENOENT).</summary>
+    private int? CheckMapArguments(uint flags, ulong iova, ulong length, uint ioasId, out IoasObject? ioas)
+    {
+        ioas = null;
+        if (iova == ulong.MaxValue || length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if ((flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        ioas = Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas);
+        return ioas is null ? Fail(Errno.ENOENT, $"{ioasId} is not an IOAS") : null;
     }
 
     /// <summary>Places and inserts one area over <paramref name="pages"/>. Nothing changes on failure.</summary>
