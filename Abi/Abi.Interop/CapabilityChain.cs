@@ -6,9 +6,10 @@ namespace Abi.Interop;
 /// <summary>
 /// Walks the capability chain of a VFIO <c>*_INFO</c> result. Each entry starts with
 /// <c>struct vfio_info_cap_header { __u16 id; __u16 version; __u32 next; }</c>, and <c>next</c> is an
-/// offset from the start of the info struct (0 ends the chain). Every offset is checked against the
-/// data the kernel reported (<c>argsz</c>, capped by the buffer) before it is read, and must move
-/// forward, so a corrupt chain can neither read out of bounds nor loop.
+/// offset from the start of the info struct (0 ends the chain). The caller passes the info cut to the
+/// data the kernel reported (<c>argsz</c>, capped by the buffer); every offset is checked against
+/// that span before it is read, and must move forward, so a corrupt chain can neither read out of
+/// bounds nor loop.
 /// </summary>
 public readonly ref struct CapabilityChain
 {

@@ -109,7 +109,6 @@ public sealed partial class AbiGenerator
             {
                 yield return new StructSpec(
                     set.Primary.Namespace,
-                    set.Primary.FilePath,
                     record,
                     absent,
                     set.Delta.IsNew("struct:" + record.Name),

@@ -51,7 +51,7 @@ public sealed unsafe class CapabilityTests
     }
 
     [Fact]
-    public void ChainIsBoundedByArgsz_NotByTheBuffer()
+    public void ChainIsBoundedByTheSpanItIsGiven_NotByTheCapabilities()
     {
         byte[] buffer = RegionInfoWithTwoCaps();
         Assert.Throws<InvalidDataException>(() => Count(buffer.AsSpan(0, 52).ToArray(), 32));

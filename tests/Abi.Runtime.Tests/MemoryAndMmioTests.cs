@@ -91,7 +91,8 @@ public sealed unsafe class MemoryAndMmioTests
 
         ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => bar.Read32(0x11));
         Assert.Contains("not aligned to 4", e.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => bar.Write64(4096 - 4, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => bar.Write64(4096, 0));          // past the end, aligned
+        bar.Write64(4088, 1);                                                              // the last aligned slot
         Assert.Throws<ArgumentOutOfRangeException>(() => bar.Read8(-1));
         MmioRegion.WriteBarrier();
         MmioRegion.ReadBarrier();

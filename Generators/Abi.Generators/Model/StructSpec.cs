@@ -3,7 +3,7 @@ using Abi.Model;
 namespace Abi.Generators.Model;
 
 /// <summary>One struct or union to emit, with the baseline profile's view of it.</summary>
-internal sealed record StructSpec(string Namespace, string FilePath, RecordDecl Record, string? Baseline, bool IsNew, EquatableArray<string> NewFields)
+internal sealed record StructSpec(string Namespace, RecordDecl Record, string? Baseline, bool IsNew, EquatableArray<string> NewFields)
 {
     /// <summary>The profile that lacks the whole record, if any.</summary>
     public string? AbsentFrom => IsNew ? Baseline : null;

@@ -49,7 +49,13 @@ internal sealed partial class IoctlTableBuilder
             if (number.Direction != IoctlDirection.None)
             {
                 // _IOx(type, nr, T): the argument type is the third macro argument.
-                (argument, structName) = ClassifyArgument(ThirdArgument(body));
+                string type = ThirdArgument(body);
+                (argument, structName) = ClassifyArgument(type);
+                if (argument == IoctlArgKind.IntPointer && number.Size != sizeof(int))
+                {
+                    throw new ExtractionException(
+                        $"{macro.Name}: a {number.Size}-byte scalar argument ('{type}') has no typed wrapper yet; only int-sized scalars and structs are supported");
+                }
             }
 
             if (documented.TryGetValue(macro.Name, out DocumentedIoctl? fromDoc))

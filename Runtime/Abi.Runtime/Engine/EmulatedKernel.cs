@@ -39,6 +39,7 @@ public sealed class EmulatedKernel : IKernel
     /// <inheritdoc/>
     public int Open(ReadOnlySpan<byte> path, int flags, int mode)
     {
+        EngineDiagnostics.Clear();
         if (path.IsEmpty || path[^1] != 0)
         {
             return EngineDiagnostics.Fail(Errno.EINVAL, "the path is not NUL-terminated");
@@ -54,11 +55,18 @@ public sealed class EmulatedKernel : IKernel
     }
 
     /// <inheritdoc/>
-    public int Close(int fd) => _files.Contains(fd) ? _files.Remove(fd) : LinuxKernel.Instance.Close(fd);
+    public int Close(int fd)
+    {
+        EngineDiagnostics.Clear();
+        return _files.Contains(fd) ? _files.Remove(fd) : LinuxKernel.Instance.Close(fd);
+    }
 
     /// <inheritdoc/>
-    public int Ioctl(int fd, uint request, nint argument) =>
-        _files.Get(fd) is EngineFile file ? file.Ioctl(request, argument) : LinuxKernel.Instance.Ioctl(fd, request, argument);
+    public int Ioctl(int fd, uint request, nint argument)
+    {
+        EngineDiagnostics.Clear();
+        return _files.Get(fd) is EngineFile file ? file.Ioctl(request, argument) : LinuxKernel.Instance.Ioctl(fd, request, argument);
+    }
 
     /// <inheritdoc/>
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
@@ -80,7 +88,10 @@ public sealed class EmulatedKernel : IKernel
     /// <inheritdoc/>
     public int Munmap(nint address, nuint length)
     {
-        Memory.Remove((ulong)address);
+        EngineDiagnostics.Clear();
+
+        // Forget the range first (waiting for DMA in flight), then unmap it for real.
+        Memory.Remove((ulong)address, length);
         return LinuxKernel.Instance.Munmap(address, length);
     }
 
@@ -106,25 +117,50 @@ public sealed class EmulatedKernel : IKernel
     /// <inheritdoc/>
     public int Poll(Span<PollFd> fds, int timeoutMilliseconds)
     {
-        int ready = 0;
-        bool anyEngine = false;
+        EngineDiagnostics.Clear();
+        int engineReady = 0;
+        int realCount = 0;
         foreach (ref PollFd fd in fds)
         {
             if (_files.Get(fd.Fd) is EngineFile file)
             {
-                anyEngine = true;
                 fd.ReturnedEvents = file.Poll(fd.Events);
-                ready += fd.ReturnedEvents != 0 ? 1 : 0;
+                engineReady += fd.ReturnedEvents != 0 ? 1 : 0;
+            }
+            else
+            {
+                realCount++;
             }
         }
 
-        if (!anyEngine)
+        if (realCount == 0)
         {
-            return LinuxKernel.Instance.Poll(fds, timeoutMilliseconds);
+            return engineReady;
         }
 
-        // Engine files change state only through calls on this process's threads; real fds are polled without waiting.
-        return ready;
+        // Poll the real descriptors (an engine fd is replaced by -1, which poll skips); wait only if
+        // no engine file is ready already.
+        Span<PollFd> real = realCount + (fds.Length - realCount) <= 64 ? stackalloc PollFd[fds.Length] : new PollFd[fds.Length];
+        for (int i = 0; i < fds.Length; i++)
+        {
+            real[i] = _files.Contains(fds[i].Fd) ? new PollFd { Fd = -1 } : fds[i];
+        }
+
+        int n = LinuxKernel.Instance.Poll(real, engineReady > 0 ? 0 : timeoutMilliseconds);
+        if (n < 0)
+        {
+            return n;
+        }
+
+        for (int i = 0; i < fds.Length; i++)
+        {
+            if (real[i].Fd >= 0)
+            {
+                fds[i].ReturnedEvents = real[i].ReturnedEvents;
+            }
+        }
+
+        return engineReady + n;
     }
 
     /// <summary>Gives an engine file a descriptor (fault and event queues, device fds).</summary>

@@ -4,25 +4,55 @@ namespace Abi.Runtime.Engine;
 /// The user memory the engine may touch: ranges it mapped itself (<see cref="EmulatedKernel.Mmap"/>)
 /// and ranges a caller registered. The engine never dereferences an address outside them; pinning
 /// such an address fails with EFAULT, as pinning an unmapped page does in the kernel.
+/// <para>
+/// Unmapping memory takes <see cref="Lock"/> for writing and bumps <see cref="Generation"/>: device
+/// accesses hold it for reading (see IoasObject.BeginDma) and cached translations carry the
+/// generation, so once munmap returns no DMA reaches the memory it removed.
+/// </para>
 /// </summary>
 internal sealed class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
-    private readonly Lock _lock = new();
+    private long _generation = 1;
+
+    public ReaderWriterLockSlim Lock { get; } = new(LockRecursionPolicy.SupportsRecursion);
+
+    /// <summary>Changes whenever memory is removed; translations cached under an older value are stale.</summary>
+    public long Generation => Volatile.Read(ref _generation);
 
     public void Add(ulong start, ulong length)
     {
-        lock (_lock)
+        Lock.EnterWriteLock();
+        try
         {
             _ranges[start] = start + length - 1;
         }
+        finally
+        {
+            Lock.ExitWriteLock();
+        }
     }
 
-    public void Remove(ulong start)
+    /// <summary>Forgets every known range that overlaps [start, start + length): a partial munmap makes the whole range unknown, which errs on the side of faulting.</summary>
+    public void Remove(ulong start, ulong length)
     {
-        lock (_lock)
+        ulong last = length == 0 ? start : start + (length - 1);
+        Lock.EnterWriteLock();
+        try
         {
-            _ranges.Remove(start);
+            for (int i = _ranges.Count - 1; i >= 0; i--)
+            {
+                if (_ranges.Keys[i] <= last && start <= _ranges.Values[i])
+                {
+                    _ranges.RemoveAt(i);
+                }
+            }
+
+            Interlocked.Increment(ref _generation);
+        }
+        finally
+        {
+            Lock.ExitWriteLock();
         }
     }
 
@@ -35,7 +65,8 @@ internal sealed class UserMemory
         }
 
         ulong last = start + length - 1;
-        lock (_lock)
+        Lock.EnterReadLock();
+        try
         {
             IList<ulong> keys = _ranges.Keys;
             int lo = 0, hi = keys.Count - 1, found = -1;
@@ -54,6 +85,10 @@ internal sealed class UserMemory
             }
 
             return found >= 0 && _ranges.Values[found] >= last;
+        }
+        finally
+        {
+            Lock.ExitReadLock();
         }
     }
 }

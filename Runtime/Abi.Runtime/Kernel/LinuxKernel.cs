@@ -7,7 +7,8 @@ namespace Abi.Runtime.Kernel;
 /// <summary>
 /// The real kernel, through libc. Calls that the kernel may interrupt before doing anything
 /// (open, read, write, pread, pwrite, poll) are retried on EINTR; close is never retried (the fd
-/// is gone either way) and neither is ioctl (not every ioctl may be repeated).
+/// is gone either way) and neither is ioctl (not every ioctl may be repeated). A retried poll waits
+/// its whole timeout again, so an interrupted wait can last longer than asked.
 /// </summary>
 public sealed unsafe class LinuxKernel : IKernel
 {

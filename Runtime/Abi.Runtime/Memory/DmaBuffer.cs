@@ -51,7 +51,10 @@ public sealed unsafe class DmaBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + length, Length, nameof(length));
+        if (offset > Length || length > Length - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"[{offset}, +{length}) is outside the {Length}-byte buffer");
+        }
         return new Span<byte>((byte*)Address + offset, length);
     }
 

@@ -59,8 +59,8 @@ public sealed unsafe class Hwpt : IDisposable
     {
         if (!_destroyed && !Owner.Fd.IsClosed)
         {
-            _destroyed = true;
             Owner.Destroy(Id);
+            _destroyed = true;
         }
     }
 }

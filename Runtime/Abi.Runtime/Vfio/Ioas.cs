@@ -151,8 +151,8 @@ public sealed unsafe class Ioas : IDisposable
     {
         if (!_destroyed && !Owner.Fd.IsClosed)
         {
-            _destroyed = true;
             Owner.Destroy(Id);
+            _destroyed = true;
         }
     }
 }

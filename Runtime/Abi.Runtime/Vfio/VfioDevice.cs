@@ -112,6 +112,8 @@ public sealed unsafe class VfioDevice : IDisposable
     /// <summary>Routes interrupts <paramref name="start"/>.. of <paramref name="index"/> to <paramref name="triggers"/> (VFIO_IRQ_SET_DATA_EVENTFD | ACTION_TRIGGER).</summary>
     public void SetIrqTriggers(uint index, uint start, ReadOnlySpan<EventFd> triggers)
     {
+        const int MaxTriggers = 2048;   // MSI-X allows 2048 vectors per function
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(triggers.Length, MaxTriggers, nameof(triggers));
         Span<byte> buffer = stackalloc byte[vfio_irq_set.SizeWithData(triggers.Length * sizeof(int))];
         buffer.Clear();
         ref vfio_irq_set set = ref vfio_irq_set.FromBuffer(buffer);
@@ -120,7 +122,7 @@ public sealed unsafe class VfioDevice : IDisposable
         set.start = start;
         set.count = (uint)triggers.Length;
         Span<int> fds = MemoryMarshal.Cast<byte, int>(vfio_irq_set.GetData(buffer));
-        bool[] added = new bool[triggers.Length];
+        Span<bool> added = stackalloc bool[triggers.Length];
         try
         {
             for (int i = 0; i < triggers.Length; i++)
@@ -213,6 +215,11 @@ public sealed unsafe class VfioDevice : IDisposable
         if (Kernel is IMmioProvider provider && provider.TryGetMmioHandler(lease.Fd, (long)region.Offset, (long)region.Size, out IMmioHandler? handler) && handler is not null)
         {
             return new MmioRegion(handler, (long)region.Size);
+        }
+
+        if (region.SparseAreas.Count > 0)
+        {
+            throw new InvalidOperationException($"region {region.Index} of {Fd.Name} may only be mapped in its {region.SparseAreas.Count} sparse areas, which MapRegion does not support yet; use ReadRegion/WriteRegion");
         }
 
         if (!region.CanMmap)

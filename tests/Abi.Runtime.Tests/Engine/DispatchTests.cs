@@ -56,4 +56,25 @@ public sealed unsafe class DispatchTests : EngineTest
         Assert.Equal(0, Kernel.Ioctl(Fd, Constants.IOMMU_IOAS_ALLOC, (nint)buffer));
         Assert.Equal(0x77, buffer[12]);
     }
+
+    [Fact]
+    public void AHugeSizeOverUnreadableMemory_IsEfault_NotACrash()
+    {
+        // The caller claims a 1 MiB struct but only 16 bytes exist: the tail scan stops at the fault.
+        var real = Abi.Runtime.Kernel.LinuxKernel.Instance;
+        nint pages = real.Mmap(0, 8192, 3, 0x22, -1, 0);
+        Assert.True(pages > 0);
+        Assert.Equal(0, real.Munmap(pages + 4096, 4096));      // the page after the argument is gone
+        try
+        {
+            byte* arg = (byte*)pages + 4096 - 16;
+            new Span<byte>(arg, 16).Clear();
+            *(uint*)arg = 1 << 20;
+            Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(Fd, Constants.IOMMU_IOAS_ALLOC, (nint)arg));
+        }
+        finally
+        {
+            _ = real.Munmap(pages, 4096);
+        }
+    }
 }

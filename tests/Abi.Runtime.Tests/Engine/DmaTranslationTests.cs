@@ -70,6 +70,19 @@ public sealed class DmaTranslationTests : EngineTest
     }
 
     [Fact]
+    public void Munmap_OfStillMappedMemory_MakesDmaFault_NotTouchIt()
+    {
+        var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        IoasObject space = Inspect(ioas);
+        Assert.True(space.DmaWrite(Iova, [1]));       // cached in the IOTLB
+        memory.Dispose();                             // munmap behind the IOAS's back
+        Assert.False(space.DmaWrite(Iova, [2]));
+        Assert.Equal(IommuFaultReason.UnknownMemory, space.Faults.Last!.Value.Reason);
+    }
+
+    [Fact]
     public void AfterUnmapReturns_NoDmaReachesTheMemory()
     {
         using var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);

@@ -7,14 +7,16 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// Device DMA through the IOAS: IOVA → user memory, page by page, with READ/WRITE checks.
 /// <para>
 /// Hot path: a direct-mapped IOTLB of 512 pages keyed by IOVA page number. An entry is valid while
-/// its generation equals <see cref="_generation"/>; every unmap bumps the generation, which
-/// invalidates the whole IOTLB at once. Misses search the sorted areas.
+/// its generation equals <see cref="_generation"/> and the user memory's generation matches too;
+/// every IOAS unmap or munmap bumps one of them, which invalidates the whole IOTLB at once. Misses
+/// search the sorted areas. Entries are written under a per-entry sequence number (a seqlock), so
+/// a reader never combines the fields of two different writes.
 /// </para>
 /// <para>
-/// Concurrency protocol: a device holds <see cref="DmaLock"/> for reading around each access (or a
-/// burst of them, <see cref="BeginDma"/>); map and unmap take it for writing around their change
-/// to the areas. So an unmap waits for the DMA in flight, and once it returns no DMA can reach the
-/// unmapped memory: no use-after-unmap.
+/// Concurrency protocol: a device holds <see cref="DmaLock"/> and the user memory's lock for reading
+/// around each access (or a burst of them, <see cref="BeginDma"/>); map and unmap take the IOAS lock
+/// for writing around their change to the areas, munmap takes the memory lock. So an unmap waits for
+/// the DMA in flight, and once it returns no DMA can reach the unmapped memory: no use-after-unmap.
 /// </para>
 /// </summary>
 internal sealed partial class IoasObject
@@ -35,29 +37,44 @@ internal sealed partial class IoasObject
     /// <summary>Holds off unmaps for the duration of a burst of accesses.</summary>
     public DmaScope BeginDma()
     {
+        ReaderWriterLockSlim? memory = Memory?.Lock;
+        memory?.EnterReadLock();
         DmaLock.EnterReadLock();
-        return new DmaScope(DmaLock);
+        return new DmaScope(DmaLock, memory);
     }
 
     /// <summary>Called by map/unmap (under the write lock) after the areas changed.</summary>
     private void Invalidate() => Interlocked.Increment(ref _generation);
 
     /// <summary>
-    /// Translates one IOVA for an access of <paramref name="write"/>, returning the host address,
-    /// or 0 after recording a fault. The caller holds <see cref="DmaLock"/> for reading.
+    /// Translates one IOVA for an access of <paramref name="write"/>, returning the host address and
+    /// how many bytes from it the mapping covers within this page, or 0 after recording a fault. The
+    /// caller holds the DMA scope (<see cref="BeginDma"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public nint Translate(ulong iova, bool write)
+    public nint Translate(ulong iova, bool write, out int valid)
     {
         ulong page = iova >> 12;
         ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];
-        if (entry.Page == page && entry.Generation == Volatile.Read(ref _generation) && (write ? entry.Writable : entry.Readable))
+        int sequence = Volatile.Read(ref entry.Sequence);
+        ulong cachedPage = entry.Page;
+        long generation = entry.Generation;
+        long memoryGeneration = entry.MemoryGeneration;
+        nint host = entry.Host;
+        bool allowed = write ? entry.Writable : entry.Readable;
+        Volatile.ReadBarrier();
+        if ((sequence & 1) == 0 && entry.Sequence == sequence && cachedPage == page && allowed
+            && generation == Volatile.Read(ref _generation) && memoryGeneration == Memory!.Generation)
         {
-            return entry.Host + (nint)(iova & 0xFFF);
+            valid = LinuxConstants.PageSize - (int)(iova & 0xFFF);
+            return host + (nint)(iova & 0xFFF);
         }
 
-        return TranslateSlow(iova, write);
+        return TranslateSlow(iova, write, out valid);
     }
+
+    /// <summary>Translates one IOVA (see the other overload) when the caller does not need the valid length.</summary>
+    public nint Translate(ulong iova, bool write) => Translate(iova, write, out _);
 
     /// <summary>Copies device-visible memory at <paramref name="iova"/> into <paramref name="destination"/>; false (and a fault recorded) if any page is refused.</summary>
     public unsafe bool DmaRead(ulong iova, Span<byte> destination)
@@ -67,13 +84,13 @@ internal sealed partial class IoasObject
         while (done < destination.Length)
         {
             ulong at = iova + (ulong)done;
-            nint host = Translate(at, write: false);
+            nint host = Translate(at, write: false, out int valid);
             if (host == 0)
             {
                 return false;
             }
 
-            int chunk = Math.Min(destination.Length - done, LinuxConstants.PageSize - (int)(at & 0xFFF));
+            int chunk = Math.Min(destination.Length - done, valid);
             new ReadOnlySpan<byte>((void*)host, chunk).CopyTo(destination[done..]);
             done += chunk;
         }
@@ -89,13 +106,13 @@ internal sealed partial class IoasObject
         while (done < source.Length)
         {
             ulong at = iova + (ulong)done;
-            nint host = Translate(at, write: true);
+            nint host = Translate(at, write: true, out int valid);
             if (host == 0)
             {
                 return false;
             }
 
-            int chunk = Math.Min(source.Length - done, LinuxConstants.PageSize - (int)(at & 0xFFF));
+            int chunk = Math.Min(source.Length - done, valid);
             source.Slice(done, chunk).CopyTo(new Span<byte>((void*)host, chunk));
             done += chunk;
         }
@@ -103,8 +120,9 @@ internal sealed partial class IoasObject
         return true;
     }
 
-    private nint TranslateSlow(ulong iova, bool write)
+    private nint TranslateSlow(ulong iova, bool write, out int valid)
     {
+        valid = 0;
         int i = LowerBound(iova);
         if (i >= Areas.Count || Areas[i].Iova > iova)
         {
@@ -119,35 +137,43 @@ internal sealed partial class IoasObject
             return 0;
         }
 
-        if (area.Pages.FileDescriptor is not null)
+        if (area.Pages.FileDescriptor is not null || Memory is null)
         {
             Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
             return 0;
         }
 
+        // Bytes this area maps from iova to the end of its IOVA page, and the host range behind them.
         ulong host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
-        ulong pageHost = host & ~0xFFFUL;
-        ulong pageIova = iova & ~0xFFFUL;
-
-        // The whole 4 KiB page behind the IOVA must be memory the engine knows, and mapped by this area.
-        bool pageInArea = pageIova >= area.Iova && pageIova + 0xFFF <= area.Last && (host & 0xFFF) == (iova & 0xFFF);
-        if (Memory is null || !Memory.Contains(pageInArea ? pageHost : host, pageInArea ? (ulong)LinuxConstants.PageSize : 1))
+        ulong pageEnd = (iova | 0xFFF) < iova ? ulong.MaxValue : iova | 0xFFF;
+        ulong lastCovered = Math.Min(pageEnd, area.Last);
+        int length = (int)(lastCovered - iova + 1);
+        long memoryGeneration = Memory.Generation;
+        if (!Memory.Contains(host, (ulong)length))
         {
             Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
             return 0;
         }
 
-        if (pageInArea)
+        valid = length;
+
+        // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it.
+        ulong pageIova = iova & ~0xFFFUL;
+        if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && Memory.Contains(host & ~0xFFFUL, LinuxConstants.PageSize))
         {
             ulong page = iova >> 12;
-            _tlb[(int)(page & (TlbSize - 1))] = new TlbEntry
+            ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];
+            int sequence = Volatile.Read(ref entry.Sequence);
+            if ((sequence & 1) == 0 && Interlocked.CompareExchange(ref entry.Sequence, sequence + 1, sequence) == sequence)
             {
-                Page = page,
-                Generation = Volatile.Read(ref _generation),
-                Host = (nint)pageHost,
-                Readable = area.Readable,
-                Writable = area.Writable,
-            };
+                entry.Page = page;
+                entry.Generation = Volatile.Read(ref _generation);
+                entry.MemoryGeneration = memoryGeneration;
+                entry.Host = (nint)(host & ~0xFFFUL);
+                entry.Readable = area.Readable;
+                entry.Writable = area.Writable;
+                Volatile.Write(ref entry.Sequence, sequence + 2);
+            }
         }
 
         return (nint)host;
@@ -155,7 +181,9 @@ internal sealed partial class IoasObject
 
     private struct TlbEntry
     {
+        public int Sequence;
         public ulong Page;
+        public long MemoryGeneration;
         public long Generation;
         public nint Host;
         public bool Readable;
@@ -163,8 +191,12 @@ internal sealed partial class IoasObject
     }
 
     /// <summary>A read-locked DMA section; dispose to let unmaps proceed.</summary>
-    public readonly ref struct DmaScope(ReaderWriterLockSlim dmaLock)
+    public readonly ref struct DmaScope(ReaderWriterLockSlim dmaLock, ReaderWriterLockSlim? memoryLock)
     {
-        public void Dispose() => dmaLock.ExitReadLock();
+        public void Dispose()
+        {
+            dmaLock.ExitReadLock();
+            memoryLock?.ExitReadLock();
+        }
     }
 }

@@ -247,7 +247,6 @@ internal sealed partial class IoasObject : IommufdObject
             }
         }
 
-        // Merge an area or reservation that touches the chosen one, so that the next hole is real.
         return found ? (bestStart, bestLast) : (ulong.MaxValue, 0);
     }
 

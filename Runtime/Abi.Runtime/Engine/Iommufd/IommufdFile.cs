@@ -63,12 +63,9 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         }
 
         byte* user = (byte*)argument;
-        for (uint i = entry.Size; i < size; i++)
+        if (size > entry.Size && TailError(argument, entry, size) is int tail)
         {
-            if (user[i] != 0)
-            {
-                return Fail(Errno.E2BIG, $"byte {i} of the {size}-byte argument is non-zero past the {entry.Size} bytes {entry.Name} understands");
-            }
+            return tail;
         }
 
         // The handler works on a zero-extended kernel-sized copy; the caller gets min(size, kernel size) back.
@@ -92,10 +89,35 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         return result;
     }
 
+    /// <summary>
+    /// The bytes past the kernel's struct must be zero (E2BIG otherwise). They are read through
+    /// <see cref="UserAccess"/> in bounded chunks, so a huge or lying <c>size</c> gives EFAULT, not a crash.
+    /// </summary>
+    private static int? TailError(nint argument, in IoctlTable.Entry entry, uint size)
+    {
+        Span<byte> chunk = stackalloc byte[256];
+        for (ulong at = entry.Size; at < size; at += (ulong)chunk.Length)
+        {
+            int n = (int)Math.Min((ulong)chunk.Length, size - at);
+            if (!UserAccess.TryRead((ulong)argument + at, chunk[..n]))
+            {
+                return Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read past byte {at}");
+            }
+
+            int nonZero = chunk[..n].IndexOfAnyExcept((byte)0);
+            if (nonZero >= 0)
+            {
+                return Fail(Errno.E2BIG, $"byte {at + (ulong)nonZero} of the {size}-byte argument is non-zero past the {entry.Size} bytes {entry.Name} understands");
+            }
+        }
+
+        return null;
+    }
+
     private static int VfioCompatIoctl(uint request, nint argument) =>
         Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of iommufd (the VFIO container compatibility layer is not part of this engine yet)");
 
-    /// <summary>Closing the context destroys every object, those that others depend on last.</summary>
+    /// <summary>Closing the context destroys every object (the engine's objects hold no kernel resources, so the order does not matter here).</summary>
     public override void Release()
     {
         lock (_lock)
