@@ -28,6 +28,9 @@ internal sealed partial class IoasObject : IommufdObject
 
     public bool HugePages { get; set; } = true;
 
+    /// <summary>Accesses (emulated devices) attached to this IOAS.</summary>
+    public List<AccessObject> Accesses { get; } = [];
+
     /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
     public int LowerBound(ulong iova)
     {

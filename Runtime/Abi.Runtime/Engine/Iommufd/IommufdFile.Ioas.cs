@@ -338,6 +338,11 @@ internal sealed unsafe partial class IommufdFile
                 return unmapped;
             }
 
+            foreach (AccessObject access in ioas.Accesses)
+            {
+                access.NotifyUnmap(area.Iova, area.Last);
+            }
+
             ioas.RemoveAt(i);
             area.Pages.Areas--;
             ReturnIfUnused(area.Pages);

@@ -16,6 +16,9 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     private readonly Lock _lock = new();
     private readonly Stack<Pages> _freePages = new();
 
+    /// <summary>The context lock, for objects that act on the context outside an ioctl (accesses).</summary>
+    internal Lock Sync => _lock;
+
     public IommufdFile(EmulatedKernel kernel, string name)
     {
         Kernel = kernel;
@@ -129,6 +132,17 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             }
 
             CompatIoas = null;
+        }
+    }
+
+    /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>
+    internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped)
+    {
+        lock (_lock)
+        {
+            var access = new AccessObject(this, unmapped);
+            Objects.Add(access);
+            return access;
         }
     }
 

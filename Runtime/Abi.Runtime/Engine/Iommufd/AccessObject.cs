@@ -1,0 +1,185 @@
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+using static Abi.Runtime.Engine.EngineDiagnostics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// An access (spec §7): how an emulated, mdev-style device reaches an IOAS in software. It attaches
+/// to an IOAS only, reads and writes through it (<see cref="Rw"/>), and may pin IOVA ranges; an
+/// unmap over a pinned range first tells the device (<see cref="Unmapped"/>), which must unpin, and
+/// then proceeds. While an access is attached its IOAS cannot be destroyed and its IOVA alignment
+/// is at least PAGE_SIZE.
+/// </summary>
+internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unmapped) : IommufdObject
+{
+    private readonly List<(ulong Iova, ulong Last)> _pins = [];
+
+    public override ObjectKind Kind => ObjectKind.Access;
+
+    public IoasObject? Ioas { get; private set; }
+
+    /// <summary>Called with (iova, length) when an unmap covers pinned pages; the device must unpin them.</summary>
+    public Action<ulong, ulong>? Unmapped { get; } = unmapped;
+
+    public IReadOnlyList<(ulong Iova, ulong Last)> Pins => _pins;
+
+    /// <summary>Attaches to (or moves to) <paramref name="ioasId"/>. A HWPT id, or anything else, is ENOENT.</summary>
+    public int Attach(uint ioasId)
+    {
+        lock (owner.Sync)
+        {
+            if (owner.Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
+            {
+                return Fail(Errno.ENOENT, $"{ioasId} is not an IOAS");
+            }
+
+            foreach (Area area in ioas.Areas)
+            {
+                if (area.Iova % LinuxConstants.PageSize != 0 || area.Length % LinuxConstants.PageSize != 0)
+                {
+                    return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which an access needs");
+                }
+            }
+
+            DetachLocked();
+            Ioas = ioas;
+            ioas.Users++;
+            ioas.Accesses.Add(this);
+            ioas.Alignment = Math.Max(ioas.Alignment, LinuxConstants.PageSize);
+            return 0;
+        }
+    }
+
+    /// <summary>Detaches; silent when not attached. Every pin is dropped first.</summary>
+    public void Detach()
+    {
+        lock (owner.Sync)
+        {
+            DetachLocked();
+        }
+    }
+
+    /// <summary>Copies between the IOVA range and <paramref name="buffer"/>: any alignment; ENOENT for a hole, EPERM for a write to a read-only mapping.</summary>
+    public int Rw(ulong iova, Span<byte> buffer, bool write)
+    {
+        if (buffer.IsEmpty)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (iova + ((ulong)buffer.Length - 1) < iova)
+        {
+            return Fail(Errno.EOVERFLOW, "iova + length wraps");
+        }
+
+        IoasObject? ioas = Ioas;
+        if (ioas is null)
+        {
+            return Fail(Errno.ENOENT, "the access is not attached");
+        }
+
+        long faults = ioas.Faults.Count;
+        bool ok = write ? ioas.DmaWrite(iova, buffer) : ioas.DmaRead(iova, buffer);
+        if (ok)
+        {
+            return 0;
+        }
+
+        IommuFault fault = ioas.Faults.Last!.Value;
+        return fault.Reason == IommuFaultReason.Permission
+            ? Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission")
+            : Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)");
+    }
+
+    /// <summary>Pins [iova, iova + length): page aligned, fully mapped, writable when <paramref name="write"/>.</summary>
+    public int Pin(ulong iova, ulong length, bool write)
+    {
+        lock (owner.Sync)
+        {
+            if (length == 0)
+            {
+                return Fail(Errno.EINVAL, "length is zero");
+            }
+
+            if (iova + (length - 1) < iova)
+            {
+                return Fail(Errno.EOVERFLOW, "iova + length wraps");
+            }
+
+            if (Ioas is not IoasObject ioas)
+            {
+                return Fail(Errno.ENOENT, "the access is not attached");
+            }
+
+            if (iova % LinuxConstants.PageSize != 0 || length % LinuxConstants.PageSize != 0)
+            {
+                return Fail(Errno.EINVAL, "pins must be page aligned");
+            }
+
+            ulong last = iova + (length - 1);
+            ulong cursor = iova;
+            for (int i = ioas.LowerBound(iova); cursor <= last; i++)
+            {
+                if (i >= ioas.Areas.Count || ioas.Areas[i].Iova > cursor)
+                {
+                    return Fail(Errno.ENOENT, $"0x{cursor:X} is not mapped");
+                }
+
+                if (write && !ioas.Areas[i].Writable)
+                {
+                    return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is read-only");
+                }
+
+                if (ioas.Areas[i].Last >= last)
+                {
+                    break;
+                }
+
+                cursor = ioas.Areas[i].Last + 1;
+            }
+
+            _pins.Add((iova, last));
+            return 0;
+        }
+    }
+
+    /// <summary>Unpins a range pinned before.</summary>
+    public void Unpin(ulong iova, ulong length)
+    {
+        lock (owner.Sync)
+        {
+            _pins.Remove((iova, iova + (length - 1)));
+        }
+    }
+
+    /// <summary>Tells the device about an unmap of [iova, last] if it pinned any of it (called by the IOAS with the context lock held).</summary>
+    internal void NotifyUnmap(ulong iova, ulong last)
+    {
+        if (_pins.Exists(p => p.Iova <= last && iova <= p.Last))
+        {
+            Unmapped?.Invoke(iova, last - iova + 1);
+        }
+    }
+
+    private void DetachLocked()
+    {
+        if (Ioas is IoasObject ioas)
+        {
+            if (_pins.Count > 0)
+            {
+                Unmapped?.Invoke(0, ulong.MaxValue);
+                _pins.Clear();
+            }
+
+            ioas.Accesses.Remove(this);
+            ioas.Users--;
+            if (ioas.Accesses.Count == 0 && ioas.HugePages)
+            {
+                ioas.Alignment = 1;
+            }
+
+            Ioas = null;
+        }
+    }
+}
