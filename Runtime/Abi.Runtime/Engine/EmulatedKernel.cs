@@ -1,7 +1,10 @@
 using System.Text;
 using Abi.Interop;
+using Abi.Runtime.Engine.Devices;
 using Abi.Runtime.Engine.Iommufd;
+using Abi.Runtime.Engine.Vfio;
 using Abi.Runtime.Kernel;
+using Abi.Runtime.Vfio;
 
 namespace Abi.Runtime.Engine;
 
@@ -12,9 +15,10 @@ namespace Abi.Runtime.Engine;
 /// and call goes to the real kernel untouched. Memory the engine maps with <see cref="Mmap"/> is
 /// recorded as user memory it may pin; other addresses it never dereferences.
 /// </summary>
-public sealed class EmulatedKernel : IKernel
+public sealed class EmulatedKernel : IKernel, IMmioProvider
 {
     private readonly FdTable _files = new();
+    private readonly List<EmulatedDevice> _devices = [];
 
     /// <summary>The process-wide engine that <see cref="Backend"/> hands out as <c>engine</c>.</summary>
     public static EmulatedKernel Shared { get; } = new();
@@ -36,6 +40,45 @@ public sealed class EmulatedKernel : IKernel
     /// <summary>Declares memory the caller allocated itself as usable for DMA mappings.</summary>
     public void RegisterUserMemory(nint address, ulong length) => Memory.Add((ulong)address, length);
 
+    /// <summary>The devices registered so far.</summary>
+    public IReadOnlyList<PciDevice> Devices
+    {
+        get
+        {
+            lock (_devices)
+            {
+                return _devices.ConvertAll(d => d.Model);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Registers an emulated PCI function: it appears as the next <c>/dev/vfio/devices/vfioN</c> and
+    /// in an IOMMU group of its own, <c>/dev/vfio/G</c>.
+    /// </summary>
+    public EmulatedDeviceInfo AddDevice(PciDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        lock (_devices)
+        {
+            if (_devices.Exists(d => d.Model == device))
+            {
+                throw new InvalidOperationException($"{device.Name} is registered already");
+            }
+
+            var node = new EmulatedDevice(device, _devices.Count, _devices.Count);
+            _devices.Add(node);
+            return new EmulatedDeviceInfo(node.CdevPath, node.GroupPath, node.Group);
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetMmioHandler(int fd, long offset, long length, out IMmioHandler? handler)
+    {
+        handler = _files.Get(fd) is VfioDeviceFile device ? device.MmioHandler(offset, length) : null;
+        return handler is not null;
+    }
+
     /// <inheritdoc/>
     public int Open(ReadOnlySpan<byte> path, int flags, int mode)
     {
@@ -49,9 +92,23 @@ public sealed class EmulatedKernel : IKernel
         return name switch
         {
             "/dev/iommu" => _files.Add(new IommufdFile(this, name)),
-            _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node (no emulated device registered)"),
+            _ when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal) => OpenCdev(name),
+            _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
             _ => LinuxKernel.Instance.Open(path, flags, mode),
         };
+    }
+
+    private int OpenCdev(string name)
+    {
+        EmulatedDevice? node;
+        lock (_devices)
+        {
+            node = _devices.Find(d => d.CdevPath == name);
+        }
+
+        return node is null
+            ? EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)")
+            : _files.Add(new VfioCdevFile(this, node));
     }
 
     /// <inheritdoc/>
@@ -73,7 +130,9 @@ public sealed class EmulatedKernel : IKernel
     {
         if (fd >= 0 && _files.Contains(fd))
         {
-            return EngineDiagnostics.Fail(Errno.ENODEV, "this engine file cannot be mapped");
+            return EngineDiagnostics.Fail(Errno.ENODEV, _files.Get(fd) is VfioDeviceFile
+                ? "the engine's BARs are trapped register files, not memory: map them with VfioDevice.MapRegion, or use pread/pwrite"
+                : "this engine file cannot be mapped");
         }
 
         nint result = LinuxKernel.Instance.Mmap(address, length, protection, flags, fd, offset);

@@ -29,7 +29,7 @@ public sealed unsafe class Hwpt : IDisposable
     }
 
     /// <summary>
-    /// Reads the dirty bitmap of [iova, iova + length) into <paramref name="bitmap"/>, one bit per
+    /// Reads the dirty bitmap of [iova, iova + length) into <paramref name="bitmap"/> (cleared first), one bit per
     /// <paramref name="pageSize"/> page, bit 0 of word 0 for <paramref name="iova"/>. Clears the
     /// dirty state unless <paramref name="clear"/> is false.
     /// </summary>
@@ -38,6 +38,7 @@ public sealed unsafe class Hwpt : IDisposable
         ArgumentOutOfRangeException.ThrowIfZero(pageSize);
         ulong pages = length / pageSize;
         ArgumentOutOfRangeException.ThrowIfLessThan((ulong)bitmap.Length * 64, pages, nameof(bitmap));
+        bitmap.Clear();     // the kernel only sets bits
         fixed (ulong* p = bitmap)
         {
             var arg = new iommu_hwpt_get_dirty_bitmap

@@ -46,7 +46,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             Ioas = ioas;
             ioas.Users++;
             ioas.Accesses.Add(this);
-            ioas.Alignment = Math.Max(ioas.Alignment, LinuxConstants.PageSize);
+            ioas.RecomputeAlignment();
             return 0;
         }
     }
@@ -162,6 +162,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
         }
     }
 
+    /// <summary>The context closed: detach (the context lock is held).</summary>
+    public override void Destroyed() => DetachLocked();
+
     private void DetachLocked()
     {
         if (Ioas is IoasObject ioas)
@@ -174,10 +177,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             ioas.Accesses.Remove(this);
             ioas.Users--;
-            if (ioas.Accesses.Count == 0 && ioas.HugePages)
-            {
-                ioas.Alignment = 1;
-            }
+            ioas.RecomputeAlignment();
 
             Ioas = null;
         }

@@ -18,8 +18,11 @@ internal sealed partial class IoasObject : IommufdObject
     /// <summary>Areas sorted by <see cref="Area.Iova"/>.</summary>
     public List<Area> Areas { get; } = [];
 
-    /// <summary>Reserved ranges (inclusive), in no particular order.</summary>
-    public List<(ulong Start, ulong Last)> Reserved { get; } = [];
+    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order.</summary>
+    public List<ReservedRange> Reserved { get; } = [];
+
+    /// <summary>Paging HWPTs (domains) built on this IOAS: each mirrors every area.</summary>
+    public List<HwptPagingObject> Domains { get; } = [];
 
     /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted.</summary>
     public List<(ulong Start, ulong Last)> Allowed { get; } = [];
@@ -30,6 +33,35 @@ internal sealed partial class IoasObject : IommufdObject
 
     /// <summary>Accesses (emulated devices) attached to this IOAS.</summary>
     public List<AccessObject> Accesses { get; } = [];
+
+    /// <summary>
+    /// The IOVA alignment the IOAS enforces: PAGE_SIZE once a domain or a pinning access uses it or
+    /// huge pages are off (the engine's IOMMU maps 4 KiB pages at least), else byte granular.
+    /// </summary>
+    public void RecomputeAlignment() =>
+        Alignment = !HugePages || Domains.Count > 0 || Accesses.Count > 0 ? LinuxConstants.PageSize : 1UL;
+
+    /// <summary>Whether [start, last] may become reserved: no area inside it and no allowed range touching it (EADDRINUSE otherwise).</summary>
+    public bool CanReserve(ulong start, ulong last)
+    {
+        if (IntersectsArea(start, last))
+        {
+            return false;
+        }
+
+        foreach ((ulong s, ulong l) in Allowed)
+        {
+            if (s <= last && start <= l)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
+    public void RemoveReserved(object owner) => Reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
 
     /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
     public int LowerBound(ulong iova)

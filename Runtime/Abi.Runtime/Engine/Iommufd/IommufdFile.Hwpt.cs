@@ -5,14 +5,17 @@ using static Abi.Runtime.Engine.EngineDiagnostics;
 namespace Abi.Runtime.Engine.Iommufd;
 
 /// <remarks>
-/// HWPTs exist only with devices, which come with the emulated PCI devices. Until a device binds,
-/// these ioctls validate their argument in the kernel's order and then answer what the kernel
-/// answers for a context without devices: ENOENT at the device or HWPT lookup.
+/// HWPTs on the engine's IOMMU (<see cref="EngineIommu"/>): paging domains only, with dirty
+/// tracking; nesting, PASID and user data are what a VT-d unit without nesting refuses.
 /// </remarks>
 internal sealed unsafe partial class IommufdFile
 {
     private const uint HwptFlagsKnown = (uint)(iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_NEST_PARENT | iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING
         | iommufd_hwpt_alloc_flags.IOMMU_HWPT_FAULT_ID_VALID | iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID);
+
+    private const uint NestParent = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_NEST_PARENT;
+    private const uint FaultIdValid = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_FAULT_ID_VALID;
+    private const uint PasidFlag = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID;
 
     internal static int HwptAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
     {
@@ -32,7 +35,56 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
         }
 
-        return Fail(Errno.EOPNOTSUPP, "HWPT allocation is not part of this engine yet");
+        switch (f.Objects.Get(cmd.pt_id))
+        {
+            case null:
+                return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} does not exist");
+            case IoasObject ioas:
+                if ((cmd.flags & ~HwptFlagsKnown) != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags & ~HwptFlagsKnown:X}");
+                }
+
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE)
+                {
+                    return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: a paging HWPT takes no driver data");
+                }
+
+                if ((cmd.flags & PasidFlag) != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the engine's IOMMU has no PASID support");
+                }
+
+                if ((cmd.flags & FaultIdValid) != 0 && (cmd.flags & NestParent) != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
+                }
+
+                FaultObject? fault = null;
+                if ((cmd.flags & FaultIdValid) != 0 && (fault = f.Objects.Get<FaultObject>(cmd.fault_id, ObjectKind.Fault)) is null)
+                {
+                    return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
+                }
+
+                if (AddDomainError(ioas) is int failed)
+                {
+                    return failed;
+                }
+
+                if (f.Kernel.Faults.ShouldFail("hwpt.alloc"))
+                {
+                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+                }
+
+                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault);
+                cmd.out_hwpt_id = f.Objects.Add(hwpt);
+                hwpt.AddToIoas();
+                return 0;
+            case HwptPagingObject:
+                return Fail(Errno.EOPNOTSUPP, "the engine's IOMMU does not support nested translation");
+            case IommufdObject other:
+                return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} is a {other.Kind}; a HWPT is built on an IOAS");
+        }
     }
 
     internal static int GetHwInfo(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -48,31 +100,144 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
         }
 
-        return f.Objects.Get(cmd.dev_id) is not { Kind: ObjectKind.Device }
-            ? Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device")
-            : Fail(Errno.EOPNOTSUPP, "hardware info is not part of this engine yet");
+        if (f.Objects.Get(cmd.dev_id) is not { Kind: ObjectKind.Device })
+        {
+            return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
+        }
+
+        uint requested = (cmd.flags & (uint)iommufd_hw_info_flags.IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 ? cmd.in_data_type : 0;
+        if (requested is not ((uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_DEFAULT or (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_INTEL_VTD))
+        {
+            return Fail(Errno.EOPNOTSUPP, $"the engine's IOMMU reports VT-d information, not type {requested}");
+        }
+
+        var vtd = new iommu_hw_info_vtd { cap_reg = EngineIommu.CapReg, ecap_reg = EngineIommu.EcapReg };
+        ReadOnlySpan<byte> blob = new(&vtd, sizeof(iommu_hw_info_vtd));
+        if (cmd.data_len > 0)
+        {
+            // Copy what fits, zero the rest of the caller's buffer (in bounded chunks).
+            int copy = (int)Math.Min(cmd.data_len, (uint)blob.Length);
+            if (!UserAccess.TryWrite(cmd.data_uptr, blob[..copy]))
+            {
+                return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be written");
+            }
+
+            Span<byte> zeros = stackalloc byte[256];
+            zeros.Clear();
+            for (ulong at = (ulong)copy; at < cmd.data_len; at += (ulong)zeros.Length)
+            {
+                int n = (int)Math.Min((ulong)zeros.Length, cmd.data_len - at);
+                if (!UserAccess.TryWrite(cmd.data_uptr + at, zeros[..n]))
+                {
+                    return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be written past byte {at}");
+                }
+            }
+        }
+
+        cmd.data_len = (uint)blob.Length;
+        cmd.out_data_type = (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_INTEL_VTD;
+        cmd.out_capabilities = EngineIommu.Capabilities;
+        cmd.out_max_pasid_log2 = 0;
+        return 0;
     }
 
     internal static int HwptSetDirtyTracking(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_hwpt_set_dirty_tracking cmd = ref *(iommu_hwpt_set_dirty_tracking*)arg;
-        if ((cmd.flags & ~(uint)iommufd_hwpt_set_dirty_tracking_flags.IOMMU_HWPT_DIRTY_TRACKING_ENABLE) != 0)
+        const uint Enable = (uint)iommufd_hwpt_set_dirty_tracking_flags.IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+        if ((cmd.flags & ~Enable) != 0)
         {
             return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags:X}");
         }
 
-        return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        if (f.Objects.Get<HwptPagingObject>(cmd.hwpt_id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        }
+
+        if (!hwpt.HasDirtyOps)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
+        }
+
+        bool enable = (cmd.flags & Enable) != 0;
+        if (enable && !hwpt.Tracking)
+        {
+            hwpt.Dirty.Clear(0, ulong.MaxValue);     // start from a clean snapshot
+        }
+
+        hwpt.Tracking = enable;
+        return 0;
     }
 
     internal static int HwptGetDirtyBitmap(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_hwpt_get_dirty_bitmap cmd = ref *(iommu_hwpt_get_dirty_bitmap*)arg;
-        if ((cmd.flags & ~(uint)iommufd_hwpt_get_dirty_bitmap_flags.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) != 0 || cmd.__reserved != 0)
+        const uint NoClear = (uint)iommufd_hwpt_get_dirty_bitmap_flags.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+        if ((cmd.flags & ~NoClear) != 0 || cmd.__reserved != 0)
         {
             return Fail(Errno.EOPNOTSUPP, "unknown flags or non-zero __reserved");
         }
 
-        return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        if (f.Objects.Get<HwptPagingObject>(cmd.hwpt_id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        }
+
+        ulong alignment = hwpt.Ioas.Alignment;
+        if (cmd.length == 0 || cmd.iova + (cmd.length - 1) < cmd.iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length 0x{cmd.length:X} wraps (or length is 0)");
+        }
+
+        ulong end = cmd.iova + cmd.length;   // may be 2^64 → 0, which every alignment divides
+        if (cmd.iova % alignment != 0 || end % alignment != 0)
+        {
+            return Fail(Errno.EINVAL, $"the range is not aligned to the IOAS alignment 0x{alignment:X}");
+        }
+
+        if (cmd.page_size == 0 || (cmd.iova & (cmd.page_size - 1)) != 0 || (end & (cmd.page_size - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"page_size 0x{cmd.page_size:X} is zero or does not divide the range");
+        }
+
+        if (!hwpt.HasDirtyOps)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
+        }
+
+        // The kernel walks with the lowest set bit of page_size as the granule.
+        ulong granule = cmd.page_size & (~cmd.page_size + 1);
+        ulong bits = ((cmd.length - 1) / granule) + 1;
+        ulong words = (bits + 63) / 64;
+        if (words > int.MaxValue / 8)
+        {
+            return Fail(Errno.ENOMEM, $"a bitmap of {bits} bits is too large");
+        }
+
+        ulong[] rented = System.Buffers.ArrayPool<ulong>.Shared.Rent((int)words);
+        try
+        {
+            Span<ulong> bitmap = rented.AsSpan(0, (int)words);
+            Span<byte> bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[..(int)((bits + 7) / 8)];
+            if (!UserAccess.TryRead(cmd.data, bytes))
+            {
+                return Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be read");
+            }
+
+            if (bytes.Length < bitmap.Length * 8)
+            {
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[bytes.Length..].Clear();
+            }
+
+            // Only set bits: the caller's bits stay as they were.
+            hwpt.Dirty.Harvest(cmd.iova, cmd.length, granule, bitmap, keep: (cmd.flags & NoClear) != 0);
+            return UserAccess.TryWrite(cmd.data, bytes) ? 0 : Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be written");
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(rented);
+        }
     }
 
     internal static int HwptInvalidate(IommufdFile f, byte* arg, ref IoctlCall call)

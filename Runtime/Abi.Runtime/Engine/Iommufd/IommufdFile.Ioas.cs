@@ -344,6 +344,11 @@ internal sealed unsafe partial class IommufdFile
             }
 
             ioas.RemoveAt(i);
+            foreach (HwptPagingObject domain in ioas.Domains)
+            {
+                domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing
+            }
+
             area.Pages.Areas--;
             ReturnIfUnused(area.Pages);
             unmapped += area.Length;
@@ -369,7 +374,7 @@ internal sealed unsafe partial class IommufdFile
         Span<(ulong Start, ulong Last)> reserved = ioas.Reserved.Count <= 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count] : new (ulong, ulong)[ioas.Reserved.Count];
         for (int r = 0; r < reserved.Length; r++)
         {
-            reserved[r] = ioas.Reserved[r];
+            reserved[r] = (ioas.Reserved[r].Start, ioas.Reserved[r].Last);
         }
 
         reserved.Sort();

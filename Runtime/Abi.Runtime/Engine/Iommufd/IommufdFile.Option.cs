@@ -67,7 +67,7 @@ internal sealed unsafe partial class IommufdFile
                 if (cmd.val64 == 1)
                 {
                     ioas.HugePages = true;
-                    ioas.Alignment = 1;
+                    ioas.RecomputeAlignment();
                     return 0;
                 }
 
@@ -81,6 +81,11 @@ internal sealed unsafe partial class IommufdFile
                     return 0;
                 }
 
+                if (ioas.Domains.Count > 0 && ioas.Areas.Count > 0)
+                {
+                    return Fail(Errno.EINVAL, "the IOAS has domains and mappings; huge pages can only be turned off before either");
+                }
+
                 foreach (Area area in ioas.Areas)
                 {
                     const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
@@ -91,7 +96,7 @@ internal sealed unsafe partial class IommufdFile
                 }
 
                 ioas.HugePages = false;
-                ioas.Alignment = Math.Max(ioas.Alignment, Abi.Runtime.Kernel.LinuxConstants.PageSize);
+                ioas.RecomputeAlignment();
                 return 0;
 
             default:

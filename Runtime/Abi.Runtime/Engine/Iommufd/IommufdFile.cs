@@ -120,19 +120,41 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     private static int VfioCompatIoctl(uint request, nint argument) =>
         Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of iommufd (the VFIO container compatibility layer is not part of this engine yet)");
 
-    /// <summary>Closing the context destroys every object (the engine's objects hold no kernel resources, so the order does not matter here).</summary>
+    /// <summary>
+    /// Closing the context destroys every object. A bound device keeps the context alive (VFIO
+    /// holds a reference to the file), so then the objects go when the last device unbinds.
+    /// </summary>
     public override void Release()
     {
         lock (_lock)
         {
-            foreach (IommufdObject value in Objects.All().ToList())
+            _released = true;
+            if (_bindings == 0)
             {
-                value.Destroyed();
-                Objects.Remove(value.Id);
+                DestroyAll();
             }
-
-            CompatIoas = null;
         }
+    }
+
+    private void DestroyAll()
+    {
+        // Dependents first (devices and accesses, then HWPTs), then what they used.
+        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
+        {
+            foreach (IommufdObject value in Objects.All().Where(o => o.Kind == pass).ToList())
+            {
+                Objects.Remove(value.Id);
+                value.Destroyed();
+            }
+        }
+
+        foreach (IommufdObject value in Objects.All().ToList())
+        {
+            Objects.Remove(value.Id);
+            value.Destroyed();
+        }
+
+        CompatIoas = null;
     }
 
     /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>

@@ -1,0 +1,165 @@
+using Abi.Runtime.Engine.Iommufd;
+
+namespace Abi.Runtime.Engine.Devices;
+
+/// <summary>
+/// A device's DMA path: IOVA reads and writes translated by the page table the driver attached
+/// the device to (through VFIO), with the IOMMU's permission checks. A refused access is recorded
+/// as a fault (<see cref="Faults"/>, <see cref="LastFault"/>) and reported as <c>false</c>; nothing
+/// is thrown into the device model, and nothing outside the driver's mappings is touched. Writes
+/// set dirty bits while the domain tracks them.
+/// </summary>
+/// <remarks>
+/// Attach, replace and detach take the port's lock for writing, accesses take it for reading, so a
+/// detach returns only after the DMA in flight finished, and none starts on the old table after it.
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The lock lives as long as the device model; a port is never torn down while DMA may run.")]
+public sealed unsafe class DmaPort
+{
+    private readonly PciConfigSpace _config;
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly Lock _faultLock = new();
+    private IoasObject? _ioas;
+    private HwptPagingObject? _domain;
+    private long _faults;
+    private IommuFault _lastFault;
+
+    internal DmaPort(PciConfigSpace config) => _config = config;
+
+    /// <summary>Whether the device is attached to a page table (otherwise every access faults as blocked).</summary>
+    public bool IsAttached => Volatile.Read(ref _ioas) is not null;
+
+    /// <summary>Accesses refused since the device was created.</summary>
+    public long Faults => Interlocked.Read(ref _faults);
+
+    /// <summary>The most recent refused access.</summary>
+    public IommuFault? LastFault
+    {
+        get
+        {
+            lock (_faultLock)
+            {
+                return _faults == 0 ? null : _lastFault;
+            }
+        }
+    }
+
+    /// <summary>Reads device-visible memory at <paramref name="iova"/>; false if any byte was refused (the destination is then partly filled).</summary>
+    public bool Read(ulong iova, Span<byte> destination)
+    {
+        if (!_config.BusMaster)
+        {
+            return Refuse(new IommuFault(iova, false, IommuFaultReason.BusMasterDisabled));
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            IoasObject? ioas = _ioas;
+            if (ioas is null)
+            {
+                return Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
+            }
+
+            using IoasObject.DmaScope scope = ioas.BeginDma();
+            int done = 0;
+            while (done < destination.Length)
+            {
+                nint host = ioas.Translate(iova + (ulong)done, write: false, out int valid);
+                if (host == 0)
+                {
+                    return Refuse(ioas.Faults.Last!.Value);
+                }
+
+                int chunk = Math.Min(destination.Length - done, valid);
+                new ReadOnlySpan<byte>((void*)host, chunk).CopyTo(destination[done..]);
+                done += chunk;
+            }
+
+            return true;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Writes device-visible memory at <paramref name="iova"/>; false if any byte was refused (the bytes before it are written, as a device's burst would be).</summary>
+    public bool Write(ulong iova, ReadOnlySpan<byte> source)
+    {
+        if (!_config.BusMaster)
+        {
+            return Refuse(new IommuFault(iova, true, IommuFaultReason.BusMasterDisabled));
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            IoasObject? ioas = _ioas;
+            if (ioas is null)
+            {
+                return Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
+            }
+
+            int done = 0;
+            bool ok = true;
+            using (IoasObject.DmaScope scope = ioas.BeginDma())
+            {
+                while (done < source.Length)
+                {
+                    nint host = ioas.Translate(iova + (ulong)done, write: true, out int valid);
+                    if (host == 0)
+                    {
+                        ok = false;
+                        break;
+                    }
+
+                    int chunk = Math.Min(source.Length - done, valid);
+                    source.Slice(done, chunk).CopyTo(new Span<byte>((void*)host, chunk));
+                    done += chunk;
+                }
+            }
+
+            HwptPagingObject? domain = _domain;
+            if (domain is not null && domain.Tracking && done > 0)
+            {
+                domain.Dirty.Mark(iova, (ulong)done);
+            }
+
+            return ok || Refuse(ioas.Faults.Last!.Value);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Points the port at a page table (attach or replace); waits for DMA in flight.</summary>
+    internal void Attach(IoasObject ioas, HwptPagingObject? domain)
+    {
+        _lock.EnterWriteLock();
+        _ioas = ioas;
+        _domain = domain;
+        _lock.ExitWriteLock();
+    }
+
+    /// <summary>Blocks the device's DMA; waits for DMA in flight.</summary>
+    internal void Detach()
+    {
+        _lock.EnterWriteLock();
+        _ioas = null;
+        _domain = null;
+        _lock.ExitWriteLock();
+    }
+
+    private bool Refuse(IommuFault fault)
+    {
+        lock (_faultLock)
+        {
+            _lastFault = fault;
+            _faults++;
+        }
+
+        return false;
+    }
+}

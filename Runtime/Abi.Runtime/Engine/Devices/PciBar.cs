@@ -1,0 +1,10 @@
+using Abi.Runtime.Vfio;
+
+namespace Abi.Runtime.Engine.Devices;
+
+/// <summary>A memory BAR of an emulated device: every access is trapped into <see cref="Handler"/>.</summary>
+/// <param name="Index">BAR number, 0-5 (a 64-bit BAR also occupies the next register).</param>
+/// <param name="Size">Size in bytes: a power of two, at least 16.</param>
+/// <param name="Handler">The device model's register file.</param>
+/// <param name="Is64">Whether the BAR is a 64-bit memory BAR.</param>
+public sealed record PciBar(int Index, ulong Size, IMmioHandler Handler, bool Is64);

@@ -1,0 +1,159 @@
+using System.Numerics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// The dirty bits of one domain, one per 4 KiB IOVA page (the engine's IOPTE size), kept sparse:
+/// 64 pages to a word, words keyed by IOVA >> 18, so a 1 GiB harvest visits 4096 keys whatever the
+/// IOAS looks like. Writers (device DMA) and the harvest share one lock; marking is skipped
+/// entirely unless tracking is on.
+/// </summary>
+internal sealed class DirtyBitmap
+{
+    private const int PageShift = 12;
+    private const int WordShift = PageShift + 6;
+    private readonly Dictionary<ulong, ulong> _words = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>Marks every page touched by [iova, iova + length).</summary>
+    public void Mark(ulong iova, ulong length)
+    {
+        if (length == 0)
+        {
+            return;
+        }
+
+        ulong first = iova >> PageShift;
+        ulong last = (iova + (length - 1)) >> PageShift;
+        lock (_lock)
+        {
+            for (ulong page = first; page <= last; page++)
+            {
+                ref ulong word = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_words, page >> 6, out _);
+                word |= 1UL << (int)(page & 63);
+                if (page == ulong.MaxValue >> PageShift)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Clears the pages of [iova, last] (unmap, or enabling tracking).</summary>
+    public void Clear(ulong iova, ulong last)
+    {
+        lock (_lock)
+        {
+            if (iova == 0 && last == ulong.MaxValue)
+            {
+                _words.Clear();
+                return;
+            }
+
+            ulong firstPage = iova >> PageShift, lastPage = last >> PageShift;
+            foreach (ulong key in _words.Keys.ToArray())
+            {
+                ulong wordFirst = key << 6, wordLast = wordFirst + 63;
+                if (wordLast < firstPage || wordFirst > lastPage)
+                {
+                    continue;
+                }
+
+                ulong mask = ~0UL;
+                if (wordFirst < firstPage)
+                {
+                    mask &= ~0UL << (int)(firstPage - wordFirst);
+                }
+
+                if (wordLast > lastPage)
+                {
+                    mask &= ~0UL >> (int)(wordLast - lastPage);
+                }
+
+                ulong value = _words[key] & ~mask;
+                if (value == 0)
+                {
+                    _words.Remove(key);
+                }
+                else
+                {
+                    _words[key] = value;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sets bit n of <paramref name="bitmap"/> for each granule n of <paramref name="pageSize"/> bytes
+    /// from <paramref name="iova"/> that holds a dirty page, over <paramref name="length"/> bytes;
+    /// clears what it reported unless <paramref name="keep"/>. Only sets bits, like the kernel.
+    /// </summary>
+    public void Harvest(ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool keep)
+    {
+        ulong firstPage = iova >> PageShift;
+        ulong lastPage = (iova + (length - 1)) >> PageShift;
+        int granuleShift = BitOperations.TrailingZeroCount(pageSize);
+        lock (_lock)
+        {
+            for (ulong key = firstPage >> 6; key <= lastPage >> 6; key++)
+            {
+                if (!_words.TryGetValue(key, out ulong word))
+                {
+                    continue;
+                }
+
+                ulong wordFirst = key << 6;
+                ulong mask = ~0UL;
+                if (wordFirst < firstPage)
+                {
+                    mask &= ~0UL << (int)(firstPage - wordFirst);
+                }
+
+                if (wordFirst + 63 > lastPage)
+                {
+                    mask &= ~0UL >> (int)(wordFirst + 63 - lastPage);
+                }
+
+                ulong hits = word & mask;
+                if (hits == 0)
+                {
+                    continue;
+                }
+
+                ulong offsetPages = wordFirst >= firstPage ? wordFirst - firstPage : 0;
+                if (granuleShift == PageShift && wordFirst >= firstPage && (offsetPages & 63) == 0)
+                {
+                    // 4 KiB granules aligned to a word: the word is the bitmap word.
+                    bitmap[(int)(offsetPages >> 6)] |= hits;
+                }
+                else
+                {
+                    for (ulong rest = hits; rest != 0; rest &= rest - 1)
+                    {
+                        // A dirty page marks every granule it overlaps (granules may be smaller than a page).
+                        ulong page = wordFirst + (ulong)BitOperations.TrailingZeroCount(rest);
+                        ulong from = Math.Max(page << PageShift, iova) - iova;
+                        ulong to = Math.Min((page << PageShift) + ((1UL << PageShift) - 1) - iova, length - 1);
+                        for (ulong bit = from >> granuleShift; bit <= to >> granuleShift; bit++)
+                        {
+                            bitmap[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);
+                        }
+                    }
+                }
+
+                if (!keep)
+                {
+                    ulong remaining = word & ~mask;
+                    if (remaining == 0)
+                    {
+                        _words.Remove(key);
+                    }
+                    else
+                    {
+                        _words[key] = remaining;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Abi.Linux;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// A paging HWPT: an IOMMU domain built on one IOAS. The domain mirrors every area of its IOAS
+/// (iommufd fills each domain with all mappings), so translation goes through the IOAS; what is
+/// the domain's own is its flags, its dirty-tracking state and bits, and the aperture it imposes.
+/// An automatic HWPT (made by attaching a device to an IOAS) dies with its last device; an
+/// explicit one (IOMMU_HWPT_ALLOC) lives until IOMMU_DESTROY.
+/// </summary>
+internal sealed class HwptPagingObject : IommufdObject
+{
+    public HwptPagingObject(IoasObject ioas, bool automatic, uint flags, FaultObject? fault)
+    {
+        Ioas = ioas;
+        Automatic = automatic;
+        Flags = flags;
+        Fault = fault;
+    }
+
+    public override ObjectKind Kind => ObjectKind.HwptPaging;
+
+    public IoasObject Ioas { get; }
+
+    public bool Automatic { get; }
+
+    public uint Flags { get; }
+
+    public FaultObject? Fault { get; }
+
+    /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops.</summary>
+    public bool HasDirtyOps => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
+
+    /// <summary>Whether device writes set dirty bits now (IOMMU_HWPT_SET_DIRTY_TRACKING).</summary>
+    public volatile bool Tracking;
+
+    public DirtyBitmap Dirty { get; } = new();
+
+    /// <summary>Devices attached to it.</summary>
+    public int Devices { get; set; }
+
+    /// <summary>Links the domain into its IOAS: the IOAS and fault queue gain a user, the aperture becomes reserved.</summary>
+    public void AddToIoas()
+    {
+        Ioas.Users++;
+        Ioas.Domains.Add(this);
+        Ioas.Reserved.Add(new ReservedRange(EngineIommu.ApertureLast + 1, ulong.MaxValue, this));
+        Ioas.RecomputeAlignment();
+        if (Fault is not null)
+        {
+            Fault.Users++;
+        }
+    }
+
+    public override void Destroyed()
+    {
+        Ioas.Users--;
+        Ioas.Domains.Remove(this);
+        Ioas.RemoveReserved(this);
+        Ioas.RecomputeAlignment();
+        if (Fault is not null)
+        {
+            Fault.Users--;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using Abi.Interop;
+using Abi.Runtime.Engine.Vfio;
+using static Abi.Runtime.Engine.EngineDiagnostics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// Devices in a context (spec §5): bind, attach to an IOAS (automatic HWPT) or a paging HWPT,
+/// replace, detach, unbind. VFIO calls these with the device's lock held; each takes the context
+/// lock, checks everything it can before it changes anything, and so fails without side effects.
+/// </summary>
+internal sealed partial class IommufdFile
+{
+    private int _bindings;
+    private bool _released;
+
+    /// <summary>Binds a device (VFIO_DEVICE_BIND_IOMMUFD) and returns its object.</summary>
+    internal DeviceObject Bind(EmulatedDevice device)
+    {
+        lock (_lock)
+        {
+            var value = new DeviceObject(device);
+            Objects.Add(value);
+            _bindings++;
+            return value;
+        }
+    }
+
+    /// <summary>Detaches and destroys the device object (close of the device fd).</summary>
+    internal void Unbind(DeviceObject device)
+    {
+        lock (_lock)
+        {
+            DetachLocked(device);
+            Objects.Remove(device.Id);
+            _bindings--;
+            if (_released && _bindings == 0)
+            {
+                DestroyAll();
+            }
+        }
+    }
+
+    /// <summary>Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.</summary>
+    internal int Attach(DeviceObject device, ref uint ptId)
+    {
+        lock (_lock)
+        {
+            HwptPagingObject? target;
+            bool createAuto = false;
+            IoasObject ioas;
+            switch (Objects.Get(ptId))
+            {
+                case null:
+                    return Fail(Errno.ENOENT, $"no object {ptId}");
+                case IoasObject i:
+                    ioas = i;
+                    target = device.Hwpt is { Automatic: true } current && current.Ioas == i ? current : i.Domains.Find(d => d.Automatic);
+                    createAuto = target is null;
+                    break;
+                case HwptPagingObject h:
+                    target = h;
+                    ioas = h.Ioas;
+                    break;
+                case IommufdObject other:
+                    return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a device attaches to an IOAS or a HWPT");
+            }
+
+            if (target is not null && target == device.Hwpt)
+            {
+                ptId = target.Id;           // replacing with the same HWPT changes nothing
+                return 0;
+            }
+
+            foreach (IommufdObject value in Objects.All())
+            {
+                if (value is DeviceObject sibling && sibling != device && sibling.Device.Group == device.Device.Group && sibling.Hwpt is not null && sibling.Hwpt != target)
+                {
+                    return Fail(Errno.EINVAL, $"device {sibling.Id} of the same IOMMU group is attached to HWPT {sibling.Hwpt.Id}; a group shares one HWPT");
+                }
+            }
+
+            // The device's MSI window, and for a new domain its aperture, become reserved in the IOAS.
+            bool movesIoas = device.Hwpt?.Ioas != ioas;
+            if (movesIoas && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
+            {
+                return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
+            }
+
+            if (createAuto && AddDomainError(ioas) is int domainFailed)
+            {
+                return domainFailed;
+            }
+
+            if (createAuto)
+            {
+                if (Kernel.Faults.ShouldFail("hwpt.alloc"))
+                {
+                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+                }
+
+                target = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null);
+                Objects.Add(target);
+                target.AddToIoas();
+            }
+
+            HwptPagingObject old = device.Hwpt!;
+            if (movesIoas)
+            {
+                old?.Ioas.RemoveReserved(device);
+                ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+            }
+
+            target!.Devices++;
+            target.Users++;
+            device.Hwpt = target;
+            device.Device.Model.Dma.Attach(ioas, target);
+            if (old is not null)
+            {
+                Release(old);
+            }
+
+            ptId = target.Id;
+            return 0;
+        }
+    }
+
+    /// <summary>Detaches (silent when not attached): DMA is blocked afterwards.</summary>
+    internal void Detach(DeviceObject device)
+    {
+        lock (_lock)
+        {
+            DetachLocked(device);
+        }
+    }
+
+    /// <summary>Why a new domain cannot join <paramref name="ioas"/> (areas outside the aperture or not page aligned), or null.</summary>
+    private static int? AddDomainError(IoasObject ioas)
+    {
+        if (ioas.IntersectsArea(EngineIommu.ApertureLast + 1, ulong.MaxValue))
+        {
+            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps IOVA above the IOMMU's 48-bit aperture");
+        }
+
+        foreach (Area area in ioas.Areas)
+        {
+            const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
+            if (area.Iova % Page != 0 || area.Length % Page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Page != 0)
+            {
+                return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which the IOMMU's 4 KiB pages need");
+            }
+        }
+
+        return null;
+    }
+
+    private void DetachLocked(DeviceObject device)
+    {
+        if (device.Hwpt is not HwptPagingObject old)
+        {
+            return;
+        }
+
+        device.Device.Model.Dma.Detach();
+        old.Ioas.RemoveReserved(device);
+        device.Hwpt = null;
+        Release(old);
+    }
+
+    /// <summary>A device left <paramref name="hwpt"/>: an automatic HWPT dies with its last device.</summary>
+    private void Release(HwptPagingObject hwpt)
+    {
+        hwpt.Devices--;
+        hwpt.Users--;
+        if (hwpt.Automatic && hwpt.Devices == 0)
+        {
+            Objects.Remove(hwpt.Id);
+            hwpt.Destroyed();
+        }
+    }
+}
