@@ -20,8 +20,24 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     private readonly FdTable _files = new();
     private readonly List<EmulatedDevice> _devices = [];
 
+    /// <summary>Creates an engine; <paramref name="containerBackend"/> says which kernel serves <c>/dev/vfio/vfio</c>.</summary>
+    public EmulatedKernel(ContainerBackend containerBackend = ContainerBackend.Iommufd) => ContainerBackend = containerBackend;
+
     /// <summary>The process-wide engine that <see cref="Backend"/> hands out as <c>engine</c>.</summary>
     public static EmulatedKernel Shared { get; } = new();
+
+    /// <summary>Which kernel the container imitates: legacy type1, or iommufd's compat layer (the default, as on kernels built with IOMMUFD_VFIO_CONTAINER).</summary>
+    public ContainerBackend ContainerBackend { get; }
+
+    /// <summary>
+    /// The vfio module's <c>enable_unsafe_noiommu_mode</c>: devices registered with <c>noIommu</c>
+    /// then appear as <c>/dev/vfio/noiommu-G</c> groups. UNSAFE by design: their DMA addresses are
+    /// host addresses and nothing isolates them; the engine still refuses memory it does not know.
+    /// </summary>
+    public bool EnableUnsafeNoIommu { get; set; }
+
+    /// <summary>type1's <c>dma_entry_limit</c> module parameter (mappings per container).</summary>
+    public int Type1DmaEntryLimit { get; set; } = 65535;
 
     /// <inheritdoc/>
     public string Name => "engine";
@@ -56,9 +72,16 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// Registers an emulated PCI function: it appears as the next <c>/dev/vfio/devices/vfioN</c> and
     /// in an IOMMU group of its own, <c>/dev/vfio/G</c>.
     /// </summary>
-    public EmulatedDeviceInfo AddDevice(PciDevice device)
+    /// <param name="device">The device model.</param>
+    /// <param name="noIommu">Register it as a device without an IOMMU (needs <see cref="EnableUnsafeNoIommu"/>): a <c>noiommu-G</c> group, no cdev.</param>
+    public EmulatedDeviceInfo AddDevice(PciDevice device, bool noIommu = false)
     {
         ArgumentNullException.ThrowIfNull(device);
+        if (noIommu && !EnableUnsafeNoIommu)
+        {
+            throw new InvalidOperationException("no-IOMMU devices need EnableUnsafeNoIommu (the kernel's enable_unsafe_noiommu_mode)");
+        }
+
         lock (_devices)
         {
             if (_devices.Exists(d => d.Model == device))
@@ -66,9 +89,9 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
                 throw new InvalidOperationException($"{device.Name} is registered already");
             }
 
-            var node = new EmulatedDevice(device, _devices.Count, _devices.Count);
+            var node = new EmulatedDevice(device, _devices.Count, _devices.Count, noIommu);
             _devices.Add(node);
-            return new EmulatedDeviceInfo(node.CdevPath, node.GroupPath, node.Group);
+            return new EmulatedDeviceInfo(noIommu ? null : node.CdevPath, node.GroupPath, node.Group, node.PciName);
         }
     }
 
@@ -93,6 +116,8 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         {
             "/dev/iommu" => _files.Add(new IommufdFile(this, name)),
             _ when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal) => OpenCdev(name),
+            "/dev/vfio/vfio" => _files.Add(ContainerBackend == ContainerBackend.Type1 ? new VfioContainerFile(this) : new IommufdFile(this, name) { AccountMm = true }),
+            _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name),
             _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
             _ => LinuxKernel.Instance.Open(path, flags, mode),
         };
@@ -106,9 +131,45 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             node = _devices.Find(d => d.CdevPath == name);
         }
 
-        return node is null
+        return node is null || node.NoIommu
             ? EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)")
             : _files.Add(new VfioCdevFile(this, node));
+    }
+
+    private int OpenGroup(string name)
+    {
+        EmulatedDevice? node;
+        lock (_devices)
+        {
+            node = _devices.Find(d => d.GroupPath == name);
+        }
+
+        if (node is null)
+        {
+            return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no such group");
+        }
+
+        lock (node.Sync)
+        {
+            if (node.NoIommu && !ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RAWIO))
+            {
+                return EngineDiagnostics.Fail(Errno.EPERM, "no-IOMMU groups need CAP_SYS_RAWIO");
+            }
+
+            if (node.Owner is VfioCdevFile || node.GroupOpen)
+            {
+                return EngineDiagnostics.Fail(Errno.EBUSY, node.GroupOpen ? $"{name} is open already (one opener)" : $"the device of {name} is bound through its cdev");
+            }
+
+            var group = new VfioGroupFile(this, node);
+            int fd = _files.Add(group);
+            if (fd >= 0)
+            {
+                node.OpenGroup = group;
+            }
+
+            return fd;
+        }
     }
 
     /// <inheritdoc/>

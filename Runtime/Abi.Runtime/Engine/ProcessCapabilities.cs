@@ -6,6 +6,7 @@ namespace Abi.Runtime.Engine;
 internal static class ProcessCapabilities
 {
     public const int CAP_IPC_LOCK = 14;
+    public const int CAP_SYS_RAWIO = 17;
     public const int CAP_SYS_RESOURCE = 24;
 
     private static readonly Lazy<ulong> s_effective = new(Read);

@@ -14,7 +14,7 @@ public sealed class CdevTests : DeviceTest
     [Fact]
     public void UnboundCdev_RefusesEverythingButBind()
     {
-        using VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath, Kernel);
+        using VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath!, Kernel);
         var info = new vfio_device_info();
         Assert.Equal(Errno.EINVAL, RawDevice(device).TryGetInfo(ref info));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(FdOf(device), new byte[4], 7L << 40));
@@ -24,7 +24,7 @@ public sealed class CdevTests : DeviceTest
     [Fact]
     public void Bind_ValidatesLikeTheKernel()
     {
-        using VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath, Kernel);
+        using VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath!, Kernel);
         int fd = FdOf(device);
         Span<byte> arg = stackalloc byte[32];
         arg.Clear();
@@ -52,7 +52,7 @@ public sealed class CdevTests : DeviceTest
         bind = new vfio_device_bind_iommufd { iommufd = (int)Iommufd.Fd.DangerousGetHandle() };
         Assert.Equal(Errno.EINVAL, RawDevice(device).TryBindIommufd(ref bind));                    // bound already
 
-        using VfioDevice second = VfioDevice.OpenCdev(Node.CdevPath, Kernel);                       // open works...
+        using VfioDevice second = VfioDevice.OpenCdev(Node.CdevPath!, Kernel);                       // open works...
         Assert.Equal(Errno.EINVAL, RawDevice(second).TryBindIommufd(ref bind));                    // ...a second bind does not
 
         var destroy = new iommu_destroy { id = id };

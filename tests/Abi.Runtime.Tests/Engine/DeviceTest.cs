@@ -28,7 +28,7 @@ public abstract class DeviceTest : EngineTest
     /// <summary>Opens the cdev and binds it to the test's iommufd.</summary>
     protected VfioDevice OpenBound(out uint deviceId)
     {
-        VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath, Kernel);
+        VfioDevice device = VfioDevice.OpenCdev(Node.CdevPath!, Kernel);
         deviceId = device.BindIommufd(Iommufd);
         return device;
     }

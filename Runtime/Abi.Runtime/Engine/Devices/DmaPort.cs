@@ -21,13 +21,14 @@ public sealed unsafe class DmaPort
     private readonly Lock _faultLock = new();
     private IoasObject? _ioas;
     private HwptPagingObject? _domain;
+    private UserMemory? _direct;
     private long _faults;
     private IommuFault _lastFault;
 
     internal DmaPort(PciConfigSpace config) => _config = config;
 
     /// <summary>Whether the device is attached to a page table (otherwise every access faults as blocked).</summary>
-    public bool IsAttached => Volatile.Read(ref _ioas) is not null;
+    public bool IsAttached => Volatile.Read(ref _ioas) is not null || Volatile.Read(ref _direct) is not null;
 
     /// <summary>Accesses refused since the device was created.</summary>
     public long Faults => Interlocked.Read(ref _faults);
@@ -58,7 +59,7 @@ public sealed unsafe class DmaPort
             IoasObject? ioas = _ioas;
             if (ioas is null)
             {
-                return Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
+                return _direct is UserMemory memory ? Direct(memory, iova, destination, write: false) : Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
             }
 
             using IoasObject.DmaScope scope = ioas.BeginDma();
@@ -98,7 +99,9 @@ public sealed unsafe class DmaPort
             IoasObject? ioas = _ioas;
             if (ioas is null)
             {
-                return Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
+                return _direct is UserMemory memory
+                    ? Direct(memory, iova, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source), source.Length), write: true)
+                    : Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
             }
 
             int done = 0;
@@ -143,13 +146,52 @@ public sealed unsafe class DmaPort
         _lock.ExitWriteLock();
     }
 
+    /// <summary>No-IOMMU mode: DMA addresses are host addresses; only memory the engine knows is reachable.</summary>
+    internal void AttachDirect(UserMemory memory)
+    {
+        _lock.EnterWriteLock();
+        _ioas = null;
+        _domain = null;
+        _direct = memory;
+        _lock.ExitWriteLock();
+    }
+
     /// <summary>Blocks the device's DMA; waits for DMA in flight.</summary>
     internal void Detach()
     {
         _lock.EnterWriteLock();
         _ioas = null;
         _domain = null;
+        _direct = null;
         _lock.ExitWriteLock();
+    }
+
+    private bool Direct(UserMemory memory, ulong address, Span<byte> buffer, bool write)
+    {
+        memory.Lock.EnterReadLock();
+        try
+        {
+            if (!memory.Contains(address, (ulong)buffer.Length))
+            {
+                return Refuse(new IommuFault(address, write, IommuFaultReason.UnknownMemory));
+            }
+
+            var host = new Span<byte>((void*)address, buffer.Length);
+            if (write)
+            {
+                buffer.CopyTo(host);
+            }
+            else
+            {
+                host.CopyTo(buffer);
+            }
+
+            return true;
+        }
+        finally
+        {
+            memory.Lock.ExitReadLock();
+        }
     }
 
     private bool Refuse(IommuFault fault)

@@ -87,7 +87,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
             }
 
-            if (createAuto && AddDomainError(ioas) is int domainFailed)
+            if (createAuto && (AddDomainError(ioas) ?? PinError(ioas)) is int domainFailed)
             {
                 return domainFailed;
             }
@@ -148,6 +148,20 @@ internal sealed partial class IommufdFile
             if (area.Iova % Page != 0 || area.Length % Page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Page != 0)
             {
                 return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which the IOMMU's 4 KiB pages need");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Filling a new domain pins every mapping: user memory the engine does not know is EFAULT.</summary>
+    private int? PinError(IoasObject ioas)
+    {
+        foreach (Area area in ioas.Areas)
+        {
+            if (area.Pages.FileDescriptor is null && !Kernel.Memory.Contains(area.Pages.UserVa + area.PagesOffset, area.Length))
+            {
+                return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
             }
         }
 

@@ -117,9 +117,6 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         return null;
     }
 
-    private static int VfioCompatIoctl(uint request, nint argument) =>
-        Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of iommufd (the VFIO container compatibility layer is not part of this engine yet)");
-
     /// <summary>
     /// Closing the context destroys every object. A bound device keeps the context alive (VFIO
     /// holds a reference to the file), so then the objects go when the last device unbinds.

@@ -7,8 +7,14 @@ namespace Abi.Runtime.Engine.Vfio;
 /// <c>/dev/vfio/G</c>, and who has it open. A device is opened once at a time (a cdev bound to an
 /// iommufd, or a device fd from its group), as vfio-pci allows.
 /// </summary>
-internal sealed class EmulatedDevice(PciDevice model, int index, int group)
+internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool noIommu)
 {
+    /// <summary>A device without an IOMMU (no-IOMMU mode): group <c>noiommu-G</c>, no cdev.</summary>
+    public bool NoIommu { get; } = noIommu;
+
+    /// <summary>Its PCI address, the name VFIO_GROUP_GET_DEVICE_FD takes.</summary>
+    public string PciName => $"0000:00:{Index + 3:x2}.0";
+
     public PciDevice Model { get; } = model;
 
     public int Index { get; } = index;
@@ -17,7 +23,10 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group)
 
     public string CdevPath => $"/dev/vfio/devices/vfio{Index}";
 
-    public string GroupPath => $"/dev/vfio/{Group}";
+    public string GroupPath => NoIommu ? $"/dev/vfio/noiommu-{Group}" : $"/dev/vfio/{Group}";
+
+    /// <summary>The group file while it is open.</summary>
+    public VfioGroupFile? OpenGroup { get; set; }
 
     /// <summary>Serialises open, bind and close of this device.</summary>
     public Lock Sync { get; } = new();
@@ -26,5 +35,5 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group)
     public VfioDeviceFile? Owner { get; set; }
 
     /// <summary>Whether the group file is open (a cdev bind is then EBUSY).</summary>
-    public bool GroupOpen { get; set; }
+    public bool GroupOpen => OpenGroup is not null;
 }

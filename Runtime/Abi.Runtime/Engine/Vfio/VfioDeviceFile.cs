@@ -60,7 +60,6 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     protected void CloseDevice()
     {
         Model.Interrupts.Release();
-        Model.Dma.Detach();
         if (Model.CanReset)
         {
             Model.Reset();

@@ -1,0 +1,259 @@
+using System.Runtime.InteropServices;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Engine;
+using Abi.Runtime.Engine.Devices;
+using Abi.Runtime.Memory;
+using Abi.Runtime.Vfio;
+using Abi.Samples.Edu;
+
+namespace Abi.Runtime.Tests.Engine;
+
+/// <summary>
+/// One driver scenario in the five modes of the kernel's VFIO selftests (type1, type1v2,
+/// iommufd-compat type1, iommufd-compat type1v2, iommufd native), asserting the rows of the
+/// spec's §11 comparison table where the modes differ.
+/// </summary>
+public sealed unsafe class ContainerModesTests
+{
+    public enum Mode
+    {
+        Type1,
+        Type1v2,
+        CompatType1,
+        CompatType1v2,
+        Native,
+    }
+
+    private const ulong Iova = 0x10_0000;
+    private const ulong Size = 4 * 4096;
+
+    public static TheoryData<Mode> AllModes => new(Enum.GetValues<Mode>());
+
+    public static TheoryData<Mode> ContainerModes => new(Mode.Type1, Mode.Type1v2, Mode.CompatType1, Mode.CompatType1v2);
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public void EduDriver_RunsUnchanged_InEveryMode(Mode mode)
+    {
+        using var setup = new Setup(mode);
+        setup.Map(Iova, Size);
+        using var driver = new EduDriver(setup.Device);
+        byte[] payload = Enumerable.Range(0, 4096).Select(i => (byte)(i ^ 0x5A)).ToArray();
+        payload.CopyTo(setup.Memory.Slice(0, 4096));
+        driver.Copy(Iova, Iova + (2 * 4096), 4096);
+        Assert.Equal(payload, setup.Memory.Slice(2 * 4096, 4096).ToArray());
+        Assert.Equal(0x100u, driver.WaitForInterrupt(1000));
+        Assert.Equal(0, setup.Edu.Dma.Faults);
+
+        setup.Unmap(0, 0, all: true);
+        driver.WriteToMemory(Iova, 16);
+        Assert.Equal(1, setup.Edu.Dma.Faults);                                        // unmapped: the device faults
+    }
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public void UnmapRows_FollowTheComparisonTable(Mode mode)
+    {
+        using var setup = new Setup(mode);
+
+        // Unmap the middle of a mapping.
+        setup.Map(Iova, Size);
+        (int rc, ulong size) = setup.Unmap(Iova + 4096, 4096);
+        (int, ulong) expected = mode switch
+        {
+            Mode.Type1 => (0, 0),                              // success, nothing removed
+            Mode.Type1v2 => (-(int)Errno.EINVAL, 0),
+            Mode.CompatType1 => (0, 4096),                     // a hole is punched
+            _ => (-(int)Errno.ENOENT, 0),                      // compat v2 and native never split
+        };
+        Assert.Equal(expected, (rc, size));
+        setup.Unmap(0, 0, all: true);
+
+        // A range covering the start of a mapping and ending inside it.
+        setup.Map(Iova, Size);
+        (rc, size) = setup.Unmap(Iova, 4096);
+        expected = mode switch
+        {
+            Mode.Type1 => (0, Size),                           // the whole mapping goes
+            Mode.Type1v2 => (-(int)Errno.EINVAL, 0),
+            Mode.CompatType1 => (0, 4096),                     // split at the end
+            _ => (-(int)Errno.ENOENT, 0),
+        };
+        Assert.Equal(expected, (rc, size));
+        setup.Unmap(0, 0, all: true);
+
+        // An empty range.
+        (rc, size) = setup.Unmap(Iova, Size);
+        Assert.Equal(mode == Mode.Native ? (-(int)Errno.ENOENT, 0ul) : (0, 0ul), (rc, size));
+
+        // Map with neither READ nor WRITE.
+        Assert.Equal(mode is Mode.CompatType1 or Mode.CompatType1v2 ? 0 : -(int)Errno.EINVAL, setup.Map(Iova, 4096, access: 0));
+    }
+
+    [Theory]
+    [MemberData(nameof(ContainerModes))]
+    public void ContainerRows_FollowTheComparisonTable(Mode mode)
+    {
+        using var setup = new Setup(mode);
+        bool compat = mode is Mode.CompatType1 or Mode.CompatType1v2;
+        int container = setup.ContainerFd;
+        Assert.Equal(0, setup.Kernel.Ioctl(container, Constants.VFIO_GET_API_VERSION, 0));
+        Assert.Equal(compat ? 0 : 1, setup.Kernel.Ioctl(container, Constants.VFIO_CHECK_EXTENSION, Constants.VFIO_UPDATE_VADDR));
+        Assert.Equal(compat ? 0 : -(int)Errno.EINVAL, setup.Kernel.Ioctl(container, Constants.VFIO_SET_IOMMU, mode is Mode.Type1 or Mode.CompatType1 ? 1 : 3));   // twice
+
+        // GET_INFO: capabilities, and argsz when the chain fits.
+        byte[] info = new byte[512];
+        MemoryMarshal.Write(info, 512u);
+        Assert.Equal(0, Ioctl(setup, Constants.VFIO_IOMMU_GET_INFO, info));
+        ref vfio_iommu_type1_info header = ref MemoryMarshal.AsRef<vfio_iommu_type1_info>(info.AsSpan());
+        Assert.Equal(compat ? 24u + 16 + 16 + 32 : 512u, header.argsz);
+        Assert.Equal(24u, header.cap_offset);
+        var ids = new List<ushort>();
+        for (uint at = header.cap_offset; at != 0; at = MemoryMarshal.Read<uint>(info.AsSpan((int)at + 4)))
+        {
+            ids.Add(MemoryMarshal.Read<ushort>(info.AsSpan((int)at)));
+        }
+
+        Assert.Equal(compat ? [3, 1] : [2, 3, 1], ids);                            // DMA_AVAIL, IOVA_RANGE (+ MIGRATION first on type1)
+
+        // VADDR, dirty pages.
+        setup.Map(Iova, Size);
+        (int rc, ulong size) = setup.Unmap(Iova, Size, flags: 4);
+        Assert.Equal(compat ? -(int)Errno.EINVAL : 0, rc);                         // compat refuses VADDR
+        Assert.Equal(Size, size);                                                  // type1 invalidated it all (compat left the input as it was)
+        byte[] dirty = new byte[8];
+        MemoryMarshal.Write(dirty, 8u);
+        MemoryMarshal.Write(dirty.AsSpan(4), 1u);                                   // START
+        Assert.Equal(mode switch { Mode.Type1 => -(int)Errno.EACCES, Mode.Type1v2 => 0, _ => -(int)Errno.ENOTTY }, Ioctl(setup, Constants.VFIO_IOMMU_DIRTY_PAGES, dirty));
+    }
+
+    [Theory]
+    [MemberData(nameof(ContainerModes))]
+    public void LastGroupLeaving_DropsType1Mappings_ButNotTheCompatIoas(Mode mode)
+    {
+        using var setup = new Setup(mode);
+        setup.Map(Iova, Size);
+        setup.Device.Dispose();
+        setup.Group.UnsetContainer();
+        setup.Group.SetContainer(setup.Container!);
+        if (mode is Mode.Type1 or Mode.Type1v2)
+        {
+            Assert.Equal(-(int)Errno.EINVAL, setup.Map(Iova, Size));               // no backend any more
+            setup.Container!.SetIommu(mode == Mode.Type1 ? 1u : 3u);
+            Assert.Equal(0, setup.Map(Iova, Size));                               // the old mapping is gone
+        }
+        else
+        {
+            Assert.Equal(-(int)Errno.EEXIST, setup.Map(Iova, Size));              // the compat IOAS kept it
+        }
+    }
+
+    [Fact]
+    public void Type1_EnforcesTheEntryLimit_CompatHasNone()
+    {
+        using var type1 = new Setup(Mode.Type1v2, entryLimit: 2);
+        using var compat = new Setup(Mode.CompatType1v2, entryLimit: 2);
+        for (ulong i = 0; i < 2; i++)
+        {
+            Assert.Equal(0, type1.Map(Iova + (i * 4096), 4096));
+            Assert.Equal(0, compat.Map(Iova + (i * 4096), 4096));
+        }
+
+        Assert.Equal(-(int)Errno.ENOSPC, type1.Map(Iova + (2 * 4096), 4096));
+        Assert.Equal(0, compat.Map(Iova + (2 * 4096), 4096));
+    }
+
+    private static int Ioctl(Setup setup, uint request, byte[] argument)
+    {
+        fixed (byte* p = argument)
+        {
+            return setup.Kernel.Ioctl(setup.ContainerFd, request, (nint)p);
+        }
+    }
+
+    /// <summary>An engine, an edu device opened the way <paramref name="mode"/> opens it, and 4 pages of DMA memory.</summary>
+    private sealed class Setup : IDisposable
+    {
+        private readonly Mode _mode;
+        private readonly IommuFd? _iommufd;
+        private readonly Ioas? _ioas;
+
+        public Setup(Mode mode, int entryLimit = 65535)
+        {
+            _mode = mode;
+            Kernel = new EmulatedKernel(mode is Mode.Type1 or Mode.Type1v2 ? ContainerBackend.Type1 : ContainerBackend.Iommufd) { Type1DmaEntryLimit = entryLimit };
+            Edu = new EduDevice();
+            var node = Kernel.AddDevice(Edu);
+            Memory = DmaBuffer.Allocate(Kernel, (long)Size, preferHugePages: false);
+            if (mode == Mode.Native)
+            {
+                _iommufd = IommuFd.Open(Kernel);
+                _ioas = _iommufd.AllocIoas();
+                Device = VfioDevice.OpenCdev(node.CdevPath!, Kernel);
+                Device.BindIommufd(_iommufd);
+                Device.Attach(_ioas.Id);
+                Group = null!;
+                return;
+            }
+
+            Container = VfioContainer.Open(Kernel);
+            Group = VfioGroup.Open(node.GroupPath, Kernel);
+            Group.SetContainer(Container);
+            Container.SetIommu(mode is Mode.Type1 or Mode.CompatType1 ? 1u : 3u);
+            Device = Group.GetDevice(node.PciName);
+        }
+
+        public EmulatedKernel Kernel { get; }
+
+        public EduDevice Edu { get; }
+
+        public DmaBuffer Memory { get; }
+
+        public VfioDevice Device { get; }
+
+        public VfioContainer? Container { get; }
+
+        public VfioGroup Group { get; }
+
+        public int ContainerFd => (int)Container!.Fd.DangerousGetHandle();
+
+        /// <summary>Maps [iova, iova+size) onto the start of the memory; access 3 = read|write in both APIs' terms.</summary>
+        public int Map(ulong iova, ulong size, uint access = 3)
+        {
+            if (_mode == Mode.Native)
+            {
+                var map = new iommu_ioas_map { flags = 1 | (access == 3 ? 6u : 0), ioas_id = _ioas!.Id, user_va = (ulong)Memory.Address, length = size, iova = iova };
+                return -(int)_iommufd!.Raw.TryIoasMap(ref map);
+            }
+
+            var dma = new vfio_iommu_type1_dma_map { argsz = 32, flags = access, vaddr = (ulong)Memory.Address, iova = iova, size = size };
+            return Kernel.Ioctl(ContainerFd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&dma));
+        }
+
+        /// <summary>Unmaps and returns the result and the size the kernel wrote back (0 if it wrote none).</summary>
+        public (int Rc, ulong Size) Unmap(ulong iova, ulong size, bool all = false, uint flags = 0)
+        {
+            if (_mode == Mode.Native)
+            {
+                var unmap = new iommu_ioas_unmap { ioas_id = _ioas!.Id, iova = all ? 0 : iova, length = all ? ulong.MaxValue : size };
+                Errno e = _iommufd!.Raw.TryIoasUnmap(ref unmap);
+                return (-(int)e, e == Errno.None ? unmap.length : 0);
+            }
+
+            var dma = new vfio_iommu_type1_dma_unmap { argsz = 24, flags = flags | (all ? 2u : 0), iova = iova, size = size };
+            int rc = Kernel.Ioctl(ContainerFd, Constants.VFIO_IOMMU_UNMAP_DMA, (nint)(&dma));
+            return (rc, rc == 0 || _mode is Mode.CompatType1 or Mode.CompatType1v2 ? dma.size : 0);
+        }
+
+        public void Dispose()
+        {
+            Device.Dispose();
+            _ioas?.Dispose();
+            _iommufd?.Dispose();
+            Group?.Dispose();
+            Container?.Dispose();
+            Memory.Dispose();
+        }
+    }
+}
