@@ -149,6 +149,63 @@ public sealed unsafe class ContainerModesTests
         }
     }
 
+    [Theory]
+    [InlineData(ContainerBackend.Type1)]
+    [InlineData(ContainerBackend.Iommufd)]
+    public void BeforeSetIommu_RowsDifferBetweenType1AndCompat(ContainerBackend backend)
+    {
+        bool compat = backend == ContainerBackend.Iommufd;
+        var kernel = new EmulatedKernel(backend);
+        var node = kernel.AddDevice(new EduDevice());
+        using VfioContainer container = VfioContainer.Open(kernel);
+        int fd = (int)container.Fd.DangerousGetHandle();
+        Assert.Equal(compat ? -(int)Errno.ENODEV : -(int)Errno.EINVAL, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, 3));      // no group yet
+
+        using VfioGroup group = VfioGroup.Open(node.GroupPath, kernel);
+        group.SetContainer(container);
+        Assert.Equal(compat ? -(int)Errno.EINVAL : -(int)Errno.ENODEV, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, 2));      // SPAPR: unsupported type
+        var info = new vfio_iommu_type1_info { argsz = 24 };
+        Assert.Equal(compat ? 0 : -(int)Errno.EINVAL, kernel.Ioctl(fd, Constants.VFIO_IOMMU_GET_INFO, (nint)(&info)));     // container ioctl before SET_IOMMU
+        int groupFd = (int)group.Fd.DangerousGetHandle();
+        int deviceFd;
+        fixed (byte* name = System.Text.Encoding.ASCII.GetBytes(node.PciName + "\0"))
+        {
+            deviceFd = kernel.Ioctl(groupFd, Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)name);                              // GET_DEVICE_FD before SET_IOMMU
+            Assert.Equal(compat, deviceFd >= 0);                                                                             // (compat: the open device keeps its MSI window reserved)
+        }
+
+        fixed (byte* wrong = "0000:00:1f.0\0"u8)
+        {
+            container.SetIommu(3);
+            Assert.Equal(-(int)Errno.ENODEV, kernel.Ioctl(groupFd, Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)wrong));
+        }
+
+        using var memory = DmaBuffer.Allocate(kernel, 4096, preferHugePages: false);
+        var map = new vfio_iommu_type1_dma_map { argsz = 32, flags = 3, vaddr = (ulong)memory.Address, iova = 0xFEE0_0000, size = 4096 };
+        Assert.Equal(-(int)Errno.EINVAL, kernel.Ioctl(fd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map)));                     // outside the valid IOVA (MSI window)
+        map.iova = 0x10000;
+        Assert.Equal(0, kernel.Ioctl(fd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map)));
+
+        // UNMAP with GET_DIRTY_BITMAP: type1v2 with tracking on; compat refuses the flag.
+        ulong bits = 0;
+        byte* unmap = stackalloc byte[48];
+        new Span<byte>(unmap, 48).Clear();
+        *(vfio_iommu_type1_dma_unmap*)unmap = new vfio_iommu_type1_dma_unmap { argsz = 48, flags = 1, iova = 0x10000, size = 4096 };
+        *(vfio_bitmap*)(unmap + 24) = new vfio_bitmap { pgsize = 4096, size = 8, data = &bits };
+        if (!compat)
+        {
+            var start = new vfio_iommu_type1_dirty_bitmap { argsz = 8, flags = 1 };
+            Assert.Equal(0, kernel.Ioctl(fd, Constants.VFIO_IOMMU_DIRTY_PAGES, (nint)(&start)));
+        }
+
+        Assert.Equal(compat ? -(int)Errno.EINVAL : 0, kernel.Ioctl(fd, Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));
+        Assert.Equal(compat ? 0ul : 1ul, bits);                                                                              // type1 reports every mapped page dirty
+        if (deviceFd >= 0)
+        {
+            kernel.Close(deviceFd);
+        }
+    }
+
     [Fact]
     public void Type1_EnforcesTheEntryLimit_CompatHasNone()
     {
