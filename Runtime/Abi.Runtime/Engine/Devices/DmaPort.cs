@@ -62,22 +62,7 @@ public sealed unsafe class DmaPort
                 return _direct is UserMemory memory ? Direct(memory, iova, destination, write: false) : Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
             }
 
-            using IoasObject.DmaScope scope = ioas.BeginDma();
-            int done = 0;
-            while (done < destination.Length)
-            {
-                nint host = ioas.Translate(iova + (ulong)done, write: false, out int valid);
-                if (host == 0)
-                {
-                    return Refuse(ioas.Faults.Last!.Value);
-                }
-
-                int chunk = Math.Min(destination.Length - done, valid);
-                new ReadOnlySpan<byte>((void*)host, chunk).CopyTo(destination[done..]);
-                done += chunk;
-            }
-
-            return true;
+            return ioas.DmaRead(iova, destination) || Refuse(ioas.Faults.Last!.Value);
         }
         finally
         {
@@ -104,25 +89,7 @@ public sealed unsafe class DmaPort
                     : Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
             }
 
-            int done = 0;
-            bool ok = true;
-            using (IoasObject.DmaScope scope = ioas.BeginDma())
-            {
-                while (done < source.Length)
-                {
-                    nint host = ioas.Translate(iova + (ulong)done, write: true, out int valid);
-                    if (host == 0)
-                    {
-                        ok = false;
-                        break;
-                    }
-
-                    int chunk = Math.Min(source.Length - done, valid);
-                    source.Slice(done, chunk).CopyTo(new Span<byte>((void*)host, chunk));
-                    done += chunk;
-                }
-            }
-
+            bool ok = ioas.DmaWrite(iova, source, out int done);
             HwptPagingObject? domain = _domain;
             if (domain is not null && domain.Tracking && done > 0)
             {

@@ -39,45 +39,38 @@ internal sealed class DirtyBitmap
         }
     }
 
-    /// <summary>Clears the pages of [iova, last] (unmap, or enabling tracking).</summary>
+    /// <summary>Clears the pages of [iova, last] (unmap, or enabling tracking). Costs nothing when no page is dirty.</summary>
     public void Clear(ulong iova, ulong last)
     {
         lock (_lock)
         {
-            if (iova == 0 && last == ulong.MaxValue)
+            if (_words.Count == 0)
             {
-                _words.Clear();
                 return;
             }
 
             ulong firstPage = iova >> PageShift, lastPage = last >> PageShift;
-            foreach (ulong key in _words.Keys.ToArray())
+            ulong firstKey = firstPage >> 6, lastKey = lastPage >> 6;
+            if (lastKey - firstKey < (ulong)_words.Count)
             {
-                ulong wordFirst = key << 6, wordLast = wordFirst + 63;
-                if (wordLast < firstPage || wordFirst > lastPage)
+                // A range smaller than the set: visit its words.
+                for (ulong key = firstKey; ; key++)
                 {
-                    continue;
+                    ClearWord(key, firstPage, lastPage);
+                    if (key == lastKey)
+                    {
+                        break;
+                    }
                 }
-
-                ulong mask = ~0UL;
-                if (wordFirst < firstPage)
+            }
+            else
+            {
+                foreach (ulong key in _words.Keys.ToArray())
                 {
-                    mask &= ~0UL << (int)(firstPage - wordFirst);
-                }
-
-                if (wordLast > lastPage)
-                {
-                    mask &= ~0UL >> (int)(wordLast - lastPage);
-                }
-
-                ulong value = _words[key] & ~mask;
-                if (value == 0)
-                {
-                    _words.Remove(key);
-                }
-                else
-                {
-                    _words[key] = value;
+                    if (key >= firstKey && key <= lastKey)
+                    {
+                        ClearWord(key, firstPage, lastPage);
+                    }
                 }
             }
         }
@@ -103,16 +96,7 @@ internal sealed class DirtyBitmap
                 }
 
                 ulong wordFirst = key << 6;
-                ulong mask = ~0UL;
-                if (wordFirst < firstPage)
-                {
-                    mask &= ~0UL << (int)(firstPage - wordFirst);
-                }
-
-                if (wordFirst + 63 > lastPage)
-                {
-                    mask &= ~0UL >> (int)(wordFirst + 63 - lastPage);
-                }
+                ulong mask = RangeMask(wordFirst, firstPage, lastPage);
 
                 ulong hits = word & mask;
                 if (hits == 0)
@@ -155,5 +139,40 @@ internal sealed class DirtyBitmap
                 }
             }
         }
+    }
+
+    private void ClearWord(ulong key, ulong firstPage, ulong lastPage)
+    {
+        if (!_words.TryGetValue(key, out ulong value))
+        {
+            return;
+        }
+
+        value &= ~RangeMask(key << 6, firstPage, lastPage);
+        if (value == 0)
+        {
+            _words.Remove(key);
+        }
+        else
+        {
+            _words[key] = value;
+        }
+    }
+
+    /// <summary>The bits of the word starting at page <paramref name="wordFirst"/> that fall in [<paramref name="firstPage"/>, <paramref name="lastPage"/>].</summary>
+    private static ulong RangeMask(ulong wordFirst, ulong firstPage, ulong lastPage)
+    {
+        ulong mask = ~0UL;
+        if (wordFirst < firstPage)
+        {
+            mask &= ~0UL << (int)(firstPage - wordFirst);
+        }
+
+        if (wordFirst + 63 > lastPage)
+        {
+            mask &= ~0UL >> (int)(wordFirst + 63 - lastPage);
+        }
+
+        return mask;
     }
 }

@@ -7,7 +7,7 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// (iommufd fills each domain with all mappings), so translation goes through the IOAS; what is
 /// the domain's own is its flags, its dirty-tracking state and bits, and the aperture it imposes.
 /// An automatic HWPT (made by attaching a device to an IOAS) dies with its last device; an
-/// explicit one (IOMMU_HWPT_ALLOC) lives until IOMMU_DESTROY.
+/// explicit one (IOMMU_HWPT_ALLOC) lives until IOMMU_DESTROY. Its users are the attached devices.
 /// </summary>
 internal sealed class HwptPagingObject : IommufdObject
 {
@@ -36,9 +36,6 @@ internal sealed class HwptPagingObject : IommufdObject
     public volatile bool Tracking;
 
     public DirtyBitmap Dirty { get; } = new();
-
-    /// <summary>Devices attached to it.</summary>
-    public int Devices { get; set; }
 
     /// <summary>Links the domain into its IOAS: the IOAS and fault queue gain a user, the aperture becomes reserved.</summary>
     public void AddToIoas()

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Abi.Runtime.Kernel;
 
 namespace Abi.Runtime.Engine.Iommufd;
@@ -77,47 +78,47 @@ internal sealed partial class IoasObject
     public nint Translate(ulong iova, bool write) => Translate(iova, write, out _);
 
     /// <summary>Copies device-visible memory at <paramref name="iova"/> into <paramref name="destination"/>; false (and a fault recorded) if any page is refused.</summary>
-    public unsafe bool DmaRead(ulong iova, Span<byte> destination)
+    public bool DmaRead(ulong iova, Span<byte> destination) => Copy(iova, destination, write: false) == destination.Length;
+
+    /// <summary>Copies <paramref name="source"/> into device-visible memory at <paramref name="iova"/>; false (and a fault recorded) if any page is refused.</summary>
+    public bool DmaWrite(ulong iova, ReadOnlySpan<byte> source) => DmaWrite(iova, source, out _);
+
+    /// <summary>As <see cref="DmaWrite(ulong, ReadOnlySpan{byte})"/>, saying how many bytes were written: the pages before a refused one are, as a device's burst would write them.</summary>
+    public bool DmaWrite(ulong iova, ReadOnlySpan<byte> source, out int written)
     {
-        using DmaScope scope = BeginDma();
-        int done = 0;
-        while (done < destination.Length)
-        {
-            ulong at = iova + (ulong)done;
-            nint host = Translate(at, write: false, out int valid);
-            if (host == 0)
-            {
-                return false;
-            }
-
-            int chunk = Math.Min(destination.Length - done, valid);
-            new ReadOnlySpan<byte>((void*)host, chunk).CopyTo(destination[done..]);
-            done += chunk;
-        }
-
-        return true;
+        // Copy only reads from the buffer when writing device memory, so the span is never written through.
+        written = Copy(iova, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), write: true);
+        return written == source.Length;
     }
 
-    /// <summary>Copies <paramref name="source"/> into device-visible memory at <paramref name="iova"/>; false (and a fault recorded) if any page is refused. Pages before the refused one are written, as a device's burst would be.</summary>
-    public unsafe bool DmaWrite(ulong iova, ReadOnlySpan<byte> source)
+    /// <summary>The one copy loop: page by page through <see cref="Translate(ulong, bool, out int)"/>, inside a DMA scope; returns the bytes copied before the first refused page.</summary>
+    private unsafe int Copy(ulong iova, Span<byte> buffer, bool write)
     {
         using DmaScope scope = BeginDma();
         int done = 0;
-        while (done < source.Length)
+        while (done < buffer.Length)
         {
-            ulong at = iova + (ulong)done;
-            nint host = Translate(at, write: true, out int valid);
+            nint host = Translate(iova + (ulong)done, write, out int valid);
             if (host == 0)
             {
-                return false;
+                break;
             }
 
-            int chunk = Math.Min(source.Length - done, valid);
-            source.Slice(done, chunk).CopyTo(new Span<byte>((void*)host, chunk));
+            int chunk = Math.Min(buffer.Length - done, valid);
+            var memory = new Span<byte>((void*)host, chunk);
+            if (write)
+            {
+                buffer.Slice(done, chunk).CopyTo(memory);
+            }
+            else
+            {
+                memory.CopyTo(buffer[done..]);
+            }
+
             done += chunk;
         }
 
-        return true;
+        return done;
     }
 
     private nint TranslateSlow(ulong iova, bool write, out int valid)

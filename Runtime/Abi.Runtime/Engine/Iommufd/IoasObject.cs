@@ -60,6 +60,46 @@ internal sealed partial class IoasObject : IommufdObject
         return true;
     }
 
+    /// <summary>
+    /// The IOVA that is not reserved: the complement of the reserved ranges over [0, 2^64-1],
+    /// ascending, into <paramref name="destination"/> (room for <c>Reserved.Count + 1</c> ranges);
+    /// returns how many there are.
+    /// </summary>
+    public int Holes(Span<(ulong Start, ulong Last)> destination)
+    {
+        Span<(ulong Start, ulong Last)> reserved = Reserved.Count <= 32 ? stackalloc (ulong, ulong)[Reserved.Count] : new (ulong, ulong)[Reserved.Count];
+        for (int r = 0; r < reserved.Length; r++)
+        {
+            reserved[r] = (Reserved[r].Start, Reserved[r].Last);
+        }
+
+        reserved.Sort();
+        int count = 0;
+        ulong cursor = 0;
+        foreach ((ulong start, ulong last) in reserved)
+        {
+            if (last < cursor)
+            {
+                continue;
+            }
+
+            if (start > cursor)
+            {
+                destination[count++] = (cursor, start - 1);
+            }
+
+            if (last == ulong.MaxValue)
+            {
+                return count;
+            }
+
+            cursor = Math.Max(cursor, last + 1);
+        }
+
+        destination[count++] = (cursor, ulong.MaxValue);
+        return count;
+    }
+
     /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
     public void RemoveReserved(object owner) => Reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
 

@@ -15,7 +15,6 @@ namespace Abi.Runtime.Engine.Iommufd;
 internal sealed unsafe partial class IommufdFile
 {
     private const uint CompatRead = 1, CompatWrite = 2, CompatUnmapAll = 2;
-    private int _compatGroups;
 
     /// <summary>A group was set to this context: no-IOMMU groups switch on no-IOMMU mode, others get the compat IOAS.</summary>
     public bool NoIommuMode { get; private set; }
@@ -44,16 +43,7 @@ internal sealed unsafe partial class IommufdFile
                 CompatIoas = ioas;
             }
 
-            _compatGroups++;
             return 0;
-        }
-    }
-
-    internal void CompatRemoveGroup(EmulatedDevice device)
-    {
-        lock (_lock)
-        {
-            _compatGroups--;
         }
     }
 
@@ -145,52 +135,21 @@ internal sealed unsafe partial class IommufdFile
 
         pageSizes &= ~(ioas.Alignment - 1);
 
-        // The holes of the reserved set, ascending, as the IOVA_RANGE capability lists them.
-        var holes = new List<(ulong Start, ulong Last)>();
-        ulong cursor = 0;
-        bool done = false;
-        foreach ((ulong start, ulong last) in ioas.Reserved.Select(r => (r.Start, r.Last)).Order())
-        {
-            if (done || last < cursor)
-            {
-                continue;
-            }
-
-            if (start > cursor)
-            {
-                holes.Add((cursor, start - 1));
-            }
-
-            done = last == ulong.MaxValue;
-            cursor = done ? cursor : Math.Max(cursor, last + 1);
-        }
-
-        if (!done)
-        {
-            holes.Add((cursor, ulong.MaxValue));
-        }
-
+        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Count < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count + 1] : new (ulong, ulong)[ioas.Reserved.Count + 1];
+        holes = holes[..ioas.Holes(holes)];
         int infoSize = sizeof(vfio_iommu_type1_info);
-        int availSize = (sizeof(vfio_iommu_type1_info_dma_avail) + 7) & ~7;
-        int rangeSize = sizeof(vfio_iommu_type1_info_cap_iova_range) + (holes.Count * sizeof(vfio_iova_range));
-        uint total = (uint)(infoSize + availSize + rangeSize);
+        int availSize = IommuInfoCapabilities.DmaAvailSize;
+        uint total = (uint)(infoSize + availSize + IommuInfoCapabilities.IovaRangeSize(holes.Length));
 
         // Each capability is written if it fits; cap_offset only when the whole chain does.
         if (argsz >= infoSize + availSize)
         {
-            var avail = (vfio_iommu_type1_info_dma_avail*)(arg + infoSize);
-            *avail = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = 3, version = 1, next = (uint)(infoSize + availSize) }, avail = uint.MaxValue };
+            IommuInfoCapabilities.WriteDmaAvail(arg + infoSize, uint.MaxValue, next: (uint)(infoSize + availSize));
         }
 
         if (argsz >= total)
         {
-            var ranges = (vfio_iommu_type1_info_cap_iova_range*)(arg + infoSize + availSize);
-            *ranges = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = 1, version = 1, next = 0 }, nr_iovas = (uint)holes.Count };
-            var list = (vfio_iova_range*)((byte*)ranges + sizeof(vfio_iommu_type1_info_cap_iova_range));
-            for (int i = 0; i < holes.Count; i++)
-            {
-                list[i] = new vfio_iova_range { start = holes[i].Start, end = holes[i].Last };
-            }
+            IommuInfoCapabilities.WriteIovaRange(arg + infoSize + availSize, holes, next: 0);
         }
 
         var result = new vfio_iommu_type1_info

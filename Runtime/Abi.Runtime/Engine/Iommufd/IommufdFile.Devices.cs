@@ -104,15 +104,14 @@ internal sealed partial class IommufdFile
                 target.AddToIoas();
             }
 
-            HwptPagingObject old = device.Hwpt!;
+            HwptPagingObject? old = device.Hwpt;
             if (movesIoas)
             {
                 old?.Ioas.RemoveReserved(device);
                 ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
             }
 
-            target!.Devices++;
-            target.Users++;
+            target!.Users++;
             device.Hwpt = target;
             device.Device.Model.Dma.Attach(ioas, target);
             if (old is not null)
@@ -184,9 +183,8 @@ internal sealed partial class IommufdFile
     /// <summary>A device left <paramref name="hwpt"/>: an automatic HWPT dies with its last device.</summary>
     private void Release(HwptPagingObject hwpt)
     {
-        hwpt.Devices--;
         hwpt.Users--;
-        if (hwpt.Automatic && hwpt.Devices == 0)
+        if (hwpt.Automatic && hwpt.Users == 0)
         {
             Objects.Remove(hwpt.Id);
             hwpt.Destroyed();

@@ -379,53 +379,19 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
-        // The complement of the reserved ranges over [0, 2^64-1], ascending.
-        Span<(ulong Start, ulong Last)> reserved = ioas.Reserved.Count <= 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count] : new (ulong, ulong)[ioas.Reserved.Count];
-        for (int r = 0; r < reserved.Length; r++)
-        {
-            reserved[r] = (ioas.Reserved[r].Start, ioas.Reserved[r].Last);
-        }
-
-        reserved.Sort();
-        uint total = 0;
+        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Count < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count + 1] : new (ulong, ulong)[ioas.Reserved.Count + 1];
+        int total = ioas.Holes(holes);
         uint capacity = cmd.num_iovas;
-        ulong cursor = 0;
-        bool faulted = false;
-        bool done = false;
-        ulong output = cmd.allowed_iovas;
-        foreach ((ulong start, ulong last) in reserved)
+        for (int i = 0; i < Math.Min(total, (long)capacity); i++)
         {
-            if (done || last < cursor)
+            var range = new iommu_iova_range { start = holes[i].Start, last = holes[i].Last };
+            if (!UserAccess.TryWrite(cmd.allowed_iovas + ((ulong)i * (ulong)sizeof(iommu_iova_range)), new ReadOnlySpan<byte>(&range, sizeof(iommu_iova_range))))
             {
-                continue;
-            }
-
-            if (start > cursor)
-            {
-                Emit(cursor, start - 1);
-            }
-
-            if (last == ulong.MaxValue)
-            {
-                done = true;
-            }
-            else
-            {
-                cursor = Math.Max(cursor, last + 1);
+                return Fail(Errno.EFAULT, $"allowed_iovas 0x{cmd.allowed_iovas:X} cannot be written");
             }
         }
 
-        if (!done)
-        {
-            Emit(cursor, ulong.MaxValue);
-        }
-
-        if (faulted)
-        {
-            return Fail(Errno.EFAULT, $"allowed_iovas 0x{output:X} cannot be written");
-        }
-
-        cmd.num_iovas = total;
+        cmd.num_iovas = (uint)total;
         cmd.out_iova_alignment = ioas.Alignment;
         if (total > capacity)
         {
@@ -434,17 +400,6 @@ internal sealed unsafe partial class IommufdFile
         }
 
         return 0;
-
-        void Emit(ulong start, ulong last)
-        {
-            if (total < capacity && !faulted)
-            {
-                iommu_iova_range range = new() { start = start, last = last };
-                faulted = !UserAccess.TryWrite(output + (total * (ulong)sizeof(iommu_iova_range)), new ReadOnlySpan<byte>(&range, sizeof(iommu_iova_range)));
-            }
-
-            total++;
-        }
     }
 
     internal static int IoasAllowIovas(IommufdFile f, byte* arg, ref IoctlCall call)

@@ -121,13 +121,12 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
         switch (type)
         {
             case (ulong)Constants.VFIO_TYPE1_IOMMU or 3:
-                var type1 = new Type1Iommu(kernel, v2: type == 3);
                 if (_groups.Exists(g => g.Device.NoIommu))
                 {
                     return Fail(Errno.EINVAL, "type1 cannot drive no-IOMMU groups");
                 }
 
-                Type1 = type1;
+                Type1 = new Type1Iommu(kernel, v2: type == 3);
                 break;
             case 9:
                 return Fail(Errno.EINVAL, "type1 does not accept IOMMU type 9");

@@ -36,13 +36,10 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet (VFIO_DEVICE_BIND_IOMMUFD first)");
         }
 
-        if (argument == 0 && request != Constants.VFIO_DEVICE_RESET)
-        {
-            return Fail(Errno.EFAULT, "the argument pointer is NULL");
-        }
-
         return request switch
         {
+            Constants.VFIO_DEVICE_GET_INFO or Constants.VFIO_DEVICE_GET_REGION_INFO or Constants.VFIO_DEVICE_GET_IRQ_INFO
+                or Constants.VFIO_DEVICE_SET_IRQS or Constants.VFIO_DEVICE_FEATURE when argument == 0 => Fail(Errno.EFAULT, "the argument pointer is NULL"),
             Constants.VFIO_DEVICE_GET_INFO => GetInfo((byte*)argument),
             Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo((byte*)argument),
             Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo((byte*)argument),

@@ -192,8 +192,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
 
     private void Detach()
     {
-        Container?.RemoveGroup(this);
-        Iommufd?.CompatRemoveGroup(Device);
+        Container?.RemoveGroup(this);      // an iommufd keeps its compat IOAS when a group leaves
         Device.Model.Dma.Detach();
         Container = null;
         Iommufd = null;

@@ -18,6 +18,7 @@ internal sealed unsafe partial class Type1Iommu
     private const ulong PageSizes = EngineIommu.PageSizes;
     private const ulong MinPage = LinuxConstants.PageSize;
     private readonly HashSet<ulong> _invalidVaddr = [];
+    private readonly Lock _lock = new();
 
     public Type1Iommu(EmulatedKernel kernel, bool v2)
     {
@@ -37,9 +38,7 @@ internal sealed unsafe partial class Type1Iommu
     public bool DirtyTracking { get; private set; }
 
     /// <summary>The valid IOVA ranges (inclusive), ascending.</summary>
-    public static ReadOnlySpan<(ulong Start, ulong Last)> ValidRanges => s_valid;
-
-    private static readonly (ulong, ulong)[] s_valid = [(0, EngineIommu.MsiStart - 1), (EngineIommu.MsiLast + 1, EngineIommu.ApertureLast)];
+    private static readonly (ulong Start, ulong Last)[] s_valid = [(0, EngineIommu.MsiStart - 1), (EngineIommu.MsiLast + 1, EngineIommu.ApertureLast)];
 
     public static int CheckExtension(ulong extension) => extension switch
     {
@@ -56,7 +55,7 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EFAULT, "the argument pointer is NULL");
         }
 
-        lock (Table)
+        lock (_lock)
         {
             return request switch
             {
@@ -72,7 +71,7 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>The last group left: every mapping is dropped.</summary>
     public void Release()
     {
-        lock (Table)
+        lock (_lock)
         {
             while (Table.Areas.Count > 0)
             {
@@ -98,8 +97,8 @@ internal sealed unsafe partial class Type1Iommu
         // Capabilities in the kernel's order: MIGRATION, DMA_AVAIL, IOVA_RANGE; each 8-byte aligned.
         int infoSize = sizeof(vfio_iommu_type1_info);
         int migrationSize = sizeof(vfio_iommu_type1_info_cap_migration);
-        int availSize = Align8(sizeof(vfio_iommu_type1_info_dma_avail));
-        int rangeSize = sizeof(vfio_iommu_type1_info_cap_iova_range) + (s_valid.Length * sizeof(vfio_iova_range));
+        int availSize = IommuInfoCapabilities.DmaAvailSize;
+        int rangeSize = IommuInfoCapabilities.IovaRangeSize(s_valid.Length);
         int total = infoSize + migrationSize + availSize + rangeSize;
         Span<byte> chain = stackalloc byte[total - infoSize];
         chain.Clear();
@@ -109,17 +108,9 @@ internal sealed unsafe partial class Type1Iommu
             migration->header = new vfio_info_cap_header { id = 2, version = 1, next = (uint)(infoSize + migrationSize) };
             migration->pgsize_bitmap = MinPage;
             migration->max_dirty_bitmap_size = 0x1000_0000;
-            var avail = (vfio_iommu_type1_info_dma_avail*)(c + migrationSize);
-            avail->header = new vfio_info_cap_header { id = 3, version = 1, next = (uint)(infoSize + migrationSize + availSize) };
-            avail->avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.Areas.Count);
-            var ranges = (vfio_iommu_type1_info_cap_iova_range*)(c + migrationSize + availSize);
-            ranges->header = new vfio_info_cap_header { id = 1, version = 1, next = 0 };
-            ranges->nr_iovas = (uint)s_valid.Length;
-            var list = (vfio_iova_range*)((byte*)ranges + sizeof(vfio_iommu_type1_info_cap_iova_range));
-            for (int i = 0; i < s_valid.Length; i++)
-            {
-                list[i] = new vfio_iova_range { start = s_valid[i].Item1, end = s_valid[i].Item2 };
-            }
+            uint avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.Areas.Count);
+            IommuInfoCapabilities.WriteDmaAvail(c + migrationSize, avail, next: (uint)(infoSize + migrationSize + availSize));
+            IommuInfoCapabilities.WriteIovaRange(c + migrationSize + availSize, s_valid, next: 0);
         }
 
         var result = new vfio_iommu_type1_info
@@ -188,8 +179,18 @@ internal sealed unsafe partial class Type1Iommu
                 return Fail(Errno.EINVAL, "VADDR must name exactly one mapping whose vaddr was invalidated");
             }
 
-            Table.RemoveAt(index);
-            Table.Insert(old with { Pages = new Pages().Reset(vaddr, size, null, 0, old.Writable), PagesOffset = 0 });
+            // One write section, so DMA in flight never sees the mapping missing.
+            Table.DmaLock.EnterWriteLock();
+            try
+            {
+                Table.RemoveAt(index);
+                Table.Insert(old with { Pages = new Pages().Reset(vaddr, size, null, 0, old.Writable), PagesOffset = 0 });
+            }
+            finally
+            {
+                Table.DmaLock.ExitWriteLock();
+            }
+
             _invalidVaddr.Remove(iova);
             return 0;
         }
@@ -231,5 +232,4 @@ internal sealed unsafe partial class Type1Iommu
         return 0;
     }
 
-    private static int Align8(int value) => (value + 7) & ~7;
 }
