@@ -1,11 +1,12 @@
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 
 namespace Abi.Runtime.Vfio;
 
 /// <summary>An I/O address space: the IOVA → user memory mappings that devices attached to it see.</summary>
-public sealed unsafe class Ioas : IDisposable
+public sealed unsafe class Ioas : IDisposable, IDmaMapper
 {
     private const string Kind = "iommufd";
     private const iommufd_ioas_map_flags ReadWrite = iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE;
@@ -22,6 +23,15 @@ public sealed unsafe class Ioas : IDisposable
 
     /// <summary>Its object id.</summary>
     public uint Id { get; }
+
+    /// <inheritdoc/>
+    IKernel IDmaMapper.Kernel => Owner.Kernel;
+
+    /// <inheritdoc/>
+    ulong IDmaMapper.Map(DmaBuffer buffer) => Map(buffer);
+
+    /// <inheritdoc/>
+    void IDmaMapper.Unmap(ulong iova, ulong length) => Unmap(iova, length);
 
     /// <summary>Maps a DMA buffer for device read and write; at <paramref name="iova"/>, or where the kernel chooses. Returns the IOVA.</summary>
     public ulong Map(DmaBuffer buffer, ulong? iova = null, iommufd_ioas_map_flags access = ReadWrite)

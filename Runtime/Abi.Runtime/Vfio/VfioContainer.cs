@@ -8,7 +8,7 @@ namespace Abi.Runtime.Vfio;
 /// The legacy VFIO container (<c>/dev/vfio/vfio</c>): groups join it, then an IOMMU model is set and
 /// DMA is mapped with MAP_DMA/UNMAP_DMA. Served by the type1 driver, or by iommufd's compatibility layer.
 /// </summary>
-public sealed class VfioContainer : IDisposable
+public sealed class VfioContainer : IDisposable, IDmaMapper
 {
     private const string Kind = "container";
 
@@ -75,6 +75,17 @@ public sealed class VfioContainer : IDisposable
         using Abi.Interop.CapabilityBuffer<vfio_iommu_type1_info> info = new VfioContainerIoctls(Kernel, lease.Fd).IommuGetInfoWithCapabilities(default);
         return info.Value.iova_pgsizes;
     }
+
+    /// <summary>Maps <paramref name="buffer"/> at an IOVA equal to its user address (DPDK's "IOVA as VA" mode) and returns it.</summary>
+    ulong IDmaMapper.Map(DmaBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        MapDma(buffer, (ulong)buffer.Address);
+        return (ulong)buffer.Address;
+    }
+
+    /// <inheritdoc/>
+    void IDmaMapper.Unmap(ulong iova, ulong length) => UnmapDma(iova, length);
 
     /// <summary>VFIO_IOMMU_MAP_DMA of a DMA buffer at <paramref name="iova"/>, readable and writable by the device.</summary>
     public void MapDma(DmaBuffer buffer, ulong iova)

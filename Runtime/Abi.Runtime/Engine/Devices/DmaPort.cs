@@ -48,61 +48,23 @@ public sealed unsafe class DmaPort
     /// <summary>Reads device-visible memory at <paramref name="iova"/>; false if any byte was refused (the destination is then partly filled).</summary>
     public bool Read(ulong iova, Span<byte> destination)
     {
-        if (!_config.BusMaster)
-        {
-            return Refuse(new IommuFault(iova, false, IommuFaultReason.BusMasterDisabled));
-        }
-
-        _lock.EnterReadLock();
-        try
-        {
-            IoasObject? ioas = _ioas;
-            if (ioas is null)
-            {
-                return _direct is UserMemory memory ? Direct(memory, iova, destination, write: false) : Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
-            }
-
-            return ioas.DmaRead(iova, destination) || Refuse(ioas.Faults.Last!.Value);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
+        using DmaBurst burst = BeginBurst();
+        return burst.Read(iova, destination);
     }
 
     /// <summary>Writes device-visible memory at <paramref name="iova"/>; false if any byte was refused (the bytes before it are written, as a device's burst would be).</summary>
     public bool Write(ulong iova, ReadOnlySpan<byte> source)
     {
-        if (!_config.BusMaster)
-        {
-            return Refuse(new IommuFault(iova, true, IommuFaultReason.BusMasterDisabled));
-        }
-
-        _lock.EnterReadLock();
-        try
-        {
-            IoasObject? ioas = _ioas;
-            if (ioas is null)
-            {
-                return _direct is UserMemory memory
-                    ? Direct(memory, iova, System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source), source.Length), write: true)
-                    : Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
-            }
-
-            bool ok = ioas.DmaWrite(iova, source, out int done);
-            HwptPagingObject? domain = _domain;
-            if (domain is not null && domain.Tracking && done > 0)
-            {
-                domain.Dirty.Mark(iova, (ulong)done);
-            }
-
-            return ok || Refuse(ioas.Faults.Last!.Value);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
+        using DmaBurst burst = BeginBurst();
+        return burst.Write(iova, source);
     }
+
+    /// <summary>
+    /// Starts a burst: many accesses under one hold of the port and the page table (a doorbell's
+    /// worth of descriptor and packet transfers), which saves the locking per access. Detach,
+    /// replace and unmap wait until the burst is disposed, so keep it short and never block in it.
+    /// </summary>
+    public DmaBurst BeginBurst() => new(this);
 
     /// <summary>Points the port at a page table (attach or replace); waits for DMA in flight.</summary>
     internal void Attach(IoasObject ioas, HwptPagingObject? domain)
@@ -133,7 +95,17 @@ public sealed unsafe class DmaPort
         _lock.ExitWriteLock();
     }
 
-    private bool Direct(UserMemory memory, ulong address, Span<byte> buffer, bool write)
+    internal ReaderWriterLockSlim Lock => _lock;
+
+    internal IoasObject? Ioas => _ioas;
+
+    internal HwptPagingObject? Domain => _domain;
+
+    internal UserMemory? DirectMemory => _direct;
+
+    internal bool BusMaster => _config.BusMaster;
+
+    internal bool Direct(UserMemory memory, ulong address, Span<byte> buffer, bool write)
     {
         memory.Lock.EnterReadLock();
         try
@@ -161,7 +133,7 @@ public sealed unsafe class DmaPort
         }
     }
 
-    private bool Refuse(IommuFault fault)
+    internal bool Refuse(IommuFault fault)
     {
         lock (_faultLock)
         {

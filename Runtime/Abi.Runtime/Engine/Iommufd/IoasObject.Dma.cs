@@ -91,10 +91,19 @@ internal sealed partial class IoasObject
         return written == source.Length;
     }
 
-    /// <summary>The one copy loop: page by page through <see cref="Translate(ulong, bool, out int)"/>, inside a DMA scope; returns the bytes copied before the first refused page.</summary>
-    private unsafe int Copy(ulong iova, Span<byte> buffer, bool write)
+    private int Copy(ulong iova, Span<byte> buffer, bool write)
     {
         using DmaScope scope = BeginDma();
+        return CopyInScope(iova, buffer, write);
+    }
+
+    /// <summary>
+    /// The one copy loop: page by page through <see cref="Translate(ulong, bool, out int)"/>; returns
+    /// the bytes copied before the first refused page. The caller holds the DMA scope
+    /// (<see cref="BeginDma"/>), once per access or once for a burst of them.
+    /// </summary>
+    public unsafe int CopyInScope(ulong iova, Span<byte> buffer, bool write)
+    {
         int done = 0;
         while (done < buffer.Length)
         {

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using Abi.Samples.VirtioNet;
+
+namespace Abi.Samples.L2fwd;
+
+/// <summary>
+/// The poll loop: receive a burst on one port, optionally rewrite MAC addresses, send it out of
+/// the other, free what did not fit; then the other direction. One thread, no locks, no
+/// allocation per packet. Now and then (every 2^12 rounds) it looks at the clock, the stop flag
+/// and, once a second, whether a device asked for a reset.
+/// </summary>
+public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool, int batch, bool macUpdate)
+{
+    private readonly Mbuf[] _burst = new Mbuf[batch];
+    private volatile bool _stop;
+
+    /// <summary>Per-port counters (the port's receive side counts its RX, the sending port its TX).</summary>
+    public PortCounters[] Counters { get; } = [new(), new()];
+
+    /// <summary>Why forwarding stopped early (a device failed), or null.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Wall time of the loop.</summary>
+    public TimeSpan Elapsed { get; private set; }
+
+    /// <summary>Bytes the loop allocated after the warm-up, and packets forwarded in that window.</summary>
+    public (long Bytes, long Packets) SteadyStateAllocation { get; private set; }
+
+    /// <summary>Asks the loop to finish its round and return.</summary>
+    public void Stop() => _stop = true;
+
+    /// <summary>Forwards until <paramref name="duration"/> passes, <see cref="Stop"/> is called, or a device fails.</summary>
+    /// <param name="duration">How long to run.</param>
+    /// <param name="warmUp">How long before allocation is measured (JIT tiering settles meanwhile).</param>
+    /// <param name="faultAfter">When to call <paramref name="injectFault"/>, if ever.</param>
+    /// <param name="injectFault">What breaks the setup on purpose.</param>
+    public void Run(TimeSpan duration, TimeSpan warmUp, TimeSpan? faultAfter = null, Action? injectFault = null)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        long warm = start + (long)(warmUp.TotalSeconds * Stopwatch.Frequency);
+        long fault = faultAfter is TimeSpan f ? start + (long)(f.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        long nextHealthCheck = start + Stopwatch.Frequency;
+        long allocatedAtWarm = -1, packetsAtWarm = 0;
+        for (long round = 1; ; round++)
+        {
+            Forward(0, 1);
+            Forward(1, 0);
+            if ((round & 0xFFF) != 0)
+            {
+                continue;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (allocatedAtWarm < 0 && now >= warm)
+            {
+                allocatedAtWarm = GC.GetAllocatedBytesForCurrentThread();
+                packetsAtWarm = Forwarded;
+            }
+
+            if (now >= fault)
+            {
+                fault = long.MaxValue;
+                injectFault?.Invoke();
+            }
+
+            if (now >= nextHealthCheck)
+            {
+                nextHealthCheck = now + Stopwatch.Frequency;
+                if (CheckDevices())
+                {
+                    break;
+                }
+            }
+
+            if (_stop || now >= end)
+            {
+                break;
+            }
+        }
+
+        Elapsed = Stopwatch.GetElapsedTime(start);
+        if (allocatedAtWarm >= 0)
+        {
+            SteadyStateAllocation = (GC.GetAllocatedBytesForCurrentThread() - allocatedAtWarm, Forwarded - packetsAtWarm);
+        }
+
+        CheckDevices();
+    }
+
+    /// <summary>Packets sent out of either port.</summary>
+    public long Forwarded => Counters[0].TxPackets + Counters[1].TxPackets;
+
+    private void Forward(int from, int to)
+    {
+        Span<Mbuf> burst = _burst;
+        int n = ports[from].RxBurst(burst);
+        if (n == 0)
+        {
+            return;
+        }
+
+        VirtioNetPort output = ports[to];
+        if (macUpdate)
+        {
+            ReadOnlySpan<byte> source = output.Mac;
+            for (int i = 0; i < n; i++)
+            {
+                // DPDK l2fwd: destination 02:00:00:00:00:<port>, source the output port's address.
+                Span<byte> frame = pool.Data(burst[i]);
+                frame[0] = 0x02;
+                frame[1..5].Clear();
+                frame[5] = (byte)to;
+                source.CopyTo(frame[6..12]);
+            }
+        }
+
+        int sent = output.TxBurst(burst[..n]);
+        if (sent < n)
+        {
+            pool.Free(burst[sent..n]);
+        }
+
+        long bytes = 0;
+        for (int i = 0; i < sent; i++)
+        {
+            bytes += burst[i].Length;
+        }
+
+        Counters[from].Received(n);
+        Counters[to].Sent(sent, bytes, n - sent);
+    }
+
+    private bool CheckDevices()
+    {
+        for (int p = 0; p < ports.Count; p++)
+        {
+            if (ports[p].NeedsReset)
+            {
+                Failure ??= $"port {p} ({ports[p].Name}) stopped: the device set DEVICE_NEEDS_RESET";
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,99 @@
+using Abi.Runtime.Vfio;
+using static Abi.Samples.VirtioNet.VirtioSpec;
+
+namespace Abi.Samples.VirtioNet;
+
+/// <summary>
+/// The receive queue (§5.1.6.3): every descriptor holds one mbuf, device-writable, pointing at the
+/// virtio header just before the mbuf's frame room. A burst takes what the device used, puts a
+/// fresh mbuf in each freed descriptor, publishes them, and rings the doorbell unless the device
+/// said it does not need it.
+/// </summary>
+internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
+{
+    private readonly int[] _mbufOf = new int[ring.Size];
+    private readonly int _mask = ring.Size - 1;
+    private ushort _lastUsed;
+    private ushort _availIndex;
+
+    /// <summary>Fills every descriptor with an mbuf and makes them all available (before DRIVER_OK; the first kick comes after).</summary>
+    public void Fill()
+    {
+        SplitRing r = ring;
+        r.AvailFlags = AvailNoInterrupt;
+        for (int id = 0; id < r.Size; id++)
+        {
+            if (!pool.Buffers.TryRent(out int index))
+            {
+                throw new InvalidOperationException($"the mbuf pool ran dry filling a receive ring of {r.Size}");
+            }
+
+            Post(id, index);
+        }
+
+        MmioRegion.WriteBarrier();
+        Volatile.Write(ref r.AvailIndex, _availIndex);
+    }
+
+    public void Kick()
+    {
+        Interlocked.MemoryBarrier();        // the index store must be visible before the flags load (§2.7.13.4)
+        if ((ring.UsedFlags & UsedNoNotify) == 0)
+        {
+            kick();
+        }
+    }
+
+    /// <summary>Receives up to <paramref name="packets"/>.Length frames.</summary>
+    public int Burst(Span<Mbuf> packets)
+    {
+        SplitRing r = ring;
+        int ready = (ushort)(r.UsedIndex - _lastUsed);
+        int n = Math.Min(ready, packets.Length);
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        MmioRegion.ReadBarrier();           // the used entries and frames after the index that covers them
+        int received = 0;
+        for (; received < n; received++)
+        {
+            if (!pool.Buffers.TryRent(out int fresh))
+            {
+                break;                       // keep the frame in the ring until buffers come back
+            }
+
+            ref SplitRing.UsedElement used = ref r.UsedSlot(_lastUsed & _mask);
+            int id = (int)used.Id;
+            packets[received] = new Mbuf(_mbufOf[id], (int)used.Length - NetHeaderLength);
+            _lastUsed++;
+            Post(id, fresh);
+        }
+
+        MmioRegion.WriteBarrier();
+        Volatile.Write(ref r.AvailIndex, _availIndex);
+        Kick();
+        return received;
+    }
+
+    /// <summary>Returns the mbufs still in the ring to the pool (after the device was reset).</summary>
+    public void Release()
+    {
+        foreach (int index in _mbufOf)
+        {
+            pool.Buffers.Return(index);
+        }
+    }
+
+    private void Post(int id, int index)
+    {
+        ref SplitRing.Descriptor d = ref ring[id];
+        d.Address = pool.Buffers.IovaOf(index) + MbufPool.Headroom - NetHeaderLength;
+        d.Length = NetHeaderLength + MbufPool.DataRoom;
+        d.Flags = DescWrite;
+        _mbufOf[id] = index;
+        ring.AvailSlot(_availIndex & _mask) = (ushort)id;
+        _availIndex++;
+    }
+}

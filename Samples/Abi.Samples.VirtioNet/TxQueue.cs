@@ -1,0 +1,109 @@
+using Abi.Runtime.Vfio;
+using static Abi.Samples.VirtioNet.VirtioSpec;
+
+namespace Abi.Samples.VirtioNet;
+
+/// <summary>
+/// The transmit queue (§5.1.6.2): one descriptor per frame, covering a zeroed virtio header in the
+/// mbuf's headroom and the frame after it. A burst first reclaims what the device has sent
+/// (returning those mbufs to the pool), then posts as many frames as there are free descriptors.
+/// </summary>
+internal sealed class TxQueue
+{
+    private readonly SplitRing _ring;
+    private readonly MbufPool _pool;
+    private readonly Action _kick;
+    private readonly int[] _mbufOf;
+    private readonly ushort[] _free;
+    private readonly int _mask;
+    private int _freeCount;
+    private ushort _lastUsed;
+    private ushort _availIndex;
+
+    public TxQueue(SplitRing ring, MbufPool pool, Action kick)
+    {
+        _ring = ring;
+        _pool = pool;
+        _kick = kick;
+        _mbufOf = new int[ring.Size];
+        _free = new ushort[ring.Size];
+        _mask = ring.Size - 1;
+        for (int id = 0; id < ring.Size; id++)
+        {
+            _free[_freeCount++] = (ushort)(ring.Size - 1 - id);
+            _mbufOf[id] = -1;
+        }
+
+        _ring.AvailFlags = AvailNoInterrupt;
+    }
+
+    /// <summary>Posts up to <paramref name="packets"/>.Length frames; the queue owns the first n returned, the caller keeps the rest.</summary>
+    public int Burst(ReadOnlySpan<Mbuf> packets)
+    {
+        Reclaim();
+        int n = Math.Min(packets.Length, _freeCount);
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        SplitRing r = _ring;
+        for (int k = 0; k < n; k++)
+        {
+            Mbuf mbuf = packets[k];
+            ushort id = _free[--_freeCount];
+            Span<byte> buffer = _pool.Buffers[mbuf.Index];
+            buffer.Slice(MbufPool.Headroom - NetHeaderLength, NetHeaderLength).Clear();   // no offloads requested
+            ref SplitRing.Descriptor d = ref r[id];
+            d.Address = _pool.Buffers.IovaOf(mbuf.Index) + MbufPool.Headroom - NetHeaderLength;
+            d.Length = (uint)(NetHeaderLength + mbuf.Length);
+            d.Flags = 0;
+            _mbufOf[id] = mbuf.Index;
+            r.AvailSlot(_availIndex & _mask) = id;
+            _availIndex++;
+        }
+
+        MmioRegion.WriteBarrier();              // descriptors and entries before the index (§2.7.13.3)
+        Volatile.Write(ref r.AvailIndex, _availIndex);
+        Interlocked.MemoryBarrier();            // the index before the flags load (§2.7.13.4)
+        if ((r.UsedFlags & UsedNoNotify) == 0)
+        {
+            _kick();
+        }
+
+        return n;
+    }
+
+    /// <summary>Returns the mbufs of every frame the device reports sent.</summary>
+    public void Reclaim()
+    {
+        ushort usedIndex = _ring.UsedIndex;
+        if (usedIndex == _lastUsed)
+        {
+            return;
+        }
+
+        MmioRegion.ReadBarrier();
+        while (_lastUsed != usedIndex)
+        {
+            ushort id = (ushort)_ring.UsedSlot(_lastUsed & _mask).Id;
+            _pool.Buffers.Return(_mbufOf[id]);
+            _mbufOf[id] = -1;
+            _free[_freeCount++] = id;
+            _lastUsed++;
+        }
+    }
+
+    /// <summary>Returns the mbufs of frames never sent (after the device was reset).</summary>
+    public void Release()
+    {
+        for (int id = 0; id < _mbufOf.Length; id++)
+        {
+            if (_mbufOf[id] >= 0)
+            {
+                _pool.Buffers.Return(_mbufOf[id]);
+                _mbufOf[id] = -1;
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using Abi.Runtime.Vfio;
+
+namespace Abi.Samples.VirtioNet;
+
+/// <summary>One virtio structure's place: which BAR, where in it, how long (§4.1.4).</summary>
+internal readonly record struct VirtioPciCapability(byte Type, byte Bar, uint Offset, uint Length, uint NotifyOffMultiplier)
+{
+    /// <summary>Walks the PCI capability list and returns the first virtio capability of each type (§4.1.4: "the driver SHOULD use the first one").</summary>
+    public static Dictionary<byte, VirtioPciCapability> Find(VfioDevice device)
+    {
+        var found = new Dictionary<byte, VirtioPciCapability>();
+        if (((device.ReadConfig32(0x04) >> 16) & 0x10) == 0)
+        {
+            return found;   // status register: no capability list
+        }
+
+        int at = (int)(device.ReadConfig32(0x34) & 0xFC);
+        for (int hops = 0; at != 0 && hops < 48; hops++)
+        {
+            uint head = device.ReadConfig32(at);      // cap_vndr, cap_next, cap_len, cfg_type
+            byte type = (byte)(head >> 24);
+            if ((byte)head == VirtioSpec.VendorCapability && !found.ContainsKey(type))
+            {
+                byte bar = (byte)device.ReadConfig32(at + 4);
+                uint multiplier = type == VirtioSpec.NotifyCfg ? device.ReadConfig32(at + 16) : 0;
+                found[type] = new VirtioPciCapability(type, bar, device.ReadConfig32(at + 8), device.ReadConfig32(at + 12), multiplier);
+            }
+
+            at = (int)((head >> 8) & 0xFC);
+        }
+
+        return found;
+    }
+}
