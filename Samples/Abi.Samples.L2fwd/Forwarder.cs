@@ -29,12 +29,14 @@ public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool,
     /// <summary>Asks the loop to finish its round and return.</summary>
     public void Stop() => _stop = true;
 
-    /// <summary>Forwards until <paramref name="duration"/> passes, <see cref="Stop"/> is called, or a device fails.</summary>
+    /// <summary>Forwards until <paramref name="duration"/> passes, the packet limit is reached, <see cref="Stop"/> is called, or a device fails.</summary>
     /// <param name="duration">How long to run.</param>
     /// <param name="warmUp">How long before allocation is measured (JIT tiering settles meanwhile).</param>
     /// <param name="faultAfter">When to call <paramref name="injectFault"/>, if ever.</param>
     /// <param name="injectFault">What breaks the setup on purpose.</param>
-    public void Run(TimeSpan duration, TimeSpan warmUp, TimeSpan? faultAfter = null, Action? injectFault = null)
+    /// <param name="packetLimit">Stop once this many packets were forwarded (0: no limit).</param>
+    /// <param name="steadyStateLimit">Stop once this many packets were forwarded after the warm-up (0: no limit).</param>
+    public void Run(TimeSpan duration, TimeSpan warmUp, TimeSpan? faultAfter = null, Action? injectFault = null, long packetLimit = 0, long steadyStateLimit = 0)
     {
         long start = Stopwatch.GetTimestamp();
         long end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -73,7 +75,9 @@ public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool,
                 }
             }
 
-            if (_stop || now >= end)
+            long forwarded = Forwarded;
+            if (_stop || now >= end || (packetLimit > 0 && forwarded >= packetLimit)
+                || (steadyStateLimit > 0 && allocatedAtWarm >= 0 && forwarded - packetsAtWarm >= steadyStateLimit))
             {
                 break;
             }
