@@ -12,19 +12,19 @@ namespace Abi.Samples.Tests;
 /// <summary>The C# virtio-net driver against the engine's virtio-net device: initialisation, both data paths, faults.</summary>
 public sealed class VirtioNetDriverTests
 {
-    private static readonly byte[] MacA = [0x52, 0x54, 0, 0, 0, 0xA], MacB = [0x52, 0x54, 0, 0, 0, 0xB];
+    private static readonly byte[] s_macA = [0x52, 0x54, 0, 0, 0, 0xA], s_macB = [0x52, 0x54, 0, 0, 0, 0xB];
 
     [Fact]
     public void BackToBack_FramesSentOnOnePortArriveIntactOnTheOther()
     {
         var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice(MacA);
-        var b = new VirtioNetDevice(MacB);
+        var a = new VirtioNetDevice(s_macA);
+        var b = new VirtioNetDevice(s_macB);
         EthernetWire.Connect(a, b);
         using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
         VirtioNetPort sender = set.Ports[0], receiver = set.Ports[1];
-        Assert.Equal(MacA, sender.Mac.ToArray());
-        Assert.Equal(MacB, receiver.Mac.ToArray());
+        Assert.Equal(s_macA, sender.Mac.ToArray());
+        Assert.Equal(s_macB, receiver.Mac.ToArray());
 
         // 300 frames of varying length and content: more than one ring's worth, so descriptors are reclaimed and reused.
         var sent = new List<byte[]>();
@@ -72,8 +72,8 @@ public sealed class VirtioNetDriverTests
     public void Generator_FillsEveryPostedBuffer_InSequence()
     {
         var kernel = new EmulatedKernel();
-        var device = new VirtioNetDevice(MacA);
-        var generator = new PacketGenerator(60, [2, 0, 0, 0, 0, 9], MacA) { Limit = 1000 };
+        var device = new VirtioNetDevice(s_macA);
+        var generator = new PacketGenerator(60, [2, 0, 0, 0, 0, 9], s_macA) { Limit = 1000 };
         device.Connect(generator);
         using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(device).CdevPath!], mbufs: 1024);
 
@@ -86,7 +86,7 @@ public sealed class VirtioNetDriverTests
             {
                 Span<byte> frame = set.Pool.Data(mbuf);
                 Assert.Equal(60, frame.Length);
-                Assert.Equal(MacA, frame[..6].ToArray());
+                Assert.Equal(s_macA, frame[..6].ToArray());
                 Assert.Equal(expected++, BinaryPrimitives.ReadInt64BigEndian(frame[PacketGenerator.SequenceOffset..]));
             }
 
@@ -102,8 +102,8 @@ public sealed class VirtioNetDriverTests
     public void UnmappedQueueMemory_FaultsAtTheIommu_AndTheDeviceAsksForReset()
     {
         var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice(MacA);
-        var b = new VirtioNetDevice(MacB);
+        var a = new VirtioNetDevice(s_macA);
+        var b = new VirtioNetDevice(s_macB);
         EthernetWire.Connect(a, b);
         using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
         (ulong iova, ulong length) = set.Ports[0].QueueMemory;
@@ -125,8 +125,8 @@ public sealed class VirtioNetDriverTests
     public void AfterAFault_ResetAndReinitialisation_BringTheDeviceBack()
     {
         var kernel = new EmulatedKernel();
-        var device = new VirtioNetDevice(MacA);
-        var generator = new PacketGenerator(60, [2, 0, 0, 0, 0, 9], MacA);
+        var device = new VirtioNetDevice(s_macA);
+        var generator = new PacketGenerator(60, [2, 0, 0, 0, 0, 9], s_macA);
         device.Connect(generator);
         using IommuFd iommufd = IommuFd.Open(kernel);
         using Ioas ioas = iommufd.AllocIoas();
@@ -155,7 +155,7 @@ public sealed class VirtioNetDriverTests
     public unsafe void Device_RefusesFeaturesOk_WithoutAccessPlatform()
     {
         var kernel = new EmulatedKernel();
-        var device = new VirtioNetDevice(MacA);
+        var device = new VirtioNetDevice(s_macA);
         using VfioDevice vfio = VfioDevice.OpenCdev(kernel.AddDevice(device).CdevPath!, kernel);
         using IommuFd iommufd = IommuFd.Open(kernel);
         vfio.BindIommufd(iommufd);
