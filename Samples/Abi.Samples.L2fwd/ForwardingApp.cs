@@ -38,13 +38,13 @@ public static class ForwardingApp
             }
 
             kernel = Backend.Create("kernel");
-            paths = options.Devices.Select(DevicePath.Resolve).ToArray();
+            paths = options.Devices;
         }
 
         PortSet ports;
         try
         {
-            ports = PortSet.Open(kernel, paths);
+            ports = PortSet.Open(kernel, paths.Select(DevicePath.Resolve).ToArray());
         }
         catch (Exception e) when (e is IoctlException or SyscallException or InvalidOperationException or ArgumentException or TimeoutException)
         {

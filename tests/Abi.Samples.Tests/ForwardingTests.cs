@@ -97,6 +97,14 @@ public sealed class ForwardingAppTests
         Assert.Contains("--devices", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void App_KernelBackend_WithAnAddressThatIsNotVfio_SaysWhatToDo()
+    {
+        (int code, _, string output) = RunAppWithOutput(["--backend", "kernel", "--devices", "0000:7f:1f.7", "0000:7f:1f.6"], expectSummary: false);
+        Assert.Equal(1, code);
+        Assert.Contains("bind it to vfio-pci", output, StringComparison.Ordinal);
+    }
+
     private static (int Code, JsonElement Summary) RunApp(string[] args)
     {
         (int code, JsonElement summary, _) = RunAppWithOutput(args);
