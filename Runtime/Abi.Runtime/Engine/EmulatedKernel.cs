@@ -50,6 +50,9 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
 
     internal UserMemory Memory { get; } = new();
 
+    /// <summary>Pinned-memory accounting: the locked and pinned page counters, RLIMIT_MEMLOCK and CAP_IPC_LOCK as the engine applies them.</summary>
+    public PinAccounting Accounting { get; } = new();
+
     /// <summary>The engine's failure points, for fail-nth sweeps.</summary>
     public FaultInjection Faults { get; } = new();
 

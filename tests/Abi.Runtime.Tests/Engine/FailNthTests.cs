@@ -53,6 +53,80 @@ public sealed unsafe class FailNthTests
         Assert.Equal(9, injected);
     }
 
+    [Fact]
+    public void WithADeviceAndDomains_EveryInjectedFailure_ReturnsEnomem_AndLeavesTheInvariantsIntact()
+    {
+        int injected = 0;
+        var points = new HashSet<string>();
+        for (int n = 1; ; n++)
+        {
+            var kernel = new EmulatedKernel();
+            kernel.Accounting.HasIpcLock = false;
+            string cdev = kernel.AddDevice(new Abi.Runtime.Engine.Devices.EduDevice()).CdevPath! + "\0";
+            using var memory = Abi.Runtime.Memory.DmaBuffer.Allocate(kernel, 4 * 4096, preferHugePages: false);
+            int fd = kernel.Open("/dev/iommu\0"u8, 2, 0);
+            int deviceFd = kernel.Open(System.Text.Encoding.ASCII.GetBytes(cdev), 2, 0);
+            var ctx = (IommufdFile)kernel.FileOf(fd)!;
+            var ioctls = new IommufdIoctls(kernel, fd);
+            var device = new VfioDeviceIoctls(kernel, deviceFd);
+            var bind = new vfio_device_bind_iommufd { argsz = 16, iommufd = fd };
+            Assert.Equal(Errno.None, device.TryBindIommufd(ref bind));
+            kernel.Faults.FailNth = n;
+            bool failedOnce = false;
+
+            uint first = 0, second = 0;
+            Func<Errno>[] steps =
+            [
+                () => { var a = new iommu_ioas_alloc(); Errno e = ioctls.TryIoasAlloc(ref a); first = a.out_ioas_id; return e; },
+                () => MapKnown(ioctls, (ulong)memory.Address, 2 * 4096, 0x100000, first),
+                () => { var a = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = first }; return device.TryAttachIommufdPt(ref a); },
+                () => MapKnown(ioctls, (ulong)memory.Address + (2 * 4096), 4096, 0x200000, first),
+                () => { var a = new iommu_ioas_alloc(); Errno e = ioctls.TryIoasAlloc(ref a); second = a.out_ioas_id; return e; },
+                () => MapKnown(ioctls, (ulong)memory.Address, 4096, 0x100000, second),
+                () => { var h = new iommu_hwpt_alloc { size = 48, dev_id = bind.out_devid, pt_id = second }; return ioctls.TryHwptAlloc(ref h); },
+                () => { var u = new iommu_ioas_unmap { ioas_id = first, iova = 0, length = ulong.MaxValue }; return ioctls.TryIoasUnmap(ref u); },
+            ];
+            foreach (Func<Errno> step in steps)
+            {
+                int areasBefore = AreaCount(ctx);
+                int objectsBefore = ctx.Objects.Count;
+                long pinnedBefore = kernel.Accounting.MmPinnedPages;
+                Errno errno = step();
+                InvariantTests.CheckInvariants(ctx);
+                if (kernel.Faults.FailedPoint is string point && !failedOnce)
+                {
+                    failedOnce = true;
+                    injected++;
+                    points.Add(point);
+                    Assert.Equal(Errno.ENOMEM, errno);
+                    Assert.Equal(areasBefore, AreaCount(ctx));
+                    Assert.Equal(objectsBefore, ctx.Objects.Count);
+                    Assert.Equal(pinnedBefore, kernel.Accounting.MmPinnedPages);
+                }
+            }
+
+            Assert.Equal(0, kernel.Close(deviceFd));
+            Assert.Equal(0, kernel.Close(fd));
+            Assert.Equal(0, kernel.OpenFiles);
+            Assert.Equal(0, kernel.Accounting.MmPinnedPages);
+            if (kernel.Faults.FailedPoint is null)
+            {
+                break;      // a clean run: n is past the last point (an earlier failure may cut later points short, so Reached alone does not say)
+            }
+        }
+
+        Assert.Contains("pages.account", points);
+        // 2 IOAS allocations; 3 maps (pages + area points, and the charge for the one into a domain);
+        // the attach and the HWPT allocation (HWPT point + the charge for filling the new domain).
+        Assert.Equal(13, injected);
+    }
+
+    private static Errno MapKnown(IommufdIoctls ioctls, ulong va, ulong length, ulong iova, uint ioas)
+    {
+        var map = new iommu_ioas_map { flags = 7, ioas_id = ioas, user_va = va, length = length, iova = iova };
+        return ioctls.TryIoasMap(ref map);
+    }
+
     private static IEnumerable<Func<IommufdIoctls, Errno>> Scenario()
     {
         yield return i => { var a = new iommu_ioas_alloc(); return i.TryIoasAlloc(ref a); };

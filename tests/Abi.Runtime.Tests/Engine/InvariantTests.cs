@@ -7,9 +7,10 @@ namespace Abi.Runtime.Tests.Engine;
 
 /// <summary>
 /// A seeded random walk of 10^5 ioctls, a fair share of them malformed (unknown flags, reserved
-/// bits, bad ids, overflowing ranges, bad sizes), with the engine's invariants checked after every
-/// call: areas sorted and disjoint, page references matching the areas, alignment respected, ids
-/// unique, and nothing left once the context is closed.
+/// bits, bad ids, overflowing ranges, bad sizes), devices attaching and detaching and HWPTs coming
+/// and going, with the engine's invariants checked after every call: areas sorted and disjoint,
+/// page references matching the areas, alignment respected, ids unique, the pinned-page counters
+/// equal to what domains pin, and nothing left (nothing pinned) once the context is closed.
 /// </summary>
 public sealed unsafe class InvariantTests
 {
@@ -21,10 +22,23 @@ public sealed unsafe class InvariantTests
     public void RandomIoctls_NeverBreakTheInvariants(int seed)
     {
         var kernel = new EmulatedKernel();
+        kernel.Accounting.HasIpcLock = false;
+        kernel.Accounting.LimitPages = 48;                        // low enough that ENOMEM happens
+        using var memory = Abi.Runtime.Memory.DmaBuffer.Allocate(kernel, 4096 * (long)Page, preferHugePages: false);
         int fd = kernel.Open("/dev/iommu\0"u8, 2, 0);
         Assert.True(fd >= 0);
         var ctx = (IommufdFile)kernel.FileOf(fd)!;
         var ioctls = new IommufdIoctls(kernel, fd);
+        var devices = new List<(int Fd, uint Id)>();
+        for (int d = 0; d < 2; d++)
+        {
+            string path = kernel.AddDevice(new Abi.Runtime.Engine.Devices.EduDevice()).CdevPath! + "\0";
+            int deviceFd = kernel.Open(System.Text.Encoding.ASCII.GetBytes(path), 2, 0);
+            var bind = new vfio_device_bind_iommufd { argsz = 16, iommufd = fd };
+            Assert.Equal(Errno.None, new VfioDeviceIoctls(kernel, deviceFd).TryBindIommufd(ref bind));
+            devices.Add((deviceFd, bind.out_devid));
+        }
+
         var random = new Random(seed);
         var ioasIds = new List<uint>();
         iommu_iova_range* scratch = stackalloc iommu_iova_range[8];
@@ -32,7 +46,7 @@ public sealed unsafe class InvariantTests
 
         for (int step = 0; step < 100_000; step++)
         {
-            Errno result = random.Next(10) switch
+            Errno result = random.Next(12) switch
             {
                 0 => Alloc(),
                 1 or 2 or 3 => MapOne(),
@@ -40,6 +54,8 @@ public sealed unsafe class InvariantTests
                 6 => CopyOne(),
                 7 => Ranges(),
                 8 => DestroyOne(),
+                9 => AttachOrDetach(),
+                10 => HwptAlloc(),
                 _ => Malformed(),
             };
             counts[result] = counts.GetValueOrDefault(result) + 1;
@@ -49,9 +65,16 @@ public sealed unsafe class InvariantTests
         // The walk exercised both success and the error paths.
         Assert.True(counts[Errno.None] > 10_000);
         Assert.True(counts.Keys.Count(e => e != Errno.None) >= 6, string.Join(", ", counts.Keys));
+        Assert.True(counts.GetValueOrDefault(Errno.ENOMEM) > 0, "the memlock limit was never reached: " + string.Join(", ", counts));
+        foreach ((int deviceFd, uint _) in devices)
+        {
+            Assert.Equal(0, kernel.Close(deviceFd));
+        }
+
         Assert.Equal(0, kernel.Close(fd));
         Assert.Equal(0, ctx.Objects.Count);
         Assert.Equal(0, kernel.OpenFiles);
+        Assert.Equal((0L, 0L, 0L), (kernel.Accounting.UserLockedPages, kernel.Accounting.MmLockedPages, kernel.Accounting.MmPinnedPages));
 
         uint PickId() => ioasIds.Count > 0 && random.Next(8) != 0 ? ioasIds[random.Next(ioasIds.Count)] : (uint)random.Next(0, 40);
 
@@ -73,6 +96,11 @@ public sealed unsafe class InvariantTests
 
         Errno Alloc()
         {
+            if (ioasIds.Count >= 12)
+            {
+                return DestroyOne();      // a bounded population keeps the check after every step cheap
+            }
+
             var cmd = new iommu_ioas_alloc { flags = random.Next(20) == 0 ? 1u : 0u };
             Errno e = ioctls.TryIoasAlloc(ref cmd);
             if (e == Errno.None)
@@ -90,7 +118,12 @@ public sealed unsafe class InvariantTests
                 flags = (uint)random.Next(0, 8) | (random.Next(30) == 0 ? 0x10u : 0u),
                 ioas_id = PickId(),
                 __reserved = random.Next(30) == 0 ? 1u : 0u,
-                user_va = random.Next(10) == 0 ? ulong.MaxValue - Page : (ulong)random.Next(1, 0x1000) * Page,
+                user_va = random.Next(10) switch
+                {
+                    0 => ulong.MaxValue - Page,
+                    1 => (ulong)random.Next(1, 0x1000) * Page,                                // memory the engine does not know
+                    _ => (ulong)memory.Address + ((ulong)random.Next(0, 4000) * Page),    // memory it does
+                },
                 length = PickLength(),
                 iova = PickIova(),
             };
@@ -99,7 +132,12 @@ public sealed unsafe class InvariantTests
 
         Errno UnmapOne()
         {
-            var cmd = random.Next(20) == 0
+            // Unmap-all now and then, and always on the fullest IOAS past 128 areas: attached devices keep
+            // IOASes alive, and areas piling up there would only slow the check after every step.
+            IoasObject? fullest = ctx.Objects.All().OfType<IoasObject>().MaxBy(i => i.Areas.Count);
+            var cmd = fullest is not null && fullest.Areas.Count > 128
+                ? new iommu_ioas_unmap { ioas_id = fullest.Id, iova = 0, length = ulong.MaxValue }
+                : random.Next(20) == 0
                 ? new iommu_ioas_unmap { ioas_id = PickId(), iova = 0, length = ulong.MaxValue }
                 : new iommu_ioas_unmap { ioas_id = PickId(), iova = PickIova(), length = PickLength() };
             return ioctls.TryIoasUnmap(ref cmd);
@@ -137,6 +175,32 @@ public sealed unsafe class InvariantTests
             return e;
         }
 
+        Errno AttachOrDetach()
+        {
+            (int deviceFd, uint _) = devices[random.Next(devices.Count)];
+            var raw = new VfioDeviceIoctls(kernel, deviceFd);
+            if (random.Next(3) == 0)
+            {
+                var detach = new vfio_device_detach_iommufd_pt { argsz = 8 };
+                return raw.TryDetachIommufdPt(ref detach);
+            }
+
+            var attach = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = PickId() };
+            return raw.TryAttachIommufdPt(ref attach);
+        }
+
+        Errno HwptAlloc()
+        {
+            var cmd = new iommu_hwpt_alloc { size = 48, dev_id = devices[random.Next(devices.Count)].Id, pt_id = PickId() };
+            Errno e = ioctls.TryHwptAlloc(ref cmd);
+            if (e == Errno.None)
+            {
+                ioasIds.Add(cmd.out_hwpt_id);       // a HWPT id is also what attach and destroy pick from
+            }
+
+            return e;
+        }
+
         Errno Malformed()
         {
             // A raw argument with a random size and random tail bytes, for a random iommufd number.
@@ -163,7 +227,8 @@ public sealed unsafe class InvariantTests
 
     internal static void CheckInvariants(IommufdFile ctx)
     {
-        var references = new Dictionary<Pages, int>(ReferenceEqualityComparer.Instance);
+        // One pass: per pages object, how many areas refer to it and how many of those sit in an IOAS with a domain.
+        var references = new Dictionary<Pages, (int Areas, int DomainAreas)>(ReferenceEqualityComparer.Instance);
         var ids = new HashSet<uint>();
         foreach (IommufdObject value in ctx.Objects.All())
         {
@@ -173,6 +238,7 @@ public sealed unsafe class InvariantTests
                 continue;
             }
 
+            int inDomain = ioas.Domains.Count > 0 ? 1 : 0;
             for (int i = 0; i < ioas.Areas.Count; i++)
             {
                 Area area = ioas.Areas[i];
@@ -181,13 +247,26 @@ public sealed unsafe class InvariantTests
                 Assert.Equal(0ul, area.Length % ioas.Alignment);
                 Assert.True(area.Readable || area.Writable);
                 Assert.True(!area.Writable || area.Pages.Writable);
-                references[area.Pages] = references.GetValueOrDefault(area.Pages) + 1;
+                (int areas, int domainAreas) = references.GetValueOrDefault(area.Pages);
+                references[area.Pages] = (areas + 1, domainAreas + inDomain);
             }
         }
 
-        foreach ((Pages pages, int count) in references)
+        // Accounting: each pages object that some domain uses is charged once, in its mode.
+        long user = 0, mm = 0, pinned = 0;
+        foreach ((Pages pages, (int areas, int domainAreas)) in references)
         {
-            Assert.Equal(count, pages.Areas);
+            Assert.Equal(areas, pages.Areas);
+            Assert.Equal(domainAreas, pages.DomainAreas);
+            if (domainAreas > 0)
+            {
+                IoasObject.AddCharge(pages.Mode, pages.PageCount, ref user, ref mm);
+                pinned += pages.PageCount;
+            }
         }
+
+        PinAccounting accounting = ctx.Kernel.Accounting;
+        Assert.Equal((user, mm, pinned), (accounting.UserLockedPages, accounting.MmLockedPages, accounting.MmPinnedPages));
+        Assert.True(accounting.UserLockedPages <= accounting.LimitPages && accounting.MmLockedPages <= accounting.LimitPages);
     }
 }

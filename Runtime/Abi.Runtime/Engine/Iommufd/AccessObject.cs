@@ -15,6 +15,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 {
     private readonly List<(ulong Iova, ulong Last)> _pins = [];
 
+    // What each pin charged: pages already pinned for a domain are not charged again.
+    private readonly List<(AccountingMode Mode, long Pages)> _charges = [];
+
     public override ObjectKind Kind => ObjectKind.Access;
 
     public IoasObject? Ioas { get; private set; }
@@ -119,6 +122,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             ulong last = iova + (length - 1);
             ulong cursor = iova;
+            bool domainPinned = false;
+            AccountingMode mode = AccountingMode.None;
             for (int i = ioas.LowerBound(iova); cursor <= last; i++)
             {
                 if (i >= ioas.Areas.Count || ioas.Areas[i].Iova > cursor)
@@ -131,6 +136,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                     return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is read-only");
                 }
 
+                domainPinned |= ioas.Areas[i].Pages.DomainAreas > 0;
+                mode = ioas.Areas[i].Pages.Mode;
                 if (ioas.Areas[i].Last >= last)
                 {
                     break;
@@ -139,7 +146,18 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 cursor = ioas.Areas[i].Last + 1;
             }
 
+            long pages = domainPinned ? 0 : (long)(length / LinuxConstants.PageSize);
+            long user = 0, mm = 0;
+            IoasObject.AddCharge(mode, pages, ref user, ref mm);
+            PinAccounting accounting = owner.Kernel.Accounting;
+            if (pages > 0 && (owner.Kernel.Faults.ShouldFail("pages.account") || !accounting.Fits(user, mm)))
+            {
+                return Fail(Errno.ENOMEM, $"pinning {pages} pages would pass RLIMIT_MEMLOCK ({accounting.LimitPages} pages)");
+            }
+
+            accounting.Charge(mode, pages);
             _pins.Add((iova, last));
+            _charges.Add((mode, pages));
             return 0;
         }
     }
@@ -149,7 +167,13 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     {
         lock (owner.Sync)
         {
-            _pins.Remove((iova, iova + (length - 1)));
+            int index = _pins.IndexOf((iova, iova + (length - 1)));
+            if (index >= 0)
+            {
+                owner.Kernel.Accounting.Uncharge(_charges[index].Mode, _charges[index].Pages);
+                _pins.RemoveAt(index);
+                _charges.RemoveAt(index);
+            }
         }
     }
 
@@ -172,7 +196,13 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             if (_pins.Count > 0)
             {
                 Unmapped?.Invoke(0, ulong.MaxValue);
+                foreach ((AccountingMode mode, long pages) in _charges)
+                {
+                    owner.Kernel.Accounting.Uncharge(mode, pages);
+                }
+
                 _pins.Clear();
+                _charges.Clear();
             }
 
             ioas.Accesses.Remove(this);

@@ -42,6 +42,7 @@ internal sealed class HwptPagingObject : IommufdObject
     {
         Ioas.Users++;
         Ioas.Domains.Add(this);
+        Ioas.DomainsChanged(joined: true);
         Ioas.Reserved.Add(new ReservedRange(EngineIommu.ApertureLast + 1, ulong.MaxValue, this));
         Ioas.RecomputeAlignment();
         if (Fault is not null)
@@ -54,6 +55,7 @@ internal sealed class HwptPagingObject : IommufdObject
     {
         Ioas.Users--;
         Ioas.Domains.Remove(this);
+        Ioas.DomainsChanged(joined: false);
         Ioas.RemoveReserved(this);
         Ioas.RecomputeAlignment();
         if (Fault is not null)

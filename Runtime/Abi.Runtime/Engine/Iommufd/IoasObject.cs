@@ -142,12 +142,88 @@ internal sealed partial class IoasObject : IommufdObject
         return false;
     }
 
+    /// <summary>Where pins are charged; set by the context. Null for tables that account by themselves (type1).</summary>
+    public PinAccounting? Accounting { get; set; }
+
+    /// <summary>
+    /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
+    /// RLIMIT_MEMLOCK before a domain is added (0, 0 when a domain exists already).
+    /// </summary>
+    public (long User, long Mm) ChargeForFirstDomain()
+    {
+        long user = 0, mm = 0;
+        if (Domains.Count > 0)
+        {
+            return (0, 0);
+        }
+
+        var seen = new HashSet<Pages>(ReferenceEqualityComparer.Instance);
+        foreach (Area area in Areas)
+        {
+            if (area.Pages.DomainAreas == 0 && seen.Add(area.Pages))
+            {
+                AddCharge(area.Pages.Mode, area.Pages.PageCount, ref user, ref mm);
+            }
+        }
+
+        return (user, mm);
+    }
+
+    /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
+    public void DomainsChanged(bool joined)
+    {
+        if (Domains.Count != (joined ? 1 : 0))
+        {
+            return;
+        }
+
+        foreach (Area area in Areas)
+        {
+            CountDomainArea(area.Pages, joined ? 1 : -1);
+        }
+    }
+
+    public static void AddCharge(AccountingMode mode, long pages, ref long user, ref long mm)
+    {
+        if (mode == AccountingMode.User)
+        {
+            user += pages;
+        }
+        else if (mode == AccountingMode.Mm)
+        {
+            mm += pages;
+        }
+    }
+
+    private void CountDomainArea(Pages pages, int delta)
+    {
+        int before = pages.DomainAreas;
+        pages.DomainAreas += delta;
+        if (Accounting is null)
+        {
+            return;
+        }
+
+        if (before == 0 && pages.DomainAreas > 0)
+        {
+            Accounting.Charge(pages.Mode, pages.PageCount);
+        }
+        else if (before > 0 && pages.DomainAreas == 0)
+        {
+            Accounting.Uncharge(pages.Mode, pages.PageCount);
+        }
+    }
+
     public void Insert(Area area)
     {
         DmaLock.EnterWriteLock();
         try
         {
             Areas.Insert(LowerBound(area.Iova), area);
+            if (Domains.Count > 0)
+            {
+                CountDomainArea(area.Pages, 1);
+            }
         }
         finally
         {
@@ -161,8 +237,13 @@ internal sealed partial class IoasObject : IommufdObject
         DmaLock.EnterWriteLock();
         try
         {
+            Pages pages = Areas[index].Pages;
             Areas.RemoveAt(index);
             Invalidate();
+            if (Domains.Count > 0)
+            {
+                CountDomainArea(pages, -1);
+            }
         }
         finally
         {

@@ -38,7 +38,7 @@ internal sealed unsafe partial class IommufdFile
             }
             else if (CompatIoas is null)
             {
-                var ioas = new IoasObject { Memory = Kernel.Memory };
+                var ioas = new IoasObject { Memory = Kernel.Memory, Accounting = Kernel.Accounting };
                 Objects.Add(ioas);
                 CompatIoas = ioas;
             }
@@ -188,7 +188,7 @@ internal sealed unsafe partial class IommufdFile
 
         // A map with neither READ nor WRITE is accepted here (type1 refuses it).
         uint flags = Fixed | ((map.flags & CompatRead) != 0 ? Readable : 0) | ((map.flags & CompatWrite) != 0 ? Writeable : 0);
-        Pages pages = RentPages().Reset(map.vaddr, map.size, null, 0, (map.flags & CompatWrite) != 0);
+        Pages pages = RentPages().Reset(map.vaddr, map.size, null, 0, (map.flags & CompatWrite) != 0, Kernel.Accounting.ModeFor(AccountMm));
         ulong iova = map.iova;
         int rc = MapPages(ioas, pages, 0, map.size, flags, ref iova);
         ReturnIfUnused(pages);

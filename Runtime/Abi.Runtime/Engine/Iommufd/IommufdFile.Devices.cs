@@ -87,7 +87,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
             }
 
-            if (createAuto && (AddDomainError(ioas) ?? PinError(ioas)) is int domainFailed)
+            if (createAuto && (AddDomainError(ioas) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
             {
                 return domainFailed;
             }
@@ -162,6 +162,18 @@ internal sealed partial class IommufdFile
             {
                 return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
             }
+        }
+
+        return null;
+    }
+
+    /// <summary>A first domain pins every mapping of the IOAS: over RLIMIT_MEMLOCK is ENOMEM.</summary>
+    internal int? ChargeError(IoasObject ioas)
+    {
+        (long user, long mm) = ioas.ChargeForFirstDomain();
+        if ((user | mm) != 0 && (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm)))
+        {
+            return Fail(Errno.ENOMEM, $"pinning the IOAS's {user + mm} mapped pages for a domain would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
         }
 
         return null;

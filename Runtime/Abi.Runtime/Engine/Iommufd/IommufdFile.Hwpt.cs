@@ -66,7 +66,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
                 }
 
-                if ((AddDomainError(ioas) ?? f.PinError(ioas)) is int failed)
+                if ((AddDomainError(ioas) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
                 {
                     return failed;
                 }

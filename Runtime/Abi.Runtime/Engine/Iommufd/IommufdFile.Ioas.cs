@@ -25,7 +25,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: ioas.alloc");
         }
 
-        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory });
+        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory, Accounting = f.Kernel.Accounting });
         return 0;
     }
 
@@ -57,7 +57,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
         }
 
-        Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0);
+        Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
@@ -96,7 +96,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
         }
 
-        Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0);
+        Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
@@ -181,6 +181,11 @@ internal sealed unsafe partial class IommufdFile
             }
         }
 
+        if (ioas.Domains.Count > 0 && ChargeError(pieces) is int overLimit)
+        {
+            return overLimit;
+        }
+
         foreach ((Pages _, ulong _, ulong _) in pieces)
         {
             if (Kernel.Faults.ShouldFail("area.alloc"))
@@ -199,6 +204,33 @@ internal sealed unsafe partial class IommufdFile
 
         iova = placed;
         return 0;
+    }
+
+    /// <summary>Mapping into an IOAS with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
+    private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
+    {
+        long user = 0, mm = 0;
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            Pages pages = pieces[i].Pages;
+            bool repeated = false;
+            for (int j = 0; j < i; j++)
+            {
+                repeated |= ReferenceEquals(pieces[j].Pages, pages);
+            }
+
+            if (pages.DomainAreas == 0 && !repeated)
+            {
+                IoasObject.AddCharge(pages.Mode, pages.PageCount, ref user, ref mm);
+            }
+        }
+
+        if (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm))
+        {
+            return Fail(Errno.ENOMEM, $"pinning {user + mm} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
+        }
+
+        return null;
     }
 
     private Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();

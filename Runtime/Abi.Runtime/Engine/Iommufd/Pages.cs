@@ -22,9 +22,20 @@ internal sealed class Pages
     /// <summary>The areas that refer to it.</summary>
     public int Areas { get; set; }
 
+    /// <summary>How its pins are charged, fixed when the mapping was made (spec §4).</summary>
+    public AccountingMode Mode { get; set; }
+
+    /// <summary>Its areas that sit in an IOAS with at least one domain: while any do, every page is pinned and charged once.</summary>
+    public int DomainAreas { get; set; }
+
+    /// <summary>Pages of 4 KiB the source range spans: what a domain pin charges.</summary>
+    public long PageCount => PinAccounting.PagesSpanned(SourceAddress, Length);
+
     /// <summary>Reuses a released object for a new mapping (the context pools them, so MAP allocates nothing in steady state).</summary>
-    public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable)
+    public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable, AccountingMode mode)
     {
+        Mode = mode;
+        DomainAreas = 0;
         UserVa = userVa;
         Length = length;
         FileDescriptor = fileDescriptor;

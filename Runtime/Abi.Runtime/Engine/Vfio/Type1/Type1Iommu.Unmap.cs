@@ -102,6 +102,7 @@ internal sealed unsafe partial class Type1Iommu
             // v1 removes a mapping that starts inside the range whole, even if it runs past its end.
             unmapped += Table.Areas[first].Length;
             _invalidVaddr.Remove(Table.Areas[first].Iova);
+            Unpin(Table.Areas[first]);
             Table.RemoveAt(first);
         }
 

@@ -75,12 +75,16 @@ internal sealed unsafe partial class Type1Iommu
         {
             while (Table.Areas.Count > 0)
             {
+                Unpin(Table.Areas[^1]);
                 Table.RemoveAt(Table.Areas.Count - 1);
             }
 
             _invalidVaddr.Clear();
         }
     }
+
+    /// <summary>Gives back what a mapping charged (it is about to leave the table).</summary>
+    private void Unpin(Area area) => Kernel.Accounting.Uncharge(area.Pages.Mode, (long)(area.Length / MinPage));
 
     /// <summary>Whether a group's reserved MSI window may join: no mapping may sit in it (EINVAL otherwise).</summary>
     public bool CanAttachGroup() => !Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast);
@@ -184,7 +188,7 @@ internal sealed unsafe partial class Type1Iommu
             try
             {
                 Table.RemoveAt(index);
-                Table.Insert(old with { Pages = new Pages().Reset(vaddr, size, null, 0, old.Writable), PagesOffset = 0 });
+                Table.Insert(old with { Pages = new Pages().Reset(vaddr, size, null, 0, old.Writable, old.Pages.Mode), PagesOffset = 0 });
             }
             finally
             {
@@ -226,8 +230,17 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.ENOMEM, "injected failure: type1.map");
         }
 
-        var pages = new Pages().Reset(vaddr, size, null, 0, (map.flags & Write) != 0);
+        // type1 charges every mapping to VmLck on its own, duplicates included (spec §11).
+        AccountingMode mode = Kernel.Accounting.ModeFor(contextMm: true);
+        long charge = mode == AccountingMode.None ? 0 : (long)(size / MinPage);
+        if (!Kernel.Accounting.Fits(0, charge))
+        {
+            return Fail(Errno.ENOMEM, $"pinning {charge} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
+        }
+
+        var pages = new Pages().Reset(vaddr, size, null, 0, (map.flags & Write) != 0, mode);
         pages.Areas = 1;
+        Kernel.Accounting.Charge(mode, (long)(size / MinPage));
         Table.Insert(new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0));
         return 0;
     }
