@@ -229,6 +229,40 @@ public sealed unsafe class ContainerModesTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public void AccountingAndHugeIoptes_FollowTheComparisonTable(Mode mode)
+    {
+        using var setup = new Setup(mode);
+        PinAccounting accounting = setup.Kernel.Accounting;
+        accounting.HasIpcLock = false;
+        accounting.LimitPages = 1 << 20;
+
+        // The same memory mapped twice: each mapping is charged, in VmLck for type1 and for an
+        // iommufd serving the container, in the per-user counter for native iommufd.
+        Assert.Equal(0, setup.Map(Iova, Size));
+        Assert.Equal(0, setup.Map(Iova + 0x10_0000, Size));
+        long both = 2 * (long)(Size / 4096);
+        (long User, long Mm) expected = mode == Mode.Native ? (both, 0) : (0, both);
+        Assert.Equal(expected, (accounting.UserLockedPages, accounting.MmLockedPages));
+        Assert.Equal(both, accounting.MmPinnedPages);
+
+        // Over RLIMIT_MEMLOCK: ENOMEM in every mode, and nothing more is charged.
+        accounting.LimitPages = both;
+        Assert.Equal(-(int)Errno.ENOMEM, setup.Map(Iova + 0x20_0000, Size));
+        Assert.Equal(both, accounting.MmPinnedPages);
+
+        // Huge IOPTEs: type1 offers 2 MiB and 1 GiB pages; iommufd's compat TYPE1 turns huge pages
+        // off on its IOAS (so that it can punch holes), TYPE1v2 and native keep them.
+        if (mode is Mode.Type1 or Mode.Type1v2)
+        {
+            Assert.Equal(0x4020_1000UL, setup.Container!.GetIovaPageSizes() & 0x4020_1000UL);
+            return;
+        }
+
+        Assert.Equal(mode == Mode.CompatType1 ? 0UL : 1UL, setup.HugePagesOption());
+    }
+
     /// <summary>An engine, an edu device opened the way <paramref name="mode"/> opens it, and 4 pages of DMA memory.</summary>
     private sealed class Setup : IDisposable
     {
@@ -286,6 +320,23 @@ public sealed unsafe class ContainerModesTests
 
             var dma = new vfio_iommu_type1_dma_map { argsz = 32, flags = access, vaddr = (ulong)Memory.Address, iova = iova, size = size };
             return Kernel.Ioctl(ContainerFd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&dma));
+        }
+
+        /// <summary>IOMMU_OPTION_HUGE_PAGES of the IOAS in use (the compat IOAS for a container served by iommufd).</summary>
+        public ulong HugePagesOption()
+        {
+            var raw = _mode == Mode.Native ? _iommufd!.Raw : new IommufdIoctls(Kernel, ContainerFd);
+            uint ioasId = _ioas?.Id ?? 0;
+            if (_mode != Mode.Native)
+            {
+                var get = new iommu_vfio_ioas { size = 12, op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_GET };
+                Assert.Equal(Errno.None, raw.TryVfioIoas(ref get));
+                ioasId = get.ioas_id;
+            }
+
+            var option = new iommu_option { size = 24, option_id = (uint)iommufd_option.IOMMU_OPTION_HUGE_PAGES, op = (ushort)iommufd_option_ops.IOMMU_OPTION_OP_GET, object_id = ioasId };
+            Assert.Equal(Errno.None, raw.TryOption(ref option));
+            return option.val64;
         }
 
         /// <summary>Unmaps and returns the result and the size the kernel wrote back (0 if it wrote none).</summary>
