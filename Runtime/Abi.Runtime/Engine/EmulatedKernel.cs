@@ -192,10 +192,22 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// <inheritdoc/>
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
     {
+        if (fd >= 0 && _files.Get(fd) is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
+        {
+            // A memory BAR: the device's own pages, which the engine may reach but iommufd will not pin.
+            nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
+            if (mapped > 0)
+            {
+                Memory.Add((ulong)mapped, length, peer: true);
+            }
+
+            return mapped;
+        }
+
         if (fd >= 0 && _files.Contains(fd))
         {
             return EngineDiagnostics.Fail(Errno.ENODEV, _files.Get(fd) is VfioDeviceFile
-                ? "the engine's BARs are trapped register files, not memory: map them with VfioDevice.MapRegion, or use pread/pwrite"
+                ? "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite"
                 : "this engine file cannot be mapped");
         }
 

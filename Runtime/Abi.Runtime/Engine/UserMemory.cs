@@ -13,6 +13,7 @@ namespace Abi.Runtime.Engine;
 internal sealed class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
+    private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
     private long _generation = 1;
 
     public ReaderWriterLockSlim Lock { get; } = new(LockRecursionPolicy.SupportsRecursion);
@@ -20,12 +21,13 @@ internal sealed class UserMemory
     /// <summary>Changes whenever memory is removed; translations cached under an older value are stale.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
-    public void Add(ulong start, ulong length)
+    /// <summary>Makes [start, start + length) known; <paramref name="peer"/> marks another device's memory (an mmap of a BAR).</summary>
+    public void Add(ulong start, ulong length, bool peer = false)
     {
         Lock.EnterWriteLock();
         try
         {
-            _ranges[start] = start + length - 1;
+            (peer ? _peers : _ranges)[start] = start + length - 1;
         }
         finally
         {
@@ -40,11 +42,14 @@ internal sealed class UserMemory
         Lock.EnterWriteLock();
         try
         {
-            for (int i = _ranges.Count - 1; i >= 0; i--)
+            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_ranges, _peers])
             {
-                if (_ranges.Keys[i] <= last && start <= _ranges.Values[i])
+                for (int i = list.Count - 1; i >= 0; i--)
                 {
-                    _ranges.RemoveAt(i);
+                    if (list.Keys[i] <= last && start <= list.Values[i])
+                    {
+                        list.RemoveAt(i);
+                    }
                 }
             }
 
@@ -56,8 +61,13 @@ internal sealed class UserMemory
         }
     }
 
-    /// <summary>Whether [start, start + length) lies inside one known range.</summary>
-    public bool Contains(ulong start, ulong length)
+    /// <summary>Whether [start, start + length) lies inside one known range, process memory or device memory.</summary>
+    public bool Contains(ulong start, ulong length) => Within(_ranges, start, length) || Within(_peers, start, length);
+
+    /// <summary>Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd answers EFAULT).</summary>
+    public bool ContainsPinnable(ulong start, ulong length) => Within(_ranges, start, length);
+
+    private bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
     {
         if (length == 0 || start + length - 1 < start)
         {
@@ -68,7 +78,7 @@ internal sealed class UserMemory
         Lock.EnterReadLock();
         try
         {
-            IList<ulong> keys = _ranges.Keys;
+            IList<ulong> keys = ranges.Keys;
             int lo = 0, hi = keys.Count - 1, found = -1;
             while (lo <= hi)
             {
@@ -84,7 +94,7 @@ internal sealed class UserMemory
                 }
             }
 
-            return found >= 0 && _ranges.Values[found] >= last;
+            return found >= 0 && ranges.Values[found] >= last;
         }
         finally
         {

@@ -263,6 +263,50 @@ public sealed unsafe class ContainerModesTests
         Assert.Equal(mode == Mode.CompatType1 ? 0UL : 1UL, setup.HugePagesOption());
     }
 
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public void PeerToPeer_MappingABarMmap_WorksInType1Only(Mode mode)
+    {
+        using var setup = new Setup(mode, withPeer: true);
+        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        Assert.True(region.CanMmap);
+        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, 3, 1, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
+        Assert.True(bar > 0);
+        try
+        {
+            const ulong BarIova = 0x40_0000;
+            int rc = setup.Map(BarIova, region.Size, vaddr: bar);
+            if (mode is Mode.CompatType1 or Mode.CompatType1v2 or Mode.Native)
+            {
+                Assert.Equal(-(int)Errno.EFAULT, rc);                  // iommufd does not pin VM_PFNMAP memory
+                Assert.Contains("peer-to-peer", setup.Kernel.LastErrorReason, StringComparison.Ordinal);
+                return;
+            }
+
+            // type1 maps it, and the edu device's DMA lands in the other device's memory.
+            Assert.Equal(0, rc);
+            Assert.Equal(0, setup.Map(Iova, Size));
+            byte[] pattern = Enumerable.Range(0, 256).Select(i => (byte)(i ^ 0x5A)).ToArray();
+            pattern.CopyTo(setup.Memory.Span);
+            using var driver = new EduDriver(setup.Device);
+            driver.Copy(Iova, BarIova + 0x100, pattern.Length);
+            Assert.Equal(pattern, setup.PeerModel!.Memory.Span.Slice(0x100, pattern.Length).ToArray());
+        }
+        finally
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(bar, (nuint)region.Size));
+        }
+    }
+
+    /// <summary>A function whose BAR0 is 64 KiB of plain memory, as a frame buffer or a controller memory buffer is.</summary>
+    private sealed class MemoryBarDevice : PciDevice
+    {
+        public MemoryBarDevice()
+            : base(vendorId: 0x1234, deviceId: 0x0001, classCode: 0x058000) => Memory = AddMemoryBar(0, 0x10000);
+
+        public PciMemory Memory { get; }
+    }
+
     /// <summary>An engine, an edu device opened the way <paramref name="mode"/> opens it, and 4 pages of DMA memory.</summary>
     private sealed class Setup : IDisposable
     {
@@ -270,12 +314,14 @@ public sealed unsafe class ContainerModesTests
         private readonly IommuFd? _iommufd;
         private readonly Ioas? _ioas;
 
-        public Setup(Mode mode, int entryLimit = 65535)
+        public Setup(Mode mode, int entryLimit = 65535, bool withPeer = false)
         {
             _mode = mode;
             Kernel = new EmulatedKernel(mode is Mode.Type1 or Mode.Type1v2 ? ContainerBackend.Type1 : ContainerBackend.Iommufd) { Type1DmaEntryLimit = entryLimit };
             Edu = new EduDevice();
             var node = Kernel.AddDevice(Edu);
+            PeerModel = withPeer ? new MemoryBarDevice() : null;
+            var peerNode = PeerModel is null ? null : Kernel.AddDevice(PeerModel);
             Memory = DmaBuffer.Allocate(Kernel, (long)Size, preferHugePages: false);
             if (mode == Mode.Native)
             {
@@ -285,6 +331,13 @@ public sealed unsafe class ContainerModesTests
                 Device.BindIommufd(_iommufd);
                 Device.Attach(_ioas.Id);
                 Group = null!;
+                if (peerNode is not null)
+                {
+                    Peer = VfioDevice.OpenCdev(peerNode.CdevPath!, Kernel);
+                    Peer.BindIommufd(_iommufd);
+                    Peer.Attach(_ioas.Id);
+                }
+
                 return;
             }
 
@@ -293,7 +346,19 @@ public sealed unsafe class ContainerModesTests
             Group.SetContainer(Container);
             Container.SetIommu(mode is Mode.Type1 or Mode.CompatType1 ? 1u : 3u);
             Device = Group.GetDevice(node.PciName);
+            if (peerNode is not null)
+            {
+                PeerGroup = VfioGroup.Open(peerNode.GroupPath, Kernel);
+                PeerGroup.SetContainer(Container);
+                Peer = PeerGroup.GetDevice(peerNode.PciName);
+            }
         }
+
+        public MemoryBarDevice? PeerModel { get; }
+
+        public VfioDevice? Peer { get; }
+
+        public VfioGroup? PeerGroup { get; }
 
         public EmulatedKernel Kernel { get; }
 
@@ -310,15 +375,16 @@ public sealed unsafe class ContainerModesTests
         public int ContainerFd => (int)Container!.Fd.DangerousGetHandle();
 
         /// <summary>Maps [iova, iova+size) onto the start of the memory; access 3 = read|write in both APIs' terms.</summary>
-        public int Map(ulong iova, ulong size, uint access = 3)
+        public int Map(ulong iova, ulong size, uint access = 3, nint vaddr = 0)
         {
+            ulong source = (ulong)(vaddr != 0 ? vaddr : Memory.Address);
             if (_mode == Mode.Native)
             {
-                var map = new iommu_ioas_map { flags = 1 | (access == 3 ? 6u : 0), ioas_id = _ioas!.Id, user_va = (ulong)Memory.Address, length = size, iova = iova };
+                var map = new iommu_ioas_map { flags = 1 | (access == 3 ? 6u : 0), ioas_id = _ioas!.Id, user_va = source, length = size, iova = iova };
                 return -(int)_iommufd!.Raw.TryIoasMap(ref map);
             }
 
-            var dma = new vfio_iommu_type1_dma_map { argsz = 32, flags = access, vaddr = (ulong)Memory.Address, iova = iova, size = size };
+            var dma = new vfio_iommu_type1_dma_map { argsz = 32, flags = access, vaddr = source, iova = iova, size = size };
             return Kernel.Ioctl(ContainerFd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&dma));
         }
 
@@ -356,6 +422,8 @@ public sealed unsafe class ContainerModesTests
 
         public void Dispose()
         {
+            Peer?.Dispose();
+            PeerGroup?.Dispose();
             Device.Dispose();
             _ioas?.Dispose();
             _iommufd?.Dispose();

@@ -76,6 +76,14 @@ public abstract class PciDevice
         Config.DefineBar(index, size, is64);
     }
 
+    /// <summary>Declares a memory BAR that is plain memory (no registers): drivers may mmap it, and mapping that mmap for DMA is peer-to-peer.</summary>
+    protected PciMemory AddMemoryBar(int index, ulong size, bool is64 = false)
+    {
+        var memory = new PciMemory(size);
+        AddBar(index, size, memory, is64);
+        return memory;
+    }
+
     /// <summary>Adds a 64-bit MSI capability with <paramref name="vectors"/> (1-32, a power of two) vectors.</summary>
     protected void AddMsi(int vectors)
     {

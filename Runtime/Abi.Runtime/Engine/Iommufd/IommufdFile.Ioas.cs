@@ -175,9 +175,11 @@ internal sealed unsafe partial class IommufdFile
         foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
             // With a domain attached the pages are pinned now: memory the engine does not know is EFAULT.
-            if (ioas.Domains.Count > 0 && pages.FileDescriptor is null && !Kernel.Memory.Contains(pages.UserVa + offset, pieceLength))
+            if (ioas.Domains.Count > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength))
             {
-                return Fail(Errno.EFAULT, $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
+                return Fail(Errno.EFAULT, Kernel.Memory.Contains(pages.UserVa + offset, pieceLength)
+                    ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
+                    : $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
             }
         }
 

@@ -17,7 +17,14 @@ internal abstract unsafe partial class VfioDeviceFile
     public IMmioHandler? MmioHandler(long offset, long length)
     {
         int index = (int)((ulong)offset >> OffsetShift);
-        return Usable && index < 6 && Model.Bars[index] is PciBar bar && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
+        return Usable && index < 6 && Model.Bars[index] is PciBar bar && bar.Handler is not PciMemory && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
+    }
+
+    /// <summary>The plain memory behind the BAR region at <paramref name="offset"/> (an mmap of the device fd), or null for a register BAR.</summary>
+    public PciMemory? MemoryBar(long offset, long length)
+    {
+        ulong index = (ulong)offset >> OffsetShift;
+        return Usable && index < 6 && Model.Bars[(int)index] is PciBar { Handler: PciMemory memory } && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= memory.Size ? memory : null;
     }
 
     public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
