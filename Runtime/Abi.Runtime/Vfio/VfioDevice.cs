@@ -19,6 +19,9 @@ public sealed unsafe class VfioDevice : IDisposable
 
     private VfioDevice(FileDescriptor fd) => Fd = fd;
 
+    /// <summary>Takes over a device fd opened elsewhere (a cdev, or one from VFIO_GROUP_GET_DEVICE_FD); disposing the device closes it.</summary>
+    public static VfioDevice Adopt(FileDescriptor fd) => new(fd ?? throw new ArgumentNullException(nameof(fd)));
+
     /// <summary>The file descriptor.</summary>
     public FileDescriptor Fd { get; }
 
@@ -27,8 +30,6 @@ public sealed unsafe class VfioDevice : IDisposable
 
     /// <summary>Opens a device cdev.</summary>
     public static VfioDevice OpenCdev(string path, IKernel? kernel = null) => new(FileDescriptor.Open(kernel ?? Backend.Default, path));
-
-    internal static VfioDevice Adopt(FileDescriptor fd) => new(fd);
 
     /// <summary>Binds the cdev to <paramref name="iommufd"/> and returns the device's id in that context.</summary>
     public uint BindIommufd(IommuFd iommufd)
