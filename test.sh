@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up, then runs every test.
+# Sets up, then runs every test: formatting, the xunit suites, and the QEMU conformance run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -23,4 +23,12 @@ passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' 
 failed=$(grep -E '^\s+failed: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
 skipped=$(grep -E '^\s+skipped: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
 echo "Tests: $passed passed, $failed failed, $skipped skipped"
-exit "$status"
+
+# The real-kernel conformance run under QEMU (builds the kernel once, about 7-12 minutes on 2 cores).
+set +e
+"$ABI_ROOT/scripts/qemu/conformance.sh" 2>&1 | tee "$log"
+conformance=${PIPESTATUS[0]}
+set -e
+grep -E '^conformance: [0-9]+ scenarios' "$log" || echo "conformance: did not finish (exit $conformance)"
+[ "$status" -eq 0 ] || exit "$status"
+exit "$conformance"

@@ -17,7 +17,7 @@ public sealed record Devices(IKernel Kernel, string EduCdev, string EduGroup, st
     public static Devices Engine()
     {
         var kernel = new EmulatedKernel(ContainerBackend.Type1);
-        var edu = kernel.AddDevice(new EduDevice());
+        var edu = kernel.AddDevice(new EduDevice(msix: false, functionReset: false));      // QEMU's edu exactly
         var a = new VirtioNetDevice([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
         var b = new VirtioNetDevice([0x52, 0x54, 0, 0x12, 0x34, 0x57]);
         EthernetWire.Connect(a, b);

@@ -37,7 +37,7 @@ timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -
   -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1" \
   < /dev/null > "$out/guest-console.log" 2>&1 || true
 sed -n '/ABI-RESULTS-BEGIN/,/ABI-RESULTS-END/p' "$out/guest-console.log" | tr -d '\r' | grep '^{' > "$out/kernel.jsonl" || true
-grep -m1 '^guest:' "$out/guest-console.log" | tr -d '\r' || true
+grep -ao -m1 'guest: .*' "$out/guest-console.log" | tr -d '\r' || true
 if [ ! -s "$out/kernel.jsonl" ]; then
   echo "conformance: the guest recorded nothing; its console is in $out/guest-console.log" >&2
   tail -n 30 "$out/guest-console.log" >&2

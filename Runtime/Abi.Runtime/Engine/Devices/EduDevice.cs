@@ -36,14 +36,25 @@ public sealed class EduDevice : PciDevice
     private uint _liveness, _factorial, _status, _irqStatus;
     private ulong _dmaSource, _dmaDestination, _dmaCount, _dmaCommand;
 
+    private readonly bool _functionReset;
+
     /// <summary>Creates the device with its BAR and interrupts.</summary>
-    public EduDevice()
+    /// <param name="msix">Add the MSI-X vector QEMU's model lacks (so drivers can test MSI-X); false gives QEMU's device exactly.</param>
+    /// <param name="functionReset">Offer VFIO_DEVICE_RESET; QEMU's edu has neither FLR nor a PM reset, so vfio-pci offers none for it.</param>
+    public EduDevice(bool msix = true, bool functionReset = true)
         : base(vendorId: 0x1234, deviceId: 0x11E8, classCode: 0x00FF00, revision: 0x10, interruptPin: 1)
     {
+        _functionReset = functionReset;
         AddBar(0, 1 << 20, new Registers(this));
         AddMsi(1);
-        AddMsix(1, bar: 0, tableOffset: 0x80000, pbaOffset: 0x81000);
+        if (msix)
+        {
+            AddMsix(1, bar: 0, tableOffset: 0x80000, pbaOffset: 0x81000);
+        }
     }
+
+    /// <inheritdoc/>
+    public override bool CanReset => _functionReset;
 
     /// <summary>Transfers done since creation.</summary>
     public long Transfers { get; private set; }
