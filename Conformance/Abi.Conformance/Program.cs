@@ -13,6 +13,7 @@ if (args.Length >= 2 && args[0] == "run" && args[1] is "kernel" or "engine")
     CdevScenario.Run(devices, recorder);
     Type1Scenario.Run(devices, recorder);
     VirtioScenario.Run(devices, recorder);
+    InventoryScenario.Run(devices, recorder);
     Console.Error.WriteLine($"abi-conformance: {recorder.Steps} steps recorded on the {devices.Kernel.Name} backend");
     return 0;
 }

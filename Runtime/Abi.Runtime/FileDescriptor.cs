@@ -42,7 +42,8 @@ public sealed class FileDescriptor : SafeHandle
         int fd = kernel.Open(utf8, flags, mode);
         if (fd < 0)
         {
-            throw new SyscallException("open", path, (Errno)(-fd), Hint(kernel, path, (Errno)(-fd)));
+            // The engine says why it refused (a group already open, a device in use); the kernel gets our hint.
+            throw new SyscallException("open", path, (Errno)(-fd), Hint(kernel, path, (Errno)(-fd)) ?? kernel.LastErrorReason);
         }
 
         return new FileDescriptor(kernel, fd, path);
@@ -73,7 +74,7 @@ public sealed class FileDescriptor : SafeHandle
 
     private static string? Hint(IKernel kernel, string path, Errno errno)
     {
-        if (errno != Errno.ENOENT || kernel.Name != "kernel")
+        if (errno != Errno.ENOENT || kernel is not LinuxKernel)
         {
             return null;
         }

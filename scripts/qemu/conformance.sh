@@ -31,7 +31,7 @@ cp -L /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libm.so.6 "$work/roo
 
 echo "conformance: booting the guest"
 timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none \
-  -device intel-iommu,aw-bits=48 -device edu \
+  -device intel-iommu,aw-bits=48 -device edu -device e1000e,netdev=p2 -netdev hubport,id=p2,hubid=1 \
   -netdev hubport,id=p0,hubid=0 -device virtio-net-pci,netdev=p0,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:56 \
   -netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:57 \
   -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1" \

@@ -94,8 +94,10 @@ public sealed unsafe class WidgetBindingTests
         Assert.Equal(Constants.WIDGET_SET_MODE, seam.Request);
         var regs = new widget_regs { bank = 1, reg = 0x10, value = 0xAA };
         widget.Poke(ref regs);
-        Assert.Equal(13, (int)((Constants.WIDGET_POKE >> 16) & 0x3FFF));
+        Assert.Equal(Constants.WIDGET_POKE, seam.Request);
+        Assert.Equal(13, (int)((seam.Request >> 16) & 0x3FFF));         // _IOW with the packed 13-byte struct
         Assert.Equal(0, widget.Reset());
+        Assert.Equal(Constants.WIDGET_RESET, seam.Request);
     }
 
     private sealed class Recorder : IIoctlSeam

@@ -75,6 +75,7 @@ internal static class CdevScenario
             driver.Copy(Iova, Iova + 0x4000, pattern.Length);
             bool copied = window.Slice(0x4000, pattern.Length).SequenceEqual(pattern);
             r.Step("edu: liveness, factorial, DMA copy", Errno.None, ("liveness", driver.CheckLiveness(0x12345678)), ("factorial 10", driver.Factorial(10)), ("copy intact", copied));
+            r.Step("edu: the DMA-done interrupt through an eventfd", Errno.None, ("irq index", driver.InterruptIndex), ("status", driver.WaitForInterrupt(2000)));
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException or IoctlException)
         {

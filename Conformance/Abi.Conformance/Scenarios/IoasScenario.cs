@@ -37,6 +37,15 @@ internal static unsafe class IoasScenario
         Map(r, io, "MAP into an id that is not an IOAS", Rw | Fixed, 999, va, 4096, 0x900000);
         Map(r, io, "MAP without READ or WRITE", Fixed, ioas, va, 4096, 0x900000);
 
+        var second = new iommu_ioas_alloc { size = 12 };
+        r.Step("IOAS_ALLOC a second IOAS", io.TryIoasAlloc(ref second), ("ioas_id", second.out_ioas_id));
+        Copy(r, io, "COPY 64 KiB into the second IOAS", Rw | Fixed, second.out_ioas_id, ioas, 0x100000, 0x500000, 64 << 10);
+        Copy(r, io, "COPY automatic", Rw, second.out_ioas_id, ioas, 0x110000, 0, 64 << 10);
+        Copy(r, io, "COPY from an unmapped range", Rw | Fixed, second.out_ioas_id, ioas, 0x800000, 0x600000, 4096);
+        Copy(r, io, "COPY onto an existing mapping", Rw | Fixed, second.out_ioas_id, ioas, 0x100000, 0x500000, 4096);
+        var destroySecond = new iommu_destroy { size = 8, id = second.out_ioas_id };
+        r.Step("DESTROY the second IOAS", io.TryDestroy(ref destroySecond));
+
         Unmap(r, io, "UNMAP half of a mapping", ioas, 0x100000, 0x1000);
         Unmap(r, io, "UNMAP the whole mapping", ioas, 0x100000, 1 << 20);
         Unmap(r, io, "UNMAP an empty range", ioas, 0x100000, 1 << 20);
@@ -75,6 +84,12 @@ internal static unsafe class IoasScenario
     {
         var cmd = new iommu_ioas_map { size = 40, flags = flags, ioas_id = ioas, user_va = va, length = length, iova = iova };
         r.Step(step, io.TryIoasMap(ref cmd), ("iova", cmd.iova));
+    }
+
+    private static void Copy(Recorder r, IommufdIoctls io, string step, uint flags, uint dst, uint src, ulong srcIova, ulong dstIova, ulong length)
+    {
+        var cmd = new iommu_ioas_copy { size = 40, flags = flags, dst_ioas_id = dst, src_ioas_id = src, length = length, dst_iova = dstIova, src_iova = srcIova };
+        r.Step(step, io.TryIoasCopy(ref cmd), ("dst_iova", cmd.dst_iova));
     }
 
     internal static void Unmap(Recorder r, IommufdIoctls io, string step, uint ioas, ulong iova, ulong length)

@@ -80,11 +80,14 @@ public sealed partial class HeaderFetcher
         }
 
         // Keep the verified package in the cache, so the cache alone can rebuild the headers.
+        // A cached copy that does not verify (truncated, corrupted) is replaced, through a temporary file so no reader sees half of it.
         string cached = Path.Combine(_cache.DebDirectory, Path.GetFileName(deb));
-        if (!File.Exists(cached))
+        if (!File.Exists(cached) || (Path.GetFullPath(cached) != Path.GetFullPath(deb) && Sha256Of(cached) != actualSha))
         {
             Directory.CreateDirectory(_cache.DebDirectory);
-            File.Copy(deb, cached);
+            string partial = cached + ".partial";
+            File.Copy(deb, partial, overwrite: true);
+            File.Move(partial, cached, overwrite: true);
         }
 
         string target = _cache.HeaderDirectory(version);

@@ -86,7 +86,7 @@ public sealed unsafe class DmaBuffer : IDisposable
             }
             else
             {
-                note = "not enough free 2 MiB huge pages (see /proc/meminfo HugePages_Free); using 4 KiB pages";
+                note = "not enough free 2 MiB huge pages (see /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages); using 4 KiB pages";
             }
         }
 

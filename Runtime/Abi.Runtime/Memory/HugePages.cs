@@ -2,28 +2,18 @@ using System.Globalization;
 
 namespace Abi.Runtime.Memory;
 
-/// <summary>What the system offers in 2 MiB huge pages, read from <c>/proc/meminfo</c>.</summary>
+/// <summary>What the system offers in 2 MiB huge pages.</summary>
 public static class HugePages
 {
-    /// <summary>Free 2 MiB huge pages now (0 when the system has none reserved or the size differs).</summary>
+    // The 2 MiB pool by name: /proc/meminfo's HugePages_Free counts only the default size, which may be 1 GiB.
+    private const string FreePages = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages";
+
+    /// <summary>Free 2 MiB huge pages now (0 when the system has no such pool or none reserved).</summary>
     public static long Free2MiBPages()
     {
         try
         {
-            long free = 0, sizeKiB = 0;
-            foreach (string line in File.ReadLines("/proc/meminfo"))
-            {
-                if (line.StartsWith("HugePages_Free:", StringComparison.Ordinal))
-                {
-                    free = long.Parse(line.AsSpan("HugePages_Free:".Length).Trim(), CultureInfo.InvariantCulture);
-                }
-                else if (line.StartsWith("Hugepagesize:", StringComparison.Ordinal))
-                {
-                    sizeKiB = long.Parse(line.AsSpan("Hugepagesize:".Length).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
-                }
-            }
-
-            return sizeKiB == 2048 ? free : 0;
+            return File.Exists(FreePages) ? long.Parse(File.ReadAllText(FreePages).Trim(), CultureInfo.InvariantCulture) : 0;
         }
         catch (IOException)
         {

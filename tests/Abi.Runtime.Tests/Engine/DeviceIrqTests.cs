@@ -19,12 +19,31 @@ public sealed class DeviceIrqTests : DeviceTest
         using VfioDevice device = OpenBound(out _);
         Assert.Equal(new VfioIrqInfo(Intx, 1 | 2 | 4, 1), device.GetIrqInfo(Intx));
         Assert.Equal(new VfioIrqInfo(Msi, 1 | 8, 1), device.GetIrqInfo(Msi));
-        Assert.Equal(new VfioIrqInfo(Msix, 1 | 8, 1), device.GetIrqInfo(Msix));
+        Assert.Equal(new VfioIrqInfo(Msix, 1, 1), device.GetIrqInfo(Msix));                 // dynamic MSI-X: no NORESIZE (as the 7.2 kernel answers under VT-d)
         Assert.Equal(new VfioIrqInfo(4, 1 | 8, 1), device.GetIrqInfo(Constants.VFIO_PCI_REQ_IRQ_INDEX));
         var info = new vfio_irq_info { index = Constants.VFIO_PCI_ERR_IRQ_INDEX };
         Assert.Equal(Errno.EINVAL, RawDevice(device).TryGetIrqInfo(ref info));             // not PCI Express
         info.index = 5;
         Assert.Equal(Errno.EINVAL, RawDevice(device).TryGetIrqInfo(ref info));
+    }
+
+    [Fact]
+    public void IrqInfo_OfAPciExpressFunction_HasAnErrIndex_AndNoMsixWithoutMsix()
+    {
+        var express = new Abi.Runtime.Engine.Devices.E1000eDevice();
+        using VfioDevice e1000e = VfioDevice.OpenCdev(Kernel.AddDevice(express).CdevPath!, Kernel);
+        e1000e.BindIommufd(Iommufd);
+        Assert.Equal(new VfioIrqInfo(Constants.VFIO_PCI_ERR_IRQ_INDEX, 1 | 8, 1), e1000e.GetIrqInfo(Constants.VFIO_PCI_ERR_IRQ_INDEX));
+        Assert.Equal(new VfioIrqInfo(Msix, 1, 5), e1000e.GetIrqInfo(Msix));
+        Assert.Equal(0x1000UL, e1000e.GetRegionInfo(Constants.VFIO_PCI_CONFIG_REGION_INDEX).Size);
+        Assert.Equal(0x20UL, e1000e.GetRegionInfo(Constants.VFIO_PCI_BAR2_REGION_INDEX).Size);
+        Assert.False(e1000e.GetRegionInfo(Constants.VFIO_PCI_BAR2_REGION_INDEX).CanMmap);        // I/O space
+        Assert.Equal(0UL, e1000e.ReadConfig32(0x100));                                           // extended config reads 0
+
+        var plain = new Abi.Runtime.Engine.Devices.EduDevice(msix: false);
+        using VfioDevice edu = VfioDevice.OpenCdev(Kernel.AddDevice(plain).CdevPath!, Kernel);
+        edu.BindIommufd(Iommufd);
+        Assert.Equal(new VfioIrqInfo(Msix, 1 | 8, 0), edu.GetIrqInfo(Msix));                 // no MSI-X: NORESIZE stays
     }
 
     [Fact]

@@ -26,7 +26,7 @@ internal sealed class InterruptController(PciDevice device)
         Constants.VFIO_PCI_INTX_IRQ_INDEX => device.Config.Read(0x3D, 1) != 0 ? 1 : 0,
         Constants.VFIO_PCI_MSI_IRQ_INDEX => device.MsiVectors,
         Constants.VFIO_PCI_MSIX_IRQ_INDEX => device.MsixVectors,
-        Constants.VFIO_PCI_ERR_IRQ_INDEX => 0,       // conventional PCI: no AER
+        Constants.VFIO_PCI_ERR_IRQ_INDEX => device.IsExpress ? 1 : 0,       // AER exists only on PCI Express
         Constants.VFIO_PCI_REQ_IRQ_INDEX => 1,
         _ => 0,
     };

@@ -7,4 +7,5 @@ namespace Abi.Runtime.Engine.Devices;
 /// <param name="Size">Size in bytes: a power of two, at least 16.</param>
 /// <param name="Handler">The device model's register file.</param>
 /// <param name="Is64">Whether the BAR is a 64-bit memory BAR.</param>
-public sealed record PciBar(int Index, ulong Size, IMmioHandler Handler, bool Is64);
+/// <param name="IsIo">Whether it is an I/O-space BAR (read and written through the region, never mapped).</param>
+public sealed record PciBar(int Index, ulong Size, IMmioHandler Handler, bool Is64, bool IsIo = false);

@@ -116,11 +116,11 @@ public sealed class PciConfigSpace
         }
     }
 
-    internal void DefineBar(int index, ulong size, bool is64)
+    internal void DefineBar(int index, ulong size, bool is64, bool io = false)
     {
         int at = 0x10 + (4 * index);
-        _bytes[at] = (byte)(is64 ? 0x4 : 0x0);
-        ulong mask = ~(size - 1) & ~0xFUL;
+        _bytes[at] = (byte)(io ? 0x1 : is64 ? 0x4 : 0x0);
+        ulong mask = ~(size - 1) & (io ? ~0x3UL : ~0xFUL);
         Mask32(at, (uint)mask);
         if (is64)
         {

@@ -46,6 +46,15 @@ public abstract class PciDevice
     /// <summary>The BAR holding the MSI-X table, and the table's byte range in it.</summary>
     public (int Bar, ulong Offset, ulong Length) MsixTable { get; private set; } = (-1, 0, 0);
 
+    /// <summary>Whether the function is PCI Express: a 4 KiB config space (extended capabilities read as 0) and an AER (ERR) interrupt index.</summary>
+    public bool IsExpress { get; private set; }
+
+    /// <summary>The size of the config region VFIO shows: 4 KiB for PCI Express, 256 bytes otherwise.</summary>
+    public int ConfigSize => IsExpress ? 4096 : PciConfigSpace.Size;
+
+    /// <summary>The option ROM's size (0: none). Its contents read as zeros.</summary>
+    public ulong OptionRomSize { get; private set; }
+
     /// <summary>Whether VFIO_DEVICE_RESET works (a function-level reset).</summary>
     public virtual bool CanReset => true;
 
@@ -74,6 +83,32 @@ public abstract class PciDevice
 
         _bars[index] = new PciBar(index, size, registers, is64);
         Config.DefineBar(index, size, is64);
+    }
+
+    /// <summary>Declares an I/O-space BAR whose accesses (through the VFIO region) go to <paramref name="registers"/>.</summary>
+    protected void AddIoBar(int index, ulong size, IMmioHandler registers)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, 5);
+        if (size < 4 || size > 256 || !ulong.IsPow2(size))
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), "an I/O BAR is a power of two of 4 to 256 bytes");
+        }
+
+        _bars[index] = new PciBar(index, size, registers, Is64: false, IsIo: true);
+        Config.DefineBar(index, size, is64: false, io: true);
+    }
+
+    /// <summary>Declares an option ROM of <paramref name="size"/> bytes (VFIO's ROM region).</summary>
+    protected void AddOptionRom(ulong size) => OptionRomSize = ulong.IsPow2(size) ? size : throw new ArgumentOutOfRangeException(nameof(size));
+
+    /// <summary>Makes the function PCI Express: a PCIe capability (endpoint, version 2) and a 4 KiB config space.</summary>
+    protected void AddExpressCapability()
+    {
+        Span<byte> body = stackalloc byte[58];
+        body.Clear();
+        body[0] = 0x02;     // capability version 2, device/port type 0: PCI Express endpoint
+        Config.AddCapability(0x10, body, stackalloc byte[body.Length]);
+        IsExpress = true;
     }
 
     /// <summary>Declares a memory BAR that is plain memory (no registers): drivers may mmap it, and mapping that mmap for DMA is peer-to-peer.</summary>

@@ -17,15 +17,21 @@ internal abstract unsafe partial class VfioDeviceFile
         }
 
         uint index = info.index;
-        if (index >= Constants.VFIO_PCI_NUM_IRQS || index == Constants.VFIO_PCI_ERR_IRQ_INDEX)
+        if (index >= Constants.VFIO_PCI_NUM_IRQS || (index == Constants.VFIO_PCI_ERR_IRQ_INDEX && !Model.IsExpress))
         {
             return Fail(Errno.EINVAL, index == Constants.VFIO_PCI_ERR_IRQ_INDEX ? "the ERR index exists only on PCI Express devices" : $"IRQ index {index} is past the last ({Constants.VFIO_PCI_NUM_IRQS - 1})");
         }
 
+        // A device with MSI-X can have vectors added while enabled (dynamic allocation, which interrupt
+        // remapping provides), so its MSI-X index lacks NORESIZE; every other index keeps it (a device
+        // without MSI-X too); INTx is maskable and automasked.
         uint flags = Constants.VFIO_IRQ_INFO_EVENTFD;
-        flags |= index == Constants.VFIO_PCI_INTX_IRQ_INDEX
-            ? (uint)(Constants.VFIO_IRQ_INFO_MASKABLE | Constants.VFIO_IRQ_INFO_AUTOMASKED)
-            : Constants.VFIO_IRQ_INFO_NORESIZE;
+        flags |= index switch
+        {
+            Constants.VFIO_PCI_INTX_IRQ_INDEX => (uint)(Constants.VFIO_IRQ_INFO_MASKABLE | Constants.VFIO_IRQ_INFO_AUTOMASKED),
+            Constants.VFIO_PCI_MSIX_IRQ_INDEX when Model.MsixVectors > 0 => 0,
+            _ => Constants.VFIO_IRQ_INFO_NORESIZE,
+        };
         info.flags = flags;
         info.count = (uint)Model.Interrupts.Count(index);
         return 0;

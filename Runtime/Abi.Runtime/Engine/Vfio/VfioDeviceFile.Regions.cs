@@ -17,7 +17,7 @@ internal abstract unsafe partial class VfioDeviceFile
     public IMmioHandler? MmioHandler(long offset, long length)
     {
         int index = (int)((ulong)offset >> OffsetShift);
-        return Usable && index < 6 && Model.Bars[index] is PciBar bar && bar.Handler is not PciMemory && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
+        return Usable && index < 6 && Model.Bars[index] is PciBar bar && bar.Handler is not PciMemory && !bar.IsIo && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
     }
 
     /// <summary>The plain memory behind the BAR region at <paramref name="offset"/> (an mmap of the device fd), or null for a register BAR.</summary>
@@ -51,15 +51,17 @@ internal abstract unsafe partial class VfioDeviceFile
                 if (Model.Bars[(int)index] is PciBar bar)
                 {
                     result.size = bar.Size;
-                    result.flags = (uint)(Constants.VFIO_REGION_INFO_FLAG_READ | Constants.VFIO_REGION_INFO_FLAG_WRITE | Constants.VFIO_REGION_INFO_FLAG_MMAP);
+                    result.flags = (uint)(Constants.VFIO_REGION_INFO_FLAG_READ | Constants.VFIO_REGION_INFO_FLAG_WRITE | (bar.IsIo ? 0 : Constants.VFIO_REGION_INFO_FLAG_MMAP));
                     msixCap = Model.MsixTable.Bar == (int)index;
                 }
 
                 break;
             case Constants.VFIO_PCI_ROM_REGION_INDEX:
-                break;                                   // no option ROM: size 0, no flags
+                result.size = Model.OptionRomSize;       // no option ROM: size 0, no flags
+                result.flags = Model.OptionRomSize != 0 ? (uint)Constants.VFIO_REGION_INFO_FLAG_READ : 0u;
+                break;
             case Constants.VFIO_PCI_CONFIG_REGION_INDEX:
-                result.size = PciConfigSpace.Size;
+                result.size = (ulong)Model.ConfigSize;
                 result.flags = (uint)(Constants.VFIO_REGION_INFO_FLAG_READ | Constants.VFIO_REGION_INFO_FLAG_WRITE);
                 break;
             default:
@@ -111,15 +113,45 @@ internal abstract unsafe partial class VfioDeviceFile
         {
             Constants.VFIO_PCI_CONFIG_REGION_INDEX => ConfigAccess(buffer, at, write),
             < 6 => BarAccess((int)index, buffer, at, write),
+            Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 => RomRead(buffer, at),
             _ => Fail(Errno.EINVAL, $"region {index} cannot be read or written on this device"),
         };
     }
 
+    private long RomRead(Span<byte> buffer, ulong at)
+    {
+        if (at >= Model.OptionRomSize)
+        {
+            return 0;
+        }
+
+        int length = (int)Math.Min((ulong)buffer.Length, Model.OptionRomSize - at);
+        buffer[..length].Clear();
+        return length;
+    }
+
     private long ConfigAccess(Span<byte> buffer, ulong at, bool write)
     {
-        if (at >= PciConfigSpace.Size || (ulong)buffer.Length > PciConfigSpace.Size - at)
+        ulong configSize = (ulong)Model.ConfigSize;
+        if (at >= configSize || (ulong)buffer.Length > configSize - at)
         {
-            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} is past the {PciConfigSpace.Size}-byte config space");
+            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} is past the {configSize}-byte config space");
+        }
+
+        if (at >= PciConfigSpace.Size)
+        {
+            // Extended config space: no extended capabilities; reads give 0, writes are dropped.
+            if (!write)
+            {
+                buffer.Clear();
+            }
+
+            return buffer.Length;
+        }
+
+        if ((ulong)buffer.Length > PciConfigSpace.Size - at)
+        {
+            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} crosses into extended config space");
         }
 
         int done = 0;

@@ -54,7 +54,8 @@ public sealed class VirtioNetDevice : PciDevice
         _mac = mac.ToArray();
         AddBar(MsixBar, MsixBarSize, new MsixTableRegisters());
         AddBar(StructuresBar, StructuresBarSize, new Registers(this), is64: true);
-        AddMsix(3, MsixBar, MsixTableOffset, MsixPbaOffset);
+        AddMsix(4, MsixBar, MsixTableOffset, MsixPbaOffset);      // QEMU's default: 2 × queue pairs + 2
+        AddOptionRom(0x40000);                                      // QEMU's efi-virtio.rom region
         AddVirtioCapability(CommonCfg, CommonOffset, CommonLength);
         AddVirtioCapability(IsrCfg, IsrOffset, WindowLength);
         AddVirtioCapability(DeviceCfg, DeviceOffset, WindowLength);
@@ -63,6 +64,9 @@ public sealed class VirtioNetDevice : PciDevice
 
     /// <inheritdoc/>
     public override string Name => $"virtio-net {Convert.ToHexString(_mac)}";
+
+    /// <summary>No function-level reset, as QEMU's conventional-PCI virtio devices (vfio-pci offers no VFIO_DEVICE_RESET); drivers reset through the status register.</summary>
+    public override bool CanReset => false;
 
     /// <summary>The other end of the cable; set it with <see cref="Connect"/> or <see cref="EthernetWire.Connect"/>.</summary>
     public IEthernetPeer? Peer { get; private set; }
