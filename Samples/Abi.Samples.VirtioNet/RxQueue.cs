@@ -11,7 +11,7 @@ namespace Abi.Samples.VirtioNet;
 /// </summary>
 internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
 {
-    private readonly int[] _mbufOf = new int[ring.Size];
+    private readonly int[] _mbufOf = Empty(ring.Size);
     private readonly int _mask = ring.Size - 1;
     private ushort _lastUsed;
     private ushort _availIndex;
@@ -57,7 +57,7 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
 
         MmioRegion.ReadBarrier();           // the used entries and frames after the index that covers them
         int received = 0;
-        for (; received < n; received++)
+        for (int taken = 0; taken < n; taken++)
         {
             if (!pool.Buffers.TryRent(out int fresh))
             {
@@ -65,10 +65,25 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
             }
 
             ref SplitRing.UsedElement used = ref r.UsedSlot(_lastUsed & _mask);
-            int id = (int)used.Id;
-            packets[received] = new Mbuf(_mbufOf[id], (int)used.Length - NetHeaderLength);
+            uint id = used.Id;
+            uint length = used.Length;
             _lastUsed++;
-            Post(id, fresh);
+            if (id >= (uint)r.Size || length <= NetHeaderLength || length > NetHeaderLength + MbufPool.DataRoom)
+            {
+                // A completion that carries no frame (a dropped one has length 0) or makes no sense:
+                // its buffer goes straight back to the device, the fresh one back to the pool.
+                Errors++;
+                pool.Buffers.Return(fresh);
+                if (id < (uint)r.Size)
+                {
+                    Post((int)id, _mbufOf[id]);
+                }
+
+                continue;
+            }
+
+            packets[received++] = new Mbuf(_mbufOf[id], (int)length - NetHeaderLength);
+            Post((int)id, fresh);
         }
 
         MmioRegion.WriteBarrier();
@@ -77,13 +92,27 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
         return received;
     }
 
+    /// <summary>Completions that carried no usable frame (length 0 or out of range, or a bad id).</summary>
+    public long Errors { get; private set; }
+
     /// <summary>Returns the mbufs still in the ring to the pool (after the device was reset).</summary>
     public void Release()
     {
-        foreach (int index in _mbufOf)
+        for (int id = 0; id < _mbufOf.Length; id++)
         {
-            pool.Buffers.Return(index);
+            if (_mbufOf[id] >= 0)
+            {
+                pool.Buffers.Return(_mbufOf[id]);
+                _mbufOf[id] = -1;
+            }
         }
+    }
+
+    private static int[] Empty(int size)
+    {
+        int[] slots = new int[size];
+        Array.Fill(slots, -1);
+        return slots;
     }
 
     private void Post(int id, int index)

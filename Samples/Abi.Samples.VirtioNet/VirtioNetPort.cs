@@ -17,7 +17,7 @@ public sealed unsafe class VirtioNetPort : IDisposable
     private readonly IDmaMapper _mapper;
     private readonly ModernTransport _transport;
     private readonly DmaBuffer _rings;
-    private readonly RxQueue _rx;
+    private RxQueue? _rx;       // set as soon as it exists, so a failed start can give its mbufs back
     private readonly TxQueue _tx;
     private readonly byte[] _mac = new byte[6];
     private long _rxPackets, _rxBytes, _txPackets, _txBytes;
@@ -72,8 +72,39 @@ public sealed unsafe class VirtioNetPort : IDisposable
         // Step 7: the queues, in one DMA area mapped for the device.
         int ringBytes = SplitRing.Footprint(queueSize);
         _rings = DmaBuffer.Allocate(mapper.Kernel, 2L * ringBytes, preferHugePages: false);
-        ulong iova = mapper.Map(_rings);
+        ulong iova;
+        try
+        {
+            iova = mapper.Map(_rings);
+        }
+        catch
+        {
+            _rings.Dispose();
+            Fail("the rings could not be mapped");
+            throw;
+        }
+
         QueueMemory = (iova, (ulong)_rings.Length);
+        try
+        {
+            _tx = StartQueues(queueSize, ringBytes, iova);
+        }
+        catch
+        {
+            // Leave nothing behind: the device stopped, the rings unmapped and freed, the pool whole.
+            _transport.Status = 0;
+            SpinUntil(() => _transport.Status == 0, "the device did not finish its reset");
+            _rx?.Release();
+            _mapper.Unmap(iova, (ulong)_rings.Length);
+            _rings.Dispose();
+            _transport.Status = Failed;
+            _transport.Dispose();
+            throw;
+        }
+    }
+
+    private TxQueue StartQueues(ushort queueSize, int ringBytes, ulong iova)
+    {
         var rxRing = new SplitRing((byte*)_rings.Address, iova, queueSize);
         var txRing = new SplitRing((byte*)_rings.Address + ringBytes, iova + (ulong)ringBytes, queueSize);
         (ushort rxSize, long rxDoorbell) = _transport.SetUpQueue(ReceiveQueue, queueSize, rxRing.DescriptorIova, rxRing.DriverIova, rxRing.DeviceIova);
@@ -84,9 +115,10 @@ public sealed unsafe class VirtioNetPort : IDisposable
         }
 
         ModernTransport transport = _transport;
-        _rx = new RxQueue(rxRing, pool, () => transport.Notify(rxDoorbell, ReceiveQueue));
-        _tx = new TxQueue(txRing, pool, () => transport.Notify(txDoorbell, TransmitQueue));
-        _rx.Fill();
+        var rx = new RxQueue(rxRing, Pool, () => transport.Notify(rxDoorbell, ReceiveQueue));
+        var tx = new TxQueue(txRing, Pool, () => transport.Notify(txDoorbell, TransmitQueue));
+        _rx = rx;
+        rx.Fill();
 
         if ((Features & NetMac) != 0)
         {
@@ -98,7 +130,8 @@ public sealed unsafe class VirtioNetPort : IDisposable
 
         // Step 8: DRIVER_OK, then tell the device about the receive buffers.
         _transport.Status = Acknowledge | Driver | FeaturesOk | DriverOk;
-        _rx.Kick();
+        rx.Kick();
+        return tx;
     }
 
     /// <summary>The device fd's name, for messages.</summary>
@@ -134,7 +167,7 @@ public sealed unsafe class VirtioNetPort : IDisposable
     /// <summary>Receives up to <paramref name="packets"/>.Length frames into mbufs the caller then owns.</summary>
     public int RxBurst(Span<Mbuf> packets)
     {
-        int n = _rx.Burst(packets);
+        int n = _rx!.Burst(packets);
         _rxPackets += n;
         for (int i = 0; i < n; i++)
         {
@@ -166,10 +199,13 @@ public sealed unsafe class VirtioNetPort : IDisposable
         }
 
         _disposed = true;
+
+        // §4.1.4.3.2: the reset is done only when the status reads 0 again; until then the device may still DMA.
         _transport.Status = 0;
+        SpinUntil(() => _transport.Status == 0, "the device did not finish its reset");
         _tx.Reclaim();
         _tx.Release();
-        _rx.Release();
+        _rx!.Release();
         try
         {
             _mapper.Unmap(QueueMemory.Iova, QueueMemory.Length);

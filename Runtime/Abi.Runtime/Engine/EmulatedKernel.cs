@@ -194,6 +194,12 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     {
         if (fd >= 0 && _files.Get(fd) is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
         {
+            if ((flags & LinuxConstants.MAP_SHARED) == 0)
+            {
+                // vfio-pci maps BARs shared only: a private copy would be memory the device never sees.
+                return EngineDiagnostics.Fail(Errno.EINVAL, "a BAR can only be mapped MAP_SHARED");
+            }
+
             // A memory BAR: the device's own pages, which the engine may reach but iommufd will not pin.
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
             if (mapped > 0)
@@ -211,8 +217,11 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
                 : "this engine file cannot be mapped");
         }
 
+        // Only readable and writable anonymous memory becomes DMA-able: a device write into a
+        // read-only or inaccessible page would fault this process rather than the IOMMU.
+        const int ReadWrite = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
         nint result = LinuxKernel.Instance.Mmap(address, length, protection, flags, fd, offset);
-        if (result > 0 && (flags & LinuxConstants.MAP_ANONYMOUS) != 0)
+        if (result > 0 && (flags & LinuxConstants.MAP_ANONYMOUS) != 0 && (protection & ReadWrite) == ReadWrite)
         {
             Memory.Add((ulong)result, length);
         }

@@ -283,8 +283,9 @@ public sealed unsafe class ContainerModesTests
                 return;
             }
 
-            // type1 maps it, and the edu device's DMA lands in the other device's memory.
+            // type1 maps it without pinning (nothing charged), and the edu device's DMA lands in the other device's memory.
             Assert.Equal(0, rc);
+            Assert.Equal(0L, setup.Kernel.Accounting.MmPinnedPages);
             Assert.Equal(0, setup.Map(Iova, Size));
             byte[] pattern = Enumerable.Range(0, 256).Select(i => (byte)(i ^ 0x5A)).ToArray();
             pattern.CopyTo(setup.Memory.Span);

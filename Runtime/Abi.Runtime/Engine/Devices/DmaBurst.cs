@@ -28,7 +28,16 @@ public ref struct DmaBurst
         _direct = port.DirectMemory;
         if (_ioas is not null)
         {
-            _scope = _ioas.BeginDma();
+            try
+            {
+                _scope = _ioas.BeginDma();
+            }
+            catch
+            {
+                port.Lock.ExitReadLock();    // never leave detach waiting on a burst that did not start
+                _open = false;
+                throw;
+            }
         }
     }
 

@@ -28,6 +28,9 @@ internal sealed class Pages
     /// <summary>Its areas that sit in an IOAS with at least one domain: while any do, every page is pinned and charged once.</summary>
     public int DomainAreas { get; set; }
 
+    /// <summary>What a type1 mapping charged (0 for peer-to-peer memory, which type1 maps without pinning).</summary>
+    public long Type1Charge { get; set; }
+
     /// <summary>Pages of 4 KiB the source range spans: what a domain pin charges.</summary>
     public long PageCount => PinAccounting.PagesSpanned(SourceAddress, Length);
 

@@ -123,7 +123,13 @@ internal sealed class DeviceVirtqueue(int index, ushort maxSize)
         _pending = 0;
         Span<byte> idx = stackalloc byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(idx, _usedIndex);
-        if (!Write(in dma, DeviceArea + 2, idx) || !Read(in dma, DriverArea, idx))
+        if (!Write(in dma, DeviceArea + 2, idx))
+        {
+            return false;
+        }
+
+        Interlocked.MemoryBarrier();        // the index store before the flags load (§2.7.10, device side)
+        if (!Read(in dma, DriverArea, idx))
         {
             return false;
         }

@@ -84,7 +84,7 @@ internal sealed unsafe partial class Type1Iommu
     }
 
     /// <summary>Gives back what a mapping charged (it is about to leave the table).</summary>
-    private void Unpin(Area area) => Kernel.Accounting.Uncharge(area.Pages.Mode, (long)(area.Length / MinPage));
+    private void Unpin(Area area) => Kernel.Accounting.Uncharge(area.Pages.Mode, area.Pages.Type1Charge);
 
     /// <summary>Whether a group's reserved MSI window may join: no mapping may sit in it (EINVAL otherwise).</summary>
     public bool CanAttachGroup() => !Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast);
@@ -188,7 +188,9 @@ internal sealed unsafe partial class Type1Iommu
             try
             {
                 Table.RemoveAt(index);
-                Table.Insert(old with { Pages = new Pages().Reset(vaddr, size, null, 0, old.Writable, old.Pages.Mode), PagesOffset = 0 });
+                Pages swapped = new Pages().Reset(vaddr, size, null, 0, old.Writable, old.Pages.Mode);
+                swapped.Type1Charge = old.Pages.Type1Charge;        // the pages stay pinned: the charge moves with them
+                Table.Insert(old with { Pages = swapped, PagesOffset = 0 });
             }
             finally
             {
@@ -230,17 +232,19 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.ENOMEM, "injected failure: type1.map");
         }
 
-        // type1 charges every mapping to VmLck on its own, duplicates included (spec §11).
+        // type1 charges every mapping to VmLck on its own, duplicates included (spec §11); another
+        // device's BAR (peer-to-peer) is mapped without pinning, so without a charge.
         AccountingMode mode = Kernel.Accounting.ModeFor(contextMm: true);
-        long charge = mode == AccountingMode.None ? 0 : (long)(size / MinPage);
-        if (!Kernel.Accounting.Fits(0, charge))
+        long pinned = Kernel.Memory.ContainsPinnable(vaddr, size) ? (long)(size / MinPage) : 0;
+        if (!Kernel.Accounting.Fits(0, mode == AccountingMode.None ? 0 : pinned))
         {
-            return Fail(Errno.ENOMEM, $"pinning {charge} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
+            return Fail(Errno.ENOMEM, $"pinning {pinned} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
         }
 
         var pages = new Pages().Reset(vaddr, size, null, 0, (map.flags & Write) != 0, mode);
         pages.Areas = 1;
-        Kernel.Accounting.Charge(mode, (long)(size / MinPage));
+        pages.Type1Charge = pinned;
+        Kernel.Accounting.Charge(mode, pinned);
         Table.Insert(new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0));
         return 0;
     }
