@@ -119,20 +119,15 @@ public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool,
             }
         }
 
+        long bytesBefore = output.TxBytes;          // the port counts bytes already; no second pass over the burst
         int sent = output.TxBurst(burst[..n]);
         if (sent < n)
         {
             pool.Free(burst[sent..n]);
         }
 
-        long bytes = 0;
-        for (int i = 0; i < sent; i++)
-        {
-            bytes += burst[i].Length;
-        }
-
         Counters[from].Received(n);
-        Counters[to].Sent(sent, bytes, n - sent);
+        Counters[to].Sent(sent, output.TxBytes - bytesBefore, n - sent);
     }
 
     private bool CheckDevices()

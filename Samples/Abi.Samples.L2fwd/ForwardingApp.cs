@@ -106,7 +106,7 @@ public static class ForwardingApp
                 options.PacketSize,
                 forwarder.Elapsed.TotalSeconds,
                 forwarder.Forwarded,
-                forwarder.Counters.Sum(c => c.Drops) + (bench?.Devices.Sum(d => d.RxMissed) ?? 0),
+                forwarder.Counters.Sum(c => c.Drops) + ports.Ports.Sum(p => p.RxErrors) + (bench?.Devices.Sum(d => d.RxMissed) ?? 0),
                 bench?.Devices.Sum(d => d.Dma.Faults),
                 forwarder.SteadyStateAllocation.Bytes,
                 forwarder.SteadyStateAllocation.Packets,

@@ -56,8 +56,8 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
         }
 
         MmioRegion.ReadBarrier();           // the used entries and frames after the index that covers them
-        int received = 0;
-        for (int taken = 0; taken < n; taken++)
+        int received = 0, taken = 0;
+        for (; taken < n; taken++)
         {
             if (!pool.Buffers.TryRent(out int fresh))
             {
@@ -84,6 +84,11 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
 
             packets[received++] = new Mbuf(_mbufOf[id], (int)length - NetHeaderLength);
             Post((int)id, fresh);
+        }
+
+        if (taken == 0)
+        {
+            return 0;                        // the pool is dry: nothing was reposted, so nothing to publish
         }
 
         MmioRegion.WriteBarrier();

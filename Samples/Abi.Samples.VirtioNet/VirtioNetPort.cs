@@ -155,6 +155,9 @@ public sealed unsafe class VirtioNetPort : IDisposable
     /// <summary>Bytes received.</summary>
     public long RxBytes => Volatile.Read(ref _rxBytes);
 
+    /// <summary>Receive completions that carried no usable frame (the buffer went straight back to the device).</summary>
+    public long RxErrors => _rx?.Errors ?? 0;
+
     /// <summary>Frames handed to the device.</summary>
     public long TxPackets => Volatile.Read(ref _txPackets);
 

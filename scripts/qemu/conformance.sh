@@ -36,8 +36,14 @@ timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -
   -netdev hubport,id=p1,hubid=0 -device virtio-net-pci,netdev=p1,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:57 \
   -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1" \
   < /dev/null > "$out/guest-console.log" 2>&1 || true
-sed -n '/ABI-RESULTS-BEGIN/,/ABI-RESULTS-END/p' "$out/guest-console.log" | tr -d '\r' | grep '^{' > "$out/kernel.jsonl" || true
 grep -ao -m1 'guest: .*' "$out/guest-console.log" | tr -d '\r' || true
+if ! grep -aq ABI-RESULTS-END "$out/guest-console.log"; then
+  # A guest that panicked or timed out must not pass for a short run that differs.
+  echo "conformance: the guest did not finish; its console is in $out/guest-console.log" >&2
+  tail -n 30 "$out/guest-console.log" >&2
+  exit 1
+fi
+sed -n '/ABI-RESULTS-BEGIN/,/ABI-RESULTS-END/p' "$out/guest-console.log" | tr -d '\r' | grep '^{' > "$out/kernel.jsonl" || true
 if [ ! -s "$out/kernel.jsonl" ]; then
   echo "conformance: the guest recorded nothing; its console is in $out/guest-console.log" >&2
   tail -n 30 "$out/guest-console.log" >&2

@@ -27,10 +27,10 @@ if [ -s "$out/bzImage" ]; then
   exit 0
 fi
 
-deb=$(ls "$apt_dir"/debs/${package}_*.deb 2>/dev/null | head -n1 || true)
-if [ -z "$deb" ]; then
-  (cd "$apt_dir/debs" && apt-get "${o[@]}" download "$package=$version" >&2 2>/dev/null || apt-get "${o[@]}" download "$package=$version" >&2)
-  deb=$(ls "$apt_dir"/debs/${package}_*.deb | head -n1)
+# Exactly this version's package (apt writes an epoch's colon as %3a), so a newer sid version is downloaded, not shadowed.
+deb="$apt_dir/debs/${package}_${version//:/%3a}_all.deb"
+if [ ! -s "$deb" ]; then
+  (cd "$apt_dir/debs" && apt-get "${o[@]}" download "$package=$version" >&2)
 fi
 
 work="$cache/kernel/build-$key"

@@ -25,6 +25,12 @@ public sealed class ForwardingTests
             Assert.Equal(bench.Generators[p].Sent, bench.Devices[p].RxPackets);
             Assert.InRange(bench.Devices[p].RxPackets - set.Ports[p].RxPackets, 0, 256);   // at most a ring's worth still waiting
             Assert.Equal(0, bench.Devices[p].Dma.Faults);
+
+            // Everything port p received went out of the other port, none dropped, and (source half
+            // of the rewrite) the frames generator p got carry port p's own address as source.
+            Assert.Equal(0, forwarder.Counters[p].Drops);
+            Assert.Equal(forwarder.Counters[p].RxPackets, forwarder.Counters[1 - p].TxPackets);
+            Assert.Equal(set.Ports[p].Mac.ToArray(), bench.Generators[p].LastSource.ToArray());
         }
     }
 

@@ -143,12 +143,14 @@ public sealed class VirtioNetDriverTests
         Assert.True(first.NeedsReset);
         first.Dispose();                                             // resets the device; its rings were unmapped already
 
-        using var second = new VirtioNetPort(vfio, ioas, pool);
+        var second = new VirtioNetPort(vfio, ioas, pool);
         Assert.False(second.NeedsReset);
         n = second.RxBurst(burst);
         Assert.Equal(32, n);
         pool.Free(burst[..n]);
         Assert.Null(device.Error);
+        second.Dispose();
+        Assert.Equal(1024, pool.Available);                          // after the reset, every buffer is back
     }
 
     [Fact]

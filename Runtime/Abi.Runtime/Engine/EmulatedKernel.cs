@@ -192,7 +192,8 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// <inheritdoc/>
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
     {
-        if (fd >= 0 && _files.Get(fd) is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
+        EngineFile? file = fd >= 0 ? _files.Get(fd) : null;
+        if (file is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
         {
             if ((flags & LinuxConstants.MAP_SHARED) == 0)
             {
@@ -210,9 +211,9 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             return mapped;
         }
 
-        if (fd >= 0 && _files.Contains(fd))
+        if (file is not null)
         {
-            return EngineDiagnostics.Fail(Errno.ENODEV, _files.Get(fd) is VfioDeviceFile
+            return EngineDiagnostics.Fail(Errno.ENODEV, file is VfioDeviceFile
                 ? "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite"
                 : "this engine file cannot be mapped");
         }

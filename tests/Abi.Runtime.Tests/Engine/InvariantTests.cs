@@ -43,6 +43,7 @@ public sealed unsafe class InvariantTests
         var ioasIds = new List<uint>();
         iommu_iova_range* scratch = stackalloc iommu_iova_range[8];
         var counts = new Dictionary<Errno, int>();
+        int attached = 0, hwpts = 0, peakPinned = 0;
 
         for (int step = 0; step < 100_000; step++)
         {
@@ -60,11 +61,13 @@ public sealed unsafe class InvariantTests
             };
             counts[result] = counts.GetValueOrDefault(result) + 1;
             CheckInvariants(ctx);
+            peakPinned = Math.Max(peakPinned, (int)kernel.Accounting.MmPinnedPages);
         }
 
         // The walk exercised both success and the error paths.
         Assert.True(counts[Errno.None] > 10_000);
         Assert.True(counts.Keys.Count(e => e != Errno.None) >= 6, string.Join(", ", counts.Keys));
+        Assert.True(attached > 0 && hwpts > 0 && peakPinned > 0, $"attaches {attached}, HWPTs {hwpts}, peak pinned pages {peakPinned}: the accounting checks saw no domain pin anything");
         Assert.True(counts.GetValueOrDefault(Errno.ENOMEM) > 0, "the memlock limit was never reached: " + string.Join(", ", counts));
         foreach ((int deviceFd, uint _) in devices)
         {
@@ -186,7 +189,9 @@ public sealed unsafe class InvariantTests
             }
 
             var attach = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = PickId() };
-            return raw.TryAttachIommufdPt(ref attach);
+            Errno e = raw.TryAttachIommufdPt(ref attach);
+            attached += e == Errno.None ? 1 : 0;
+            return e;
         }
 
         Errno HwptAlloc()
@@ -196,6 +201,7 @@ public sealed unsafe class InvariantTests
             if (e == Errno.None)
             {
                 ioasIds.Add(cmd.out_hwpt_id);       // a HWPT id is also what attach and destroy pick from
+                hwpts++;
             }
 
             return e;

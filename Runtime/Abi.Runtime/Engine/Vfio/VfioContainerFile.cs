@@ -80,7 +80,6 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
         lock (_lock)
         {
             _groups.Remove(group);
-            group.Device.Model.Dma.Detach();
             if (_groups.Count == 0)
             {
                 Type1?.Release();

@@ -15,6 +15,7 @@ public sealed class PacketGenerator : IEthernetPeer
 
     private readonly byte[] _template;
     private readonly byte[] _mac;
+    private readonly byte[] _lastSource = new byte[6];
     private long _sent, _received, _receivedBytes, _misaddressed;
 
     /// <summary>Builds the frame template: <paramref name="frameLength"/> bytes (60-1514, without FCS) from <paramref name="sourceMac"/> to <paramref name="destinationMac"/>.</summary>
@@ -57,11 +58,19 @@ public sealed class PacketGenerator : IEthernetPeer
     /// <summary>Received frames whose destination MAC was not the generator's (a forwarder that did not rewrite addresses).</summary>
     public long Misaddressed => Volatile.Read(ref _misaddressed);
 
+    /// <summary>The source MAC of the last frame received.</summary>
+    public ReadOnlySpan<byte> LastSource => _lastSource;
+
     /// <inheritdoc/>
     public void Receive(ReadOnlySpan<byte> frame)
     {
         _received++;
         _receivedBytes += frame.Length;
+        if (frame.Length >= 12)
+        {
+            frame[6..12].CopyTo(_lastSource);
+        }
+
         if (frame.Length < 6 || !frame[..6].SequenceEqual(_mac))
         {
             _misaddressed++;
