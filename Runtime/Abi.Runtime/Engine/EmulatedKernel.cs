@@ -56,6 +56,31 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// <summary>The engine's failure points, for fail-nth sweeps.</summary>
     public FaultInjection Faults { get; } = new();
 
+    /// <summary>
+    /// The kernel's <c>CONFIG_IOMMUFD_TEST</c>: iommufd files answer <c>IOMMU_TEST_CMD</c> (mock
+    /// domains and devices, access objects, checks), which the kernel's selftests drive. Off by default, as in the kernel.
+    /// </summary>
+    public bool EnableTestCommands { get; set; }
+
+    /// <summary>Told (fd, open) whenever an engine fd is handed out or released, including fds made inside ioctls.</summary>
+    public Action<int, bool>? DescriptorsChanged
+    {
+        get => _files.Changed;
+        set => _files.Changed = value;
+    }
+
+    /// <summary>
+    /// Accepts memory the program allocated without the engine: an address outside the known
+    /// ranges is looked up in <c>/proc/self/maps</c> (readable-writable mappings count).
+    /// <paramref name="mappingCounter"/> must change whenever the process unmaps or replaces memory,
+    /// so what was learned is dropped; the interposer bumps it on munmap, mremap and MAP_FIXED.
+    /// </summary>
+    public unsafe void DiscoverUserMemory(long* mappingCounter)
+    {
+        ArgumentNullException.ThrowIfNull(mappingCounter);
+        Memory.EnableDiscovery(mappingCounter);
+    }
+
     /// <summary>Declares memory the caller allocated itself as usable for DMA mappings.</summary>
     public void RegisterUserMemory(nint address, ulong length) => Memory.Add((ulong)address, length);
 

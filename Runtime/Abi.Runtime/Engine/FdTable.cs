@@ -13,6 +13,9 @@ internal sealed class FdTable
     private readonly Dictionary<int, EngineFile> _files = [];
     private readonly Lock _lock = new();
 
+    /// <summary>Told (fd, open) whenever an engine fd appears or goes, so an interposer knows which fds to route here.</summary>
+    public Action<int, bool>? Changed { get; set; }
+
     public int Add(EngineFile file)
     {
         int fd = LinuxKernel.Instance.Open("/dev/null\0"u8, LinuxConstants.O_RDONLY | LinuxConstants.O_CLOEXEC, 0);
@@ -26,6 +29,7 @@ internal sealed class FdTable
             _files.Add(fd, file);
         }
 
+        Changed?.Invoke(fd, true);
         return fd;
     }
 
@@ -57,6 +61,8 @@ internal sealed class FdTable
             }
         }
 
+        // The number stops being the engine's before it is closed, so it cannot be handed out again while still marked.
+        Changed?.Invoke(fd, false);
         file.Release();
         return LinuxKernel.Instance.Close(fd);
     }

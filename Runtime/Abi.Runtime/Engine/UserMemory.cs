@@ -10,11 +10,35 @@ namespace Abi.Runtime.Engine;
 /// generation, so once munmap returns no DMA reaches the memory it removed.
 /// </para>
 /// </summary>
-internal sealed class UserMemory
+/// <para>
+/// A program that allocates without the engine (a C program under the interposer) can turn on
+/// discovery: an address outside the known ranges is then looked up in <c>/proc/self/maps</c>, and
+/// readable-writable mappings found there count as process memory until the mapping counter the
+/// interposer bumps on munmap/mremap/MAP_FIXED changes.
+/// </para>
+internal sealed unsafe class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
     private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
+    private readonly SortedList<ulong, ulong> _discovered = [];  // from /proc/self/maps, valid while the counter stands
+    private readonly Lock _discoveryLock = new();
+    private long* _mappingCounter;
+    private long _seenMappings;
     private long _generation = 1;
+
+    /// <summary>Whether addresses outside the known ranges are looked up in <c>/proc/self/maps</c>.</summary>
+    public bool Discovers => _mappingCounter != null;
+
+    /// <summary>Turns on discovery; <paramref name="mappingCounter"/> changes whenever the process's mappings do.</summary>
+    public void EnableDiscovery(long* mappingCounter)
+    {
+        lock (_discoveryLock)
+        {
+            _mappingCounter = mappingCounter;
+            _seenMappings = Volatile.Read(ref *mappingCounter);
+            _discovered.Clear();
+        }
+    }
 
     public ReaderWriterLockSlim Lock { get; } = new(LockRecursionPolicy.SupportsRecursion);
 
@@ -62,10 +86,63 @@ internal sealed class UserMemory
     }
 
     /// <summary>Whether [start, start + length) lies inside one known range, process memory or device memory.</summary>
-    public bool Contains(ulong start, ulong length) => Within(_ranges, start, length) || Within(_peers, start, length);
+    public bool Contains(ulong start, ulong length) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length);
 
     /// <summary>Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd answers EFAULT).</summary>
-    public bool ContainsPinnable(ulong start, ulong length) => Within(_ranges, start, length);
+    public bool ContainsPinnable(ulong start, ulong length) => Within(_ranges, start, length) || Discovered(start, length);
+
+    private bool Discovered(ulong start, ulong length)
+    {
+        if (_mappingCounter == null || length == 0 || start + length - 1 < start)
+        {
+            return false;
+        }
+
+        ulong last = start + length - 1;
+        lock (_discoveryLock)
+        {
+            long counter = Volatile.Read(ref *_mappingCounter);
+            if (counter != _seenMappings)
+            {
+                // Something was unmapped or replaced: what was learned may be gone, and translations cached on it are stale.
+                _seenMappings = counter;
+                _discovered.Clear();
+                Interlocked.Increment(ref _generation);
+            }
+
+            if (Covered(_discovered, start, last))
+            {
+                return true;
+            }
+
+            foreach ((ulong mapStart, ulong mapLast) in ProcessMaps.ReadWritable())
+            {
+                _discovered[mapStart] = mapLast;
+            }
+
+            return Covered(_discovered, start, last);
+        }
+    }
+
+    // Whether adjacent ranges of the list cover [start, last] without a gap.
+    private static bool Covered(SortedList<ulong, ulong> ranges, ulong start, ulong last)
+    {
+        ulong next = start;
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            if (ranges.Keys[i] <= next && ranges.Values[i] >= next)
+            {
+                if (ranges.Values[i] >= last)
+                {
+                    return true;
+                }
+
+                next = ranges.Values[i] + 1;
+            }
+        }
+
+        return false;
+    }
 
     private bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
     {

@@ -1,0 +1,69 @@
+using Abi.Runtime.Engine;
+using Abi.Runtime.Engine.Devices;
+using Abi.Runtime.Engine.Devices.Virtio;
+
+namespace Abi.Interposer;
+
+/// <summary>
+/// Builds the engine a preloaded program sees, from environment variables (documented in the README):
+/// <list type="bullet">
+/// <item><c>ABI_ENGINE_CONTAINER</c>: <c>iommufd</c> (default) or <c>type1</c>, which kernel serves <c>/dev/vfio/vfio</c>.</item>
+/// <item><c>ABI_ENGINE_DEVICES</c>: comma-separated emulated PCI functions, in cdev order:
+/// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>virtio-net-pair</c> (two ports on one wire).</item>
+/// <item><c>ABI_ENGINE_IOMMUFD_TEST</c>: <c>1</c> enables IOMMU_TEST_CMD (the kernel's CONFIG_IOMMUFD_TEST).</item>
+/// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> sets enable_unsafe_noiommu_mode.</item>
+/// <item><c>ABI_ENGINE_TRACE</c>: <c>1</c> prints every failing engine call with its errno and reason to stderr.</item>
+/// </list>
+/// </summary>
+internal static class EngineConfiguration
+{
+    public static bool Trace { get; private set; }
+
+    public static EmulatedKernel Create()
+    {
+        string container = Environment.GetEnvironmentVariable("ABI_ENGINE_CONTAINER") ?? "iommufd";
+        ContainerBackend backend = container switch
+        {
+            "iommufd" or "" => ContainerBackend.Iommufd,
+            "type1" => ContainerBackend.Type1,
+            _ => throw new ArgumentException($"ABI_ENGINE_CONTAINER={container}: expected iommufd or type1"),
+        };
+
+        var kernel = new EmulatedKernel(backend)
+        {
+            EnableTestCommands = IsSet("ABI_ENGINE_IOMMUFD_TEST"),
+            EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
+        };
+        Trace = IsSet("ABI_ENGINE_TRACE");
+
+        string devices = Environment.GetEnvironmentVariable("ABI_ENGINE_DEVICES") ?? "";
+        foreach (string name in devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            switch (name)
+            {
+                case "edu":
+                    kernel.AddDevice(new EduDevice());
+                    break;
+                case "edu-qemu":
+                    kernel.AddDevice(new EduDevice(msix: false, functionReset: false));
+                    break;
+                case "e1000e":
+                    kernel.AddDevice(new E1000eDevice());
+                    break;
+                case "virtio-net-pair":
+                    var a = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+                    var b = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x57]);
+                    EthernetWire.Connect(a, b);
+                    kernel.AddDevice(a);
+                    kernel.AddDevice(b);
+                    break;
+                default:
+                    throw new ArgumentException($"ABI_ENGINE_DEVICES: unknown device '{name}' (edu, edu-qemu, e1000e, virtio-net-pair)");
+            }
+        }
+
+        return kernel;
+    }
+
+    private static bool IsSet(string name) => Environment.GetEnvironmentVariable(name) is "1" or "true" or "yes";
+}

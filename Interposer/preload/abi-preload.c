@@ -1,0 +1,404 @@
+// LD_PRELOAD shim: serves /dev/iommu and /dev/vfio/* from Abi's in-process engine, and passes
+// every other call and fd to libc untouched.
+//
+// It is C, not managed code, because it runs before the .NET runtime exists and inside the
+// runtime's own calls: the runtime opens, maps and unmaps through these same symbols, and a
+// managed callback from a GC thread mid-collection would deadlock. So the shim decides in C, with
+// no allocation and no locks, whether a call is the engine's (an engine path, or an fd the engine
+// handed out), and only those enter managed code. The engine (libabi-engine.so, NativeAOT) is
+// loaded with dlopen on the first engine open, so a program that never touches an engine path
+// never starts a runtime, and the kselftest harness's per-test fork()s each start their own.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define FD_LIMIT 65536
+
+// One byte per descriptor number: set while the engine owns that fd. The engine writes it
+// (through the pointer it is given at start) whenever it hands out or releases an fd, including
+// fds it creates inside an ioctl (access objects, fault queues).
+static unsigned char engine_fds[FD_LIMIT];
+
+// Bumped on every munmap, mremap and MAP_FIXED mmap: the engine drops what it learned from
+// /proc/self/maps when it changes. Only an atomic add, so it is safe from any thread, GC included.
+static volatile long memory_generation;
+
+// The process that started the engine. A fork() child inherits the fds but not the engine's
+// threads; its engine calls fail with EIO rather than run a half-copied runtime.
+static pid_t engine_pid;
+static int engine_state; // 0 not loaded, 1 loaded, -1 failed to load
+static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Set while this thread is inside the engine: the runtime's own libc calls pass straight through.
+static __thread int in_engine;
+
+struct engine_api {
+    int (*init)(unsigned char *fds, int count, volatile long *generation);
+    int (*open)(const char *path, int flags, int mode);
+    int (*close)(int fd);
+    int (*ioctl)(int fd, unsigned long request, void *arg);
+    long (*read)(int fd, void *buf, size_t count);
+    long (*write)(int fd, const void *buf, size_t count);
+    long (*pread)(int fd, void *buf, size_t count, long offset);
+    long (*pwrite)(int fd, const void *buf, size_t count, long offset);
+    long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
+    int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
+};
+static struct engine_api api;
+
+struct libc_api {
+    int (*open)(const char *, int, ...);
+    int (*openat)(int, const char *, int, ...);
+    int (*close)(int);
+    int (*ioctl)(int, unsigned long, ...);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*pread)(int, void *, size_t, off_t);
+    ssize_t (*pwrite)(int, const void *, size_t, off_t);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    int (*poll)(struct pollfd *, nfds_t, int);
+    int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+};
+static struct libc_api real;
+
+static void *next_symbol(const char *name)
+{
+    void *symbol = dlsym(RTLD_NEXT, name);
+    if (!symbol) {
+        static const char message[] = "abi-preload: libc symbol missing\n";
+        (void)!write(2, message, sizeof(message) - 1);
+        abort();
+    }
+    return symbol;
+}
+
+__attribute__((constructor)) static void resolve_libc(void)
+{
+    real.open = next_symbol("open");
+    real.openat = next_symbol("openat");
+    real.close = next_symbol("close");
+    real.ioctl = next_symbol("ioctl");
+    real.read = next_symbol("read");
+    real.write = next_symbol("write");
+    real.pread = next_symbol("pread");
+    real.pwrite = next_symbol("pwrite");
+    real.mmap = next_symbol("mmap");
+    real.munmap = next_symbol("munmap");
+    real.mremap = next_symbol("mremap");
+    real.poll = next_symbol("poll");
+    real.ppoll = next_symbol("ppoll");
+}
+
+static int is_engine_path(const char *path)
+{
+    return path && (strcmp(path, "/dev/iommu") == 0 || strcmp(path, "/dev/vfio") == 0 ||
+                    strncmp(path, "/dev/vfio/", 10) == 0);
+}
+
+static int is_engine_fd(int fd)
+{
+    return fd >= 0 && fd < FD_LIMIT && __atomic_load_n(&engine_fds[fd], __ATOMIC_ACQUIRE) && !in_engine;
+}
+
+// The engine library sits next to this one unless ABI_ENGINE_LIBRARY names it.
+static void *open_engine_library(void)
+{
+    const char *configured = getenv("ABI_ENGINE_LIBRARY");
+    if (configured && *configured)
+        return dlopen(configured, RTLD_NOW | RTLD_LOCAL);
+
+    Dl_info self;
+    if (!dladdr((void *)&open_engine_library, &self) || !self.dli_fname)
+        return NULL;
+    char path[4096];
+    const char *slash = strrchr(self.dli_fname, '/');
+    size_t dir = slash ? (size_t)(slash - self.dli_fname + 1) : 0;
+    if (dir + sizeof("libabi-engine.so") > sizeof(path))
+        return NULL;
+    memcpy(path, self.dli_fname, dir);
+    strcpy(path + dir, "libabi-engine.so");
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
+static int load_engine(void)
+{
+    pthread_mutex_lock(&engine_lock);
+    if (engine_state == 0) {
+        engine_state = -1;
+        void *library = open_engine_library();
+        if (!library) {
+            fprintf(stderr, "abi-preload: cannot load the engine: %s\n", dlerror());
+        } else {
+#define BIND(field, name) *(void **)&api.field = dlsym(library, name)
+            BIND(init, "abi_engine_init");
+            BIND(open, "abi_engine_open");
+            BIND(close, "abi_engine_close");
+            BIND(ioctl, "abi_engine_ioctl");
+            BIND(read, "abi_engine_read");
+            BIND(write, "abi_engine_write");
+            BIND(pread, "abi_engine_pread");
+            BIND(pwrite, "abi_engine_pwrite");
+            BIND(mmap, "abi_engine_mmap");
+            BIND(poll, "abi_engine_poll");
+#undef BIND
+            if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
+                !api.pread || !api.pwrite || !api.mmap || !api.poll) {
+                fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
+            } else {
+                in_engine++;
+                int rc = api.init(engine_fds, FD_LIMIT, &memory_generation);
+                in_engine--;
+                if (rc < 0)
+                    fprintf(stderr, "abi-preload: the engine did not start (%s)\n", strerror(-rc));
+                else {
+                    engine_pid = getpid();
+                    engine_state = 1;
+                }
+            }
+        }
+    }
+    int state = engine_state;
+    pthread_mutex_unlock(&engine_lock);
+    return state;
+}
+
+// Whether the engine may run in this process: loaded here, not inherited through fork().
+static int engine_here(void)
+{
+    if (engine_state == 1 && engine_pid == getpid())
+        return 1;
+    errno = EIO;
+    return 0;
+}
+
+static long finish(long rc)
+{
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return rc;
+}
+
+#define ENGINE_CALL(expr)                                                                          \
+    ({                                                                                             \
+        in_engine++;                                                                               \
+        long rc_ = (expr);                                                                         \
+        in_engine--;                                                                               \
+        finish(rc_);                                                                               \
+    })
+
+static int needs_mode(int flags)
+{
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+static int engine_open(const char *path, int flags, int mode)
+{
+    if (engine_state == 1 && engine_pid != getpid()) {
+        errno = EIO;
+        return -1;
+    }
+    if (load_engine() != 1) {
+        errno = ENOENT;
+        return -1;
+    }
+    return (int)ENGINE_CALL(api.open(path, flags, mode));
+}
+
+int open(const char *path, int flags, ...)
+{
+    int mode = 0;
+    if (needs_mode(flags)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, int);
+        va_end(ap);
+    }
+    if (!in_engine && is_engine_path(path))
+        return engine_open(path, flags, mode);
+    return real.open(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+    int mode = 0;
+    if (needs_mode(flags)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, int);
+        va_end(ap);
+    }
+    // An absolute path ignores dirfd, so only those can name an engine node.
+    if (!in_engine && is_engine_path(path))
+        return engine_open(path, flags, mode);
+    return real.openat(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+// _FORTIFY_SOURCE builds call these instead of open/openat.
+int __open_2(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
+
+int __openat_2(int dirfd, const char *path, int flags)
+{
+    return openat(dirfd, path, flags);
+}
+
+int __openat64_2(int dirfd, const char *path, int flags) __attribute__((alias("__openat_2")));
+
+int close(int fd)
+{
+    if (!is_engine_fd(fd))
+        return real.close(fd);
+    if (engine_pid != getpid()) {
+        // A fork() child: the number is a plain /dev/null descriptor here; give it back.
+        __atomic_store_n(&engine_fds[fd], 0, __ATOMIC_RELEASE);
+        return real.close(fd);
+    }
+    return (int)ENGINE_CALL(api.close(fd));
+}
+
+int ioctl(int fd, unsigned long request, ...)
+{
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (!is_engine_fd(fd))
+        return real.ioctl(fd, request, arg);
+    if (!engine_here())
+        return -1;
+    return (int)ENGINE_CALL(api.ioctl(fd, request, arg));
+}
+
+ssize_t read(int fd, void *buf, size_t count)
+{
+    if (!is_engine_fd(fd))
+        return real.read(fd, buf, count);
+    if (!engine_here())
+        return -1;
+    return ENGINE_CALL(api.read(fd, buf, count));
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+    if (!is_engine_fd(fd))
+        return real.write(fd, buf, count);
+    if (!engine_here())
+        return -1;
+    return ENGINE_CALL(api.write(fd, buf, count));
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+    if (!is_engine_fd(fd))
+        return real.pread(fd, buf, count, offset);
+    if (!engine_here())
+        return -1;
+    return ENGINE_CALL(api.pread(fd, buf, count, offset));
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off_t offset) __attribute__((alias("pread")));
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+    if (!is_engine_fd(fd))
+        return real.pwrite(fd, buf, count, offset);
+    if (!engine_here())
+        return -1;
+    return ENGINE_CALL(api.pwrite(fd, buf, count, offset));
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribute__((alias("pwrite")));
+
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+{
+    if (!(flags & MAP_ANONYMOUS) && is_engine_fd(fd)) {
+        if (!engine_here())
+            return MAP_FAILED;
+        in_engine++;
+        long rc = api.mmap(addr, length, prot, flags, fd, offset);
+        in_engine--;
+        if (rc < 0 && rc > -4096) {
+            errno = (int)-rc;
+            return MAP_FAILED;
+        }
+        return (void *)rc;
+    }
+    if (flags & MAP_FIXED)
+        __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
+    return real.mmap(addr, length, prot, flags, fd, offset);
+}
+
+void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off_t offset) __attribute__((alias("mmap")));
+
+int munmap(void *addr, size_t length)
+{
+    int rc = real.munmap(addr, length);
+    __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *rc = real.mremap(old, old_size, new_size, flags, target);
+    __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+static int any_engine_fd(const struct pollfd *fds, nfds_t nfds)
+{
+    for (nfds_t i = 0; i < nfds; i++)
+        if (is_engine_fd(fds[i].fd))
+            return 1;
+    return 0;
+}
+
+int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    if (!any_engine_fd(fds, nfds))
+        return real.poll(fds, nfds, timeout);
+    if (!engine_here())
+        return -1;
+    return (int)ENGINE_CALL(api.poll(fds, nfds, timeout));
+}
+
+int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout, const sigset_t *sigmask)
+{
+    if (!any_engine_fd(fds, nfds))
+        return real.ppoll(fds, nfds, timeout, sigmask);
+    if (!engine_here())
+        return -1;
+    // The engine's poll takes milliseconds; the signal mask is not applied to engine waits.
+    int ms = timeout ? (int)(timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000) : -1;
+    return (int)ENGINE_CALL(api.poll(fds, nfds, ms));
+}
