@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, then runs every test: formatting, the xunit suites, and the QEMU conformance run.
+# Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest on the
+# engine (through the LD_PRELOAD interposer), and the QEMU conformance run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -24,11 +25,20 @@ failed=$(grep -E '^\s+failed: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || 
 skipped=$(grep -E '^\s+skipped: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
 echo "Tests: $passed passed, $failed failed, $skipped skipped"
 
+# The kernel's own iommufd selftest, built from Debian's linux-source and run on the engine through the LD_PRELOAD interposer.
+set +e
+"$ABI_ROOT/scripts/selftest/selftest.sh" 2>&1 | tee "$log"
+selftest=${PIPESTATUS[0]}
+set -e
+selftest_line=$(grep -E '^selftest: iommufd.c' "$log" || echo "selftest: did not finish (exit $selftest)")
+
 # The real-kernel conformance run under QEMU (builds the kernel once, about 7-12 minutes on 2 cores).
 set +e
 "$ABI_ROOT/scripts/qemu/conformance.sh" 2>&1 | tee "$log"
 conformance=${PIPESTATUS[0]}
 set -e
 grep -E '^conformance: [0-9]+ scenarios' "$log" || echo "conformance: did not finish (exit $conformance)"
+echo "$selftest_line"
 [ "$status" -eq 0 ] || exit "$status"
+[ "$selftest" -eq 0 ] || exit "$selftest"
 exit "$conformance"

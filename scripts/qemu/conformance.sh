@@ -18,13 +18,16 @@ echo "conformance: kernel $kernel ($(( $(date +%s) - start )) s so far)"
 
 dotnet publish "$root/Conformance/Abi.Conformance" -c Release -r linux-x64 -o "$work/aot" -v quiet -nologo -clp:ErrorsOnly
 runner="$work/aot/abi-conformance"
+# The C probe: a plain dynamically linked iommufd client, run in the guest and here through the interposer.
+cache=${ABI_CACHE:-$HOME/.cache/abi}
+gcc -O2 -Wall -isystem "$cache/headers/linux-libc-dev_7.2.13-1/usr/include" -o "$work/aot/ioas-probe" "$root/Interposer/examples/ioas-probe.c"
 
 # The initramfs: static busybox, the init script, the runner and the three libraries it links.
 mkdir -p "$work/root"/{bin,dev,proc,sys,tmp,aot,lib64,lib/x86_64-linux-gnu}
 cp /bin/busybox "$work/root/bin/busybox"
 cp "$here/init" "$work/root/init"
 chmod +x "$work/root/init"
-cp "$runner" "$work/root/aot/"
+cp "$runner" "$work/aot/ioas-probe" "$work/root/aot/"
 cp -L /lib64/ld-linux-x86-64.so.2 "$work/root/lib64/"
 cp -L /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libm.so.6 "$work/root/lib/x86_64-linux-gnu/"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1 > "$work/initrd.gz")
@@ -55,5 +58,16 @@ set +e
 "$runner" compare "$out/kernel.jsonl" "$out/engine.jsonl" "$out/report.txt"
 status=$?
 set -e
+
+# The same C program on the real kernel and on the engine through LD_PRELOAD: the output must be identical.
+sed -n '/ABI-PROBE-BEGIN/,/ABI-PROBE-END/p' "$out/guest-console.log" | tr -d '\r' | sed '1d;$d' > "$out/ioas-probe.kernel.txt"
+LD_PRELOAD=$("$root/scripts/interposer.sh") "$work/aot/ioas-probe" > "$out/ioas-probe.engine.txt" 2>&1 || true
+if [ -s "$out/ioas-probe.kernel.txt" ] && diff -u "$out/ioas-probe.kernel.txt" "$out/ioas-probe.engine.txt" > "$out/ioas-probe.diff"; then
+  echo "conformance: ioas-probe (C, LD_PRELOAD interposer): $(wc -l < "$out/ioas-probe.kernel.txt") lines, identical on the kernel and the engine"
+else
+  echo "conformance: ioas-probe differs between the kernel and the engine (or did not run in the guest):" >&2
+  cat "$out/ioas-probe.diff" >&2
+  status=1
+fi
 echo "conformance: done in $(( $(date +%s) - start )) s"
 exit $status

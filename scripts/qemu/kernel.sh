@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (once) the conformance kernel: Debian's linux-source-7.2, tinyconfig plus kernel.config.
+# Builds (once) the conformance kernel (or, with --source-deb, only fetches its source package): Debian's linux-source-7.2, tinyconfig plus kernel.config.
 # The result is cached under $ABI_CACHE/kernel/<version>-<config hash>/bzImage; prints its path.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +20,16 @@ fi
 version=$(cat "$apt_dir/version")
 [ -n "$version" ] || { echo "kernel.sh: Debian does not serve $package" >&2; exit 1; }
 
+# Exactly this version's package (apt writes an epoch's colon as %3a), so a newer sid version is downloaded, not shadowed.
+deb="$apt_dir/debs/${package}_${version//:/%3a}_all.deb"
+fetch_deb() { [ -s "$deb" ] || (cd "$apt_dir/debs" && apt-get "${o[@]}" download "$package=$version" >&2); }
+# --source-deb: only fetch the source package (the selftest build needs it) and print its path.
+if [ "${1:-}" = --source-deb ]; then
+  fetch_deb
+  echo "$deb"
+  exit 0
+fi
+
 key="$version-$(cat "$here/kernel.config" | sha256sum | cut -c1-12)"
 out="$cache/kernel/$key"
 if [ -s "$out/bzImage" ]; then
@@ -27,11 +37,7 @@ if [ -s "$out/bzImage" ]; then
   exit 0
 fi
 
-# Exactly this version's package (apt writes an epoch's colon as %3a), so a newer sid version is downloaded, not shadowed.
-deb="$apt_dir/debs/${package}_${version//:/%3a}_all.deb"
-if [ ! -s "$deb" ]; then
-  (cd "$apt_dir/debs" && apt-get "${o[@]}" download "$package=$version" >&2)
-fi
+fetch_deb
 
 work="$cache/kernel/build-$key"
 rm -rf "$work" && mkdir -p "$work"

@@ -336,6 +336,9 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// <summary>Gives an engine file a descriptor (fault and event queues, device fds).</summary>
     internal int AddFile(EngineFile file) => _files.Add(file);
 
+    /// <summary>Every open engine file (IOMMU_TEST_CMD's page-reference check walks all contexts).</summary>
+    internal List<EngineFile> OpenEngineFiles() => _files.Files();
+
     /// <summary>The engine file behind <paramref name="fd"/>, for tests that inspect the engine's state.</summary>
     internal EngineFile? FileOf(int fd) => _files.Get(fd);
 

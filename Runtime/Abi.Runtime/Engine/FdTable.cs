@@ -67,6 +67,15 @@ internal sealed class FdTable
         return LinuxKernel.Instance.Close(fd);
     }
 
+    /// <summary>The open engine files (a snapshot).</summary>
+    public List<EngineFile> Files()
+    {
+        lock (_lock)
+        {
+            return [.. _files.Values];
+        }
+    }
+
     public int Count
     {
         get

@@ -27,6 +27,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
     public IReadOnlyList<(ulong Iova, ulong Last)> Pins => _pins;
 
+    /// <summary>The IOVA alignment the access imposes on its IOAS: PAGE_SIZE for a driver that pins pages, 1 for one that only reads and writes.</summary>
+    public ulong Alignment { get; init; } = LinuxConstants.PageSize;
+
     /// <summary>Attaches to (or moves to) <paramref name="ioasId"/>. A HWPT id, or anything else, is ENOENT.</summary>
     public int Attach(uint ioasId)
     {
@@ -39,7 +42,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             foreach (Area area in ioas.Areas)
             {
-                if (area.Iova % LinuxConstants.PageSize != 0 || area.Length % LinuxConstants.PageSize != 0)
+                if (area.Iova % Alignment != 0 || area.Length % Alignment != 0)
                 {
                     return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which an access needs");
                 }
@@ -95,7 +98,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             : Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)");
     }
 
-    /// <summary>Pins [iova, iova + length): page aligned, fully mapped, writable when <paramref name="write"/>.</summary>
+    /// <summary>Pins the pages under [iova, iova + length): fully mapped, writable when <paramref name="write"/>; any alignment, as iommufd_access_pin_pages (VFIO aligns down itself).</summary>
     public int Pin(ulong iova, ulong length, bool write)
     {
         lock (owner.Sync)
@@ -113,11 +116,6 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             if (Ioas is not IoasObject ioas)
             {
                 return Fail(Errno.ENOENT, "the access is not attached");
-            }
-
-            if (iova % LinuxConstants.PageSize != 0 || length % LinuxConstants.PageSize != 0)
-            {
-                return Fail(Errno.EINVAL, "pins must be page aligned");
             }
 
             ulong last = iova + (length - 1);
@@ -146,7 +144,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 cursor = ioas.Areas[i].Last + 1;
             }
 
-            long pages = domainPinned ? 0 : (long)(length / LinuxConstants.PageSize);
+            long pages = domainPinned ? 0 : PinAccounting.PagesSpanned(iova, length);
             long user = 0, mm = 0;
             IoasObject.AddCharge(mode, pages, ref user, ref mm);
             PinAccounting accounting = owner.Kernel.Accounting;

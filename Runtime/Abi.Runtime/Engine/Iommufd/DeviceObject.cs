@@ -5,13 +5,20 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// <summary>
 /// A device bound to a context (VFIO_DEVICE_BIND_IOMMUFD): what it is attached to, and the IOAS
 /// holding its reserved regions. VFIO owns it: IOMMU_DESTROY on it is EBUSY; closing the device
-/// fd unbinds it.
+/// fd unbinds it. A selftest mock device (IOMMU_TEST_CMD) has no PCI function behind it.
 /// </summary>
-internal sealed class DeviceObject(EmulatedDevice device) : IommufdObject
+internal sealed class DeviceObject(EmulatedDevice? device, IommuUnit iommu) : IommufdObject
 {
     public override ObjectKind Kind => ObjectKind.Device;
 
-    public EmulatedDevice Device { get; } = device;
+    /// <summary>The PCI function, or null for a mock device.</summary>
+    public EmulatedDevice? Device { get; } = device;
+
+    /// <summary>The IOMMU in front of the device.</summary>
+    public IommuUnit Iommu { get; } = iommu;
+
+    /// <summary>A mock device's four cache slots (IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them).</summary>
+    public uint[]? MockCache { get; } = iommu.IsMock ? [0xbaddad, 0xbaddad, 0xbaddad, 0xbaddad] : null;
 
     /// <summary>The paging HWPT the device is attached to, or null (DMA blocked).</summary>
     public HwptPagingObject? Hwpt { get; set; }

@@ -11,8 +11,9 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// </summary>
 internal sealed class HwptPagingObject : IommufdObject
 {
-    public HwptPagingObject(IoasObject ioas, bool automatic, uint flags, FaultObject? fault)
+    public HwptPagingObject(IoasObject ioas, bool automatic, uint flags, FaultObject? fault, IommuUnit iommu)
     {
+        Iommu = iommu;
         Ioas = ioas;
         Automatic = automatic;
         Flags = flags;
@@ -22,6 +23,9 @@ internal sealed class HwptPagingObject : IommufdObject
     public override ObjectKind Kind => ObjectKind.HwptPaging;
 
     public IoasObject Ioas { get; }
+
+    /// <summary>The IOMMU whose domain this is: page sizes and aperture.</summary>
+    public IommuUnit Iommu { get; }
 
     public bool Automatic { get; }
 
@@ -43,7 +47,16 @@ internal sealed class HwptPagingObject : IommufdObject
         Ioas.Users++;
         Ioas.Domains.Add(this);
         Ioas.DomainsChanged(joined: true);
-        Ioas.Reserved.Add(new ReservedRange(EngineIommu.ApertureLast + 1, ulong.MaxValue, this));
+        if (Iommu.ApertureStart > 0)
+        {
+            Ioas.Reserved.Add(new ReservedRange(0, Iommu.ApertureStart - 1, this));
+        }
+
+        if (Iommu.ApertureLast < ulong.MaxValue)
+        {
+            Ioas.Reserved.Add(new ReservedRange(Iommu.ApertureLast + 1, ulong.MaxValue, this));
+        }
+
         Ioas.RecomputeAlignment();
         if (Fault is not null)
         {

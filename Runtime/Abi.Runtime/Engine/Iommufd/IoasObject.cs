@@ -38,8 +38,22 @@ internal sealed partial class IoasObject : IommufdObject
     /// The IOVA alignment the IOAS enforces: PAGE_SIZE once a domain or a pinning access uses it or
     /// huge pages are off (the engine's IOMMU maps 4 KiB pages at least), else byte granular.
     /// </summary>
-    public void RecomputeAlignment() =>
-        Alignment = !HugePages || Domains.Count > 0 || Accesses.Count > 0 ? LinuxConstants.PageSize : 1UL;
+    public void RecomputeAlignment()
+    {
+        // As iopt_calculate_iova_alignment: PAGE_SIZE once huge pages are off, each domain's smallest page, PAGE_SIZE for an access.
+        ulong alignment = !HugePages ? LinuxConstants.PageSize : 1UL;
+        foreach (HwptPagingObject domain in Domains)
+        {
+            alignment = Math.Max(alignment, domain.Iommu.MinPageSize);
+        }
+
+        foreach (AccessObject access in Accesses)
+        {
+            alignment = Math.Max(alignment, access.Alignment);
+        }
+
+        Alignment = alignment;
+    }
 
     /// <summary>Whether [start, last] may become reserved: no area inside it and no allowed range touching it (EADDRINUSE otherwise).</summary>
     public bool CanReserve(ulong start, ulong last)

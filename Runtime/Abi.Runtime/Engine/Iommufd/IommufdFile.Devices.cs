@@ -15,11 +15,11 @@ internal sealed partial class IommufdFile
     private bool _released;
 
     /// <summary>Binds a device (VFIO_DEVICE_BIND_IOMMUFD) and returns its object.</summary>
-    internal DeviceObject Bind(EmulatedDevice device)
+    internal DeviceObject Bind(EmulatedDevice? device, IommuUnit iommu)
     {
         lock (_lock)
         {
-            var value = new DeviceObject(device);
+            var value = new DeviceObject(device, iommu);
             Objects.Add(value);
             _bindings++;
             return value;
@@ -74,20 +74,25 @@ internal sealed partial class IommufdFile
 
             foreach (IommufdObject value in Objects.All())
             {
-                if (value is DeviceObject sibling && sibling != device && sibling.Device.Group == device.Device.Group && sibling.Hwpt is not null && sibling.Hwpt != target)
+                if (value is DeviceObject sibling && sibling != device && sibling.Device is not null && sibling.Device.Group == device.Device?.Group && sibling.Hwpt is not null && sibling.Hwpt != target)
                 {
                     return Fail(Errno.EINVAL, $"device {sibling.Id} of the same IOMMU group is attached to HWPT {sibling.Hwpt.Id}; a group shares one HWPT");
                 }
             }
 
+            if (target is not null && target.HasDirtyOps && !device.Iommu.DirtyTracking)
+            {
+                return Fail(Errno.EINVAL, $"HWPT {target.Id} tracks dirty pages, which the device's IOMMU cannot do");
+            }
+
             // The device's MSI window, and for a new domain its aperture, become reserved in the IOAS.
             bool movesIoas = device.Hwpt?.Ioas != ioas;
-            if (movesIoas && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
+            if (movesIoas && device.Iommu.MsiWindow && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
             {
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
             }
 
-            if (createAuto && (AddDomainError(ioas) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
+            if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
             {
                 return domainFailed;
             }
@@ -99,7 +104,7 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
                 }
 
-                target = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null);
+                target = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null, device.Iommu);
                 Objects.Add(target);
                 target.AddToIoas();
             }
@@ -108,12 +113,15 @@ internal sealed partial class IommufdFile
             if (movesIoas)
             {
                 old?.Ioas.RemoveReserved(device);
-                ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+                if (device.Iommu.MsiWindow)
+                {
+                    ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+                }
             }
 
             target!.Users++;
             device.Hwpt = target;
-            device.Device.Model.Dma.Attach(ioas, target);
+            device.Device?.Model.Dma.Attach(ioas, target);
             if (old is not null)
             {
                 Release(old);
@@ -133,20 +141,21 @@ internal sealed partial class IommufdFile
         }
     }
 
-    /// <summary>Why a new domain cannot join <paramref name="ioas"/> (areas outside the aperture or not page aligned), or null.</summary>
-    private static int? AddDomainError(IoasObject ioas)
+    /// <summary>Why a new domain of <paramref name="iommu"/> cannot join <paramref name="ioas"/> (areas outside its aperture or not aligned to its pages), or null.</summary>
+    private static int? AddDomainError(IoasObject ioas, IommuUnit iommu)
     {
-        if (ioas.IntersectsArea(EngineIommu.ApertureLast + 1, ulong.MaxValue))
+        if ((iommu.ApertureLast < ulong.MaxValue && ioas.IntersectsArea(iommu.ApertureLast + 1, ulong.MaxValue))
+            || (iommu.ApertureStart > 0 && ioas.IntersectsArea(0, iommu.ApertureStart - 1)))
         {
-            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps IOVA above the IOMMU's 48-bit aperture");
+            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps IOVA outside the IOMMU's aperture [0x{iommu.ApertureStart:X}, 0x{iommu.ApertureLast:X}]");
         }
 
+        ulong page = Math.Max(iommu.MinPageSize, ioas.Alignment);
         foreach (Area area in ioas.Areas)
         {
-            const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
-            if (area.Iova % Page != 0 || area.Length % Page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Page != 0)
+            if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
             {
-                return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which the IOMMU's 4 KiB pages need");
+                return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to the IOMMU's 0x{page:X}-byte pages");
             }
         }
 
@@ -186,7 +195,7 @@ internal sealed partial class IommufdFile
             return;
         }
 
-        device.Device.Model.Dma.Detach();
+        device.Device?.Model.Dma.Detach();
         old.Ioas.RemoveReserved(device);
         device.Hwpt = null;
         Release(old);

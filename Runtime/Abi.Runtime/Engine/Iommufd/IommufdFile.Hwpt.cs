@@ -30,7 +30,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, "data_type NONE goes with data_len 0, and any other type with data_len > 0");
         }
 
-        if (f.Objects.Get(cmd.dev_id) is not { Kind: ObjectKind.Device })
+        if (f.Objects.Get(cmd.dev_id) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
         }
@@ -45,14 +45,19 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags & ~HwptFlagsKnown:X}");
                 }
 
-                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE)
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && MockPagingDataError(device, ref cmd) is int dataFailed)
                 {
-                    return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: a paging HWPT takes no driver data");
+                    return dataFailed;
                 }
 
-                if ((cmd.flags & PasidFlag) != 0)
+                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.IsMock)
                 {
-                    return Fail(Errno.EOPNOTSUPP, "the engine's IOMMU has no PASID support");
+                    return Fail(Errno.EOPNOTSUPP, "the engine's VT-d unit has no PASID support");
+                }
+
+                if ((cmd.flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0 && !device.Iommu.DirtyTracking)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU cannot track dirty pages");
                 }
 
                 if ((cmd.flags & FaultIdValid) != 0 && (cmd.flags & NestParent) != 0)
@@ -66,7 +71,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
                 }
 
-                if ((AddDomainError(ioas) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
+                if ((AddDomainError(ioas, device.Iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
                 {
                     return failed;
                 }
@@ -76,7 +81,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
                 }
 
-                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault);
+                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault, device.Iommu);
                 cmd.out_hwpt_id = f.Objects.Add(hwpt);
                 hwpt.AddToIoas();
                 return 0;
@@ -85,6 +90,32 @@ internal sealed unsafe partial class IommufdFile
             case IommufdObject other:
                 return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} is a {other.Kind}; a HWPT is built on an IOAS");
         }
+    }
+
+    /// <summary>
+    /// The selftest's paging data (type 0xdead, <c>{iotlb, pagetable_type}</c>) on a mock device:
+    /// pagetable type 0 is the default mock table; the engine does not model type 1 (huge).
+    /// </summary>
+    private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd)
+    {
+        const uint SelftestData = 0xdead;
+        if (!device.Iommu.IsMock || cmd.data_type != SelftestData)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
+        }
+
+        if (cmd.data_len < 4)
+        {
+            return Fail(Errno.EINVAL, $"data_len {cmd.data_len} is below the 4 bytes of the selftest data");
+        }
+
+        Span<uint> data = [0, 0];
+        if (!UserAccess.TryRead(cmd.data_uptr, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data)[..(int)Math.Min(cmd.data_len, 8u)]))
+        {
+            return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
+        }
+
+        return data[1] == 0 ? null : Fail(Errno.EOPNOTSUPP, $"mock page table type {data[1]} is not modelled by the engine");
     }
 
     internal static int GetHwInfo(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -100,19 +131,22 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
         }
 
-        if (f.Objects.Get(cmd.dev_id) is not { Kind: ObjectKind.Device })
+        if (f.Objects.Get(cmd.dev_id) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
         }
 
         uint requested = (cmd.flags & (uint)iommufd_hw_info_flags.IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 ? cmd.in_data_type : 0;
-        if (requested is not ((uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_DEFAULT or (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_INTEL_VTD))
+        IommuUnit iommu = device.Iommu;
+        if (requested != (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_DEFAULT && requested != iommu.HwInfoType)
         {
-            return Fail(Errno.EOPNOTSUPP, $"the engine's IOMMU reports VT-d information, not type {requested}");
+            return Fail(Errno.EOPNOTSUPP, $"the device's IOMMU reports information of type 0x{iommu.HwInfoType:X}, not 0x{requested:X}");
         }
 
+        // VT-d: cap_reg and ecap_reg; the selftest's mock: {flags = 0, test_reg}.
         var vtd = new iommu_hw_info_vtd { cap_reg = EngineIommu.CapReg, ecap_reg = EngineIommu.EcapReg };
-        ReadOnlySpan<byte> blob = new(&vtd, sizeof(iommu_hw_info_vtd));
+        ulong mock = (ulong)IommuUnit.SelftestRegister << 32;
+        ReadOnlySpan<byte> blob = iommu.IsMock ? new(&mock, sizeof(ulong)) : new(&vtd, sizeof(iommu_hw_info_vtd));
         if (cmd.data_len > 0)
         {
             // Copy what fits, zero the rest of the caller's buffer (in bounded chunks).
@@ -135,9 +169,11 @@ internal sealed unsafe partial class IommufdFile
         }
 
         cmd.data_len = (uint)blob.Length;
-        cmd.out_data_type = (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_INTEL_VTD;
-        cmd.out_capabilities = EngineIommu.Capabilities;
-        cmd.out_max_pasid_log2 = 0;
+        cmd.out_data_type = iommu.HwInfoType;
+        cmd.out_capabilities = iommu.IsMock
+            ? (iommu.DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0)
+            : EngineIommu.Capabilities;
+        cmd.out_max_pasid_log2 = iommu.Pasid ? (byte)20 : (byte)0;
         return 0;
     }
 

@@ -117,7 +117,7 @@ internal sealed unsafe partial class IommufdFile
             case iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_GET:
                 if (f.CompatIoas is null)
                 {
-                    return Fail(Errno.ENOENT, "no compat IOAS is set");
+                    return Fail(Errno.ENODEV, "no compat IOAS is set");
                 }
 
                 cmd.ioas_id = f.CompatIoas.Id;

@@ -42,7 +42,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         Clear();
         uint type = (request >> 8) & 0xFF;
         uint nr = request & 0xFF;
-        ref readonly IoctlTable.Entry entry = ref IoctlTable.Find(nr);
+        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && Kernel.EnableTestCommands ? ref IoctlTable.Test : ref IoctlTable.Find(nr);
         if (type != IoctlTable.Type || Unsafe.IsNullRef(in entry))
         {
             // Numbers below the iommufd range (or past it) belong to the VFIO container compatibility layer.
@@ -136,7 +136,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     private void DestroyAll()
     {
         // Dependents first (devices and accesses, then HWPTs), then what they used.
-        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
+        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Selftest, ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
         {
             foreach (IommufdObject value in Objects.All().Where(o => o.Kind == pass).ToList())
             {
@@ -155,13 +155,39 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     }
 
     /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>
-    internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped)
+    internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped, bool pinsPages = true)
     {
         lock (_lock)
         {
-            var access = new AccessObject(this, unmapped);
+            var access = new AccessObject(this, unmapped) { Alignment = pinsPages ? Abi.Runtime.Kernel.LinuxConstants.PageSize : 1UL };
             Objects.Add(access);
             return access;
+        }
+    }
+
+    /// <summary>Destroys an access whose owner went away (a selftest access fd was closed); silent if the context destroyed it already.</summary>
+    internal void DestroyAccess(AccessObject access)
+    {
+        lock (_lock)
+        {
+            if (Objects.Get(access.Id) == access)
+            {
+                Objects.Remove(access.Id);
+                access.Destroyed();
+            }
+        }
+    }
+
+    /// <summary>Detaches and deletes a mock device (its selftest object was destroyed).</summary>
+    internal void DetachMock(DeviceObject device)
+    {
+        lock (_lock)
+        {
+            DetachLocked(device);
+            if (Objects.Get(device.Id) == device)
+            {
+                Objects.Remove(device.Id);
+            }
         }
     }
 

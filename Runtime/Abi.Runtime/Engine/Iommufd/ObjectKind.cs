@@ -13,4 +13,7 @@ internal enum ObjectKind
     Vdevice,
     Veventq,
     HwQueue,
+
+    /// <summary>A selftest mock device (IOMMU_TEST_CMD): destroying it unbinds and deletes its device.</summary>
+    Selftest,
 }

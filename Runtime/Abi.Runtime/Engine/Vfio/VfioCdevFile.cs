@@ -123,7 +123,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
                     }
 
                     _context = context;
-                    _bound = context.Bind(Device);
+                    _bound = context.Bind(Device, IommuUnit.Vtd);
                     Device.Owner = this;
                     OpenDevice();
                     ((vfio_device_bind_iommufd*)arg)->out_devid = _bound.Id;

@@ -163,7 +163,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         bool first = DeviceFds == 0;
         if (first && Iommufd is not null && !Device.NoIommu)
         {
-            DeviceObject bound = Iommufd.Bind(Device);
+            DeviceObject bound = Iommufd.Bind(Device, IommuUnit.Vtd);
             uint ioas = Iommufd.CompatIoas?.Id ?? 0;
             int rc = Iommufd.Attach(bound, ref ioas);
             if (rc < 0)

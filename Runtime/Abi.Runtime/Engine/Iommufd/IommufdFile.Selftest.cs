@@ -1,0 +1,482 @@
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Native;
+using static Abi.Runtime.Engine.EngineDiagnostics;
+
+namespace Abi.Runtime.Engine.Iommufd;
+
+/// <summary>
+/// IOMMU_TEST_CMD (spec §12; the kernel's <c>selftest.c</c> under CONFIG_IOMMUFD_TEST): mock
+/// devices behind a mock IOMMU, reserved ranges, access objects driven from user space, and checks
+/// of what a domain maps and how often a page is pinned. Only answered when
+/// <see cref="EmulatedKernel.EnableTestCommands"/> is on. Not modelled: nested mock domains and
+/// their IOTLB, vIOMMU caches and events, I/O page faults, PASID attach, dma-buf; those ops answer
+/// EOPNOTSUPP, as an unknown op does.
+/// </summary>
+internal sealed unsafe partial class IommufdFile
+{
+    private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
+        OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
+        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpDevCheckCache = 16;
+
+    private const uint AccessNeedsPinPages = 1, AccessWrite = 1, AccessSyz = 1u << 16, RwWrite = 1, RwSlowPath = 4;
+
+    // The kernel refuses larger buffers up front (it would have to allocate them).
+    private const ulong SelftestMaxLength = 16UL << 20;
+
+    internal static int TestCommand(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref IommuTestCmd cmd = ref *(IommuTestCmd*)arg;
+        return cmd.op switch
+        {
+            OpAddReserved => f.AddReserved(cmd.id, cmd.u64_16, cmd.u64_24),
+            OpMockDomain or OpMockDomainFlags => f.MockDomain(ref cmd),
+            OpMockDomainReplace => f.MockDomainReplace(ref cmd),
+            OpCheckMap => f.CheckMap(cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
+            OpCheckRefs => f.CheckRefs(cmd.u64_24, cmd.u64_16, cmd.u32_32),
+            OpCreateAccess => f.CreateTestAccess(ref cmd),
+            OpDestroyAccessPages => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.u32_16) : NotAccess(cmd.id),
+            OpAccessPages => f.AccessPages(ref cmd),
+            OpAccessRw => f.AccessRw(ref cmd),
+            OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
+            OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
+            OpDirty => f.InjectDirty(ref cmd),
+            OpDevCheckCache => f.Objects.Get(cmd.id) is not DeviceObject device ? Fail(Errno.ENOENT, $"{cmd.id} is not a device")
+                : device.MockCache is not uint[] cache || cmd.u32_16 >= (uint)cache.Length || cache[cmd.u32_16] != cmd.u32_20
+                    ? Fail(Errno.EINVAL, $"cache slot {cmd.u32_16} of device {cmd.id} does not hold 0x{cmd.u32_20:X}") : 0,
+            _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
+        };
+    }
+
+    private int AddReserved(uint ioasId, ulong start, ulong length)
+    {
+        if (length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (start + (length - 1) < start)
+        {
+            return Fail(Errno.EOVERFLOW, "start + length wraps");
+        }
+
+        if (Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{ioasId} is not an IOAS");
+        }
+
+        ulong last = start + (length - 1);
+        if (!ioas.CanReserve(start, last))
+        {
+            return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] is mapped or allowed in IOAS {ioasId}");
+        }
+
+        ioas.Reserved.Add(new ReservedRange(start, last, SelftestObject.ReservedOwner));
+        return 0;
+    }
+
+    private int MockDomain(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
+        if ((flags & ~(IommuUnit.MockNoDirty | IommuUnit.MockPasid)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown mock device flags 0x{flags:X}");
+        }
+
+        // The selftest object takes its id first, then the device binds, then it attaches: ids in the kernel's order.
+        var selftest = new SelftestObject(this);
+        uint stdevId = Objects.Add(selftest);
+        var device = new DeviceObject(null, IommuUnit.Mock(flags));
+        uint deviceId = Objects.Add(device);
+        uint ptId = cmd.id;
+        int rc = Attach(device, ref ptId);
+        if (rc < 0)
+        {
+            string? reason = EngineDiagnostics.LastReason;
+            Objects.Remove(deviceId);
+            Objects.Remove(stdevId);
+            return Fail((Errno)(-rc), reason ?? "attach failed");
+        }
+
+        selftest.Device = device;
+        cmd.u32_16 = stdevId;
+        cmd.u32_20 = ptId;
+        cmd.u32_24 = deviceId;
+        return 0;
+    }
+
+    private int MockDomainReplace(ref IommuTestCmd cmd)
+    {
+        if (Objects.Get<SelftestObject>(cmd.id, ObjectKind.Selftest) is not { Device: DeviceObject device })
+        {
+            return Fail(Errno.ENOENT, $"{cmd.id} is not a mock device");
+        }
+
+        uint ptId = cmd.u32_16;
+        int rc = Attach(device, ref ptId);
+        if (rc == 0)
+        {
+            cmd.u32_16 = ptId;
+        }
+
+        return rc;
+    }
+
+    /// <summary>Every MOCK_PAGE_SIZE step of [iova, iova + length) must translate to the page behind the same step of uptr.</summary>
+    private int CheckMap(uint hwptId, ulong iova, ulong length, ulong uptr)
+    {
+        if (Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a paging HWPT");
+        }
+
+        if (!hwpt.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {hwptId} is not a mock domain");
+        }
+
+        ulong step = hwpt.Iommu.MinPageSize;
+        if (iova % step != 0 || length % step != 0 || uptr % step != 0 || uptr + length < uptr)
+        {
+            return Fail(Errno.EINVAL, $"iova, length and uptr must be multiples of the mock page (0x{step:X})");
+        }
+
+        IoasObject ioas = hwpt.Ioas;
+        for (ulong done = 0; done < length; done += step)
+        {
+            if (!Kernel.Memory.Contains((uptr + done) & ~(ulong)(LinuxConstants.PageSize - 1), LinuxConstants.PageSize))
+            {
+                return Fail(Errno.EFAULT, $"uptr 0x{uptr + done:X} is not mapped");
+            }
+
+            ulong at = iova + done;
+            int index = ioas.LowerBound(at);
+            if (index >= ioas.Areas.Count || ioas.Areas[index].Iova > at)
+            {
+                return Fail(Errno.EINVAL, $"0x{at:X} is not mapped in HWPT {hwptId}");
+            }
+
+            Area area = ioas.Areas[index];
+            ulong source = area.Pages.SourceAddress + area.PagesOffset + (at - area.Iova);
+            if (!SamePage(area.Pages, source, uptr + done))
+            {
+                return Fail(Errno.EINVAL, $"0x{at:X} does not translate to the page of uptr 0x{uptr + done:X}");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Whether the byte at <paramref name="source"/> of <paramref name="pages"/> is the byte at user
+    /// address <paramref name="address"/>: the same address, or the same offset of the same file
+    /// (a shared mapping seen at another address, or MAP_FILE pages).
+    /// </summary>
+    private static bool SamePage(Pages pages, ulong source, ulong address)
+    {
+        if (pages.FileDescriptor is null && source == address)
+        {
+            return true;
+        }
+
+        (ulong Device, ulong Inode, ulong Offset)? theirs = pages.FileDescriptor is int fd ? FileIdentity(fd, source) : ProcessMaps.Backing(source);
+        return theirs is not null && theirs == ProcessMaps.Backing(address);
+    }
+
+    private static (ulong Device, ulong Inode, ulong Offset)? FileIdentity(int fd, ulong offset)
+    {
+        byte* stat = stackalloc byte[Libc.StatSize];
+        if (Libc.Fstat(fd, stat) != 0)
+        {
+            return null;
+        }
+
+        // st_dev is the kernel's encoding; /proc/self/maps prints major:minor, which ProcessMaps converts to the same.
+        return (*(ulong*)stat, *(ulong*)(stat + 8), offset);
+    }
+
+    /// <summary>Every page of [uptr, uptr + length) must be pinned exactly <paramref name="refs"/> times (by all contexts of the process).</summary>
+    private int CheckRefs(ulong uptr, ulong length, uint refs)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        if (length % Page != 0 || uptr % Page != 0 || uptr + length < uptr)
+        {
+            return Fail(Errno.EINVAL, "uptr and length must be page aligned");
+        }
+
+        if (length == 0)
+        {
+            return 0;
+        }
+
+        if (!Kernel.Memory.Contains(uptr, length))
+        {
+            return Fail(Errno.EFAULT, $"[0x{uptr:X}, +0x{length:X}) is not mapped");
+        }
+
+        int[] counts = PinCounts(Kernel, uptr, (int)(length / Page));
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] != refs)
+            {
+                return Fail(Errno.EIO, $"page 0x{uptr + ((ulong)i * Page):X} is pinned {counts[i]} times, not {refs}");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// How many pages objects pin each page from <paramref name="uptr"/> on. A pages object pins a
+    /// page once, whether for its domains or its accesses; two objects over the same memory pin it twice.
+    /// </summary>
+    private static int[] PinCounts(EmulatedKernel kernel, ulong uptr, int pageCount)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        var counts = new int[pageCount];
+        var marks = new bool[pageCount];
+        ulong windowLast = uptr + ((ulong)pageCount * Page) - 1;
+
+        void Mark(ulong va, ulong last)
+        {
+            if (last < uptr || va > windowLast)
+            {
+                return;
+            }
+
+            ulong first = Math.Max(va, uptr), end = Math.Min(last, windowLast);
+            for (ulong p = (first - uptr) / Page; p <= (end - uptr) / Page; p++)
+            {
+                marks[p] = true;
+            }
+        }
+
+        foreach (IommufdFile context in kernel.OpenEngineFiles().OfType<IommufdFile>())
+        {
+            lock (context.Sync)
+            {
+                var pinned = new Dictionary<Pages, List<(ulong Va, ulong Last)>>(ReferenceEqualityComparer.Instance);
+                foreach (IommufdObject value in context.Objects.All())
+                {
+                    if (value is AccessObject { Ioas: IoasObject accessIoas } access)
+                    {
+                        foreach ((ulong iova, ulong last) in access.Pins)
+                        {
+                            foreach (Area area in accessIoas.Areas)
+                            {
+                                if (area.Iova <= last && iova <= area.Last && area.Pages.FileDescriptor is null)
+                                {
+                                    ulong va = area.Pages.UserVa + area.PagesOffset;
+                                    ulong from = va + (Math.Max(iova, area.Iova) - area.Iova), to = va + (Math.Min(last, area.Last) - area.Iova);
+                                    (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((from, to));
+                                }
+                            }
+                        }
+                    }
+
+                    if (value is IoasObject ioas)
+                    {
+                        foreach (Area area in ioas.Areas)
+                        {
+                            if (area.Pages.FileDescriptor is null && area.Pages.DomainAreas > 0)
+                            {
+                                (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((area.Pages.UserVa, area.Pages.UserVa + area.Pages.Length - 1));
+                            }
+                        }
+                    }
+                }
+
+                foreach (List<(ulong Va, ulong Last)> ranges in pinned.Values)
+                {
+                    Array.Clear(marks);
+                    foreach ((ulong va, ulong last) in ranges)
+                    {
+                        Mark(va, last);
+                    }
+
+                    for (int i = 0; i < pageCount; i++)
+                    {
+                        counts[i] += marks[i] ? 1 : 0;
+                    }
+                }
+            }
+        }
+
+        return counts;
+    }
+
+    private int CreateTestAccess(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.u32_20;
+        if ((flags & ~AccessNeedsPinPages) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown access flags 0x{flags:X}");
+        }
+
+        var file = new SelftestAccessFile(this, (flags & AccessNeedsPinPages) != 0);
+        int rc = file.Access.Attach(cmd.id);
+        if (rc < 0)
+        {
+            string? reason = EngineDiagnostics.LastReason;
+            file.Release();
+            return Fail((Errno)(-rc), reason ?? "attach failed");
+        }
+
+        int fd = Kernel.AddFile(file);
+        if (fd < 0)
+        {
+            file.Release();
+            return Fail((Errno)(-fd), "no descriptor for the access");
+        }
+
+        cmd.u32_16 = (uint)fd;
+        return 0;
+    }
+
+    private int AccessPages(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.u32_16;
+        ulong iova = cmd.u64_24, length = cmd.u64_32, uptr = cmd.u64_40;
+        if (length > SelftestMaxLength)
+        {
+            return Fail(Errno.ENOMEM, "length is over 16 MiB");
+        }
+
+        if ((flags & ~(AccessWrite | AccessSyz)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
+        }
+
+        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        {
+            return NotAccess(cmd.id);
+        }
+
+        if (!file.NeedsPinPages)
+        {
+            return Fail(Errno.EOPNOTSUPP, "the access was created without NEEDS_PIN_PAGES");
+        }
+
+        int rc = file.Access.Pin(iova, length, (flags & AccessWrite) != 0);
+        if (rc < 0)
+        {
+            return rc;
+        }
+
+        // The pinned pages must be the pages behind uptr (NULL skips the check, for fuzzers).
+        if (uptr != 0)
+        {
+            ulong pageOffset = iova % LinuxConstants.PageSize;
+            IoasObject ioas = file.Access.Ioas!;
+            for (ulong at = iova - pageOffset; at < iova + length; at += LinuxConstants.PageSize)
+            {
+                int index = ioas.LowerBound(at);
+                Area area = ioas.Areas[index < ioas.Areas.Count && ioas.Areas[index].Iova <= at ? index : Math.Max(0, index - 1)];
+                ulong source = area.Pages.SourceAddress + area.PagesOffset + (Math.Max(at, area.Iova) - area.Iova);
+                if (!SamePage(area.Pages, source & ~(ulong)(LinuxConstants.PageSize - 1), (uptr - pageOffset + (at - (iova - pageOffset))) & ~(ulong)(LinuxConstants.PageSize - 1)))
+                {
+                    file.Access.Unpin(iova, length);
+                    return Fail(Errno.EINVAL, $"the page pinned at IOVA 0x{at:X} is not the page of uptr");
+                }
+            }
+        }
+
+        cmd.u32_20 = file.AddItem(iova, length);
+        return 0;
+    }
+
+    private int AccessRw(ref IommuTestCmd cmd)
+    {
+        ulong iova = cmd.u64_16, length = cmd.u64_24, uptr = cmd.u64_32;
+        uint flags = cmd.u32_40;
+        if (length > SelftestMaxLength)
+        {
+            return Fail(Errno.ENOMEM, "length is over 16 MiB");
+        }
+
+        if ((flags & ~(RwWrite | RwSlowPath | AccessSyz)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
+        }
+
+        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        {
+            return NotAccess(cmd.id);
+        }
+
+        bool write = (flags & RwWrite) != 0;
+        byte[] buffer = new byte[length];
+        if (write && !UserAccess.TryRead(uptr, buffer))
+        {
+            return Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be read");
+        }
+
+        // The access's own lock order is the context's; Rw takes the IOAS's DMA locks inside.
+        int rc = file.Access.Rw(iova, buffer, write);
+        if (rc < 0)
+        {
+            return rc;
+        }
+
+        return !write && !UserAccess.TryWrite(uptr, buffer) ? Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be written") : 0;
+    }
+
+    private int InjectDirty(ref IommuTestCmd cmd)
+    {
+        ulong iova = cmd.u64_24, length = cmd.u64_32, pageSize = cmd.u64_40, uptr = cmd.u64_48;
+        if (pageSize == 0 || length == 0 || iova % pageSize != 0 || length % pageSize != 0 || uptr == 0)
+        {
+            return Fail(Errno.EINVAL, "page_size, length and uptr must be non-zero, iova and length multiples of page_size");
+        }
+
+        ulong bits = length / pageSize;
+        if (bits > (16UL << 20) * 8)
+        {
+            return Fail(Errno.EOVERFLOW, "the bitmap would be over 16 MiB");
+        }
+
+        if (Objects.Get<HwptPagingObject>(cmd.id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.id} is not a paging HWPT");
+        }
+
+        if (!hwpt.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {cmd.id} is not a mock domain");
+        }
+
+        if (!hwpt.Tracking)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {cmd.id} is not tracking dirty pages");
+        }
+
+        byte[] bitmap = new byte[(bits + 7) / 8];
+        if (!UserAccess.TryRead(uptr, bitmap))
+        {
+            return Fail(Errno.EFAULT, $"the bitmap at 0x{uptr:X} cannot be read");
+        }
+
+        ulong count = 0;
+        for (ulong i = 0; i < bits; i++)
+        {
+            if ((bitmap[i / 8] & (1 << (int)(i % 8))) != 0)
+            {
+                // The mock marks the IOPTE that maps the address: only mapped IOVA can become dirty.
+                ulong at = iova + (i * pageSize);
+                int index = hwpt.Ioas.LowerBound(at);
+                if (index < hwpt.Ioas.Areas.Count && hwpt.Ioas.Areas[index].Iova <= at)
+                {
+                    hwpt.Dirty.Mark(at, Math.Min(pageSize, hwpt.Iommu.MinPageSize));
+                }
+
+                count++;
+            }
+        }
+
+        cmd.u64_56 = count;
+        return 0;
+    }
+
+    // The access ops take the access's fd (the kernel does fdget on it), not an object id.
+    private static int NotAccess(uint fd) => Fail(Errno.EBADF, $"{(int)fd} is not an access fd");
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Checks that the interposer leaves ordinary I/O alone, then builds the kernel's own iommufd selftest (tools/testing/selftests/iommu/iommufd.c from Debian's
+# linux-source-7.2, unmodified) with gcc against the pinned 7.2 UAPI headers, runs it on this
+# machine through the abi-preload interposer (the engine with IOMMU_TEST_CMD on), and prints the
+# TAP totals. Every failing test must be listed, with its reason, in known-failures.txt: a failure
+# not listed there fails this script, and a listed test that passes is reported so the list shrinks.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${ABI_CACHE:-$HOME/.cache/abi}
+out="$root/artifacts/selftest"
+mkdir -p "$out"
+start=$(date +%s)
+
+# gcc and libcap (the selftest links -lcap), from the system's own sources, only when missing.
+if [ ! -e /usr/include/sys/capability.h ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "selftest: installing libcap-dev" >&2
+  "${sudo_cmd[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends libcap-dev >&2
+fi
+
+deb=$("$root/scripts/qemu/kernel.sh" --source-deb)
+version=$(basename "$deb" | sed -E 's/^linux-source-[0-9.]+_(.*)_all\.deb$/\1/')
+src="$cache/selftest/$version"
+if [ ! -s "$src/tools/testing/selftests/iommu/iommufd.c" ]; then
+  echo "selftest: unpacking the selftest sources from $(basename "$deb")" >&2
+  rm -rf "$src.tmp" && mkdir -p "$src.tmp"
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' \
+    | tar -xJ -C "$src.tmp" --strip-components=1 --wildcards \
+      '*/tools/testing/selftests/iommu/*' '*/tools/testing/selftests/kselftest*' '*/drivers/iommu/iommufd/iommufd_test.h'
+  rm -rf "$src" && mv "$src.tmp" "$src"
+fi
+
+headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
+[ -d "$headers" ] || { echo "selftest: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }
+# The selftest Makefile's flags (lib.mk adds -D_GNU_SOURCE=), dynamically linked so LD_PRELOAD applies.
+gcc -Wall -O2 -Wno-unused-function -D_GNU_SOURCE= -isystem "$headers" -I"$src/tools/testing/selftests" \
+  -o "$out/iommufd" "$src/tools/testing/selftests/iommu/iommufd.c" -lcap
+preload=$("$root/scripts/interposer.sh")
+
+# First, the interposer leaves everything else alone: ordinary file, pipe, socket, eventfd and mmap
+# traffic prints the same without it, with it, and with it while the engine holds /dev/iommu open.
+gcc -O2 -Wall -o "$out/file-io" "$root/Interposer/examples/file-io.c"
+"$out/file-io" > "$out/file-io.plain.txt"
+LD_PRELOAD="$preload" "$out/file-io" > "$out/file-io.preload.txt"
+LD_PRELOAD="$preload" "$out/file-io" engine | grep -v '^close /dev/iommu' > "$out/file-io.engine.txt"
+if diff -u "$out/file-io.plain.txt" "$out/file-io.preload.txt" && diff -u "$out/file-io.plain.txt" "$out/file-io.engine.txt"; then
+  echo "selftest: file-io under LD_PRELOAD: $(wc -l < "$out/file-io.plain.txt") lines identical to the plain run, with and without the engine loaded"
+else
+  echo "selftest: the interposer changed ordinary file I/O (diff above)"
+  exit 1
+fi
+
+# The hugepage variants need free 2 MiB pages (the real-kernel run reserves them on its command line).
+# Raised for the run when this user may, put back afterwards.
+pool=/proc/sys/vm/nr_hugepages
+restore=""
+if [ -w "$pool" ] && [ "$(cat "$pool")" -lt 64 ]; then
+  restore=$(cat "$pool")
+  echo 64 > "$pool" || restore=""
+fi
+trap '[ -z "$restore" ] || echo "$restore" > "$pool"' EXIT
+
+set +e
+LD_PRELOAD="$preload" ABI_ENGINE_IOMMUFD_TEST=1 timeout 900 "$out/iommufd" > "$out/iommufd.tap" 2>&1
+status=$?
+set -e
+totals=$(grep -E '^# Totals:' "$out/iommufd.tap" || true)
+[ -n "$totals" ] || { echo "selftest: the run did not finish (exit $status)"; tail -n 20 "$out/iommufd.tap"; exit 1; }
+
+# Compare the failures with the known list (test names, one per line, then " # reason").
+grep -E '^not ok ' "$out/iommufd.tap" | sed -E 's/^not ok [0-9]+ //; s/ #.*//' | sort > "$out/failed.txt"
+grep -vE '^\s*(#|$)' "$here/known-failures.txt" | sed -E 's/\s*#.*//' | sort > "$out/known.txt"
+# Without free huge pages (a machine where the pool cannot be raised) the hugepage variants cannot run.
+free_huge=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+if [ "${free_huge:-0}" -lt 64 ]; then
+  echo "selftest: only ${free_huge:-0} free 2 MiB huge pages (64 needed); the hugepage variants are expected to fail"
+  grep -i huge "$out/failed.txt" >> "$out/known.txt" || true
+  sort -o "$out/known.txt" "$out/known.txt"
+fi
+unexpected=$(comm -23 "$out/failed.txt" "$out/known.txt")
+fixed=$(comm -13 "$out/failed.txt" "$out/known.txt")
+echo "selftest: iommufd.c from linux-source $version against the engine: ${totals#\# Totals: } ($(( $(date +%s) - start )) s)"
+echo "selftest: $(wc -l < "$out/failed.txt") failing, all listed with their reason in scripts/selftest/known-failures.txt: $([ -z "$unexpected" ] && echo yes || echo no)"
+if [ -n "$fixed" ]; then
+  echo "selftest: listed as failing but passed now (remove them from the list):"
+  echo "$fixed" | sed 's/^/  /'
+fi
+if [ -n "$unexpected" ]; then
+  echo "selftest: failures not in the list:"
+  echo "$unexpected" | sed 's/^/  /'
+  grep -B4 -E '^not ok ' "$out/iommufd.tap" | grep -E '^# .*(Expected|Assertion)' | head -n 20
+  exit 1
+fi
