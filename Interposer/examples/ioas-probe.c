@@ -33,10 +33,13 @@ int main(void)
         return 1;
     printf("  ioas id %u\n", alloc.out_ioas_id);
 
+    // The buffer is 2 MiB aligned: an automatic IOVA keeps the source address's alignment, so a
+    // randomly placed buffer would make that line differ from run to run.
     size_t length = 1 << 20;
-    void *buffer = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buffer == MAP_FAILED)
+    char *area = mmap(NULL, length + (2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED)
         return 1;
+    void *buffer = (void *)(((uintptr_t)area + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
     memset(buffer, 0x5a, length);
 
     struct iommu_ioas_map map = {
@@ -106,6 +109,6 @@ int main(void)
     report("DESTROY first IOAS", ioctl(fd, IOMMU_DESTROY, &destroy));
     report("DESTROY it again", ioctl(fd, IOMMU_DESTROY, &destroy));
     report("close", close(fd));
-    munmap(buffer, length);
+    munmap(area, length + (2 << 20));
     return 0;
 }
