@@ -207,6 +207,29 @@ static int needs_mode(int flags)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+// open's optional third argument, read only when the flags say it is there.
+#define OPEN_MODE(flags)                                                                           \
+    ({                                                                                             \
+        int mode_ = 0;                                                                             \
+        if (needs_mode(flags)) {                                                                   \
+            va_list ap_;                                                                           \
+            va_start(ap_, flags);                                                                  \
+            mode_ = va_arg(ap_, int);                                                              \
+            va_end(ap_);                                                                           \
+        }                                                                                          \
+        mode_;                                                                                     \
+    })
+
+// A call on an fd: libc's unless the engine owns the fd here.
+#define ROUTE_FD(fd, real_call, engine_call)                                                       \
+    do {                                                                                           \
+        if (!is_engine_fd(fd))                                                                     \
+            return real_call;                                                                      \
+        if (!engine_here())                                                                        \
+            return -1;                                                                             \
+        return ENGINE_CALL(engine_call);                                                           \
+    } while (0)
+
 static int engine_open(const char *path, int flags, int mode)
 {
     if (engine_state == 1 && engine_pid != getpid()) {
@@ -222,13 +245,7 @@ static int engine_open(const char *path, int flags, int mode)
 
 int open(const char *path, int flags, ...)
 {
-    int mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, int);
-        va_end(ap);
-    }
+    int mode = OPEN_MODE(flags);
     if (!in_engine && is_engine_path(path))
         return engine_open(path, flags, mode);
     return real.open(path, flags, mode);
@@ -238,13 +255,7 @@ int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
-    int mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, int);
-        va_end(ap);
-    }
+    int mode = OPEN_MODE(flags);
     // An absolute path ignores dirfd, so only those can name an engine node.
     if (!in_engine && is_engine_path(path))
         return engine_open(path, flags, mode);
@@ -286,49 +297,29 @@ int ioctl(int fd, unsigned long request, ...)
     va_start(ap, request);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (!is_engine_fd(fd))
-        return real.ioctl(fd, request, arg);
-    if (!engine_here())
-        return -1;
-    return (int)ENGINE_CALL(api.ioctl(fd, request, arg));
+    ROUTE_FD(fd, real.ioctl(fd, request, arg), api.ioctl(fd, request, arg));
 }
 
 ssize_t read(int fd, void *buf, size_t count)
 {
-    if (!is_engine_fd(fd))
-        return real.read(fd, buf, count);
-    if (!engine_here())
-        return -1;
-    return ENGINE_CALL(api.read(fd, buf, count));
+    ROUTE_FD(fd, real.read(fd, buf, count), api.read(fd, buf, count));
 }
 
 ssize_t write(int fd, const void *buf, size_t count)
 {
-    if (!is_engine_fd(fd))
-        return real.write(fd, buf, count);
-    if (!engine_here())
-        return -1;
-    return ENGINE_CALL(api.write(fd, buf, count));
+    ROUTE_FD(fd, real.write(fd, buf, count), api.write(fd, buf, count));
 }
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset)
 {
-    if (!is_engine_fd(fd))
-        return real.pread(fd, buf, count, offset);
-    if (!engine_here())
-        return -1;
-    return ENGINE_CALL(api.pread(fd, buf, count, offset));
+    ROUTE_FD(fd, real.pread(fd, buf, count, offset), api.pread(fd, buf, count, offset));
 }
 
 ssize_t pread64(int fd, void *buf, size_t count, off_t offset) __attribute__((alias("pread")));
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 {
-    if (!is_engine_fd(fd))
-        return real.pwrite(fd, buf, count, offset);
-    if (!engine_here())
-        return -1;
-    return ENGINE_CALL(api.pwrite(fd, buf, count, offset));
+    ROUTE_FD(fd, real.pwrite(fd, buf, count, offset), api.pwrite(fd, buf, count, offset));
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribute__((alias("pwrite")));

@@ -115,9 +115,9 @@ internal sealed unsafe class UserMemory
                 return true;
             }
 
-            foreach ((ulong mapStart, ulong mapLast) in ProcessMaps.ReadWritable())
+            foreach (ProcessMaps.Mapping mapping in ProcessMaps.Read().ReadWritable)
             {
-                _discovered[mapStart] = mapLast;
+                _discovered[mapping.Start] = mapping.Last;
             }
 
             return Covered(_discovered, start, last);

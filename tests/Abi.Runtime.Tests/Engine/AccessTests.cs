@@ -29,7 +29,9 @@ public sealed class AccessTests : EngineTest
         Assert.Equal(4096ul, ioas.GetIovaRanges().Alignment);                                 // raised while attached
 
         Assert.Equal(0, access.Pin(Iova + 1, 4096, write: false));                           // any alignment: the two pages under it
-        Assert.Equal(2, access.Pins.Count == 1 ? (int)((access.Pins[0].Last >> 12) - (access.Pins[0].Iova >> 12) + 1) : 0);
+        (ulong pinIova, ulong pinLast) = Assert.Single(access.Pins);
+        Assert.Equal((Iova + 1, Iova + 4096), (pinIova, pinLast));
+        Assert.Equal(2, (int)((pinLast >> 12) - (pinIova >> 12) + 1));
         access.Unpin(Iova + 1, 4096);
         Assert.Empty(access.Pins);
         Assert.Equal(-(int)Errno.ENOENT, access.Pin(Iova, 5 * 4096, write: false));           // runs into a hole

@@ -91,7 +91,7 @@ public sealed unsafe class SelftestCommandTests : EngineTest
         var create = new IommuTestCmd { op = 5, id = ioas, u32_20 = 1 };            // NEEDS_PIN_PAGES
         Assert.Equal(0, Test(ref create));
         int accessFd = (int)create.u32_16;
-        Assert.True(Kernel.OpenFiles >= 2);
+        Assert.Equal(2, Kernel.OpenFiles);                                         // the context and the access fd
 
         var pin = new IommuTestCmd { op = 7, id = (uint)accessFd, u64_24 = 0x40_0000, u64_32 = 4096, u64_40 = (ulong)memory.Address };
         Assert.Equal(0, Test(ref pin));
@@ -119,6 +119,7 @@ public sealed unsafe class SelftestCommandTests : EngineTest
         Assert.Equal(-(int)Errno.EBADF, Test(ref notAccess));
 
         Assert.Equal(0, Kernel.Close(accessFd));
+        Assert.Equal(1, Kernel.OpenFiles);
         var destroyIoas = new iommu_destroy { id = ioas };
         Assert.Equal(Errno.None, Raw.TryDestroy(ref destroyIoas));                 // the access no longer holds it
     }

@@ -4,4 +4,7 @@ namespace Abi.Runtime.Engine.Iommufd;
 internal readonly record struct Area(ulong Iova, ulong Last, Pages Pages, ulong PagesOffset, bool Readable, bool Writable)
 {
     public ulong Length => Last - Iova + 1;
+
+    /// <summary>Where <paramref name="iova"/> (inside the area) lands in its source: a user address, or a file offset for MAP_FILE pages.</summary>
+    public ulong SourceOf(ulong iova) => Pages.SourceAddress + PagesOffset + (iova - Iova);
 }

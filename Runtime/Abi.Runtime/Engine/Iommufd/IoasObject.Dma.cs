@@ -133,14 +133,12 @@ internal sealed partial class IoasObject
     private nint TranslateSlow(ulong iova, bool write, out int valid)
     {
         valid = 0;
-        int i = LowerBound(iova);
-        if (i >= Areas.Count || Areas[i].Iova > iova)
+        if (!TryGetArea(iova, out Area area))
         {
             Faults.Record(iova, write, IommuFaultReason.Unmapped);
             return 0;
         }
 
-        Area area = Areas[i];
         if (write ? !area.Writable : !area.Readable)
         {
             Faults.Record(iova, write, IommuFaultReason.Permission);

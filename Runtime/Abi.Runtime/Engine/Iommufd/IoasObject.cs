@@ -137,6 +137,15 @@ internal sealed partial class IoasObject : IommufdObject
         return lo;
     }
 
+    /// <summary>The area that maps <paramref name="iova"/>, if any.</summary>
+    public bool TryGetArea(ulong iova, out Area area)
+    {
+        int i = LowerBound(iova);
+        bool found = i < Areas.Count && Areas[i].Iova <= iova;
+        area = found ? Areas[i] : default;
+        return found;
+    }
+
     public bool IntersectsArea(ulong iova, ulong last)
     {
         int i = LowerBound(iova);

@@ -63,13 +63,6 @@ internal sealed unsafe partial class IommufdFile
         return rc;
     }
 
-    /// <summary>st_size of <paramref name="fd"/> (x86-64 struct stat, offset 48), or null if fstat fails.</summary>
-    private static long? FileSize(int fd)
-    {
-        byte* stat = stackalloc byte[Native.Libc.StatSize];
-        return Native.Libc.Fstat(fd, stat) == 0 ? *(long*)(stat + 48) : null;
-    }
-
     internal static int IoasMapFile(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_ioas_map_file cmd = ref *(iommu_ioas_map_file*)arg;
@@ -99,7 +92,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
-        if (ioas!.Domains.Count > 0 && FileSize(cmd.fd) is long size && (ulong)size < cmd.start + cmd.length)
+        if (ioas!.Domains.Count > 0 && FileStat(cmd.fd) is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
         {
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
         }

@@ -41,9 +41,7 @@ internal sealed unsafe partial class IommufdFile
             OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
             OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
             OpDirty => f.InjectDirty(ref cmd),
-            OpDevCheckCache => f.Objects.Get(cmd.id) is not DeviceObject device ? Fail(Errno.ENOENT, $"{cmd.id} is not a device")
-                : device.MockCache is not uint[] cache || cmd.u32_16 >= (uint)cache.Length || cache[cmd.u32_16] != cmd.u32_20
-                    ? Fail(Errno.EINVAL, $"cache slot {cmd.u32_16} of device {cmd.id} does not hold 0x{cmd.u32_20:X}") : 0,
+            OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
     }
@@ -141,7 +139,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"iova, length and uptr must be multiples of the mock page (0x{step:X})");
         }
 
-        IoasObject ioas = hwpt.Ioas;
+        ProcessMaps maps = ProcessMaps.Read();
         for (ulong done = 0; done < length; done += step)
         {
             if (!Kernel.Memory.Contains((uptr + done) & ~(ulong)(LinuxConstants.PageSize - 1), LinuxConstants.PageSize))
@@ -150,15 +148,12 @@ internal sealed unsafe partial class IommufdFile
             }
 
             ulong at = iova + done;
-            int index = ioas.LowerBound(at);
-            if (index >= ioas.Areas.Count || ioas.Areas[index].Iova > at)
+            if (!hwpt.Ioas.TryGetArea(at, out Area area))
             {
                 return Fail(Errno.EINVAL, $"0x{at:X} is not mapped in HWPT {hwptId}");
             }
 
-            Area area = ioas.Areas[index];
-            ulong source = area.Pages.SourceAddress + area.PagesOffset + (at - area.Iova);
-            if (!SamePage(area.Pages, source, uptr + done))
+            if (!SamePage(area.Pages, area.SourceOf(at), uptr + done, maps))
             {
                 return Fail(Errno.EINVAL, $"0x{at:X} does not translate to the page of uptr 0x{uptr + done:X}");
             }
@@ -172,27 +167,24 @@ internal sealed unsafe partial class IommufdFile
     /// address <paramref name="address"/>: the same address, or the same offset of the same file
     /// (a shared mapping seen at another address, or MAP_FILE pages).
     /// </summary>
-    private static bool SamePage(Pages pages, ulong source, ulong address)
+    private static bool SamePage(Pages pages, ulong source, ulong address, ProcessMaps maps)
     {
         if (pages.FileDescriptor is null && source == address)
         {
             return true;
         }
 
-        (ulong Device, ulong Inode, ulong Offset)? theirs = pages.FileDescriptor is int fd ? FileIdentity(fd, source) : ProcessMaps.Backing(source);
-        return theirs is not null && theirs == ProcessMaps.Backing(address);
+        (ulong Device, ulong Inode, ulong Offset)? theirs = pages.FileDescriptor is int fd
+            ? FileStat(fd) is (ulong device, ulong inode, _) ? (device, inode, source) : null
+            : maps.Backing(source);
+        return theirs is not null && theirs == maps.Backing(address);
     }
 
-    private static (ulong Device, ulong Inode, ulong Offset)? FileIdentity(int fd, ulong offset)
+    /// <summary>fstat's st_dev, st_ino and st_size (x86-64 struct stat: offsets 0, 8 and 48), or null if it fails.</summary>
+    private static (ulong Device, ulong Inode, long Size)? FileStat(int fd)
     {
         byte* stat = stackalloc byte[Libc.StatSize];
-        if (Libc.Fstat(fd, stat) != 0)
-        {
-            return null;
-        }
-
-        // st_dev is the kernel's encoding; /proc/self/maps prints major:minor, which ProcessMaps converts to the same.
-        return (*(ulong*)stat, *(ulong*)(stat + 8), offset);
+        return Libc.Fstat(fd, stat) == 0 ? (*(ulong*)stat, *(ulong*)(stat + 8), *(long*)(stat + 48)) : null;
     }
 
     /// <summary>Every page of [uptr, uptr + length) must be pinned exactly <paramref name="refs"/> times (by all contexts of the process).</summary>
@@ -305,6 +297,18 @@ internal sealed unsafe partial class IommufdFile
         return counts;
     }
 
+    private int CheckDeviceCache(uint deviceId, uint slot, uint expected)
+    {
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        return device.MockCache is uint[] cache && slot < (uint)cache.Length && cache[slot] == expected
+            ? 0
+            : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
+    }
+
     private int CreateTestAccess(ref IommuTestCmd cmd)
     {
         uint flags = cmd.u32_20;
@@ -366,14 +370,14 @@ internal sealed unsafe partial class IommufdFile
         // The pinned pages must be the pages behind uptr (NULL skips the check, for fuzzers).
         if (uptr != 0)
         {
-            ulong pageOffset = iova % LinuxConstants.PageSize;
+            const ulong PageMask = ~(ulong)(LinuxConstants.PageSize - 1);
+            ProcessMaps maps = ProcessMaps.Read();
             IoasObject ioas = file.Access.Ioas!;
-            for (ulong at = iova - pageOffset; at < iova + length; at += LinuxConstants.PageSize)
+            for (ulong at = iova; at < iova + length; at = (at & PageMask) + LinuxConstants.PageSize)
             {
-                int index = ioas.LowerBound(at);
-                Area area = ioas.Areas[index < ioas.Areas.Count && ioas.Areas[index].Iova <= at ? index : Math.Max(0, index - 1)];
-                ulong source = area.Pages.SourceAddress + area.PagesOffset + (Math.Max(at, area.Iova) - area.Iova);
-                if (!SamePage(area.Pages, source & ~(ulong)(LinuxConstants.PageSize - 1), (uptr - pageOffset + (at - (iova - pageOffset))) & ~(ulong)(LinuxConstants.PageSize - 1)))
+                // Pin succeeded, so every page of the range is mapped.
+                ioas.TryGetArea(at, out Area area);
+                if (!SamePage(area.Pages, area.SourceOf(at) & PageMask, (uptr + (at - iova)) & PageMask, maps))
                 {
                     file.Access.Unpin(iova, length);
                     return Fail(Errno.EINVAL, $"the page pinned at IOVA 0x{at:X} is not the page of uptr");
@@ -463,8 +467,7 @@ internal sealed unsafe partial class IommufdFile
             {
                 // The mock marks the IOPTE that maps the address: only mapped IOVA can become dirty.
                 ulong at = iova + (i * pageSize);
-                int index = hwpt.Ioas.LowerBound(at);
-                if (index < hwpt.Ioas.Areas.Count && hwpt.Ioas.Areas[index].Iova <= at)
+                if (hwpt.Ioas.TryGetArea(at, out _))
                 {
                     hwpt.Dirty.Mark(at, Math.Min(pageSize, hwpt.Iommu.MinPageSize));
                 }

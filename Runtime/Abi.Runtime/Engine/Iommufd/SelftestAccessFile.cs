@@ -60,11 +60,17 @@ internal sealed class SelftestAccessFile : EngineFile
     private void Unmapped(ulong iova, ulong length)
     {
         ulong last = iova + (length - 1);
-        List<(uint Id, ulong Iova, ulong Length)> hit;
+        var hit = new List<(uint Id, ulong Iova, ulong Length)>();
         lock (_items)
         {
-            hit = _items.FindAll(i => i.Iova <= last && iova <= i.Iova + (i.Length - 1));
-            _items.RemoveAll(i => i.Iova <= last && iova <= i.Iova + (i.Length - 1));
+            for (int i = _items.Count - 1; i >= 0; i--)
+            {
+                if (_items[i].Iova <= last && iova <= _items[i].Iova + (_items[i].Length - 1))
+                {
+                    hit.Add(_items[i]);
+                    _items.RemoveAt(i);
+                }
+            }
         }
 
         foreach ((_, ulong itemIova, ulong itemLength) in hit)
