@@ -11,7 +11,7 @@ public sealed class DirtyBitmapTests
     [InlineData(705ul)]
     public void Clear_RemovesOnlyThePagesOfItsRange(ulong lastClearedPage)
     {
-        var bitmap = new DirtyBitmap();
+        var bitmap = new DirtyBitmap(12);
         bitmap.Mark(60 * 4096, 10 * 4096);                                  // pages 60-69: two words
         bitmap.Clear(62 * 4096, ((lastClearedPage + 1) * 4096) - 1);         // from page 62
         Span<ulong> bits = stackalloc ulong[2];

@@ -22,4 +22,13 @@ internal sealed class DeviceObject(EmulatedDevice? device, IommuUnit iommu) : Io
 
     /// <summary>The paging HWPT the device is attached to, or null (DMA blocked).</summary>
     public HwptPagingObject? Hwpt { get; set; }
+
+    /// <summary>What each PASID of the device is attached to (none: the PASID is blocked).</summary>
+    public Dictionary<uint, HwptPagingObject> Pasids { get; } = [];
+
+    /// <summary>
+    /// The mock driver's armed failure: after a successful attach of PASID 1024, its next change
+    /// to another domain fails once with ENOMEM (the selftest's way to test replace rollback).
+    /// </summary>
+    public bool MockPasid1024Fails { get; set; }
 }

@@ -3,17 +3,18 @@ using System.Numerics;
 namespace Abi.Runtime.Engine.Iommufd;
 
 /// <summary>
-/// The dirty bits of one domain, one per 4 KiB IOVA page (the engine's IOPTE size), kept sparse:
-/// 64 pages to a word, words keyed by IOVA >> 18, so a 1 GiB harvest visits 4096 keys whatever the
-/// IOAS looks like. Writers (device DMA) and the harvest share one lock; marking is skipped
+/// The dirty bits of one domain, one per IOPTE granule (4 KiB on the engine's VT-d unit, 2 KiB on
+/// the selftest's mock), kept sparse: 64 granules to a word, so a 1 GiB harvest of a 4 KiB-granule
+/// domain visits 4096 keys whatever the IOAS looks like. Writers (device DMA) and the harvest share one lock; marking is skipped
 /// entirely unless tracking is on.
 /// </summary>
 internal sealed class DirtyBitmap
 {
-    private const int PageShift = 12;
-    private const int WordShift = PageShift + 6;
+    private readonly int _shift;
     private readonly Dictionary<ulong, ulong> _words = [];
     private readonly Lock _lock = new();
+
+    public DirtyBitmap(int granuleShift) => _shift = granuleShift;
 
     /// <summary>Marks every page touched by [iova, iova + length).</summary>
     public void Mark(ulong iova, ulong length)
@@ -23,15 +24,15 @@ internal sealed class DirtyBitmap
             return;
         }
 
-        ulong first = iova >> PageShift;
-        ulong last = (iova + (length - 1)) >> PageShift;
+        ulong first = iova >> _shift;
+        ulong last = (iova + (length - 1)) >> _shift;
         lock (_lock)
         {
             for (ulong page = first; page <= last; page++)
             {
                 ref ulong word = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_words, page >> 6, out _);
                 word |= 1UL << (int)(page & 63);
-                if (page == ulong.MaxValue >> PageShift)
+                if (page == ulong.MaxValue >> _shift)
                 {
                     break;
                 }
@@ -49,7 +50,7 @@ internal sealed class DirtyBitmap
                 return;
             }
 
-            ulong firstPage = iova >> PageShift, lastPage = last >> PageShift;
+            ulong firstPage = iova >> _shift, lastPage = last >> _shift;
             ulong firstKey = firstPage >> 6, lastKey = lastPage >> 6;
             if (lastKey - firstKey < (ulong)_words.Count)
             {
@@ -83,8 +84,8 @@ internal sealed class DirtyBitmap
     /// </summary>
     public void Harvest(ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool keep)
     {
-        ulong firstPage = iova >> PageShift;
-        ulong lastPage = (iova + (length - 1)) >> PageShift;
+        ulong firstPage = iova >> _shift;
+        ulong lastPage = (iova + (length - 1)) >> _shift;
         int granuleShift = BitOperations.TrailingZeroCount(pageSize);
         lock (_lock)
         {
@@ -105,7 +106,7 @@ internal sealed class DirtyBitmap
                 }
 
                 ulong offsetPages = wordFirst >= firstPage ? wordFirst - firstPage : 0;
-                if (granuleShift == PageShift && wordFirst >= firstPage && (offsetPages & 63) == 0)
+                if (granuleShift == _shift && wordFirst >= firstPage && (offsetPages & 63) == 0)
                 {
                     // 4 KiB granules aligned to a word: the word is the bitmap word.
                     bitmap[(int)(offsetPages >> 6)] |= hits;
@@ -116,8 +117,8 @@ internal sealed class DirtyBitmap
                     {
                         // A dirty page marks every granule it overlaps (granules may be smaller than a page).
                         ulong page = wordFirst + (ulong)BitOperations.TrailingZeroCount(rest);
-                        ulong from = Math.Max(page << PageShift, iova) - iova;
-                        ulong to = Math.Min((page << PageShift) + ((1UL << PageShift) - 1) - iova, length - 1);
+                        ulong from = Math.Max(page << _shift, iova) - iova;
+                        ulong to = Math.Min((page << _shift) + ((1UL << _shift) - 1) - iova, length - 1);
                         for (ulong bit = from >> granuleShift; bit <= to >> granuleShift; bit++)
                         {
                             bitmap[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);

@@ -18,6 +18,7 @@ internal sealed class HwptPagingObject : IommufdObject
         Automatic = automatic;
         Flags = flags;
         Fault = fault;
+        Dirty = new DirtyBitmap(iommu.DirtyGranuleShift);
     }
 
     public override ObjectKind Kind => ObjectKind.HwptPaging;
@@ -36,10 +37,13 @@ internal sealed class HwptPagingObject : IommufdObject
     /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops.</summary>
     public bool HasDirtyOps => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
 
+    /// <summary>Allocated with IOMMU_HWPT_ALLOC_PASID: the domain may serve PASIDs, and the RID next to them.</summary>
+    public bool PasidCompat => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID) != 0;
+
     /// <summary>Whether device writes set dirty bits now (IOMMU_HWPT_SET_DIRTY_TRACKING).</summary>
     public volatile bool Tracking;
 
-    public DirtyBitmap Dirty { get; } = new();
+    public DirtyBitmap Dirty { get; }
 
     /// <summary>Links the domain into its IOAS: the IOAS and fault queue gain a user, the aperture becomes reserved.</summary>
     public void AddToIoas()
@@ -62,6 +66,28 @@ internal sealed class HwptPagingObject : IommufdObject
         {
             Fault.Users++;
         }
+    }
+
+    /// <summary>
+    /// The IOPTE that maps <paramref name="iova"/> (which an area maps), as [start, start + size):
+    /// a huge leaf when the domain has one and the whole aligned block sits in one area whose
+    /// source is aligned the same way (physical contiguity is not modelled: an aligned source
+    /// stands for it), else the dirty granule.
+    /// </summary>
+    public (ulong Start, ulong Size) IopteAt(ulong iova, in Area area)
+    {
+        ulong leaf = Iommu.HugeLeaf;
+        if (leaf != 0)
+        {
+            ulong block = iova & ~(leaf - 1);
+            if (block >= area.Iova && block + (leaf - 1) <= area.Last && area.SourceOf(block) % leaf == 0)
+            {
+                return (block, leaf);
+            }
+        }
+
+        ulong granule = 1UL << Iommu.DirtyGranuleShift;
+        return (iova & ~(granule - 1), granule);
     }
 
     public override void Destroyed()

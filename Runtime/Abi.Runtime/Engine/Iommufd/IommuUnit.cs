@@ -1,4 +1,5 @@
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Runtime.Engine.Iommufd;
 
@@ -8,7 +9,7 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// IOMMU_GET_HW_INFO reports. Emulated PCI functions sit behind <see cref="Vtd"/>; the selftest's
 /// mock devices (IOMMU_TEST_CMD) behind <see cref="Mock"/>, with the kernel's mock values (spec §12).
 /// </summary>
-internal sealed class IommuUnit
+internal sealed record IommuUnit
 {
     /// <summary>The engine's VT-d unit (<see cref="EngineIommu"/>).</summary>
     public static IommuUnit Vtd { get; } = new()
@@ -45,6 +46,24 @@ internal sealed class IommuUnit
         Pasid = (deviceFlags & MockPasid) != 0,
         HwInfoType = SelftestHwInfoType,
         IsMock = true,
+        DirtyGranuleShift = 11,
+    };
+
+    /// <summary>The mock's huge leaf: a level-1 entry of its 2 KiB-granule table, 512 granules.</summary>
+    public const ulong MockHugePageSize = 512 * MockPageSize;
+
+    /// <summary>
+    /// The same mock IOMMU, but the domain built with the selftest's huge page table
+    /// (<c>MOCK_IOMMUPT_HUGE</c>): it maps 1 MiB leaves where it can and PAGE_SIZE elsewhere, and
+    /// keeps the real table's aperture (three levels from a 2 KiB granule: 38 bits) instead of the
+    /// mock aperture.
+    /// </summary>
+    public IommuUnit WithHugePageTable() => this with
+    {
+        PageSizes = MockHugePageSize | LinuxConstants.PageSize,
+        ApertureStart = 0,
+        ApertureLast = (1UL << 38) - 1,
+        HugeLeaf = MockHugePageSize,
     };
 
     public ulong PageSizes { get; private init; }
@@ -66,4 +85,13 @@ internal sealed class IommuUnit
     public uint HwInfoType { get; private init; }
 
     public bool IsMock { get; private init; }
+
+    /// <summary>
+    /// log2 of what one dirty bit covers: the smallest IOPTE (4 KiB on VT-d, 2 KiB on the mock,
+    /// whose 4 KiB entries are two contiguous 2 KiB items that report dirty one item at a time).
+    /// </summary>
+    public int DirtyGranuleShift { get; private init; } = 12;
+
+    /// <summary>A large leaf the domain maps where the IOVA block and its source are aligned (0: none modelled); it is dirty as a whole.</summary>
+    public ulong HugeLeaf { get; private init; }
 }

@@ -31,7 +31,7 @@ internal sealed partial class IommufdFile
     {
         lock (_lock)
         {
-            DetachLocked(device);
+            DetachAllLocked(device);
             Objects.Remove(device.Id);
             _bindings--;
             if (_released && _bindings == 0)
@@ -90,6 +90,11 @@ internal sealed partial class IommufdFile
             if (movesIoas && device.Iommu.MsiWindow && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
             {
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
+            }
+
+            if (device.Pasids.Count > 0 && target is not { PasidCompat: true })
+            {
+                return Fail(Errno.EINVAL, $"the device has PASIDs attached; its RID needs a PASID-compatible HWPT (IOMMU_HWPT_ALLOC_PASID), which {(target is null ? "an automatic domain" : $"HWPT {target.Id}")} is not");
             }
 
             if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
@@ -186,6 +191,17 @@ internal sealed partial class IommufdFile
         }
 
         return null;
+    }
+
+    /// <summary>The device goes away: its PASIDs and its RID are detached.</summary>
+    private void DetachAllLocked(DeviceObject device)
+    {
+        foreach (uint pasid in device.Pasids.Keys.ToList())
+        {
+            DetachPasidLocked(device, pasid);
+        }
+
+        DetachLocked(device);
     }
 
     private void DetachLocked(DeviceObject device)

@@ -45,7 +45,8 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags & ~HwptFlagsKnown:X}");
                 }
 
-                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && MockPagingDataError(device, ref cmd) is int dataFailed)
+                IommuUnit iommu = device.Iommu;
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && MockPagingDataError(device, ref cmd, ref iommu) is int dataFailed)
                 {
                     return dataFailed;
                 }
@@ -71,7 +72,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
                 }
 
-                if ((AddDomainError(ioas, device.Iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
+                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
                 {
                     return failed;
                 }
@@ -81,7 +82,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
                 }
 
-                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault, device.Iommu);
+                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault, iommu);
                 cmd.out_hwpt_id = f.Objects.Add(hwpt);
                 hwpt.AddToIoas();
                 return 0;
@@ -94,9 +95,9 @@ internal sealed unsafe partial class IommufdFile
 
     /// <summary>
     /// The selftest's paging data (type 0xdead, <c>{iotlb, pagetable_type}</c>) on a mock device:
-    /// pagetable type 0 is the default mock table; the engine does not model type 1 (huge).
+    /// pagetable type 0 is the default mock table, type 1 the huge one (<see cref="IommuUnit.WithHugePageTable"/>).
     /// </summary>
-    private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd)
+    private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd, ref IommuUnit iommu)
     {
         const uint SelftestData = 0xdead;
         if (!device.Iommu.IsMock || cmd.data_type != SelftestData)
@@ -115,7 +116,16 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
         }
 
-        return data[1] == 0 ? null : Fail(Errno.EOPNOTSUPP, $"mock page table type {data[1]} is not modelled by the engine");
+        switch (data[1])
+        {
+            case 0:
+                return null;
+            case 1:
+                iommu = iommu.WithHugePageTable();
+                return null;
+            default:
+                return Fail(Errno.EOPNOTSUPP, $"mock page table type {data[1]} does not exist");
+        }
     }
 
     internal static int GetHwInfo(IommufdFile f, byte* arg, ref IoctlCall call)

@@ -17,7 +17,8 @@ internal sealed unsafe partial class IommufdFile
 {
     private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
         OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
-        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpDevCheckCache = 16;
+        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpDevCheckCache = 16,
+        OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21;
 
     private const uint AccessNeedsPinPages = 1, AccessWrite = 1, AccessSyz = 1u << 16, RwWrite = 1, RwSlowPath = 4;
 
@@ -42,6 +43,9 @@ internal sealed unsafe partial class IommufdFile
             OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
             OpDirty => f.InjectDirty(ref cmd),
             OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
+            OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
+            OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
+            OpPasidCheckHwpt => f.MockDevice(cmd.id) is DeviceObject d ? f.CheckPasidHwpt(d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
     }
@@ -467,9 +471,10 @@ internal sealed unsafe partial class IommufdFile
             {
                 // The mock marks the IOPTE that maps the address: only mapped IOVA can become dirty.
                 ulong at = iova + (i * pageSize);
-                if (hwpt.Ioas.TryGetArea(at, out _))
+                if (hwpt.Ioas.TryGetArea(at, out Area area))
                 {
-                    hwpt.Dirty.Mark(at, Math.Min(pageSize, hwpt.Iommu.MinPageSize));
+                    (ulong start, ulong size) = hwpt.IopteAt(at, area);
+                    hwpt.Dirty.Mark(start, size);
                 }
 
                 count++;
@@ -478,6 +483,33 @@ internal sealed unsafe partial class IommufdFile
 
         cmd.u64_56 = count;
         return 0;
+    }
+
+    private DeviceObject? MockDevice(uint stdevId) => Objects.Get<SelftestObject>(stdevId, ObjectKind.Selftest)?.Device;
+
+    private static int NotMockDevice(uint id) => Fail(Errno.ENOENT, $"{id} is not a mock device");
+
+    private int DetachMockPasid(DeviceObject device, uint pasid)
+    {
+        DetachPasid(device, pasid);
+        return 0;
+    }
+
+    /// <summary>PASID_CHECK_HWPT: the PASID is on <paramref name="hwptId"/>, or with 0, on nothing.</summary>
+    private int CheckPasidHwpt(DeviceObject device, uint pasid, uint hwptId)
+    {
+        HwptPagingObject? attached = PasidHwpt(device, pasid);
+        if (hwptId == 0)
+        {
+            return attached is null ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to HWPT {attached.Id}");
+        }
+
+        if (Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a HWPT");
+        }
+
+        return attached == hwpt ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to {(attached is null ? "nothing" : $"HWPT {attached.Id}")}, not HWPT {hwptId}");
     }
 
     // The access ops take the access's fd (the kernel does fdget on it), not an object id.

@@ -183,7 +183,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     {
         lock (_lock)
         {
-            DetachLocked(device);
+            DetachAllLocked(device);
             if (Objects.Get(device.Id) == device)
             {
                 Objects.Remove(device.Id);
