@@ -86,6 +86,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOVERFLOW, $"start 0x{cmd.start:X} + length 0x{cmd.length:X} wraps");
         }
 
+        if (f.Kernel.FileOf(cmd.fd) is SelftestDmaBuf dmabuf)
+        {
+            return f.MapDmaBuf(ioas!, dmabuf, ref cmd);
+        }
+
         if (!f.Kernel.IsOpenFile(cmd.fd))
         {
             return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
@@ -105,6 +110,26 @@ internal sealed unsafe partial class IommufdFile
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
+        return rc;
+    }
+
+    /// <summary>MAP_FILE of a dma-buf: the range must lie inside the buffer, which must not be revoked; nothing is pinned or charged.</summary>
+    private int MapDmaBuf(IoasObject ioas, SelftestDmaBuf dmabuf, ref iommu_ioas_map_file cmd)
+    {
+        if (dmabuf.Length <= cmd.start + (cmd.length - 1))
+        {
+            return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the 0x{dmabuf.Length:X}-byte dma-buf");
+        }
+
+        if (dmabuf.Revoked)
+        {
+            return Fail(Errno.ENODEV, "the dma-buf is revoked");
+        }
+
+        Pages pages = RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
+        pages.DmaBuf = dmabuf;
+        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        ReturnIfUnused(pages);
         return rc;
     }
 

@@ -18,7 +18,8 @@ internal sealed unsafe partial class IommufdFile
     private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
         OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
         OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpDevCheckCache = 16,
-        OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21;
+        OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21,
+        OpDmaBufGet = 22, OpDmaBufRevoke = 23;
 
     private const uint AccessNeedsPinPages = 1, AccessWrite = 1, AccessSyz = 1u << 16, RwWrite = 1, RwSlowPath = 4;
 
@@ -45,6 +46,9 @@ internal sealed unsafe partial class IommufdFile
             OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
             OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
             OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
+            OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
+            OpDmaBufRevoke => f.Kernel.FileOf((int)cmd.u32_16) is SelftestDmaBuf buffer ? RevokeDmaBuf(buffer, cmd.u32_20 != 0)
+                : f.Kernel.IsOpenFile((int)cmd.u32_16) ? Fail(Errno.EINVAL, $"fd {(int)cmd.u32_16} is not a dma-buf") : Fail(Errno.EBADF, $"fd {(int)cmd.u32_16} is not open"),
             OpPasidCheckHwpt => f.MockDevice(cmd.id) is DeviceObject d ? f.CheckPasidHwpt(d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
@@ -482,6 +486,30 @@ internal sealed unsafe partial class IommufdFile
         }
 
         cmd.u64_56 = count;
+        return 0;
+    }
+
+    // The selftest exporter's limit: 512 pages.
+    private const ulong DmaBufMaxLength = 512 * LinuxConstants.PageSize;
+
+    /// <summary>DMABUF_GET: a new dma-buf of <paramref name="length"/> bytes rounded up to pages; the ioctl returns its fd.</summary>
+    private int GetDmaBuf(uint length)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        ulong size = ((ulong)length + Page - 1) & ~(Page - 1);
+        if (size == 0 || size > DmaBufMaxLength)
+        {
+            return Fail(Errno.EINVAL, $"a test dma-buf holds 1 to 512 pages; {length} bytes asked");
+        }
+
+        int fd = Kernel.AddFile(new SelftestDmaBuf(size));
+        return fd < 0 ? Fail((Errno)(-fd), "no descriptor for the dma-buf") : fd;
+    }
+
+    /// <summary>DMABUF_REVOKE: revoking takes the buffer out of every domain (the areas stay); restoring lets it be mapped again.</summary>
+    private static int RevokeDmaBuf(SelftestDmaBuf buffer, bool revoked)
+    {
+        buffer.Revoked = revoked;
         return 0;
     }
 

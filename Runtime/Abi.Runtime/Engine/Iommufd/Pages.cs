@@ -16,6 +16,9 @@ internal sealed class Pages
 
     public ulong FileOffset { get; set; }
 
+    /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
+    public SelftestDmaBuf? DmaBuf { get; set; }
+
     /// <summary>Whether the pages may be mapped writable (a read-only source cannot become writable by COPY).</summary>
     public bool Writable { get; set; }
 
@@ -32,7 +35,7 @@ internal sealed class Pages
     public long Type1Charge { get; set; }
 
     /// <summary>Pages of 4 KiB the source range spans: what a domain pin charges.</summary>
-    public long PageCount => PinAccounting.PagesSpanned(SourceAddress, Length);
+    public long PageCount => DmaBuf is null ? PinAccounting.PagesSpanned(SourceAddress, Length) : 0;
 
     /// <summary>Reuses a released object for a new mapping (the context pools them, so MAP allocates nothing in steady state).</summary>
     public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable, AccountingMode mode)
@@ -43,6 +46,7 @@ internal sealed class Pages
         Length = length;
         FileDescriptor = fileDescriptor;
         FileOffset = fileOffset;
+        DmaBuf = null;
         Writable = writable;
         Areas = 0;
         return this;
