@@ -97,7 +97,8 @@ internal sealed unsafe partial class IommufdFile
         }
 
         // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
-        if (ioas!.Domains.Count > 0 && FileStat(cmd.fd) is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
+        (ulong Device, ulong Inode, long Size)? stat = FileStat(cmd.fd);
+        if (ioas!.Domains.Count > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
         {
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
         }
@@ -108,6 +109,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
+        pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;

@@ -228,7 +228,8 @@ internal sealed unsafe partial class IommufdFile
 
     /// <summary>
     /// How many pages objects pin each page from <paramref name="uptr"/> on. A pages object pins a
-    /// page once, whether for its domains or its accesses; two objects over the same memory pin it twice.
+    /// page once, whether for its domains or its accesses; two objects over the same memory pin it
+    /// twice. MAP_FILE pins count at every user page that maps the same page of the same file.
     /// </summary>
     private static int[] PinCounts(EmulatedKernel kernel, ulong uptr, int pageCount)
     {
@@ -236,18 +237,48 @@ internal sealed unsafe partial class IommufdFile
         var counts = new int[pageCount];
         var marks = new bool[pageCount];
         ulong windowLast = uptr + ((ulong)pageCount * Page) - 1;
+        (ulong Device, ulong Inode, ulong Offset)?[]? backing = null;
 
-        void Mark(ulong va, ulong last)
+        // Marks the window pages behind [first, last] of the pages object's source: user addresses, or offsets of its file.
+        void Mark(Pages pages, ulong first, ulong last)
         {
-            if (last < uptr || va > windowLast)
+            if (pages.FileDescriptor is null)
+            {
+                if (last < uptr || first > windowLast)
+                {
+                    return;
+                }
+
+                ulong from = Math.Max(first, uptr), end = Math.Min(last, windowLast);
+                for (ulong p = (from - uptr) / Page; p <= (end - uptr) / Page; p++)
+                {
+                    marks[p] = true;
+                }
+
+                return;
+            }
+
+            if (pages.FileIdentity is not (ulong device, ulong inode))
             {
                 return;
             }
 
-            ulong first = Math.Max(va, uptr), end = Math.Min(last, windowLast);
-            for (ulong p = (first - uptr) / Page; p <= (end - uptr) / Page; p++)
+            if (backing is null)
             {
-                marks[p] = true;
+                ProcessMaps maps = ProcessMaps.Read();
+                backing = new (ulong, ulong, ulong)?[pageCount];
+                for (int i = 0; i < pageCount; i++)
+                {
+                    backing[i] = maps.Backing(uptr + ((ulong)i * Page));
+                }
+            }
+
+            for (int i = 0; i < pageCount; i++)
+            {
+                if (backing[i] is (ulong d, ulong n, ulong offset) && d == device && n == inode && offset / Page >= first / Page && offset / Page <= last / Page)
+                {
+                    marks[i] = true;
+                }
             }
         }
 
@@ -255,7 +286,7 @@ internal sealed unsafe partial class IommufdFile
         {
             lock (context.Sync)
             {
-                var pinned = new Dictionary<Pages, List<(ulong Va, ulong Last)>>(ReferenceEqualityComparer.Instance);
+                var pinned = new Dictionary<Pages, List<(ulong First, ulong Last)>>(ReferenceEqualityComparer.Instance);
                 foreach (IommufdObject value in context.Objects.All())
                 {
                     if (value is AccessObject { Ioas: IoasObject accessIoas } access)
@@ -264,10 +295,9 @@ internal sealed unsafe partial class IommufdFile
                         {
                             foreach (Area area in accessIoas.Areas)
                             {
-                                if (area.Iova <= last && iova <= area.Last && area.Pages.FileDescriptor is null)
+                                if (area.Iova <= last && iova <= area.Last && area.Pages.DmaBuf is null)
                                 {
-                                    ulong va = area.Pages.UserVa + area.PagesOffset;
-                                    ulong from = va + (Math.Max(iova, area.Iova) - area.Iova), to = va + (Math.Min(last, area.Last) - area.Iova);
+                                    (ulong from, ulong to) = (area.SourceOf(Math.Max(iova, area.Iova)), area.SourceOf(Math.Min(last, area.Last)));
                                     (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((from, to));
                                 }
                             }
@@ -278,20 +308,21 @@ internal sealed unsafe partial class IommufdFile
                     {
                         foreach (Area area in ioas.Areas)
                         {
-                            if (area.Pages.FileDescriptor is null && area.Pages.DomainAreas > 0)
+                            if (area.Pages.DomainAreas > 0 && area.Pages.DmaBuf is null)
                             {
-                                (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((area.Pages.UserVa, area.Pages.UserVa + area.Pages.Length - 1));
+                                ulong source = area.Pages.SourceAddress;
+                                (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((source, source + area.Pages.Length - 1));
                             }
                         }
                     }
                 }
 
-                foreach (List<(ulong Va, ulong Last)> ranges in pinned.Values)
+                foreach ((Pages pages, List<(ulong First, ulong Last)> ranges) in pinned)
                 {
                     Array.Clear(marks);
-                    foreach ((ulong va, ulong last) in ranges)
+                    foreach ((ulong first, ulong last) in ranges)
                     {
-                        Mark(va, last);
+                        Mark(pages, first, last);
                     }
 
                     for (int i = 0; i < pageCount; i++)

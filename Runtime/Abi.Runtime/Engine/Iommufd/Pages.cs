@@ -16,6 +16,9 @@ internal sealed class Pages
 
     public ulong FileOffset { get; set; }
 
+    /// <summary>For MAP_FILE: the file's st_dev and st_ino when it was mapped (the pins stay on that file whatever the fd becomes).</summary>
+    public (ulong Device, ulong Inode)? FileIdentity { get; set; }
+
     /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
     public SelftestDmaBuf? DmaBuf { get; set; }
 
@@ -47,6 +50,7 @@ internal sealed class Pages
         FileDescriptor = fileDescriptor;
         FileOffset = fileOffset;
         DmaBuf = null;
+        FileIdentity = null;
         Writable = writable;
         Areas = 0;
         return this;
