@@ -20,11 +20,11 @@ internal sealed class DeviceObject(EmulatedDevice? device, IommuUnit iommu) : Io
     /// <summary>A mock device's four cache slots (IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them).</summary>
     public uint[]? MockCache { get; } = iommu.IsMock ? [0xbaddad, 0xbaddad, 0xbaddad, 0xbaddad] : null;
 
-    /// <summary>The paging HWPT the device is attached to, or null (DMA blocked).</summary>
-    public HwptPagingObject? Hwpt { get; set; }
+    /// <summary>The HWPT the device (its RID) is attached to, or null (DMA blocked).</summary>
+    public HwptObject? Hwpt { get; set; }
 
     /// <summary>What each PASID of the device is attached to (none: the PASID is blocked).</summary>
-    public Dictionary<uint, HwptPagingObject> Pasids { get; } = [];
+    public Dictionary<uint, HwptObject> Pasids { get; } = [];
 
     /// <summary>
     /// The mock driver's armed failure: after a successful attach of PASID 1024, its next change

@@ -47,6 +47,14 @@ internal sealed class FaultObject : IommufdObject
                 int n = 0;
                 while ((n + 1) * record <= buffer.Length && fault._pending.TryDequeue(out iommu_hwpt_pgfault next))
                 {
+                    // The cookie is given at delivery: the lowest one not awaiting a response, from 1.
+                    uint cookie = 1;
+                    while (fault._awaitingResponse.Contains(cookie))
+                    {
+                        cookie++;
+                    }
+
+                    next.cookie = cookie;
                     System.Runtime.InteropServices.MemoryMarshal.Write(buffer[(n * record)..], in next);
                     fault._awaitingResponse.Add(next.cookie);
                     n++;

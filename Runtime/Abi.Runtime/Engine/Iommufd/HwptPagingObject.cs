@@ -9,36 +9,33 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// An automatic HWPT (made by attaching a device to an IOAS) dies with its last device; an
 /// explicit one (IOMMU_HWPT_ALLOC) lives until IOMMU_DESTROY. Its users are the attached devices.
 /// </summary>
-internal sealed class HwptPagingObject : IommufdObject
+internal sealed class HwptPagingObject : HwptObject
 {
     public HwptPagingObject(IoasObject ioas, bool automatic, uint flags, FaultObject? fault, IommuUnit iommu)
+        : base(flags, fault)
     {
         Iommu = iommu;
         Ioas = ioas;
         Automatic = automatic;
-        Flags = flags;
-        Fault = fault;
         Dirty = new DirtyBitmap(iommu.DirtyGranuleShift);
     }
 
     public override ObjectKind Kind => ObjectKind.HwptPaging;
 
-    public IoasObject Ioas { get; }
+    public override IoasObject Ioas { get; }
+
+    public override HwptPagingObject Paging => this;
 
     /// <summary>The IOMMU whose domain this is: page sizes and aperture.</summary>
     public IommuUnit Iommu { get; }
 
     public bool Automatic { get; }
 
-    public uint Flags { get; }
-
-    public FaultObject? Fault { get; }
+    /// <summary>Allocated with IOMMU_HWPT_ALLOC_NEST_PARENT: nested HWPTs may be built on it.</summary>
+    public bool NestParent => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_NEST_PARENT) != 0;
 
     /// <summary>Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain has dirty ops.</summary>
     public bool HasDirtyOps => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0;
-
-    /// <summary>Allocated with IOMMU_HWPT_ALLOC_PASID: the domain may serve PASIDs, and the RID next to them.</summary>
-    public bool PasidCompat => (Flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID) != 0;
 
     /// <summary>Whether device writes set dirty bits now (IOMMU_HWPT_SET_DIRTY_TRACKING).</summary>
     public volatile bool Tracking;

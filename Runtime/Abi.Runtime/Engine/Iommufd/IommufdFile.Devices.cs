@@ -46,7 +46,7 @@ internal sealed partial class IommufdFile
     {
         lock (_lock)
         {
-            HwptPagingObject? target;
+            HwptObject? target;
             bool createAuto = false;
             IoasObject ioas;
             switch (Objects.Get(ptId))
@@ -55,10 +55,10 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOENT, $"no object {ptId}");
                 case IoasObject i:
                     ioas = i;
-                    target = device.Hwpt is { Automatic: true } current && current.Ioas == i ? current : i.Domains.Find(d => d.Automatic);
+                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.Domains.Find(d => d.Automatic);
                     createAuto = target is null;
                     break;
-                case HwptPagingObject h:
+                case HwptObject h:
                     target = h;
                     ioas = h.Ioas;
                     break;
@@ -80,7 +80,7 @@ internal sealed partial class IommufdFile
                 }
             }
 
-            if (target is not null && target.HasDirtyOps && !device.Iommu.DirtyTracking)
+            if (target is HwptPagingObject { HasDirtyOps: true } && !device.Iommu.DirtyTracking)
             {
                 return Fail(Errno.EINVAL, $"HWPT {target.Id} tracks dirty pages, which the device's IOMMU cannot do");
             }
@@ -109,12 +109,13 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
                 }
 
-                target = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null, device.Iommu);
-                Objects.Add(target);
-                target.AddToIoas();
+                var automatic = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null, device.Iommu);
+                Objects.Add(automatic);
+                automatic.AddToIoas();
+                target = automatic;
             }
 
-            HwptPagingObject? old = device.Hwpt;
+            HwptObject? old = device.Hwpt;
             if (movesIoas)
             {
                 old?.Ioas.RemoveReserved(device);
@@ -126,7 +127,7 @@ internal sealed partial class IommufdFile
 
             target!.Users++;
             device.Hwpt = target;
-            device.Device?.Model.Dma.Attach(ioas, target);
+            device.Device?.Model.Dma.Attach(ioas, target.Paging);
             if (old is not null)
             {
                 Release(old);
@@ -206,7 +207,7 @@ internal sealed partial class IommufdFile
 
     private void DetachLocked(DeviceObject device)
     {
-        if (device.Hwpt is not HwptPagingObject old)
+        if (device.Hwpt is not HwptObject old)
         {
             return;
         }
@@ -218,10 +219,10 @@ internal sealed partial class IommufdFile
     }
 
     /// <summary>A device left <paramref name="hwpt"/>: an automatic HWPT dies with its last device.</summary>
-    private void Release(HwptPagingObject hwpt)
+    private void Release(HwptObject hwpt)
     {
         hwpt.Users--;
-        if (hwpt.Automatic && hwpt.Users == 0)
+        if (hwpt is HwptPagingObject { Automatic: true, Users: 0 })
         {
             Objects.Remove(hwpt.Id);
             hwpt.Destroyed();

@@ -1,5 +1,6 @@
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using static Abi.Runtime.Engine.EngineDiagnostics;
 
 namespace Abi.Runtime.Engine.Iommufd;
@@ -86,11 +87,77 @@ internal sealed unsafe partial class IommufdFile
                 cmd.out_hwpt_id = f.Objects.Add(hwpt);
                 hwpt.AddToIoas();
                 return 0;
-            case HwptPagingObject:
-                return Fail(Errno.EOPNOTSUPP, "the engine's IOMMU does not support nested translation");
+            case HwptPagingObject parent:
+                return f.AllocNested(device, parent, ref cmd);
             case IommufdObject other:
                 return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} is a {other.Kind}; a HWPT is built on an IOAS");
         }
+    }
+
+    /// <summary>
+    /// A nested HWPT on <paramref name="parent"/> (iommufd's checks, then the driver's). Only the
+    /// selftest's mock IOMMU builds them; the engine's VT-d unit has no nesting (EOPNOTSUPP).
+    /// </summary>
+    private int AllocNested(DeviceObject device, HwptPagingObject parent, ref iommu_hwpt_alloc cmd)
+    {
+        if ((cmd.flags & ~(FaultIdValid | PasidFlag)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X}: a nested HWPT takes only FAULT_ID_VALID and PASID");
+        }
+
+        if (cmd.data_len == 0 || !device.Iommu.IsMock)
+        {
+            return Fail(Errno.EOPNOTSUPP, cmd.data_len == 0 ? "a nested HWPT needs driver data" : "the engine's IOMMU does not support nested translation");
+        }
+
+        if (parent.Automatic || !parent.NestParent || !parent.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT) of this IOMMU");
+        }
+
+        if (SelftestHwptData(ref cmd, out uint iotlb, out _) is int dataFailed)
+        {
+            return dataFailed;
+        }
+
+        FaultObject? fault = null;
+        if ((cmd.flags & FaultIdValid) != 0 && (fault = Objects.Get<FaultObject>(cmd.fault_id, ObjectKind.Fault)) is null)
+        {
+            return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
+        }
+
+        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb));
+        return 0;
+    }
+
+    /// <summary>
+    /// The selftest's HWPT data <c>struct iommu_hwpt_selftest {iotlb, pagetable_type}</c> (type
+    /// 0xdead), read as iommu_copy_struct_from_user does: at least the 4 bytes of <c>iotlb</c>, at
+    /// most the 8 the driver knows.
+    /// </summary>
+    private static int? SelftestHwptData(ref iommu_hwpt_alloc cmd, out uint iotlb, out uint pagetableType)
+    {
+        const uint SelftestData = 0xdead;
+        iotlb = pagetableType = 0;
+        if (cmd.data_type != SelftestData)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest data (0xdead)");
+        }
+
+        if (cmd.data_len < 4 || cmd.data_len > 8)
+        {
+            return Fail(Errno.EINVAL, $"data_len {cmd.data_len}: the selftest data is 4 to 8 bytes");
+        }
+
+        Span<uint> data = [0, 0];
+        if (!UserAccess.TryRead(cmd.data_uptr, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data)[..(int)cmd.data_len]))
+        {
+            return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
+        }
+
+        iotlb = data[0];
+        pagetableType = data[1];
+        return null;
     }
 
     /// <summary>
@@ -99,24 +166,17 @@ internal sealed unsafe partial class IommufdFile
     /// </summary>
     private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd, ref IommuUnit iommu)
     {
-        const uint SelftestData = 0xdead;
-        if (!device.Iommu.IsMock || cmd.data_type != SelftestData)
+        if (!device.Iommu.IsMock)
         {
             return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
         }
 
-        if (cmd.data_len < 4)
+        if (SelftestHwptData(ref cmd, out _, out uint pagetableType) is int failed)
         {
-            return Fail(Errno.EINVAL, $"data_len {cmd.data_len} is below the 4 bytes of the selftest data");
+            return failed;
         }
 
-        Span<uint> data = [0, 0];
-        if (!UserAccess.TryRead(cmd.data_uptr, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data)[..(int)Math.Min(cmd.data_len, 8u)]))
-        {
-            return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
-        }
-
-        switch (data[1])
+        switch (pagetableType)
         {
             case 0:
                 return null;
@@ -124,7 +184,7 @@ internal sealed unsafe partial class IommufdFile
                 iommu = iommu.WithHugePageTable();
                 return null;
             default:
-                return Fail(Errno.EOPNOTSUPP, $"mock page table type {data[1]} does not exist");
+                return Fail(Errno.EOPNOTSUPP, $"mock page table type {pagetableType} does not exist");
         }
     }
 
@@ -297,14 +357,70 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
         }
 
-        if (requested != 0 && (cmd.data_uptr == 0 || cmd.entry_len == 0))
+        // Bounded so that one call cannot run for long: entries of at most a page, at most 2^19 of them.
+        if (requested != 0 && (cmd.data_uptr == 0 || cmd.entry_len == 0 || cmd.entry_len > LinuxConstants.PageSize || requested > InvalidateEntriesMax))
         {
-            return Fail(Errno.EINVAL, "entries are given without data_uptr or entry_len");
+            return Fail(Errno.EINVAL, "entries are given without data_uptr or entry_len, or with entry_len over a page, or more than 2^19 of them");
         }
 
-        return f.Objects.Get(cmd.hwpt_id) is null
-            ? Fail(Errno.ENOENT, $"no object {cmd.hwpt_id}")
-            : Fail(Errno.EINVAL, $"object {cmd.hwpt_id} is not a nested HWPT or a vIOMMU");
+        return f.Objects.Get(cmd.hwpt_id) switch
+        {
+            null => Fail(Errno.ENOENT, $"no object {cmd.hwpt_id}"),
+            HwptNestedObject nested => InvalidateMockIotlb(nested, ref cmd, requested),
+            _ => Fail(Errno.EINVAL, $"object {cmd.hwpt_id} is not a nested HWPT or a vIOMMU"),
+        };
+    }
+
+    private const uint InvalidateEntriesMax = 1u << 19;
+
+    /// <summary>
+    /// The mock driver's cache invalidation: entries <c>{flags, iotlb_id}</c> of exactly 8 bytes, type
+    /// 0xdeadbeef; FLAG_ALL (bit 0) clears every IOTLB slot, otherwise slot <c>iotlb_id</c> (0-3).
+    /// Stops at the first bad entry; entry_num reports the entries done.
+    /// </summary>
+    private static int InvalidateMockIotlb(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested)
+    {
+        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1, EntrySize = 8;
+        if (cmd.data_type != SelftestInvalidate)
+        {
+            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest invalidation (0xdeadbeef)");
+        }
+
+        for (uint i = 0; i < requested; i++)
+        {
+            if (cmd.entry_len != EntrySize)
+            {
+                return Fail(Errno.EINVAL, $"entry_len {cmd.entry_len}: the selftest entry is 8 bytes");
+            }
+
+            Span<uint> entry = [0, 0];
+            if (!UserAccess.TryRead(cmd.data_uptr + ((ulong)i * cmd.entry_len), System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry)))
+            {
+                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+            }
+
+            if ((entry[0] & ~FlagAll) != 0)
+            {
+                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{entry[0]:X}");
+            }
+
+            if ((entry[0] & FlagAll) != 0)
+            {
+                Array.Clear(nested.Iotlb);
+            }
+            else if (entry[1] >= HwptNestedObject.IotlbSlots)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {HwptNestedObject.IotlbSlots} slots");
+            }
+            else
+            {
+                nested.Iotlb[entry[1]] = 0;
+            }
+
+            cmd.entry_num = i + 1;
+        }
+
+        return 0;
     }
 
     internal static int FaultQueueAlloc(IommufdFile f, byte* arg, ref IoctlCall call)

@@ -29,12 +29,12 @@ internal sealed partial class IommufdFile
 
         lock (_lock)
         {
-            HwptPagingObject hwpt;
+            HwptObject hwpt;
             switch (Objects.Get(ptId))
             {
                 case null:
                     return Fail(Errno.ENOENT, $"no object {ptId}");
-                case HwptPagingObject h:
+                case HwptObject h:
                     hwpt = h;
                     break;
                 case IoasObject:
@@ -43,7 +43,7 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a PASID attaches to a HWPT");
             }
 
-            bool attached = device.Pasids.TryGetValue(pasid, out HwptPagingObject? old);
+            bool attached = device.Pasids.TryGetValue(pasid, out HwptObject? old);
             if (!replace && attached)
             {
                 return Fail(Errno.EBUSY, $"PASID {pasid} is attached to HWPT {old!.Id}; use replace");
@@ -117,7 +117,7 @@ internal sealed partial class IommufdFile
     }
 
     /// <summary>The HWPT <paramref name="pasid"/> of the device is attached to, or null.</summary>
-    internal HwptPagingObject? PasidHwpt(DeviceObject device, uint pasid)
+    internal HwptObject? PasidHwpt(DeviceObject device, uint pasid)
     {
         lock (_lock)
         {
@@ -127,7 +127,7 @@ internal sealed partial class IommufdFile
 
     private void DetachPasidLocked(DeviceObject device, uint pasid)
     {
-        if (device.Pasids.Remove(pasid, out HwptPagingObject? old))
+        if (device.Pasids.Remove(pasid, out HwptObject? old))
         {
             // Going to the blocked domain disarms the mock's PASID 1024 failure.
             if (pasid == MockPasidReserved)

@@ -1,4 +1,5 @@
 using Abi.Interop;
+using Abi.Linux;
 using Abi.Runtime.Kernel;
 using Abi.Runtime.Native;
 using static Abi.Runtime.Engine.EngineDiagnostics;
@@ -17,7 +18,7 @@ internal sealed unsafe partial class IommufdFile
 {
     private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
         OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
-        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpDevCheckCache = 16,
+        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpCheckIotlb = 14, OpTriggerIopf = 15, OpDevCheckCache = 16,
         OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21,
         OpDmaBufGet = 22, OpDmaBufRevoke = 23;
 
@@ -44,6 +45,8 @@ internal sealed unsafe partial class IommufdFile
             OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
             OpDirty => f.InjectDirty(ref cmd),
             OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
+            OpCheckIotlb => f.CheckIotlb(cmd.id, cmd.u32_16, cmd.u32_20),
+            OpTriggerIopf => f.TriggerIopf(ref cmd),
             OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
             OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
             OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
@@ -544,6 +547,53 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
+    /// <summary>MD_CHECK_IOTLB: slot <paramref name="slot"/> of a nested mock HWPT holds <paramref name="expected"/>.</summary>
+    private int CheckIotlb(uint hwptId, uint slot, uint expected)
+    {
+        if (Objects.Get<HwptNestedObject>(hwptId, ObjectKind.HwptNested) is not HwptNestedObject nested)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a nested HWPT");
+        }
+
+        return slot < HwptNestedObject.IotlbSlots && nested.Iotlb[slot] == expected
+            ? 0
+            : Fail(Errno.EINVAL, $"IOTLB slot {slot} of HWPT {hwptId} does not hold 0x{expected:X}");
+    }
+
+    /// <summary>
+    /// TRIGGER_IOPF: the mock device raises a page request (last page of its group). It goes to the
+    /// fault queue of what the PASID is attached to; the mock keeps PASID tables in the user's
+    /// stage 1, so an unattached PASID falls back to the RID's HWPT. Without a fault queue the
+    /// request is answered by the core and nothing is queued.
+    /// </summary>
+    private int TriggerIopf(ref IommuTestCmd cmd)
+    {
+        uint deviceId = cmd.u32_16, pasid = cmd.u32_20;
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        if (!device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
+        }
+
+        HwptObject? target = (pasid != NoPasid ? device.Pasids.GetValueOrDefault(pasid) : null) ?? device.Hwpt;
+        var fault = new iommu_hwpt_pgfault
+        {
+            flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE
+                | (pasid != NoPasid ? (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
+            dev_id = deviceId,
+            pasid = pasid,
+            grpid = cmd.u32_24,
+            perm = cmd.u32_28,
+            addr = cmd.u64_32,
+        };
+        target?.Fault?.Report(fault);
+        return 0;
+    }
+
     private DeviceObject? MockDevice(uint stdevId) => Objects.Get<SelftestObject>(stdevId, ObjectKind.Selftest)?.Device;
 
     private static int NotMockDevice(uint id) => Fail(Errno.ENOENT, $"{id} is not a mock device");
@@ -557,13 +607,13 @@ internal sealed unsafe partial class IommufdFile
     /// <summary>PASID_CHECK_HWPT: the PASID is on <paramref name="hwptId"/>, or with 0, on nothing.</summary>
     private int CheckPasidHwpt(DeviceObject device, uint pasid, uint hwptId)
     {
-        HwptPagingObject? attached = PasidHwpt(device, pasid);
+        HwptObject? attached = PasidHwpt(device, pasid);
         if (hwptId == 0)
         {
             return attached is null ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to HWPT {attached.Id}");
         }
 
-        if (Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        if (Objects.Get(hwptId) is not HwptObject hwpt)
         {
             return Fail(Errno.ENOENT, $"{hwptId} is not a HWPT");
         }
