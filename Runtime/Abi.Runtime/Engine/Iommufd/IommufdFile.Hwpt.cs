@@ -88,7 +88,9 @@ internal sealed unsafe partial class IommufdFile
                 hwpt.AddToIoas();
                 return 0;
             case HwptPagingObject parent:
-                return f.AllocNested(device, parent, ref cmd);
+                return f.AllocNested(device, parent, null, ref cmd);
+            case ViommuObject viommu:
+                return f.AllocNested(device, viommu.Parent, viommu, ref cmd);
             case IommufdObject other:
                 return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} is a {other.Kind}; a HWPT is built on an IOAS");
         }
@@ -98,8 +100,13 @@ internal sealed unsafe partial class IommufdFile
     /// A nested HWPT on <paramref name="parent"/> (iommufd's checks, then the driver's). Only the
     /// selftest's mock IOMMU builds them; the engine's VT-d unit has no nesting (EOPNOTSUPP).
     /// </summary>
-    private int AllocNested(DeviceObject device, HwptPagingObject parent, ref iommu_hwpt_alloc cmd)
+    private int AllocNested(DeviceObject device, HwptPagingObject parent, ViommuObject? viommu, ref iommu_hwpt_alloc cmd)
     {
+        if (viommu is not null && !device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"vIOMMU {viommu.Id} belongs to another IOMMU than the device's");
+        }
+
         if ((cmd.flags & ~(FaultIdValid | PasidFlag)) != 0)
         {
             return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X}: a nested HWPT takes only FAULT_ID_VALID and PASID");
@@ -110,7 +117,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, cmd.data_len == 0 ? "a nested HWPT needs driver data" : "the engine's IOMMU does not support nested translation");
         }
 
-        if (parent.Automatic || !parent.NestParent || !parent.Iommu.IsMock)
+        if (viommu is null && (parent.Automatic || !parent.NestParent || !parent.Iommu.IsMock))
         {
             return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT) of this IOMMU");
         }
@@ -126,7 +133,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
         }
 
-        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb));
+        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb, viommu));
         return 0;
     }
 

@@ -136,7 +136,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     private void DestroyAll()
     {
         // Dependents first (devices and accesses, then HWPTs), then what they used.
-        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Selftest, ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptNested, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
+        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Selftest, ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptNested, ObjectKind.Viommu, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
         {
             foreach (IommufdObject value in Objects.All().Where(o => o.Kind == pass).ToList())
             {
