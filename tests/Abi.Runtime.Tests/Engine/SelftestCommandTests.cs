@@ -144,7 +144,8 @@ public sealed unsafe class SelftestCommandTests : EngineTest
         }
     }
 
-    private ulong InjectAndHarvestDirty(uint hwpt, ulong iova, ulong length, params int[] granules)
+    /// <summary>Turns tracking on, injects dirty 2 KiB granules, and returns GET_DIRTY_BITMAP's 2 KiB bitmap of the range.</summary>
+    private ulong[] InjectAndHarvestDirty(uint hwpt, ulong iova, ulong length, params int[] granules)
     {
         var set = new iommu_hwpt_set_dirty_tracking { hwpt_id = hwpt, flags = 1 };
         Assert.Equal(Errno.None, Raw.TryHwptSetDirtyTracking(ref set));
@@ -168,7 +169,7 @@ public sealed unsafe class SelftestCommandTests : EngineTest
             Assert.Equal(Errno.None, Raw.TryHwptGetDirtyBitmap(ref get));
         }
 
-        return harvested[0];
+        return harvested;
     }
 
     [Fact]
@@ -183,22 +184,13 @@ public sealed unsafe class SelftestCommandTests : EngineTest
 
         // The default mock table: a dirty 2 KiB item reports alone, not with the other half of its 4 KiB page.
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 2 /* DIRTY_TRACKING */, out uint small));
-        Assert.Equal(0b1001UL, InjectAndHarvestDirty(small, 0x100_0000, 1 << 20, 0, 3));
+        ulong[] small2k = InjectAndHarvestDirty(small, 0x100_0000, 1 << 20, 0, 3);
+        Assert.Equal(0b1001UL, small2k[0]);
+        Assert.All(small2k[1..], word => Assert.Equal(0UL, word));
 
         // The huge mock table maps 1 MiB leaves: one dirty item dirties all 512 granules of its leaf.
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 2, out uint huge, 0xdead, [0, 1]));
-        var set = new iommu_hwpt_set_dirty_tracking { hwpt_id = huge, flags = 1 };
-        Assert.Equal(Errno.None, Raw.TryHwptSetDirtyTracking(ref set));
-        ulong inject = 1UL << 5;                                                     // one 64-granule word: exactly the 8 bytes read
-        var dirty = new IommuTestCmd { op = 13, id = huge, u64_24 = 0x100_0000, u64_32 = 64 * 2048, u64_40 = 2048, u64_48 = (ulong)&inject };
-        Assert.Equal(0, Test(ref dirty));
-        ulong[] harvested = new ulong[(2 << 20) / 2048 / 64];
-        fixed (ulong* bitmap = harvested)
-        {
-            var get = new iommu_hwpt_get_dirty_bitmap { hwpt_id = huge, iova = 0x100_0000, length = 2 << 20, page_size = 2048, data = (ulong)bitmap };
-            Assert.Equal(Errno.None, Raw.TryHwptGetDirtyBitmap(ref get));
-        }
-
+        ulong[] harvested = InjectAndHarvestDirty(huge, 0x100_0000, 2 << 20, 5);
         Assert.All(harvested[..8], word => Assert.Equal(ulong.MaxValue, word));     // the first leaf: 512 bits
         Assert.All(harvested[8..], word => Assert.Equal(0UL, word));                 // the second leaf stayed clean
 

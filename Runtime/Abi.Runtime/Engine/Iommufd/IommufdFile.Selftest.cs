@@ -50,8 +50,7 @@ internal sealed unsafe partial class IommufdFile
             OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
             OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
             OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
-            OpDmaBufRevoke => f.Kernel.FileOf((int)cmd.u32_16) is SelftestDmaBuf buffer ? RevokeDmaBuf(buffer, cmd.u32_20 != 0)
-                : f.Kernel.IsOpenFile((int)cmd.u32_16) ? Fail(Errno.EINVAL, $"fd {(int)cmd.u32_16} is not a dma-buf") : Fail(Errno.EBADF, $"fd {(int)cmd.u32_16} is not open"),
+            OpDmaBufRevoke => f.RevokeDmaBuf((int)cmd.u32_16, cmd.u32_20 != 0),
             OpPasidCheckHwpt => f.MockDevice(cmd.id) is DeviceObject d ? f.CheckPasidHwpt(d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
@@ -541,8 +540,13 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>DMABUF_REVOKE: revoking takes the buffer out of every domain (the areas stay); restoring lets it be mapped again.</summary>
-    private static int RevokeDmaBuf(SelftestDmaBuf buffer, bool revoked)
+    private int RevokeDmaBuf(int fd, bool revoked)
     {
+        if (Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
+        {
+            return Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
+        }
+
         buffer.Revoked = revoked;
         return 0;
     }
