@@ -236,6 +236,11 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             return mapped;
         }
 
+        if (file is IommufdFile context)
+        {
+            return context.Mmap(address, length, protection, flags, offset);
+        }
+
         if (file is not null)
         {
             return EngineDiagnostics.Fail(Errno.ENODEV, file is VfioDeviceFile

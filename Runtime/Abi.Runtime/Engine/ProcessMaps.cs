@@ -44,6 +44,9 @@ internal sealed class ProcessMaps
         return new ProcessMaps(mappings);
     }
 
+    /// <summary>Every mapping, in address order.</summary>
+    public IReadOnlyList<Mapping> All => _mappings;
+
     /// <summary>The readable and writable mappings.</summary>
     public IEnumerable<Mapping> ReadWritable => _mappings.Where(m => m.ReadWrite);
 

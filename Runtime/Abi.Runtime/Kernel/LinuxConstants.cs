@@ -16,6 +16,7 @@ public static class LinuxConstants
     public const int PROT_NONE = 0;
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
+    public const int PROT_EXEC = 4;
 
     public const int MAP_SHARED = 0x01;
     public const int MAP_PRIVATE = 0x02;

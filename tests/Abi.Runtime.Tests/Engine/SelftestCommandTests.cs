@@ -6,24 +6,12 @@ using Abi.Runtime.Memory;
 namespace Abi.Runtime.Tests.Engine;
 
 /// <summary>IOMMU_TEST_CMD (spec §12): off unless enabled; mock domains, reserved ranges, map and pin checks, access fds.</summary>
-public sealed unsafe class SelftestCommandTests : EngineTest
+public sealed unsafe class SelftestCommandTests : MockIommuTest
 {
-    private const uint TestCmd = 0x3BA0;
-
-    private int Fd => (int)Iommufd.Fd.DangerousGetHandle();
-
-    private int Test(ref IommuTestCmd cmd)
-    {
-        cmd.size = IommuTestCmd.Size;
-        fixed (IommuTestCmd* p = &cmd)
-        {
-            return Kernel.Ioctl(Fd, TestCmd, (nint)p);
-        }
-    }
-
     [Fact]
     public void Disabled_ByDefault_AsWithoutConfigIommufdTest()
     {
+        Kernel.EnableTestCommands = false;
         var cmd = new IommuTestCmd { op = 1, id = NewIoas(), u64_16 = 0x1000, u64_24 = 0x1000 };
         Assert.Equal(-(int)Errno.ENOTTY, Test(ref cmd));
         Kernel.EnableTestCommands = true;
@@ -35,7 +23,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void MockDomain_ImposesTheMockApertureAndPageSize_AndCheckMapAndRefsSeeThePins()
     {
-        Kernel.EnableTestCommands = true;
         uint ioas = NewIoas();
         using var memory = DmaBuffer.Allocate(Kernel, 4 * 4096, preferHugePages: false);
 
@@ -82,7 +69,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void AccessFd_PinsReadsAndWrites_AndClosingItDestroysTheAccess()
     {
-        Kernel.EnableTestCommands = true;
         uint ioas = NewIoas();
         using var memory = DmaBuffer.Allocate(Kernel, 2 * 4096, preferHugePages: false);
         var map = Map(ioas, (ulong)memory.Address, 2 * 4096, iova: 0x40_0000);
@@ -124,26 +110,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
         Assert.Equal(Errno.None, Raw.TryDestroy(ref destroyIoas));                 // the access no longer holds it
     }
 
-    /// <summary>A mock device on a fresh IOAS: (ioas, stdev, automatic hwpt, device).</summary>
-    private (uint Ioas, uint Stdev, uint Hwpt, uint Device) NewMockDevice(uint flags = 0)
-    {
-        uint ioas = NewIoas();
-        var mock = new IommuTestCmd { op = 12, id = ioas, u32_28 = flags };
-        Assert.Equal(0, Test(ref mock));
-        return (ioas, mock.u32_16, mock.u32_20, mock.u32_24);
-    }
-
-    private Errno AllocHwpt(uint device, uint pt, uint flags, out uint hwpt, uint dataType = 0, uint[]? data = null)
-    {
-        fixed (uint* d = data)
-        {
-            var alloc = new iommu_hwpt_alloc { dev_id = device, pt_id = pt, flags = flags, data_type = dataType, data_len = (uint)((data?.Length ?? 0) * 4), data_uptr = (ulong)d };
-            Errno rc = Raw.TryHwptAlloc(ref alloc);
-            hwpt = alloc.out_hwpt_id;
-            return rc;
-        }
-    }
-
     /// <summary>Turns tracking on, injects dirty 2 KiB granules, and returns GET_DIRTY_BITMAP's 2 KiB bitmap of the range.</summary>
     private ulong[] InjectAndHarvestDirty(uint hwpt, ulong iova, ulong length, params int[] granules)
     {
@@ -175,7 +141,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void MockDirtyBits_ArePerIopte_TwoKiBGranulesOrWholeHugeLeaves()
     {
-        Kernel.EnableTestCommands = true;
         (uint ioas, _, _, uint device) = NewMockDevice();
         using var memory = DmaBuffer.Allocate(Kernel, 3 << 20, preferHugePages: false);
         ulong aligned = ((ulong)memory.Address + 0xFFFFF) & ~0xFFFFFUL;              // a 1 MiB-aligned source, 2 MiB of it
@@ -202,7 +167,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void PasidAttach_NeedsPasidCompatibleHwpts_ForThePasidAndForTheRid()
     {
-        Kernel.EnableTestCommands = true;
         (uint ioas, uint stdev, _, uint device) = NewMockDevice(flags: 4);   // MOCK_FLAGS_DEVICE_PASID
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 8 /* PASID */, out uint compat));
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 0, out uint plain));
@@ -247,7 +211,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void DmaBuf_MapsInsideItsSize_AndNotWhileRevoked()
     {
-        Kernel.EnableTestCommands = true;
         uint ioas = NewIoas();
         var get = new IommuTestCmd { op = 22, u32_16 = 3 * 4096 + 1 };              // rounded up to 4 pages
         int dmabuf = Test(ref get);
@@ -279,7 +242,6 @@ public sealed unsafe class SelftestCommandTests : EngineTest
     [Fact]
     public void NestedHwpt_OnANestingParentOrVIommu_HasAnIotlbThatInvalidateClears()
     {
-        Kernel.EnableTestCommands = true;
         (uint ioas, uint stdev, _, uint device) = NewMockDevice();
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 1 /* NEST_PARENT */, out uint parent));
         Assert.Equal(Errno.None, AllocHwpt(device, ioas, 0, out uint notParent));

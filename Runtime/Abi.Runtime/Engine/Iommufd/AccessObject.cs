@@ -27,6 +27,18 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
     public IReadOnlyList<(ulong Iova, ulong Last)> Pins => _pins;
 
+    /// <summary>The context the access belongs to.</summary>
+    public IommufdFile Owner => owner;
+
+    /// <summary>
+    /// An internal access (a HW queue's): it has no unmap callback, so the areas under its pins are
+    /// locked instead; IOMMU_IOAS_UNMAP of them is EBUSY until it unpins.
+    /// </summary>
+    public bool LocksAreas { get; init; }
+
+    /// <summary>The access locks an area overlapping [iova, last].</summary>
+    public bool Locks(ulong iova, ulong last) => LocksAreas && _pins.Exists(p => p.Iova <= last && iova <= p.Last);
+
     /// <summary>The IOVA alignment the access imposes on its IOAS: PAGE_SIZE for a driver that pins pages, 1 for one that only reads and writes.</summary>
     public ulong Alignment { get; init; } = LinuxConstants.PageSize;
 

@@ -20,11 +20,23 @@ internal sealed class DeviceObject(EmulatedDevice? device, IommuUnit iommu) : Io
     /// <summary>A mock device's four cache slots (IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them).</summary>
     public uint[]? MockCache { get; } = iommu.IsMock ? [0xbaddad, 0xbaddad, 0xbaddad, 0xbaddad] : null;
 
+    /// <summary>The mock device's cache slots (MOCK_DEV_CACHE_NUM).</summary>
+    public const int MockCacheSlots = 4;
+
     /// <summary>The HWPT the device (its RID) is attached to, or null (DMA blocked).</summary>
     public HwptObject? Hwpt { get; set; }
 
     /// <summary>What each PASID of the device is attached to (none: the PASID is blocked).</summary>
     public Dictionary<uint, HwptObject> Pasids { get; } = [];
+
+    /// <summary>The device's vDEVICE (at most one), if any.</summary>
+    public VdeviceObject? Vdevice { get; set; }
+
+    /// <summary>
+    /// What the mock driver noted at the last attach that changed it: the vIOMMU of the nested HWPT
+    /// the device went to and the device's virtual ID there (TRIGGER_VEVENT reports with these).
+    /// </summary>
+    public (ViommuObject? Viommu, ulong VirtId) MockViommu { get; set; }
 
     /// <summary>
     /// The mock driver's armed failure: after a successful attach of PASID 1024, its next change

@@ -19,6 +19,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EBUSY, $"object {cmd.id} is a {value.Kind}; VFIO holds it until the device fd is closed");
         }
 
+        if (value is ViommuObject { Pages: MmapRegion pages } && pages.IsMapped())
+        {
+            return Fail(Errno.EBUSY, $"object {cmd.id} ({value.Kind}) has its pages mapped at offset 0x{pages.Offset:X}; munmap them first");
+        }
+
         if (value.Users > 0)
         {
             return Fail(Errno.EBUSY, $"object {cmd.id} ({value.Kind}) is still used by {value.Users} other object(s)");

@@ -374,6 +374,7 @@ internal sealed unsafe partial class IommufdFile
         {
             null => Fail(Errno.ENOENT, $"no object {cmd.hwpt_id}"),
             HwptNestedObject nested => InvalidateMockIotlb(nested, ref cmd, requested),
+            ViommuObject viommu => InvalidateMockDeviceCaches(viommu, ref cmd, requested),
             _ => Fail(Errno.EINVAL, $"object {cmd.hwpt_id} is not a nested HWPT or a vIOMMU"),
         };
     }
@@ -422,6 +423,87 @@ internal sealed unsafe partial class IommufdFile
             else
             {
                 nested.Iotlb[entry[1]] = 0;
+            }
+
+            cmd.entry_num = i + 1;
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The mock vIOMMU's cache invalidation: entries <c>{flags, vdev_id, cache_id}</c> (12 bytes,
+    /// type 0xdeadbeef) that clear cache slot <c>cache_id</c> (0-3), or with FLAG_ALL every slot, of
+    /// the device known to the vIOMMU as <c>vdev_id</c>. An empty array only checks the type. The
+    /// entries are read as copy_struct_from_user reads them: a shorter entry is zero-extended, a
+    /// longer one must have zero tail bytes (E2BIG). Stops at the first bad entry.
+    /// </summary>
+    private static int InvalidateMockDeviceCaches(ViommuObject viommu, ref iommu_hwpt_invalidate cmd, uint requested)
+    {
+        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1;
+        const int EntrySize = 12;
+        if (requested == 0 && cmd.data_type == SelftestInvalidate)
+        {
+            return 0;
+        }
+
+        if (cmd.data_type != SelftestInvalidate || requested == 0)
+        {
+            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock vIOMMU takes only its selftest invalidation (0xdeadbeef)");
+        }
+
+        // The whole array is copied in before any entry acts.
+        var entries = new uint[requested * 3];
+        Span<byte> tail = stackalloc byte[256];
+        for (uint i = 0; i < requested; i++)
+        {
+            ulong at = cmd.data_uptr + ((ulong)i * cmd.entry_len);
+            int common = (int)Math.Min(cmd.entry_len, EntrySize);
+            if (!UserAccess.TryRead(at, System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan((int)i * 3, 3))[..common]))
+            {
+                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+            }
+
+            for (ulong past = EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
+            {
+                int n = (int)Math.Min((ulong)tail.Length, cmd.entry_len - past);
+                if (!UserAccess.TryRead(at + past, tail[..n]))
+                {
+                    return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+                }
+
+                if (tail[..n].ContainsAnyExcept((byte)0))
+                {
+                    return Fail(Errno.E2BIG, $"entry {i} has non-zero bytes past the {EntrySize} the mock understands");
+                }
+            }
+        }
+
+        for (uint i = 0; i < requested; i++)
+        {
+            uint flags = entries[i * 3], vdevId = entries[(i * 3) + 1], cacheId = entries[(i * 3) + 2];
+            if ((flags & ~FlagAll) != 0)
+            {
+                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{flags:X}");
+            }
+
+            if (cacheId >= DeviceObject.MockCacheSlots)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: cache_id {cacheId} is beyond the mock device's {DeviceObject.MockCacheSlots} cache slots");
+            }
+
+            if (!viommu.Vdevices.TryGetValue(vdevId, out VdeviceObject? vdevice) || vdevice.Device.MockCache is not uint[] cache)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: vIOMMU {viommu.Id} has no vDEVICE with virtual ID 0x{vdevId:X}");
+            }
+
+            if ((flags & FlagAll) != 0)
+            {
+                Array.Clear(cache);
+            }
+            else
+            {
+                cache[cacheId] = 0;
             }
 
             cmd.entry_num = i + 1;

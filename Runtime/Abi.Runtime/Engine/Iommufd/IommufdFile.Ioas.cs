@@ -360,7 +360,14 @@ internal sealed unsafe partial class IommufdFile
 
         if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
         {
-            cmd.length = f.UnmapRange(ioas, 0, ulong.MaxValue, out _);
+            // Everything, or up to a locked area (EBUSY; what went before it stays unmapped).
+            ulong all = f.UnmapRange(ioas, 0, ulong.MaxValue, out int busy);
+            if (busy != 0)
+            {
+                return busy;
+            }
+
+            cmd.length = all;
             return 0;
         }
 
@@ -408,6 +415,12 @@ internal sealed unsafe partial class IommufdFile
         while (i < ioas.Areas.Count && ioas.Areas[i].Iova <= last)
         {
             Area area = ioas.Areas[i];
+            if (ioas.Accesses.Find(a => a.Locks(area.Iova, area.Last)) is AccessObject locker)
+            {
+                rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {locker.Id} (a HW queue's pages)");
+                return unmapped;
+            }
+
             if (area.Iova < iova || area.Last > last)
             {
                 rc = Fail(Errno.ENOENT, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is only partly inside the range; native iommufd never splits a mapping");

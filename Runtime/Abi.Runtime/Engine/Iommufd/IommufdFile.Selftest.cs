@@ -10,15 +10,14 @@ namespace Abi.Runtime.Engine.Iommufd;
 /// IOMMU_TEST_CMD (spec §12; the kernel's <c>selftest.c</c> under CONFIG_IOMMUFD_TEST): mock
 /// devices behind a mock IOMMU, reserved ranges, access objects driven from user space, and checks
 /// of what a domain maps and how often a page is pinned. Only answered when
-/// <see cref="EmulatedKernel.EnableTestCommands"/> is on. Not modelled: nested mock domains and
-/// their IOTLB, vIOMMU caches and events, I/O page faults, PASID attach, dma-buf; those ops answer
-/// EOPNOTSUPP, as an unknown op does.
+/// <see cref="EmulatedKernel.EnableTestCommands"/> is on. Unknown ops answer EOPNOTSUPP, as the
+/// kernel does.
 /// </summary>
 internal sealed unsafe partial class IommufdFile
 {
     private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
         OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
-        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpCheckIotlb = 14, OpTriggerIopf = 15, OpDevCheckCache = 16,
+        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpCheckIotlb = 14, OpTriggerIopf = 15, OpDevCheckCache = 16, OpTriggerVevent = 17,
         OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21,
         OpDmaBufGet = 22, OpDmaBufRevoke = 23;
 
@@ -47,6 +46,7 @@ internal sealed unsafe partial class IommufdFile
             OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
             OpCheckIotlb => f.CheckIotlb(cmd.id, cmd.u32_16, cmd.u32_20),
             OpTriggerIopf => f.TriggerIopf(ref cmd),
+            OpTriggerVevent => f.TriggerVevent(cmd.u32_16),
             OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
             OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
             OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
@@ -595,6 +595,38 @@ internal sealed unsafe partial class IommufdFile
             addr = cmd.u64_32,
         };
         target?.Fault?.Report(fault);
+        return 0;
+    }
+
+    /// <summary>
+    /// TRIGGER_VEVENT: the mock device reports an event (its virtual ID) to the vIOMMU it noted at
+    /// its last attach; ENOENT if it noted none (or virtual ID 0), EOPNOTSUPP if that vIOMMU has no
+    /// vEVENTQ of the selftest type.
+    /// </summary>
+    private int TriggerVevent(uint deviceId)
+    {
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        if (!device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
+        }
+
+        if (device.MockViommu is not (ViommuObject viommu, ulong virtId) || virtId == 0)
+        {
+            return Fail(Errno.ENOENT, $"device {deviceId} is not attached to a nested HWPT of a vIOMMU where it has a virtual ID");
+        }
+
+        if (viommu.Veventqs.Find(q => q.Type == MockVeventType) is not VeventqObject queue)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"vIOMMU {viommu.Id} has no vEVENTQ of the selftest type (0xbeefbeef)");
+        }
+
+        // iommu_viommu_event_selftest: the device's virtual ID, 32 bits.
+        queue.Report(BitConverter.GetBytes((uint)virtId));
         return 0;
     }
 

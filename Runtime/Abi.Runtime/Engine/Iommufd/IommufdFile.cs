@@ -135,10 +135,11 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
     private void DestroyAll()
     {
-        // Dependents first (devices and accesses, then HWPTs), then what they used.
-        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Selftest, ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptNested, ObjectKind.Viommu, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
+        // Dependents first (devices, what hangs off vIOMMUs, accesses, then HWPTs), then what they
+        // used; HW queues newest first, as each depends on the one before it.
+        foreach (ObjectKind pass in (ReadOnlySpan<ObjectKind>)[ObjectKind.Selftest, ObjectKind.HwQueue, ObjectKind.Vdevice, ObjectKind.Veventq, ObjectKind.Device, ObjectKind.Access, ObjectKind.HwptNested, ObjectKind.Viommu, ObjectKind.HwptPaging, ObjectKind.Ioas, ObjectKind.Fault])
         {
-            foreach (IommufdObject value in Objects.All().Where(o => o.Kind == pass).ToList())
+            foreach (IommufdObject value in Objects.All().Where(o => o.Kind == pass).Reverse().ToList())
             {
                 Objects.Remove(value.Id);
                 value.Destroyed();
@@ -155,11 +156,11 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     }
 
     /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>
-    internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped, bool pinsPages = true)
+    internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped, bool pinsPages = true, bool locksAreas = false)
     {
         lock (_lock)
         {
-            var access = new AccessObject(this, unmapped) { Alignment = pinsPages ? Abi.Runtime.Kernel.LinuxConstants.PageSize : 1UL };
+            var access = new AccessObject(this, unmapped) { Alignment = pinsPages ? Abi.Runtime.Kernel.LinuxConstants.PageSize : 1UL, LocksAreas = locksAreas };
             Objects.Add(access);
             return access;
         }
@@ -184,6 +185,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         lock (_lock)
         {
             DetachAllLocked(device);
+            TombstoneVdevice(device);
             if (Objects.Get(device.Id) == device)
             {
                 Objects.Remove(device.Id);

@@ -16,4 +16,7 @@ internal enum ObjectKind
 
     /// <summary>A selftest mock device (IOMMU_TEST_CMD): destroying it unbinds and deletes its device.</summary>
     Selftest,
+
+    /// <summary>An id a destroyed object left taken (see <see cref="ObjectTable.Tombstone"/>); never looked up.</summary>
+    Tombstone,
 }
