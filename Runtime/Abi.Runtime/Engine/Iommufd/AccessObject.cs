@@ -37,7 +37,21 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     public bool LocksAreas { get; init; }
 
     /// <summary>The access locks an area overlapping [iova, last].</summary>
-    public bool Locks(ulong iova, ulong last) => LocksAreas && _pins.Exists(p => p.Iova <= last && iova <= p.Last);
+    public bool Locks(ulong iova, ulong last)
+    {
+        if (LocksAreas)
+        {
+            foreach ((ulong start, ulong end) in _pins)
+            {
+                if (start <= last && iova <= end)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The IOVA alignment the access imposes on its IOAS: PAGE_SIZE for a driver that pins pages, 1 for one that only reads and writes.</summary>
     public ulong Alignment { get; init; } = LinuxConstants.PageSize;

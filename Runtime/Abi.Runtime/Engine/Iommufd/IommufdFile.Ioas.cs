@@ -415,10 +415,13 @@ internal sealed unsafe partial class IommufdFile
         while (i < ioas.Areas.Count && ioas.Areas[i].Iova <= last)
         {
             Area area = ioas.Areas[i];
-            if (ioas.Accesses.Find(a => a.Locks(area.Iova, area.Last)) is AccessObject locker)
+            foreach (AccessObject access in ioas.Accesses)
             {
-                rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {locker.Id} (a HW queue's pages)");
-                return unmapped;
+                if (access.Locks(area.Iova, area.Last))
+                {
+                    rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {access.Id} (a HW queue's pages)");
+                    return unmapped;
+                }
             }
 
             if (area.Iova < iova || area.Last > last)
