@@ -12,6 +12,7 @@ namespace Abi.Interposer;
 /// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>virtio-net-pair</c> (two ports on one wire).</item>
 /// <item><c>ABI_ENGINE_IOMMUFD_TEST</c>: <c>1</c> enables IOMMU_TEST_CMD (the kernel's CONFIG_IOMMUFD_TEST).</item>
 /// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> sets enable_unsafe_noiommu_mode.</item>
+/// <item><c>ABI_ENGINE_FAIL_NTH</c>: <c>1</c> serves a task's <c>fail-nth</c> file from the engine's failure points (and accepts writes to the kernel's failslab knobs).</item>
 /// <item><c>ABI_ENGINE_TRACE</c>: <c>1</c> prints every failing engine call with its errno and reason to stderr.</item>
 /// </list>
 /// </summary>
@@ -33,6 +34,7 @@ internal static class EngineConfiguration
         {
             EnableTestCommands = IsSet("ABI_ENGINE_IOMMUFD_TEST"),
             EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
+            ServeFailNth = IsSet("ABI_ENGINE_FAIL_NTH"),
         };
         Trace = IsSet("ABI_ENGINE_TRACE");
 

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +41,12 @@ static volatile long memory_generation;
 static pid_t engine_pid;
 static int engine_state; // 0 not loaded, 1 loaded, -1 failed to load
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// ABI_ENGINE_FAIL_NTH=1: the engine's failure points stand in for the kernel's fault injection.
+// A task's fail-nth file (/proc/<self>/task/<tid>/fail-nth, /proc/thread-self/fail-nth) is the
+// engine's, counting its failure points; the debugfs knobs that tune the kernel's failslab
+// (/sys/kernel/debug/fail*) have no engine counterpart and take their writes as /dev/null does.
+static int fail_nth_mode;
 
 // Set while this thread is inside the engine: the runtime's own libc calls pass straight through.
 static __thread int in_engine;
@@ -88,6 +95,8 @@ static void *next_symbol(const char *name)
 
 __attribute__((constructor)) static void resolve_libc(void)
 {
+    const char *fail_nth = getenv("ABI_ENGINE_FAIL_NTH");
+    fail_nth_mode = fail_nth && strcmp(fail_nth, "1") == 0;
     real.open = next_symbol("open");
     real.openat = next_symbol("openat");
     real.close = next_symbol("close");
@@ -101,6 +110,32 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.mremap = next_symbol("mremap");
     real.poll = next_symbol("poll");
     real.ppoll = next_symbol("ppoll");
+}
+
+static int is_fail_nth_path(const char *path)
+{
+    size_t n = strlen(path);
+    return strncmp(path, "/proc/", 6) == 0 && n > 9 && strcmp(path + n - 9, "/fail-nth") == 0;
+}
+
+static int is_fault_knob_path(const char *path)
+{
+    return strncmp(path, "/sys/kernel/debug/fail", 22) == 0;
+}
+
+// The absolute path openat() means, when dirfd names a directory: "<dir>/<path>" in buffer.
+static const char *absolute_path(int dirfd, const char *path, char *buffer, size_t size)
+{
+    if (path[0] == '/' || dirfd == AT_FDCWD)
+        return path;
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    ssize_t n = readlink(link, buffer, size - 1);
+    if (n <= 0 || (size_t)n + 1 + strlen(path) >= size)
+        return path;
+    buffer[n] = '/';
+    strcpy(buffer + n + 1, path);
+    return buffer;
 }
 
 static int is_engine_path(const char *path)
@@ -243,12 +278,25 @@ static int engine_open(const char *path, int flags, int mode)
     return (int)ENGINE_CALL(api.open(path, flags, mode));
 }
 
+// The fault-injection files of ABI_ENGINE_FAIL_NTH: -2 when path is not one of them.
+static int fault_injection_open(const char *path, int flags, int mode)
+{
+    if (!fail_nth_mode || !path)
+        return -2;
+    if (is_fault_knob_path(path))
+        return real.open("/dev/null", O_WRONLY | (flags & O_CLOEXEC), 0);
+    if (is_fail_nth_path(path))
+        return engine_open(path, flags, mode);
+    return -2;
+}
+
 int open(const char *path, int flags, ...)
 {
     int mode = OPEN_MODE(flags);
     if (!in_engine && is_engine_path(path))
         return engine_open(path, flags, mode);
-    return real.open(path, flags, mode);
+    int fd = in_engine ? -2 : fault_injection_open(path, flags, mode);
+    return fd != -2 ? fd : real.open(path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
@@ -259,6 +307,12 @@ int openat(int dirfd, const char *path, int flags, ...)
     // An absolute path ignores dirfd, so only those can name an engine node.
     if (!in_engine && is_engine_path(path))
         return engine_open(path, flags, mode);
+    if (!in_engine && fail_nth_mode) {
+        char buffer[PATH_MAX];
+        int fd = fault_injection_open(absolute_path(dirfd, path, buffer, sizeof(buffer)), flags, mode);
+        if (fd != -2)
+            return fd;
+    }
     return real.openat(dirfd, path, flags, mode);
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Checks that the interposer leaves ordinary I/O alone, then builds the kernel's own iommufd selftest (tools/testing/selftests/iommu/iommufd.c from Debian's
-# linux-source-7.2, unmodified) with gcc against the pinned 7.2 UAPI headers, runs it on this
+# Checks that the interposer leaves ordinary I/O alone, then builds the kernel's own iommufd
+# selftests (tools/testing/selftests/iommu/iommufd.c and iommufd_fail_nth.c from Debian's
+# linux-source-7.2, unmodified) with gcc against the pinned 7.2 UAPI headers, runs them on this
 # machine through the abi-preload interposer (the engine with IOMMU_TEST_CMD on), and prints the
-# TAP totals. Every failing test must be listed, with its reason, in known-failures.txt: a failure
-# not listed there fails this script, and a listed test that passes is reported so the list shrinks.
+# TAP totals. Every failing iommufd.c test must be listed, with its reason, in known-failures.txt:
+# a failure not listed there fails this script, and a listed test that passes is reported so the
+# list shrinks. Every iommufd_fail_nth.c test must pass.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -36,8 +38,10 @@ fi
 headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
 [ -d "$headers" ] || { echo "selftest: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }
 # The selftest Makefile's flags (lib.mk adds -D_GNU_SOURCE=), dynamically linked so LD_PRELOAD applies.
-gcc -Wall -O2 -Wno-unused-function -D_GNU_SOURCE= -isystem "$headers" -I"$src/tools/testing/selftests" \
-  -o "$out/iommufd" "$src/tools/testing/selftests/iommu/iommufd.c" -lcap
+for test in iommufd iommufd_fail_nth; do
+  gcc -Wall -O2 -Wno-unused-function -D_GNU_SOURCE= -isystem "$headers" -I"$src/tools/testing/selftests" \
+    -o "$out/$test" "$src/tools/testing/selftests/iommu/$test.c" -lcap
+done
 preload=$("$root/scripts/interposer.sh")
 
 # First, the interposer leaves everything else alone: ordinary file, pipe, socket, eventfd and mmap
@@ -88,6 +92,24 @@ if [ -n "$fixed" ]; then
   echo "selftest: listed as failing but passed now (remove them from the list):"
   echo "$fixed" | sed 's/^/  /'
 fi
+
+# iommufd_fail_nth.c: each test reruns its sequence failing the 1st, 2nd, ... fault-injection
+# point until a run reaches none. ABI_ENGINE_FAIL_NTH=1 gives it the engine's failure points
+# through the task's fail-nth file; every test must pass (the trace counts the injected failures).
+set +e
+LD_PRELOAD="$preload" ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_FAIL_NTH=1 ABI_ENGINE_TRACE=1 timeout 900 \
+  "$out/iommufd_fail_nth" > "$out/iommufd_fail_nth.tap" 2>&1
+set -e
+nth_totals=$(grep -E '^# Totals:' "$out/iommufd_fail_nth.tap" || true)
+injected=$(grep -c 'injected failure' "$out/iommufd_fail_nth.tap" || true)
+echo "selftest: iommufd_fail_nth.c against the engine: ${nth_totals#\# Totals: } ($injected failures injected)"
+nth_failed=$(grep -E '^not ok ' "$out/iommufd_fail_nth.tap" | sed -E 's/^not ok [0-9]+ //; s/ #.*//' || true)
+if [ -z "$nth_totals" ] || [ -n "$nth_failed" ]; then
+  echo "selftest: iommufd_fail_nth did not pass:"
+  grep -E '^(not ok|# .*(Expected|Assertion))' "$out/iommufd_fail_nth.tap" | head -n 20
+  exit 1
+fi
+
 if [ -n "$unexpected" ]; then
   echo "selftest: failures not in the list:"
   echo "$unexpected" | sed 's/^/  /'

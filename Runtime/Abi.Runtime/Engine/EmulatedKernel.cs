@@ -62,6 +62,13 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     public bool EnableTestCommands { get; set; }
 
+    /// <summary>
+    /// A task's <c>fail-nth</c> file under <c>/proc</c> opens as the engine's (see
+    /// <see cref="FailNthFile"/>), so fail-nth sweeps written for the kernel reach the engine's
+    /// failure points. Off by default: the path is then the real kernel's.
+    /// </summary>
+    public bool ServeFailNth { get; set; }
+
     /// <summary>Told (fd, open) whenever an engine fd is handed out or released, including fds made inside ioctls.</summary>
     public Action<int, bool>? DescriptorsChanged
     {
@@ -147,6 +154,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             "/dev/vfio/vfio" => _files.Add(ContainerBackend == ContainerBackend.Type1 ? new VfioContainerFile(this) : new IommufdFile(this, name) { AccountMm = true }),
             _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name),
             _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
+            _ when ServeFailNth && FailNthFile.Matches(name) => _files.Add(new FailNthFile(Faults)),
             _ => LinuxKernel.Instance.Open(path, flags, mode),
         };
     }

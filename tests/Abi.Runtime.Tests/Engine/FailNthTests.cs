@@ -13,6 +13,42 @@ namespace Abi.Runtime.Tests.Engine;
 public sealed unsafe class FailNthTests
 {
     [Fact]
+    public void FailNthFile_CountsTheEnginesPoints_LikeATasksFailNth()
+    {
+        var kernel = new EmulatedKernel();
+        int files = kernel.OpenFiles;
+        int real = kernel.Open("/proc/self/task/1/fail-nth\0"u8, 2, 0);
+        Assert.Equal(files, kernel.OpenFiles);                                    // off: the kernel's own path
+        if (real >= 0)
+        {
+            Assert.Equal(0, kernel.Close(real));
+        }
+
+        kernel.ServeFailNth = true;
+        int nth = kernel.Open("/proc/self/task/1/fail-nth\0"u8, 2, 0);
+        Assert.True(nth >= 0);
+        int fd = kernel.Open("/dev/iommu\0"u8, 2, 0);
+        var ioctls = new IommufdIoctls(kernel, fd);
+        Span<byte> text = stackalloc byte[16];
+
+        Assert.Equal(-(long)Errno.EINVAL, kernel.Pwrite(nth, "two"u8, 0));
+        Assert.Equal(1, kernel.Pwrite(nth, "2"u8, 0));
+        var alloc = new iommu_ioas_alloc();
+        Assert.Equal(Errno.None, ioctls.TryIoasAlloc(ref alloc));                 // point 1
+        Assert.Equal(2, kernel.Pread(nth, text, 0));
+        Assert.Equal("1\n"u8, text[..2]);                                          // one to go
+        Assert.Equal(Errno.ENOMEM, ioctls.TryIoasAlloc(ref alloc));               // point 2 fails
+        Assert.Equal(2, kernel.Pread(nth, text, 0));
+        Assert.Equal("0\n"u8, text[..2]);                                          // injected
+        Assert.Equal(Errno.None, ioctls.TryIoasAlloc(ref alloc));                 // and only once
+
+        Assert.Equal(1, kernel.Pwrite(nth, "0"u8, 0));
+        Assert.Equal(0, kernel.Faults.FailNth);
+        Assert.Equal(0, kernel.Close(fd));
+        Assert.Equal(0, kernel.Close(nth));
+    }
+
+    [Fact]
     public void EveryInjectedFailure_ReturnsAnErrno_AndLeavesTheInvariantsIntact()
     {
         int injected = 0;

@@ -170,6 +170,11 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 cursor = ioas.Areas[i].Last + 1;
             }
 
+            if (owner.Kernel.Faults.ShouldFail("access.pin"))
+            {
+                return Fail(Errno.ENOMEM, "injected failure: access.pin");
+            }
+
             long pages = domainPinned ? 0 : PinAccounting.PagesSpanned(iova, length);
             long user = 0, mm = 0;
             IoasObject.AddCharge(mode, pages, ref user, ref mm);

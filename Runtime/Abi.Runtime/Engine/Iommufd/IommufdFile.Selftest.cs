@@ -358,6 +358,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown access flags 0x{flags:X}");
         }
 
+        if (Kernel.Faults.ShouldFail("access.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: access.alloc");
+        }
+
         var file = new SelftestAccessFile(this, (flags & AccessNeedsPinPages) != 0);
         int rc = file.Access.Attach(cmd.id);
         if (rc < 0)

@@ -44,6 +44,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT)");
         }
 
+        if (f.Kernel.Faults.ShouldFail("viommu.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: viommu.alloc");
+        }
+
         var viommu = new ViommuObject(parent);
         if (cmd.data_len != 0 && f.InitMockViommuData(viommu, cmd.data_uptr, cmd.data_len) is int failed)
         {
@@ -120,6 +125,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EEXIST, $"virtual ID 0x{cmd.virt_id:X} is taken by vDEVICE {taken.Id}");
         }
 
+        if (f.Kernel.Faults.ShouldFail("vdevice.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: vdevice.alloc");
+        }
+
         cmd.out_vdevice_id = f.Objects.Add(new VdeviceObject(viommu, device, cmd.virt_id));
         return 0;
     }
@@ -157,6 +167,11 @@ internal sealed unsafe partial class IommufdFile
         if (viommu.Veventqs.Find(q => q.Type == type) is VeventqObject existing)
         {
             return Fail(Errno.EEXIST, $"vIOMMU {viommu.Id} has a vEVENTQ of type 0x{cmd.type:X} already ({existing.Id})");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("veventq.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: veventq.alloc");
         }
 
         var queue = new VeventqObject(viommu, cmd.type, cmd.veventq_depth);
@@ -208,6 +223,11 @@ internal sealed unsafe partial class IommufdFile
         if (cmd.type != MockHwQueueType)
         {
             return Fail(Errno.EOPNOTSUPP, $"HW queue type 0x{cmd.type:X}: the mock vIOMMU has only type 0xdeadbeef");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("hwqueue.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: hwqueue.alloc");
         }
 
         // Whole pages under [iova, iova + length): the page offset counts, as the kernel rounds.
