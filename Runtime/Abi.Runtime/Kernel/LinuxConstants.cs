@@ -33,6 +33,7 @@ public static class LinuxConstants
     public const short POLLIN = 0x1;
     public const short POLLOUT = 0x4;
     public const short POLLERR = 0x8;
+    public const short POLLRDNORM = 0x40;
 
     /// <summary>FIONREAD: bytes available to read.</summary>
     public const uint FIONREAD = 0x541B;

@@ -133,6 +133,10 @@ public sealed unsafe class ViommuTests : MockIommuTest
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref first));
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref second));
 
+        var writeOnly = Map(_ioas, (ulong)memory.Address, Page, Iova + (4 * Page), access: 2);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref writeOnly));
+        Assert.Equal(Errno.EPERM, AllocQueue(Selftest, 0, Iova + (4 * Page), Page, out _)); // the hardware reads it
+
         Assert.Equal(Errno.EIO, AllocQueue(Selftest, 1, Iova, Page, out _));            // slot 0 is empty
         Assert.Equal(Errno.EINVAL, AllocQueue(Selftest, 2, Iova, Page, out _));         // two slots
         Assert.Equal(Errno.None, AllocQueue(Selftest, 0, Iova, Page, out uint queue0));

@@ -155,9 +155,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                     return Fail(Errno.ENOENT, $"0x{cursor:X} is not mapped");
                 }
 
-                if (write && !ioas.Areas[i].Writable)
+                if (write ? !ioas.Areas[i].Writable : !ioas.Areas[i].Readable)
                 {
-                    return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is read-only");
+                    return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is not {(write ? "writable" : "readable")}");
                 }
 
                 domainPinned |= ioas.Areas[i].Pages.DomainAreas > 0;

@@ -32,14 +32,13 @@ internal sealed class FaultObject : IommufdObject
     {
         public override string Name => $"[iommufd-fault {fault.Id}]";
 
-        public override long Read(Span<byte> buffer) => Pread(buffer, 0);
-
-        public override long Pread(Span<byte> buffer, long offset)
+        // An anonymous-inode file: no pread or pwrite (ESPIPE, the defaults).
+        public override long Read(Span<byte> buffer)
         {
             int record = sizeof(iommu_hwpt_pgfault);
-            if (offset != 0 || buffer.Length % record != 0)
+            if (buffer.Length % record != 0)
             {
-                return EngineDiagnostics.Fail(Errno.ESPIPE, $"reads must start at 0 and be a multiple of {record} bytes");
+                return EngineDiagnostics.Fail(Errno.ESPIPE, $"reads must be a multiple of {record} bytes");
             }
 
             lock (fault.Sync)
@@ -98,7 +97,7 @@ internal sealed class FaultObject : IommufdObject
                 short ready = LinuxConstants.POLLOUT;
                 if (fault._pending.Count > 0)
                 {
-                    ready |= LinuxConstants.POLLIN;
+                    ready |= LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM;
                 }
 
                 return (short)(ready & requested);

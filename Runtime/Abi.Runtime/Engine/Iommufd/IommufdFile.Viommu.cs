@@ -81,7 +81,16 @@ internal sealed unsafe partial class IommufdFile
         }
 
         uint inData = BitConverter.ToUInt32(data);
-        var pages = new MmapRegion(viommu, AllocateMmapOffset(PagesLength), PagesLength);
+        MmapRegion pages;
+        try
+        {
+            pages = new MmapRegion(viommu, AllocateMmapOffset(PagesLength), PagesLength);
+        }
+        catch (SyscallException e)
+        {
+            return Fail(Errno.ENOMEM, $"no pages for the vIOMMU: {e.Message}");
+        }
+
         BitConverter.TryWriteBytes(pages.Span, inData);
         BitConverter.TryWriteBytes(data[4..], inData);
         BitConverter.TryWriteBytes(data[8..], pages.Offset);
@@ -265,7 +274,9 @@ internal sealed unsafe partial class IommufdFile
     /// <summary>
     /// The hardware reads a queue by physical address, so its pages must be physically contiguous
     /// (EFAULT otherwise). Frame numbers come from /proc/self/pagemap; where it hides them (no
-    /// CAP_SYS_ADMIN) or a page is a file's, consecutive source addresses of one mapping stand in.
+    /// CAP_SYS_ADMIN), a page is not present yet (the engine's pin does not fault pages in, the
+    /// kernel's does) or a page is a file's, consecutive source addresses of one mapping stand in,
+    /// which is more lenient than the kernel.
     /// </summary>
     private int PhysicallyContiguous(AccessObject access, ulong iova, ulong length)
     {
@@ -273,14 +284,14 @@ internal sealed unsafe partial class IommufdFile
         IoasObject ioas = access.Ioas!;
         ulong previousFrame = 0, previousSource = 0;
         Pages? previousPages = null;
-        using Microsoft.Win32.SafeHandles.SafeFileHandle pagemap = File.OpenHandle("/proc/self/pagemap");
+        using Microsoft.Win32.SafeHandles.SafeFileHandle? pagemap = OpenPagemap();
         Span<byte> entry = stackalloc byte[sizeof(ulong)];
         for (ulong at = iova; at - iova < length; at += Page)
         {
             _ = ioas.TryGetArea(at, out Area area);
             ulong source = area.SourceOf(at);
             ulong frame = 0;
-            if (area.Pages.FileDescriptor is null && RandomAccess.Read(pagemap, entry, (long)(source / Page * sizeof(ulong))) == entry.Length)
+            if (pagemap is not null && area.Pages.FileDescriptor is null && RandomAccess.Read(pagemap, entry, (long)(source / Page * sizeof(ulong))) == entry.Length)
             {
                 frame = BitConverter.ToUInt64(entry) & ((1UL << 55) - 1);
             }
@@ -296,6 +307,18 @@ internal sealed unsafe partial class IommufdFile
         }
 
         return 0;
+    }
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenPagemap()
+    {
+        try
+        {
+            return File.OpenHandle("/proc/self/pagemap");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The mock's slots: index below 2, free, and after an occupied slot (EIO otherwise).</summary>

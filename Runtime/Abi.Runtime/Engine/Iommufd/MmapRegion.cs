@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Abi.Interop;
 using Abi.Runtime.Kernel;
 using Abi.Runtime.Native;
 
@@ -24,19 +25,26 @@ internal sealed unsafe class MmapRegion : IDisposable
         _fd = Libc.MemfdCreate("abi-iommufd-mmap", 1 /* MFD_CLOEXEC */);
         if (_fd < 0 || Libc.Ftruncate(_fd, (long)length) != 0)
         {
-            throw new SyscallException("memfd_create", "iommufd mmap pages", (Abi.Interop.Errno)Marshal.GetLastSystemError(), $"{length} bytes");
+            throw new SyscallException("memfd_create", "iommufd mmap pages", (Errno)Marshal.GetLastSystemError(), $"{length} bytes");
         }
 
         nint view = LinuxKernel.Instance.Mmap(0, (nuint)length, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, _fd, 0);
         if (view < 0)
         {
             _ = Libc.Close(_fd);
-            throw new SyscallException("mmap", "iommufd mmap pages", (Abi.Interop.Errno)(-view), "the engine's view");
+            throw new SyscallException("mmap", "iommufd mmap pages", (Errno)(-view), "the engine's view");
         }
 
         _view = (byte*)view;
         byte* stat = stackalloc byte[Libc.StatSize];
-        Identity = Libc.Fstat(_fd, stat) == 0 ? (*(ulong*)stat, *(ulong*)(stat + 8)) : default;
+        if (Libc.Fstat(_fd, stat) != 0)
+        {
+            Errno errno = (Errno)Marshal.GetLastSystemError();
+            Dispose();
+            throw new SyscallException("fstat", "iommufd mmap pages", errno, "the memfd's identity, which names its mappings");
+        }
+
+        Identity = (*(ulong*)stat, *(ulong*)(stat + 8));
     }
 
     public IommufdObject Owner { get; }

@@ -85,17 +85,12 @@ internal sealed class VeventqObject : IommufdObject
     {
         public override string Name => $"[iommufd-viommu-event {queue.Id}]";
 
-        public override long Read(Span<byte> buffer) => Pread(buffer, 0);
+        // An anonymous-inode file: no pread (ESPIPE, the default).
 
         /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>
-        public override long Pread(Span<byte> buffer, long offset)
+        public override long Read(Span<byte> buffer)
         {
             int header = sizeof(iommufd_vevent_header);
-            if (offset != 0)
-            {
-                return EngineDiagnostics.Fail(Errno.ESPIPE, "a vEVENTQ is read from its start");
-            }
-
             if (buffer.Length < header)
             {
                 return EngineDiagnostics.Fail(Errno.EINVAL, $"a read must hold at least one {header}-byte header");
@@ -149,7 +144,7 @@ internal sealed class VeventqObject : IommufdObject
         {
             lock (queue.Sync)
             {
-                return (short)(queue._deliver.Count > 0 ? requested & LinuxConstants.POLLIN : 0);
+                return (short)(queue._deliver.Count > 0 ? requested & (LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM) : 0);
             }
         }
 
