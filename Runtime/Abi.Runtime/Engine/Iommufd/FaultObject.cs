@@ -104,6 +104,6 @@ internal sealed class FaultObject : IommufdObject
             }
         }
 
-        public override void Release() => owner.ReleaseFaultFd(fault);
+        public override void Release() => owner.ReleasePinningFd(fault);
     }
 }

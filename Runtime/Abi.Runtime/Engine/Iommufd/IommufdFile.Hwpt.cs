@@ -538,12 +538,12 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    /// <summary>The fault fd was closed: it no longer pins its object.</summary>
-    internal void ReleaseFaultFd(FaultObject fault)
+    /// <summary>An fd that pins its object (a fault queue's, a vEVENTQ's) was closed.</summary>
+    internal void ReleasePinningFd(IommufdObject pinned)
     {
         lock (_lock)
         {
-            fault.Users--;
+            pinned.Users--;
         }
     }
 }

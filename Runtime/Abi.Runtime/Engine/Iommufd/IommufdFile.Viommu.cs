@@ -91,7 +91,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, $"no pages for the vIOMMU: {e.Message}");
         }
 
-        BitConverter.TryWriteBytes(pages.Span, inData);
+        pages.Write(0, data[..sizeof(uint)]);
         BitConverter.TryWriteBytes(data[4..], inData);
         BitConverter.TryWriteBytes(data[8..], pages.Offset);
         BitConverter.TryWriteBytes(data[16..], pages.Length);
@@ -195,15 +195,6 @@ internal sealed unsafe partial class IommufdFile
         cmd.out_veventq_id = f.Objects.Add(queue);
         cmd.out_veventq_fd = (uint)fd;
         return 0;
-    }
-
-    /// <summary>The vEVENTQ fd was closed: it no longer pins its object.</summary>
-    internal void ReleaseEventQueueFd(VeventqObject queue)
-    {
-        lock (_lock)
-        {
-            queue.Users--;
-        }
     }
 
     internal static int HwQueueAlloc(IommufdFile f, byte* arg, ref IoctlCall call)

@@ -148,6 +148,6 @@ internal sealed class VeventqObject : IommufdObject
             }
         }
 
-        public override void Release() => owner.ReleaseEventQueueFd(queue);
+        public override void Release() => owner.ReleasePinningFd(queue);
     }
 }
