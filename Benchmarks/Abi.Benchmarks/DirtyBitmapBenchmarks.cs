@@ -1,6 +1,6 @@
+using Abi.Engine;
+using Abi.Engine.Devices;
 using Abi.Linux;
-using Abi.Runtime.Engine;
-using Abi.Runtime.Engine.Devices;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using BenchmarkDotNet.Attributes;

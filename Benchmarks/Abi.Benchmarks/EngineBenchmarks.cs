@@ -1,6 +1,6 @@
+using Abi.Engine;
 using Abi.Interop;
 using Abi.Linux;
-using Abi.Runtime.Engine;
 using BenchmarkDotNet.Attributes;
 
 namespace Abi.Benchmarks;

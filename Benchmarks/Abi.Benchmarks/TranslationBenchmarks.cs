@@ -1,5 +1,5 @@
-using Abi.Runtime.Engine;
-using Abi.Runtime.Engine.Iommufd;
+using Abi.Engine;
+using Abi.Engine.Iommufd;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using BenchmarkDotNet.Attributes;

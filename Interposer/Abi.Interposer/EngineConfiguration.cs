@@ -1,6 +1,6 @@
-using Abi.Runtime.Engine;
-using Abi.Runtime.Engine.Devices;
-using Abi.Runtime.Engine.Devices.Virtio;
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Devices.Virtio;
 
 namespace Abi.Interposer;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Abi.Runtime.Engine;
+using Abi.Engine;
 using Abi.Runtime.Kernel;
 
 namespace Abi.Interposer;

@@ -81,11 +81,11 @@ public sealed class FileDescriptor : SafeHandle
 
         if (path.StartsWith("/dev/iommu", StringComparison.Ordinal))
         {
-            return "this kernel has no iommufd (CONFIG_IOMMUFD, or the iommufd module is not loaded); the in-process engine serves the same API: set ABI_BACKEND=engine";
+            return "this kernel has no iommufd (CONFIG_IOMMUFD, or the iommufd module is not loaded); the in-process engine (Abi.Engine, EmulatedKernel.Register()) serves the same API: set ABI_BACKEND=engine";
         }
 
         return path.StartsWith("/dev/vfio", StringComparison.Ordinal)
-            ? "no VFIO device node here (is the device bound to vfio-pci?); the in-process engine serves the same API: set ABI_BACKEND=engine"
+            ? "no VFIO device node here (is the device bound to vfio-pci?); the in-process engine (Abi.Engine, EmulatedKernel.Register()) serves the same API: set ABI_BACKEND=engine"
             : null;
     }
 

@@ -1,5 +1,5 @@
-using Abi.Runtime.Engine;
-using Abi.Runtime.Engine.Devices.Virtio;
+using Abi.Engine;
+using Abi.Engine.Devices.Virtio;
 
 namespace Abi.Samples.L2fwd;
 

@@ -71,13 +71,6 @@ public sealed class IommuFd : IDisposable
         IoctlCheck.Ok(new IommufdIoctls(Kernel, lease.Fd).TryDestroy(ref arg), Kernel, "IOMMU_DESTROY", Kind);
     }
 
-    /// <summary>
-    /// The typed ioctls on this fd for tests. Drivers that need an ioctl the methods here do not cover
-    /// borrow the fd (<c>using var lease = Fd.Borrow();</c>) and wrap <c>lease.Fd</c>, so the number
-    /// cannot be closed and reused under them.
-    /// </summary>
-    internal IommufdIoctls Raw => new(Kernel, (int)Fd.DangerousGetHandle());
-
     /// <summary>Closes the context, destroying every object in it.</summary>
     public void Dispose() => Fd.Dispose();
 

@@ -1,0 +1,367 @@
+using System.Text;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine;
+
+/// <summary>
+/// The in-process engine: serves <c>/dev/iommu</c> (and, as it grows, the VFIO nodes of emulated
+/// devices) ioctl by ioctl, errno by errno, as the kernel does. Engine files get real descriptor
+/// numbers (reserved from <c>/dev/null</c>), so they never collide with real ones; every other fd
+/// and call goes to the real kernel untouched. Memory the engine maps with <see cref="Mmap"/> is
+/// recorded as user memory it may pin; other addresses it never dereferences.
+/// </summary>
+public sealed class EmulatedKernel : IKernel, IMmioProvider
+{
+    private readonly FdTable _files = new();
+    private readonly List<EmulatedDevice> _devices = [];
+
+    /// <summary>Creates an engine; <paramref name="containerBackend"/> says which kernel serves <c>/dev/vfio/vfio</c>.</summary>
+    public EmulatedKernel(ContainerBackend containerBackend = ContainerBackend.Iommufd) => ContainerBackend = containerBackend;
+
+    /// <summary>The process-wide engine, handed out as <c>engine</c> once <see cref="Register"/> ran.</summary>
+    public static EmulatedKernel Shared { get; } = new();
+
+    /// <summary>
+    /// Makes <see cref="Backend"/> hand out <paramref name="factory"/>'s engine (by default
+    /// <see cref="Shared"/>) as <c>engine</c>: the runtime names no engine, so an application that
+    /// wants one says so once, before the first <see cref="Backend.Default"/>.
+    /// </summary>
+    public static void Register(Func<EmulatedKernel>? factory = null) => Backend.RegisterEngine(factory ?? (() => Shared));
+
+    /// <summary>Which kernel the container imitates: legacy type1, or iommufd's compat layer (the default, as on kernels built with IOMMUFD_VFIO_CONTAINER).</summary>
+    public ContainerBackend ContainerBackend { get; }
+
+    /// <summary>
+    /// The vfio module's <c>enable_unsafe_noiommu_mode</c>: devices registered with <c>noIommu</c>
+    /// then appear as <c>/dev/vfio/noiommu-G</c> groups. UNSAFE by design: their DMA addresses are
+    /// host addresses and nothing isolates them; the engine still refuses memory it does not know.
+    /// </summary>
+    public bool EnableUnsafeNoIommu { get; set; }
+
+    /// <summary>type1's <c>dma_entry_limit</c> module parameter (mappings per container).</summary>
+    public int Type1DmaEntryLimit { get; set; } = 65535;
+
+    /// <inheritdoc/>
+    public string Name => "engine";
+
+    /// <inheritdoc/>
+    public string? LastErrorReason => EngineDiagnostics.LastReason;
+
+    /// <summary>How many engine files are open (for leak checks).</summary>
+    public int OpenFiles => _files.Count;
+
+    internal UserMemory Memory { get; } = new();
+
+    /// <summary>Pinned-memory accounting: the locked and pinned page counters, RLIMIT_MEMLOCK and CAP_IPC_LOCK as the engine applies them.</summary>
+    public PinAccounting Accounting { get; } = new();
+
+    /// <summary>The engine's failure points, for fail-nth sweeps.</summary>
+    public FaultInjection Faults { get; } = new();
+
+    /// <summary>
+    /// The kernel's <c>CONFIG_IOMMUFD_TEST</c>: iommufd files answer <c>IOMMU_TEST_CMD</c> (mock
+    /// domains and devices, access objects, checks), which the kernel's selftests drive. Off by default, as in the kernel.
+    /// </summary>
+    public bool EnableTestCommands { get; set; }
+
+    /// <summary>
+    /// A task's <c>fail-nth</c> file under <c>/proc</c> opens as the engine's (see
+    /// <see cref="FailNthFile"/>), so fail-nth sweeps written for the kernel reach the engine's
+    /// failure points. Off by default: the path is then the real kernel's.
+    /// </summary>
+    public bool ServeFailNth { get; set; }
+
+    /// <summary>Told (fd, open) whenever an engine fd is handed out or released, including fds made inside ioctls.</summary>
+    public Action<int, bool>? DescriptorsChanged
+    {
+        get => _files.Changed;
+        set => _files.Changed = value;
+    }
+
+    /// <summary>
+    /// Accepts memory the program allocated without the engine: an address outside the known
+    /// ranges is looked up in <c>/proc/self/maps</c> (readable-writable mappings count).
+    /// <paramref name="mappingCounter"/> must change whenever the process unmaps or replaces memory,
+    /// so what was learned is dropped; the interposer bumps it on munmap, mremap and MAP_FIXED.
+    /// </summary>
+    public unsafe void DiscoverUserMemory(long* mappingCounter)
+    {
+        ArgumentNullException.ThrowIfNull(mappingCounter);
+        Memory.EnableDiscovery(mappingCounter);
+    }
+
+    /// <summary>Declares memory the caller allocated itself as usable for DMA mappings.</summary>
+    public void RegisterUserMemory(nint address, ulong length) => Memory.Add((ulong)address, length);
+
+    /// <summary>The devices registered so far.</summary>
+    public IReadOnlyList<PciDevice> Devices
+    {
+        get
+        {
+            lock (_devices)
+            {
+                return _devices.ConvertAll(d => d.Model);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Registers an emulated PCI function: it appears as the next <c>/dev/vfio/devices/vfioN</c> and
+    /// in an IOMMU group of its own, <c>/dev/vfio/G</c>.
+    /// </summary>
+    /// <param name="device">The device model.</param>
+    /// <param name="noIommu">Register it as a device without an IOMMU (needs <see cref="EnableUnsafeNoIommu"/>): a <c>noiommu-G</c> group, no cdev.</param>
+    public EmulatedDeviceInfo AddDevice(PciDevice device, bool noIommu = false)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (noIommu && !EnableUnsafeNoIommu)
+        {
+            throw new InvalidOperationException("no-IOMMU devices need EnableUnsafeNoIommu (the kernel's enable_unsafe_noiommu_mode)");
+        }
+
+        lock (_devices)
+        {
+            if (_devices.Exists(d => d.Model == device))
+            {
+                throw new InvalidOperationException($"{device.Name} is registered already");
+            }
+
+            var node = new EmulatedDevice(device, _devices.Count, _devices.Count, noIommu);
+            _devices.Add(node);
+            return new EmulatedDeviceInfo(noIommu ? null : node.CdevPath, node.GroupPath, node.Group, node.PciName);
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetMmioHandler(int fd, long offset, long length, out IMmioHandler? handler)
+    {
+        handler = _files.Get(fd) is VfioDeviceFile device ? device.MmioHandler(offset, length) : null;
+        return handler is not null;
+    }
+
+    /// <inheritdoc/>
+    public int Open(ReadOnlySpan<byte> path, int flags, int mode)
+    {
+        EngineDiagnostics.Clear();
+        if (path.IsEmpty || path[^1] != 0)
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, "the path is not NUL-terminated");
+        }
+
+        string name = Encoding.UTF8.GetString(path[..^1]);
+        return name switch
+        {
+            "/dev/iommu" => _files.Add(new IommufdFile(this, name)),
+            _ when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal) => OpenCdev(name),
+            "/dev/vfio/vfio" => _files.Add(ContainerBackend == ContainerBackend.Type1 ? new VfioContainerFile(this) : new IommufdFile(this, name) { AccountMm = true }),
+            _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name),
+            _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
+            _ when ServeFailNth && FailNthFile.Matches(name) => _files.Add(new FailNthFile(Faults)),
+            _ => LinuxKernel.Instance.Open(path, flags, mode),
+        };
+    }
+
+    private int OpenCdev(string name)
+    {
+        EmulatedDevice? node;
+        lock (_devices)
+        {
+            node = _devices.Find(d => d.CdevPath == name);
+        }
+
+        return node is null || node.NoIommu
+            ? EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)")
+            : _files.Add(new VfioCdevFile(this, node));
+    }
+
+    private int OpenGroup(string name)
+    {
+        EmulatedDevice? node;
+        lock (_devices)
+        {
+            node = _devices.Find(d => d.GroupPath == name);
+        }
+
+        if (node is null)
+        {
+            return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no such group");
+        }
+
+        lock (node.Sync)
+        {
+            if (node.NoIommu && !ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RAWIO))
+            {
+                return EngineDiagnostics.Fail(Errno.EPERM, "no-IOMMU groups need CAP_SYS_RAWIO");
+            }
+
+            if (node.Owner is VfioCdevFile || node.GroupOpen)
+            {
+                return EngineDiagnostics.Fail(Errno.EBUSY, node.GroupOpen ? $"{name} is open already (one opener)" : $"the device of {name} is bound through its cdev");
+            }
+
+            var group = new VfioGroupFile(this, node);
+            int fd = _files.Add(group);
+            if (fd >= 0)
+            {
+                node.OpenGroup = group;
+            }
+
+            return fd;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int Close(int fd)
+    {
+        EngineDiagnostics.Clear();
+        return _files.Contains(fd) ? _files.Remove(fd) : LinuxKernel.Instance.Close(fd);
+    }
+
+    /// <inheritdoc/>
+    public int Ioctl(int fd, uint request, nint argument)
+    {
+        EngineDiagnostics.Clear();
+        return _files.Get(fd) is EngineFile file ? file.Ioctl(request, argument) : LinuxKernel.Instance.Ioctl(fd, request, argument);
+    }
+
+    /// <inheritdoc/>
+    public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
+    {
+        EngineFile? file = fd >= 0 ? _files.Get(fd) : null;
+        if (file is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
+        {
+            if ((flags & LinuxConstants.MAP_SHARED) == 0)
+            {
+                // vfio-pci maps BARs shared only: a private copy would be memory the device never sees.
+                return EngineDiagnostics.Fail(Errno.EINVAL, "a BAR can only be mapped MAP_SHARED");
+            }
+
+            // A memory BAR: the device's own pages, which the engine may reach but iommufd will not pin.
+            nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
+            if (mapped > 0)
+            {
+                Memory.Add((ulong)mapped, length, peer: true);
+            }
+
+            return mapped;
+        }
+
+        if (file is IommufdFile context)
+        {
+            return context.Mmap(address, length, protection, flags, offset);
+        }
+
+        if (file is not null)
+        {
+            return EngineDiagnostics.Fail(Errno.ENODEV, file is VfioDeviceFile
+                ? "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite"
+                : "this engine file cannot be mapped");
+        }
+
+        // Only readable and writable anonymous memory becomes DMA-able: a device write into a
+        // read-only or inaccessible page would fault this process rather than the IOMMU.
+        const int ReadWrite = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
+        nint result = LinuxKernel.Instance.Mmap(address, length, protection, flags, fd, offset);
+        if (result > 0 && (flags & LinuxConstants.MAP_ANONYMOUS) != 0 && (protection & ReadWrite) == ReadWrite)
+        {
+            Memory.Add((ulong)result, length);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public int Munmap(nint address, nuint length)
+    {
+        EngineDiagnostics.Clear();
+
+        // Forget the range first (waiting for DMA in flight), then unmap it for real.
+        Memory.Remove((ulong)address, length);
+        return LinuxKernel.Instance.Munmap(address, length);
+    }
+
+    /// <inheritdoc/>
+    public long Pread(int fd, Span<byte> buffer, long offset) =>
+        _files.Get(fd) is EngineFile file ? file.Pread(buffer, offset) : LinuxKernel.Instance.Pread(fd, buffer, offset);
+
+    /// <inheritdoc/>
+    public long Pwrite(int fd, ReadOnlySpan<byte> buffer, long offset) =>
+        _files.Get(fd) is EngineFile file ? file.Pwrite(buffer, offset) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
+
+    /// <inheritdoc/>
+    public long Read(int fd, Span<byte> buffer) =>
+        _files.Get(fd) is EngineFile file ? file.Read(buffer) : LinuxKernel.Instance.Read(fd, buffer);
+
+    /// <inheritdoc/>
+    public long Write(int fd, ReadOnlySpan<byte> buffer) =>
+        _files.Get(fd) is EngineFile file ? file.Write(buffer) : LinuxKernel.Instance.Write(fd, buffer);
+
+    /// <inheritdoc/>
+    public int EventFd(uint initialValue, int flags) => LinuxKernel.Instance.EventFd(initialValue, flags);
+
+    /// <inheritdoc/>
+    public int Poll(Span<PollFd> fds, int timeoutMilliseconds)
+    {
+        EngineDiagnostics.Clear();
+        int engineReady = 0;
+        int realCount = 0;
+        foreach (ref PollFd fd in fds)
+        {
+            if (_files.Get(fd.Fd) is EngineFile file)
+            {
+                fd.ReturnedEvents = file.Poll(fd.Events);
+                engineReady += fd.ReturnedEvents != 0 ? 1 : 0;
+            }
+            else
+            {
+                realCount++;
+            }
+        }
+
+        if (realCount == 0)
+        {
+            return engineReady;
+        }
+
+        // Poll the real descriptors (an engine fd is replaced by -1, which poll skips); wait only if
+        // no engine file is ready already.
+        Span<PollFd> real = realCount + (fds.Length - realCount) <= 64 ? stackalloc PollFd[fds.Length] : new PollFd[fds.Length];
+        for (int i = 0; i < fds.Length; i++)
+        {
+            real[i] = _files.Contains(fds[i].Fd) ? new PollFd { Fd = -1 } : fds[i];
+        }
+
+        int n = LinuxKernel.Instance.Poll(real, engineReady > 0 ? 0 : timeoutMilliseconds);
+        if (n < 0)
+        {
+            return n;
+        }
+
+        for (int i = 0; i < fds.Length; i++)
+        {
+            if (real[i].Fd >= 0)
+            {
+                fds[i].ReturnedEvents = real[i].ReturnedEvents;
+            }
+        }
+
+        return engineReady + n;
+    }
+
+    /// <summary>Gives an engine file a descriptor (fault and event queues, device fds).</summary>
+    internal int AddFile(EngineFile file) => _files.Add(file);
+
+    /// <summary>Every open engine file (IOMMU_TEST_CMD's page-reference check walks all contexts).</summary>
+    internal List<EngineFile> OpenEngineFiles() => _files.Files();
+
+    /// <summary>The engine file behind <paramref name="fd"/>, for tests that inspect the engine's state.</summary>
+    internal EngineFile? FileOf(int fd) => _files.Get(fd);
+
+    /// <summary>Whether <paramref name="fd"/> is open (an engine file or a real descriptor).</summary>
+    internal bool IsOpenFile(int fd) => fd >= 0 && (_files.Contains(fd) || LinuxKernel.Instance.Pread(fd, [], 0) != -(long)Errno.EBADF);
+}

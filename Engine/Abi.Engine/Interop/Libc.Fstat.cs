@@ -1,0 +1,12 @@
+using System.Runtime.InteropServices;
+
+namespace Abi.Engine.Native;
+
+internal static unsafe partial class Libc
+{
+    /// <summary>x86-64 <c>struct stat</c> is 144 bytes; st_dev is at 0 and st_ino at 8.</summary>
+    internal const int StatSize = 144;
+
+    [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
+    internal static partial int Fstat(int fd, byte* buffer);
+}

@@ -1,0 +1,452 @@
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// An I/O address space: sorted, non-overlapping areas; reserved and allowed ranges; the IOVA
+/// alignment. Ranges are inclusive (<c>last</c>), stated once here: a range ending at 2^64-1 has
+/// no representable "end", so nothing here computes <c>last + 1</c> without checking.
+/// </summary>
+internal sealed partial class IoasObject : IommufdObject
+{
+    /// <summary>The largest automatic IOVA alignment: the THP size (2 MiB), as on a kernel built with transparent huge pages.</summary>
+    public const ulong MaxAutoAlignment = 2 * 1024 * 1024;
+
+    public override ObjectKind Kind => ObjectKind.Ioas;
+
+    /// <summary>Areas sorted by <see cref="Area.Iova"/>.</summary>
+    public List<Area> Areas { get; } = [];
+
+    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order.</summary>
+    public List<ReservedRange> Reserved { get; } = [];
+
+    /// <summary>Paging HWPTs (domains) built on this IOAS: each mirrors every area.</summary>
+    public List<HwptPagingObject> Domains { get; } = [];
+
+    /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted.</summary>
+    public List<(ulong Start, ulong Last)> Allowed { get; } = [];
+
+    public ulong Alignment { get; set; } = 1;
+
+    public bool HugePages { get; set; } = true;
+
+    /// <summary>Accesses (emulated devices) attached to this IOAS.</summary>
+    public List<AccessObject> Accesses { get; } = [];
+
+    /// <summary>
+    /// The IOVA alignment the IOAS enforces: PAGE_SIZE once a domain or a pinning access uses it or
+    /// huge pages are off (the engine's IOMMU maps 4 KiB pages at least), else byte granular.
+    /// </summary>
+    public void RecomputeAlignment()
+    {
+        // As iopt_calculate_iova_alignment: PAGE_SIZE once huge pages are off, each domain's smallest page, PAGE_SIZE for an access.
+        ulong alignment = !HugePages ? LinuxConstants.PageSize : 1UL;
+        foreach (HwptPagingObject domain in Domains)
+        {
+            alignment = Math.Max(alignment, domain.Iommu.MinPageSize);
+        }
+
+        foreach (AccessObject access in Accesses)
+        {
+            alignment = Math.Max(alignment, access.Alignment);
+        }
+
+        Alignment = alignment;
+    }
+
+    /// <summary>Whether [start, last] may become reserved: no area inside it and no allowed range touching it (EADDRINUSE otherwise).</summary>
+    public bool CanReserve(ulong start, ulong last)
+    {
+        if (IntersectsArea(start, last))
+        {
+            return false;
+        }
+
+        foreach ((ulong s, ulong l) in Allowed)
+        {
+            if (s <= last && start <= l)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The IOVA that is not reserved: the complement of the reserved ranges over [0, 2^64-1],
+    /// ascending, into <paramref name="destination"/> (room for <c>Reserved.Count + 1</c> ranges);
+    /// returns how many there are.
+    /// </summary>
+    public int Holes(Span<(ulong Start, ulong Last)> destination)
+    {
+        Span<(ulong Start, ulong Last)> reserved = Reserved.Count <= 32 ? stackalloc (ulong, ulong)[Reserved.Count] : new (ulong, ulong)[Reserved.Count];
+        for (int r = 0; r < reserved.Length; r++)
+        {
+            reserved[r] = (Reserved[r].Start, Reserved[r].Last);
+        }
+
+        reserved.Sort();
+        int count = 0;
+        ulong cursor = 0;
+        foreach ((ulong start, ulong last) in reserved)
+        {
+            if (last < cursor)
+            {
+                continue;
+            }
+
+            if (start > cursor)
+            {
+                destination[count++] = (cursor, start - 1);
+            }
+
+            if (last == ulong.MaxValue)
+            {
+                return count;
+            }
+
+            cursor = Math.Max(cursor, last + 1);
+        }
+
+        destination[count++] = (cursor, ulong.MaxValue);
+        return count;
+    }
+
+    /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
+    public void RemoveReserved(object owner) => Reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
+
+    /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
+    public int LowerBound(ulong iova)
+    {
+        int lo = 0, hi = Areas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (Areas[mid].Last < iova)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>The area that maps <paramref name="iova"/>, if any.</summary>
+    public bool TryGetArea(ulong iova, out Area area)
+    {
+        int i = LowerBound(iova);
+        bool found = i < Areas.Count && Areas[i].Iova <= iova;
+        area = found ? Areas[i] : default;
+        return found;
+    }
+
+    public bool IntersectsArea(ulong iova, ulong last)
+    {
+        int i = LowerBound(iova);
+        return i < Areas.Count && Areas[i].Iova <= last;
+    }
+
+    public bool IntersectsReserved(ulong iova, ulong last)
+    {
+        foreach ((ulong start, ulong end) in Reserved)
+        {
+            if (start <= last && iova <= end)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Where pins are charged; set by the context. Null for tables that account by themselves (type1).</summary>
+    public PinAccounting? Accounting { get; set; }
+
+    /// <summary>
+    /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
+    /// RLIMIT_MEMLOCK before a domain is added (0, 0 when a domain exists already).
+    /// </summary>
+    public (long User, long Mm) ChargeForFirstDomain()
+    {
+        long user = 0, mm = 0;
+        if (Domains.Count > 0)
+        {
+            return (0, 0);
+        }
+
+        var seen = new HashSet<Pages>(ReferenceEqualityComparer.Instance);
+        foreach (Area area in Areas)
+        {
+            if (area.Pages.DomainAreas == 0 && seen.Add(area.Pages))
+            {
+                AddCharge(area.Pages.Mode, area.Pages.PageCount, ref user, ref mm);
+            }
+        }
+
+        return (user, mm);
+    }
+
+    /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
+    public void DomainsChanged(bool joined)
+    {
+        if (Domains.Count != (joined ? 1 : 0))
+        {
+            return;
+        }
+
+        foreach (Area area in Areas)
+        {
+            CountDomainArea(area.Pages, joined ? 1 : -1);
+        }
+    }
+
+    public static void AddCharge(AccountingMode mode, long pages, ref long user, ref long mm)
+    {
+        if (mode == AccountingMode.User)
+        {
+            user += pages;
+        }
+        else if (mode == AccountingMode.Mm)
+        {
+            mm += pages;
+        }
+    }
+
+    private void CountDomainArea(Pages pages, int delta)
+    {
+        int before = pages.DomainAreas;
+        pages.DomainAreas += delta;
+        if (Accounting is null)
+        {
+            return;
+        }
+
+        if (before == 0 && pages.DomainAreas > 0)
+        {
+            Accounting.Charge(pages.Mode, pages.PageCount);
+        }
+        else if (before > 0 && pages.DomainAreas == 0)
+        {
+            Accounting.Uncharge(pages.Mode, pages.PageCount);
+        }
+    }
+
+    public void Insert(Area area)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Areas.Insert(LowerBound(area.Iova), area);
+            if (Domains.Count > 0)
+            {
+                CountDomainArea(area.Pages, 1);
+            }
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes area <paramref name="index"/>; returns once no DMA can reach it any more.</summary>
+    public void RemoveAt(int index)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Pages pages = Areas[index].Pages;
+            Areas.RemoveAt(index);
+            Invalidate();
+            if (Domains.Count > 0)
+            {
+                CountDomainArea(pages, -1);
+            }
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    public override void Destroyed() => DmaLock.Dispose();
+
+    /// <summary>Checks a fixed placement (iopt_check_iova): alignment EINVAL, overflow EOVERFLOW, reserved EINVAL, overlap EEXIST.</summary>
+    public Errno CheckFixed(ulong iova, ulong length, out string reason)
+    {
+        if ((iova & (Alignment - 1)) != 0)
+        {
+            reason = $"iova 0x{iova:X} is not aligned to the IOAS alignment 0x{Alignment:X}";
+            return Errno.EINVAL;
+        }
+
+        if (iova + (length - 1) < iova)
+        {
+            reason = $"iova 0x{iova:X} + length 0x{length:X} wraps past 2^64";
+            return Errno.EOVERFLOW;
+        }
+
+        ulong last = iova + (length - 1);
+        if (IntersectsReserved(iova, last))
+        {
+            reason = $"[0x{iova:X}, 0x{last:X}] touches a reserved IOVA range";
+            return Errno.EINVAL;
+        }
+
+        if (IntersectsArea(iova, last))
+        {
+            reason = $"[0x{iova:X}, 0x{last:X}] overlaps an existing mapping";
+            return Errno.EEXIST;
+        }
+
+        reason = string.Empty;
+        return Errno.None;
+    }
+
+    /// <summary>
+    /// Automatic placement (iopt_alloc_iova): alignment is the power of two covering the length,
+    /// reduced to the source address's natural alignment, capped at 2 MiB; the lowest hole that fits,
+    /// inside the allowed ranges or [PAGE_SIZE, 2^64 - PAGE_SIZE - 1]; the IOVA keeps the source's
+    /// sub-page offset.
+    /// </summary>
+    public Errno Allocate(ulong sourceAddress, ulong length, out ulong iova, out string reason)
+    {
+        iova = 0;
+        if (length == 0 || length >= ulong.MaxValue / 2)
+        {
+            reason = $"length 0x{length:X} cannot be placed automatically";
+            return Errno.EOVERFLOW;
+        }
+
+        ulong alignment = RoundUpPowerOfTwo(length);
+        if (sourceAddress != 0)
+        {
+            alignment = Math.Min(alignment, 1UL << System.Numerics.BitOperations.TrailingZeroCount(sourceAddress));
+        }
+
+        alignment = Math.Min(alignment, MaxAutoAlignment);
+        if (alignment < Alignment)
+        {
+            reason = $"the source address allows alignment 0x{alignment:X}, below the IOAS alignment 0x{Alignment:X}";
+            return Errno.EINVAL;
+        }
+
+        ulong pageOffset = sourceAddress % LinuxConstants.PageSize;
+        const ulong SpaceStart = LinuxConstants.PageSize;
+        const ulong SpaceLast = ulong.MaxValue - LinuxConstants.PageSize;
+        if (Allowed.Count == 0)
+        {
+            if (FindHole(SpaceStart, SpaceLast, length, alignment, pageOffset, out iova))
+            {
+                reason = string.Empty;
+                return Errno.None;
+            }
+        }
+        else
+        {
+            foreach ((ulong start, ulong last) in Allowed)
+            {
+                ulong lo = Math.Max(start, SpaceStart), hi = Math.Min(last, SpaceLast);
+                if (lo <= hi && FindHole(lo, hi, length, alignment, pageOffset, out iova))
+                {
+                    reason = string.Empty;
+                    return Errno.None;
+                }
+            }
+        }
+
+        reason = $"no free IOVA range of 0x{length:X} bytes aligned to 0x{alignment:X}";
+        return Errno.ENOSPC;
+    }
+
+    /// <summary>The lowest aligned start in [lo, hi] that avoids reserved ranges and areas and fits the length.</summary>
+    private bool FindHole(ulong lo, ulong hi, ulong length, ulong alignment, ulong pageOffset, out ulong iova)
+    {
+        // Walk the holes between used ranges (areas and reservations) in ascending order.
+        ulong cursor = lo;
+        while (true)
+        {
+            (ulong usedStart, ulong usedLast) = NextUsed(cursor, hi);
+            ulong holeLast = usedStart == ulong.MaxValue && usedLast == 0 ? hi : usedStart - 1;
+            if (usedStart > cursor || (usedStart == ulong.MaxValue && usedLast == 0))
+            {
+                ulong start = cursor;
+                if (CheckRange(ref start, Math.Min(holeLast, hi), length, alignment, pageOffset))
+                {
+                    iova = start;
+                    return true;
+                }
+            }
+
+            if (usedStart == ulong.MaxValue && usedLast == 0)
+            {
+                iova = 0;
+                return false;
+            }
+
+            if (usedLast >= hi)
+            {
+                iova = 0;
+                return false;
+            }
+
+            cursor = usedLast + 1;
+        }
+    }
+
+    /// <summary>The used range (area or reservation) with the lowest start that ends at or after <paramref name="from"/> and starts at or before <paramref name="hi"/>; (MaxValue, 0) if none.</summary>
+    private (ulong Start, ulong Last) NextUsed(ulong from, ulong hi)
+    {
+        ulong bestStart = ulong.MaxValue, bestLast = 0;
+        bool found = false;
+        int i = LowerBound(from);
+        if (i < Areas.Count && Areas[i].Iova <= hi)
+        {
+            bestStart = Math.Max(Areas[i].Iova, from);
+            bestLast = Areas[i].Last;
+            found = true;
+        }
+
+        foreach ((ulong start, ulong last) in Reserved)
+        {
+            if (last >= from && start <= hi)
+            {
+                ulong s = Math.Max(start, from);
+                if (!found || s < bestStart)
+                {
+                    bestStart = s;
+                    bestLast = last;
+                    found = true;
+                }
+            }
+        }
+
+        return found ? (bestStart, bestLast) : (ulong.MaxValue, 0);
+    }
+
+    /// <summary>The kernel's __alloc_iova_check_range: align up, add the page offset, check it fits before <paramref name="last"/>.</summary>
+    private static bool CheckRange(ref ulong start, ulong last, ulong length, ulong alignment, ulong pageOffset)
+    {
+        if (start + (alignment - 1) < start)
+        {
+            return false;
+        }
+
+        ulong aligned = ((start + (alignment - 1)) & ~(alignment - 1)) | pageOffset;
+        if (aligned >= last || last - aligned < length - 1)
+        {
+            return false;
+        }
+
+        start = aligned;
+        return true;
+    }
+
+    private static ulong RoundUpPowerOfTwo(ulong value) => System.Numerics.BitOperations.RoundUpToPowerOf2(value);
+}

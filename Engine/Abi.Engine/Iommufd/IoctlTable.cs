@@ -1,0 +1,68 @@
+using System.Runtime.CompilerServices;
+using Abi.Linux;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// The iommufd ioctls the engine serves: number, exact request code, the kernel's struct size and
+/// the minimum size (offsetofend of the last field of the struct's first version). The dispatcher
+/// checks size and tail before any handler runs, as the kernel's table does.
+/// </summary>
+internal static unsafe class IoctlTable
+{
+    public const uint Type = 0x3B;
+    private const uint First = 0x80;
+
+    private static readonly Entry[] s_entries =
+    [
+        new("IOMMU_DESTROY", Constants.IOMMU_DESTROY, (uint)sizeof(iommu_destroy), 8, &IommufdFile.Destroy),
+        new("IOMMU_IOAS_ALLOC", Constants.IOMMU_IOAS_ALLOC, (uint)sizeof(iommu_ioas_alloc), 12, &IommufdFile.IoasAlloc),
+        new("IOMMU_IOAS_ALLOW_IOVAS", Constants.IOMMU_IOAS_ALLOW_IOVAS, (uint)sizeof(iommu_ioas_allow_iovas), 24, &IommufdFile.IoasAllowIovas),
+        new("IOMMU_IOAS_COPY", Constants.IOMMU_IOAS_COPY, (uint)sizeof(iommu_ioas_copy), 40, &IommufdFile.IoasCopy),
+        new("IOMMU_IOAS_IOVA_RANGES", Constants.IOMMU_IOAS_IOVA_RANGES, (uint)sizeof(iommu_ioas_iova_ranges), 32, &IommufdFile.IoasIovaRanges),
+        new("IOMMU_IOAS_MAP", Constants.IOMMU_IOAS_MAP, (uint)sizeof(iommu_ioas_map), 40, &IommufdFile.IoasMap),
+        new("IOMMU_IOAS_UNMAP", Constants.IOMMU_IOAS_UNMAP, (uint)sizeof(iommu_ioas_unmap), 24, &IommufdFile.IoasUnmap),
+        new("IOMMU_OPTION", Constants.IOMMU_OPTION, (uint)sizeof(iommu_option), 24, &IommufdFile.Option),
+        new("IOMMU_VFIO_IOAS", Constants.IOMMU_VFIO_IOAS, (uint)sizeof(iommu_vfio_ioas), 12, &IommufdFile.VfioIoas),
+        new("IOMMU_HWPT_ALLOC", Constants.IOMMU_HWPT_ALLOC, (uint)sizeof(iommu_hwpt_alloc), 24, &IommufdFile.HwptAlloc),
+        new("IOMMU_GET_HW_INFO", Constants.IOMMU_GET_HW_INFO, (uint)sizeof(iommu_hw_info), 32, &IommufdFile.GetHwInfo),
+        new("IOMMU_HWPT_SET_DIRTY_TRACKING", Constants.IOMMU_HWPT_SET_DIRTY_TRACKING, (uint)sizeof(iommu_hwpt_set_dirty_tracking), 16, &IommufdFile.HwptSetDirtyTracking),
+        new("IOMMU_HWPT_GET_DIRTY_BITMAP", Constants.IOMMU_HWPT_GET_DIRTY_BITMAP, (uint)sizeof(iommu_hwpt_get_dirty_bitmap), 48, &IommufdFile.HwptGetDirtyBitmap),
+        new("IOMMU_HWPT_INVALIDATE", Constants.IOMMU_HWPT_INVALIDATE, (uint)sizeof(iommu_hwpt_invalidate), 32, &IommufdFile.HwptInvalidate),
+        new("IOMMU_FAULT_QUEUE_ALLOC", Constants.IOMMU_FAULT_QUEUE_ALLOC, (uint)sizeof(iommu_fault_alloc), 16, &IommufdFile.FaultQueueAlloc),
+        new("IOMMU_IOAS_MAP_FILE", Constants.IOMMU_IOAS_MAP_FILE, (uint)sizeof(iommu_ioas_map_file), 40, &IommufdFile.IoasMapFile),
+        new("IOMMU_VIOMMU_ALLOC", Constants.IOMMU_VIOMMU_ALLOC, (uint)sizeof(iommu_viommu_alloc), 24, &IommufdFile.ViommuAlloc),
+        new("IOMMU_VDEVICE_ALLOC", Constants.IOMMU_VDEVICE_ALLOC, (uint)sizeof(iommu_vdevice_alloc), 24, &IommufdFile.VdeviceAlloc),
+        new("IOMMU_IOAS_CHANGE_PROCESS", Constants.IOMMU_IOAS_CHANGE_PROCESS, (uint)sizeof(iommu_ioas_change_process), 8, &IommufdFile.IoasChangeProcess),
+        new("IOMMU_VEVENTQ_ALLOC", Constants.IOMMU_VEVENTQ_ALLOC, (uint)sizeof(iommu_veventq_alloc), 28, &IommufdFile.VeventqAlloc),
+        new("IOMMU_HW_QUEUE_ALLOC", Constants.IOMMU_HW_QUEUE_ALLOC, (uint)sizeof(iommu_hw_queue_alloc), 40, &IommufdFile.HwQueueAlloc),
+    ];
+
+    /// <summary>IOMMU_TEST_CMD's number: IOMMUFD_CMD_BASE + 32, served only with CONFIG_IOMMUFD_TEST.</summary>
+    public const uint TestNr = First + 32;
+
+    private static readonly Entry s_test = new("IOMMU_TEST_CMD", (Type << 8) | TestNr, IommuTestCmd.Size, IommuTestCmd.MinSize, &IommufdFile.TestCommand);
+
+    /// <summary>The IOMMU_TEST_CMD entry (the dispatcher uses it only when test commands are enabled).</summary>
+    public static ref readonly Entry Test => ref s_test;
+
+    /// <summary>The entry for <paramref name="nr"/>, or a null reference outside the table.</summary>
+    public static ref readonly Entry Find(uint nr)
+    {
+        uint index = nr - First;
+        return ref index < (uint)s_entries.Length ? ref s_entries[index] : ref Unsafe.NullRef<Entry>();
+    }
+
+    public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler)
+    {
+        public string Name { get; } = name;
+
+        public uint Request { get; } = request;
+
+        public uint Size { get; } = size;
+
+        public uint MinSize { get; } = minSize;
+
+        public delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> Handler { get; } = handler;
+    }
+}

@@ -1,0 +1,250 @@
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// Devices in a context (spec §5): bind, attach to an IOAS (automatic HWPT) or a paging HWPT,
+/// replace, detach, unbind. VFIO calls these with the device's lock held; each takes the context
+/// lock, checks everything it can before it changes anything, and so fails without side effects.
+/// </summary>
+internal sealed partial class IommufdFile
+{
+    private int _bindings;
+    private bool _released;
+
+    /// <summary>Binds a device (VFIO_DEVICE_BIND_IOMMUFD) and returns its object.</summary>
+    internal DeviceObject Bind(EmulatedDevice? device, IommuUnit iommu)
+    {
+        lock (_lock)
+        {
+            var value = new DeviceObject(device, iommu);
+            Objects.Add(value);
+            _bindings++;
+            return value;
+        }
+    }
+
+    /// <summary>Detaches and destroys the device object (close of the device fd).</summary>
+    internal void Unbind(DeviceObject device)
+    {
+        lock (_lock)
+        {
+            DetachAllLocked(device);
+            TombstoneVdevice(device);
+            Objects.Remove(device.Id);
+            _bindings--;
+            if (_released && _bindings == 0)
+            {
+                DestroyAll();
+            }
+        }
+    }
+
+    /// <summary>Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.</summary>
+    internal int Attach(DeviceObject device, ref uint ptId)
+    {
+        lock (_lock)
+        {
+            HwptObject? target;
+            bool createAuto = false;
+            IoasObject ioas;
+            switch (Objects.Get(ptId))
+            {
+                case null:
+                    return Fail(Errno.ENOENT, $"no object {ptId}");
+                case IoasObject i:
+                    ioas = i;
+                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.Domains.Find(d => d.Automatic);
+                    createAuto = target is null;
+                    break;
+                case HwptObject h:
+                    target = h;
+                    ioas = h.Ioas;
+                    break;
+                case IommufdObject other:
+                    return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a device attaches to an IOAS or a HWPT");
+            }
+
+            if (target is not null && target == device.Hwpt)
+            {
+                ptId = target.Id;           // replacing with the same HWPT changes nothing
+                return 0;
+            }
+
+            foreach (IommufdObject value in Objects.All())
+            {
+                if (value is DeviceObject sibling && sibling != device && sibling.Device is not null && sibling.Device.Group == device.Device?.Group && sibling.Hwpt is not null && sibling.Hwpt != target)
+                {
+                    return Fail(Errno.EINVAL, $"device {sibling.Id} of the same IOMMU group is attached to HWPT {sibling.Hwpt.Id}; a group shares one HWPT");
+                }
+            }
+
+            if (target is HwptPagingObject { HasDirtyOps: true } && !device.Iommu.DirtyTracking)
+            {
+                return Fail(Errno.EINVAL, $"HWPT {target.Id} tracks dirty pages, which the device's IOMMU cannot do");
+            }
+
+            // The device's MSI window, and for a new domain its aperture, become reserved in the IOAS.
+            bool movesIoas = device.Hwpt?.Ioas != ioas;
+            if (movesIoas && device.Iommu.MsiWindow && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
+            {
+                return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
+            }
+
+            if (device.Pasids.Count > 0 && target is not { PasidCompat: true })
+            {
+                return Fail(Errno.EINVAL, $"the device has PASIDs attached; its RID needs a PASID-compatible HWPT (IOMMU_HWPT_ALLOC_PASID), which {(target is null ? "an automatic domain" : $"HWPT {target.Id}")} is not");
+            }
+
+            // The mock driver finds the device's virtual ID on the vIOMMU of a nested HWPT built on one.
+            ViommuObject? viommu = (target as HwptNestedObject)?.Viommu;
+            if (viommu is not null && device.Vdevice?.Viommu != viommu)
+            {
+                return Fail(Errno.ENOENT, $"device {device.Id} has no vDEVICE on vIOMMU {viommu.Id}, which nested HWPT {target!.Id} is built on (IOMMU_VDEVICE_ALLOC first)");
+            }
+
+            if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
+            {
+                return domainFailed;
+            }
+
+            if (createAuto)
+            {
+                if (Kernel.Faults.ShouldFail("hwpt.alloc"))
+                {
+                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+                }
+
+                var automatic = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null, device.Iommu);
+                Objects.Add(automatic);
+                automatic.AddToIoas();
+                target = automatic;
+            }
+
+            HwptObject? old = device.Hwpt;
+            if (movesIoas)
+            {
+                old?.Ioas.RemoveReserved(device);
+                if (device.Iommu.MsiWindow)
+                {
+                    ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+                }
+            }
+
+            target!.Users++;
+            device.Hwpt = target;
+            NoteMockViommu(device, viommu);
+            device.Device?.Model.Dma.Attach(ioas, target.Paging);
+            if (old is not null)
+            {
+                Release(old);
+            }
+
+            ptId = target.Id;
+            return 0;
+        }
+    }
+
+    /// <summary>Detaches (silent when not attached): DMA is blocked afterwards.</summary>
+    internal void Detach(DeviceObject device)
+    {
+        lock (_lock)
+        {
+            DetachLocked(device);
+        }
+    }
+
+    /// <summary>Why a new domain of <paramref name="iommu"/> cannot join <paramref name="ioas"/> (areas outside its aperture or not aligned to its pages), or null.</summary>
+    private static int? AddDomainError(IoasObject ioas, IommuUnit iommu)
+    {
+        if ((iommu.ApertureLast < ulong.MaxValue && ioas.IntersectsArea(iommu.ApertureLast + 1, ulong.MaxValue))
+            || (iommu.ApertureStart > 0 && ioas.IntersectsArea(0, iommu.ApertureStart - 1)))
+        {
+            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps IOVA outside the IOMMU's aperture [0x{iommu.ApertureStart:X}, 0x{iommu.ApertureLast:X}]");
+        }
+
+        ulong page = Math.Max(iommu.MinPageSize, ioas.Alignment);
+        foreach (Area area in ioas.Areas)
+        {
+            if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
+            {
+                return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to the IOMMU's 0x{page:X}-byte pages");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Filling a new domain pins every mapping: user memory the engine does not know is EFAULT.</summary>
+    private int? PinError(IoasObject ioas)
+    {
+        foreach (Area area in ioas.Areas)
+        {
+            if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length))
+            {
+                return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A first domain pins every mapping of the IOAS: over RLIMIT_MEMLOCK is ENOMEM.</summary>
+    internal int? ChargeError(IoasObject ioas)
+    {
+        (long user, long mm) = ioas.ChargeForFirstDomain();
+        if ((user | mm) != 0 && (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm)))
+        {
+            return Fail(Errno.ENOMEM, $"pinning the IOAS's {user + mm} mapped pages for a domain would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
+        }
+
+        return null;
+    }
+
+    /// <summary>The device goes away: its PASIDs and its RID are detached.</summary>
+    private void DetachAllLocked(DeviceObject device)
+    {
+        foreach (uint pasid in device.Pasids.Keys.ToList())
+        {
+            DetachPasidLocked(device, pasid);
+        }
+
+        DetachLocked(device);
+    }
+
+    private void DetachLocked(DeviceObject device)
+    {
+        if (device.Hwpt is not HwptObject old)
+        {
+            return;
+        }
+
+        device.Device?.Model.Dma.Detach();
+        old.Ioas.RemoveReserved(device);
+        device.Hwpt = null;
+        NoteMockViommu(device, null);
+        Release(old);
+    }
+
+    /// <summary>A device left <paramref name="hwpt"/>: an automatic HWPT dies with its last device.</summary>
+    private void Release(HwptObject hwpt)
+    {
+        hwpt.Users--;
+        if (hwpt is HwptPagingObject { Automatic: true, Users: 0 })
+        {
+            Objects.Remove(hwpt.Id);
+            hwpt.Destroyed();
+        }
+    }
+
+    /// <summary>What the mock driver remembers at attach: it changes only when the vIOMMU does.</summary>
+    private static void NoteMockViommu(DeviceObject device, ViommuObject? viommu)
+    {
+        if (device.MockViommu.Viommu != viommu)
+        {
+            device.MockViommu = (viommu, device.Vdevice is { } v && v.Viommu == viommu ? v.VirtId : 0);
+        }
+    }
+}

@@ -1,0 +1,550 @@
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+/// <remarks>
+/// HWPTs on the engine's IOMMU (<see cref="EngineIommu"/>): paging domains only, with dirty
+/// tracking; nesting, PASID and user data are what a VT-d unit without nesting refuses.
+/// </remarks>
+internal sealed unsafe partial class IommufdFile
+{
+    private const uint HwptFlagsKnown = (uint)(iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_NEST_PARENT | iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+        | iommufd_hwpt_alloc_flags.IOMMU_HWPT_FAULT_ID_VALID | iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID);
+
+    private const uint NestParent = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_NEST_PARENT;
+    private const uint FaultIdValid = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_FAULT_ID_VALID;
+    private const uint PasidFlag = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID;
+
+    internal static int HwptAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_hwpt_alloc cmd = ref *(iommu_hwpt_alloc*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if ((cmd.data_type == (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE) != (cmd.data_len == 0))
+        {
+            return Fail(Errno.EINVAL, "data_type NONE goes with data_len 0, and any other type with data_len > 0");
+        }
+
+        if (f.Objects.Get(cmd.dev_id) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
+        }
+
+        switch (f.Objects.Get(cmd.pt_id))
+        {
+            case null:
+                return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} does not exist");
+            case IoasObject ioas:
+                if ((cmd.flags & ~HwptFlagsKnown) != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags & ~HwptFlagsKnown:X}");
+                }
+
+                IommuUnit iommu = device.Iommu;
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && MockPagingDataError(device, ref cmd, ref iommu) is int dataFailed)
+                {
+                    return dataFailed;
+                }
+
+                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.IsMock)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the engine's VT-d unit has no PASID support");
+                }
+
+                if ((cmd.flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0 && !device.Iommu.DirtyTracking)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU cannot track dirty pages");
+                }
+
+                if ((cmd.flags & FaultIdValid) != 0 && (cmd.flags & NestParent) != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
+                }
+
+                FaultObject? fault = null;
+                if ((cmd.flags & FaultIdValid) != 0 && (fault = f.Objects.Get<FaultObject>(cmd.fault_id, ObjectKind.Fault)) is null)
+                {
+                    return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
+                }
+
+                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
+                {
+                    return failed;
+                }
+
+                if (f.Kernel.Faults.ShouldFail("hwpt.alloc"))
+                {
+                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+                }
+
+                var hwpt = new HwptPagingObject(ioas, automatic: false, cmd.flags, fault, iommu);
+                cmd.out_hwpt_id = f.Objects.Add(hwpt);
+                hwpt.AddToIoas();
+                return 0;
+            case HwptPagingObject parent:
+                return f.AllocNested(device, parent, null, ref cmd);
+            case ViommuObject viommu:
+                return f.AllocNested(device, viommu.Parent, viommu, ref cmd);
+            case IommufdObject other:
+                return Fail(Errno.EINVAL, $"pt_id {cmd.pt_id} is a {other.Kind}; a HWPT is built on an IOAS");
+        }
+    }
+
+    /// <summary>
+    /// A nested HWPT on <paramref name="parent"/> (iommufd's checks, then the driver's). Only the
+    /// selftest's mock IOMMU builds them; the engine's VT-d unit has no nesting (EOPNOTSUPP).
+    /// </summary>
+    private int AllocNested(DeviceObject device, HwptPagingObject parent, ViommuObject? viommu, ref iommu_hwpt_alloc cmd)
+    {
+        if (viommu is not null && !device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"vIOMMU {viommu.Id} belongs to another IOMMU than the device's");
+        }
+
+        if ((cmd.flags & ~(FaultIdValid | PasidFlag)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X}: a nested HWPT takes only FAULT_ID_VALID and PASID");
+        }
+
+        if (cmd.data_len == 0 || !device.Iommu.IsMock)
+        {
+            return Fail(Errno.EOPNOTSUPP, cmd.data_len == 0 ? "a nested HWPT needs driver data" : "the engine's IOMMU does not support nested translation");
+        }
+
+        if (viommu is null && (parent.Automatic || !parent.NestParent || !parent.Iommu.IsMock))
+        {
+            return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT) of this IOMMU");
+        }
+
+        if (SelftestHwptData(ref cmd, out uint iotlb, out _) is int dataFailed)
+        {
+            return dataFailed;
+        }
+
+        FaultObject? fault = null;
+        if ((cmd.flags & FaultIdValid) != 0 && (fault = Objects.Get<FaultObject>(cmd.fault_id, ObjectKind.Fault)) is null)
+        {
+            return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
+        }
+
+        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb, viommu));
+        return 0;
+    }
+
+    /// <summary>
+    /// The selftest's HWPT data <c>struct iommu_hwpt_selftest {iotlb, pagetable_type}</c> (type
+    /// 0xdead), read as iommu_copy_struct_from_user does: at least the 4 bytes of <c>iotlb</c>, at
+    /// most the 8 the driver knows.
+    /// </summary>
+    private static int? SelftestHwptData(ref iommu_hwpt_alloc cmd, out uint iotlb, out uint pagetableType)
+    {
+        const uint SelftestData = 0xdead;
+        iotlb = pagetableType = 0;
+        if (cmd.data_type != SelftestData)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest data (0xdead)");
+        }
+
+        if (cmd.data_len < 4 || cmd.data_len > 8)
+        {
+            return Fail(Errno.EINVAL, $"data_len {cmd.data_len}: the selftest data is 4 to 8 bytes");
+        }
+
+        Span<uint> data = [0, 0];
+        if (!UserAccess.TryRead(cmd.data_uptr, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data)[..(int)cmd.data_len]))
+        {
+            return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
+        }
+
+        iotlb = data[0];
+        pagetableType = data[1];
+        return null;
+    }
+
+    /// <summary>
+    /// The selftest's paging data (type 0xdead, <c>{iotlb, pagetable_type}</c>) on a mock device:
+    /// pagetable type 0 is the default mock table, type 1 the huge one (<see cref="IommuUnit.WithHugePageTable"/>).
+    /// </summary>
+    private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd, ref IommuUnit iommu)
+    {
+        if (!device.Iommu.IsMock)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
+        }
+
+        if (SelftestHwptData(ref cmd, out _, out uint pagetableType) is int failed)
+        {
+            return failed;
+        }
+
+        switch (pagetableType)
+        {
+            case 0:
+                return null;
+            case 1:
+                iommu = iommu.WithHugePageTable();
+                return null;
+            default:
+                return Fail(Errno.EOPNOTSUPP, $"mock page table type {pagetableType} does not exist");
+        }
+    }
+
+    internal static int GetHwInfo(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_hw_info cmd = ref *(iommu_hw_info*)arg;
+        if ((cmd.flags & ~(uint)iommufd_hw_info_flags.IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags:X}");
+        }
+
+        if (cmd.__reserved[0] != 0 || cmd.__reserved[1] != 0 || cmd.__reserved[2] != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if (f.Objects.Get(cmd.dev_id) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
+        }
+
+        uint requested = (cmd.flags & (uint)iommufd_hw_info_flags.IOMMU_HW_INFO_FLAG_INPUT_TYPE) != 0 ? cmd.in_data_type : 0;
+        IommuUnit iommu = device.Iommu;
+        if (requested != (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_DEFAULT && requested != iommu.HwInfoType)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"the device's IOMMU reports information of type 0x{iommu.HwInfoType:X}, not 0x{requested:X}");
+        }
+
+        // VT-d: cap_reg and ecap_reg; the selftest's mock: {flags = 0, test_reg}.
+        var vtd = new iommu_hw_info_vtd { cap_reg = EngineIommu.CapReg, ecap_reg = EngineIommu.EcapReg };
+        ulong mock = (ulong)IommuUnit.SelftestRegister << 32;
+        ReadOnlySpan<byte> blob = iommu.IsMock ? new(&mock, sizeof(ulong)) : new(&vtd, sizeof(iommu_hw_info_vtd));
+        if (cmd.data_len > 0)
+        {
+            // Copy what fits, zero the rest of the caller's buffer (in bounded chunks).
+            int copy = (int)Math.Min(cmd.data_len, (uint)blob.Length);
+            if (!UserAccess.TryWrite(cmd.data_uptr, blob[..copy]))
+            {
+                return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be written");
+            }
+
+            Span<byte> zeros = stackalloc byte[256];
+            zeros.Clear();
+            for (ulong at = (ulong)copy; at < cmd.data_len; at += (ulong)zeros.Length)
+            {
+                int n = (int)Math.Min((ulong)zeros.Length, cmd.data_len - at);
+                if (!UserAccess.TryWrite(cmd.data_uptr + at, zeros[..n]))
+                {
+                    return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be written past byte {at}");
+                }
+            }
+        }
+
+        cmd.data_len = (uint)blob.Length;
+        cmd.out_data_type = iommu.HwInfoType;
+        cmd.out_capabilities = iommu.IsMock
+            ? (iommu.DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0)
+            : EngineIommu.Capabilities;
+        cmd.out_max_pasid_log2 = iommu.Pasid ? (byte)20 : (byte)0;
+        return 0;
+    }
+
+    internal static int HwptSetDirtyTracking(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_hwpt_set_dirty_tracking cmd = ref *(iommu_hwpt_set_dirty_tracking*)arg;
+        const uint Enable = (uint)iommufd_hwpt_set_dirty_tracking_flags.IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+        if ((cmd.flags & ~Enable) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags:X}");
+        }
+
+        if (f.Objects.Get<HwptPagingObject>(cmd.hwpt_id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        }
+
+        if (!hwpt.HasDirtyOps)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
+        }
+
+        bool enable = (cmd.flags & Enable) != 0;
+        if (enable && !hwpt.Tracking)
+        {
+            hwpt.Dirty.Clear(0, ulong.MaxValue);     // start from a clean snapshot
+        }
+
+        hwpt.Tracking = enable;
+        return 0;
+    }
+
+    internal static int HwptGetDirtyBitmap(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_hwpt_get_dirty_bitmap cmd = ref *(iommu_hwpt_get_dirty_bitmap*)arg;
+        const uint NoClear = (uint)iommufd_hwpt_get_dirty_bitmap_flags.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+        if ((cmd.flags & ~NoClear) != 0 || cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "unknown flags or non-zero __reserved");
+        }
+
+        if (f.Objects.Get<HwptPagingObject>(cmd.hwpt_id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
+        }
+
+        ulong alignment = hwpt.Ioas.Alignment;
+        if (cmd.length == 0 || cmd.iova + (cmd.length - 1) < cmd.iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length 0x{cmd.length:X} wraps (or length is 0)");
+        }
+
+        ulong end = cmd.iova + cmd.length;   // may be 2^64 → 0, which every alignment divides
+        if (cmd.iova % alignment != 0 || end % alignment != 0)
+        {
+            return Fail(Errno.EINVAL, $"the range is not aligned to the IOAS alignment 0x{alignment:X}");
+        }
+
+        if (cmd.page_size == 0 || (cmd.iova & (cmd.page_size - 1)) != 0 || (end & (cmd.page_size - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"page_size 0x{cmd.page_size:X} is zero or does not divide the range");
+        }
+
+        if (!hwpt.HasDirtyOps)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
+        }
+
+        // The kernel walks with the lowest set bit of page_size as the granule.
+        ulong granule = cmd.page_size & (~cmd.page_size + 1);
+        ulong bits = ((cmd.length - 1) / granule) + 1;
+        ulong words = (bits + 63) / 64;
+        if (words > int.MaxValue / 8)
+        {
+            return Fail(Errno.ENOMEM, $"a bitmap of {bits} bits is too large");
+        }
+
+        ulong[] rented = System.Buffers.ArrayPool<ulong>.Shared.Rent((int)words);
+        try
+        {
+            Span<ulong> bitmap = rented.AsSpan(0, (int)words);
+            Span<byte> bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[..(int)((bits + 7) / 8)];
+            if (!UserAccess.TryRead(cmd.data, bytes))
+            {
+                return Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be read");
+            }
+
+            if (bytes.Length < bitmap.Length * 8)
+            {
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[bytes.Length..].Clear();
+            }
+
+            // Only set bits: the caller's bits stay as they were.
+            hwpt.Dirty.Harvest(cmd.iova, cmd.length, granule, bitmap, keep: (cmd.flags & NoClear) != 0);
+            return UserAccess.TryWrite(cmd.data, bytes) ? 0 : Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be written");
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(rented);
+        }
+    }
+
+    internal static int HwptInvalidate(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_hwpt_invalidate cmd = ref *(iommu_hwpt_invalidate*)arg;
+        uint requested = cmd.entry_num;
+        cmd.entry_num = 0;
+        call.CopyOutOnError = true;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        // Bounded so that one call cannot run for long: entries of at most a page, at most 2^19 of them.
+        if (requested != 0 && (cmd.data_uptr == 0 || cmd.entry_len == 0 || cmd.entry_len > LinuxConstants.PageSize || requested > InvalidateEntriesMax))
+        {
+            return Fail(Errno.EINVAL, "entries are given without data_uptr or entry_len, or with entry_len over a page, or more than 2^19 of them");
+        }
+
+        return f.Objects.Get(cmd.hwpt_id) switch
+        {
+            null => Fail(Errno.ENOENT, $"no object {cmd.hwpt_id}"),
+            HwptNestedObject nested => InvalidateMockIotlb(nested, ref cmd, requested),
+            ViommuObject viommu => InvalidateMockDeviceCaches(viommu, ref cmd, requested),
+            _ => Fail(Errno.EINVAL, $"object {cmd.hwpt_id} is not a nested HWPT or a vIOMMU"),
+        };
+    }
+
+    private const uint InvalidateEntriesMax = 1u << 19;
+
+    /// <summary>
+    /// The mock driver's cache invalidation: entries <c>{flags, iotlb_id}</c> of exactly 8 bytes, type
+    /// 0xdeadbeef; FLAG_ALL (bit 0) clears every IOTLB slot, otherwise slot <c>iotlb_id</c> (0-3).
+    /// Stops at the first bad entry; entry_num reports the entries done.
+    /// </summary>
+    private static int InvalidateMockIotlb(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested)
+    {
+        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1, EntrySize = 8;
+        if (cmd.data_type != SelftestInvalidate)
+        {
+            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest invalidation (0xdeadbeef)");
+        }
+
+        for (uint i = 0; i < requested; i++)
+        {
+            if (cmd.entry_len != EntrySize)
+            {
+                return Fail(Errno.EINVAL, $"entry_len {cmd.entry_len}: the selftest entry is 8 bytes");
+            }
+
+            Span<uint> entry = [0, 0];
+            if (!UserAccess.TryRead(cmd.data_uptr + ((ulong)i * cmd.entry_len), System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry)))
+            {
+                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+            }
+
+            if ((entry[0] & ~FlagAll) != 0)
+            {
+                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{entry[0]:X}");
+            }
+
+            if ((entry[0] & FlagAll) != 0)
+            {
+                Array.Clear(nested.Iotlb);
+            }
+            else if (entry[1] >= HwptNestedObject.IotlbSlots)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {HwptNestedObject.IotlbSlots} slots");
+            }
+            else
+            {
+                nested.Iotlb[entry[1]] = 0;
+            }
+
+            cmd.entry_num = i + 1;
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The mock vIOMMU's cache invalidation: entries <c>{flags, vdev_id, cache_id}</c> (12 bytes,
+    /// type 0xdeadbeef) that clear cache slot <c>cache_id</c> (0-3), or with FLAG_ALL every slot, of
+    /// the device known to the vIOMMU as <c>vdev_id</c>. An empty array only checks the type. The
+    /// entries are read as copy_struct_from_user reads them: a shorter entry is zero-extended, a
+    /// longer one must have zero tail bytes (E2BIG). Stops at the first bad entry.
+    /// </summary>
+    private static int InvalidateMockDeviceCaches(ViommuObject viommu, ref iommu_hwpt_invalidate cmd, uint requested)
+    {
+        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1;
+        const int EntrySize = 12;
+        if (requested == 0 && cmd.data_type == SelftestInvalidate)
+        {
+            return 0;
+        }
+
+        if (cmd.data_type != SelftestInvalidate || requested == 0)
+        {
+            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock vIOMMU takes only its selftest invalidation (0xdeadbeef)");
+        }
+
+        // The whole array is copied in before any entry acts.
+        var entries = new uint[requested * 3];
+        Span<byte> tail = stackalloc byte[256];
+        for (uint i = 0; i < requested; i++)
+        {
+            ulong at = cmd.data_uptr + ((ulong)i * cmd.entry_len);
+            int common = (int)Math.Min(cmd.entry_len, EntrySize);
+            if (!UserAccess.TryRead(at, System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan((int)i * 3, 3))[..common]))
+            {
+                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+            }
+
+            for (ulong past = EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
+            {
+                int n = (int)Math.Min((ulong)tail.Length, cmd.entry_len - past);
+                if (!UserAccess.TryRead(at + past, tail[..n]))
+                {
+                    return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+                }
+
+                if (tail[..n].ContainsAnyExcept((byte)0))
+                {
+                    return Fail(Errno.E2BIG, $"entry {i} has non-zero bytes past the {EntrySize} the mock understands");
+                }
+            }
+        }
+
+        for (uint i = 0; i < requested; i++)
+        {
+            uint flags = entries[i * 3], vdevId = entries[(i * 3) + 1], cacheId = entries[(i * 3) + 2];
+            if ((flags & ~FlagAll) != 0)
+            {
+                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{flags:X}");
+            }
+
+            if (cacheId >= DeviceObject.MockCacheSlots)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: cache_id {cacheId} is beyond the mock device's {DeviceObject.MockCacheSlots} cache slots");
+            }
+
+            if (!viommu.Vdevices.TryGetValue(vdevId, out VdeviceObject? vdevice) || vdevice.Device.MockCache is not uint[] cache)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: vIOMMU {viommu.Id} has no vDEVICE with virtual ID 0x{vdevId:X}");
+            }
+
+            if ((flags & FlagAll) != 0)
+            {
+                Array.Clear(cache);
+            }
+            else
+            {
+                cache[cacheId] = 0;
+            }
+
+            cmd.entry_num = i + 1;
+        }
+
+        return 0;
+    }
+
+    internal static int FaultQueueAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_fault_alloc cmd = ref *(iommu_fault_alloc*)arg;
+        if (cmd.flags != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X} are not supported (must be 0)");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("fault.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: fault.alloc");
+        }
+
+        var fault = new FaultObject();
+        int fd = f.Kernel.AddFile(new FaultObject.File(fault, f));
+        if (fd < 0)
+        {
+            return fd;
+        }
+
+        fault.Users++;              // the open fd pins the object
+        cmd.out_fault_id = f.Objects.Add(fault);
+        cmd.out_fault_fd = (uint)fd;
+        return 0;
+    }
+
+    /// <summary>An fd that pins its object (a fault queue's, a vEVENTQ's) was closed.</summary>
+    internal void ReleasePinningFd(IommufdObject pinned)
+    {
+        lock (_lock)
+        {
+            pinned.Users--;
+        }
+    }
+}

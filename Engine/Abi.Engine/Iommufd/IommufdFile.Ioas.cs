@@ -1,0 +1,557 @@
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+internal sealed unsafe partial class IommufdFile
+{
+    private const uint MapFlagsKnown = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+    private const uint Fixed = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA;
+    private const uint Writeable = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE;
+    private const uint Readable = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE;
+
+    internal static int IoasAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_alloc cmd = ref *(iommu_ioas_alloc*)arg;
+        if (cmd.flags != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"IOMMU_IOAS_ALLOC flags 0x{cmd.flags:X} are not supported (must be 0)");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("ioas.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: ioas.alloc");
+        }
+
+        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory, Accounting = f.Kernel.Accounting });
+        return 0;
+    }
+
+    internal static int IoasMap(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_map cmd = ref *(iommu_ioas_map*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0 || cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP flags 0x{cmd.flags & ~MapFlagsKnown:X} or non-zero __reserved");
+        }
+
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
+        {
+            return failed;
+        }
+
+        if (cmd.user_va + cmd.length < cmd.user_va)
+        {
+            return Fail(Errno.EOVERFLOW, $"user_va 0x{cmd.user_va:X} + length 0x{cmd.length:X} wraps");
+        }
+
+        if (cmd.length == 0 || cmd.length > ulong.MaxValue - LinuxConstants.PageSize)
+        {
+            return Fail(Errno.EINVAL, $"length 0x{cmd.length:X} is zero or too large");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("pages.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
+        }
+
+        Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
+        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        f.ReturnIfUnused(pages);
+        return rc;
+    }
+
+    internal static int IoasMapFile(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_map_file cmd = ref *(iommu_ioas_map_file*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP_FILE flags 0x{cmd.flags & ~MapFlagsKnown:X}");
+        }
+
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
+        {
+            return failed;
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.start + (cmd.length - 1) < cmd.start)
+        {
+            return Fail(Errno.EOVERFLOW, $"start 0x{cmd.start:X} + length 0x{cmd.length:X} wraps");
+        }
+
+        if (f.Kernel.FileOf(cmd.fd) is SelftestDmaBuf dmabuf)
+        {
+            return f.MapDmaBuf(ioas!, dmabuf, ref cmd);
+        }
+
+        if (!f.Kernel.IsOpenFile(cmd.fd))
+        {
+            return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
+        }
+
+        // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
+        (ulong Device, ulong Inode, long Size)? stat = FileStat(cmd.fd);
+        if (ioas!.Domains.Count > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
+        {
+            return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
+        }
+
+        if (f.Kernel.Faults.ShouldFail("pages.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
+        }
+
+        Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
+        pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
+        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        f.ReturnIfUnused(pages);
+        return rc;
+    }
+
+    /// <summary>MAP_FILE of a dma-buf: the range must lie inside the buffer, which must not be revoked; nothing is pinned or charged.</summary>
+    private int MapDmaBuf(IoasObject ioas, SelftestDmaBuf dmabuf, ref iommu_ioas_map_file cmd)
+    {
+        if (dmabuf.Length <= cmd.start + (cmd.length - 1))
+        {
+            return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the 0x{dmabuf.Length:X}-byte dma-buf");
+        }
+
+        if (dmabuf.Revoked)
+        {
+            return Fail(Errno.ENODEV, "the dma-buf is revoked");
+        }
+
+        Pages pages = RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
+        pages.DmaBuf = dmabuf;
+        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        ReturnIfUnused(pages);
+        return rc;
+    }
+
+    /// <summary>Steps 2-4 shared by MAP and MAP_FILE: U64_MAX values (EOVERFLOW), no access bit (EINVAL), the IOAS lookup (ENOENT).</summary>
+    private int? CheckMapArguments(uint flags, ulong iova, ulong length, uint ioasId, out IoasObject? ioas)
+    {
+        ioas = null;
+        if (iova == ulong.MaxValue || length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if ((flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        ioas = Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas);
+        return ioas is null ? Fail(Errno.ENOENT, $"{ioasId} is not an IOAS") : null;
+    }
+
+    /// <summary>Places and inserts one area over <paramref name="pages"/>. Nothing changes on failure.</summary>
+    private int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
+    {
+        Span<(Pages Pages, ulong Offset, ulong Length)> one = [(pages, pagesOffset, length)];
+        return MapPieces(ioas, one, length, flags, ref iova);
+    }
+
+    /// <summary>
+    /// Places <paramref name="length"/> bytes (fixed or automatic, by the first piece's source
+    /// address) and inserts one area per piece at consecutive IOVAs, as iopt_alloc_area_pages and
+    /// iopt_insert_area do. Every check runs before the first insertion, so nothing changes on failure.
+    /// </summary>
+    private int MapPieces(IoasObject ioas, ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, uint flags, ref ulong iova)
+    {
+        if ((length & (ioas.Alignment - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"length 0x{length:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+        }
+
+        ulong source = pieces[0].Pages.SourceAddress + pieces[0].Offset;
+        Errno errno;
+        string reason;
+        ulong placed = iova;
+        if ((flags & Fixed) != 0)
+        {
+            errno = ioas.CheckFixed(iova, length, out reason);
+        }
+        else
+        {
+            errno = ioas.Allocate(source, length, out placed, out reason);
+        }
+
+        if (errno != Errno.None)
+        {
+            return Fail(errno, reason);
+        }
+
+        bool write = (flags & Writeable) != 0;
+        foreach ((Pages pages, ulong offset, ulong _) in pieces)
+        {
+            if (write && !pages.Writable)
+            {
+                return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
+            }
+
+            ulong pageOffset = (pages.SourceAddress + offset) % LinuxConstants.PageSize;
+            if ((pageOffset & (ioas.Alignment - 1)) != 0)
+            {
+                return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
+            }
+        }
+
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            // With a domain attached the pages are pinned now: memory the engine does not know is EFAULT.
+            if (ioas.Domains.Count > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength))
+            {
+                return Fail(Errno.EFAULT, Kernel.Memory.Contains(pages.UserVa + offset, pieceLength)
+                    ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
+                    : $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
+            }
+        }
+
+        if (ioas.Domains.Count > 0 && ChargeError(pieces) is int overLimit)
+        {
+            return overLimit;
+        }
+
+        foreach ((Pages _, ulong _, ulong _) in pieces)
+        {
+            if (Kernel.Faults.ShouldFail("area.alloc"))
+            {
+                return Fail(Errno.ENOMEM, "injected failure: area.alloc");
+            }
+        }
+
+        ulong at = placed;
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            pages.Areas++;
+            ioas.Insert(new Area(at, at + (pieceLength - 1), pages, offset, (flags & Readable) != 0, write));
+            at += pieceLength;
+        }
+
+        iova = placed;
+        return 0;
+    }
+
+    /// <summary>Mapping into an IOAS with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
+    private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
+    {
+        long user = 0, mm = 0;
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            Pages pages = pieces[i].Pages;
+            bool repeated = false;
+            for (int j = 0; j < i; j++)
+            {
+                repeated |= ReferenceEquals(pieces[j].Pages, pages);
+            }
+
+            if (pages.DomainAreas == 0 && !repeated)
+            {
+                IoasObject.AddCharge(pages.Mode, pages.PageCount, ref user, ref mm);
+            }
+        }
+
+        if (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm))
+        {
+            return Fail(Errno.ENOMEM, $"pinning {user + mm} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
+        }
+
+        return null;
+    }
+
+    private Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();
+
+    private void ReturnIfUnused(Pages pages)
+    {
+        if (pages.Areas == 0)
+        {
+            _freePages.Push(pages);
+        }
+    }
+
+    internal static int IoasCopy(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_copy cmd = ref *(iommu_ioas_copy*)arg;
+        if ((cmd.flags & ~MapFlagsKnown) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_COPY flags 0x{cmd.flags & ~MapFlagsKnown:X}");
+        }
+
+        if (cmd.length == ulong.MaxValue || cmd.src_iova == ulong.MaxValue || cmd.dst_iova == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "length, src_iova or dst_iova is 2^64-1");
+        }
+
+        if ((cmd.flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.src_ioas_id, ObjectKind.Ioas) is not IoasObject src)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.src_ioas_id} is not an IOAS");
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.src_iova + (cmd.length - 1) < cmd.src_iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"src_iova 0x{cmd.src_iova:X} + length wraps");
+        }
+
+        // The source range must be covered by areas with no gap; it may cut areas anywhere.
+        ulong srcLast = cmd.src_iova + (cmd.length - 1);
+        int first = src.LowerBound(cmd.src_iova);
+        int i = first;
+        ulong cursor = cmd.src_iova;
+        while (true)
+        {
+            if (i >= src.Areas.Count || src.Areas[i].Iova > cursor)
+            {
+                return Fail(Errno.ENOENT, $"[0x{cmd.src_iova:X}, 0x{srcLast:X}] of IOAS {src.Id} is not fully mapped (hole at 0x{cursor:X})");
+            }
+
+            if (src.Areas[i].Last >= srcLast)
+            {
+                break;
+            }
+
+            cursor = src.Areas[i].Last + 1;
+            i++;
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.dst_ioas_id, ObjectKind.Ioas) is not IoasObject dst)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.dst_ioas_id} is not an IOAS");
+        }
+
+        // The destination gets one area per source area crossed, at consecutive IOVAs, sharing the source pages.
+        var pieces = new (Pages Pages, ulong Offset, ulong Length)[i - first + 1];
+        for (int k = first; k <= i; k++)
+        {
+            Area area = src.Areas[k];
+            ulong start = Math.Max(area.Iova, cmd.src_iova);
+            ulong end = Math.Min(area.Last, srcLast);
+            pieces[k - first] = (area.Pages, area.PagesOffset + (start - area.Iova), end - start + 1);
+        }
+
+        return f.MapPieces(dst, pieces, cmd.length, cmd.flags, ref cmd.dst_iova);
+    }
+
+    internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_unmap cmd = ref *(iommu_ioas_unmap*)arg;
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
+        {
+            // Everything, or up to a locked area (EBUSY; what went before it stays unmapped).
+            ulong all = f.UnmapRange(ioas, 0, ulong.MaxValue, out int busy);
+            if (busy != 0)
+            {
+                return busy;
+            }
+
+            cmd.length = all;
+            return 0;
+        }
+
+        if (cmd.iova == ulong.MaxValue || cmd.length == ulong.MaxValue)
+        {
+            return Fail(Errno.EOVERFLOW, "iova or length is 2^64-1");
+        }
+
+        if (cmd.length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (cmd.iova + (cmd.length - 1) < cmd.iova)
+        {
+            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length wraps");
+        }
+
+        ulong last = cmd.iova + (cmd.length - 1);
+        ulong unmapped = f.UnmapRange(ioas, cmd.iova, last, out int rc);
+        if (rc != 0)
+        {
+            return rc;
+        }
+
+        if (unmapped == 0)
+        {
+            return Fail(Errno.ENOENT, $"nothing is mapped in [0x{cmd.iova:X}, 0x{last:X}]");
+        }
+
+        cmd.length = unmapped;
+        return 0;
+    }
+
+    /// <summary>
+    /// Removes the areas inside [iova, last], lowest first. An area that sticks out of the range is
+    /// never split: the walk stops there with ENOENT, keeping the areas it already removed (as the
+    /// kernel does).
+    /// </summary>
+    internal ulong UnmapRange(IoasObject ioas, ulong iova, ulong last, out int rc)
+    {
+        ulong unmapped = 0;
+        rc = 0;
+        int i = ioas.LowerBound(iova);
+        while (i < ioas.Areas.Count && ioas.Areas[i].Iova <= last)
+        {
+            Area area = ioas.Areas[i];
+            foreach (AccessObject access in ioas.Accesses)
+            {
+                if (access.Locks(area.Iova, area.Last))
+                {
+                    rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {access.Id} (a HW queue's pages)");
+                    return unmapped;
+                }
+            }
+
+            if (area.Iova < iova || area.Last > last)
+            {
+                rc = Fail(Errno.ENOENT, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is only partly inside the range; native iommufd never splits a mapping");
+                return unmapped;
+            }
+
+            foreach (AccessObject access in ioas.Accesses)
+            {
+                access.NotifyUnmap(area.Iova, area.Last);
+            }
+
+            ioas.RemoveAt(i);
+            foreach (HwptPagingObject domain in ioas.Domains)
+            {
+                domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing
+            }
+
+            area.Pages.Areas--;
+            ReturnIfUnused(area.Pages);
+            unmapped += area.Length;
+        }
+
+        return unmapped;
+    }
+
+    internal static int IoasIovaRanges(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_iova_ranges cmd = ref *(iommu_ioas_iova_ranges*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Count < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count + 1] : new (ulong, ulong)[ioas.Reserved.Count + 1];
+        int total = ioas.Holes(holes);
+        uint capacity = cmd.num_iovas;
+        for (int i = 0; i < Math.Min(total, (long)capacity); i++)
+        {
+            var range = new iommu_iova_range { start = holes[i].Start, last = holes[i].Last };
+            if (!UserAccess.TryWrite(cmd.allowed_iovas + ((ulong)i * (ulong)sizeof(iommu_iova_range)), new ReadOnlySpan<byte>(&range, sizeof(iommu_iova_range))))
+            {
+                return Fail(Errno.EFAULT, $"allowed_iovas 0x{cmd.allowed_iovas:X} cannot be written");
+            }
+        }
+
+        cmd.num_iovas = (uint)total;
+        cmd.out_iova_alignment = ioas.Alignment;
+        if (total > capacity)
+        {
+            call.CopyOutOnError = true;
+            return Fail(Errno.EMSGSIZE, $"{total} ranges do not fit in the {capacity} given");
+        }
+
+        return 0;
+    }
+
+    internal static int IoasAllowIovas(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_allow_iovas cmd = ref *(iommu_ioas_allow_iovas*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+        }
+
+        var ranges = new List<(ulong Start, ulong Last)>((int)Math.Min(cmd.num_iovas, 1024));
+        for (uint i = 0; i < cmd.num_iovas; i++)
+        {
+            iommu_iova_range range;
+            if (!UserAccess.TryRead(cmd.allowed_iovas + (i * (ulong)sizeof(iommu_iova_range)), new Span<byte>(&range, sizeof(iommu_iova_range))))
+            {
+                return Fail(Errno.EFAULT, $"allowed_iovas[{i}] cannot be read");
+            }
+
+            if (range.start >= range.last)
+            {
+                return Fail(Errno.EINVAL, $"range {i} [0x{range.start:X}, 0x{range.last:X}] is empty or one byte");
+            }
+
+            foreach ((ulong s, ulong l) in ranges)
+            {
+                if (s <= range.last && range.start <= l)
+                {
+                    return Fail(Errno.EINVAL, $"range {i} overlaps an earlier range of the list");
+                }
+            }
+
+            if (ioas.IntersectsReserved(range.start, range.last))
+            {
+                return Fail(Errno.EADDRINUSE, $"range {i} [0x{range.start:X}, 0x{range.last:X}] intersects a reserved range");
+            }
+
+            ranges.Add((range.start, range.last));
+        }
+
+        ranges.Sort();
+        ioas.Allowed.Clear();
+        ioas.Allowed.AddRange(ranges);
+        return 0;
+    }
+
+    internal static int IoasChangeProcess(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_ioas_change_process cmd = ref *(iommu_ioas_change_process*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        foreach (IommufdObject value in f.Objects.All())
+        {
+            if (value is IoasObject ioas && ioas.Areas.Exists(a => a.Pages.FileDescriptor is null))
+            {
+                return Fail(Errno.EINVAL, $"IOAS {ioas.Id} has a mapping that is not file-backed (only MAP_FILE mappings can change process)");
+            }
+        }
+
+        // One process: every mapping already belongs to the caller, so there is no accounting to move.
+        return 0;
+    }
+}

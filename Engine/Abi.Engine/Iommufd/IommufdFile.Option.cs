@@ -1,0 +1,141 @@
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+internal sealed unsafe partial class IommufdFile
+{
+    internal static int Option(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_option cmd = ref *(iommu_option*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        bool get = cmd.op == (ushort)iommufd_option_ops.IOMMU_OPTION_OP_GET;
+        if (!get && cmd.op != (ushort)iommufd_option_ops.IOMMU_OPTION_OP_SET)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown op {cmd.op}");
+        }
+
+        switch ((iommufd_option)cmd.option_id)
+        {
+            case iommufd_option.IOMMU_OPTION_RLIMIT_MODE:
+                if (cmd.object_id != 0)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "IOMMU_OPTION_RLIMIT_MODE is context-wide: object_id must be 0");
+                }
+
+                if (get)
+                {
+                    cmd.val64 = f.AccountMm ? 1UL : 0UL;
+                    return 0;
+                }
+
+                if (!ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RESOURCE))
+                {
+                    return Fail(Errno.EPERM, "setting the accounting mode needs CAP_SYS_RESOURCE");
+                }
+
+                if (f.Objects.Count != 0)
+                {
+                    return Fail(Errno.EBUSY, "the accounting mode can only change while the context holds no object");
+                }
+
+                if (cmd.val64 > 1)
+                {
+                    return Fail(Errno.EINVAL, $"val64 {cmd.val64} is neither 0 (user) nor 1 (mm)");
+                }
+
+                f.AccountMm = cmd.val64 == 1;
+                return 0;
+
+            case iommufd_option.IOMMU_OPTION_HUGE_PAGES:
+                if (f.Objects.Get<IoasObject>(cmd.object_id, ObjectKind.Ioas) is not IoasObject ioas)
+                {
+                    return Fail(Errno.ENOENT, $"{cmd.object_id} is not an IOAS");
+                }
+
+                if (get)
+                {
+                    cmd.val64 = ioas.HugePages ? 1UL : 0UL;
+                    return 0;
+                }
+
+                if (cmd.val64 == 1)
+                {
+                    ioas.HugePages = true;
+                    ioas.RecomputeAlignment();
+                    return 0;
+                }
+
+                if (cmd.val64 != 0)
+                {
+                    return Fail(Errno.EINVAL, $"val64 {cmd.val64} is neither 0 nor 1");
+                }
+
+                if (!ioas.HugePages)
+                {
+                    return 0;
+                }
+
+                if (ioas.Domains.Count > 0 && ioas.Areas.Count > 0)
+                {
+                    return Fail(Errno.EINVAL, "the IOAS has domains and mappings; huge pages can only be turned off before either");
+                }
+
+                foreach (Area area in ioas.Areas)
+                {
+                    const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
+                    if (area.Iova % Page != 0 || area.Length % Page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Page != 0)
+                    {
+                        return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned");
+                    }
+                }
+
+                ioas.HugePages = false;
+                ioas.RecomputeAlignment();
+                return 0;
+
+            default:
+                return Fail(Errno.EOPNOTSUPP, $"unknown option {cmd.option_id}");
+        }
+    }
+
+    internal static int VfioIoas(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref iommu_vfio_ioas cmd = ref *(iommu_vfio_ioas*)arg;
+        if (cmd.__reserved != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
+        }
+
+        switch ((iommufd_vfio_ioas_op)cmd.op)
+        {
+            case iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_GET:
+                if (f.CompatIoas is null)
+                {
+                    return Fail(Errno.ENODEV, "no compat IOAS is set");
+                }
+
+                cmd.ioas_id = f.CompatIoas.Id;
+                return 0;
+            case iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_SET:
+                if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+                {
+                    return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
+                }
+
+                f.CompatIoas = ioas;
+                return 0;
+            case iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_CLEAR:
+                f.CompatIoas = null;
+                return 0;
+            default:
+                return Fail(Errno.EOPNOTSUPP, $"unknown op {cmd.op}");
+        }
+    }
+}

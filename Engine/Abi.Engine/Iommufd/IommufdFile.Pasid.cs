@@ -1,0 +1,141 @@
+using Abi.Interop;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// Attaching a device's PASIDs (spec §5): each PASID takes a PASID-compatible HWPT
+/// (IOMMU_HWPT_ALLOC_PASID), and while any PASID is attached the RID must be on one too, since
+/// the IOMMU walks one table format for both. Attach refuses an attached PASID (EBUSY), replace
+/// an unattached one (EINVAL); detach is silent. An IOAS is refused: the automatic domains are
+/// never PASID-compatible. PASID 0 (IOMMU_NO_PASID) is the RID itself.
+/// </summary>
+internal sealed partial class IommufdFile
+{
+    private const uint NoPasid = 0;
+
+    // The mock IOMMU's PASID width (MOCK_PASID_WIDTH): a PASID-capable mock device takes PASIDs below 2^20.
+    private const int MockPasidWidth = 20;
+
+    // The PASID for which the mock driver fails every second domain change (IOMMU_TEST_PASID_RESERVED).
+    private const uint MockPasidReserved = 1024;
+
+    internal int AttachPasid(DeviceObject device, uint pasid, ref uint ptId, bool replace)
+    {
+        if (pasid == NoPasid)
+        {
+            return replace && device.Hwpt is null ? Fail(Errno.EINVAL, "the RID is not attached; replace needs an attachment") : Attach(device, ref ptId);
+        }
+
+        lock (_lock)
+        {
+            HwptObject hwpt;
+            switch (Objects.Get(ptId))
+            {
+                case null:
+                    return Fail(Errno.ENOENT, $"no object {ptId}");
+                case HwptObject h:
+                    hwpt = h;
+                    break;
+                case IoasObject:
+                    return Fail(Errno.EINVAL, $"object {ptId} is an IOAS: its automatic domains are not PASID-compatible");
+                case IommufdObject other:
+                    return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a PASID attaches to a HWPT");
+            }
+
+            bool attached = device.Pasids.TryGetValue(pasid, out HwptObject? old);
+            if (!replace && attached)
+            {
+                return Fail(Errno.EBUSY, $"PASID {pasid} is attached to HWPT {old!.Id}; use replace");
+            }
+
+            if (replace && !attached)
+            {
+                return Fail(Errno.EINVAL, $"PASID {pasid} is not attached; replace needs an attachment");
+            }
+
+            if (old == hwpt)
+            {
+                return 0;
+            }
+
+            if (!hwpt.PasidCompat)
+            {
+                return Fail(Errno.EINVAL, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_PASID");
+            }
+
+            if (device.Hwpt is { PasidCompat: false } rid)
+            {
+                return Fail(Errno.EINVAL, $"the RID is attached to HWPT {rid.Id}, which is not PASID-compatible");
+            }
+
+            // A device without PASID support never sees the domain (the core skips it), so nothing below applies to it.
+            if (device.Iommu.Pasid)
+            {
+                if (pasid >= 1u << MockPasidWidth)
+                {
+                    return Fail(Errno.EINVAL, $"PASID {pasid} is beyond the device's {MockPasidWidth} PASID bits");
+                }
+
+                if (device.Iommu.IsMock && pasid == MockPasidReserved)
+                {
+                    if (device.MockPasid1024Fails)
+                    {
+                        device.MockPasid1024Fails = false;
+                        return Fail(Errno.ENOMEM, $"the mock driver fails this change of PASID {MockPasidReserved} (IOMMU_TEST_PASID_RESERVED)");
+                    }
+
+                    device.MockPasid1024Fails = true;
+                }
+            }
+
+            hwpt.Users++;
+            device.Pasids[pasid] = hwpt;
+            if (old is not null)
+            {
+                Release(old);
+            }
+
+            ptId = hwpt.Id;
+            return 0;
+        }
+    }
+
+    /// <summary>Detaches a PASID; silent when it is not attached.</summary>
+    internal void DetachPasid(DeviceObject device, uint pasid)
+    {
+        if (pasid == NoPasid)
+        {
+            Detach(device);
+            return;
+        }
+
+        lock (_lock)
+        {
+            DetachPasidLocked(device, pasid);
+        }
+    }
+
+    /// <summary>The HWPT <paramref name="pasid"/> of the device is attached to, or null.</summary>
+    internal HwptObject? PasidHwpt(DeviceObject device, uint pasid)
+    {
+        lock (_lock)
+        {
+            return pasid == NoPasid ? device.Hwpt : device.Pasids.GetValueOrDefault(pasid);
+        }
+    }
+
+    private void DetachPasidLocked(DeviceObject device, uint pasid)
+    {
+        if (device.Pasids.Remove(pasid, out HwptObject? old))
+        {
+            // Going to the blocked domain disarms the mock's PASID 1024 failure.
+            if (pasid == MockPasidReserved)
+            {
+                device.MockPasid1024Fails = false;
+            }
+
+            Release(old);
+        }
+    }
+}

@@ -1,0 +1,668 @@
+using Abi.Engine.Native;
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// IOMMU_TEST_CMD (spec §12; the kernel's <c>selftest.c</c> under CONFIG_IOMMUFD_TEST): mock
+/// devices behind a mock IOMMU, reserved ranges, access objects driven from user space, and checks
+/// of what a domain maps and how often a page is pinned. Only answered when
+/// <see cref="EmulatedKernel.EnableTestCommands"/> is on. Unknown ops answer EOPNOTSUPP, as the
+/// kernel does.
+/// </summary>
+internal sealed unsafe partial class IommufdFile
+{
+    private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
+        OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
+        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpCheckIotlb = 14, OpTriggerIopf = 15, OpDevCheckCache = 16, OpTriggerVevent = 17,
+        OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21,
+        OpDmaBufGet = 22, OpDmaBufRevoke = 23;
+
+    private const uint AccessNeedsPinPages = 1, AccessWrite = 1, AccessSyz = 1u << 16, RwWrite = 1, RwSlowPath = 4;
+
+    // The kernel refuses larger buffers up front (it would have to allocate them).
+    private const ulong SelftestMaxLength = 16UL << 20;
+
+    internal static int TestCommand(IommufdFile f, byte* arg, ref IoctlCall call)
+    {
+        ref IommuTestCmd cmd = ref *(IommuTestCmd*)arg;
+        return cmd.op switch
+        {
+            OpAddReserved => f.AddReserved(cmd.id, cmd.u64_16, cmd.u64_24),
+            OpMockDomain or OpMockDomainFlags => f.MockDomain(ref cmd),
+            OpMockDomainReplace => f.MockDomainReplace(ref cmd),
+            OpCheckMap => f.CheckMap(cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
+            OpCheckRefs => f.CheckRefs(cmd.u64_24, cmd.u64_16, cmd.u32_32),
+            OpCreateAccess => f.CreateTestAccess(ref cmd),
+            OpDestroyAccessPages => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.u32_16) : NotAccess(cmd.id),
+            OpAccessPages => f.AccessPages(ref cmd),
+            OpAccessRw => f.AccessRw(ref cmd),
+            OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
+            OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
+            OpDirty => f.InjectDirty(ref cmd),
+            OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
+            OpCheckIotlb => f.CheckIotlb(cmd.id, cmd.u32_16, cmd.u32_20),
+            OpTriggerIopf => f.TriggerIopf(ref cmd),
+            OpTriggerVevent => f.TriggerVevent(cmd.u32_16),
+            OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
+            OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
+            OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
+            OpDmaBufRevoke => f.RevokeDmaBuf((int)cmd.u32_16, cmd.u32_20 != 0),
+            OpPasidCheckHwpt => f.MockDevice(cmd.id) is DeviceObject d ? f.CheckPasidHwpt(d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
+            _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
+        };
+    }
+
+    private int AddReserved(uint ioasId, ulong start, ulong length)
+    {
+        if (length == 0)
+        {
+            return Fail(Errno.EINVAL, "length is zero");
+        }
+
+        if (start + (length - 1) < start)
+        {
+            return Fail(Errno.EOVERFLOW, "start + length wraps");
+        }
+
+        if (Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
+        {
+            return Fail(Errno.ENOENT, $"{ioasId} is not an IOAS");
+        }
+
+        ulong last = start + (length - 1);
+        if (!ioas.CanReserve(start, last))
+        {
+            return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] is mapped or allowed in IOAS {ioasId}");
+        }
+
+        ioas.Reserved.Add(new ReservedRange(start, last, SelftestObject.ReservedOwner));
+        return 0;
+    }
+
+    private int MockDomain(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
+        if ((flags & ~(IommuUnit.MockNoDirty | IommuUnit.MockPasid)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown mock device flags 0x{flags:X}");
+        }
+
+        // The selftest object takes its id first, then the device binds, then it attaches: ids in the kernel's order.
+        var selftest = new SelftestObject(this);
+        uint stdevId = Objects.Add(selftest);
+        var device = new DeviceObject(null, IommuUnit.Mock(flags));
+        uint deviceId = Objects.Add(device);
+        uint ptId = cmd.id;
+        int rc = Attach(device, ref ptId);
+        if (rc < 0)
+        {
+            string? reason = EngineDiagnostics.LastReason;
+            Objects.Remove(deviceId);
+            Objects.Remove(stdevId);
+            return Fail((Errno)(-rc), reason ?? "attach failed");
+        }
+
+        selftest.Device = device;
+        cmd.u32_16 = stdevId;
+        cmd.u32_20 = ptId;
+        cmd.u32_24 = deviceId;
+        return 0;
+    }
+
+    private int MockDomainReplace(ref IommuTestCmd cmd)
+    {
+        if (Objects.Get<SelftestObject>(cmd.id, ObjectKind.Selftest) is not { Device: DeviceObject device })
+        {
+            return Fail(Errno.ENOENT, $"{cmd.id} is not a mock device");
+        }
+
+        uint ptId = cmd.u32_16;
+        int rc = Attach(device, ref ptId);
+        if (rc == 0)
+        {
+            cmd.u32_16 = ptId;
+        }
+
+        return rc;
+    }
+
+    /// <summary>Every MOCK_PAGE_SIZE step of [iova, iova + length) must translate to the page behind the same step of uptr.</summary>
+    private int CheckMap(uint hwptId, ulong iova, ulong length, ulong uptr)
+    {
+        if (Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a paging HWPT");
+        }
+
+        if (!hwpt.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {hwptId} is not a mock domain");
+        }
+
+        ulong step = hwpt.Iommu.MinPageSize;
+        if (iova % step != 0 || length % step != 0 || uptr % step != 0 || uptr + length < uptr)
+        {
+            return Fail(Errno.EINVAL, $"iova, length and uptr must be multiples of the mock page (0x{step:X})");
+        }
+
+        ProcessMaps maps = ProcessMaps.Read();
+        for (ulong done = 0; done < length; done += step)
+        {
+            if (!Kernel.Memory.Contains((uptr + done) & ~(ulong)(LinuxConstants.PageSize - 1), LinuxConstants.PageSize))
+            {
+                return Fail(Errno.EFAULT, $"uptr 0x{uptr + done:X} is not mapped");
+            }
+
+            ulong at = iova + done;
+            if (!hwpt.Ioas.TryGetArea(at, out Area area))
+            {
+                return Fail(Errno.EINVAL, $"0x{at:X} is not mapped in HWPT {hwptId}");
+            }
+
+            if (!SamePage(area.Pages, area.SourceOf(at), uptr + done, maps))
+            {
+                return Fail(Errno.EINVAL, $"0x{at:X} does not translate to the page of uptr 0x{uptr + done:X}");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Whether the byte at <paramref name="source"/> of <paramref name="pages"/> is the byte at user
+    /// address <paramref name="address"/>: the same address, or the same offset of the same file
+    /// (a shared mapping seen at another address, or MAP_FILE pages).
+    /// </summary>
+    private static bool SamePage(Pages pages, ulong source, ulong address, ProcessMaps maps)
+    {
+        if (pages.FileDescriptor is null && source == address)
+        {
+            return true;
+        }
+
+        (ulong Device, ulong Inode, ulong Offset)? theirs = pages.FileDescriptor is int fd
+            ? FileStat(fd) is (ulong device, ulong inode, _) ? (device, inode, source) : null
+            : maps.Backing(source);
+        return theirs is not null && theirs == maps.Backing(address);
+    }
+
+    /// <summary>fstat's st_dev, st_ino and st_size (x86-64 struct stat: offsets 0, 8 and 48), or null if it fails.</summary>
+    private static (ulong Device, ulong Inode, long Size)? FileStat(int fd)
+    {
+        byte* stat = stackalloc byte[Libc.StatSize];
+        return Libc.Fstat(fd, stat) == 0 ? (*(ulong*)stat, *(ulong*)(stat + 8), *(long*)(stat + 48)) : null;
+    }
+
+    /// <summary>Every page of [uptr, uptr + length) must be pinned exactly <paramref name="refs"/> times (by all contexts of the process).</summary>
+    private int CheckRefs(ulong uptr, ulong length, uint refs)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        if (length % Page != 0 || uptr % Page != 0 || uptr + length < uptr)
+        {
+            return Fail(Errno.EINVAL, "uptr and length must be page aligned");
+        }
+
+        if (length == 0)
+        {
+            return 0;
+        }
+
+        if (!Kernel.Memory.Contains(uptr, length))
+        {
+            return Fail(Errno.EFAULT, $"[0x{uptr:X}, +0x{length:X}) is not mapped");
+        }
+
+        int[] counts = PinCounts(Kernel, uptr, (int)(length / Page));
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] != refs)
+            {
+                return Fail(Errno.EIO, $"page 0x{uptr + ((ulong)i * Page):X} is pinned {counts[i]} times, not {refs}");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// How many pages objects pin each page from <paramref name="uptr"/> on. A pages object pins a
+    /// page once, whether for its domains or its accesses; two objects over the same memory pin it
+    /// twice. MAP_FILE pins count at every user page that maps the same page of the same file.
+    /// </summary>
+    private static int[] PinCounts(EmulatedKernel kernel, ulong uptr, int pageCount)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        var counts = new int[pageCount];
+        var marks = new bool[pageCount];
+        ulong windowLast = uptr + ((ulong)pageCount * Page) - 1;
+        (ulong Device, ulong Inode, ulong Offset)?[]? backing = null;
+
+        // Marks the window pages behind [first, last] of the pages object's source: user addresses, or offsets of its file.
+        void Mark(Pages pages, ulong first, ulong last)
+        {
+            if (pages.FileDescriptor is null)
+            {
+                if (last < uptr || first > windowLast)
+                {
+                    return;
+                }
+
+                ulong from = Math.Max(first, uptr), end = Math.Min(last, windowLast);
+                for (ulong p = (from - uptr) / Page; p <= (end - uptr) / Page; p++)
+                {
+                    marks[p] = true;
+                }
+
+                return;
+            }
+
+            if (pages.FileIdentity is not (ulong device, ulong inode))
+            {
+                return;
+            }
+
+            if (backing is null)
+            {
+                ProcessMaps maps = ProcessMaps.Read();
+                backing = new (ulong, ulong, ulong)?[pageCount];
+                for (int i = 0; i < pageCount; i++)
+                {
+                    backing[i] = maps.Backing(uptr + ((ulong)i * Page));
+                }
+            }
+
+            for (int i = 0; i < pageCount; i++)
+            {
+                if (backing[i] is (ulong d, ulong n, ulong offset) && d == device && n == inode && offset / Page >= first / Page && offset / Page <= last / Page)
+                {
+                    marks[i] = true;
+                }
+            }
+        }
+
+        foreach (IommufdFile context in kernel.OpenEngineFiles().OfType<IommufdFile>())
+        {
+            lock (context.Sync)
+            {
+                var pinned = new Dictionary<Pages, List<(ulong First, ulong Last)>>(ReferenceEqualityComparer.Instance);
+                foreach (IommufdObject value in context.Objects.All())
+                {
+                    if (value is AccessObject { Ioas: IoasObject accessIoas } access)
+                    {
+                        foreach ((ulong iova, ulong last) in access.Pins)
+                        {
+                            foreach (Area area in accessIoas.Areas)
+                            {
+                                if (area.Iova <= last && iova <= area.Last && area.Pages.DmaBuf is null)
+                                {
+                                    (ulong from, ulong to) = (area.SourceOf(Math.Max(iova, area.Iova)), area.SourceOf(Math.Min(last, area.Last)));
+                                    (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((from, to));
+                                }
+                            }
+                        }
+                    }
+
+                    if (value is IoasObject ioas)
+                    {
+                        foreach (Area area in ioas.Areas)
+                        {
+                            if (area.Pages.DomainAreas > 0 && area.Pages.DmaBuf is null)
+                            {
+                                ulong source = area.Pages.SourceAddress;
+                                (pinned.TryGetValue(area.Pages, out var list) ? list : pinned[area.Pages] = []).Add((source, source + area.Pages.Length - 1));
+                            }
+                        }
+                    }
+                }
+
+                foreach ((Pages pages, List<(ulong First, ulong Last)> ranges) in pinned)
+                {
+                    Array.Clear(marks);
+                    foreach ((ulong first, ulong last) in ranges)
+                    {
+                        Mark(pages, first, last);
+                    }
+
+                    for (int i = 0; i < pageCount; i++)
+                    {
+                        counts[i] += marks[i] ? 1 : 0;
+                    }
+                }
+            }
+        }
+
+        return counts;
+    }
+
+    private int CheckDeviceCache(uint deviceId, uint slot, uint expected)
+    {
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        return device.MockCache is uint[] cache && slot < (uint)cache.Length && cache[slot] == expected
+            ? 0
+            : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
+    }
+
+    private int CreateTestAccess(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.u32_20;
+        if ((flags & ~AccessNeedsPinPages) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown access flags 0x{flags:X}");
+        }
+
+        if (Kernel.Faults.ShouldFail("access.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: access.alloc");
+        }
+
+        var file = new SelftestAccessFile(this, (flags & AccessNeedsPinPages) != 0);
+        int rc = file.Access.Attach(cmd.id);
+        if (rc < 0)
+        {
+            string? reason = EngineDiagnostics.LastReason;
+            file.Release();
+            return Fail((Errno)(-rc), reason ?? "attach failed");
+        }
+
+        int fd = Kernel.AddFile(file);
+        if (fd < 0)
+        {
+            file.Release();
+            return Fail((Errno)(-fd), "no descriptor for the access");
+        }
+
+        cmd.u32_16 = (uint)fd;
+        return 0;
+    }
+
+    private int AccessPages(ref IommuTestCmd cmd)
+    {
+        uint flags = cmd.u32_16;
+        ulong iova = cmd.u64_24, length = cmd.u64_32, uptr = cmd.u64_40;
+        if (length > SelftestMaxLength)
+        {
+            return Fail(Errno.ENOMEM, "length is over 16 MiB");
+        }
+
+        if ((flags & ~(AccessWrite | AccessSyz)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
+        }
+
+        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        {
+            return NotAccess(cmd.id);
+        }
+
+        if (!file.NeedsPinPages)
+        {
+            return Fail(Errno.EOPNOTSUPP, "the access was created without NEEDS_PIN_PAGES");
+        }
+
+        int rc = file.Access.Pin(iova, length, (flags & AccessWrite) != 0);
+        if (rc < 0)
+        {
+            return rc;
+        }
+
+        // The pinned pages must be the pages behind uptr (NULL skips the check, for fuzzers).
+        if (uptr != 0)
+        {
+            const ulong PageMask = ~(ulong)(LinuxConstants.PageSize - 1);
+            ProcessMaps maps = ProcessMaps.Read();
+            IoasObject ioas = file.Access.Ioas!;
+            for (ulong at = iova; at < iova + length; at = (at & PageMask) + LinuxConstants.PageSize)
+            {
+                // Pin succeeded, so every page of the range is mapped.
+                ioas.TryGetArea(at, out Area area);
+                if (!SamePage(area.Pages, area.SourceOf(at) & PageMask, (uptr + (at - iova)) & PageMask, maps))
+                {
+                    file.Access.Unpin(iova, length);
+                    return Fail(Errno.EINVAL, $"the page pinned at IOVA 0x{at:X} is not the page of uptr");
+                }
+            }
+        }
+
+        cmd.u32_20 = file.AddItem(iova, length);
+        return 0;
+    }
+
+    private int AccessRw(ref IommuTestCmd cmd)
+    {
+        ulong iova = cmd.u64_16, length = cmd.u64_24, uptr = cmd.u64_32;
+        uint flags = cmd.u32_40;
+        if (length > SelftestMaxLength)
+        {
+            return Fail(Errno.ENOMEM, "length is over 16 MiB");
+        }
+
+        if ((flags & ~(RwWrite | RwSlowPath | AccessSyz)) != 0)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
+        }
+
+        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        {
+            return NotAccess(cmd.id);
+        }
+
+        bool write = (flags & RwWrite) != 0;
+        byte[] buffer = new byte[length];
+        if (write && !UserAccess.TryRead(uptr, buffer))
+        {
+            return Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be read");
+        }
+
+        // The access's own lock order is the context's; Rw takes the IOAS's DMA locks inside.
+        int rc = file.Access.Rw(iova, buffer, write);
+        if (rc < 0)
+        {
+            return rc;
+        }
+
+        return !write && !UserAccess.TryWrite(uptr, buffer) ? Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be written") : 0;
+    }
+
+    private int InjectDirty(ref IommuTestCmd cmd)
+    {
+        ulong iova = cmd.u64_24, length = cmd.u64_32, pageSize = cmd.u64_40, uptr = cmd.u64_48;
+        if (pageSize == 0 || length == 0 || iova % pageSize != 0 || length % pageSize != 0 || uptr == 0)
+        {
+            return Fail(Errno.EINVAL, "page_size, length and uptr must be non-zero, iova and length multiples of page_size");
+        }
+
+        ulong bits = length / pageSize;
+        if (bits > (16UL << 20) * 8)
+        {
+            return Fail(Errno.EOVERFLOW, "the bitmap would be over 16 MiB");
+        }
+
+        if (Objects.Get<HwptPagingObject>(cmd.id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{cmd.id} is not a paging HWPT");
+        }
+
+        if (!hwpt.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {cmd.id} is not a mock domain");
+        }
+
+        if (!hwpt.Tracking)
+        {
+            return Fail(Errno.EINVAL, $"HWPT {cmd.id} is not tracking dirty pages");
+        }
+
+        byte[] bitmap = new byte[(bits + 7) / 8];
+        if (!UserAccess.TryRead(uptr, bitmap))
+        {
+            return Fail(Errno.EFAULT, $"the bitmap at 0x{uptr:X} cannot be read");
+        }
+
+        ulong count = 0;
+        for (ulong i = 0; i < bits; i++)
+        {
+            if ((bitmap[i / 8] & (1 << (int)(i % 8))) != 0)
+            {
+                // The mock marks the IOPTE that maps the address: only mapped IOVA can become dirty.
+                ulong at = iova + (i * pageSize);
+                if (hwpt.Ioas.TryGetArea(at, out Area area))
+                {
+                    (ulong start, ulong size) = hwpt.IopteAt(at, area);
+                    hwpt.Dirty.Mark(start, size);
+                }
+
+                count++;
+            }
+        }
+
+        cmd.u64_56 = count;
+        return 0;
+    }
+
+    // The selftest exporter's limit: 512 pages.
+    private const ulong DmaBufMaxLength = 512 * LinuxConstants.PageSize;
+
+    /// <summary>DMABUF_GET: a new dma-buf of <paramref name="length"/> bytes rounded up to pages; the ioctl returns its fd.</summary>
+    private int GetDmaBuf(uint length)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        ulong size = ((ulong)length + Page - 1) & ~(Page - 1);
+        if (size == 0 || size > DmaBufMaxLength)
+        {
+            return Fail(Errno.EINVAL, $"a test dma-buf holds 1 to 512 pages; {length} bytes asked");
+        }
+
+        int fd = Kernel.AddFile(new SelftestDmaBuf(size));
+        return fd < 0 ? Fail((Errno)(-fd), "no descriptor for the dma-buf") : fd;
+    }
+
+    /// <summary>DMABUF_REVOKE: revoking takes the buffer out of every domain (the areas stay); restoring lets it be mapped again.</summary>
+    private int RevokeDmaBuf(int fd, bool revoked)
+    {
+        if (Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
+        {
+            return Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
+        }
+
+        buffer.Revoked = revoked;
+        return 0;
+    }
+
+    /// <summary>MD_CHECK_IOTLB: slot <paramref name="slot"/> of a nested mock HWPT holds <paramref name="expected"/>.</summary>
+    private int CheckIotlb(uint hwptId, uint slot, uint expected)
+    {
+        if (Objects.Get<HwptNestedObject>(hwptId, ObjectKind.HwptNested) is not HwptNestedObject nested)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a nested HWPT");
+        }
+
+        return slot < HwptNestedObject.IotlbSlots && nested.Iotlb[slot] == expected
+            ? 0
+            : Fail(Errno.EINVAL, $"IOTLB slot {slot} of HWPT {hwptId} does not hold 0x{expected:X}");
+    }
+
+    /// <summary>
+    /// TRIGGER_IOPF: the mock device raises a page request (last page of its group). It goes to the
+    /// fault queue of what the PASID is attached to; the mock keeps PASID tables in the user's
+    /// stage 1, so an unattached PASID falls back to the RID's HWPT. Without a fault queue the
+    /// request is answered by the core and nothing is queued.
+    /// </summary>
+    private int TriggerIopf(ref IommuTestCmd cmd)
+    {
+        uint deviceId = cmd.u32_16, pasid = cmd.u32_20;
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        if (!device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
+        }
+
+        HwptObject? target = (pasid != NoPasid ? device.Pasids.GetValueOrDefault(pasid) : null) ?? device.Hwpt;
+        var fault = new iommu_hwpt_pgfault
+        {
+            flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE
+                | (pasid != NoPasid ? (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
+            dev_id = deviceId,
+            pasid = pasid,
+            grpid = cmd.u32_24,
+            perm = cmd.u32_28,
+            addr = cmd.u64_32,
+        };
+        target?.Fault?.Report(fault);
+        return 0;
+    }
+
+    /// <summary>
+    /// TRIGGER_VEVENT: the mock device reports an event (its virtual ID) to the vIOMMU it noted at
+    /// its last attach; ENOENT if it noted none (or virtual ID 0), EOPNOTSUPP if that vIOMMU has no
+    /// vEVENTQ of the selftest type.
+    /// </summary>
+    private int TriggerVevent(uint deviceId)
+    {
+        if (Objects.Get(deviceId) is not DeviceObject device)
+        {
+            return Fail(Errno.ENOENT, $"{deviceId} is not a device");
+        }
+
+        if (!device.Iommu.IsMock)
+        {
+            return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
+        }
+
+        if (device.MockViommu is not (ViommuObject viommu, ulong virtId) || virtId == 0)
+        {
+            return Fail(Errno.ENOENT, $"device {deviceId} is not attached to a nested HWPT of a vIOMMU where it has a virtual ID");
+        }
+
+        if (viommu.Veventqs.Find(q => q.Type == MockVeventType) is not VeventqObject queue)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"vIOMMU {viommu.Id} has no vEVENTQ of the selftest type (0xbeefbeef)");
+        }
+
+        // iommu_viommu_event_selftest: the device's virtual ID, 32 bits.
+        queue.Report(BitConverter.GetBytes((uint)virtId));
+        return 0;
+    }
+
+    private DeviceObject? MockDevice(uint stdevId) => Objects.Get<SelftestObject>(stdevId, ObjectKind.Selftest)?.Device;
+
+    private static int NotMockDevice(uint id) => Fail(Errno.ENOENT, $"{id} is not a mock device");
+
+    private int DetachMockPasid(DeviceObject device, uint pasid)
+    {
+        DetachPasid(device, pasid);
+        return 0;
+    }
+
+    /// <summary>PASID_CHECK_HWPT: the PASID is on <paramref name="hwptId"/>, or with 0, on nothing.</summary>
+    private int CheckPasidHwpt(DeviceObject device, uint pasid, uint hwptId)
+    {
+        HwptObject? attached = PasidHwpt(device, pasid);
+        if (hwptId == 0)
+        {
+            return attached is null ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to HWPT {attached.Id}");
+        }
+
+        if (Objects.Get(hwptId) is not HwptObject hwpt)
+        {
+            return Fail(Errno.ENOENT, $"{hwptId} is not a HWPT");
+        }
+
+        return attached == hwpt ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to {(attached is null ? "nothing" : $"HWPT {attached.Id}")}, not HWPT {hwptId}");
+    }
+
+    // The access ops take the access's fd (the kernel does fdget on it), not an object id.
+    private static int NotAccess(uint fd) => Fail(Errno.EBADF, $"{(int)fd} is not an access fd");
+}

@@ -1,0 +1,84 @@
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// Object ids of one context: the lowest free id from 1 up (0 is never an id), reused after
+/// destroy, as the kernel's xarray allocation does. A tombstone keeps an id taken without an
+/// object behind it (a vDEVICE destroyed with its device): lookups miss it and it is never reused.
+/// </summary>
+internal sealed class ObjectTable
+{
+    private static readonly IommufdObject s_tombstone = new TombstoneEntry();
+
+    private readonly List<IommufdObject?> _slots = [null];
+    private int _lowestFree = 1;
+
+    public int Count { get; private set; }
+
+    public uint Add(IommufdObject value)
+    {
+        int id = _lowestFree;
+        if (id == _slots.Count)
+        {
+            _slots.Add(value);
+        }
+        else
+        {
+            _slots[id] = value;
+        }
+
+        value.Id = (uint)id;
+        Count++;
+        _lowestFree = id + 1;
+        while (_lowestFree < _slots.Count && _slots[_lowestFree] is not null)
+        {
+            _lowestFree++;
+        }
+
+        return (uint)id;
+    }
+
+    public IommufdObject? Get(uint id) => id < (uint)_slots.Count && _slots[(int)id] is { } value && value != s_tombstone ? value : null;
+
+    /// <summary>The object if it exists and is of <paramref name="kind"/>; otherwise null (the caller answers ENOENT).</summary>
+    public T? Get<T>(uint id, ObjectKind kind)
+        where T : IommufdObject => Get(id) is T value && value.Kind == kind ? value : null;
+
+    public void Remove(uint id)
+    {
+        _slots[(int)id] = null;
+        Count--;
+        _lowestFree = Math.Min(_lowestFree, (int)id);
+    }
+
+    /// <summary>Puts <paramref name="value"/> under an id taken before (by a placeholder while the object was being built).</summary>
+    public void Replace(uint id, IommufdObject value)
+    {
+        _slots[(int)id] = value;
+        value.Id = id;
+    }
+
+    /// <summary>Removes the object but keeps its id taken: IOMMU_DESTROY of it is ENOENT from now on.</summary>
+    public void Tombstone(uint id)
+    {
+        _slots[(int)id] = s_tombstone;
+        Count--;
+    }
+
+    /// <summary>Every live object, by id.</summary>
+    public IEnumerable<IommufdObject> All()
+    {
+        foreach (IommufdObject? value in _slots)
+        {
+            if (value is not null && value != s_tombstone)
+            {
+                yield return value;
+            }
+        }
+    }
+
+    private sealed class TombstoneEntry : IommufdObject
+    {
+        public override ObjectKind Kind => ObjectKind.Tombstone;
+    }
+}

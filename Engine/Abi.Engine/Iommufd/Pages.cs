@@ -1,0 +1,63 @@
+using Abi.Engine.Process;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// The memory behind one MAP or MAP_FILE: a user VA range or a file range. Areas of one or several
+/// IOAS share it (COPY), and it is pinned once however many domains use it. It stays until the
+/// last area referring to it is unmapped.
+/// </summary>
+internal sealed class Pages
+{
+    public ulong UserVa { get; set; }
+
+    public ulong Length { get; set; }
+
+    /// <summary>For MAP_FILE: the file descriptor and the byte offset; null for user memory.</summary>
+    public int? FileDescriptor { get; set; }
+
+    public ulong FileOffset { get; set; }
+
+    /// <summary>For MAP_FILE: the file's st_dev and st_ino when it was mapped (the pins stay on that file whatever the fd becomes).</summary>
+    public (ulong Device, ulong Inode)? FileIdentity { get; set; }
+
+    /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
+    public SelftestDmaBuf? DmaBuf { get; set; }
+
+    /// <summary>Whether the pages may be mapped writable (a read-only source cannot become writable by COPY).</summary>
+    public bool Writable { get; set; }
+
+    /// <summary>The areas that refer to it.</summary>
+    public int Areas { get; set; }
+
+    /// <summary>How its pins are charged, fixed when the mapping was made (spec §4).</summary>
+    public AccountingMode Mode { get; set; }
+
+    /// <summary>Its areas that sit in an IOAS with at least one domain: while any do, every page is pinned and charged once.</summary>
+    public int DomainAreas { get; set; }
+
+    /// <summary>What a type1 mapping charged (0 for peer-to-peer memory, which type1 maps without pinning).</summary>
+    public long Type1Charge { get; set; }
+
+    /// <summary>Pages of 4 KiB the source range spans: what a domain pin charges.</summary>
+    public long PageCount => DmaBuf is null ? PinAccounting.PagesSpanned(SourceAddress, Length) : 0;
+
+    /// <summary>Reuses a released object for a new mapping (the context pools them, so MAP allocates nothing in steady state).</summary>
+    public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable, AccountingMode mode)
+    {
+        Mode = mode;
+        DomainAreas = 0;
+        UserVa = userVa;
+        Length = length;
+        FileDescriptor = fileDescriptor;
+        FileOffset = fileOffset;
+        DmaBuf = null;
+        FileIdentity = null;
+        Writable = writable;
+        Areas = 0;
+        return this;
+    }
+
+    /// <summary>The sub-page offset of the source: the IOVA keeps it.</summary>
+    public ulong SourceAddress => FileDescriptor is null ? UserVa : FileOffset;
+}

@@ -1,0 +1,153 @@
+using System.Runtime.InteropServices;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// A vEVENTQ (IOMMU_VEVENTQ_ALLOC): events a vIOMMU reports for its vDEVICEs, read from its fd as
+/// an <c>iommufd_vevent_header</c> followed by the event's data. At most <see cref="Depth"/> events
+/// wait; past that, reports collapse into one lost-events header (IOMMU_VEVENTQ_FLAG_LOST_EVENTS) at
+/// the tail, which still takes a sequence number, so a reader sees both the flag and the gap.
+/// The open fd pins the object; the object holds its vIOMMU busy.
+/// </summary>
+internal sealed class VeventqObject : IommufdObject
+{
+    // The queue in delivery order; an entry with Data == null is the lost-events header.
+    private readonly LinkedList<Entry> _deliver = new();
+    private readonly LinkedListNode<Entry> _lost = new(default);
+    private int _pending;
+    private uint _sequence;
+
+    public VeventqObject(ViommuObject viommu, uint type, uint depth)
+    {
+        Viommu = viommu;
+        Type = type;
+        Depth = depth;
+        viommu.Users++;
+        viommu.Veventqs.Add(this);
+    }
+
+    public override ObjectKind Kind => ObjectKind.Veventq;
+
+    public ViommuObject Viommu { get; }
+
+    public uint Type { get; }
+
+    public uint Depth { get; }
+
+    public Lock Sync { get; } = new();
+
+    /// <summary>Queues an event; a full queue records a lost event instead (iommufd_viommu_report_event).</summary>
+    public void Report(byte[] data)
+    {
+        lock (Sync)
+        {
+            LinkedListNode<Entry> node;
+            if (_pending == Depth)
+            {
+                node = _lost;
+            }
+            else
+            {
+                node = new LinkedListNode<Entry>(new Entry(0, data));
+                _pending++;
+            }
+
+            // A lost-events header at the tail moves to carry the newest sequence number.
+            if (_deliver.Last == _lost)
+            {
+                _deliver.Remove(_lost);
+            }
+
+            if (node.List is not null)
+            {
+                _deliver.Remove(node);
+            }
+
+            node.Value = node.Value with { Sequence = _sequence };
+            _deliver.AddLast(node);
+            _sequence = (_sequence + 1) & int.MaxValue;
+        }
+    }
+
+    public override void Destroyed()
+    {
+        Viommu.Veventqs.Remove(this);
+        Viommu.Users--;
+    }
+
+    private readonly record struct Entry(uint Sequence, byte[]? Data);
+
+    /// <summary>The fd side of the queue.</summary>
+    internal sealed unsafe class File(VeventqObject queue, IommufdFile owner) : EngineFile
+    {
+        public override string Name => $"[iommufd-viommu-event {queue.Id}]";
+
+        // An anonymous-inode file: no pread (ESPIPE, the default).
+
+        /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>
+        public override long Read(Span<byte> buffer)
+        {
+            int header = sizeof(iommufd_vevent_header);
+            if (buffer.Length < header)
+            {
+                return EngineDiagnostics.Fail(Errno.EINVAL, $"a read must hold at least one {header}-byte header");
+            }
+
+            lock (queue.Sync)
+            {
+                int done = 0;
+                while (queue._deliver.First is LinkedListNode<Entry> next)
+                {
+                    Entry entry = next.Value;
+                    int need = header + (entry.Data?.Length ?? 0);
+                    if (buffer.Length - done < need)
+                    {
+                        if (done == 0 && entry.Data is not null)
+                        {
+                            return EngineDiagnostics.Fail(Errno.EINVAL, $"the next event needs {need} bytes, the read has {buffer.Length}");
+                        }
+
+                        // A lost-events header that does not fit goes back only onto an otherwise
+                        // empty queue; with events behind it, the kernel drops it.
+                        if (entry.Data is null && queue._deliver.Count > 1)
+                        {
+                            queue._deliver.RemoveFirst();
+                        }
+
+                        break;
+                    }
+
+                    var hdr = new iommufd_vevent_header
+                    {
+                        flags = entry.Data is null ? (uint)iommu_veventq_flag.IOMMU_VEVENTQ_FLAG_LOST_EVENTS : 0,
+                        sequence = entry.Sequence,
+                    };
+                    MemoryMarshal.Write(buffer[done..], in hdr);
+                    entry.Data?.CopyTo(buffer[(done + header)..]);
+                    queue._deliver.RemoveFirst();
+                    if (entry.Data is not null)
+                    {
+                        queue._pending--;
+                    }
+
+                    done += need;
+                }
+
+                return done;
+            }
+        }
+
+        public override short Poll(short requested)
+        {
+            lock (queue.Sync)
+            {
+                return (short)(queue._deliver.Count > 0 ? requested & (LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM) : 0);
+            }
+        }
+
+        public override void Release() => owner.ReleasePinningFd(queue);
+    }
+}

@@ -1,0 +1,358 @@
+using Abi.Engine.Native;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Pci;
+
+/// <summary>
+/// The interrupt side of a VFIO PCI device: which index (INTx, MSI, MSI-X) is active, the eventfd
+/// of every vector, the INTx mask, and the ERR/REQ eventfds; VFIO_DEVICE_SET_IRQS acts on it with
+/// vfio-pci's rules and errnos (spec §8.8). Eventfds are duplicated on assignment, as the kernel
+/// takes its own reference, so the caller may close its fd. Signalling writes 1 to the eventfd.
+/// </summary>
+internal sealed class InterruptController(PciDevice device)
+{
+    private const int None = -1;
+    private readonly Lock _lock = new();
+    private readonly int[][] _fds = [[], [], [], [None], [None]];
+    private int _active = None;
+    private bool _intxMasked;
+
+    /// <summary>Vectors of <paramref name="index"/> (GET_IRQ_INFO count).</summary>
+    public int Count(uint index) => index switch
+    {
+        Constants.VFIO_PCI_INTX_IRQ_INDEX => device.Config.Read(0x3D, 1) != 0 ? 1 : 0,
+        Constants.VFIO_PCI_MSI_IRQ_INDEX => device.MsiVectors,
+        Constants.VFIO_PCI_MSIX_IRQ_INDEX => device.MsixVectors,
+        Constants.VFIO_PCI_ERR_IRQ_INDEX => device.IsExpress ? 1 : 0,       // AER exists only on PCI Express
+        Constants.VFIO_PCI_REQ_IRQ_INDEX => 1,
+        _ => 0,
+    };
+
+    /// <summary>The active index (INTx, MSI or MSI-X), or -1.</summary>
+    public int Active
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _active;
+            }
+        }
+    }
+
+    /// <summary>SET_IRQS after the generic checks: dispatch by index and action.</summary>
+    public int Set(uint flags, uint index, uint start, uint count, ReadOnlySpan<byte> data)
+    {
+        uint action = flags & (uint)Constants.VFIO_IRQ_SET_ACTION_TYPE_MASK;
+        lock (_lock)
+        {
+            return (index, action) switch
+            {
+                (Constants.VFIO_PCI_INTX_IRQ_INDEX, (uint)Constants.VFIO_IRQ_SET_ACTION_MASK) => IntxMask(flags, start, count, data, mask: true),
+                (Constants.VFIO_PCI_INTX_IRQ_INDEX, (uint)Constants.VFIO_IRQ_SET_ACTION_UNMASK) => IntxMask(flags, start, count, data, mask: false),
+                (Constants.VFIO_PCI_INTX_IRQ_INDEX, (uint)Constants.VFIO_IRQ_SET_ACTION_TRIGGER) => IntxTrigger(flags, start, count, data),
+                (Constants.VFIO_PCI_MSI_IRQ_INDEX or Constants.VFIO_PCI_MSIX_IRQ_INDEX, (uint)Constants.VFIO_IRQ_SET_ACTION_TRIGGER) => MsiTrigger((int)index, flags, start, count, data),
+                (Constants.VFIO_PCI_ERR_IRQ_INDEX or Constants.VFIO_PCI_REQ_IRQ_INDEX, (uint)Constants.VFIO_IRQ_SET_ACTION_TRIGGER) => SingleTrigger((int)index, flags, start, count, data),
+                _ => Fail(Errno.ENOTTY, $"action 0x{action:X} is not supported on IRQ index {index}"),
+            };
+        }
+    }
+
+    /// <summary>Delivers interrupt <paramref name="vector"/> through the active index.</summary>
+    public bool Raise(int vector)
+    {
+        lock (_lock)
+        {
+            switch (_active)
+            {
+                case (int)Constants.VFIO_PCI_MSI_IRQ_INDEX or (int)Constants.VFIO_PCI_MSIX_IRQ_INDEX:
+                    // MSI and MSI-X are memory writes by the device: no bus mastering, no message.
+                    int[] fds = _fds[_active];
+                    return device.Config.BusMaster && (uint)vector < (uint)fds.Length && Signal(fds[vector]);
+                case (int)Constants.VFIO_PCI_INTX_IRQ_INDEX:
+                    if (_intxMasked || (device.Config.Command & PciConfigSpace.CommandIntxDisable) != 0)
+                    {
+                        return false;
+                    }
+
+                    _intxMasked = true;      // vfio-pci's INTx is automasked until the driver unmasks
+                    return Signal(_fds[0][0]);
+                default:
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>Disables everything and drops every eventfd (close of the device, reset of its state).</summary>
+    public void Release()
+    {
+        lock (_lock)
+        {
+            DisableActive();
+            for (int index = 3; index < 5; index++)
+            {
+                Replace(ref _fds[index][0], None);
+            }
+        }
+    }
+
+    private int IntxMask(uint flags, uint start, uint count, ReadOnlySpan<byte> data, bool mask)
+    {
+        if (_active != (int)Constants.VFIO_PCI_INTX_IRQ_INDEX || start != 0 || count != 1)
+        {
+            return Fail(Errno.EINVAL, "INTx is not enabled, or start/count are not 0/1");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_EVENTFD) != 0)
+        {
+            // An unmask eventfd (irqfd) is for hypervisors; the engine has no one to listen to it.
+            return mask ? Fail(Errno.ENOTTY, "MASK with an eventfd is not supported") : Fail(Errno.EOPNOTSUPP, "the engine does not implement unmask eventfds");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)
+        {
+            _intxMasked = mask;
+        }
+
+        return 0;
+    }
+
+    private int IntxTrigger(uint flags, uint start, uint count, ReadOnlySpan<byte> data)
+    {
+        const int Intx = (int)Constants.VFIO_PCI_INTX_IRQ_INDEX;
+        if (_active == Intx && count == 0 && (flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0)
+        {
+            DisableActive();
+            return 0;
+        }
+
+        if ((_active != Intx && _active != None) || start != 0 || count != 1)
+        {
+            return Fail(Errno.EINVAL, _active != Intx && _active != None ? $"IRQ index {_active} is active" : "INTx takes start 0, count 1");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_EVENTFD) != 0)
+        {
+            int fd = BitConverter.ToInt32(data);
+            int dup = None;
+            if (fd >= 0 && Acquire(fd, out dup) is int failed)
+            {
+                return failed;
+            }
+
+            if (_active != Intx)
+            {
+                _fds[Intx] = [None];
+                _active = Intx;
+                _intxMasked = false;
+            }
+
+            Replace(ref _fds[Intx][0], dup);
+            return 0;
+        }
+
+        if (_active != Intx)
+        {
+            return Fail(Errno.EINVAL, "INTx is not enabled");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)
+        {
+            Signal(_fds[Intx][0]);
+        }
+
+        return 0;
+    }
+
+    private int MsiTrigger(int index, uint flags, uint start, uint count, ReadOnlySpan<byte> data)
+    {
+        if (_active == index && count == 0 && (flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0)
+        {
+            DisableActive();
+            return 0;
+        }
+
+        if (_active != index && _active != None)
+        {
+            return Fail(Errno.EINVAL, $"IRQ index {_active} is active; disable it first");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_EVENTFD) != 0)
+        {
+            ReadOnlySpan<int> fds = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(data)[..(int)count];
+            bool enabling = _active != index;
+            if (enabling)
+            {
+                _fds[index] = new int[start + count];
+                Array.Fill(_fds[index], None);
+                _active = index;
+            }
+
+            for (int j = 0; j < fds.Length; j++)
+            {
+                int dup = None;
+                if (fds[j] >= 0 && Acquire(fds[j], out dup) is int failed)
+                {
+                    // Undo this call: vectors set so far go back to none; a fresh enable is undone whole.
+                    for (int k = 0; k < j; k++)
+                    {
+                        Replace(ref _fds[index][(int)start + k], None);
+                    }
+
+                    if (enabling)
+                    {
+                        DisableActive();
+                    }
+
+                    return failed;
+                }
+
+                Replace(ref _fds[index][(int)start + j], dup);
+            }
+
+            return 0;
+        }
+
+        if (_active != index)
+        {
+            return Fail(Errno.EINVAL, $"IRQ index {index} is not enabled");
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if ((int)start + i < _fds[index].Length && ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[i] != 0))
+            {
+                Signal(_fds[index][(int)start + i]);
+            }
+        }
+
+        return 0;
+    }
+
+    private int SingleTrigger(int index, uint flags, uint start, uint count, ReadOnlySpan<byte> data)
+    {
+        if (start != 0 || count > 1)
+        {
+            return Fail(Errno.EINVAL, "ERR and REQ take start 0 and count ≤ 1");
+        }
+
+        ref int slot = ref _fds[index][0];
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0)
+        {
+            if (slot == None)
+            {
+                return Fail(Errno.EINVAL, "no eventfd is set");
+            }
+
+            if (count != 0)
+            {
+                Signal(slot);
+            }
+            else
+            {
+                Replace(ref slot, None);
+            }
+
+            return 0;
+        }
+
+        if (count == 0)
+        {
+            return Fail(Errno.EINVAL, "count is 0");
+        }
+
+        if ((flags & Constants.VFIO_IRQ_SET_DATA_BOOL) != 0)
+        {
+            if (data[0] != 0)
+            {
+                Signal(slot);
+            }
+
+            return 0;
+        }
+
+        int fd = BitConverter.ToInt32(data);
+        int dup = None;
+        if (fd >= 0 && Acquire(fd, out dup) is int failed)
+        {
+            return failed;
+        }
+
+        if (fd >= 0 || fd == -1)
+        {
+            Replace(ref slot, dup);
+        }
+
+        return 0;
+    }
+
+    private void DisableActive()
+    {
+        if (_active == None)
+        {
+            return;
+        }
+
+        foreach (ref int fd in _fds[_active].AsSpan())
+        {
+            Replace(ref fd, None);
+        }
+
+        _fds[_active] = _active == (int)Constants.VFIO_PCI_INTX_IRQ_INDEX ? [None] : [];
+        _active = None;
+        _intxMasked = false;
+    }
+
+    /// <summary>eventfd_ctx_fdget: EBADF for a closed fd, EINVAL for one that is not an eventfd; else a reference of our own.</summary>
+    private static int? Acquire(int fd, out int dup)
+    {
+        dup = None;
+        string? target;
+        try
+        {
+            target = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            target = null;
+        }
+
+        if (target is null)
+        {
+            return Fail(Errno.EBADF, $"fd {fd} is not open");
+        }
+
+        if (target != "anon_inode:[eventfd]")
+        {
+            return Fail(Errno.EINVAL, $"fd {fd} is not an eventfd ({target})");
+        }
+
+        dup = Libc.Dup(fd);
+        return dup < 0 ? Fail(Errno.EMFILE, "cannot take a reference to the eventfd") : null;
+    }
+
+    private static void Replace(ref int slot, int fd)
+    {
+        if (slot >= 0)
+        {
+            LinuxKernel.Instance.Close(slot);
+        }
+
+        slot = fd;
+    }
+
+    private static bool Signal(int fd)
+    {
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        Span<byte> one = stackalloc byte[8];
+        BitConverter.TryWriteBytes(one, 1UL);
+        return LinuxKernel.Instance.Write(fd, one) == 8;
+    }
+}

@@ -1,0 +1,244 @@
+using Abi.Engine.Iommufd;
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Vfio.Type1;
+
+/// <summary>UNMAP_DMA (v1 and v2 rules, ALL, VADDR, GET_DIRTY_BITMAP) and DIRTY_PAGES.</summary>
+internal sealed unsafe partial class Type1Iommu
+{
+    private const uint UnmapDirty = 1, UnmapAll = 2, UnmapVaddr = 4;
+    private const ulong MaxBitmapBytes = 0x1000_0000;
+
+    private int UnmapDma(byte* arg)
+    {
+        ref vfio_iommu_type1_dma_unmap unmap = ref *(vfio_iommu_type1_dma_unmap*)arg;
+        uint flags = unmap.flags;
+        if (unmap.argsz < 24 || (flags & ~(UnmapDirty | UnmapAll | UnmapVaddr)) != 0)
+        {
+            return Fail(Errno.EINVAL, unmap.argsz < 24 ? $"argsz {unmap.argsz} is below 24" : $"unknown flags 0x{flags:X}");
+        }
+
+        if ((flags & UnmapDirty) != 0 && (flags & (UnmapAll | UnmapVaddr)) != 0)
+        {
+            return Fail(Errno.EINVAL, "GET_DIRTY_BITMAP cannot be combined with ALL or VADDR");
+        }
+
+        vfio_bitmap bitmap = default;
+        if ((flags & UnmapDirty) != 0)
+        {
+            if (unmap.argsz < 24 + (uint)sizeof(vfio_bitmap))
+            {
+                return Fail(Errno.EINVAL, "argsz leaves no room for the vfio_bitmap");
+            }
+
+            bitmap = *(vfio_bitmap*)(arg + 24);
+            if (BitmapError(unmap.size, bitmap) is int failed)
+            {
+                return failed;
+            }
+        }
+
+        ulong iova = unmap.iova, size = unmap.size;
+        if (iova % MinPage != 0)
+        {
+            return Fail(Errno.EINVAL, $"iova 0x{iova:X} is not page aligned");
+        }
+
+        if ((flags & UnmapAll) != 0)
+        {
+            if (iova != 0 || size != 0)
+            {
+                return Fail(Errno.EINVAL, "ALL needs iova and size 0");
+            }
+
+            size = ulong.MaxValue - iova + 1;      // everything; 2^64 does not fit, so last is computed directly
+        }
+        else if (size == 0 || size % MinPage != 0)
+        {
+            return Fail(Errno.EINVAL, $"size 0x{size:X} is zero or not page aligned");
+        }
+
+        ulong last = (flags & UnmapAll) != 0 ? ulong.MaxValue : iova + (size - 1);
+        if (last < iova)
+        {
+            return Fail(Errno.EOVERFLOW, "iova + size wraps");
+        }
+
+        int first = Table.LowerBound(iova);
+        if ((flags & UnmapVaddr) != 0)
+        {
+            return InvalidateVaddr(ref unmap, first, last);
+        }
+
+        if (V2)
+        {
+            if (first < Table.Areas.Count && Table.Areas[first].Iova < iova)
+            {
+                return Fail(Errno.EINVAL, $"the mapping at 0x{Table.Areas[first].Iova:X} starts before iova; TYPE1v2 never splits");
+            }
+
+            int end = Table.LowerBound(last);
+            if (end < Table.Areas.Count && Table.Areas[end].Iova <= last && Table.Areas[end].Last > last)
+            {
+                return Fail(Errno.EINVAL, $"the mapping at 0x{Table.Areas[end].Iova:X} runs past the end of the range; TYPE1v2 never splits");
+            }
+        }
+        else if (first < Table.Areas.Count && Table.Areas[first].Iova < iova)
+        {
+            unmap.size = 0;                        // v1: a mapping straddling iova ends the walk, nothing removed
+            return 0;
+        }
+
+        if ((flags & UnmapDirty) != 0 && ReportDirty(iova, bitmap, first, last) is int faulted)
+        {
+            return faulted;
+        }
+
+        ulong unmapped = 0;
+        while (first < Table.Areas.Count && Table.Areas[first].Iova <= last)
+        {
+            // v1 removes a mapping that starts inside the range whole, even if it runs past its end.
+            unmapped += Table.Areas[first].Length;
+            _invalidVaddr.Remove(Table.Areas[first].Iova);
+            Unpin(Table.Areas[first]);
+            Table.RemoveAt(first);
+        }
+
+        unmap.size = unmapped;
+        return 0;
+    }
+
+    private int InvalidateVaddr(ref vfio_iommu_type1_dma_unmap unmap, int first, ulong last)
+    {
+        ulong total = 0;
+        for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+        {
+            if (_invalidVaddr.Contains(Table.Areas[i].Iova))
+            {
+                return Fail(Errno.EINVAL, $"the vaddr of the mapping at 0x{Table.Areas[i].Iova:X} is invalid already");
+            }
+        }
+
+        for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+        {
+            _invalidVaddr.Add(Table.Areas[i].Iova);
+            total += Table.Areas[i].Length;
+        }
+
+        unmap.size = total;
+        return 0;
+    }
+
+    private int DirtyPages(byte* arg)
+    {
+        ref vfio_iommu_type1_dirty_bitmap dirty = ref *(vfio_iommu_type1_dirty_bitmap*)arg;
+        const uint Start = 1, Stop = 2, Get = 4;
+        if (dirty.argsz < 8 || (dirty.flags & ~(Start | Stop | Get)) != 0 || !uint.IsPow2(dirty.flags))
+        {
+            return Fail(Errno.EINVAL, "argsz below 8, unknown flags, or not exactly one of START/STOP/GET_BITMAP");
+        }
+
+        if (!V2)
+        {
+            return Fail(Errno.EACCES, "dirty tracking needs a TYPE1v2 container");
+        }
+
+        switch (dirty.flags)
+        {
+            case Start:
+                DirtyTracking = true;
+                return 0;
+            case Stop:
+                DirtyTracking = false;
+                return 0;
+        }
+
+        if (dirty.argsz - 8 < (uint)sizeof(vfio_iommu_type1_dirty_bitmap_get))
+        {
+            return Fail(Errno.EINVAL, "argsz leaves no room for vfio_iommu_type1_dirty_bitmap_get");
+        }
+
+        vfio_iommu_type1_dirty_bitmap_get get = *(vfio_iommu_type1_dirty_bitmap_get*)(arg + 8);
+        if (get.size == 0)
+        {
+            return Fail(Errno.EINVAL, "size is 0");
+        }
+
+        if (get.iova + (get.size - 1) < get.iova)
+        {
+            return Fail(Errno.EOVERFLOW, "iova + size wraps");
+        }
+
+        if (BitmapError(get.size, get.bitmap) is int failed)
+        {
+            return failed;
+        }
+
+        if (get.iova % MinPage != 0 || get.size % MinPage != 0)
+        {
+            return Fail(Errno.EINVAL, "iova and size must be page aligned");
+        }
+
+        ulong last = get.iova + (get.size - 1);
+        int first = Table.LowerBound(get.iova);
+        int end = Table.LowerBound(last);
+        if ((first < Table.Areas.Count && Table.Areas[first].Iova < get.iova)
+            || (end < Table.Areas.Count && Table.Areas[end].Iova <= last && Table.Areas[end].Last > last))
+        {
+            return Fail(Errno.EINVAL, "a mapping is bisected by an end of the range");
+        }
+
+        return ReportDirty(get.iova, get.bitmap, first, last) ?? 0;
+    }
+
+    /// <summary>The vfio_bitmap rules: pgsize the smallest page, size enough for the range and within the cap, tracking on.</summary>
+    private int? BitmapError(ulong rangeSize, in vfio_bitmap bitmap)
+    {
+        if (bitmap.pgsize != MinPage)
+        {
+            return Fail(Errno.EINVAL, $"pgsize 0x{bitmap.pgsize:X} is not the smallest IOMMU page (4096)");
+        }
+
+        ulong needed = ((rangeSize / MinPage) + 63) / 64 * 8;
+        if (bitmap.size == 0 || bitmap.size < needed || bitmap.size > MaxBitmapBytes)
+        {
+            return Fail(Errno.EINVAL, $"bitmap size {bitmap.size} is not in [{needed}, 0x{MaxBitmapBytes:X}]");
+        }
+
+        return DirtyTracking ? null : Fail(Errno.EINVAL, "dirty tracking is not started (VFIO_IOMMU_DIRTY_PAGES START)");
+    }
+
+    /// <summary>Type1 cannot see a physical device's writes: every mapped page in range is reported dirty.</summary>
+    private int? ReportDirty(ulong iova, in vfio_bitmap bitmap, int first, ulong last)
+    {
+        ulong bytes = bitmap.size;
+        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent((int)bytes);
+        try
+        {
+            Span<byte> bits = rented.AsSpan(0, (int)bytes);
+            if (!UserAccess.TryRead((ulong)bitmap.data, bits))
+            {
+                return Fail(Errno.EFAULT, "the bitmap cannot be read");
+            }
+
+            for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+            {
+                Area area = Table.Areas[i];
+                ulong from = (Math.Max(area.Iova, iova) - iova) / MinPage, to = (Math.Min(area.Last, last) - iova) / MinPage;
+                for (ulong bit = from; bit <= to && bit / 8 < bytes; bit++)
+                {
+                    bits[(int)(bit / 8)] |= (byte)(1 << (int)(bit % 8));
+                }
+            }
+
+            return UserAccess.TryWrite((ulong)bitmap.data, bits) ? null : Fail(Errno.EFAULT, "the bitmap cannot be written");
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+using Abi.Engine.Iommufd;
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Vfio;
+
+/// <summary>
+/// <c>/dev/vfio/devices/vfioN</c> (spec §8.1-8.3): useless until VFIO_DEVICE_BIND_IOMMUFD, then a
+/// device fd with ATTACH/DETACH_IOMMUFD_PT on top. Closing it unbinds the device.
+/// </summary>
+internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice device) : VfioDeviceFile(kernel, device)
+{
+    private IommufdFile? _context;
+    private DeviceObject? _bound;
+
+    public override string Name => Device.CdevPath;
+
+    public override bool Usable => _bound is not null;
+
+    public override int Ioctl(uint request, nint argument)
+    {
+        if (request == Constants.VFIO_DEVICE_BIND_IOMMUFD)
+        {
+            return argument == 0 ? Fail(Errno.EFAULT, "the argument pointer is NULL") : Bind((byte*)argument);
+        }
+
+        if (_bound is not null && request is Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT or Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT)
+        {
+            if (argument == 0)
+            {
+                return Fail(Errno.EFAULT, "the argument pointer is NULL");
+            }
+
+            return request == Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT ? Attach((byte*)argument) : Detach((byte*)argument);
+        }
+
+        return base.Ioctl(request, argument);
+    }
+
+    public override void Release()
+    {
+        lock (Device.Sync)
+        {
+            if (_bound is null)
+            {
+                return;
+            }
+
+            _context!.Unbind(_bound);
+            _bound = null;
+            _context = null;
+            Device.Owner = null;
+            CloseDevice();
+        }
+    }
+
+    private int Bind(byte* arg)
+    {
+        const uint MinSize = 16;
+        uint size = *(uint*)arg;
+        if (size < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {size} is below {MinSize}");
+        }
+
+        // copy_struct_from_user: bytes past the kernel's 24 must be zero.
+        uint known = (uint)sizeof(vfio_device_bind_iommufd);
+        Span<byte> chunk = stackalloc byte[64];
+        for (ulong at = known; at < size; at += (ulong)chunk.Length)
+        {
+            int n = (int)Math.Min((ulong)chunk.Length, size - at);
+            if (!UserAccess.TryRead((ulong)arg + at, chunk[..n]))
+            {
+                return Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read past byte {at}");
+            }
+
+            if (chunk[..n].IndexOfAnyExcept((byte)0) >= 0)
+            {
+                return Fail(Errno.E2BIG, $"non-zero bytes past the {known} bytes VFIO_DEVICE_BIND_IOMMUFD understands");
+            }
+        }
+
+        var bind = default(vfio_device_bind_iommufd);
+        new ReadOnlySpan<byte>(arg, (int)Math.Min(size, known)).CopyTo(new Span<byte>(&bind, (int)known));
+        if (bind.iommufd < 0 || (bind.flags & ~(uint)Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0)
+        {
+            return Fail(Errno.EINVAL, bind.iommufd < 0 ? $"iommufd {bind.iommufd} is negative" : $"unknown flags 0x{bind.flags:X}");
+        }
+
+        bool token = (bind.flags & Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0;
+        if (token && size < known)
+        {
+            return Fail(Errno.EINVAL, "the TOKEN flag needs argsz to cover token_uuid_ptr");
+        }
+
+        lock (Device.Sync)
+        {
+            if (Device.GroupOpen)
+            {
+                return Fail(Errno.EBUSY, $"the device's group {Device.GroupPath} is open");
+            }
+
+            if (_bound is not null)
+            {
+                return Fail(Errno.EINVAL, "this fd is already bound");
+            }
+
+            if (token)
+            {
+                Span<byte> uuid = stackalloc byte[16];
+                return !UserAccess.TryRead(bind.token_uuid_ptr, uuid)
+                    ? Fail(Errno.EFAULT, "token_uuid_ptr cannot be read")
+                    : Fail(Errno.EINVAL, "the device is not a VF and takes no token");
+            }
+
+            switch (Kernel.FileOf(bind.iommufd))
+            {
+                case IommufdFile context:
+                    if (Device.Owner is not null)
+                    {
+                        return Fail(Errno.EINVAL, $"{Device.CdevPath} is already open through another fd");
+                    }
+
+                    _context = context;
+                    _bound = context.Bind(Device, IommuUnit.Vtd);
+                    Device.Owner = this;
+                    OpenDevice();
+                    ((vfio_device_bind_iommufd*)arg)->out_devid = _bound.Id;
+                    return 0;
+                case not null:
+                    return Fail(Errno.EBADFD, $"fd {bind.iommufd} is not an iommufd");
+                default:
+                    return Kernel.IsOpenFile(bind.iommufd)
+                        ? Fail(Errno.EBADFD, $"fd {bind.iommufd} is not an iommufd")
+                        : Fail(Errno.EBADF, $"fd {bind.iommufd} is not open");
+            }
+        }
+    }
+
+    private int Attach(byte* arg)
+    {
+        ref vfio_device_attach_iommufd_pt attach = ref *(vfio_device_attach_iommufd_pt*)arg;
+        if (attach.argsz < 12)
+        {
+            return Fail(Errno.EINVAL, $"argsz {attach.argsz} is below 12");
+        }
+
+        if ((attach.flags & ~(uint)Constants.VFIO_DEVICE_ATTACH_PASID) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown flags 0x{attach.flags:X}");
+        }
+
+        if ((attach.flags & Constants.VFIO_DEVICE_ATTACH_PASID) != 0)
+        {
+            return Fail(Errno.EINVAL, attach.argsz < 16 ? "the PASID flag needs argsz 16" : "the device has no PASID capability");
+        }
+
+        uint ptId = attach.pt_id;
+        lock (Device.Sync)
+        {
+            int rc = _context!.Attach(_bound!, ref ptId);
+            if (rc == 0)
+            {
+                attach.pt_id = ptId;
+            }
+
+            return rc;
+        }
+    }
+
+    private int Detach(byte* arg)
+    {
+        ref vfio_device_detach_iommufd_pt detach = ref *(vfio_device_detach_iommufd_pt*)arg;
+        if (detach.argsz < 8)
+        {
+            return Fail(Errno.EINVAL, $"argsz {detach.argsz} is below 8");
+        }
+
+        if ((detach.flags & ~(uint)Constants.VFIO_DEVICE_DETACH_PASID) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown flags 0x{detach.flags:X}");
+        }
+
+        if ((detach.flags & Constants.VFIO_DEVICE_DETACH_PASID) != 0)
+        {
+            return Fail(Errno.EINVAL, detach.argsz < 12 ? "the PASID flag needs argsz 12" : "the device has no PASID capability");
+        }
+
+        lock (Device.Sync)
+        {
+            _context!.Detach(_bound!);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using Abi.Engine.Process;
+using Abi.Engine.Vfio.Type1;
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Vfio;
+
+/// <summary>
+/// The native VFIO container <c>/dev/vfio/vfio</c> (spec §9.1): groups join it, SET_IOMMU picks a
+/// backend (type1 v1/v2, or no-IOMMU when enabled), and IOMMU ioctls then go to that backend.
+/// The last group leaving drops the backend and every mapping with it.
+/// </summary>
+internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
+{
+    private readonly List<VfioGroupFile> _groups = [];
+    private readonly Lock _lock = new();
+
+    public override string Name => "/dev/vfio/vfio";
+
+    public Type1Iommu? Type1 { get; private set; }
+
+    public bool NoIommu { get; private set; }
+
+    /// <summary>Whether a backend is set (GET_DEVICE_FD needs one).</summary>
+    public bool HasBackend => Type1 is not null || NoIommu;
+
+    public override int Ioctl(uint request, nint argument)
+    {
+        lock (_lock)
+        {
+            switch (request)
+            {
+                case Constants.VFIO_GET_API_VERSION:
+                    return Constants.VFIO_API_VERSION;
+                case Constants.VFIO_CHECK_EXTENSION:
+                    return CheckExtension((ulong)argument);
+                case Constants.VFIO_SET_IOMMU:
+                    return SetIommu((ulong)argument);
+            }
+
+            if (Type1 is not null)
+            {
+                return Type1.Ioctl(request, argument);
+            }
+
+            return NoIommu
+                ? Fail(Errno.ENOTTY, "the no-IOMMU backend serves no IOMMU ioctls")
+                : Fail(Errno.EINVAL, "no IOMMU backend is set (VFIO_SET_IOMMU first)");
+        }
+    }
+
+    /// <summary>A group joins (VFIO_GROUP_SET_CONTAINER): with a backend set, its device is attached at once.</summary>
+    public int AddGroup(VfioGroupFile group)
+    {
+        lock (_lock)
+        {
+            if (_groups.Count > 0 && _groups[0].Device.NoIommu != group.Device.NoIommu)
+            {
+                return Fail(Errno.EPERM, "no-IOMMU and IOMMU-backed groups cannot share a container");
+            }
+
+            if (HasBackend && AttachError(group) is int failed)
+            {
+                return failed;
+            }
+
+            _groups.Add(group);
+            if (HasBackend)
+            {
+                Attach(group);
+            }
+
+            return 0;
+        }
+    }
+
+    /// <summary>A group leaves: its device's DMA is blocked; the last group takes the backend with it.</summary>
+    public void RemoveGroup(VfioGroupFile group)
+    {
+        lock (_lock)
+        {
+            _groups.Remove(group);
+            if (_groups.Count == 0)
+            {
+                Type1?.Release();
+                Type1 = null;
+                NoIommu = false;
+            }
+        }
+    }
+
+    private int CheckExtension(ulong extension)
+    {
+        if (Type1 is not null)
+        {
+            return Type1Iommu.CheckExtension(extension);
+        }
+
+        if (NoIommu)
+        {
+            return extension == Constants.VFIO_NOIOMMU_IOMMU ? 1 : 0;
+        }
+
+        // No backend yet: each registered backend answers without an instance.
+        return extension switch
+        {
+            (ulong)Constants.VFIO_TYPE1_IOMMU or 3 or 9 => 1,
+            (ulong)Constants.VFIO_NOIOMMU_IOMMU => kernel.EnableUnsafeNoIommu ? 1 : 0,
+            _ => 0,
+        };
+    }
+
+    private int SetIommu(ulong type)
+    {
+        if (_groups.Count == 0 || HasBackend)
+        {
+            return Fail(Errno.EINVAL, _groups.Count == 0 ? "no group is in the container" : "an IOMMU backend is set already");
+        }
+
+        switch (type)
+        {
+            case (ulong)Constants.VFIO_TYPE1_IOMMU or 3:
+                if (_groups.Exists(g => g.Device.NoIommu))
+                {
+                    return Fail(Errno.EINVAL, "type1 cannot drive no-IOMMU groups");
+                }
+
+                Type1 = new Type1Iommu(kernel, v2: type == 3);
+                break;
+            case 9:
+                return Fail(Errno.EINVAL, "type1 does not accept IOMMU type 9");
+            case (ulong)Constants.VFIO_NOIOMMU_IOMMU when kernel.EnableUnsafeNoIommu:
+                if (_groups.Exists(g => !g.Device.NoIommu))
+                {
+                    return Fail(Errno.EINVAL, "the no-IOMMU backend only takes no-IOMMU groups");
+                }
+
+                if (!ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RAWIO))
+                {
+                    return Fail(Errno.EPERM, "no-IOMMU mode needs CAP_SYS_RAWIO");
+                }
+
+                NoIommu = true;
+                break;
+            default:
+                return Fail(Errno.ENODEV, $"no IOMMU backend serves type {type}");
+        }
+
+        foreach (VfioGroupFile group in _groups)
+        {
+            Attach(group);
+        }
+
+        return 0;
+    }
+
+    private int? AttachError(VfioGroupFile group) =>
+        Type1 is not null && !Type1.CanAttachGroup() ? Fail(Errno.EINVAL, $"{group.Name}: its reserved MSI window is already mapped in the container") : null;
+
+    private void Attach(VfioGroupFile group)
+    {
+        if (Type1 is not null)
+        {
+            group.Device.Model.Dma.Attach(Type1.Table, null);
+        }
+        else
+        {
+            group.Device.Model.Dma.AttachDirect(kernel.Memory);
+        }
+    }
+}

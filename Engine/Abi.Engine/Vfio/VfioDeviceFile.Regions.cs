@@ -1,0 +1,258 @@
+using System.Runtime.InteropServices;
+using Abi.Engine.Pci;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Vfio;
+
+/// <summary>Regions (spec §8.5, §8.10): info with capability chains, and region reads and writes.</summary>
+internal abstract unsafe partial class VfioDeviceFile
+{
+    private const int OffsetShift = 40;
+    private const ulong InRegionMask = (1UL << OffsetShift) - 1;
+
+    /// <summary>The trapped register file behind a region mapping at file offset <paramref name="offset"/>, if it is a BAR.</summary>
+    public IMmioHandler? MmioHandler(long offset, long length)
+    {
+        int index = (int)((ulong)offset >> OffsetShift);
+        return Usable && index < 6 && Model.Bars[index] is PciBar bar && bar.Handler is not PciMemory && !bar.IsIo && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
+    }
+
+    /// <summary>The plain memory behind the BAR region at <paramref name="offset"/> (an mmap of the device fd), or null for a register BAR.</summary>
+    public PciMemory? MemoryBar(long offset, long length)
+    {
+        ulong index = (ulong)offset >> OffsetShift;
+        return Usable && index < 6 && Model.Bars[(int)index] is PciBar { Handler: PciMemory memory } && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= memory.Size ? memory : null;
+    }
+
+    public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
+
+    public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>
+        RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true);
+
+    private int GetRegionInfo(byte* arg)
+    {
+        ref vfio_region_info info = ref *(vfio_region_info*)arg;
+        const uint MinSize = 32;
+        uint argsz = info.argsz;
+        if (argsz < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {argsz} is below {MinSize}");
+        }
+
+        uint index = info.index;
+        var result = new vfio_region_info { argsz = argsz, index = index, offset = (ulong)index << OffsetShift };
+        bool msixCap = false;
+        switch (index)
+        {
+            case < 6:
+                if (Model.Bars[(int)index] is PciBar bar)
+                {
+                    result.size = bar.Size;
+                    result.flags = (uint)(Constants.VFIO_REGION_INFO_FLAG_READ | Constants.VFIO_REGION_INFO_FLAG_WRITE | (bar.IsIo ? 0 : Constants.VFIO_REGION_INFO_FLAG_MMAP));
+                    msixCap = Model.MsixTable.Bar == (int)index;
+                }
+
+                break;
+            case Constants.VFIO_PCI_ROM_REGION_INDEX:
+                result.size = Model.OptionRomSize;       // no option ROM: size 0, no flags
+                result.flags = Model.OptionRomSize != 0 ? (uint)Constants.VFIO_REGION_INFO_FLAG_READ : 0u;
+                break;
+            case Constants.VFIO_PCI_CONFIG_REGION_INDEX:
+                result.size = (ulong)Model.ConfigSize;
+                result.flags = (uint)(Constants.VFIO_REGION_INFO_FLAG_READ | Constants.VFIO_REGION_INFO_FLAG_WRITE);
+                break;
+            default:
+                return Fail(Errno.EINVAL, index == Constants.VFIO_PCI_VGA_REGION_INDEX ? "the device has no VGA region" : $"region index {index} is past the device's {Constants.VFIO_PCI_NUM_REGIONS} regions");
+        }
+
+        if (msixCap)
+        {
+            // VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (3): a bare header saying the MSI-X table may be mapped.
+            const uint CapSize = 8;
+            result.flags |= Constants.VFIO_REGION_INFO_FLAG_CAPS;
+            if (argsz < MinSize + CapSize)
+            {
+                result.argsz = MinSize + CapSize;
+                result.cap_offset = 0;
+            }
+            else
+            {
+                var header = new vfio_info_cap_header { id = 3, version = 1, next = 0 };
+                *(vfio_info_cap_header*)(arg + MinSize) = header;
+                result.cap_offset = MinSize;
+            }
+        }
+
+        info = result;
+        return 0;
+    }
+
+    private long RegionAccess(Span<byte> buffer, long offset, bool write)
+    {
+        if (!Usable)
+        {
+            return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet");
+        }
+
+        ulong index = (ulong)offset >> OffsetShift;
+        ulong at = (ulong)offset & InRegionMask;
+        if (index >= Constants.VFIO_PCI_NUM_REGIONS)
+        {
+            return Fail(Errno.EINVAL, $"offset 0x{offset:X} selects region {index}, past the last");
+        }
+
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        return index switch
+        {
+            Constants.VFIO_PCI_CONFIG_REGION_INDEX => ConfigAccess(buffer, at, write),
+            < 6 => BarAccess((int)index, buffer, at, write),
+            Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 => RomRead(buffer, at),
+            _ => Fail(Errno.EINVAL, $"region {index} cannot be read or written on this device"),
+        };
+    }
+
+    private long RomRead(Span<byte> buffer, ulong at)
+    {
+        if (at >= Model.OptionRomSize)
+        {
+            return 0;
+        }
+
+        int length = (int)Math.Min((ulong)buffer.Length, Model.OptionRomSize - at);
+        buffer[..length].Clear();
+        return length;
+    }
+
+    private long ConfigAccess(Span<byte> buffer, ulong at, bool write)
+    {
+        ulong configSize = (ulong)Model.ConfigSize;
+        if (at >= configSize || (ulong)buffer.Length > configSize - at)
+        {
+            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} is past the {configSize}-byte config space");
+        }
+
+        if (at >= PciConfigSpace.Size)
+        {
+            // Extended config space: no extended capabilities; reads give 0, writes are dropped.
+            if (!write)
+            {
+                buffer.Clear();
+            }
+
+            return buffer.Length;
+        }
+
+        if ((ulong)buffer.Length > PciConfigSpace.Size - at)
+        {
+            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} crosses into extended config space");
+        }
+
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int position = (int)at + done;
+            int size = PieceSize(position, buffer.Length - done, max: 4);
+            if (write)
+            {
+                Model.Config.Write(position, size, (uint)ReadLittle(buffer.Slice(done, size)));
+            }
+            else
+            {
+                WriteLittle(buffer.Slice(done, size), Model.Config.Read(position, size));
+            }
+
+            done += size;
+        }
+
+        return done;
+    }
+
+    private long BarAccess(int index, Span<byte> buffer, ulong at, bool write)
+    {
+        if (Model.Bars[index] is not PciBar bar)
+        {
+            return Fail(Errno.EINVAL, $"BAR {index} is not implemented");
+        }
+
+        if (!Model.Config.MemoryEnabled)
+        {
+            return Fail(Errno.EIO, "memory decoding is off in the command register");
+        }
+
+        if (at >= bar.Size)
+        {
+            return Fail(Errno.EINVAL, $"offset 0x{at:X} is past BAR {index} (0x{bar.Size:X} bytes)");
+        }
+
+        int length = (int)Math.Min((ulong)buffer.Length, bar.Size - at);
+        (int msixBar, ulong msixStart, ulong msixLength) = Model.MsixTable;
+        int done = 0;
+        while (done < length)
+        {
+            ulong position = at + (ulong)done;
+            int size = PieceSize((long)position, length - done, max: 8);
+            Span<byte> piece = buffer.Slice(done, size);
+            bool shadowed = msixBar == index && position < msixStart + msixLength && position + (ulong)size > msixStart;
+            if (shadowed)
+            {
+                // The MSI-X vector table is the kernel's: reads give 0xff, writes are dropped.
+                if (!write)
+                {
+                    piece.Fill(0xFF);
+                }
+            }
+            else if (write)
+            {
+                bar.Handler.Write((long)position, size, ReadLittle(piece));
+            }
+            else
+            {
+                WriteLittle(piece, bar.Handler.Read((long)position, size));
+            }
+
+            done += size;
+        }
+
+        return done;
+    }
+
+    /// <summary>The largest naturally aligned access (≤ <paramref name="max"/>) at <paramref name="position"/> within <paramref name="remaining"/> bytes.</summary>
+    private static int PieceSize(long position, int remaining, int max)
+    {
+        for (int size = max; size > 1; size >>= 1)
+        {
+            if (remaining >= size && position % size == 0)
+            {
+                return size;
+            }
+        }
+
+        return 1;
+    }
+
+    private static ulong ReadLittle(ReadOnlySpan<byte> bytes)
+    {
+        ulong value = 0;
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            value |= (ulong)bytes[i] << (8 * i);
+        }
+
+        return value;
+    }
+
+    private static void WriteLittle(Span<byte> bytes, ulong value)
+    {
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)(value >> (8 * i));
+        }
+    }
+}

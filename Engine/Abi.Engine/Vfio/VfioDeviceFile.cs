@@ -1,0 +1,123 @@
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Vfio;
+
+/// <summary>
+/// A VFIO device fd of an emulated PCI function, as vfio-pci serves it: GET_INFO, regions, IRQs,
+/// reset and features, and pread/pwrite at the region offsets (index &lt;&lt; 40). The cdev flavour
+/// (<see cref="VfioCdevFile"/>) adds bind and attach; a device fd from a group (legacy) is usable
+/// at once. Arguments start with <c>argsz</c>; the struct pointer itself is trusted except NULL,
+/// nested user pointers are copied with <see cref="UserAccess"/>.
+/// </summary>
+internal abstract unsafe partial class VfioDeviceFile : EngineFile
+{
+    protected VfioDeviceFile(EmulatedKernel kernel, EmulatedDevice device)
+    {
+        Kernel = kernel;
+        Device = device;
+    }
+
+    public EmulatedKernel Kernel { get; }
+
+    public EmulatedDevice Device { get; }
+
+    public PciDevice Model => Device.Model;
+
+    /// <summary>Whether the fd gives access to the device (a cdev only once bound).</summary>
+    public abstract bool Usable { get; }
+
+    public override int Ioctl(uint request, nint argument)
+    {
+        if (!Usable)
+        {
+            return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet (VFIO_DEVICE_BIND_IOMMUFD first)");
+        }
+
+        return request switch
+        {
+            Constants.VFIO_DEVICE_GET_INFO or Constants.VFIO_DEVICE_GET_REGION_INFO or Constants.VFIO_DEVICE_GET_IRQ_INFO
+                or Constants.VFIO_DEVICE_SET_IRQS or Constants.VFIO_DEVICE_FEATURE when argument == 0 => Fail(Errno.EFAULT, "the argument pointer is NULL"),
+            Constants.VFIO_DEVICE_GET_INFO => GetInfo((byte*)argument),
+            Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo((byte*)argument),
+            Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo((byte*)argument),
+            Constants.VFIO_DEVICE_SET_IRQS => SetIrqs((byte*)argument),
+            Constants.VFIO_DEVICE_RESET => Reset(),
+            Constants.VFIO_DEVICE_FEATURE => Feature((byte*)argument),
+            _ => Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of a vfio-pci device fd"),
+        };
+    }
+
+    /// <summary>The device was opened: vfio-pci enables it (memory decoding on, bus mastering off).</summary>
+    protected void OpenDevice() => Model.Config.Reset(PciConfigSpace.CommandMemory);
+
+    /// <summary>The last fd went: interrupts off, the function reset (vfio-pci resets on release when it can).</summary>
+    protected void CloseDevice()
+    {
+        Model.Interrupts.Release();
+        if (Model.CanReset)
+        {
+            Model.Reset();
+        }
+
+        Model.Config.Reset(0);
+    }
+
+    private int GetInfo(byte* arg)
+    {
+        ref vfio_device_info info = ref *(vfio_device_info*)arg;
+        const uint MinSize = 16;
+        uint argsz = info.argsz;
+        if (argsz < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {argsz} is below {MinSize}");
+        }
+
+        var result = new vfio_device_info
+        {
+            argsz = argsz,
+            flags = (uint)(Constants.VFIO_DEVICE_FLAGS_PCI | (Model.CanReset ? Constants.VFIO_DEVICE_FLAGS_RESET : 0)),
+            num_regions = Constants.VFIO_PCI_NUM_REGIONS,
+            num_irqs = Constants.VFIO_PCI_NUM_IRQS,
+        };
+        new ReadOnlySpan<byte>(&result, (int)Math.Min(argsz, (uint)sizeof(vfio_device_info))).CopyTo(new Span<byte>(arg, (int)Math.Min(argsz, (uint)sizeof(vfio_device_info))));
+        return 0;
+    }
+
+    private int Reset()
+    {
+        if (!Model.CanReset)
+        {
+            return Fail(Errno.EINVAL, $"{Model.Name} has no function reset");
+        }
+
+        // pci_reset_function saves and restores config space around the reset: only the model's state goes.
+        Model.Reset();
+        return 0;
+    }
+
+    private int Feature(byte* arg)
+    {
+        ref vfio_device_feature feature = ref *(vfio_device_feature*)arg;
+        const uint Get = 1u << 16, Set = 1u << 17, Probe = 1u << 18;
+        if (feature.argsz < 8)
+        {
+            return Fail(Errno.EINVAL, $"argsz {feature.argsz} is below 8");
+        }
+
+        if ((feature.flags & ~(0xFFFFu | Get | Set | Probe)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown flag bits 0x{feature.flags & ~(0xFFFFu | Get | Set | Probe):X}");
+        }
+
+        if ((feature.flags & Probe) == 0 && (feature.flags & (Get | Set)) == (Get | Set))
+        {
+            return Fail(Errno.EINVAL, "GET and SET together need PROBE");
+        }
+
+        return Fail(Errno.ENOTTY, $"feature {feature.flags & 0xFFFF} is not implemented by the engine's vfio-pci");
+    }
+}

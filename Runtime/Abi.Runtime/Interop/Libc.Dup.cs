@@ -1,9 +1,0 @@
-using System.Runtime.InteropServices;
-
-namespace Abi.Runtime.Native;
-
-internal static partial class Libc
-{
-    [LibraryImport(Library, EntryPoint = "dup", SetLastError = true)]
-    internal static partial int Dup(int fd);
-}

@@ -1,0 +1,108 @@
+using System.Runtime.InteropServices;
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Vfio;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>Device info, regions and their capability chain, config space and BAR access (spec §8.4-8.6, §8.10).</summary>
+public sealed class DeviceRegionTests : DeviceTest
+{
+    [Fact]
+    public void DeviceInfo_IsVfioPcis()
+    {
+        using VfioDevice device = OpenBound(out _);
+        VfioDeviceInfo info = device.GetInfo();
+        Assert.Equal((uint)(Constants.VFIO_DEVICE_FLAGS_PCI | Constants.VFIO_DEVICE_FLAGS_RESET), info.Flags);
+        Assert.Equal(9u, info.RegionCount);
+        Assert.Equal(5u, info.IrqCount);
+        Span<byte> arg = stackalloc byte[24];
+        arg.Clear();
+        MemoryMarshal.Write(arg, 15u);
+        Assert.Equal(-(int)Errno.EINVAL, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_INFO, arg));
+    }
+
+    [Fact]
+    public void RegionInfo_NegotiatesArgszForTheMsixCapability()
+    {
+        using VfioDevice device = OpenBound(out _);
+        Span<byte> arg = stackalloc byte[48];
+        arg.Clear();
+        ref vfio_region_info info = ref MemoryMarshal.AsRef<vfio_region_info>(arg);
+        info.argsz = 32;
+        Assert.Equal(0, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+        Assert.Equal(40u, info.argsz);                                                      // asks for room for the chain
+        Assert.Equal(0u, info.cap_offset);
+        Assert.Equal((uint)(1 | 2 | 4 | 8), info.flags);                                     // READ WRITE MMAP CAPS
+        Assert.Equal(1ul << 20, info.size);
+
+        info.argsz = 48;
+        Assert.Equal(0, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+        Assert.Equal(32u, info.cap_offset);
+        Assert.Equal((ushort)3, MemoryMarshal.Read<ushort>(arg[32..]));                      // MSIX_MAPPABLE
+        Assert.Equal(0u, MemoryMarshal.Read<uint>(arg[36..]));                               // end of chain
+
+        VfioRegionInfo bar1 = device.GetRegionInfo(1);
+        Assert.Equal((0ul, 0u, 1ul << 40), (bar1.Size, bar1.Flags, bar1.Offset));
+        VfioRegionInfo config = device.GetRegionInfo(Constants.VFIO_PCI_CONFIG_REGION_INDEX);
+        Assert.Equal((256ul, 3u, 7ul << 40), (config.Size, config.Flags, config.Offset));
+
+        info.argsz = 48;
+        info.index = Constants.VFIO_PCI_VGA_REGION_INDEX;
+        Assert.Equal(-(int)Errno.EINVAL, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+        info.index = 9;
+        Assert.Equal(-(int)Errno.EINVAL, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+        info.argsz = 31;
+        info.index = 0;
+        Assert.Equal(-(int)Errno.EINVAL, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+    }
+
+    [Fact]
+    public void ConfigSpaceAndBar_ReadAndWriteLikeVfioPci()
+    {
+        using VfioDevice device = OpenBound(out _);
+        int fd = FdOf(device);
+        Assert.Equal(0x11E8_1234u, device.ReadConfig32(0));
+        Assert.Equal(0x2u, device.ReadConfig32(4) & 0x7);                                     // enabled: memory on, no bus master
+        Assert.Equal(-(long)Errno.EFAULT, Kernel.Pread(fd, new byte[8], (7L << 40) + 252));
+
+        device.WriteConfig32(0x10, 0xFFFF_FFFF);                                               // BAR sizing
+        Assert.Equal(0xFFF0_0000u, device.ReadConfig32(0x10));
+        device.WriteConfig32(0x00, 0);                                                         // identity is read-only
+        Assert.Equal(0x11E8_1234u, device.ReadConfig32(0));
+
+        VfioRegionInfo bar0 = device.GetRegionInfo(0);
+        Span<byte> value = stackalloc byte[4];
+        device.ReadRegion(bar0, 0, value);
+        Assert.Equal(0x0100_00EDu, MemoryMarshal.Read<uint>(value));
+        device.ReadRegion(bar0, 0x80000, value);                                               // the MSI-X table is shadowed
+        Assert.Equal(0xFFFF_FFFFu, MemoryMarshal.Read<uint>(value));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 1L << 20));             // past the BAR
+        Assert.Equal(4, Kernel.Pread(fd, new byte[16], (1L << 20) - 4));                        // truncated at its end
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 1L << 40));             // BAR1 is not there
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 9L << 40));
+
+        device.WriteConfig32(4, 0);                                                            // memory decoding off
+        Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[4], 0));
+        Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, 3, 1, fd, 0));                   // trapped BARs are not memory
+    }
+
+    [Fact]
+    public void Reset_ReturnsTheModelToPowerOn()
+    {
+        using VfioDevice device = OpenBound(out _);
+        using MmioRegion bar = device.MapRegion(device.GetRegionInfo(0));
+        bar.Write32(0x04, 5);
+        Assert.Equal(~5u, bar.Read32(0x04));
+        device.Reset();
+        Assert.Equal(~0u, bar.Read32(0x04));
+        Assert.Equal(0x2u, device.ReadConfig32(4) & 0x2);                                       // config space is restored
+    }
+}

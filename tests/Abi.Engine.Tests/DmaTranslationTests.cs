@@ -1,0 +1,152 @@
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Memory;
+using Abi.Runtime.Vfio;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>Device DMA through an IOAS: translation, permission checks, faults, IOTLB invalidation and the unmap protocol.</summary>
+public sealed class DmaTranslationTests : EngineTest
+{
+    private const ulong Iova = 0x40_0000;
+
+    private IoasObject Inspect(Ioas ioas) =>
+        (IoasObject)((IommufdFile)Kernel.FileOf((int)Iommufd.Fd.DangerousGetHandle())!).Objects.Get(ioas.Id)!;
+
+    [Fact]
+    public void DeviceWritesAndReads_ReachTheMappedBuffer()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 3 * 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        IoasObject space = Inspect(ioas);
+
+        byte[] payload = Enumerable.Range(0, 6000).Select(i => (byte)i).ToArray();
+        Assert.True(space.DmaWrite(Iova + 100, payload));                // crosses a page boundary
+        Assert.Equal(payload, memory.Slice(100, 6000).ToArray());
+        byte[] back = new byte[6000];
+        Assert.True(space.DmaRead(Iova + 100, back));
+        Assert.Equal(payload, back);
+        Assert.Equal(0, space.Faults.Count);
+    }
+
+    [Fact]
+    public void UnmappedAndReadOnlyIovas_Fault_AndChangeNothing()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 2 * 4096, preferHugePages: false);
+        memory.Span.Fill(0xCC);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory.Address, 4096, Iova, Abi.Linux.iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+        IoasObject space = Inspect(ioas);
+
+        Assert.False(space.DmaWrite(Iova, [1, 2, 3]));
+        Assert.Equal(IommuFaultReason.Permission, space.Faults.Last!.Value.Reason);
+        Assert.False(space.DmaWrite(Iova + 4096, [1]));
+        Assert.Equal(new IommuFault(Iova + 4096, true, IommuFaultReason.Unmapped), space.Faults.Last);
+        Assert.True(memory.Span.ToArray().All(b => b == 0xCC));
+        Assert.True(space.DmaRead(Iova, new byte[16]));
+    }
+
+    [Fact]
+    public void MemoryTheEngineDoesNotKnow_IsNeverTouched()
+    {
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(unchecked((nint)0x8000_0000L), 4096, Iova);       // accepted: nothing is pinned without a domain
+        IoasObject space = Inspect(ioas);
+        Assert.False(space.DmaRead(Iova, new byte[8]));
+        Assert.Equal(IommuFaultReason.UnknownMemory, space.Faults.Last!.Value.Reason);
+    }
+
+    [Fact]
+    public void Unmap_InvalidatesTheIotlb()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        IoasObject space = Inspect(ioas);
+        Assert.True(space.DmaWrite(Iova, [7]));        // now cached
+        ioas.Unmap(Iova, 4096);
+        Assert.False(space.DmaWrite(Iova, [8]));
+        Assert.Equal(7, memory.Span[0]);
+    }
+
+    [Fact]
+    public void Munmap_OfStillMappedMemory_MakesDmaFault_NotTouchIt()
+    {
+        var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        IoasObject space = Inspect(ioas);
+        Assert.True(space.DmaWrite(Iova, [1]));       // cached in the IOTLB
+        memory.Dispose();                             // munmap behind the IOAS's back
+        Assert.False(space.DmaWrite(Iova, [2]));
+        Assert.Equal(IommuFaultReason.UnknownMemory, space.Faults.Last!.Value.Reason);
+    }
+
+    [Fact]
+    public void AfterUnmapReturns_NoDmaReachesTheMemory()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        IoasObject space = Inspect(ioas);
+        using var stop = new CancellationTokenSource();
+        long writes = 0;
+        var device = new Thread(() =>
+        {
+            byte[] value = new byte[8];
+            for (ulong n = 1; !stop.IsCancellationRequested; n++)
+            {
+                BitConverter.TryWriteBytes(value, n);
+                if (space.DmaWrite(Iova, value))
+                {
+                    Interlocked.Increment(ref writes);
+                }
+            }
+        });
+        device.Start();
+        SpinWait.SpinUntil(() => Interlocked.Read(ref writes) > 1000);
+
+        ioas.Unmap(Iova, 4096);
+        ulong afterUnmap = BitConverter.ToUInt64(memory.Span[..8]);
+        Thread.Sleep(50);
+        ulong later = BitConverter.ToUInt64(memory.Span[..8]);
+        stop.Cancel();
+        device.Join();
+
+        Assert.True(afterUnmap > 0);
+        Assert.Equal(afterUnmap, later);
+        Assert.True(space.Faults.Count > 0);
+    }
+
+    [Fact]
+    public void RandomDmaAtUnmappedAndReadOnlyIovas_AllFault_AndCanariesStayIntact()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 16 * 4096, preferHugePages: false);
+        memory.Span.Fill(0x5A);
+        using Ioas ioas = Iommufd.AllocIoas();
+        // Pages 4..7 mapped read-only; everything else around them (canaries) is unmapped.
+        ioas.Map(memory.Address + (4 * 4096), 4 * 4096, Iova + (4 * 4096), Abi.Linux.iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+        IoasObject space = Inspect(ioas);
+        var random = new Random(5);
+        byte[] data = new byte[64];
+        int faulted = 0;
+        for (int i = 0; i < 100_000; i++)
+        {
+            ulong target = Iova + (ulong)random.Next(0, 16 * 4096 - 64);
+            if (!space.DmaWrite(target, data))
+            {
+                faulted++;
+            }
+        }
+
+        Assert.Equal(100_000, faulted);
+        Assert.Equal(100_000, space.Faults.Count);
+        Assert.True(memory.Span.ToArray().All(b => b == 0x5A));
+    }
+}

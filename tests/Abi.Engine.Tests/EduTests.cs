@@ -1,0 +1,109 @@
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Memory;
+using Abi.Runtime.Vfio;
+using Abi.Samples.Edu;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>The edu driver on the engine's edu device: MMIO, DMA through the IOMMU, interrupts, isolation.</summary>
+public sealed class EduTests : DeviceTest
+{
+    private const ulong Iova = 0x10_0000;
+
+    [Fact]
+    public void Driver_CopiesBetweenTwoIovas_AndGetsTheInterrupt()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 2 * 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory, Iova);
+        using VfioDevice device = OpenBound(out _);
+        device.Attach(ioas.Id);
+        using var driver = new EduDriver(device);
+
+        Assert.Equal((1u, 0u), driver.Version);
+        Assert.Equal(~0x1234_5678u, driver.CheckLiveness(0x1234_5678));
+        Assert.Equal(3_628_800u, driver.Factorial(10));
+        Assert.Equal(Constants.VFIO_PCI_MSIX_IRQ_INDEX, driver.InterruptIndex);
+
+        byte[] payload = Enumerable.Range(0, 3000).Select(i => (byte)(i * 7)).ToArray();
+        payload.CopyTo(memory.Slice(0, 3000));
+        driver.Copy(Iova, Iova + 4096 + 100, payload.Length);
+        Assert.Equal(payload, memory.Slice(4096 + 100, 3000).ToArray());
+        Assert.Equal(0x100u, driver.WaitForInterrupt(1000));
+        Assert.Equal(0u, driver.WaitForInterrupt(0));                        // acknowledged, nothing pending
+        Assert.Equal(0, Edu.Dma.Faults);
+        Assert.Equal(2, Edu.Transfers);
+    }
+
+    [Fact]
+    public void Dma_ToUnmappedOrReadOnlyIova_Faults_AndTouchesNothing()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 3 * 4096, preferHugePages: false);
+        memory.Span.Fill(0x5A);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory.Address + 4096, 4096, Iova, iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+        using VfioDevice device = OpenBound(out _);
+        device.Attach(ioas.Id);
+        using var driver = new EduDriver(device);
+
+        driver.ReadFromMemory(Iova, 64);                                      // reading a read-only page is fine
+        driver.WriteToMemory(Iova, 64);                                       // writing it is not
+        Assert.Equal(1, Edu.Dma.Faults);
+        Assert.Equal(IommuFaultReason.Permission, Edu.Dma.LastFault!.Value.Reason);
+        driver.WriteToMemory(Iova + 4096, 64);                                // nothing mapped there
+        Assert.Equal(IommuFaultReason.Unmapped, Edu.Dma.LastFault!.Value.Reason);
+        Assert.All(memory.Span.ToArray(), b => Assert.Equal(0x5A, b));
+
+        device.Detach();
+        driver.ReadFromMemory(Iova, 64);
+        Assert.Equal(IommuFaultReason.Blocked, Edu.Dma.LastFault!.Value.Reason);
+        Assert.Equal(3, Edu.Dma.Faults);
+    }
+
+    [Fact]
+    public void RandomDeviceDmas_AtUnmappedAndReadOnlyIovas_AllFault_AndCanariesSurvive()
+    {
+        // Two mapped pages with canary pages around them; the device aims 10^5 accesses at everything else.
+        using var memory = DmaBuffer.Allocate(Kernel, 5 * 4096, preferHugePages: false);
+        memory.Span.Fill(0xC3);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory.Address + 4096, 4096, Iova, iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
+        ioas.Map(memory.Address + (3 * 4096), 4096, Iova + (2 * 4096));
+        using VfioDevice device = OpenBound(out _);
+        device.Attach(ioas.Id);
+        device.WriteConfig32(0x04, 0x6);                                       // memory + bus master
+
+        var random = new Random(1234);
+        byte[] data = new byte[256];
+        random.NextBytes(data);
+        const int Accesses = 100_000;
+        int refused = 0;
+        for (int i = 0; i < Accesses; i++)
+        {
+            int length = random.Next(1, data.Length + 1);
+            ulong target = random.Next(3) switch
+            {
+                0 => Iova + 4096 + (ulong)random.Next(4096),                   // the hole between the mappings
+                1 => (ulong)random.NextInt64(0, 1L << 47) & ~0xFFFUL | 0x800,  // anywhere else
+                _ => Iova + (ulong)random.Next(4096 - length),                 // the read-only page, written
+            };
+            if (target >= Iova + (2 * 4096) && target < Iova + (3 * 4096))
+            {
+                target += 4096;                                                // never the writable page
+            }
+
+            refused += Edu.Dma.Write(target, data.AsSpan(0, length)) ? 0 : 1;
+        }
+
+        Assert.Equal(Accesses, refused);
+        Assert.Equal(Accesses, Edu.Dma.Faults);
+        Assert.All(memory.Span.ToArray(), b => Assert.Equal(0xC3, b));
+    }
+}

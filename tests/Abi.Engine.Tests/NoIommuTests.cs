@@ -1,0 +1,55 @@
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Memory;
+using Abi.Runtime.Vfio;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>No-IOMMU mode (spec §9.7): only when enabled, noiommu-N groups, no mapping ioctls, host addresses for DMA.</summary>
+public sealed unsafe class NoIommuTests
+{
+    [Fact]
+    public void NoIommuDevices_NeedTheUnsafeSwitch()
+    {
+        var kernel = new EmulatedKernel(ContainerBackend.Type1);
+        Assert.Throws<InvalidOperationException>(() => kernel.AddDevice(new EduDevice(), noIommu: true));
+        using VfioContainer container = VfioContainer.Open(kernel);
+        Assert.False(container.CheckExtension(Constants.VFIO_NOIOMMU_IOMMU));
+    }
+
+    [Theory]
+    [InlineData(ContainerBackend.Type1)]
+    [InlineData(ContainerBackend.Iommufd)]
+    public void NoIommuGroup_DmasToHostAddresses_AndHasNoMappingIoctls(ContainerBackend backend)
+    {
+        var kernel = new EmulatedKernel(backend) { EnableUnsafeNoIommu = true };
+        var edu = new EduDevice();
+        var node = kernel.AddDevice(edu, noIommu: true);
+        Assert.Null(node.CdevPath);
+        Assert.StartsWith("/dev/vfio/noiommu-", node.GroupPath, StringComparison.Ordinal);
+
+        using var memory = DmaBuffer.Allocate(kernel, 4096, preferHugePages: false);
+        using VfioContainer container = VfioContainer.Open(kernel);
+        Assert.True(container.CheckExtension(Constants.VFIO_NOIOMMU_IOMMU));
+        using VfioGroup group = VfioGroup.Open(node.GroupPath, kernel);
+        group.SetContainer(container);
+        container.SetIommu(Constants.VFIO_NOIOMMU_IOMMU);
+        int fd = (int)container.Fd.DangerousGetHandle();
+        var map = new vfio_iommu_type1_dma_map { argsz = 32, flags = 3, vaddr = (ulong)memory.Address, iova = 0x10000, size = 4096 };
+        Assert.Equal(backend == ContainerBackend.Type1 ? -(int)Errno.ENOTTY : -(int)Errno.ENODEV, kernel.Ioctl(fd, Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map)));
+
+        using VfioDevice device = group.GetDevice(node.PciName);
+        device.WriteConfig32(0x04, 0x6);
+        Assert.True(edu.Dma.Write((ulong)memory.Address + 10, [1, 2, 3]));             // the DMA address is the host address
+        Assert.Equal([1, 2, 3], memory.Slice(10, 3).ToArray());
+        Assert.False(edu.Dma.Write(0x1000, [1]));                                         // memory the engine does not know
+        Assert.Equal(IommuFaultReason.UnknownMemory, edu.Dma.LastFault!.Value.Reason);
+    }
+}

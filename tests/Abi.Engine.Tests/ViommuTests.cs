@@ -1,0 +1,250 @@
+using System.Runtime.InteropServices;
+using Abi.Engine;
+using Abi.Engine.Devices;
+using Abi.Engine.Iommufd;
+using Abi.Engine.Pci;
+using Abi.Engine.Process;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Memory;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>The mock vIOMMU: vDEVICEs, vEVENTQs, HW queues, its data and mmap-able pages, and its cache invalidation.</summary>
+public sealed unsafe class ViommuTests : MockIommuTest
+{
+    private const uint Selftest = 0xdeadbeef, SelftestEvents = 0xbeefbeef, TriggerVevent = 17, DevCheckCache = 16;
+
+    private readonly uint _ioas, _stdev, _device, _parent, _viommu, _nested;
+
+    public ViommuTests()
+    {
+        (_ioas, _stdev, _, _device) = NewMockDevice();
+        Assert.Equal(Errno.None, AllocHwpt(_device, _ioas, 1 /* NEST_PARENT */, out _parent));
+        var viommu = new iommu_viommu_alloc { dev_id = _device, hwpt_id = _parent, type = Selftest };
+        Assert.Equal(Errno.None, Raw.TryViommuAlloc(ref viommu));
+        _viommu = viommu.out_viommu_id;
+        Assert.Equal(Errno.None, AllocHwpt(_device, _viommu, 0, out _nested, 0xdead, [0xbadbeef]));
+    }
+
+    private Errno AllocVdevice(uint device, ulong virtId, out uint vdevice)
+    {
+        var alloc = new iommu_vdevice_alloc { viommu_id = _viommu, dev_id = device, virt_id = virtId };
+        Errno rc = Raw.TryVdeviceAlloc(ref alloc);
+        vdevice = alloc.out_vdevice_id;
+        return rc;
+    }
+
+    private int Replace(uint stdev, uint pt)
+    {
+        var replace = new IommuTestCmd { op = 10, id = stdev, u32_16 = pt };
+        return Test(ref replace);
+    }
+
+    private int Trigger(uint device)
+    {
+        var trigger = new IommuTestCmd { op = TriggerVevent, u32_16 = device };
+        return Test(ref trigger);
+    }
+
+    [Fact]
+    public void Vdevice_IsNeededToAttachToANestedHwptOfTheVIommu_AndIsTombstonedWithItsDevice()
+    {
+        Assert.Equal(-(int)Errno.ENOENT, Replace(_stdev, _nested));                 // no vDEVICE yet
+        Assert.Equal(Errno.None, AllocVdevice(_device, 0x99, out uint vdevice));
+        Assert.Equal(Errno.EEXIST, AllocVdevice(_device, 0x88, out _));            // one per device
+        (_, uint otherStdev, _, uint other) = NewMockDevice(ioas: _ioas);
+        Assert.Equal(Errno.EEXIST, AllocVdevice(other, 0x99, out _));              // one per virtual ID
+        Assert.Equal(Errno.None, AllocVdevice(other, 0x88, out uint otherVdevice));
+        Assert.Equal(0, Replace(_stdev, _nested));
+        Assert.Equal(Errno.EBUSY, Destroy(_viommu));
+
+        // Unbinding the device takes its vDEVICE along, and the id stays taken.
+        Assert.Equal(Errno.None, Destroy(otherStdev));
+        Assert.Equal(Errno.ENOENT, Destroy(otherVdevice));
+        Assert.NotEqual(otherVdevice, NewIoas());
+
+        Assert.Equal(0, Replace(_stdev, _ioas));
+        Assert.Equal(Errno.None, Destroy(vdevice));
+        Assert.Equal(-(int)Errno.ENOENT, Replace(_stdev, _nested));                 // gone again
+    }
+
+    [Fact]
+    public void Veventq_DeliversWholeEvents_AndCollapsesAnOverflowIntoALostEventsHeader()
+    {
+        var alloc = new iommu_veventq_alloc { viommu_id = _viommu, type = SelftestEvents, veventq_depth = 0 };
+        Assert.Equal(Errno.EINVAL, Raw.TryVeventqAlloc(ref alloc));
+        alloc.veventq_depth = (1u << 19) + 1;
+        Assert.Equal(Errno.EINVAL, Raw.TryVeventqAlloc(ref alloc));
+        alloc.veventq_depth = 2;
+        Assert.Equal(Errno.None, Raw.TryVeventqAlloc(ref alloc));
+        Assert.Equal(Errno.EEXIST, Raw.TryVeventqAlloc(ref alloc));               // one per type
+        int fd = (int)alloc.out_veventq_fd;
+
+        Assert.Equal(Errno.None, AllocVdevice(_device, 0x99, out _));
+        Assert.Equal(-(int)Errno.ENOENT, Trigger(_device));                        // not on the vIOMMU's nested HWPT yet
+        Assert.Equal(0, Replace(_stdev, _nested));
+        Span<byte> buffer = stackalloc byte[64];
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Read(fd, buffer[..7]));          // below one header
+        Assert.Equal(0, Kernel.Read(fd, buffer));                                 // empty
+
+        Assert.Equal(0, Trigger(_device));
+        PollFd[] poll = [new PollFd { Fd = fd, Events = LinuxConstants.POLLIN }];
+        Assert.Equal(1, Kernel.Poll(poll, 0));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Read(fd, buffer[..8]));          // the header fits, the event does not
+        Assert.Equal(12, Kernel.Read(fd, buffer));
+        Assert.Equal([0u, 0u, 0x99u], MemoryMarshal.Cast<byte, uint>(buffer[..12]).ToArray());   // flags, sequence, virt_id
+
+        // Depth 2: the third event becomes a lost-events header, which takes a sequence number too.
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, Trigger(_device));
+        }
+
+        Assert.Equal(32, Kernel.Read(fd, buffer));
+        Assert.Equal([0u, 1u, 0x99u, 0u, 2u, 0x99u, 1u /* LOST_EVENTS */, 3u], MemoryMarshal.Cast<byte, uint>(buffer[..32]).ToArray());
+        Assert.Equal(0, Trigger(_device));
+        Assert.Equal(12, Kernel.Read(fd, buffer));
+        Assert.Equal(4u, MemoryMarshal.Read<uint>(buffer[4..]));
+
+        Assert.Equal(Errno.EBUSY, Destroy(alloc.out_veventq_id));                // the fd pins it
+        Assert.Equal(0, Kernel.Close(fd));
+        Assert.Equal(Errno.None, Destroy(alloc.out_veventq_id));
+        Assert.Equal(-(int)Errno.EOPNOTSUPP, Trigger(_device));                    // nowhere to report
+    }
+
+    [Fact]
+    public void HwQueue_PinsAndLocksItsPages_AndFillsTheMockSlotsInOrder()
+    {
+        const ulong Iova = 0x100_0000, Page = 4096;
+        Errno AllocQueue(uint type, uint index, ulong iova, ulong length, out uint id)
+        {
+            var alloc = new iommu_hw_queue_alloc { viommu_id = _viommu, type = type, index = index, nesting_parent_iova = iova, length = length };
+            Errno rc = Raw.TryHwQueueAlloc(ref alloc);
+            id = alloc.out_hw_queue_id;
+            return rc;
+        }
+
+        Assert.Equal(Errno.EOPNOTSUPP, AllocQueue(0, 0, Iova, Page, out _));             // DEFAULT
+        Assert.Equal(Errno.EINVAL, AllocQueue(Selftest, 0, Iova, 0, out _));
+        Assert.Equal(Errno.EOVERFLOW, AllocQueue(Selftest, 0, ulong.MaxValue, Page, out _));
+        Assert.Equal(Errno.ENOENT, AllocQueue(Selftest, 0, Iova, Page, out _));         // nothing mapped there
+
+        using var memory = DmaBuffer.Allocate(Kernel, 2 * (long)Page, preferHugePages: false);
+        var first = Map(_ioas, (ulong)memory.Address, Page, Iova);
+        var second = Map(_ioas, (ulong)memory.Address + Page, Page, Iova + Page);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref first));
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref second));
+
+        var writeOnly = Map(_ioas, (ulong)memory.Address, Page, Iova + (4 * Page), access: 2);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref writeOnly));
+        Assert.Equal(Errno.EPERM, AllocQueue(Selftest, 0, Iova + (4 * Page), Page, out _)); // the hardware reads it
+
+        Assert.Equal(Errno.EIO, AllocQueue(Selftest, 1, Iova, Page, out _));            // slot 0 is empty
+        Assert.Equal(Errno.EINVAL, AllocQueue(Selftest, 2, Iova, Page, out _));         // two slots
+        Assert.Equal(Errno.None, AllocQueue(Selftest, 0, Iova, Page, out uint queue0));
+        Assert.Equal(Errno.EEXIST, AllocQueue(Selftest, 0, Iova, Page, out _));
+
+        var unmap = new iommu_ioas_unmap { ioas_id = _ioas, iova = Iova, length = Page };
+        Assert.Equal(Errno.EBUSY, Raw.TryIoasUnmap(ref unmap));                        // locked by the queue
+        var unmapSecond = new iommu_ioas_unmap { ioas_id = _ioas, iova = Iova + Page, length = Page };
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref unmapSecond));
+
+        Assert.Equal(Errno.None, AllocQueue(Selftest, 1, Iova + (Page / 2), Page / 2, out uint queue1));
+        Assert.Equal(queue0 + 2, queue1);                                             // queue 0's internal access took an id
+        Assert.Equal(Errno.EBUSY, Destroy(queue0));                                  // queue 1 depends on it
+        Assert.Equal(Errno.EBUSY, Destroy(queue0 + 1));                              // the internal access
+        Assert.Equal(Errno.EBUSY, Destroy(_viommu));
+        Assert.Equal(Errno.None, Destroy(queue1));
+        Assert.Equal(Errno.None, Destroy(queue0));
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref unmap));
+    }
+
+    [Fact]
+    public void ViommuData_IsLoopedBack_AndItsPagesAreMappedWhole_HoldingTheVIommuBusy()
+    {
+        ulong[] data = [0xbeef, 0, 0];                                               // in_data, out_data | offset | length
+        fixed (ulong* d = data)
+        {
+            var alloc = new iommu_viommu_alloc { dev_id = _device, hwpt_id = _parent, type = Selftest, data_uptr = (ulong)d, data_len = 4 };
+            Assert.Equal(Errno.EINVAL, Raw.TryViommuAlloc(ref alloc));                // shorter than out_data
+            alloc.data_len = 25;
+            Assert.Equal(Errno.EINVAL, Raw.TryViommuAlloc(ref alloc));
+            alloc.data_len = 24;
+            Assert.Equal(Errno.None, Raw.TryViommuAlloc(ref alloc));
+
+            Assert.Equal(0xbeefUL << 32 | 0xbeef, data[0]);                        // out_data = in_data
+            (long offset, nuint length) = ((long)data[1], (nuint)data[2]);
+            Assert.Equal(4096, offset);                                               // the first page is never handed out
+            Assert.Equal((nuint)8192, length);
+
+            const int ReadWrite = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
+            Assert.Equal(-(nint)Errno.ENXIO, Kernel.Mmap(0, length, ReadWrite, LinuxConstants.MAP_SHARED, Fd, offset + 4096));
+            Assert.Equal(-(nint)Errno.ENXIO, Kernel.Mmap(0, length / 2, ReadWrite, LinuxConstants.MAP_SHARED, Fd, offset));
+            Assert.Equal(-(nint)Errno.ENXIO, Kernel.Mmap(0, length * 2, ReadWrite, LinuxConstants.MAP_SHARED, Fd, offset));
+            Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, length, ReadWrite, LinuxConstants.MAP_PRIVATE, Fd, offset));
+            Assert.Equal(-(nint)Errno.EPERM, Kernel.Mmap(0, length, ReadWrite | LinuxConstants.PROT_EXEC, LinuxConstants.MAP_SHARED, Fd, offset));
+
+            nint pages = Kernel.Mmap(0, length, ReadWrite, LinuxConstants.MAP_SHARED, Fd, offset);
+            Assert.True(pages > 0);
+            Assert.Equal(0xbeefu, *(uint*)pages);
+            Assert.Equal(Errno.EBUSY, Destroy(alloc.out_viommu_id));                  // mapped
+            Assert.Equal(0, Kernel.Munmap(pages, length));
+            Assert.Equal(Errno.None, Destroy(alloc.out_viommu_id));
+            Assert.Equal(-(nint)Errno.ENXIO, Kernel.Mmap(0, length, ReadWrite, LinuxConstants.MAP_SHARED, Fd, offset));
+        }
+    }
+
+    [Fact]
+    public void ViommuInvalidate_ClearsTheCacheOfTheDeviceKnownByTheVirtualId()
+    {
+        Assert.Equal(Errno.None, AllocVdevice(_device, 0x99, out _));
+        int CheckCache(uint slot, uint value)
+        {
+            var check = new IommuTestCmd { op = DevCheckCache, id = _device, u32_16 = slot, u32_20 = value };
+            return Test(ref check);
+        }
+
+        uint[] entries = [0, 0x99, 0, 0, 0x99, 4, 0, 0];                             // {flags, vdev_id, cache_id} x 2 (+ a zero tail)
+        fixed (uint* e = entries)
+        {
+            var invalidate = new iommu_hwpt_invalidate { hwpt_id = _viommu, data_uptr = (ulong)e, data_type = Selftest, entry_len = 12, entry_num = 0 };
+            Assert.Equal(Errno.None, Raw.TryHwptInvalidate(ref invalidate));           // an empty array checks the type
+            invalidate.data_type = 0xdadbeef;
+            Assert.Equal(Errno.EINVAL, Raw.TryHwptInvalidate(ref invalidate));
+            invalidate.data_type = Selftest;
+            invalidate.entry_num = 2;
+            Assert.Equal(Errno.EINVAL, Raw.TryHwptInvalidate(ref invalidate));         // the second names cache 4
+            Assert.Equal(1u, invalidate.entry_num);
+            Assert.Equal(0, CheckCache(0, 0));
+            Assert.Equal(0, CheckCache(1, 0xbaddad));
+
+            entries[4] = 0x9;                                                         // an unknown virtual ID
+            entries[5] = 1;
+            invalidate.entry_num = 2;
+            Assert.Equal(Errno.EINVAL, Raw.TryHwptInvalidate(ref invalidate));
+            Assert.Equal(1u, invalidate.entry_num);
+
+            // A 16-byte entry is read like copy_struct_from_user: its 4 extra bytes must be zero.
+            entries[0] = 1;                                                           // FLAG_ALL
+            entries[3] = 7;
+            invalidate.entry_len = 16;
+            invalidate.entry_num = 1;
+            Assert.Equal(Errno.E2BIG, Raw.TryHwptInvalidate(ref invalidate));
+            entries[3] = 0;
+            entries[0] = 0xffff_ffff;
+            invalidate.entry_num = 1;                                                 // entry_num came back as 0
+            Assert.Equal(Errno.EOPNOTSUPP, Raw.TryHwptInvalidate(ref invalidate));
+            Assert.Equal(0u, invalidate.entry_num);
+            entries[0] = 1;
+            invalidate.entry_num = 1;
+            Assert.Equal(Errno.None, Raw.TryHwptInvalidate(ref invalidate));
+            for (uint slot = 0; slot < 4; slot++)
+            {
+                Assert.Equal(0, CheckCache(slot, 0));
+            }
+        }
+    }
+}
