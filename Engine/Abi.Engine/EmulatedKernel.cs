@@ -64,10 +64,10 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     public FaultInjection Faults { get; } = new();
 
     /// <summary>
-    /// The kernel's <c>CONFIG_IOMMUFD_TEST</c>: iommufd files answer <c>IOMMU_TEST_CMD</c> (mock
-    /// domains and devices, access objects, checks), which the kernel's selftests drive. Off by default, as in the kernel.
+    /// The kernel's <c>CONFIG_IOMMUFD_TEST</c>: when set (by <c>Abi.Engine.Selftest</c>), iommufd
+    /// files answer <c>IOMMU_TEST_CMD</c> through this one-entry table. Null by default, as in the kernel.
     /// </summary>
-    public bool EnableTestCommands { get; set; }
+    internal IoctlTable.Entry[]? TestCommand { get; set; }
 
     /// <summary>
     /// A task's <c>fail-nth</c> file under <c>/proc</c> opens as the engine's (see

@@ -1,6 +1,7 @@
 using Abi.Engine;
 using Abi.Engine.Devices;
 using Abi.Engine.Devices.Virtio;
+using Abi.Engine.Selftest;
 
 namespace Abi.Interposer;
 
@@ -32,11 +33,14 @@ internal static class EngineConfiguration
 
         var kernel = new EmulatedKernel(backend)
         {
-            EnableTestCommands = IsSet("ABI_ENGINE_IOMMUFD_TEST"),
             EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
             ServeFailNth = IsSet("ABI_ENGINE_FAIL_NTH"),
         };
         Trace = IsSet("ABI_ENGINE_TRACE");
+        if (IsSet("ABI_ENGINE_IOMMUFD_TEST"))
+        {
+            IommufdSelftest.Enable(kernel);
+        }
 
         string devices = Environment.GetEnvironmentVariable("ABI_ENGINE_DEVICES") ?? "";
         foreach (string name in devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -1,3 +1,4 @@
+using Abi.Engine.Selftest;
 using Abi.Engine;
 using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
@@ -15,7 +16,7 @@ public abstract unsafe class MockIommuTest : EngineTest
 {
     private const uint TestCmd = 0x3BA0;
 
-    protected MockIommuTest() => Kernel.EnableTestCommands = true;
+    protected MockIommuTest() => IommufdSelftest.Enable(Kernel);
 
     protected int Fd => (int)Iommufd.Fd.DangerousGetHandle();
 

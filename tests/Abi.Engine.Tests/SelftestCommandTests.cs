@@ -1,3 +1,4 @@
+using Abi.Engine.Selftest;
 using Abi.Engine;
 using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
@@ -17,10 +18,10 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
     [Fact]
     public void Disabled_ByDefault_AsWithoutConfigIommufdTest()
     {
-        Kernel.EnableTestCommands = false;
+        IommufdSelftest.Disable(Kernel);
         var cmd = new IommuTestCmd { op = 1, id = NewIoas(), u64_16 = 0x1000, u64_24 = 0x1000 };
         Assert.Equal(-(int)Errno.ENOTTY, Test(ref cmd));
-        Kernel.EnableTestCommands = true;
+        IommufdSelftest.Enable(Kernel);
         Assert.Equal(0, Test(ref cmd));
         cmd.op = 99;
         Assert.Equal(-(int)Errno.EOPNOTSUPP, Test(ref cmd));

@@ -1,3 +1,4 @@
+using Abi.Engine.Selftest;
 using System.Runtime.InteropServices;
 using Abi.Engine;
 using Abi.Engine.Devices;

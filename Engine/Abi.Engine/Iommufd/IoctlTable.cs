@@ -38,13 +38,11 @@ internal static unsafe class IoctlTable
         new("IOMMU_HW_QUEUE_ALLOC", Constants.IOMMU_HW_QUEUE_ALLOC, (uint)sizeof(iommu_hw_queue_alloc), 40, &IommufdFile.HwQueueAlloc),
     ];
 
-    /// <summary>IOMMU_TEST_CMD's number: IOMMUFD_CMD_BASE + 32, served only with CONFIG_IOMMUFD_TEST.</summary>
+    /// <summary>
+    /// IOMMU_TEST_CMD's number: IOMMUFD_CMD_BASE + 32, served only with CONFIG_IOMMUFD_TEST, whose
+    /// entry comes from the selftest assembly (<see cref="EmulatedKernel.TestCommand"/>).
+    /// </summary>
     public const uint TestNr = First + 32;
-
-    private static readonly Entry s_test = new("IOMMU_TEST_CMD", (Type << 8) | TestNr, IommuTestCmd.Size, IommuTestCmd.MinSize, &IommufdFile.TestCommand);
-
-    /// <summary>The IOMMU_TEST_CMD entry (the dispatcher uses it only when test commands are enabled).</summary>
-    public static ref readonly Entry Test => ref s_test;
 
     /// <summary>The entry for <paramref name="nr"/>, or a null reference outside the table.</summary>
     public static ref readonly Entry Find(uint nr)

@@ -87,7 +87,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOVERFLOW, $"start 0x{cmd.start:X} + length 0x{cmd.length:X} wraps");
         }
 
-        if (f.Kernel.FileOf(cmd.fd) is SelftestDmaBuf dmabuf)
+        if (f.Kernel.FileOf(cmd.fd) is DmaBufFile dmabuf)
         {
             return f.MapDmaBuf(ioas!, dmabuf, ref cmd);
         }
@@ -98,7 +98,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
-        (ulong Device, ulong Inode, long Size)? stat = FileStat(cmd.fd);
+        (ulong Device, ulong Inode, long Size)? stat = FileStat.Of(cmd.fd);
         if (ioas!.Domains.Count > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
         {
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
@@ -117,7 +117,7 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>MAP_FILE of a dma-buf: the range must lie inside the buffer, which must not be revoked; nothing is pinned or charged.</summary>
-    private int MapDmaBuf(IoasObject ioas, SelftestDmaBuf dmabuf, ref iommu_ioas_map_file cmd)
+    private int MapDmaBuf(IoasObject ioas, DmaBufFile dmabuf, ref iommu_ioas_map_file cmd)
     {
         if (dmabuf.Length <= cmd.start + (cmd.length - 1))
         {

@@ -12,7 +12,7 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed partial class IommufdFile
 {
-    private const uint NoPasid = 0;
+    internal const uint NoPasid = 0;
 
     // The mock IOMMU's PASID width (MOCK_PASID_WIDTH): a PASID-capable mock device takes PASIDs below 2^20.
     private const int MockPasidWidth = 20;

@@ -16,7 +16,7 @@ namespace Abi.Engine.Iommufd;
 /// </remarks>
 internal sealed unsafe partial class IommufdFile
 {
-    private const uint MockViommuType = 0xdeadbeef, MockHwQueueType = 0xdeadbeef, MockVeventType = 0xbeefbeef;
+    internal const uint MockViommuType = 0xdeadbeef, MockHwQueueType = 0xdeadbeef, MockVeventType = 0xbeefbeef;
 
     internal static int ViommuAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
     {

@@ -43,7 +43,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         Clear();
         uint type = (request >> 8) & 0xFF;
         uint nr = request & 0xFF;
-        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && Kernel.EnableTestCommands ? ref IoctlTable.Test : ref IoctlTable.Find(nr);
+        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && Kernel.TestCommand is { } test ? ref test[0] : ref IoctlTable.Find(nr);
         if (type != IoctlTable.Type || Unsafe.IsNullRef(in entry))
         {
             // Numbers below the iommufd range (or past it) belong to the VFIO container compatibility layer.

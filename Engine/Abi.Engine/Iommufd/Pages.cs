@@ -22,7 +22,7 @@ internal sealed class Pages
     public (ulong Device, ulong Inode)? FileIdentity { get; set; }
 
     /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
-    public SelftestDmaBuf? DmaBuf { get; set; }
+    public DmaBufFile? DmaBuf { get; set; }
 
     /// <summary>Whether the pages may be mapped writable (a read-only source cannot become writable by COPY).</summary>
     public bool Writable { get; set; }

@@ -1,7 +1,8 @@
 using Abi.Interop;
 using static Abi.Engine.EngineDiagnostics;
+using Abi.Engine.Iommufd;
 
-namespace Abi.Engine.Iommufd;
+namespace Abi.Engine.Selftest;
 
 /// <summary>
 /// The fd IOMMU_TEST_CMD's CREATE_ACCESS returns: an access object driven from user space, as an

@@ -1,5 +1,5 @@
 
-namespace Abi.Engine.Iommufd;
+namespace Abi.Engine.Selftest;
 
 /// <summary>
 /// The dma-buf IOMMU_TEST_CMD's DMABUF_GET exports: a buffer of whole pages that IOMMU_IOAS_MAP_FILE
@@ -8,11 +8,6 @@ namespace Abi.Engine.Iommufd;
 /// keep the buffer alive after its fd is closed, as a dma-buf attachment does. Its contents are
 /// not modelled: device DMA to it is refused like DMA to any MAP_FILE area.
 /// </summary>
-internal sealed class SelftestDmaBuf(ulong length) : EngineFile
+internal sealed class SelftestDmaBuf(ulong length) : DmaBufFile(length)
 {
-    public override string Name => "dmabuf:";
-
-    public ulong Length { get; } = length;
-
-    public volatile bool Revoked;
 }

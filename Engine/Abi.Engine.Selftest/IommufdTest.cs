@@ -1,20 +1,19 @@
-using Abi.Engine.Native;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
+using Abi.Engine.Iommufd;
 
-namespace Abi.Engine.Iommufd;
+namespace Abi.Engine.Selftest;
 
 /// <summary>
-/// IOMMU_TEST_CMD (spec §12; the kernel's <c>selftest.c</c> under CONFIG_IOMMUFD_TEST): mock
-/// devices behind a mock IOMMU, reserved ranges, access objects driven from user space, and checks
-/// of what a domain maps and how often a page is pinned. Only answered when
-/// <see cref="EmulatedKernel.EnableTestCommands"/> is on. Unknown ops answer EOPNOTSUPP, as the
-/// kernel does.
+/// IOMMU_TEST_CMD (<c>drivers/iommu/iommufd/selftest.c</c>, <c>iommufd_test()</c>, under
+/// CONFIG_IOMMUFD_TEST): mock devices behind a mock IOMMU, reserved ranges, access objects driven
+/// from user space, and checks of what a domain maps and how often a page is pinned. Only answered
+/// once <see cref="IommufdSelftest.Enable"/> ran. Unknown ops answer EOPNOTSUPP, as the kernel does.
 /// </summary>
-internal sealed unsafe partial class IommufdFile
+internal static unsafe class IommufdTest
 {
     private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
         OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
@@ -27,37 +26,37 @@ internal sealed unsafe partial class IommufdFile
     // The kernel refuses larger buffers up front (it would have to allocate them).
     private const ulong SelftestMaxLength = 16UL << 20;
 
-    internal static int TestCommand(IommufdFile f, byte* arg, ref IoctlCall call)
+    internal static int TestCommand(IommufdFile f, byte* arg, ref IommufdFile.IoctlCall call)
     {
         ref IommuTestCmd cmd = ref *(IommuTestCmd*)arg;
         return cmd.op switch
         {
-            OpAddReserved => f.AddReserved(cmd.id, cmd.u64_16, cmd.u64_24),
-            OpMockDomain or OpMockDomainFlags => f.MockDomain(ref cmd),
-            OpMockDomainReplace => f.MockDomainReplace(ref cmd),
-            OpCheckMap => f.CheckMap(cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
-            OpCheckRefs => f.CheckRefs(cmd.u64_24, cmd.u64_16, cmd.u32_32),
-            OpCreateAccess => f.CreateTestAccess(ref cmd),
+            OpAddReserved => AddReserved(f, cmd.id, cmd.u64_16, cmd.u64_24),
+            OpMockDomain or OpMockDomainFlags => MockDomain(f, ref cmd),
+            OpMockDomainReplace => MockDomainReplace(f, ref cmd),
+            OpCheckMap => CheckMap(f, cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
+            OpCheckRefs => CheckRefs(f, cmd.u64_24, cmd.u64_16, cmd.u32_32),
+            OpCreateAccess => CreateTestAccess(f, ref cmd),
             OpDestroyAccessPages => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.u32_16) : NotAccess(cmd.id),
-            OpAccessPages => f.AccessPages(ref cmd),
-            OpAccessRw => f.AccessRw(ref cmd),
+            OpAccessPages => AccessPages(f, ref cmd),
+            OpAccessRw => AccessRw(f, ref cmd),
             OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
             OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
-            OpDirty => f.InjectDirty(ref cmd),
-            OpDevCheckCache => f.CheckDeviceCache(cmd.id, cmd.u32_16, cmd.u32_20),
-            OpCheckIotlb => f.CheckIotlb(cmd.id, cmd.u32_16, cmd.u32_20),
-            OpTriggerIopf => f.TriggerIopf(ref cmd),
-            OpTriggerVevent => f.TriggerVevent(cmd.u32_16),
-            OpPasidAttach or OpPasidReplace => f.MockDevice(cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
-            OpPasidDetach => f.MockDevice(cmd.id) is DeviceObject d ? f.DetachMockPasid(d, cmd.u32_16) : NotMockDevice(cmd.id),
-            OpDmaBufGet => f.GetDmaBuf(cmd.u32_16),
-            OpDmaBufRevoke => f.RevokeDmaBuf((int)cmd.u32_16, cmd.u32_20 != 0),
-            OpPasidCheckHwpt => f.MockDevice(cmd.id) is DeviceObject d ? f.CheckPasidHwpt(d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
+            OpDirty => InjectDirty(f, ref cmd),
+            OpDevCheckCache => CheckDeviceCache(f, cmd.id, cmd.u32_16, cmd.u32_20),
+            OpCheckIotlb => CheckIotlb(f, cmd.id, cmd.u32_16, cmd.u32_20),
+            OpTriggerIopf => TriggerIopf(f, ref cmd),
+            OpTriggerVevent => TriggerVevent(f, cmd.u32_16),
+            OpPasidAttach or OpPasidReplace => MockDevice(f, cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
+            OpPasidDetach => MockDevice(f, cmd.id) is DeviceObject d ? DetachMockPasid(f, d, cmd.u32_16) : NotMockDevice(cmd.id),
+            OpDmaBufGet => GetDmaBuf(f, cmd.u32_16),
+            OpDmaBufRevoke => RevokeDmaBuf(f, (int)cmd.u32_16, cmd.u32_20 != 0),
+            OpPasidCheckHwpt => MockDevice(f, cmd.id) is DeviceObject d ? CheckPasidHwpt(f, d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
     }
 
-    private int AddReserved(uint ioasId, ulong start, ulong length)
+    private static int AddReserved(IommufdFile f, uint ioasId, ulong start, ulong length)
     {
         if (length == 0)
         {
@@ -69,7 +68,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOVERFLOW, "start + length wraps");
         }
 
-        if (Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
+        if (f.Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
         {
             return Fail(Errno.ENOENT, $"{ioasId} is not an IOAS");
         }
@@ -84,7 +83,7 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private int MockDomain(ref IommuTestCmd cmd)
+    private static int MockDomain(IommufdFile f, ref IommuTestCmd cmd)
     {
         uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
         if ((flags & ~(IommuUnit.MockNoDirty | IommuUnit.MockPasid)) != 0)
@@ -93,17 +92,17 @@ internal sealed unsafe partial class IommufdFile
         }
 
         // The selftest object takes its id first, then the device binds, then it attaches: ids in the kernel's order.
-        var selftest = new SelftestObject(this);
-        uint stdevId = Objects.Add(selftest);
+        var selftest = new SelftestObject(f);
+        uint stdevId = f.Objects.Add(selftest);
         var device = new DeviceObject(null, IommuUnit.Mock(flags));
-        uint deviceId = Objects.Add(device);
+        uint deviceId = f.Objects.Add(device);
         uint ptId = cmd.id;
-        int rc = Attach(device, ref ptId);
+        int rc = f.Attach(device, ref ptId);
         if (rc < 0)
         {
             string? reason = EngineDiagnostics.LastReason;
-            Objects.Remove(deviceId);
-            Objects.Remove(stdevId);
+            f.Objects.Remove(deviceId);
+            f.Objects.Remove(stdevId);
             return Fail((Errno)(-rc), reason ?? "attach failed");
         }
 
@@ -114,15 +113,15 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private int MockDomainReplace(ref IommuTestCmd cmd)
+    private static int MockDomainReplace(IommufdFile f, ref IommuTestCmd cmd)
     {
-        if (Objects.Get<SelftestObject>(cmd.id, ObjectKind.Selftest) is not { Device: DeviceObject device })
+        if (f.Objects.Get<SelftestObject>(cmd.id, ObjectKind.Selftest) is not { Device: DeviceObject device })
         {
             return Fail(Errno.ENOENT, $"{cmd.id} is not a mock device");
         }
 
         uint ptId = cmd.u32_16;
-        int rc = Attach(device, ref ptId);
+        int rc = f.Attach(device, ref ptId);
         if (rc == 0)
         {
             cmd.u32_16 = ptId;
@@ -132,9 +131,9 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>Every MOCK_PAGE_SIZE step of [iova, iova + length) must translate to the page behind the same step of uptr.</summary>
-    private int CheckMap(uint hwptId, ulong iova, ulong length, ulong uptr)
+    private static int CheckMap(IommufdFile f, uint hwptId, ulong iova, ulong length, ulong uptr)
     {
-        if (Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        if (f.Objects.Get<HwptPagingObject>(hwptId, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
         {
             return Fail(Errno.ENOENT, $"{hwptId} is not a paging HWPT");
         }
@@ -153,7 +152,7 @@ internal sealed unsafe partial class IommufdFile
         ProcessMaps maps = ProcessMaps.Read();
         for (ulong done = 0; done < length; done += step)
         {
-            if (!Kernel.Memory.Contains((uptr + done) & ~(ulong)(LinuxConstants.PageSize - 1), LinuxConstants.PageSize))
+            if (!f.Kernel.Memory.Contains((uptr + done) & ~(ulong)(LinuxConstants.PageSize - 1), LinuxConstants.PageSize))
             {
                 return Fail(Errno.EFAULT, $"uptr 0x{uptr + done:X} is not mapped");
             }
@@ -186,20 +185,14 @@ internal sealed unsafe partial class IommufdFile
         }
 
         (ulong Device, ulong Inode, ulong Offset)? theirs = pages.FileDescriptor is int fd
-            ? FileStat(fd) is (ulong device, ulong inode, _) ? (device, inode, source) : null
+            ? FileStat.Of(fd) is (ulong device, ulong inode, _) ? (device, inode, source) : null
             : maps.Backing(source);
         return theirs is not null && theirs == maps.Backing(address);
     }
 
-    /// <summary>fstat's st_dev, st_ino and st_size (x86-64 struct stat: offsets 0, 8 and 48), or null if it fails.</summary>
-    private static (ulong Device, ulong Inode, long Size)? FileStat(int fd)
-    {
-        byte* stat = stackalloc byte[Libc.StatSize];
-        return Libc.Fstat(fd, stat) == 0 ? (*(ulong*)stat, *(ulong*)(stat + 8), *(long*)(stat + 48)) : null;
-    }
 
     /// <summary>Every page of [uptr, uptr + length) must be pinned exactly <paramref name="refs"/> times (by all contexts of the process).</summary>
-    private int CheckRefs(ulong uptr, ulong length, uint refs)
+    private static int CheckRefs(IommufdFile f, ulong uptr, ulong length, uint refs)
     {
         const ulong Page = LinuxConstants.PageSize;
         if (length % Page != 0 || uptr % Page != 0 || uptr + length < uptr)
@@ -212,12 +205,12 @@ internal sealed unsafe partial class IommufdFile
             return 0;
         }
 
-        if (!Kernel.Memory.Contains(uptr, length))
+        if (!f.Kernel.Memory.Contains(uptr, length))
         {
             return Fail(Errno.EFAULT, $"[0x{uptr:X}, +0x{length:X}) is not mapped");
         }
 
-        int[] counts = PinCounts(Kernel, uptr, (int)(length / Page));
+        int[] counts = PinCounts(f.Kernel, uptr, (int)(length / Page));
         for (int i = 0; i < counts.Length; i++)
         {
             if (counts[i] != refs)
@@ -339,9 +332,9 @@ internal sealed unsafe partial class IommufdFile
         return counts;
     }
 
-    private int CheckDeviceCache(uint deviceId, uint slot, uint expected)
+    private static int CheckDeviceCache(IommufdFile f, uint deviceId, uint slot, uint expected)
     {
-        if (Objects.Get(deviceId) is not DeviceObject device)
+        if (f.Objects.Get(deviceId) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
@@ -351,7 +344,7 @@ internal sealed unsafe partial class IommufdFile
             : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
     }
 
-    private int CreateTestAccess(ref IommuTestCmd cmd)
+    private static int CreateTestAccess(IommufdFile f, ref IommuTestCmd cmd)
     {
         uint flags = cmd.u32_20;
         if ((flags & ~AccessNeedsPinPages) != 0)
@@ -359,12 +352,12 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown access flags 0x{flags:X}");
         }
 
-        if (Kernel.Faults.ShouldFail("access.alloc"))
+        if (f.Kernel.Faults.ShouldFail("access.alloc"))
         {
             return Fail(Errno.ENOMEM, "injected failure: access.alloc");
         }
 
-        var file = new SelftestAccessFile(this, (flags & AccessNeedsPinPages) != 0);
+        var file = new SelftestAccessFile(f, (flags & AccessNeedsPinPages) != 0);
         int rc = file.Access.Attach(cmd.id);
         if (rc < 0)
         {
@@ -373,7 +366,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail((Errno)(-rc), reason ?? "attach failed");
         }
 
-        int fd = Kernel.AddFile(file);
+        int fd = f.Kernel.AddFile(file);
         if (fd < 0)
         {
             file.Release();
@@ -384,7 +377,7 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private int AccessPages(ref IommuTestCmd cmd)
+    private static int AccessPages(IommufdFile f, ref IommuTestCmd cmd)
     {
         uint flags = cmd.u32_16;
         ulong iova = cmd.u64_24, length = cmd.u64_32, uptr = cmd.u64_40;
@@ -398,7 +391,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
         }
 
-        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        if (f.Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
         {
             return NotAccess(cmd.id);
         }
@@ -436,7 +429,7 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private int AccessRw(ref IommuTestCmd cmd)
+    private static int AccessRw(IommufdFile f, ref IommuTestCmd cmd)
     {
         ulong iova = cmd.u64_16, length = cmd.u64_24, uptr = cmd.u64_32;
         uint flags = cmd.u32_40;
@@ -450,7 +443,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
         }
 
-        if (Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
+        if (f.Kernel.FileOf((int)cmd.id) is not SelftestAccessFile file)
         {
             return NotAccess(cmd.id);
         }
@@ -472,7 +465,7 @@ internal sealed unsafe partial class IommufdFile
         return !write && !UserAccess.TryWrite(uptr, buffer) ? Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be written") : 0;
     }
 
-    private int InjectDirty(ref IommuTestCmd cmd)
+    private static int InjectDirty(IommufdFile f, ref IommuTestCmd cmd)
     {
         ulong iova = cmd.u64_24, length = cmd.u64_32, pageSize = cmd.u64_40, uptr = cmd.u64_48;
         if (pageSize == 0 || length == 0 || iova % pageSize != 0 || length % pageSize != 0 || uptr == 0)
@@ -486,7 +479,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOVERFLOW, "the bitmap would be over 16 MiB");
         }
 
-        if (Objects.Get<HwptPagingObject>(cmd.id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
+        if (f.Objects.Get<HwptPagingObject>(cmd.id, ObjectKind.HwptPaging) is not HwptPagingObject hwpt)
         {
             return Fail(Errno.ENOENT, $"{cmd.id} is not a paging HWPT");
         }
@@ -532,7 +525,7 @@ internal sealed unsafe partial class IommufdFile
     private const ulong DmaBufMaxLength = 512 * LinuxConstants.PageSize;
 
     /// <summary>DMABUF_GET: a new dma-buf of <paramref name="length"/> bytes rounded up to pages; the ioctl returns its fd.</summary>
-    private int GetDmaBuf(uint length)
+    private static int GetDmaBuf(IommufdFile f, uint length)
     {
         const ulong Page = LinuxConstants.PageSize;
         ulong size = ((ulong)length + Page - 1) & ~(Page - 1);
@@ -541,16 +534,16 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"a test dma-buf holds 1 to 512 pages; {length} bytes asked");
         }
 
-        int fd = Kernel.AddFile(new SelftestDmaBuf(size));
+        int fd = f.Kernel.AddFile(new SelftestDmaBuf(size));
         return fd < 0 ? Fail((Errno)(-fd), "no descriptor for the dma-buf") : fd;
     }
 
     /// <summary>DMABUF_REVOKE: revoking takes the buffer out of every domain (the areas stay); restoring lets it be mapped again.</summary>
-    private int RevokeDmaBuf(int fd, bool revoked)
+    private static int RevokeDmaBuf(IommufdFile f, int fd, bool revoked)
     {
-        if (Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
+        if (f.Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
         {
-            return Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
+            return f.Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
         }
 
         buffer.Revoked = revoked;
@@ -558,9 +551,9 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>MD_CHECK_IOTLB: slot <paramref name="slot"/> of a nested mock HWPT holds <paramref name="expected"/>.</summary>
-    private int CheckIotlb(uint hwptId, uint slot, uint expected)
+    private static int CheckIotlb(IommufdFile f, uint hwptId, uint slot, uint expected)
     {
-        if (Objects.Get<HwptNestedObject>(hwptId, ObjectKind.HwptNested) is not HwptNestedObject nested)
+        if (f.Objects.Get<HwptNestedObject>(hwptId, ObjectKind.HwptNested) is not HwptNestedObject nested)
         {
             return Fail(Errno.ENOENT, $"{hwptId} is not a nested HWPT");
         }
@@ -576,10 +569,10 @@ internal sealed unsafe partial class IommufdFile
     /// stage 1, so an unattached PASID falls back to the RID's HWPT. Without a fault queue the
     /// request is answered by the core and nothing is queued.
     /// </summary>
-    private int TriggerIopf(ref IommuTestCmd cmd)
+    private static int TriggerIopf(IommufdFile f, ref IommuTestCmd cmd)
     {
         uint deviceId = cmd.u32_16, pasid = cmd.u32_20;
-        if (Objects.Get(deviceId) is not DeviceObject device)
+        if (f.Objects.Get(deviceId) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
@@ -589,11 +582,11 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
         }
 
-        HwptObject? target = (pasid != NoPasid ? device.Pasids.GetValueOrDefault(pasid) : null) ?? device.Hwpt;
+        HwptObject? target = (pasid != IommufdFile.NoPasid ? device.Pasids.GetValueOrDefault(pasid) : null) ?? device.Hwpt;
         var fault = new iommu_hwpt_pgfault
         {
             flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE
-                | (pasid != NoPasid ? (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
+                | (pasid != IommufdFile.NoPasid ? (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
             dev_id = deviceId,
             pasid = pasid,
             grpid = cmd.u32_24,
@@ -609,9 +602,9 @@ internal sealed unsafe partial class IommufdFile
     /// its last attach; ENOENT if it noted none (or virtual ID 0), EOPNOTSUPP if that vIOMMU has no
     /// vEVENTQ of the selftest type.
     /// </summary>
-    private int TriggerVevent(uint deviceId)
+    private static int TriggerVevent(IommufdFile f, uint deviceId)
     {
-        if (Objects.Get(deviceId) is not DeviceObject device)
+        if (f.Objects.Get(deviceId) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
@@ -626,7 +619,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"device {deviceId} is not attached to a nested HWPT of a vIOMMU where it has a virtual ID");
         }
 
-        if (viommu.Veventqs.Find(q => q.Type == MockVeventType) is not VeventqObject queue)
+        if (viommu.Veventqs.Find(q => q.Type == IommufdFile.MockVeventType) is not VeventqObject queue)
         {
             return Fail(Errno.EOPNOTSUPP, $"vIOMMU {viommu.Id} has no vEVENTQ of the selftest type (0xbeefbeef)");
         }
@@ -636,26 +629,26 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private DeviceObject? MockDevice(uint stdevId) => Objects.Get<SelftestObject>(stdevId, ObjectKind.Selftest)?.Device;
+    private static DeviceObject? MockDevice(IommufdFile f, uint stdevId) => f.Objects.Get<SelftestObject>(stdevId, ObjectKind.Selftest)?.Device;
 
     private static int NotMockDevice(uint id) => Fail(Errno.ENOENT, $"{id} is not a mock device");
 
-    private int DetachMockPasid(DeviceObject device, uint pasid)
+    private static int DetachMockPasid(IommufdFile f, DeviceObject device, uint pasid)
     {
-        DetachPasid(device, pasid);
+        f.DetachPasid(device, pasid);
         return 0;
     }
 
     /// <summary>PASID_CHECK_HWPT: the PASID is on <paramref name="hwptId"/>, or with 0, on nothing.</summary>
-    private int CheckPasidHwpt(DeviceObject device, uint pasid, uint hwptId)
+    private static int CheckPasidHwpt(IommufdFile f, DeviceObject device, uint pasid, uint hwptId)
     {
-        HwptObject? attached = PasidHwpt(device, pasid);
+        HwptObject? attached = f.PasidHwpt(device, pasid);
         if (hwptId == 0)
         {
             return attached is null ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to HWPT {attached.Id}");
         }
 
-        if (Objects.Get(hwptId) is not HwptObject hwpt)
+        if (f.Objects.Get(hwptId) is not HwptObject hwpt)
         {
             return Fail(Errno.ENOENT, $"{hwptId} is not a HWPT");
         }

@@ -1,5 +1,6 @@
+using Abi.Engine.Iommufd;
 
-namespace Abi.Engine.Iommufd;
+namespace Abi.Engine.Selftest;
 
 /// <summary>
 /// The object IOMMU_TEST_CMD's MOCK_DOMAIN returns (<c>out_stdev_id</c>): it owns a mock device.

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Abi.Engine.Iommufd;
+namespace Abi.Engine.Selftest;
 
 /// <summary>
 /// <c>struct iommu_test_cmd</c> (the kernel's <c>iommufd_test.h</c>, which is not UAPI, so the
