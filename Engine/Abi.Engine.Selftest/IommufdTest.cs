@@ -86,7 +86,7 @@ internal static unsafe class IommufdTest
     private static int MockDomain(IommufdFile f, ref IommuTestCmd cmd)
     {
         uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
-        if ((flags & ~(IommuUnit.MockNoDirty | IommuUnit.MockPasid)) != 0)
+        if ((flags & ~(MockIommu.NoDirty | MockIommu.PasidCapable)) != 0)
         {
             return Fail(Errno.EINVAL, $"unknown mock device flags 0x{flags:X}");
         }
@@ -94,7 +94,7 @@ internal static unsafe class IommufdTest
         // The selftest object takes its id first, then the device binds, then it attaches: ids in the kernel's order.
         var selftest = new SelftestObject(f);
         uint stdevId = f.Objects.Add(selftest);
-        var device = new DeviceObject(null, IommuUnit.Mock(flags));
+        var device = new DeviceObject(null, new MockIommu(flags));
         uint deviceId = f.Objects.Add(device);
         uint ptId = cmd.id;
         int rc = f.Attach(device, ref ptId);
@@ -138,7 +138,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{hwptId} is not a paging HWPT");
         }
 
-        if (!hwpt.Iommu.IsMock)
+        if (hwpt.Iommu is not MockIommu)
         {
             return Fail(Errno.EINVAL, $"HWPT {hwptId} is not a mock domain");
         }
@@ -339,7 +339,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
 
-        return device.MockCache is uint[] cache && slot < (uint)cache.Length && cache[slot] == expected
+        return device.DriverState is MockDeviceState { Cache: var cache } && slot < (uint)cache.Length && cache[slot] == expected
             ? 0
             : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
     }
@@ -484,7 +484,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{cmd.id} is not a paging HWPT");
         }
 
-        if (!hwpt.Iommu.IsMock)
+        if (hwpt.Iommu is not MockIommu)
         {
             return Fail(Errno.EINVAL, $"HWPT {cmd.id} is not a mock domain");
         }
@@ -577,7 +577,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
 
-        if (!device.Iommu.IsMock)
+        if (device.Iommu is not MockIommu)
         {
             return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
         }
@@ -609,17 +609,17 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
 
-        if (!device.Iommu.IsMock)
+        if (device.DriverState is not MockDeviceState state)
         {
             return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
         }
 
-        if (device.MockViommu is not (ViommuObject viommu, ulong virtId) || virtId == 0)
+        if (state.Viommu is not (ViommuObject viommu, ulong virtId) || virtId == 0)
         {
             return Fail(Errno.ENOENT, $"device {deviceId} is not attached to a nested HWPT of a vIOMMU where it has a virtual ID");
         }
 
-        if (viommu.Veventqs.Find(q => q.Type == IommufdFile.MockVeventType) is not VeventqObject queue)
+        if (viommu.Veventqs.Find(q => q.Type == MockIommu.VeventTypeSelftest) is not VeventqObject queue)
         {
             return Fail(Errno.EOPNOTSUPP, $"vIOMMU {viommu.Id} has no vEVENTQ of the selftest type (0xbeefbeef)");
         }

@@ -1,97 +1,114 @@
+using Abi.Interop;
 using Abi.Linux;
-using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// What a device's IOMMU driver tells iommufd: the page sizes and aperture of the domains it
-/// builds, the regions each device reserves, dirty tracking and PASID support, and what
-/// IOMMU_GET_HW_INFO reports. Emulated PCI functions sit behind <see cref="Vtd"/>; the selftest's
-/// mock devices (IOMMU_TEST_CMD) behind <see cref="Mock"/>, with the kernel's mock values (spec §12).
+/// The IOMMU driver in front of a device, as far as iommufd calls it (the kernel's <c>iommu_ops</c>,
+/// <c>iommu_domain_ops</c> and <c>iommufd_viommu_ops</c>): the geometry of the paging domains it
+/// builds, what IOMMU_GET_HW_INFO reports, and the hooks for what only some drivers do (driver data
+/// in HWPT_ALLOC, nested domains, vIOMMUs, user cache invalidation, PASID quirks). Every hook
+/// defaults to what a driver without that feature answers, so the core keeps the kernel's generic
+/// checks and order and calls the driver where the kernel calls its ops. The engine's units are
+/// <see cref="VtdIommu"/>; the selftest's mock IOMMU lives in <c>Abi.Engine.Selftest</c>.
 /// </summary>
-internal sealed record IommuUnit
+internal abstract record IommuUnit
 {
-    /// <summary>The engine's VT-d unit (<see cref="EngineIommu"/>).</summary>
-    public static IommuUnit Vtd { get; } = new()
-    {
-        PageSizes = EngineIommu.PageSizes,
-        ApertureStart = 0,
-        ApertureLast = EngineIommu.ApertureLast,
-        MsiWindow = true,
-        DirtyTracking = true,
-        HwInfoType = (uint)iommu_hw_info_type.IOMMU_HW_INFO_TYPE_INTEL_VTD,
-    };
+    /// <summary>The engine's VT-d unit, in front of every emulated PCI function.</summary>
+    public static IommuUnit Vtd { get; } = new VtdIommu();
 
-    /// <summary>The mock IOMMU's smallest page: 2 KiB, below PAGE_SIZE, so an IOAS's alignment can drop under it.</summary>
-    public const ulong MockPageSize = 2048;
-
-    /// <summary>The mock domain's aperture.</summary>
-    public const ulong MockApertureStart = 1UL << 24, MockApertureLast = (1UL << 31) - 1;
-
-    /// <summary>The selftest's own GET_HW_INFO type, and the register value it reports.</summary>
-    public const uint SelftestHwInfoType = 0xfeedbeef, SelftestRegister = 0xdeadbeef;
-
-    /// <summary>Mock device flags (MOCK_FLAGS_DEVICE_*).</summary>
-    public const uint MockNoDirty = 1, MockPasid = 4;
-
-    /// <summary>The mock IOMMU in front of a mock device created with <paramref name="deviceFlags"/>.</summary>
-    public static IommuUnit Mock(uint deviceFlags) => new()
-    {
-        // Every power of two from 2 KiB up: the mock page table maps any size.
-        PageSizes = ~(MockPageSize - 1),
-        ApertureStart = MockApertureStart,
-        ApertureLast = MockApertureLast,
-        MsiWindow = false,
-        DirtyTracking = (deviceFlags & MockNoDirty) == 0,
-        Pasid = (deviceFlags & MockPasid) != 0,
-        HwInfoType = SelftestHwInfoType,
-        IsMock = true,
-        DirtyGranuleShift = 11,
-    };
-
-    /// <summary>The mock's huge leaf: a level-1 entry of its 2 KiB-granule table, 512 granules.</summary>
-    public const ulong MockHugePageSize = 512 * MockPageSize;
-
-    /// <summary>
-    /// The same mock IOMMU, but the domain built with the selftest's huge page table
-    /// (<c>MOCK_IOMMUPT_HUGE</c>): it maps 1 MiB leaves where it can and PAGE_SIZE elsewhere, and
-    /// keeps the real table's aperture (three levels from a 2 KiB granule: 38 bits) instead of the
-    /// mock aperture.
-    /// </summary>
-    public IommuUnit WithHugePageTable() => this with
-    {
-        PageSizes = MockHugePageSize | LinuxConstants.PageSize,
-        ApertureStart = 0,
-        ApertureLast = (1UL << 38) - 1,
-        HugeLeaf = MockHugePageSize,
-    };
-
-    public ulong PageSizes { get; private init; }
+    public ulong PageSizes { get; init; }
 
     /// <summary>The smallest page the domain maps: an IOAS with this domain aligns IOVAs to it.</summary>
     public ulong MinPageSize => PageSizes & (~PageSizes + 1);
 
-    public ulong ApertureStart { get; private init; }
+    public ulong ApertureStart { get; init; }
 
-    public ulong ApertureLast { get; private init; }
+    public ulong ApertureLast { get; init; }
 
     /// <summary>Whether each device reserves the x86 MSI window [0xfee00000, 0xfeefffff].</summary>
-    public bool MsiWindow { get; private init; }
+    public bool MsiWindow { get; init; }
 
-    public bool DirtyTracking { get; private init; }
+    public bool DirtyTracking { get; init; }
 
-    public bool Pasid { get; private init; }
+    /// <summary>Whether the device takes PASIDs (the core then checks each PASID against <see cref="PasidWidth"/>).</summary>
+    public bool Pasid { get; init; }
 
-    public uint HwInfoType { get; private init; }
+    /// <summary>log2 of the PASIDs the device takes (IOMMU_GET_HW_INFO's out_max_pasid_log2 when <see cref="Pasid"/>).</summary>
+    public virtual int PasidWidth => 0;
 
-    public bool IsMock { get; private init; }
+    /// <summary>Whether the driver builds PASID-compatible paging domains (IOMMU_HWPT_ALLOC_PASID).</summary>
+    public virtual bool PasidDomains => false;
+
+    /// <summary>Whether the driver builds nested domains and vIOMMUs on a nesting parent of its own.</summary>
+    public virtual bool Nesting => false;
+
+    public uint HwInfoType { get; init; }
 
     /// <summary>
     /// log2 of what one dirty bit covers: the smallest IOPTE (4 KiB on VT-d, 2 KiB on the mock,
     /// whose 4 KiB entries are two contiguous 2 KiB items that report dirty one item at a time).
     /// </summary>
-    public int DirtyGranuleShift { get; private init; } = 12;
+    public int DirtyGranuleShift { get; init; } = 12;
 
     /// <summary>A large leaf the domain maps where the IOVA block and its source are aligned (0: none modelled); it is dirty as a whole.</summary>
-    public ulong HugeLeaf { get; private init; }
+    public ulong HugeLeaf { get; init; }
+
+    /// <summary>IOMMU_GET_HW_INFO's out_capabilities.</summary>
+    public abstract ulong HwCapabilities { get; }
+
+    /// <summary><c>ops->hw_info</c>: writes the driver's information blob into <paramref name="blob"/> (64 bytes) and returns its length.</summary>
+    public abstract int HwInfo(Span<byte> blob);
+
+    /// <summary>
+    /// <c>domain_alloc_paging_flags</c> with user data (a data_type other than NONE): may change the
+    /// domain's geometry; null when accepted.
+    /// </summary>
+    public virtual int? PagingData(ref iommu_hwpt_alloc cmd, ref IommuUnit domain) =>
+        Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
+
+    /// <summary><c>domain_alloc_nested</c>'s user data (only called when <see cref="Nesting"/>): the driver's IOTLB id on success.</summary>
+    public virtual int? NestedData(ref iommu_hwpt_alloc cmd, out uint iotlb)
+    {
+        iotlb = 0;
+        return Fail(Errno.EOPNOTSUPP, "the device's IOMMU does not support nested translation");
+    }
+
+    /// <summary><c>cache_invalidate_user</c> of a nested domain: entry_num counts the entries done.</summary>
+    public virtual int InvalidateNested(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested) =>
+        Fail(Errno.EOPNOTSUPP, "the IOMMU has no user cache invalidation");
+
+    /// <summary><c>viommu->ops->cache_invalidate</c>: entry_num counts the entries done.</summary>
+    public virtual int InvalidateViommu(ViommuObject viommu, ref iommu_hwpt_invalidate cmd, uint requested) =>
+        Fail(Errno.EOPNOTSUPP, "the IOMMU has no vIOMMU cache invalidation");
+
+    /// <summary>Whether the driver has a vIOMMU of <paramref name="type"/> (<c>get_viommu_size</c>); null when it has.</summary>
+    public virtual int? ViommuType(uint type) => Fail(Errno.EOPNOTSUPP, "the device's IOMMU has no vIOMMU support");
+
+    /// <summary><c>viommu_init</c> with the user's data (data_len above 0).</summary>
+    public virtual int? ViommuData(IommufdFile context, ViommuObject viommu, ulong uptr, uint length) =>
+        Fail(Errno.EOPNOTSUPP, "the vIOMMU takes no data");
+
+    /// <summary>Whether the vIOMMU has HW queues of <paramref name="type"/>; null when it has.</summary>
+    public virtual int? HwQueueType(uint type) => Fail(Errno.EOPNOTSUPP, $"HW queue type 0x{type:X}: the vIOMMU has no HW queues");
+
+    /// <summary><c>hw_queue_init_phys</c>: the driver's slot rules for a queue at <paramref name="index"/>.</summary>
+    public virtual int HwQueueSlot(ViommuObject viommu, uint index) => Fail(Errno.EOPNOTSUPP, "the vIOMMU has no HW queues");
+
+    /// <summary><c>set_dev_pasid</c> on a PASID-capable device, after the core's checks; null when the driver accepts.</summary>
+    public virtual int? PasidChange(DeviceObject device, uint pasid) => null;
+
+    /// <summary>The PASID went to the blocked domain.</summary>
+    public virtual void PasidBlocked(DeviceObject device, uint pasid)
+    {
+    }
+
+    /// <summary>The device's RID was attached to a domain (<paramref name="viommu"/>: the vIOMMU of a nested domain, or null).</summary>
+    public virtual void Attached(DeviceObject device, ViommuObject? viommu)
+    {
+    }
+
+    /// <summary>What the driver keeps per device (<c>dev_iommu_priv</c>), or null.</summary>
+    public virtual object? NewDeviceState() => null;
 }

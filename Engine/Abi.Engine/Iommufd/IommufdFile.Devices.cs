@@ -98,7 +98,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EINVAL, $"the device has PASIDs attached; its RID needs a PASID-compatible HWPT (IOMMU_HWPT_ALLOC_PASID), which {(target is null ? "an automatic domain" : $"HWPT {target.Id}")} is not");
             }
 
-            // The mock driver finds the device's virtual ID on the vIOMMU of a nested HWPT built on one.
+            // A driver finds the device's virtual ID on the vIOMMU of a nested HWPT built on one.
             ViommuObject? viommu = (target as HwptNestedObject)?.Viommu;
             if (viommu is not null && device.Vdevice?.Viommu != viommu)
             {
@@ -135,7 +135,7 @@ internal sealed partial class IommufdFile
 
             target!.Users++;
             device.Hwpt = target;
-            NoteMockViommu(device, viommu);
+            device.Iommu.Attached(device, viommu);
             device.Device?.Model.Dma.Attach(ioas, target.Paging);
             if (old is not null)
             {
@@ -224,7 +224,7 @@ internal sealed partial class IommufdFile
         device.Device?.Model.Dma.Detach();
         old.Ioas.RemoveReserved(device);
         device.Hwpt = null;
-        NoteMockViommu(device, null);
+        device.Iommu.Attached(device, null);
         Release(old);
     }
 
@@ -236,15 +236,6 @@ internal sealed partial class IommufdFile
         {
             Objects.Remove(hwpt.Id);
             hwpt.Destroyed();
-        }
-    }
-
-    /// <summary>What the mock driver remembers at attach: it changes only when the vIOMMU does.</summary>
-    private static void NoteMockViommu(DeviceObject device, ViommuObject? viommu)
-    {
-        if (device.MockViommu.Viommu != viommu)
-        {
-            device.MockViommu = (viommu, device.Vdevice is { } v && v.Viommu == viommu ? v.VirtId : 0);
         }
     }
 }

@@ -48,14 +48,14 @@ internal sealed unsafe partial class IommufdFile
                 }
 
                 IommuUnit iommu = device.Iommu;
-                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && MockPagingDataError(device, ref cmd, ref iommu) is int dataFailed)
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && iommu.PagingData(ref cmd, ref iommu) is int dataFailed)
                 {
                     return dataFailed;
                 }
 
-                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.IsMock)
+                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.PasidDomains)
                 {
-                    return Fail(Errno.EOPNOTSUPP, "the engine's VT-d unit has no PASID support");
+                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU builds no PASID-compatible domains");
                 }
 
                 if ((cmd.flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0 && !device.Iommu.DirtyTracking)
@@ -99,11 +99,11 @@ internal sealed unsafe partial class IommufdFile
 
     /// <summary>
     /// A nested HWPT on <paramref name="parent"/> (iommufd's checks, then the driver's). Only the
-    /// selftest's mock IOMMU builds them; the engine's VT-d unit has no nesting (EOPNOTSUPP).
+    /// driver's nesting support decides; the engine's VT-d unit has none (EOPNOTSUPP).
     /// </summary>
     private int AllocNested(DeviceObject device, HwptPagingObject parent, ViommuObject? viommu, ref iommu_hwpt_alloc cmd)
     {
-        if (viommu is not null && !device.Iommu.IsMock)
+        if (viommu is not null && !device.Iommu.Nesting)
         {
             return Fail(Errno.EINVAL, $"vIOMMU {viommu.Id} belongs to another IOMMU than the device's");
         }
@@ -113,17 +113,17 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"flags 0x{cmd.flags:X}: a nested HWPT takes only FAULT_ID_VALID and PASID");
         }
 
-        if (cmd.data_len == 0 || !device.Iommu.IsMock)
+        if (cmd.data_len == 0 || !device.Iommu.Nesting)
         {
-            return Fail(Errno.EOPNOTSUPP, cmd.data_len == 0 ? "a nested HWPT needs driver data" : "the engine's IOMMU does not support nested translation");
+            return Fail(Errno.EOPNOTSUPP, cmd.data_len == 0 ? "a nested HWPT needs driver data" : "the device's IOMMU does not support nested translation");
         }
 
-        if (viommu is null && (parent.Automatic || !parent.NestParent || !parent.Iommu.IsMock))
+        if (viommu is null && (parent.Automatic || !parent.NestParent || !parent.Iommu.Nesting))
         {
             return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT) of this IOMMU");
         }
 
-        if (SelftestHwptData(ref cmd, out uint iotlb, out _) is int dataFailed)
+        if (device.Iommu.NestedData(ref cmd, out uint iotlb) is int dataFailed)
         {
             return dataFailed;
         }
@@ -136,64 +136,6 @@ internal sealed unsafe partial class IommufdFile
 
         cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb, viommu));
         return 0;
-    }
-
-    /// <summary>
-    /// The selftest's HWPT data <c>struct iommu_hwpt_selftest {iotlb, pagetable_type}</c> (type
-    /// 0xdead), read as iommu_copy_struct_from_user does: at least the 4 bytes of <c>iotlb</c>, at
-    /// most the 8 the driver knows.
-    /// </summary>
-    private static int? SelftestHwptData(ref iommu_hwpt_alloc cmd, out uint iotlb, out uint pagetableType)
-    {
-        const uint SelftestData = 0xdead;
-        iotlb = pagetableType = 0;
-        if (cmd.data_type != SelftestData)
-        {
-            return Fail(Errno.EOPNOTSUPP, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest data (0xdead)");
-        }
-
-        if (cmd.data_len < 4 || cmd.data_len > 8)
-        {
-            return Fail(Errno.EINVAL, $"data_len {cmd.data_len}: the selftest data is 4 to 8 bytes");
-        }
-
-        Span<uint> data = [0, 0];
-        if (!UserAccess.TryRead(cmd.data_uptr, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data)[..(int)cmd.data_len]))
-        {
-            return Fail(Errno.EFAULT, $"data_uptr 0x{cmd.data_uptr:X} cannot be read");
-        }
-
-        iotlb = data[0];
-        pagetableType = data[1];
-        return null;
-    }
-
-    /// <summary>
-    /// The selftest's paging data (type 0xdead, <c>{iotlb, pagetable_type}</c>) on a mock device:
-    /// pagetable type 0 is the default mock table, type 1 the huge one (<see cref="IommuUnit.WithHugePageTable"/>).
-    /// </summary>
-    private static int? MockPagingDataError(DeviceObject device, ref iommu_hwpt_alloc cmd, ref IommuUnit iommu)
-    {
-        if (!device.Iommu.IsMock)
-        {
-            return Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
-        }
-
-        if (SelftestHwptData(ref cmd, out _, out uint pagetableType) is int failed)
-        {
-            return failed;
-        }
-
-        switch (pagetableType)
-        {
-            case 0:
-                return null;
-            case 1:
-                iommu = iommu.WithHugePageTable();
-                return null;
-            default:
-                return Fail(Errno.EOPNOTSUPP, $"mock page table type {pagetableType} does not exist");
-        }
     }
 
     internal static int GetHwInfo(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -221,10 +163,8 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"the device's IOMMU reports information of type 0x{iommu.HwInfoType:X}, not 0x{requested:X}");
         }
 
-        // VT-d: cap_reg and ecap_reg; the selftest's mock: {flags = 0, test_reg}.
-        var vtd = new iommu_hw_info_vtd { cap_reg = EngineIommu.CapReg, ecap_reg = EngineIommu.EcapReg };
-        ulong mock = (ulong)IommuUnit.SelftestRegister << 32;
-        ReadOnlySpan<byte> blob = iommu.IsMock ? new(&mock, sizeof(ulong)) : new(&vtd, sizeof(iommu_hw_info_vtd));
+        Span<byte> info = stackalloc byte[64];
+        ReadOnlySpan<byte> blob = info[..iommu.HwInfo(info)];
         if (cmd.data_len > 0)
         {
             // Copy what fits, zero the rest of the caller's buffer (in bounded chunks).
@@ -248,10 +188,8 @@ internal sealed unsafe partial class IommufdFile
 
         cmd.data_len = (uint)blob.Length;
         cmd.out_data_type = iommu.HwInfoType;
-        cmd.out_capabilities = iommu.IsMock
-            ? (iommu.DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0)
-            : EngineIommu.Capabilities;
-        cmd.out_max_pasid_log2 = iommu.Pasid ? (byte)20 : (byte)0;
+        cmd.out_capabilities = iommu.HwCapabilities;
+        cmd.out_max_pasid_log2 = iommu.Pasid ? (byte)iommu.PasidWidth : (byte)0;
         return 0;
     }
 
@@ -374,144 +312,13 @@ internal sealed unsafe partial class IommufdFile
         return f.Objects.Get(cmd.hwpt_id) switch
         {
             null => Fail(Errno.ENOENT, $"no object {cmd.hwpt_id}"),
-            HwptNestedObject nested => InvalidateMockIotlb(nested, ref cmd, requested),
-            ViommuObject viommu => InvalidateMockDeviceCaches(viommu, ref cmd, requested),
+            HwptNestedObject nested => nested.Parent.Iommu.InvalidateNested(nested, ref cmd, requested),
+            ViommuObject viommu => viommu.Parent.Iommu.InvalidateViommu(viommu, ref cmd, requested),
             _ => Fail(Errno.EINVAL, $"object {cmd.hwpt_id} is not a nested HWPT or a vIOMMU"),
         };
     }
 
     private const uint InvalidateEntriesMax = 1u << 19;
-
-    /// <summary>
-    /// The mock driver's cache invalidation: entries <c>{flags, iotlb_id}</c> of exactly 8 bytes, type
-    /// 0xdeadbeef; FLAG_ALL (bit 0) clears every IOTLB slot, otherwise slot <c>iotlb_id</c> (0-3).
-    /// Stops at the first bad entry; entry_num reports the entries done.
-    /// </summary>
-    private static int InvalidateMockIotlb(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested)
-    {
-        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1, EntrySize = 8;
-        if (cmd.data_type != SelftestInvalidate)
-        {
-            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest invalidation (0xdeadbeef)");
-        }
-
-        for (uint i = 0; i < requested; i++)
-        {
-            if (cmd.entry_len != EntrySize)
-            {
-                return Fail(Errno.EINVAL, $"entry_len {cmd.entry_len}: the selftest entry is 8 bytes");
-            }
-
-            Span<uint> entry = [0, 0];
-            if (!UserAccess.TryRead(cmd.data_uptr + ((ulong)i * cmd.entry_len), System.Runtime.InteropServices.MemoryMarshal.AsBytes(entry)))
-            {
-                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
-            }
-
-            if ((entry[0] & ~FlagAll) != 0)
-            {
-                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{entry[0]:X}");
-            }
-
-            if ((entry[0] & FlagAll) != 0)
-            {
-                Array.Clear(nested.Iotlb);
-            }
-            else if (entry[1] >= HwptNestedObject.IotlbSlots)
-            {
-                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {HwptNestedObject.IotlbSlots} slots");
-            }
-            else
-            {
-                nested.Iotlb[entry[1]] = 0;
-            }
-
-            cmd.entry_num = i + 1;
-        }
-
-        return 0;
-    }
-
-    /// <summary>
-    /// The mock vIOMMU's cache invalidation: entries <c>{flags, vdev_id, cache_id}</c> (12 bytes,
-    /// type 0xdeadbeef) that clear cache slot <c>cache_id</c> (0-3), or with FLAG_ALL every slot, of
-    /// the device known to the vIOMMU as <c>vdev_id</c>. An empty array only checks the type. The
-    /// entries are read as copy_struct_from_user reads them: a shorter entry is zero-extended, a
-    /// longer one must have zero tail bytes (E2BIG). Stops at the first bad entry.
-    /// </summary>
-    private static int InvalidateMockDeviceCaches(ViommuObject viommu, ref iommu_hwpt_invalidate cmd, uint requested)
-    {
-        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1;
-        const int EntrySize = 12;
-        if (requested == 0 && cmd.data_type == SelftestInvalidate)
-        {
-            return 0;
-        }
-
-        if (cmd.data_type != SelftestInvalidate || requested == 0)
-        {
-            return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock vIOMMU takes only its selftest invalidation (0xdeadbeef)");
-        }
-
-        // The whole array is copied in before any entry acts.
-        var entries = new uint[requested * 3];
-        Span<byte> tail = stackalloc byte[256];
-        for (uint i = 0; i < requested; i++)
-        {
-            ulong at = cmd.data_uptr + ((ulong)i * cmd.entry_len);
-            int common = (int)Math.Min(cmd.entry_len, EntrySize);
-            if (!UserAccess.TryRead(at, System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan((int)i * 3, 3))[..common]))
-            {
-                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
-            }
-
-            for (ulong past = EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
-            {
-                int n = (int)Math.Min((ulong)tail.Length, cmd.entry_len - past);
-                if (!UserAccess.TryRead(at + past, tail[..n]))
-                {
-                    return Fail(Errno.EFAULT, $"entry {i} cannot be read");
-                }
-
-                if (tail[..n].ContainsAnyExcept((byte)0))
-                {
-                    return Fail(Errno.E2BIG, $"entry {i} has non-zero bytes past the {EntrySize} the mock understands");
-                }
-            }
-        }
-
-        for (uint i = 0; i < requested; i++)
-        {
-            uint flags = entries[i * 3], vdevId = entries[(i * 3) + 1], cacheId = entries[(i * 3) + 2];
-            if ((flags & ~FlagAll) != 0)
-            {
-                return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{flags:X}");
-            }
-
-            if (cacheId >= DeviceObject.MockCacheSlots)
-            {
-                return Fail(Errno.EINVAL, $"entry {i}: cache_id {cacheId} is beyond the mock device's {DeviceObject.MockCacheSlots} cache slots");
-            }
-
-            if (!viommu.Vdevices.TryGetValue(vdevId, out VdeviceObject? vdevice) || vdevice.Device.MockCache is not uint[] cache)
-            {
-                return Fail(Errno.EINVAL, $"entry {i}: vIOMMU {viommu.Id} has no vDEVICE with virtual ID 0x{vdevId:X}");
-            }
-
-            if ((flags & FlagAll) != 0)
-            {
-                Array.Clear(cache);
-            }
-            else
-            {
-                cache[cacheId] = 0;
-            }
-
-            cmd.entry_num = i + 1;
-        }
-
-        return 0;
-    }
 
     internal static int FaultQueueAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
     {

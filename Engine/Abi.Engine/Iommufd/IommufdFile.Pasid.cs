@@ -14,12 +14,6 @@ internal sealed partial class IommufdFile
 {
     internal const uint NoPasid = 0;
 
-    // The mock IOMMU's PASID width (MOCK_PASID_WIDTH): a PASID-capable mock device takes PASIDs below 2^20.
-    private const int MockPasidWidth = 20;
-
-    // The PASID for which the mock driver fails every second domain change (IOMMU_TEST_PASID_RESERVED).
-    private const uint MockPasidReserved = 1024;
-
     internal int AttachPasid(DeviceObject device, uint pasid, ref uint ptId, bool replace)
     {
         if (pasid == NoPasid)
@@ -72,20 +66,14 @@ internal sealed partial class IommufdFile
             // A device without PASID support never sees the domain (the core skips it), so nothing below applies to it.
             if (device.Iommu.Pasid)
             {
-                if (pasid >= 1u << MockPasidWidth)
+                if (pasid >= 1u << device.Iommu.PasidWidth)
                 {
-                    return Fail(Errno.EINVAL, $"PASID {pasid} is beyond the device's {MockPasidWidth} PASID bits");
+                    return Fail(Errno.EINVAL, $"PASID {pasid} is beyond the device's {device.Iommu.PasidWidth} PASID bits");
                 }
 
-                if (device.Iommu.IsMock && pasid == MockPasidReserved)
+                if (device.Iommu.PasidChange(device, pasid) is int refused)
                 {
-                    if (device.MockPasid1024Fails)
-                    {
-                        device.MockPasid1024Fails = false;
-                        return Fail(Errno.ENOMEM, $"the mock driver fails this change of PASID {MockPasidReserved} (IOMMU_TEST_PASID_RESERVED)");
-                    }
-
-                    device.MockPasid1024Fails = true;
+                    return refused;
                 }
             }
 
@@ -129,11 +117,7 @@ internal sealed partial class IommufdFile
     {
         if (device.Pasids.Remove(pasid, out HwptObject? old))
         {
-            // Going to the blocked domain disarms the mock's PASID 1024 failure.
-            if (pasid == MockPasidReserved)
-            {
-                device.MockPasid1024Fails = false;
-            }
+            device.Iommu.PasidBlocked(device, pasid);
 
             Release(old);
         }

@@ -1,23 +1,19 @@
-using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
-using Abi.Runtime;
 using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
 
 /// <remarks>
-/// vIOMMU objects. The engine's VT-d unit has no vIOMMU support, like a real IOMMU whose driver
+/// vIOMMU objects (<c>drivers/iommu/iommufd/viommu.c</c>): the core's checks in the kernel's order,
+/// then the device's IOMMU driver (<see cref="IommuUnit"/>) decides types, data, invalidation and
+/// HW queue slots. The engine's VT-d unit has no vIOMMU support, like a real IOMMU whose driver
 /// implements none: after the kernel's argument checks the answer is EOPNOTSUPP (or ENOENT where
-/// the kernel looks an id up first). The selftest's mock IOMMU has one (type 0xdeadbeef) with what
-/// its driver offers: optional data looped back with two mmap-able pages, vDEVICEs, vEVENTQs,
-/// cache invalidation into its devices' caches and HW queues in two dependent slots.
+/// the kernel looks an id up first). The selftest's mock IOMMU has one.
 /// </remarks>
 internal sealed unsafe partial class IommufdFile
 {
-    internal const uint MockViommuType = 0xdeadbeef, MockHwQueueType = 0xdeadbeef, MockVeventType = 0xbeefbeef;
-
     internal static int ViommuAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_viommu_alloc cmd = ref *(iommu_viommu_alloc*)arg;
@@ -31,9 +27,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
         }
 
-        if (!device.Iommu.IsMock || cmd.type != MockViommuType)
+        if (device.Iommu.ViommuType(cmd.type) is int unsupported)
         {
-            return Fail(Errno.EOPNOTSUPP, device.Iommu.IsMock ? $"vIOMMU type 0x{cmd.type:X}: the mock IOMMU has only type 0xdeadbeef" : "the engine's IOMMU has no vIOMMU support");
+            return unsupported;
         }
 
         if (f.Objects.Get<HwptPagingObject>(cmd.hwpt_id, ObjectKind.HwptPaging) is not HwptPagingObject parent)
@@ -52,7 +48,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         var viommu = new ViommuObject(parent);
-        if (cmd.data_len != 0 && f.InitMockViommuData(viommu, cmd.data_uptr, cmd.data_len) is int failed)
+        if (cmd.data_len != 0 && device.Iommu.ViommuData(f, viommu, cmd.data_uptr, cmd.data_len) is int failed)
         {
             viommu.Destroyed();
             return failed;
@@ -60,51 +56,6 @@ internal sealed unsafe partial class IommufdFile
 
         cmd.out_viommu_id = f.Objects.Add(viommu);
         return 0;
-    }
-
-    /// <summary>
-    /// The mock's data, <c>iommu_viommu_selftest</c> (8 to 24 bytes, as iommu_copy_struct_from_user
-    /// with out_data as the oldest last member): in_data is looped back into out_data and into the
-    /// first word of two fresh pages, whose mmap offset and length are reported.
-    /// </summary>
-    private int? InitMockViommuData(ViommuObject viommu, ulong uptr, uint length)
-    {
-        const uint MinLength = 8, FullLength = 24, PagesLength = 2 * LinuxConstants.PageSize;
-        if (length < MinLength || length > FullLength)
-        {
-            return Fail(Errno.EINVAL, $"data_len {length}: the mock's vIOMMU data is {MinLength} to {FullLength} bytes");
-        }
-
-        Span<byte> data = stackalloc byte[(int)FullLength];
-        data.Clear();
-        if (!UserAccess.TryRead(uptr, data[..(int)length]))
-        {
-            return Fail(Errno.EFAULT, "the vIOMMU data cannot be read");
-        }
-
-        uint inData = BitConverter.ToUInt32(data);
-        MmapRegion pages;
-        try
-        {
-            pages = new MmapRegion(viommu, AllocateMmapOffset(PagesLength), PagesLength);
-        }
-        catch (SyscallException e)
-        {
-            return Fail(Errno.ENOMEM, $"no pages for the vIOMMU: {e.Message}");
-        }
-
-        pages.Write(0, data[..sizeof(uint)]);
-        BitConverter.TryWriteBytes(data[4..], inData);
-        BitConverter.TryWriteBytes(data[8..], pages.Offset);
-        BitConverter.TryWriteBytes(data[16..], pages.Length);
-        if (!UserAccess.TryWrite(uptr, data[..(int)length]))
-        {
-            pages.Dispose();
-            return Fail(Errno.EFAULT, "the vIOMMU data cannot be written back");
-        }
-
-        viommu.Pages = pages;
-        return null;
     }
 
     internal static int VdeviceAlloc(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -120,8 +71,8 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.dev_id} is not a bound device");
         }
 
-        // Only the mock IOMMU has vIOMMUs, and a vDEVICE must sit behind the same IOMMU instance.
-        if (!device.Iommu.IsMock)
+        // A vDEVICE must sit behind an IOMMU of the vIOMMU's driver.
+        if (!device.Iommu.Nesting || device.Iommu.GetType() != viommu.Parent.Iommu.GetType())
         {
             return Fail(Errno.EINVAL, $"device {device.Id} is not behind the vIOMMU's IOMMU");
         }
@@ -222,9 +173,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.viommu_id} is not a vIOMMU");
         }
 
-        if (cmd.type != MockHwQueueType)
+        if (viommu.Parent.Iommu.HwQueueType(cmd.type) is int unsupported)
         {
-            return Fail(Errno.EOPNOTSUPP, $"HW queue type 0x{cmd.type:X}: the mock vIOMMU has only type 0xdeadbeef");
+            return unsupported;
         }
 
         if (f.Kernel.Faults.ShouldFail("hwqueue.alloc"))
@@ -249,7 +200,7 @@ internal sealed unsafe partial class IommufdFile
         int rc = access.Attach(viommu.Parent.Ioas.Id);
         rc = rc < 0 ? rc : access.Pin(aligned, pinned, write: false);
         rc = rc < 0 ? rc : f.PhysicallyContiguous(access, aligned, pinned);
-        rc = rc < 0 ? rc : MockHwQueueSlotError(viommu, cmd.index);
+        rc = rc < 0 ? rc : viommu.Parent.Iommu.HwQueueSlot(viommu, cmd.index);
         if (rc < 0)
         {
             string? reason = LastReason;
@@ -312,24 +263,6 @@ internal sealed unsafe partial class IommufdFile
         {
             return null;
         }
-    }
-
-    /// <summary>The mock's slots: index below 2, free, and after an occupied slot (EIO otherwise).</summary>
-    private static int MockHwQueueSlotError(ViommuObject viommu, uint index)
-    {
-        if (index >= ViommuObject.HwQueueSlots)
-        {
-            return Fail(Errno.EINVAL, $"HW queue index {index}: the mock vIOMMU has {ViommuObject.HwQueueSlots} slots");
-        }
-
-        if (viommu.HwQueues[index] is HwQueueObject taken)
-        {
-            return Fail(Errno.EEXIST, $"HW queue slot {index} is taken by {taken.Id}");
-        }
-
-        return index > 0 && viommu.HwQueues[index - 1] is null
-            ? Fail(Errno.EIO, $"HW queue slot {index - 1} is empty; the mock fills its slots in order")
-            : 0;
     }
 
     /// <summary>Holds a HW queue's id while its pages are pinned (the kernel allocates the id first).</summary>

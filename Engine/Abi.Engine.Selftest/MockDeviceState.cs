@@ -1,0 +1,22 @@
+using Abi.Engine.Iommufd;
+
+namespace Abi.Engine.Selftest;
+
+/// <summary>What the mock driver keeps per mock device (<c>struct mock_dev</c> in selftest.c).</summary>
+internal sealed class MockDeviceState
+{
+    /// <summary>The mock device's cache slots (MOCK_DEV_CACHE_NUM).</summary>
+    public const int CacheSlots = 4;
+
+    /// <summary>The cache slots: IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them.</summary>
+    public uint[] Cache { get; } = [0xbaddad, 0xbaddad, 0xbaddad, 0xbaddad];
+
+    /// <summary>
+    /// What the driver noted at the last attach that changed it: the vIOMMU of the nested HWPT the
+    /// device went to and the device's virtual ID there (TRIGGER_VEVENT reports with these).
+    /// </summary>
+    public (ViommuObject? Viommu, ulong VirtId) Viommu { get; set; }
+
+    /// <summary>Armed by a successful change of PASID 1024: the next change fails once.</summary>
+    public bool Pasid1024Fails { get; set; }
+}
