@@ -35,13 +35,7 @@ public sealed unsafe class LinuxKernel : IKernel
 
         fixed (byte* p = path)
         {
-            int fd;
-            do
-            {
-                fd = Libc.Open(p, flags, mode);
-            }
-            while (fd < 0 && LastErrno() == Errno.EINTR);
-            return fd < 0 ? -(int)LastErrno() : fd;
+            return (int)Restarting(&OpenCall, flags, p, (nuint)mode, 0);
         }
     }
 
@@ -70,13 +64,7 @@ public sealed unsafe class LinuxKernel : IKernel
     {
         fixed (byte* p = buffer)
         {
-            nint n;
-            do
-            {
-                n = Libc.Pread(fd, p, (nuint)buffer.Length, offset);
-            }
-            while (n < 0 && LastErrno() == Errno.EINTR);
-            return n < 0 ? -(long)LastErrno() : n;
+            return Restarting(&PreadCall, fd, p, (nuint)buffer.Length, offset);
         }
     }
 
@@ -85,13 +73,7 @@ public sealed unsafe class LinuxKernel : IKernel
     {
         fixed (byte* p = buffer)
         {
-            nint n;
-            do
-            {
-                n = Libc.Pwrite(fd, p, (nuint)buffer.Length, offset);
-            }
-            while (n < 0 && LastErrno() == Errno.EINTR);
-            return n < 0 ? -(long)LastErrno() : n;
+            return Restarting(&PwriteCall, fd, p, (nuint)buffer.Length, offset);
         }
     }
 
@@ -100,13 +82,7 @@ public sealed unsafe class LinuxKernel : IKernel
     {
         fixed (byte* p = buffer)
         {
-            nint n;
-            do
-            {
-                n = Libc.Read(fd, p, (nuint)buffer.Length);
-            }
-            while (n < 0 && LastErrno() == Errno.EINTR);
-            return n < 0 ? -(long)LastErrno() : n;
+            return Restarting(&ReadCall, fd, p, (nuint)buffer.Length, 0);
         }
     }
 
@@ -115,13 +91,7 @@ public sealed unsafe class LinuxKernel : IKernel
     {
         fixed (byte* p = buffer)
         {
-            nint n;
-            do
-            {
-                n = Libc.Write(fd, p, (nuint)buffer.Length);
-            }
-            while (n < 0 && LastErrno() == Errno.EINTR);
-            return n < 0 ? -(long)LastErrno() : n;
+            return Restarting(&WriteCall, fd, p, (nuint)buffer.Length, 0);
         }
     }
 
@@ -137,13 +107,7 @@ public sealed unsafe class LinuxKernel : IKernel
     {
         fixed (PollFd* p = fds)
         {
-            int n;
-            do
-            {
-                n = Libc.Poll(p, (nuint)fds.Length, timeoutMilliseconds);
-            }
-            while (n < 0 && LastErrno() == Errno.EINTR);
-            return n < 0 ? -(int)LastErrno() : n;
+            return (int)Restarting(&PollCall, timeoutMilliseconds, p, (nuint)fds.Length, 0);
         }
     }
 
@@ -160,4 +124,32 @@ public sealed unsafe class LinuxKernel : IKernel
     }
 
     private static Errno LastErrno() => (Errno)Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// The one EINTR loop: repeats <paramref name="call"/> while the kernel reports it was
+    /// interrupted before doing anything, then turns a failure into <c>-errno</c>. The calls share
+    /// one shape (an int, a pointer, a count, an offset) through the adapters below.
+    /// </summary>
+    private static long Restarting(delegate*<int, void*, nuint, long, nint> call, int value, void* pointer, nuint count, long offset)
+    {
+        nint n;
+        do
+        {
+            n = call(value, pointer, count, offset);
+        }
+        while (n < 0 && LastErrno() == Errno.EINTR);
+        return n < 0 ? -(long)LastErrno() : n;
+    }
+
+    private static nint OpenCall(int flags, void* path, nuint mode, long unused) => Libc.Open((byte*)path, flags, (int)mode);
+
+    private static nint PreadCall(int fd, void* buffer, nuint length, long offset) => Libc.Pread(fd, (byte*)buffer, length, offset);
+
+    private static nint PwriteCall(int fd, void* buffer, nuint length, long offset) => Libc.Pwrite(fd, (byte*)buffer, length, offset);
+
+    private static nint ReadCall(int fd, void* buffer, nuint length, long unused) => Libc.Read(fd, (byte*)buffer, length);
+
+    private static nint WriteCall(int fd, void* buffer, nuint length, long unused) => Libc.Write(fd, (byte*)buffer, length);
+
+    private static nint PollCall(int timeoutMilliseconds, void* fds, nuint count, long unused) => Libc.Poll((PollFd*)fds, count, timeoutMilliseconds);
 }
