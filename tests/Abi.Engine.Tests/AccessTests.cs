@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>Access objects: the software DMA path of emulated devices (spec §7).</summary>
+/// <summary>Access objects: the software DMA path of emulated devices (drivers/iommu/iommufd/device.c: iommufd_access_create, iommufd_access_pin_pages).</summary>
 public sealed class AccessTests : EngineTest
 {
     private const ulong Iova = 0x80_0000;

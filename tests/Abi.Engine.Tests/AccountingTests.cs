@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>Pinned-memory accounting (spec §4, §11): what is charged when, in which counter, and ENOMEM past RLIMIT_MEMLOCK.</summary>
+/// <summary>Pinned-memory accounting (drivers/iommu/iommufd/pages.c: iopt_pages_update_pinned, incr_user_locked_vm; vfio_iommu_type1.c: vfio_lock_acct): what is charged when, in which counter, and ENOMEM past RLIMIT_MEMLOCK.</summary>
 public sealed class AccountingTests : DeviceTest
 {
     private const ulong Iova = 0x10_0000;

@@ -13,7 +13,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>The VFIO cdev flow against iommufd (spec §5, §8.1-8.3).</summary>
+/// <summary>The VFIO cdev flow against iommufd (drivers/iommu/iommufd/device.c and drivers/vfio/device_cdev.c).</summary>
 public sealed class CdevTests : DeviceTest
 {
     [Fact]

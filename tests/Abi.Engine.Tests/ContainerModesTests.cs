@@ -17,7 +17,7 @@ namespace Abi.Engine.Tests;
 /// <summary>
 /// One driver scenario in the five modes of the kernel's VFIO selftests (type1, type1v2,
 /// iommufd-compat type1, iommufd-compat type1v2, iommufd native), asserting the rows of the
-/// spec's §11 comparison table where the modes differ.
+/// differences Documentation/userspace-api/iommufd.rst and vfio_compat.c list where the modes differ.
 /// </summary>
 public sealed unsafe class ContainerModesTests
 {

@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>GET_IRQ_INFO and SET_IRQS (spec §8.7, §8.8).</summary>
+/// <summary>GET_IRQ_INFO and SET_IRQS (drivers/vfio/pci/vfio_pci_core.c: vfio_pci_ioctl_get_irq_info, vfio_pci_set_irqs_ioctl).</summary>
 public sealed class DeviceIrqTests : DeviceTest
 {
     private const uint Msi = Constants.VFIO_PCI_MSI_IRQ_INDEX, Msix = Constants.VFIO_PCI_MSIX_IRQ_INDEX, Intx = Constants.VFIO_PCI_INTX_IRQ_INDEX;

@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>Device info, regions and their capability chain, config space and BAR access (spec §8.4-8.6, §8.10).</summary>
+/// <summary>Device info, regions and their capability chain, config space and BAR access (drivers/vfio/pci/vfio_pci_core.c: vfio_pci_ioctl_get_info, vfio_pci_ioctl_get_region_info, vfio_pci_rw).</summary>
 public sealed class DeviceRegionTests : DeviceTest
 {
     [Fact]

@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING and IOMMU_HWPT_GET_DIRTY_BITMAP with device writes (spec §6.3).</summary>
+/// <summary>IOMMU_HWPT_SET_DIRTY_TRACKING and IOMMU_HWPT_GET_DIRTY_BITMAP with device writes (drivers/iommu/iommufd/hw_pagetable.c: iommufd_hwpt_set_dirty_tracking, iommufd_hwpt_get_dirty_bitmap).</summary>
 public sealed class DirtyTrackingTests : DeviceTest
 {
     private const ulong Iova = 0x100_0000;

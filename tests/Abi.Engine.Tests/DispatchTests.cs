@@ -10,7 +10,7 @@ using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>The generic checks every iommufd ioctl gets before its handler (spec §1.3).</summary>
+/// <summary>The generic checks every iommufd ioctl gets before its handler (drivers/iommu/iommufd/main.c: iommufd_fops_ioctl).</summary>
 public sealed unsafe class DispatchTests : EngineTest
 {
     private int Fd => (int)Iommufd.Fd.DangerousGetHandle();

@@ -10,7 +10,7 @@ using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>IOMMU_FAULT_QUEUE_ALLOC and its fd (spec §6.5).</summary>
+/// <summary>IOMMU_FAULT_QUEUE_ALLOC and its fd (drivers/iommu/iommufd/eventq.c: iommufd_fault_alloc).</summary>
 public sealed class FaultQueueTests : EngineTest
 {
     [Fact]

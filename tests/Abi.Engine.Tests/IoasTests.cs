@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>IOAS ioctls: the success paths and every errno row of spec §2.</summary>
+/// <summary>IOAS ioctls: the success paths and every errno of drivers/iommu/iommufd/ioas.c.</summary>
 public sealed unsafe class IoasTests : EngineTest
 {
     private const ulong Page = 4096;
@@ -94,7 +94,7 @@ public sealed unsafe class IoasTests : EngineTest
     [Fact]
     public void Map_WithoutADomain_AcceptsAnyVirtualAddress()
     {
-        // Nothing is pinned until a domain exists (spec §2.1), so a bogus VA maps.
+        // Nothing is pinned until a domain exists (iopt_map_pages pins only for a domain), so a bogus VA maps.
         uint ioas = NewIoas();
         var map = Map(ioas, 0x80000000, Page, 0, fixedIova: false);
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));

@@ -12,7 +12,7 @@ using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>No-IOMMU mode (spec §9.7): only when enabled, noiommu-N groups, no mapping ioctls, host addresses for DMA.</summary>
+/// <summary>No-IOMMU mode (drivers/vfio/group.c and vfio_main.c, CONFIG_VFIO_NOIOMMU): only when enabled, noiommu-N groups, no mapping ioctls, host addresses for DMA.</summary>
 public sealed unsafe class NoIommuTests
 {
     [Fact]

@@ -12,7 +12,7 @@ using Abi.Runtime.Memory;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>IOMMU_TEST_CMD (spec §12): off unless enabled; mock domains, reserved ranges, map and pin checks, access fds.</summary>
+/// <summary>IOMMU_TEST_CMD (drivers/iommu/iommufd/selftest.c): off unless enabled; mock domains, reserved ranges, map and pin checks, access fds.</summary>
 public sealed unsafe class SelftestCommandTests : MockIommuTest
 {
     [Fact]

@@ -6,7 +6,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// An access (spec §7): how an emulated, mdev-style device reaches an IOAS in software. It attaches
+/// An access (drivers/iommu/iommufd/device.c: iommufd_access_create, iommufd_access_pin_pages): how an emulated, mdev-style device reaches an IOAS in software. It attaches
 /// to an IOAS only, reads and writes through it (<see cref="Rw"/>), and may pin IOVA ranges; an
 /// unmap over a pinned range first tells the device (<see cref="Unmapped"/>), which must unpin, and
 /// then proceeds. While an access is attached its IOAS cannot be destroyed and its IOVA alignment

@@ -9,14 +9,12 @@ namespace Abi.Engine.Iommufd;
 /// are read from its fd as <c>iommu_hwpt_pgfault</c> records and answered by writing
 /// <c>iommu_hwpt_page_response</c>. The open fd pins the object.
 /// </summary>
-internal sealed class FaultObject : IommufdObject
+internal sealed unsafe class FaultObject : EventQueueObject
 {
     private readonly Queue<iommu_hwpt_pgfault> _pending = new();
     private readonly HashSet<uint> _awaitingResponse = [];
 
     public override ObjectKind Kind => ObjectKind.Fault;
-
-    public Lock Sync { get; } = new();
 
     /// <summary>Queues a fault record (devices call this when a page request arrives).</summary>
     public void Report(in iommu_hwpt_pgfault fault)
@@ -27,83 +25,70 @@ internal sealed class FaultObject : IommufdObject
         }
     }
 
-    /// <summary>The fd side of the queue.</summary>
-    internal sealed unsafe class File(FaultObject fault, IommufdFile owner) : EngineFile
+    public override string FileName => $"[iommufd-fault {Id}]";
+
+    public override long Read(Span<byte> buffer)
     {
-        public override string Name => $"[iommufd-fault {fault.Id}]";
-
-        // An anonymous-inode file: no pread or pwrite (ESPIPE, the defaults).
-        public override long Read(Span<byte> buffer)
+        int record = sizeof(iommu_hwpt_pgfault);
+        if (buffer.Length % record != 0)
         {
-            int record = sizeof(iommu_hwpt_pgfault);
-            if (buffer.Length % record != 0)
-            {
-                return EngineDiagnostics.Fail(Errno.ESPIPE, $"reads must be a multiple of {record} bytes");
-            }
-
-            lock (fault.Sync)
-            {
-                int n = 0;
-                while ((n + 1) * record <= buffer.Length && fault._pending.TryDequeue(out iommu_hwpt_pgfault next))
-                {
-                    // The cookie is given at delivery: the lowest one not awaiting a response, from 1.
-                    uint cookie = 1;
-                    while (fault._awaitingResponse.Contains(cookie))
-                    {
-                        cookie++;
-                    }
-
-                    next.cookie = cookie;
-                    System.Runtime.InteropServices.MemoryMarshal.Write(buffer[(n * record)..], in next);
-                    fault._awaitingResponse.Add(next.cookie);
-                    n++;
-                }
-
-                return (long)n * record;
-            }
+            return EngineDiagnostics.Fail(Errno.ESPIPE, $"reads must be a multiple of {record} bytes");
         }
 
-        public override long Write(ReadOnlySpan<byte> buffer)
+        lock (Sync)
         {
-            int record = sizeof(iommu_hwpt_page_response);
-            if (buffer.Length % record != 0)
+            int n = 0;
+            while ((n + 1) * record <= buffer.Length && _pending.TryDequeue(out iommu_hwpt_pgfault next))
             {
-                return EngineDiagnostics.Fail(Errno.ESPIPE, $"writes must be a multiple of {record} bytes");
-            }
-
-            lock (fault.Sync)
-            {
-                int done = 0;
-                for (; done < buffer.Length / record; done++)
+                // The cookie is given at delivery: the lowest one not awaiting a response, from 1.
+                uint cookie = 1;
+                while (_awaitingResponse.Contains(cookie))
                 {
-                    iommu_hwpt_page_response response = System.Runtime.InteropServices.MemoryMarshal.Read<iommu_hwpt_page_response>(buffer[(done * record)..]);
-                    Errno errno = response.code > (uint)iommufd_page_response_code.IOMMUFD_PAGE_RESP_INVALID
-                        ? Errno.EINVAL
-                        : fault._awaitingResponse.Remove(response.cookie) ? Errno.None : Errno.EINVAL;
-                    if (errno != Errno.None)
-                    {
-                        return done > 0 ? (long)done * record : EngineDiagnostics.Fail(errno, $"response {done}: unknown cookie {response.cookie} or code {response.code}");
-                    }
+                    cookie++;
                 }
 
-                return (long)done * record;
+                next.cookie = cookie;
+                System.Runtime.InteropServices.MemoryMarshal.Write(buffer[(n * record)..], in next);
+                _awaitingResponse.Add(next.cookie);
+                n++;
             }
-        }
 
-        public override short Poll(short requested)
+            return (long)n * record;
+        }
+    }
+
+    public override long Write(ReadOnlySpan<byte> buffer)
+    {
+        int record = sizeof(iommu_hwpt_page_response);
+        if (buffer.Length % record != 0)
         {
-            lock (fault.Sync)
-            {
-                short ready = LinuxConstants.POLLOUT;
-                if (fault._pending.Count > 0)
-                {
-                    ready |= LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM;
-                }
-
-                return (short)(ready & requested);
-            }
+            return EngineDiagnostics.Fail(Errno.ESPIPE, $"writes must be a multiple of {record} bytes");
         }
 
-        public override void Release() => owner.ReleasePinningFd(fault);
+        lock (Sync)
+        {
+            int done = 0;
+            for (; done < buffer.Length / record; done++)
+            {
+                iommu_hwpt_page_response response = System.Runtime.InteropServices.MemoryMarshal.Read<iommu_hwpt_page_response>(buffer[(done * record)..]);
+                Errno errno = response.code > (uint)iommufd_page_response_code.IOMMUFD_PAGE_RESP_INVALID
+                    ? Errno.EINVAL
+                    : _awaitingResponse.Remove(response.cookie) ? Errno.None : Errno.EINVAL;
+                if (errno != Errno.None)
+                {
+                    return done > 0 ? (long)done * record : EngineDiagnostics.Fail(errno, $"response {done}: unknown cookie {response.cookie} or code {response.code}");
+                }
+            }
+
+            return (long)done * record;
+        }
+    }
+
+    public override short Ready()
+    {
+        lock (Sync)
+        {
+            return (short)(LinuxConstants.POLLOUT | (_pending.Count > 0 ? LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM : 0));
+        }
     }
 }

@@ -8,8 +8,8 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// iommufd serving the VFIO container ioctls (spec §10): every number iommufd does not own is a
-/// container ioctl acting on the compat IOAS. The differences from type1 are deliberate (§11):
+/// iommufd serving the VFIO container ioctls (drivers/iommu/iommufd/vfio_compat.c): every number iommufd does not own is a
+/// container ioctl acting on the compat IOAS. The differences from type1 are deliberate (Documentation/userspace-api/iommufd.rst lists them):
 /// argsz always set to the required size, no entry limit, map without READ/WRITE accepted, VADDR
 /// and dirty bitmaps refused, real hole punching in TYPE1 mode, and size written back on errors.
 /// </summary>

@@ -5,7 +5,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// Devices in a context (spec §5): bind, attach to an IOAS (automatic HWPT) or a paging HWPT,
+/// Devices in a context (device.c: iommufd_device_bind, iommufd_device_attach): bind, attach to an IOAS (automatic HWPT) or a paging HWPT,
 /// replace, detach, unbind. VFIO calls these with the device's lock held; each takes the context
 /// lock, checks everything it can before it changes anything, and so fails without side effects.
 /// </summary>

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Abi.Engine.Process;
+using CommunityToolkit.HighPerformance.Buffers;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
@@ -267,29 +269,23 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, $"a bitmap of {bits} bits is too large");
         }
 
-        ulong[] rented = System.Buffers.ArrayPool<ulong>.Shared.Rent((int)words);
-        try
+        // A pooled buffer: a harvest of a large range must not allocate per call.
+        using SpanOwner<ulong> rented = SpanOwner<ulong>.Allocate((int)words);
+        Span<ulong> bitmap = rented.Span;
+        Span<byte> bytes = MemoryMarshal.AsBytes(bitmap)[..(int)((bits + 7) / 8)];
+        if (!UserAccess.TryRead(cmd.data, bytes))
         {
-            Span<ulong> bitmap = rented.AsSpan(0, (int)words);
-            Span<byte> bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[..(int)((bits + 7) / 8)];
-            if (!UserAccess.TryRead(cmd.data, bytes))
-            {
-                return Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be read");
-            }
-
-            if (bytes.Length < bitmap.Length * 8)
-            {
-                System.Runtime.InteropServices.MemoryMarshal.AsBytes(bitmap)[bytes.Length..].Clear();
-            }
-
-            // Only set bits: the caller's bits stay as they were.
-            hwpt.Dirty.Harvest(cmd.iova, cmd.length, granule, bitmap, keep: (cmd.flags & NoClear) != 0);
-            return UserAccess.TryWrite(cmd.data, bytes) ? 0 : Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be written");
+            return Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be read");
         }
-        finally
+
+        if (bytes.Length < bitmap.Length * 8)
         {
-            System.Buffers.ArrayPool<ulong>.Shared.Return(rented);
+            MemoryMarshal.AsBytes(bitmap)[bytes.Length..].Clear();
         }
+
+        // Only set bits: the caller's bits stay as they were.
+        hwpt.Dirty.Harvest(cmd.iova, cmd.length, granule, bitmap, keep: (cmd.flags & NoClear) != 0);
+        return UserAccess.TryWrite(cmd.data, bytes) ? 0 : Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be written");
     }
 
     internal static int HwptInvalidate(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -334,7 +330,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         var fault = new FaultObject();
-        int fd = f.Kernel.AddFile(new FaultObject.File(fault, f));
+        int fd = f.Kernel.AddFile(new EventQueueObject.File(fault, f));
         if (fd < 0)
         {
             return fd;

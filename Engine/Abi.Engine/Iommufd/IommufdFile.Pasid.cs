@@ -4,7 +4,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// Attaching a device's PASIDs (spec §5): each PASID takes a PASID-compatible HWPT
+/// Attaching a device's PASIDs (device.c: iommufd_device_attach with a pasid): each PASID takes a PASID-compatible HWPT
 /// (IOMMU_HWPT_ALLOC_PASID), and while any PASID is attached the RID must be on one too, since
 /// the IOMMU walks one table format for both. Attach refuses an attached PASID (EBUSY), replace
 /// an unattached one (EINVAL); detach is silent. An IOAS is refused: the automatic domains are

@@ -137,7 +137,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         var queue = new VeventqObject(viommu, cmd.type, cmd.veventq_depth);
-        int fd = f.Kernel.AddFile(new VeventqObject.File(queue, f));
+        int fd = f.Kernel.AddFile(new EventQueueObject.File(queue, f));
         if (fd < 0)
         {
             queue.Destroyed();

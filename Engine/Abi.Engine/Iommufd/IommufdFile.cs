@@ -7,8 +7,8 @@ namespace Abi.Engine.Iommufd;
 
 /// <summary>
 /// An open <c>/dev/iommu</c>: one context with its object table. Every ioctl goes through
-/// <see cref="Ioctl"/>, which applies the kernel's generic checks in the kernel's order (§1.3 of the
-/// spec) before a handler sees the argument; handlers then validate in one order: unknown flags and
+/// <see cref="Ioctl"/>, which applies the kernel's generic checks in the kernel's order (main.c: iommufd_fops_ioctl)
+/// before a handler sees the argument; handlers then validate in one order: unknown flags and
 /// reserved fields (EOPNOTSUPP), overflow (EOVERFLOW), semantics (EINVAL), lookups (ENOENT), then act.
 /// A failed handler leaves the context as it was. One lock per context serialises the handlers.
 /// </summary>

@@ -30,7 +30,7 @@ internal sealed class Pages
     /// <summary>The areas that refer to it.</summary>
     public int Areas { get; set; }
 
-    /// <summary>How its pins are charged, fixed when the mapping was made (spec §4).</summary>
+    /// <summary>How its pins are charged, fixed when the mapping was made (pages.c: the account_mode of iopt_pages).</summary>
     public AccountingMode Mode { get; set; }
 
     /// <summary>Its areas that sit in an IOAS with at least one domain: while any do, every page is pinned and charged once.</summary>

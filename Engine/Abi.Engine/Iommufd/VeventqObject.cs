@@ -12,7 +12,7 @@ namespace Abi.Engine.Iommufd;
 /// the tail, which still takes a sequence number, so a reader sees both the flag and the gap.
 /// The open fd pins the object; the object holds its vIOMMU busy.
 /// </summary>
-internal sealed class VeventqObject : IommufdObject
+internal sealed unsafe class VeventqObject : EventQueueObject
 {
     // The queue in delivery order; an entry with Data == null is the lost-events header.
     private readonly LinkedList<Entry> _deliver = new();
@@ -36,8 +36,6 @@ internal sealed class VeventqObject : IommufdObject
     public uint Type { get; }
 
     public uint Depth { get; }
-
-    public Lock Sync { get; } = new();
 
     /// <summary>Queues an event; a full queue records a lost event instead (iommufd_viommu_report_event).</summary>
     public void Report(byte[] data)
@@ -80,74 +78,66 @@ internal sealed class VeventqObject : IommufdObject
 
     private readonly record struct Entry(uint Sequence, byte[]? Data);
 
-    /// <summary>The fd side of the queue.</summary>
-    internal sealed unsafe class File(VeventqObject queue, IommufdFile owner) : EngineFile
+    public override string FileName => $"[iommufd-viommu-event {Id}]";
+
+    /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>
+    public override long Read(Span<byte> buffer)
     {
-        public override string Name => $"[iommufd-viommu-event {queue.Id}]";
-
-        // An anonymous-inode file: no pread (ESPIPE, the default).
-
-        /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>
-        public override long Read(Span<byte> buffer)
+        int header = sizeof(iommufd_vevent_header);
+        if (buffer.Length < header)
         {
-            int header = sizeof(iommufd_vevent_header);
-            if (buffer.Length < header)
-            {
-                return EngineDiagnostics.Fail(Errno.EINVAL, $"a read must hold at least one {header}-byte header");
-            }
+            return EngineDiagnostics.Fail(Errno.EINVAL, $"a read must hold at least one {header}-byte header");
+        }
 
-            lock (queue.Sync)
+        lock (Sync)
+        {
+            int done = 0;
+            while (_deliver.First is LinkedListNode<Entry> next)
             {
-                int done = 0;
-                while (queue._deliver.First is LinkedListNode<Entry> next)
+                Entry entry = next.Value;
+                int need = header + (entry.Data?.Length ?? 0);
+                if (buffer.Length - done < need)
                 {
-                    Entry entry = next.Value;
-                    int need = header + (entry.Data?.Length ?? 0);
-                    if (buffer.Length - done < need)
+                    if (done == 0 && entry.Data is not null)
                     {
-                        if (done == 0 && entry.Data is not null)
-                        {
-                            return EngineDiagnostics.Fail(Errno.EINVAL, $"the next event needs {need} bytes, the read has {buffer.Length}");
-                        }
-
-                        // A lost-events header that does not fit goes back only onto an otherwise
-                        // empty queue; with events behind it, the kernel drops it.
-                        if (entry.Data is null && queue._deliver.Count > 1)
-                        {
-                            queue._deliver.RemoveFirst();
-                        }
-
-                        break;
+                        return EngineDiagnostics.Fail(Errno.EINVAL, $"the next event needs {need} bytes, the read has {buffer.Length}");
                     }
 
-                    var hdr = new iommufd_vevent_header
+                    // A lost-events header that does not fit goes back only onto an otherwise
+                    // empty queue; with events behind it, the kernel drops it.
+                    if (entry.Data is null && _deliver.Count > 1)
                     {
-                        flags = entry.Data is null ? (uint)iommu_veventq_flag.IOMMU_VEVENTQ_FLAG_LOST_EVENTS : 0,
-                        sequence = entry.Sequence,
-                    };
-                    MemoryMarshal.Write(buffer[done..], in hdr);
-                    entry.Data?.CopyTo(buffer[(done + header)..]);
-                    queue._deliver.RemoveFirst();
-                    if (entry.Data is not null)
-                    {
-                        queue._pending--;
+                        _deliver.RemoveFirst();
                     }
 
-                    done += need;
+                    break;
                 }
 
-                return done;
-            }
-        }
+                var hdr = new iommufd_vevent_header
+                {
+                    flags = entry.Data is null ? (uint)iommu_veventq_flag.IOMMU_VEVENTQ_FLAG_LOST_EVENTS : 0,
+                    sequence = entry.Sequence,
+                };
+                MemoryMarshal.Write(buffer[done..], in hdr);
+                entry.Data?.CopyTo(buffer[(done + header)..]);
+                _deliver.RemoveFirst();
+                if (entry.Data is not null)
+                {
+                    _pending--;
+                }
 
-        public override short Poll(short requested)
+                done += need;
+            }
+
+            return done;
+        }
+    }
+
+    public override short Ready()
+    {
+        lock (Sync)
         {
-            lock (queue.Sync)
-            {
-                return (short)(queue._deliver.Count > 0 ? requested & (LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM) : 0);
-            }
+            return (short)(_deliver.Count > 0 ? LinuxConstants.POLLIN | LinuxConstants.POLLRDNORM : 0);
         }
-
-        public override void Release() => owner.ReleasePinningFd(queue);
     }
 }

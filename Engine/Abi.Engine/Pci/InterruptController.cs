@@ -9,7 +9,7 @@ namespace Abi.Engine.Pci;
 /// <summary>
 /// The interrupt side of a VFIO PCI device: which index (INTx, MSI, MSI-X) is active, the eventfd
 /// of every vector, the INTx mask, and the ERR/REQ eventfds; VFIO_DEVICE_SET_IRQS acts on it with
-/// vfio-pci's rules and errnos (spec §8.8). Eventfds are duplicated on assignment, as the kernel
+/// vfio-pci's rules and errnos (vfio_pci_intrs.c: vfio_pci_set_irqs_ioctl). Eventfds are duplicated on assignment, as the kernel
 /// takes its own reference, so the caller may close its fd. Signalling writes 1 to the eventfd.
 /// </summary>
 internal sealed class InterruptController(PciDevice device)

@@ -3,7 +3,7 @@ using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Process;
 
-/// <summary>How a pages object's pins are charged (spec §4), decided when the mapping is made.</summary>
+/// <summary>How a pages object's pins are charged (pages.c: iommufd_account_mode), decided when the mapping is made.</summary>
 internal enum AccountingMode
 {
     /// <summary>The mapper had CAP_IPC_LOCK: no limit, only VmPin counts.</summary>

@@ -7,7 +7,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Vfio;
 
 /// <summary>
-/// <c>/dev/vfio/devices/vfioN</c> (spec §8.1-8.3): useless until VFIO_DEVICE_BIND_IOMMUFD, then a
+/// <c>/dev/vfio/devices/vfioN</c> (drivers/vfio/device_cdev.c): useless until VFIO_DEVICE_BIND_IOMMUFD, then a
 /// device fd with ATTACH/DETACH_IOMMUFD_PT on top. Closing it unbinds the device.
 /// </summary>
 internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice device) : VfioDeviceFile(kernel, device)

@@ -7,7 +7,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Vfio;
 
 /// <summary>
-/// The native VFIO container <c>/dev/vfio/vfio</c> (spec §9.1): groups join it, SET_IOMMU picks a
+/// The native VFIO container <c>/dev/vfio/vfio</c> (drivers/vfio/container.c): groups join it, SET_IOMMU picks a
 /// backend (type1 v1/v2, or no-IOMMU when enabled), and IOMMU ioctls then go to that backend.
 /// The last group leaving drops the backend and every mapping with it.
 /// </summary>

@@ -5,7 +5,7 @@ using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Vfio;
 
-/// <summary>Interrupts (spec §8.7, §8.8): GET_IRQ_INFO, and SET_IRQS's generic checks before the device's controller acts.</summary>
+/// <summary>Interrupts (drivers/vfio/pci/vfio_pci_core.c: vfio_pci_ioctl_get_irq_info, vfio_pci_set_irqs_ioctl): GET_IRQ_INFO, and SET_IRQS's generic checks before the device's controller acts.</summary>
 internal abstract unsafe partial class VfioDeviceFile
 {
     private int GetIrqInfo(byte* arg)

@@ -7,7 +7,7 @@ using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Vfio;
 
-/// <summary>Regions (spec §8.5, §8.10): info with capability chains, and region reads and writes.</summary>
+/// <summary>Regions (vfio_pci_core.c: vfio_pci_ioctl_get_region_info, vfio_pci_rw): info with capability chains, and region reads and writes.</summary>
 internal abstract unsafe partial class VfioDeviceFile
 {
     private const int OffsetShift = 40;

@@ -7,7 +7,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Vfio;
 
 /// <summary>
-/// An IOMMU group file <c>/dev/vfio/G</c> (spec §9.2): set to a native container or to an iommufd
+/// An IOMMU group file <c>/dev/vfio/G</c> (drivers/vfio/group.c): set to a native container or to an iommufd
 /// (compat), it hands out device fds. Device fds keep the group alive: closing the group fd while
 /// they are open defers the detach until the last one closes, as the kernel's references do.
 /// </summary>

@@ -2,7 +2,7 @@
 namespace Abi.Engine.Devices.Virtio;
 
 /// <summary>
-/// Where the engine's virtio-net puts its virtio 1.x structures (spec §4.1.4): the same places as
+/// Where the engine's virtio-net puts its virtio 1.x structures (virtio 1.x §4.1.4): the same places as
 /// QEMU's virtio-net-pci with <c>disable-legacy=on</c>, so a driver tested on the engine meets the
 /// layout it will meet under QEMU. BAR4 (16 KiB, 64-bit) holds the four windows, BAR1 the MSI-X table.
 /// </summary>

@@ -8,7 +8,7 @@ using static Abi.Engine.EngineDiagnostics;
 namespace Abi.Engine.Vfio.Type1;
 
 /// <summary>
-/// vfio_iommu_type1 as a container backend (spec §9.3-9.6): one "vfio_dma" per MAP_DMA, never
+/// vfio_iommu_type1 as a container backend (drivers/vfio/vfio_iommu_type1.c): one "vfio_dma" per MAP_DMA, never
 /// merged or split; v1 and v2 unmap rules; the entry limit; VADDR invalidation; dirty tracking
 /// that reports every mapped page (type1 cannot see a physical device's writes). The mappings live
 /// in a private <see cref="IoasObject"/>, which gives devices the same translation path (and
@@ -233,7 +233,7 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.ENOMEM, "injected failure: type1.map");
         }
 
-        // type1 charges every mapping to VmLck on its own, duplicates included (spec §11); another
+        // type1 charges every mapping to VmLck on its own, duplicates included (vfio_iommu_type1.c: vfio_pin_pages_remote, vfio_lock_acct); another
         // device's BAR (peer-to-peer) is mapped without pinning, so without a charge.
         AccountingMode mode = Kernel.Accounting.ModeFor(contextMm: true);
         long pinned = Kernel.Memory.ContainsPinnable(vaddr, size) ? (long)(size / MinPage) : 0;

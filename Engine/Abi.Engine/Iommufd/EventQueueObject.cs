@@ -1,0 +1,41 @@
+using Abi.Interop;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// What the fault queue and the vEVENTQ share (<c>struct iommufd_eventq</c> in
+/// <c>drivers/iommu/iommufd/eventq.c</c>): an object with a lock and a list of records to deliver,
+/// read (and for faults answered) through an anonymous-inode fd that pins the object while open.
+/// Each kind says how its records are read, written and when it is ready.
+/// </summary>
+internal abstract class EventQueueObject : IommufdObject
+{
+    public Lock Sync { get; } = new();
+
+    /// <summary>The fd's name, as /proc/self/fd shows an anonymous inode.</summary>
+    public abstract string FileName { get; }
+
+    /// <summary><c>read</c> on the fd: whole records only, or <c>-errno</c>.</summary>
+    public abstract long Read(Span<byte> buffer);
+
+    /// <summary><c>write</c> on the fd; EINVAL for a queue without a write operation, as for any such file.</summary>
+    public virtual long Write(ReadOnlySpan<byte> buffer) => -(long)Errno.EINVAL;
+
+    /// <summary>The poll events ready now.</summary>
+    public abstract short Ready();
+
+    /// <summary>The fd side: every call goes to the queue; closing it unpins the object.</summary>
+    internal sealed class File(EventQueueObject queue, IommufdFile owner) : EngineFile
+    {
+        public override string Name => queue.FileName;
+
+        // An anonymous-inode file: no pread or pwrite (ESPIPE, the defaults).
+        public override long Read(Span<byte> buffer) => queue.Read(buffer);
+
+        public override long Write(ReadOnlySpan<byte> buffer) => queue.Write(buffer);
+
+        public override short Poll(short requested) => (short)(queue.Ready() & requested);
+
+        public override void Release() => owner.ReleasePinningFd(queue);
+    }
+}
