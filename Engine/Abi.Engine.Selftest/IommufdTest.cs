@@ -1,9 +1,9 @@
+using Abi.Engine.Iommufd;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
-using Abi.Engine.Iommufd;
 
 namespace Abi.Engine.Selftest;
 

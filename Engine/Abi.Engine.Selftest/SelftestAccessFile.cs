@@ -1,6 +1,6 @@
+using Abi.Engine.Iommufd;
 using Abi.Interop;
 using static Abi.Engine.EngineDiagnostics;
-using Abi.Engine.Iommufd;
 
 namespace Abi.Engine.Selftest;
 

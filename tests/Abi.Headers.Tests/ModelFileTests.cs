@@ -1,3 +1,4 @@
+using Abi.Headers.Extraction;
 using Abi.Headers.Packages;
 using Abi.Model;
 
@@ -25,6 +26,18 @@ public sealed class ModelFileTests(LinuxHeadersFixture linux)
         byte[] fresh = AbiModelSerializer.Serialize(linux.Models[profile]);
         Assert.True(File.Exists(path), $"{path} is missing; run ./scripts/refresh-models.sh");
         Assert.True(fresh.AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
+    }
+
+    [Fact]
+    public void CheckedInVirtioModel_EqualsAFreshExtraction()
+    {
+        HeaderProfile p = HeaderProfile.Find("7.2");
+        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with { Headers = ["linux/virtio_config.h", "linux/virtio_ring.h"] };
+        using var extractor = new HeaderExtractor(options);
+        AbiModel fresh = extractor.Extract();
+        Assert.Contains(fresh.Records, r => r.Name == "vring_desc");
+        string path = Path.Combine(RepoPaths.Models, "linux-virtio.7.2.abi.json");
+        Assert.True(AbiModelSerializer.Serialize(fresh).AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
     }
 
     [Fact]

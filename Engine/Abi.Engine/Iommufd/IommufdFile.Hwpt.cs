@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 using Abi.Engine.Process;
-using CommunityToolkit.HighPerformance.Buffers;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
+using CommunityToolkit.HighPerformance.Buffers;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
