@@ -79,7 +79,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] is mapped or allowed in IOAS {ioasId}");
         }
 
-        ioas.Reserved.Add(new ReservedRange(start, last, SelftestObject.ReservedOwner));
+        ioas.AddReserved(new ReservedRange(start, last, SelftestObject.ReservedOwner));
         return 0;
     }
 

@@ -249,7 +249,7 @@ public sealed unsafe class InvariantTests
                 continue;
             }
 
-            int inDomain = ioas.Domains.Count > 0 ? 1 : 0;
+            int inDomain = ioas.Domains.Length > 0 ? 1 : 0;
             for (int i = 0; i < ioas.Areas.Count; i++)
             {
                 Area area = ioas.Areas[i];

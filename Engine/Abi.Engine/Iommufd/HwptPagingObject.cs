@@ -46,16 +46,16 @@ internal sealed class HwptPagingObject : HwptObject
     public void AddToIoas()
     {
         Ioas.Users++;
-        Ioas.Domains.Add(this);
+        Ioas.AddDomain(this);
         Ioas.DomainsChanged(joined: true);
         if (Iommu.ApertureStart > 0)
         {
-            Ioas.Reserved.Add(new ReservedRange(0, Iommu.ApertureStart - 1, this));
+            Ioas.AddReserved(new ReservedRange(0, Iommu.ApertureStart - 1, this));
         }
 
         if (Iommu.ApertureLast < ulong.MaxValue)
         {
-            Ioas.Reserved.Add(new ReservedRange(Iommu.ApertureLast + 1, ulong.MaxValue, this));
+            Ioas.AddReserved(new ReservedRange(Iommu.ApertureLast + 1, ulong.MaxValue, this));
         }
 
         Ioas.RecomputeAlignment();
@@ -90,7 +90,7 @@ internal sealed class HwptPagingObject : HwptObject
     public override void Destroyed()
     {
         Ioas.Users--;
-        Ioas.Domains.Remove(this);
+        Ioas.RemoveDomain(this);
         Ioas.DomainsChanged(joined: false);
         Ioas.RemoveReserved(this);
         Ioas.RecomputeAlignment();

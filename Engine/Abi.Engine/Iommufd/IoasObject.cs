@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
@@ -19,14 +20,37 @@ internal sealed partial class IoasObject : IommufdObject
     /// <summary>Areas sorted by <see cref="Area.Iova"/>.</summary>
     public List<Area> Areas { get; } = [];
 
-    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order.</summary>
-    public List<ReservedRange> Reserved { get; } = [];
+    private readonly List<ReservedRange> _reserved = [];
+    private readonly List<HwptPagingObject> _domains = [];
+    private readonly List<(ulong Start, ulong Last)> _allowed = [];
 
-    /// <summary>Paging HWPTs (domains) built on this IOAS: each mirrors every area.</summary>
-    public List<HwptPagingObject> Domains { get; } = [];
+    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order; changed through <see cref="AddReserved"/> and <see cref="RemoveReserved"/>.</summary>
+    public ReadOnlySpan<ReservedRange> Reserved => CollectionsMarshal.AsSpan(_reserved);
 
-    /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted.</summary>
-    public List<(ulong Start, ulong Last)> Allowed { get; } = [];
+    /// <summary>Paging HWPTs (domains) built on this IOAS, each mirroring every area; changed through <see cref="AddDomain"/> and <see cref="RemoveDomain"/>.</summary>
+    public ReadOnlySpan<HwptPagingObject> Domains => CollectionsMarshal.AsSpan(_domains);
+
+    /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted. Replaced whole by <see cref="SetAllowed"/>.</summary>
+    public ReadOnlySpan<(ulong Start, ulong Last)> Allowed => CollectionsMarshal.AsSpan(_allowed);
+
+    /// <summary>Reserves a range for <paramref name="range"/>'s owner (iopt_reserve_iova).</summary>
+    public void AddReserved(ReservedRange range) => _reserved.Add(range);
+
+    /// <summary>A paging domain joins the IOAS (iopt_table_add_domain).</summary>
+    public void AddDomain(HwptPagingObject domain) => _domains.Add(domain);
+
+    /// <summary>A paging domain leaves the IOAS (iopt_table_remove_domain).</summary>
+    public void RemoveDomain(HwptPagingObject domain) => _domains.Remove(domain);
+
+    /// <summary>The IOAS's automatic domain (the one VFIO attaches devices to by IOAS id), if any.</summary>
+    public HwptPagingObject? AutomaticDomain() => _domains.Find(d => d.Automatic);
+
+    /// <summary>Replaces the allowed ranges (iopt_set_allow_iova); <paramref name="sorted"/> must be sorted and checked.</summary>
+    public void SetAllowed(List<(ulong Start, ulong Last)> sorted)
+    {
+        _allowed.Clear();
+        _allowed.AddRange(sorted);
+    }
 
     public ulong Alignment { get; set; } = 1;
 
@@ -43,7 +67,7 @@ internal sealed partial class IoasObject : IommufdObject
     {
         // As iopt_calculate_iova_alignment: PAGE_SIZE once huge pages are off, each domain's smallest page, PAGE_SIZE for an access.
         ulong alignment = !HugePages ? LinuxConstants.PageSize : 1UL;
-        foreach (HwptPagingObject domain in Domains)
+        foreach (HwptPagingObject domain in _domains)
         {
             alignment = Math.Max(alignment, domain.Iommu.MinPageSize);
         }
@@ -64,7 +88,7 @@ internal sealed partial class IoasObject : IommufdObject
             return false;
         }
 
-        foreach ((ulong s, ulong l) in Allowed)
+        foreach ((ulong s, ulong l) in _allowed)
         {
             if (s <= last && start <= l)
             {
@@ -82,10 +106,10 @@ internal sealed partial class IoasObject : IommufdObject
     /// </summary>
     public int Holes(Span<(ulong Start, ulong Last)> destination)
     {
-        Span<(ulong Start, ulong Last)> reserved = Reserved.Count <= 32 ? stackalloc (ulong, ulong)[Reserved.Count] : new (ulong, ulong)[Reserved.Count];
+        Span<(ulong Start, ulong Last)> reserved = _reserved.Count <= 32 ? stackalloc (ulong, ulong)[_reserved.Count] : new (ulong, ulong)[_reserved.Count];
         for (int r = 0; r < reserved.Length; r++)
         {
-            reserved[r] = (Reserved[r].Start, Reserved[r].Last);
+            reserved[r] = (_reserved[r].Start, _reserved[r].Last);
         }
 
         reserved.Sort();
@@ -116,7 +140,7 @@ internal sealed partial class IoasObject : IommufdObject
     }
 
     /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
-    public void RemoveReserved(object owner) => Reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
+    public void RemoveReserved(object owner) => _reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
 
     /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
     public int LowerBound(ulong iova)
@@ -155,7 +179,7 @@ internal sealed partial class IoasObject : IommufdObject
 
     public bool IntersectsReserved(ulong iova, ulong last)
     {
-        foreach ((ulong start, ulong end) in Reserved)
+        foreach ((ulong start, ulong end) in _reserved)
         {
             if (start <= last && iova <= end)
             {
@@ -176,7 +200,7 @@ internal sealed partial class IoasObject : IommufdObject
     public (long User, long Mm) ChargeForFirstDomain()
     {
         long user = 0, mm = 0;
-        if (Domains.Count > 0)
+        if (_domains.Count > 0)
         {
             return (0, 0);
         }
@@ -196,7 +220,7 @@ internal sealed partial class IoasObject : IommufdObject
     /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
     public void DomainsChanged(bool joined)
     {
-        if (Domains.Count != (joined ? 1 : 0))
+        if (_domains.Count != (joined ? 1 : 0))
         {
             return;
         }
@@ -244,7 +268,7 @@ internal sealed partial class IoasObject : IommufdObject
         try
         {
             Areas.Insert(LowerBound(area.Iova), area);
-            if (Domains.Count > 0)
+            if (_domains.Count > 0)
             {
                 CountDomainArea(area.Pages, 1);
             }
@@ -264,7 +288,7 @@ internal sealed partial class IoasObject : IommufdObject
             Pages pages = Areas[index].Pages;
             Areas.RemoveAt(index);
             Invalidate();
-            if (Domains.Count > 0)
+            if (_domains.Count > 0)
             {
                 CountDomainArea(pages, -1);
             }
@@ -340,7 +364,7 @@ internal sealed partial class IoasObject : IommufdObject
         ulong pageOffset = sourceAddress % LinuxConstants.PageSize;
         const ulong SpaceStart = LinuxConstants.PageSize;
         const ulong SpaceLast = ulong.MaxValue - LinuxConstants.PageSize;
-        if (Allowed.Count == 0)
+        if (_allowed.Count == 0)
         {
             if (FindHole(SpaceStart, SpaceLast, length, alignment, pageOffset, out iova))
             {
@@ -350,7 +374,7 @@ internal sealed partial class IoasObject : IommufdObject
         }
         else
         {
-            foreach ((ulong start, ulong last) in Allowed)
+            foreach ((ulong start, ulong last) in _allowed)
             {
                 ulong lo = Math.Max(start, SpaceStart), hi = Math.Min(last, SpaceLast);
                 if (lo <= hi && FindHole(lo, hi, length, alignment, pageOffset, out iova))
@@ -413,7 +437,7 @@ internal sealed partial class IoasObject : IommufdObject
             found = true;
         }
 
-        foreach ((ulong start, ulong last) in Reserved)
+        foreach ((ulong start, ulong last) in _reserved)
         {
             if (last >= from && start <= hi)
             {

@@ -102,7 +102,7 @@ internal sealed unsafe partial class IommufdFile
         if (type == (ulong)Constants.VFIO_TYPE1_IOMMU && ioas.HugePages)
         {
             // TYPE1 needs v1 hole punching, so huge IOPTEs are turned off for this IOAS.
-            if (ioas.Domains.Count > 0 && ioas.Areas.Count > 0)
+            if (ioas.Domains.Length > 0 && ioas.Areas.Count > 0)
             {
                 return Fail(Errno.EINVAL, "huge pages cannot be turned off: the compat IOAS has domains and mappings");
             }
@@ -128,7 +128,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENODEV, "no compat IOAS");
         }
 
-        ulong pageSizes = ioas.Domains.Count > 0 ? EngineIommu.PageSizes : ulong.MaxValue;
+        ulong pageSizes = ioas.Domains.Length > 0 ? EngineIommu.PageSizes : ulong.MaxValue;
         if ((pageSizes & (LinuxConstants.PageSize - 1)) != 0)
         {
             pageSizes = (pageSizes & ~(ulong)(LinuxConstants.PageSize - 1)) | LinuxConstants.PageSize;
@@ -136,7 +136,7 @@ internal sealed unsafe partial class IommufdFile
 
         pageSizes &= ~(ioas.Alignment - 1);
 
-        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Count < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count + 1] : new (ulong, ulong)[ioas.Reserved.Count + 1];
+        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
         holes = holes[..ioas.Holes(holes)];
         int infoSize = sizeof(vfio_iommu_type1_info);
         int availSize = IommuInfoCapabilities.DmaAvailSize;

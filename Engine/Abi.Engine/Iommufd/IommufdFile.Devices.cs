@@ -56,7 +56,7 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOENT, $"no object {ptId}");
                 case IoasObject i:
                     ioas = i;
-                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.Domains.Find(d => d.Automatic);
+                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.AutomaticDomain();
                     createAuto = target is null;
                     break;
                 case HwptObject h:
@@ -129,7 +129,7 @@ internal sealed partial class IommufdFile
                 old?.Ioas.RemoveReserved(device);
                 if (device.Iommu.MsiWindow)
                 {
-                    ioas.Reserved.Add(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+                    ioas.AddReserved(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
                 }
             }
 

@@ -99,7 +99,7 @@ internal sealed unsafe partial class IommufdFile
 
         // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
         (ulong Device, ulong Inode, long Size)? stat = FileStat.Of(cmd.fd);
-        if (ioas!.Domains.Count > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
+        if (ioas!.Domains.Length > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
         {
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
         }
@@ -209,7 +209,7 @@ internal sealed unsafe partial class IommufdFile
         foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
             // With a domain attached the pages are pinned now: memory the engine does not know is EFAULT.
-            if (ioas.Domains.Count > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength))
+            if (ioas.Domains.Length > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength))
             {
                 return Fail(Errno.EFAULT, Kernel.Memory.Contains(pages.UserVa + offset, pieceLength)
                     ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
@@ -217,7 +217,7 @@ internal sealed unsafe partial class IommufdFile
             }
         }
 
-        if (ioas.Domains.Count > 0 && ChargeError(pieces) is int overLimit)
+        if (ioas.Domains.Length > 0 && ChargeError(pieces) is int overLimit)
         {
             return overLimit;
         }
@@ -463,7 +463,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
-        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Count < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Count + 1] : new (ulong, ulong)[ioas.Reserved.Count + 1];
+        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
         int total = ioas.Holes(holes);
         uint capacity = cmd.num_iovas;
         for (int i = 0; i < Math.Min(total, (long)capacity); i++)
@@ -530,8 +530,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         ranges.Sort();
-        ioas.Allowed.Clear();
-        ioas.Allowed.AddRange(ranges);
+        ioas.SetAllowed(ranges);
         return 0;
     }
 

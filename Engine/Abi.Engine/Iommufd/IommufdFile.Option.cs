@@ -82,7 +82,7 @@ internal sealed unsafe partial class IommufdFile
                     return 0;
                 }
 
-                if (ioas.Domains.Count > 0 && ioas.Areas.Count > 0)
+                if (ioas.Domains.Length > 0 && ioas.Areas.Count > 0)
                 {
                     return Fail(Errno.EINVAL, "the IOAS has domains and mappings; huge pages can only be turned off before either");
                 }
