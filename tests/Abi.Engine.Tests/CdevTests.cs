@@ -1,10 +1,5 @@
 using System.Runtime.InteropServices;
-using Abi.Engine;
-using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
-using Abi.Engine.Pci;
-using Abi.Engine.Process;
-using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;

@@ -1,13 +1,9 @@
 using System.Runtime.InteropServices;
-using Abi.Engine;
 using Abi.Engine.Devices;
-using Abi.Engine.Iommufd;
 using Abi.Engine.Pci;
 using Abi.Engine.Process;
-using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Linux;
-using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using Abi.Samples.Edu;

@@ -1,11 +1,7 @@
-using Abi.Engine;
 using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
-using Abi.Engine.Pci;
-using Abi.Engine.Process;
 using Abi.Engine.Vfio;
 using Abi.Linux;
-using Abi.Runtime.Kernel;
 using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;

@@ -1,10 +1,4 @@
-using Abi.Engine;
-using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
-using Abi.Engine.Pci;
-using Abi.Engine.Process;
-using Abi.Engine.Vfio;
-using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 

@@ -1,12 +1,7 @@
-using Abi.Engine;
 using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
-using Abi.Engine.Pci;
-using Abi.Engine.Process;
-using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Linux;
-using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 

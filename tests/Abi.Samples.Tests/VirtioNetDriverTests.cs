@@ -1,13 +1,8 @@
 using System.Buffers.Binary;
 using Abi.Engine;
-using Abi.Engine.Devices;
 using Abi.Engine.Devices.Virtio;
 using Abi.Engine.Iommufd;
-using Abi.Engine.Pci;
-using Abi.Engine.Process;
-using Abi.Engine.Vfio;
 using Abi.Linux;
-using Abi.Runtime.Kernel;
 using Abi.Runtime.Vfio;
 using Abi.Samples.L2fwd;
 using Abi.Samples.VirtioNet;
