@@ -29,6 +29,9 @@ internal static unsafe class IommufdTest
     internal static int TestCommand(IommufdFile f, byte* arg, ref IommufdFile.IoctlCall call)
     {
         ref IommuTestCmd cmd = ref *(IommuTestCmd*)arg;
+
+        // selftest.c: the ops that end with iommufd_ucmd_respond; the others write nothing back.
+        call.Respond = cmd.op is OpMockDomain or OpMockDomainFlags or OpMockDomainReplace or OpCreateAccess or OpAccessPages or OpDirty or OpPasidAttach or OpPasidReplace;
         return cmd.op switch
         {
             OpAddReserved => AddReserved(f, cmd.id, cmd.u64_16, cmd.u64_24),

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Abi.Engine.Iommufd;
 using Abi.Engine.Pci;
@@ -287,19 +289,75 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
 
     /// <inheritdoc/>
     public long Pread(int fd, Span<byte> buffer, long offset) =>
-        _files.Get(fd) is EngineFile file ? file.Pread(buffer, offset) : LinuxKernel.Instance.Pread(fd, buffer, offset);
+        _files.Get(fd) is EngineFile file ? ToUser(buffer, file, offset, static (f, b, o) => f.Pread(b, o)) : LinuxKernel.Instance.Pread(fd, buffer, offset);
 
     /// <inheritdoc/>
     public long Pwrite(int fd, ReadOnlySpan<byte> buffer, long offset) =>
-        _files.Get(fd) is EngineFile file ? file.Pwrite(buffer, offset) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
+        _files.Get(fd) is EngineFile file ? FromUser(buffer, file, offset, static (f, b, o) => f.Pwrite(b, o)) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
 
     /// <inheritdoc/>
     public long Read(int fd, Span<byte> buffer) =>
-        _files.Get(fd) is EngineFile file ? file.Read(buffer) : LinuxKernel.Instance.Read(fd, buffer);
+        _files.Get(fd) is EngineFile file ? ToUser(buffer, file, 0, static (f, b, _) => f.Read(b)) : LinuxKernel.Instance.Read(fd, buffer);
 
     /// <inheritdoc/>
     public long Write(int fd, ReadOnlySpan<byte> buffer) =>
-        _files.Get(fd) is EngineFile file ? file.Write(buffer) : LinuxKernel.Instance.Write(fd, buffer);
+        _files.Get(fd) is EngineFile file ? FromUser(buffer, file, 0, static (f, b, _) => f.Write(b)) : LinuxKernel.Instance.Write(fd, buffer);
+
+    private delegate long ReadInto(EngineFile file, Span<byte> kernel, long offset);
+
+    private delegate long WriteFrom(EngineFile file, ReadOnlySpan<byte> kernel, long offset);
+
+    /// <summary>
+    /// read/pread of an engine file: the file fills a kernel buffer, which then goes to the caller's
+    /// buffer with copy_to_user, so a bad buffer is EFAULT, never a crash.
+    /// </summary>
+    private static unsafe long ToUser(Span<byte> user, EngineFile file, long offset, ReadInto read)
+    {
+        byte[]? rented = user.Length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(user.Length) : null;
+        Span<byte> kernel = rented is null ? stackalloc byte[512] : rented;
+        kernel = kernel[..user.Length];
+        try
+        {
+            long n = read(file, kernel, offset);
+            if (n <= 0)
+            {
+                return n;
+            }
+
+            return UserAccess.TryWrite((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel[..(int)n]) ? n : -(int)Errno.EFAULT;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>write/pwrite of an engine file: the caller's bytes come in with copy_from_user first.</summary>
+    private static unsafe long FromUser(ReadOnlySpan<byte> user, EngineFile file, long offset, WriteFrom write)
+    {
+        byte[]? rented = user.Length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(user.Length) : null;
+        Span<byte> kernel = rented is null ? stackalloc byte[512] : rented;
+        kernel = kernel[..user.Length];
+        try
+        {
+            if (!UserAccess.TryRead((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel))
+            {
+                return -(int)Errno.EFAULT;
+            }
+
+            return write(file, kernel, offset);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public int EventFd(uint initialValue, int flags) => LinuxKernel.Instance.EventFd(initialValue, flags);

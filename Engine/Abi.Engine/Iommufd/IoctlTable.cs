@@ -16,26 +16,26 @@ internal static unsafe class IoctlTable
     private static readonly Entry[] s_entries =
     [
         new("IOMMU_DESTROY", Constants.IOMMU_DESTROY, (uint)sizeof(iommu_destroy), 8, &IommufdFile.Destroy),
-        new("IOMMU_IOAS_ALLOC", Constants.IOMMU_IOAS_ALLOC, (uint)sizeof(iommu_ioas_alloc), 12, &IommufdFile.IoasAlloc),
+        new("IOMMU_IOAS_ALLOC", Constants.IOMMU_IOAS_ALLOC, (uint)sizeof(iommu_ioas_alloc), 12, &IommufdFile.IoasAlloc, responds: true),
         new("IOMMU_IOAS_ALLOW_IOVAS", Constants.IOMMU_IOAS_ALLOW_IOVAS, (uint)sizeof(iommu_ioas_allow_iovas), 24, &IommufdFile.IoasAllowIovas),
-        new("IOMMU_IOAS_COPY", Constants.IOMMU_IOAS_COPY, (uint)sizeof(iommu_ioas_copy), 40, &IommufdFile.IoasCopy),
-        new("IOMMU_IOAS_IOVA_RANGES", Constants.IOMMU_IOAS_IOVA_RANGES, (uint)sizeof(iommu_ioas_iova_ranges), 32, &IommufdFile.IoasIovaRanges),
-        new("IOMMU_IOAS_MAP", Constants.IOMMU_IOAS_MAP, (uint)sizeof(iommu_ioas_map), 40, &IommufdFile.IoasMap),
-        new("IOMMU_IOAS_UNMAP", Constants.IOMMU_IOAS_UNMAP, (uint)sizeof(iommu_ioas_unmap), 24, &IommufdFile.IoasUnmap),
+        new("IOMMU_IOAS_COPY", Constants.IOMMU_IOAS_COPY, (uint)sizeof(iommu_ioas_copy), 40, &IommufdFile.IoasCopy, responds: true),
+        new("IOMMU_IOAS_IOVA_RANGES", Constants.IOMMU_IOAS_IOVA_RANGES, (uint)sizeof(iommu_ioas_iova_ranges), 32, &IommufdFile.IoasIovaRanges, responds: true),
+        new("IOMMU_IOAS_MAP", Constants.IOMMU_IOAS_MAP, (uint)sizeof(iommu_ioas_map), 40, &IommufdFile.IoasMap, responds: true),
+        new("IOMMU_IOAS_UNMAP", Constants.IOMMU_IOAS_UNMAP, (uint)sizeof(iommu_ioas_unmap), 24, &IommufdFile.IoasUnmap, responds: true),
         new("IOMMU_OPTION", Constants.IOMMU_OPTION, (uint)sizeof(iommu_option), 24, &IommufdFile.Option),
         new("IOMMU_VFIO_IOAS", Constants.IOMMU_VFIO_IOAS, (uint)sizeof(iommu_vfio_ioas), 12, &IommufdFile.VfioIoas),
-        new("IOMMU_HWPT_ALLOC", Constants.IOMMU_HWPT_ALLOC, (uint)sizeof(iommu_hwpt_alloc), 24, &IommufdFile.HwptAlloc),
-        new("IOMMU_GET_HW_INFO", Constants.IOMMU_GET_HW_INFO, (uint)sizeof(iommu_hw_info), 32, &IommufdFile.GetHwInfo),
+        new("IOMMU_HWPT_ALLOC", Constants.IOMMU_HWPT_ALLOC, (uint)sizeof(iommu_hwpt_alloc), 24, &IommufdFile.HwptAlloc, responds: true),
+        new("IOMMU_GET_HW_INFO", Constants.IOMMU_GET_HW_INFO, (uint)sizeof(iommu_hw_info), 32, &IommufdFile.GetHwInfo, responds: true),
         new("IOMMU_HWPT_SET_DIRTY_TRACKING", Constants.IOMMU_HWPT_SET_DIRTY_TRACKING, (uint)sizeof(iommu_hwpt_set_dirty_tracking), 16, &IommufdFile.HwptSetDirtyTracking),
         new("IOMMU_HWPT_GET_DIRTY_BITMAP", Constants.IOMMU_HWPT_GET_DIRTY_BITMAP, (uint)sizeof(iommu_hwpt_get_dirty_bitmap), 48, &IommufdFile.HwptGetDirtyBitmap),
-        new("IOMMU_HWPT_INVALIDATE", Constants.IOMMU_HWPT_INVALIDATE, (uint)sizeof(iommu_hwpt_invalidate), 32, &IommufdFile.HwptInvalidate),
-        new("IOMMU_FAULT_QUEUE_ALLOC", Constants.IOMMU_FAULT_QUEUE_ALLOC, (uint)sizeof(iommu_fault_alloc), 16, &IommufdFile.FaultQueueAlloc),
-        new("IOMMU_IOAS_MAP_FILE", Constants.IOMMU_IOAS_MAP_FILE, (uint)sizeof(iommu_ioas_map_file), 40, &IommufdFile.IoasMapFile),
-        new("IOMMU_VIOMMU_ALLOC", Constants.IOMMU_VIOMMU_ALLOC, (uint)sizeof(iommu_viommu_alloc), 24, &IommufdFile.ViommuAlloc),
-        new("IOMMU_VDEVICE_ALLOC", Constants.IOMMU_VDEVICE_ALLOC, (uint)sizeof(iommu_vdevice_alloc), 24, &IommufdFile.VdeviceAlloc),
+        new("IOMMU_HWPT_INVALIDATE", Constants.IOMMU_HWPT_INVALIDATE, (uint)sizeof(iommu_hwpt_invalidate), 32, &IommufdFile.HwptInvalidate, responds: true),
+        new("IOMMU_FAULT_QUEUE_ALLOC", Constants.IOMMU_FAULT_QUEUE_ALLOC, (uint)sizeof(iommu_fault_alloc), 16, &IommufdFile.FaultQueueAlloc, responds: true),
+        new("IOMMU_IOAS_MAP_FILE", Constants.IOMMU_IOAS_MAP_FILE, (uint)sizeof(iommu_ioas_map_file), 40, &IommufdFile.IoasMapFile, responds: true),
+        new("IOMMU_VIOMMU_ALLOC", Constants.IOMMU_VIOMMU_ALLOC, (uint)sizeof(iommu_viommu_alloc), 24, &IommufdFile.ViommuAlloc, responds: true),
+        new("IOMMU_VDEVICE_ALLOC", Constants.IOMMU_VDEVICE_ALLOC, (uint)sizeof(iommu_vdevice_alloc), 24, &IommufdFile.VdeviceAlloc, responds: true),
         new("IOMMU_IOAS_CHANGE_PROCESS", Constants.IOMMU_IOAS_CHANGE_PROCESS, (uint)sizeof(iommu_ioas_change_process), 8, &IommufdFile.IoasChangeProcess),
-        new("IOMMU_VEVENTQ_ALLOC", Constants.IOMMU_VEVENTQ_ALLOC, (uint)sizeof(iommu_veventq_alloc), 28, &IommufdFile.VeventqAlloc),
-        new("IOMMU_HW_QUEUE_ALLOC", Constants.IOMMU_HW_QUEUE_ALLOC, (uint)sizeof(iommu_hw_queue_alloc), 40, &IommufdFile.HwQueueAlloc),
+        new("IOMMU_VEVENTQ_ALLOC", Constants.IOMMU_VEVENTQ_ALLOC, (uint)sizeof(iommu_veventq_alloc), 28, &IommufdFile.VeventqAlloc, responds: true),
+        new("IOMMU_HW_QUEUE_ALLOC", Constants.IOMMU_HW_QUEUE_ALLOC, (uint)sizeof(iommu_hw_queue_alloc), 40, &IommufdFile.HwQueueAlloc, responds: true),
     ];
 
     /// <summary>
@@ -44,6 +44,13 @@ internal static unsafe class IoctlTable
     /// </summary>
     public const uint TestNr = First + 32;
 
+    /// <summary>
+    /// Whether <paramref name="nr"/> falls in the kernel's iommufd_ioctl_ops array, whose length runs
+    /// to IOMMU_TEST_CMD when CONFIG_IOMMUFD_TEST is built in: numbers in it take the iommufd path
+    /// (get_user of the size, then ENOTTY for an empty slot), numbers past it the VFIO compat path.
+    /// </summary>
+    public static bool InRange(uint nr, bool withTest) => nr - First < (withTest ? TestNr - First + 1 : (uint)s_entries.Length);
+
     /// <summary>The entry for <paramref name="nr"/>, or a null reference outside the table.</summary>
     public static ref readonly Entry Find(uint nr)
     {
@@ -51,8 +58,11 @@ internal static unsafe class IoctlTable
         return ref index < (uint)s_entries.Length ? ref s_entries[index] : ref Unsafe.NullRef<Entry>();
     }
 
-    public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler)
+    public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler, bool responds = false)
     {
+        /// <summary>The handler ends with iommufd_ucmd_respond (the struct goes back to the caller); others write nothing or write fields themselves.</summary>
+        public bool Responds { get; } = responds;
+
         public string Name { get; } = name;
 
         public uint Request { get; } = request;

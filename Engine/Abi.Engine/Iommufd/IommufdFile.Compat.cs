@@ -60,14 +60,12 @@ internal sealed unsafe partial class IommufdFile
                     return CompatCheckExtension((ulong)argument);
                 case Constants.VFIO_SET_IOMMU:
                     return CompatSetIommu((ulong)argument);
-                case Constants.VFIO_IOMMU_GET_INFO or Constants.VFIO_IOMMU_MAP_DMA or Constants.VFIO_IOMMU_UNMAP_DMA when argument == 0:
-                    return Fail(Errno.EFAULT, "the argument pointer is NULL");
                 case Constants.VFIO_IOMMU_GET_INFO:
-                    return CompatGetInfo((byte*)argument);
+                    return CompatGetInfo((ulong)argument);
                 case Constants.VFIO_IOMMU_MAP_DMA:
-                    return CompatMap(ref *(vfio_iommu_type1_dma_map*)argument);
+                    return UserAccess.TryRead((ulong)argument, out vfio_iommu_type1_dma_map map) ? CompatMap(ref map) : Fail(Errno.EFAULT, "the vfio_iommu_type1_dma_map cannot be read");
                 case Constants.VFIO_IOMMU_UNMAP_DMA:
-                    return CompatUnmap(ref *(vfio_iommu_type1_dma_unmap*)argument);
+                    return CompatUnmap((ulong)argument);
                 default:
                     return Fail(Errno.ENOTTY, $"0x{request:X} is neither an iommufd ioctl nor a container ioctl iommufd serves");
             }
@@ -114,13 +112,24 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    private int CompatGetInfo(byte* arg)
+    /// <summary>
+    /// vfio_compat.c: iommufd_vfio_iommu_get_info. The capabilities go out one copy at a time, each only
+    /// where it fits (IOVA ranges even one by one), then the previous capability's <c>next</c>, then the
+    /// info header; the first copy that faults is the EFAULT, with what came before it already written.
+    /// </summary>
+    private int CompatGetInfo(ulong arg)
     {
-        ref vfio_iommu_type1_info info = ref *(vfio_iommu_type1_info*)arg;
-        uint argsz = info.argsz;
-        if (argsz < 16)
+        var info = default(vfio_iommu_type1_info);
+        const int MinSize = 16;                  // offsetofend(iova_pgsizes)
+        if (!UserAccess.TryRead(arg, new Span<byte>(&info, MinSize)))
         {
-            return Fail(Errno.EINVAL, $"argsz {argsz} is below 16");
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be read");
+        }
+
+        uint argsz = info.argsz;
+        if (argsz < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {argsz} is below {MinSize}");
         }
 
         if (CompatIoas is not IoasObject ioas)
@@ -138,31 +147,51 @@ internal sealed unsafe partial class IommufdFile
 
         Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
         holes = holes[..ioas.Holes(holes)];
-        int infoSize = sizeof(vfio_iommu_type1_info);
-        int availSize = IommuInfoCapabilities.DmaAvailSize;
-        uint total = (uint)(infoSize + availSize + IommuInfoCapabilities.IovaRangeSize(holes.Length));
+        uint infoSize = (uint)sizeof(vfio_iommu_type1_info);
 
-        // Each capability is written if it fits; cap_offset only when the whole chain does.
-        if (argsz >= infoSize + availSize)
+        // iommufd_fill_cap_dma_avail: next is 0 here, set by the put_user below once the chain goes on.
+        uint availAt = infoSize;
+        var avail = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = 3, version = 1 }, avail = uint.MaxValue };
+        if (argsz > availAt && argsz - availAt >= (uint)sizeof(vfio_iommu_type1_info_dma_avail) && !UserAccess.TryWrite(arg + availAt, avail))
         {
-            IommuInfoCapabilities.WriteDmaAvail(arg + infoSize, uint.MaxValue, next: (uint)(infoSize + availSize));
+            return Fail(Errno.EFAULT, "the DMA_AVAIL capability cannot be written");
         }
 
-        if (argsz >= total)
+        // iommufd_fill_cap_iova: each range as it fits, then the header if the whole capability fits.
+        uint rangesAt = availAt + (uint)IommuInfoCapabilities.DmaAvailSize;
+        ulong room = argsz > rangesAt ? argsz - rangesAt : 0;
+        uint header = (uint)sizeof(vfio_iommu_type1_info_cap_iova_range);
+        for (int i = 0; i < holes.Length; i++)
         {
-            IommuInfoCapabilities.WriteIovaRange(arg + infoSize + availSize, holes, next: 0);
+            var range = new vfio_iova_range { start = holes[i].Start, end = holes[i].Last };
+            if (room >= header + ((ulong)(i + 1) * (ulong)sizeof(vfio_iova_range)) && !UserAccess.TryWrite(arg + rangesAt + header + ((ulong)i * (ulong)sizeof(vfio_iova_range)), range))
+            {
+                return Fail(Errno.EFAULT, "an IOVA range cannot be written");
+            }
         }
 
+        var iovaCap = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = 1, version = 1 }, nr_iovas = (uint)holes.Length };
+        uint rangeSize = (uint)IommuInfoCapabilities.IovaRangeSize(holes.Length);
+        if (room >= rangeSize && !UserAccess.TryWrite(arg + rangesAt, new ReadOnlySpan<byte>(&iovaCap, (int)header)))
+        {
+            return Fail(Errno.EFAULT, "the IOVA_RANGE capability cannot be written");
+        }
+
+        if (argsz >= rangesAt && !UserAccess.TryWrite(arg + availAt + 4, rangesAt))
+        {
+            return Fail(Errno.EFAULT, "the DMA_AVAIL capability's next cannot be written");
+        }
+
+        uint total = rangesAt + ((rangeSize + 7) & ~7u);
         var result = new vfio_iommu_type1_info
         {
             argsz = total,
             flags = (uint)(Constants.VFIO_IOMMU_INFO_PGSIZES | Constants.VFIO_IOMMU_INFO_CAPS),
             iova_pgsizes = pageSizes,
-            cap_offset = argsz >= total ? (uint)infoSize : 0,
+            cap_offset = argsz >= total ? infoSize : 0,
         };
-        int back = (int)Math.Min(argsz, (uint)infoSize);
-        new ReadOnlySpan<byte>(&result, back).CopyTo(new Span<byte>(arg, back));
-        return 0;
+        int back = (int)Math.Min(argsz, infoSize);
+        return UserAccess.TryWrite(arg, new ReadOnlySpan<byte>(&result, back)) ? 0 : Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be written back");
     }
 
     private int CompatMap(ref vfio_iommu_type1_dma_map map)
@@ -196,8 +225,14 @@ internal sealed unsafe partial class IommufdFile
         return rc;
     }
 
-    private int CompatUnmap(ref vfio_iommu_type1_dma_unmap unmap)
+    /// <summary>vfio_compat.c: iommufd_vfio_unmap_dma; size goes back (what was unmapped) unless the checks or the cuts failed.</summary>
+    private int CompatUnmap(ulong arg)
     {
+        if (!UserAccess.TryRead(arg, out vfio_iommu_type1_dma_unmap unmap))
+        {
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_dma_unmap cannot be read");
+        }
+
         if (unmap.argsz < 24 || (unmap.flags & ~CompatUnmapAll) != 0)
         {
             return Fail(Errno.EINVAL, unmap.argsz < 24 ? $"argsz {unmap.argsz} is below 24" : $"flags 0x{unmap.flags:X}: only ALL is served (no GET_DIRTY_BITMAP, no VADDR)");
@@ -233,14 +268,13 @@ internal sealed unsafe partial class IommufdFile
 
             if (!ioas.HugePages && (SplitAt(ioas, iova) ?? (last == ulong.MaxValue ? null : SplitAt(ioas, last + 1))) is int splitFailed)
             {
-                unmap.size = 0;
                 return splitFailed;
             }
         }
 
         ulong unmapped = UnmapRange(ioas, iova, last, out int rc);
         unmap.size = unmapped;                // written back even when the unmap failed part way
-        return rc;
+        return UserAccess.TryWrite(arg, unmap) ? rc : Fail(Errno.EFAULT, "the unmapped size cannot be written back");
     }
 
     /// <summary>Cuts the area containing <paramref name="at"/> (if it starts before it) into two at <paramref name="at"/>: the compat layer's hole punching.</summary>

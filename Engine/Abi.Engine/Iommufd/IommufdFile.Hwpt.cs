@@ -337,6 +337,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         fault.Users++;              // the open fd pins the object
+        call.NewFd = fd;
         cmd.out_fault_id = f.Objects.Add(fault);
         cmd.out_fault_fd = (uint)fd;
         return 0;

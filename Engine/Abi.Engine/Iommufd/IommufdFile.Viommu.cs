@@ -145,6 +145,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         queue.Users++;              // the open fd pins the object
+        call.NewFd = fd;
         cmd.out_veventq_id = f.Objects.Add(queue);
         cmd.out_veventq_fd = (uint)fd;
         return 0;

@@ -41,24 +41,26 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     public override int Ioctl(uint request, nint argument)
     {
         Clear();
-        uint type = (request >> 8) & 0xFF;
+
+        // main.c: iommufd_fops_ioctl. Only _IOC_NR picks the table slot (the type is checked through
+        // the slot's full request code), and numbers outside the table go to the VFIO compat layer.
         uint nr = request & 0xFF;
-        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && Kernel.TestCommand is { } test ? ref test[0] : ref IoctlTable.Find(nr);
-        if (type != IoctlTable.Type || Unsafe.IsNullRef(in entry))
+        IoctlTable.Entry[]? test = Kernel.TestCommand;
+        if (!IoctlTable.InRange(nr, test is not null))
         {
-            // Numbers below the iommufd range (or past it) belong to the VFIO container compatibility layer.
             return VfioCompatIoctl(request, argument);
         }
 
-        if (argument == 0)
+        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
+        ulong user = (ulong)argument;
+        if (!UserAccess.TryRead(user, out uint size))
         {
-            return Fail(Errno.EFAULT, "the argument pointer is NULL");
+            return Fail(Errno.EFAULT, $"the argument's size word at 0x{user:X} cannot be read");
         }
 
-        uint size = *(uint*)argument;
-        if (entry.Request != request)
+        if (Unsafe.IsNullRef(in entry) || entry.Request != request)
         {
-            return Fail(Errno.ENOTTY, $"0x{request:X} is not an iommufd ioctl (direction or size bits set)");
+            return Fail(Errno.ENOTTY, $"0x{request:X} is not an iommufd ioctl (unused number, or type, direction or size bits set)");
         }
 
         if (size < entry.MinSize)
@@ -66,56 +68,50 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             return Fail(Errno.EINVAL, $"size {size} is below the minimum {entry.MinSize} of {entry.Name}");
         }
 
-        byte* user = (byte*)argument;
-        if (size > entry.Size && TailError(argument, entry, size) is int tail)
+        // The handler works on a zero-extended kernel-sized copy (copy_struct_from_user).
+        byte* copy = stackalloc byte[(int)entry.Size];
+        var kernelCopy = new Span<byte>(copy, (int)entry.Size);
+        int copied = UserAccess.CopyStructFromUser(kernelCopy, user, size);
+        if (copied != 0)
         {
-            return tail;
+            return copied == -(int)Errno.E2BIG
+                ? Fail(Errno.E2BIG, $"bytes past the {entry.Size} that {entry.Name} understands are non-zero in the {size}-byte argument")
+                : Fail(Errno.EFAULT, $"the {size}-byte argument at 0x{user:X} cannot be read");
         }
 
-        // The handler works on a zero-extended kernel-sized copy; the caller gets min(size, kernel size) back.
-        byte* copy = stackalloc byte[(int)entry.Size];
-        uint common = Math.Min(size, entry.Size);
-        new ReadOnlySpan<byte>(user, (int)common).CopyTo(new Span<byte>(copy, (int)entry.Size));
-        new Span<byte>(copy + common, (int)(entry.Size - common)).Clear();
-
-        var call = new IoctlCall();
+        var call = new IoctlCall { Respond = entry.Responds, User = user };
         int result;
         lock (_lock)
         {
+            Objects.BeginCall();
             result = entry.Handler(this, copy, ref call);
-        }
 
-        if (result >= 0 || call.CopyOutOnError)
-        {
-            new ReadOnlySpan<byte>(copy, (int)common).CopyTo(new Span<byte>(user, (int)common));
+            // iommufd_ucmd_respond: min(size, kernel size) bytes back; a failed copy is EFAULT, and an
+            // object the call created is aborted (iommufd_object_abort_and_destroy), its fd never installed.
+            if (call.Respond && (result >= 0 || call.CopyOutOnError) && !UserAccess.TryWrite(user, kernelCopy[..(int)Math.Min(size, entry.Size)]))
+            {
+                AbortNew(ref call);
+                result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{user:X}");
+            }
         }
 
         return result;
     }
 
-    /// <summary>
-    /// The bytes past the kernel's struct must be zero (E2BIG otherwise). They are read through
-    /// <see cref="UserAccess"/> in bounded chunks, so a huge or lying <c>size</c> gives EFAULT, not a crash.
-    /// </summary>
-    private static int? TailError(nint argument, in IoctlTable.Entry entry, uint size)
+    /// <summary>Undoes what a call created when its result could not reach the caller.</summary>
+    private void AbortNew(ref IoctlCall call)
     {
-        Span<byte> chunk = stackalloc byte[256];
-        for (ulong at = entry.Size; at < size; at += (ulong)chunk.Length)
+        if (call.NewFd >= 0)
         {
-            int n = (int)Math.Min((ulong)chunk.Length, size - at);
-            if (!UserAccess.TryRead((ulong)argument + at, chunk[..n]))
-            {
-                return Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read past byte {at}");
-            }
-
-            int nonZero = chunk[..n].IndexOfAnyExcept((byte)0);
-            if (nonZero >= 0)
-            {
-                return Fail(Errno.E2BIG, $"byte {at + (ulong)nonZero} of the {size}-byte argument is non-zero past the {entry.Size} bytes {entry.Name} understands");
-            }
+            _ = Kernel.Close(call.NewFd);
         }
 
-        return null;
+        // What the call created hangs off its newest object (a HWPT's IOAS link, a mock device's domain).
+        if ((call.NewObject ?? Objects.AddedInCall) is { } created && Objects.Get(created.Id) == created)
+        {
+            Objects.Remove(created.Id);
+            created.Destroyed();
+        }
     }
 
     /// <summary>
@@ -199,5 +195,22 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     {
         /// <summary>Write the argument back even though the call failed (IOVA_RANGES with EMSGSIZE, HWPT_INVALIDATE).</summary>
         public bool CopyOutOnError;
+
+        /// <summary>The handler answers through the argument (iommufd_ucmd_respond); preset from the table, a handler may change it.</summary>
+        public bool Respond;
+
+        /// <summary>The caller's argument address, for handlers that write single fields back (IOMMU_OPTION's val64).</summary>
+        public ulong User;
+
+        /// <summary>The object the call created, destroyed again if the answer cannot be written.</summary>
+        public IommufdObject? NewObject;
+
+        /// <summary>The fd the call created, closed again if the answer cannot be written (the kernel installs it only after).</summary>
+        public int NewFd;
+
+        public IoctlCall()
+        {
+            NewFd = -1;
+        }
     }
 }

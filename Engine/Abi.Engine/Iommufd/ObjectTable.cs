@@ -12,8 +12,23 @@ internal sealed class ObjectTable
 
     private readonly List<IommufdObject?> _slots = [null];
     private int _lowestFree = 1;
+    private int _addedInCall;
+    private IommufdObject? _lastAdded;
 
     public int Count { get; private set; }
+
+    /// <summary>No object and no tombstone (xa_empty: a tombstoned id still occupies the xarray).</summary>
+    public bool IsEmpty => Count == 0 && !_slots.Contains(s_tombstone);
+
+    /// <summary>Starts counting what an ioctl adds, so a call whose answer cannot be written undoes it.</summary>
+    public void BeginCall()
+    {
+        _addedInCall = 0;
+        _lastAdded = null;
+    }
+
+    /// <summary>The newest object the current call added, if it added any.</summary>
+    public IommufdObject? AddedInCall => _addedInCall > 0 ? _lastAdded : null;
 
     public uint Add(IommufdObject value)
     {
@@ -29,6 +44,8 @@ internal sealed class ObjectTable
 
         value.Id = (uint)id;
         Count++;
+        _addedInCall++;
+        _lastAdded = value;
         _lowestFree = id + 1;
         while (_lowestFree < _slots.Count && _slots[_lowestFree] is not null)
         {

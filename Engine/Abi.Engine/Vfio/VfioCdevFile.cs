@@ -23,17 +23,12 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
     {
         if (request == Constants.VFIO_DEVICE_BIND_IOMMUFD)
         {
-            return argument == 0 ? Fail(Errno.EFAULT, "the argument pointer is NULL") : Bind((byte*)argument);
+            return Bind((ulong)argument);
         }
 
         if (_bound is not null && request is Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT or Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT)
         {
-            if (argument == 0)
-            {
-                return Fail(Errno.EFAULT, "the argument pointer is NULL");
-            }
-
-            return request == Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT ? Attach((byte*)argument) : Detach((byte*)argument);
+            return request == Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT ? Attach((ulong)argument) : Detach((ulong)argument);
         }
 
         return base.Ioctl(request, argument);
@@ -56,34 +51,30 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
         }
     }
 
-    private int Bind(byte* arg)
+    /// <summary>device_cdev.c: vfio_df_ioctl_bind_iommufd (get_user of argsz, copy_struct_from_user, checks, open, out_devid).</summary>
+    private int Bind(ulong arg)
     {
         const uint MinSize = 16;
-        uint size = *(uint*)arg;
+        if (!UserAccess.TryRead(arg, out uint size))
+        {
+            return Fail(Errno.EFAULT, "argsz cannot be read");
+        }
+
         if (size < MinSize)
         {
             return Fail(Errno.EINVAL, $"argsz {size} is below {MinSize}");
         }
 
-        // copy_struct_from_user: bytes past the kernel's 24 must be zero.
         uint known = (uint)sizeof(vfio_device_bind_iommufd);
-        Span<byte> chunk = stackalloc byte[64];
-        for (ulong at = known; at < size; at += (ulong)chunk.Length)
+        var bind = default(vfio_device_bind_iommufd);
+        int copied = UserAccess.CopyStructFromUser(new Span<byte>(&bind, (int)known), arg, size);
+        if (copied != 0)
         {
-            int n = (int)Math.Min((ulong)chunk.Length, size - at);
-            if (!UserAccess.TryRead((ulong)arg + at, chunk[..n]))
-            {
-                return Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read past byte {at}");
-            }
-
-            if (chunk[..n].IndexOfAnyExcept((byte)0) >= 0)
-            {
-                return Fail(Errno.E2BIG, $"non-zero bytes past the {known} bytes VFIO_DEVICE_BIND_IOMMUFD understands");
-            }
+            return copied == -(int)Errno.E2BIG
+                ? Fail(Errno.E2BIG, $"non-zero bytes past the {known} bytes VFIO_DEVICE_BIND_IOMMUFD understands")
+                : Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read");
         }
 
-        var bind = default(vfio_device_bind_iommufd);
-        new ReadOnlySpan<byte>(arg, (int)Math.Min(size, known)).CopyTo(new Span<byte>(&bind, (int)known));
         if (bind.iommufd < 0 || (bind.flags & ~(uint)Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0)
         {
             return Fail(Errno.EINVAL, bind.iommufd < 0 ? $"iommufd {bind.iommufd} is negative" : $"unknown flags 0x{bind.flags:X}");
@@ -127,7 +118,17 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
                     _bound = context.Bind(Device, IommuUnit.Vtd);
                     Device.Owner = this;
                     OpenDevice();
-                    ((vfio_device_bind_iommufd*)arg)->out_devid = _bound.Id;
+                    if (!UserAccess.TryWrite(arg + 12, _bound.Id))
+                    {
+                        // out_close_device: the open is undone.
+                        context.Unbind(_bound);
+                        _bound = null;
+                        _context = null;
+                        Device.Owner = null;
+                        CloseDevice();
+                        return Fail(Errno.EFAULT, "out_devid cannot be written");
+                    }
+
                     return 0;
                 case not null:
                     return Fail(Errno.EBADFD, $"fd {bind.iommufd} is not an iommufd");
@@ -139,9 +140,15 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
         }
     }
 
-    private int Attach(byte* arg)
+    /// <summary>device_cdev.c: vfio_df_ioctl_attach_pt; pt_id goes back, and a failed copy detaches again.</summary>
+    private int Attach(ulong arg)
     {
-        ref vfio_device_attach_iommufd_pt attach = ref *(vfio_device_attach_iommufd_pt*)arg;
+        var attach = default(vfio_device_attach_iommufd_pt);
+        if (!UserAccess.TryRead(arg, new Span<byte>(&attach, 12)))
+        {
+            return Fail(Errno.EFAULT, "the vfio_device_attach_iommufd_pt cannot be read");
+        }
+
         if (attach.argsz < 12)
         {
             return Fail(Errno.EINVAL, $"argsz {attach.argsz} is below 12");
@@ -161,18 +168,24 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
         lock (Device.Sync)
         {
             int rc = _context!.Attach(_bound!, ref ptId);
-            if (rc == 0)
+            if (rc == 0 && !UserAccess.TryWrite(arg + 8, ptId))
             {
-                attach.pt_id = ptId;
+                _context.Detach(_bound!);
+                return Fail(Errno.EFAULT, "pt_id cannot be written back");
             }
 
             return rc;
         }
     }
 
-    private int Detach(byte* arg)
+    private int Detach(ulong arg)
     {
-        ref vfio_device_detach_iommufd_pt detach = ref *(vfio_device_detach_iommufd_pt*)arg;
+        var detach = default(vfio_device_detach_iommufd_pt);
+        if (!UserAccess.TryRead(arg, new Span<byte>(&detach, 8)))
+        {
+            return Fail(Errno.EFAULT, "the vfio_device_detach_iommufd_pt cannot be read");
+        }
+
         if (detach.argsz < 8)
         {
             return Fail(Errno.EINVAL, $"argsz {detach.argsz} is below 8");

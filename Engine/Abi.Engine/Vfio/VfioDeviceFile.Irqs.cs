@@ -38,7 +38,7 @@ internal abstract unsafe partial class VfioDeviceFile
         return 0;
     }
 
-    private int SetIrqs(byte* arg)
+    private int SetIrqs(byte* arg, ulong user)
     {
         ref vfio_irq_set set = ref *(vfio_irq_set*)arg;
         const uint MinSize = 20;
@@ -90,7 +90,7 @@ internal abstract unsafe partial class VfioDeviceFile
 
         // The data follows the header in the caller's buffer; the kernel copies exactly dataSize bytes.
         Span<byte> data = stackalloc byte[(int)Math.Min(dataSize, 4 * 2048)];
-        if (dataSize > (ulong)data.Length || !UserAccess.TryRead((ulong)(arg + MinSize), data))
+        if (dataSize > (ulong)data.Length || !UserAccess.TryRead(user + MinSize, data))
         {
             return Fail(dataSize > (ulong)data.Length ? Errno.EINVAL : Errno.EFAULT, "the data array cannot be read");
         }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Abi.Engine.Pci;
+using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
@@ -32,7 +33,7 @@ internal abstract unsafe partial class VfioDeviceFile
     public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>
         RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true);
 
-    private int GetRegionInfo(byte* arg)
+    private int GetRegionInfo(byte* arg, ulong user)
     {
         ref vfio_region_info info = ref *(vfio_region_info*)arg;
         const uint MinSize = 32;
@@ -81,7 +82,11 @@ internal abstract unsafe partial class VfioDeviceFile
             else
             {
                 var header = new vfio_info_cap_header { id = 3, version = 1, next = 0 };
-                *(vfio_info_cap_header*)(arg + MinSize) = header;
+                if (!UserAccess.TryWrite(user + MinSize, header))
+                {
+                    return Fail(Errno.EFAULT, "the MSIX_MAPPABLE capability cannot be written");
+                }
+
                 result.cap_offset = MinSize;
             }
         }

@@ -37,18 +37,39 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet (VFIO_DEVICE_BIND_IOMMUFD first)");
         }
 
-        return request switch
+        // vfio_pci_core.c: each ioctl copies its fixed head in (copy_from_user of minsz), works on that
+        // copy and copies the head back at the end; capabilities and data arrays go through user memory.
+        (int head, bool back) = request switch
         {
-            Constants.VFIO_DEVICE_GET_INFO or Constants.VFIO_DEVICE_GET_REGION_INFO or Constants.VFIO_DEVICE_GET_IRQ_INFO
-                or Constants.VFIO_DEVICE_SET_IRQS or Constants.VFIO_DEVICE_FEATURE when argument == 0 => Fail(Errno.EFAULT, "the argument pointer is NULL"),
-            Constants.VFIO_DEVICE_GET_INFO => GetInfo((byte*)argument),
-            Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo((byte*)argument),
-            Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo((byte*)argument),
-            Constants.VFIO_DEVICE_SET_IRQS => SetIrqs((byte*)argument),
-            Constants.VFIO_DEVICE_RESET => Reset(),
-            Constants.VFIO_DEVICE_FEATURE => Feature((byte*)argument),
-            _ => Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of a vfio-pci device fd"),
+            Constants.VFIO_DEVICE_GET_INFO => (16, true),
+            Constants.VFIO_DEVICE_GET_REGION_INFO => (32, true),
+            Constants.VFIO_DEVICE_GET_IRQ_INFO => (16, true),
+            Constants.VFIO_DEVICE_SET_IRQS => (20, false),
+            Constants.VFIO_DEVICE_FEATURE => (8, false),
+            _ => (0, false),
         };
+        if (head == 0)
+        {
+            return request == Constants.VFIO_DEVICE_RESET ? Reset() : Fail(Errno.ENOTTY, $"0x{request:X} is not an ioctl of a vfio-pci device fd");
+        }
+
+        ulong user = (ulong)argument;
+        byte* copy = stackalloc byte[64];
+        new Span<byte>(copy, 64).Clear();
+        if (!UserAccess.TryRead(user, new Span<byte>(copy, head)))
+        {
+            return Fail(Errno.EFAULT, $"the argument's first {head} bytes cannot be read");
+        }
+
+        int rc = request switch
+        {
+            Constants.VFIO_DEVICE_GET_INFO => GetInfo(copy),
+            Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo(copy, user),
+            Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo(copy),
+            Constants.VFIO_DEVICE_SET_IRQS => SetIrqs(copy, user),
+            _ => Feature(copy),
+        };
+        return rc != 0 || !back || UserAccess.TryWrite(user, new ReadOnlySpan<byte>(copy, head)) ? rc : Fail(Errno.EFAULT, "the result cannot be written back");
     }
 
     /// <summary>The device was opened: vfio-pci enables it (memory decoding on, bus mastering off).</summary>
@@ -83,7 +104,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             num_regions = Constants.VFIO_PCI_NUM_REGIONS,
             num_irqs = Constants.VFIO_PCI_NUM_IRQS,
         };
-        new ReadOnlySpan<byte>(&result, (int)Math.Min(argsz, (uint)sizeof(vfio_device_info))).CopyTo(new Span<byte>(arg, (int)Math.Min(argsz, (uint)sizeof(vfio_device_info))));
+        info = result;
         return 0;
     }
 

@@ -1,7 +1,8 @@
-using System.Runtime.InteropServices;
 using Abi.Engine.Iommufd;
+using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Vfio;
@@ -29,23 +30,64 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     /// <summary>The device's binding in the compat context while device fds are open.</summary>
     public DeviceObject? Bound { get; set; }
 
+    /// <summary>group.c: vfio_group_fops_unl_ioctl; every argument is copied in as the kernel copies it.</summary>
     public override int Ioctl(uint request, nint argument)
     {
-        if (argument == 0 && request is Constants.VFIO_GROUP_GET_STATUS or Constants.VFIO_GROUP_SET_CONTAINER or Constants.VFIO_GROUP_GET_DEVICE_FD)
+        ulong arg = (ulong)argument;
+        switch (request)
         {
-            return Fail(Errno.EFAULT, "the argument pointer is NULL");
-        }
+            case Constants.VFIO_GROUP_GET_STATUS:
+                {
+                    var status = default(vfio_group_status);
+                    if (!UserAccess.TryRead(arg, out status))
+                    {
+                        return Fail(Errno.EFAULT, "the vfio_group_status cannot be read");
+                    }
 
-        lock (Device.Sync)
-        {
-            return request switch
-            {
-                Constants.VFIO_GROUP_GET_STATUS => GetStatus(ref *(vfio_group_status*)argument),
-                Constants.VFIO_GROUP_SET_CONTAINER => SetContainer(*(int*)argument),
-                Constants.VFIO_GROUP_UNSET_CONTAINER => UnsetContainer(),
-                Constants.VFIO_GROUP_GET_DEVICE_FD => GetDeviceFd(MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)argument)),
-                _ => Fail(Errno.ENOTTY, $"0x{request:X} is not a VFIO group ioctl"),
-            };
+                    int rc;
+                    lock (Device.Sync)
+                    {
+                        rc = GetStatus(ref status);
+                    }
+
+                    return rc != 0 || UserAccess.TryWrite(arg, status) ? rc : Fail(Errno.EFAULT, "the vfio_group_status cannot be written back");
+                }
+
+            case Constants.VFIO_GROUP_SET_CONTAINER:
+                if (!UserAccess.TryRead(arg, out int fd))
+                {
+                    return Fail(Errno.EFAULT, "the container fd cannot be read");
+                }
+
+                lock (Device.Sync)
+                {
+                    return SetContainer(fd);
+                }
+
+            case Constants.VFIO_GROUP_UNSET_CONTAINER:
+                lock (Device.Sync)
+                {
+                    return UnsetContainer();
+                }
+
+            case Constants.VFIO_GROUP_GET_DEVICE_FD:
+                {
+                    // strndup_user(arg, PAGE_SIZE): EFAULT on a fault before the NUL, EINVAL past a page.
+                    Span<byte> name = stackalloc byte[LinuxConstants.PageSize + 1];
+                    int length = UserAccess.StrnlenUser(arg, name[..LinuxConstants.PageSize]);
+                    if (length <= 0)
+                    {
+                        return Fail(length == 0 ? Errno.EFAULT : Errno.EINVAL, length == 0 ? "the device name cannot be read" : "the device name has no NUL within a page");
+                    }
+
+                    lock (Device.Sync)
+                    {
+                        return GetDeviceFd(name[..(length - 1)]);
+                    }
+                }
+
+            default:
+                return Fail(Errno.ENOTTY, $"0x{request:X} is not a VFIO group ioctl");
         }
     }
 
@@ -143,8 +185,14 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         return 0;
     }
 
+    /// <summary>group.c: vfio_group_ioctl_get_device_fd: the name is looked up first, then the group's IOMMU is checked (vfio_df_group_open).</summary>
     private int GetDeviceFd(ReadOnlySpan<byte> name)
     {
+        if (!name.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(Device.PciName)))
+        {
+            return Fail(Errno.ENODEV, $"\"{System.Text.Encoding.UTF8.GetString(name)}\" is not in group {Device.Group} (it holds {Device.PciName})");
+        }
+
         if (Container is null && Iommufd is null)
         {
             return Fail(Errno.EINVAL, "the group is in no container");
@@ -153,11 +201,6 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         if (Container is { HasBackend: false })
         {
             return Fail(Errno.EINVAL, "the container has no IOMMU backend (VFIO_SET_IOMMU first)");
-        }
-
-        if (!name.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(Device.PciName)))
-        {
-            return Fail(Errno.ENODEV, $"\"{System.Text.Encoding.UTF8.GetString(name)}\" is not in group {Device.Group} (it holds {Device.PciName})");
         }
 
         bool first = DeviceFds == 0;

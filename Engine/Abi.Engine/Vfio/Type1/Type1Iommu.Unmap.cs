@@ -12,9 +12,20 @@ internal sealed unsafe partial class Type1Iommu
     private const uint UnmapDirty = 1, UnmapAll = 2, UnmapVaddr = 4;
     private const ulong MaxBitmapBytes = 0x1000_0000;
 
-    private int UnmapDma(byte* arg)
+    /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_unmap_dma, then vfio_dma_do_unmap; the struct goes back only on success.</summary>
+    private int UnmapDma(ulong arg)
     {
-        ref vfio_iommu_type1_dma_unmap unmap = ref *(vfio_iommu_type1_dma_unmap*)arg;
+        if (!UserAccess.TryRead(arg, out vfio_iommu_type1_dma_unmap unmap))
+        {
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_dma_unmap cannot be read");
+        }
+
+        int rc = UnmapDma(arg, ref unmap);
+        return rc != 0 || UserAccess.TryWrite(arg, unmap) ? rc : Fail(Errno.EFAULT, "the unmapped size cannot be written back");
+    }
+
+    private int UnmapDma(ulong arg, ref vfio_iommu_type1_dma_unmap unmap)
+    {
         uint flags = unmap.flags;
         if (unmap.argsz < 24 || (flags & ~(UnmapDirty | UnmapAll | UnmapVaddr)) != 0)
         {
@@ -34,7 +45,11 @@ internal sealed unsafe partial class Type1Iommu
                 return Fail(Errno.EINVAL, "argsz leaves no room for the vfio_bitmap");
             }
 
-            bitmap = *(vfio_bitmap*)(arg + 24);
+            if (!UserAccess.TryRead(arg + 24, out bitmap))
+            {
+                return Fail(Errno.EFAULT, "the vfio_bitmap cannot be read");
+            }
+
             if (BitmapError(unmap.size, bitmap) is int failed)
             {
                 return failed;
@@ -132,18 +147,23 @@ internal sealed unsafe partial class Type1Iommu
         return 0;
     }
 
-    private int DirtyPages(byte* arg)
+    /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_dirty_pages (the v2 check comes before the copy).</summary>
+    private int DirtyPages(ulong arg)
     {
-        ref vfio_iommu_type1_dirty_bitmap dirty = ref *(vfio_iommu_type1_dirty_bitmap*)arg;
         const uint Start = 1, Stop = 2, Get = 4;
-        if (dirty.argsz < 8 || (dirty.flags & ~(Start | Stop | Get)) != 0 || !uint.IsPow2(dirty.flags))
-        {
-            return Fail(Errno.EINVAL, "argsz below 8, unknown flags, or not exactly one of START/STOP/GET_BITMAP");
-        }
-
         if (!V2)
         {
             return Fail(Errno.EACCES, "dirty tracking needs a TYPE1v2 container");
+        }
+
+        if (!UserAccess.TryRead(arg, out vfio_iommu_type1_dirty_bitmap dirty))
+        {
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_dirty_bitmap cannot be read");
+        }
+
+        if (dirty.argsz < 8 || (dirty.flags & ~(Start | Stop | Get)) != 0 || !uint.IsPow2(dirty.flags))
+        {
+            return Fail(Errno.EINVAL, "argsz below 8, unknown flags, or not exactly one of START/STOP/GET_BITMAP");
         }
 
         switch (dirty.flags)
@@ -161,7 +181,11 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EINVAL, "argsz leaves no room for vfio_iommu_type1_dirty_bitmap_get");
         }
 
-        vfio_iommu_type1_dirty_bitmap_get get = *(vfio_iommu_type1_dirty_bitmap_get*)(arg + 8);
+        if (!UserAccess.TryRead(arg + 8, out vfio_iommu_type1_dirty_bitmap_get get))
+        {
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_dirty_bitmap_get cannot be read");
+        }
+
         if (get.size == 0)
         {
             return Fail(Errno.EINVAL, "size is 0");
@@ -197,6 +221,11 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>The vfio_bitmap rules: pgsize the smallest page, size enough for the range and within the cap, tracking on.</summary>
     private int? BitmapError(ulong rangeSize, in vfio_bitmap bitmap)
     {
+        if (!UserAccess.AccessOk((ulong)bitmap.data, bitmap.size))
+        {
+            return Fail(Errno.EINVAL, "the bitmap lies outside user memory (access_ok)");
+        }
+
         if (bitmap.pgsize != MinPage)
         {
             return Fail(Errno.EINVAL, $"pgsize 0x{bitmap.pgsize:X} is not the smallest IOMMU page (4096)");

@@ -60,10 +60,10 @@ internal sealed unsafe partial class Type1Iommu
         {
             return request switch
             {
-                Constants.VFIO_IOMMU_GET_INFO => GetInfo((byte*)argument),
-                Constants.VFIO_IOMMU_MAP_DMA => MapDma(ref *(vfio_iommu_type1_dma_map*)argument),
-                Constants.VFIO_IOMMU_UNMAP_DMA => UnmapDma((byte*)argument),
-                Constants.VFIO_IOMMU_DIRTY_PAGES => DirtyPages((byte*)argument),
+                Constants.VFIO_IOMMU_GET_INFO => GetInfo((ulong)argument),
+                Constants.VFIO_IOMMU_MAP_DMA => UserAccess.TryRead((ulong)argument, out vfio_iommu_type1_dma_map map) ? MapDma(ref map) : Fail(Errno.EFAULT, "the vfio_iommu_type1_dma_map cannot be read"),
+                Constants.VFIO_IOMMU_UNMAP_DMA => UnmapDma((ulong)argument),
+                Constants.VFIO_IOMMU_DIRTY_PAGES => DirtyPages((ulong)argument),
                 _ => Fail(Errno.ENOTTY, $"0x{request:X} is not a type1 ioctl"),
             };
         }
@@ -90,9 +90,15 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>Whether a group's reserved MSI window may join: no mapping may sit in it (EINVAL otherwise).</summary>
     public bool CanAttachGroup() => !Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast);
 
-    private int GetInfo(byte* arg)
+    /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_get_info; the chain goes out in one copy when it fits, then the header.</summary>
+    private int GetInfo(ulong arg)
     {
-        ref vfio_iommu_type1_info info = ref *(vfio_iommu_type1_info*)arg;
+        var info = default(vfio_iommu_type1_info);
+        if (!UserAccess.TryRead(arg, new Span<byte>(&info, 16)))
+        {
+            return Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be read");
+        }
+
         uint argsz = info.argsz;
         if (argsz < 16)
         {
@@ -130,13 +136,16 @@ internal sealed unsafe partial class Type1Iommu
         }
         else
         {
-            chain.CopyTo(new Span<byte>(arg + infoSize, chain.Length));
+            if (!UserAccess.TryWrite(arg + (ulong)infoSize, chain))
+            {
+                return Fail(Errno.EFAULT, "the capability chain cannot be written");
+            }
+
             result.cap_offset = (uint)infoSize;
         }
 
         int back = (int)Math.Min(argsz, (uint)infoSize);
-        new ReadOnlySpan<byte>(&result, back).CopyTo(new Span<byte>(arg, back));
-        return 0;
+        return UserAccess.TryWrite(arg, new ReadOnlySpan<byte>(&result, back)) ? 0 : Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be written back");
     }
 
     private int MapDma(ref vfio_iommu_type1_dma_map map)
