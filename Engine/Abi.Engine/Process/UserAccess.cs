@@ -27,10 +27,10 @@ internal static unsafe class UserAccess
     private static readonly int s_pid = Environment.ProcessId;
 
     [ThreadStatic]
-    private static ulong t_stackLow;
+    private static ulong s_stackLow;
 
     [ThreadStatic]
-    private static ulong t_stackHigh;
+    private static ulong s_stackHigh;
 
     /// <summary><c>access_ok</c>: the whole range lies in the user half and does not wrap.</summary>
     public static bool AccessOk(ulong address, ulong size) => address <= TaskSizeMax && size <= TaskSizeMax - address;
@@ -204,12 +204,12 @@ internal static unsafe class UserAccess
     {
         ulong marker = 0;
         ulong sp = (ulong)&marker;
-        if (t_stackHigh == 0)
+        if (s_stackHigh == 0)
         {
             LearnStack();
         }
 
-        return sp >= t_stackLow && sp < t_stackHigh && address >= sp && address + length <= t_stackHigh && address + length >= address;
+        return sp >= s_stackLow && sp < s_stackHigh && address >= sp && address + length <= s_stackHigh && address + length >= address;
     }
 
     private static void LearnStack()
@@ -229,7 +229,7 @@ internal static unsafe class UserAccess
         }
 
         // Unknown bounds leave an empty range (1, 1): every copy takes the checked path.
-        t_stackLow = size == 0 ? 1 : (ulong)low;
-        t_stackHigh = size == 0 ? 1 : (ulong)low + size;
+        s_stackLow = size == 0 ? 1 : (ulong)low;
+        s_stackHigh = size == 0 ? 1 : (ulong)low + size;
     }
 }
