@@ -660,5 +660,6 @@ internal static unsafe class IommufdTest
     }
 
     // The access ops take the access's fd (the kernel does fdget on it), not an object id.
-    private static int NotAccess(uint fd) => Fail(Errno.EBADF, $"{(int)fd} is not an access fd");
+    // selftest.c: iommufd_access_get answers EBADFD both for a closed fd and for one that is not an access.
+    private static int NotAccess(uint fd) => Fail(Errno.EBADFD, $"{(int)fd} is not an access fd");
 }

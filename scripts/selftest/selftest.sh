@@ -23,17 +23,8 @@ if [ ! -e /usr/include/sys/capability.h ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends libcap-dev >&2
 fi
 
-deb=$("$root/scripts/qemu/kernel.sh" --source-deb)
-version=$(basename "$deb" | sed -E 's/^linux-source-[0-9.]+_(.*)_all\.deb$/\1/')
-src="$cache/selftest/$version"
-if [ ! -s "$src/tools/testing/selftests/iommu/iommufd.c" ]; then
-  echo "selftest: unpacking the selftest sources from $(basename "$deb")" >&2
-  rm -rf "$src.tmp" && mkdir -p "$src.tmp"
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' \
-    | tar -xJ -C "$src.tmp" --strip-components=1 --wildcards \
-      '*/tools/testing/selftests/iommu/*' '*/tools/testing/selftests/kselftest*' '*/drivers/iommu/iommufd/iommufd_test.h'
-  rm -rf "$src" && mv "$src.tmp" "$src"
-fi
+src=$("$root/scripts/selftest/sources.sh")
+version=$(basename "$src")
 
 headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
 [ -d "$headers" ] || { echo "selftest: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }

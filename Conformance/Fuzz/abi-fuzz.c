@@ -1,0 +1,771 @@
+// abi-fuzz: seeded random ioctl streams over /dev/iommu (iommufd with the IOMMU_TEST_CMD mock, and
+// the VFIO container ioctls iommufd's compat layer serves), the same program on the real kernel and
+// on the engine through the LD_PRELOAD interposer. Every call prints one line that does not depend
+// on where things landed in memory (its arena sits at a fixed address, fds are printed as indexes),
+// so the two transcripts compare line by line.
+//
+//   abi-fuzz run FIRST COUNT CALLS [--full]  one seed per child process: a digest line per seed, or
+//                                            (--full) every call's line; a child killed by a signal
+//                                            is reported as a death
+//   abi-fuzz seed SEED CALLS                 one seed's transcript (what run's children do)
+//   abi-fuzz script SEED CALLS               the calls a seed generates, one per line
+//   abi-fuzz replay FILE                     runs a script (a reduced one, say) and prints its transcript
+//   abi-fuzz play FILE                       the same in this process (what replay's child does)
+//
+// Before the children start, RLIMIT_MEMLOCK is set to 1 MiB and CAP_IPC_LOCK and CAP_SYS_RESOURCE
+// leave the bounding set, so pinned-page accounting is charged and limited the same way on both sides.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+#include "iommufd_test.h"
+
+#define PAGE 4096UL
+#define ARENA_BASE 0x300000000000UL
+#define ARENA_PAGES 132
+// Page layout of the arena.
+#define DATA_PAGE 0      // 64 RW pages, patterned: what maps and accesses point at
+#define RO_PAGE 64       // 16 read-only pages
+#define NONE_PAGE 80     // one PROT_NONE page
+#define DATA2_PAGE 81    // 16 RW pages
+#define HOLE_PAGE 97     // 16 pages never mapped
+#define OUT_PAGE 113     // 16 RW pages for nested outputs (ranges, hw info, bitmaps)
+#define ARG_PAGE 129     // the argument page, followed by a PROT_NONE page
+#define ARGEND_PAGE 130
+#define ARGRO_PAGE 131   // a read-only argument page
+// Through a variable, so the compiler does not treat the fixed address as an object of size 0.
+static uint8_t *arena = (uint8_t *)ARENA_BASE;
+#define AT(page) (arena + (page) * PAGE)
+
+enum { MAX_CALLS = 4096, NARGS = 8, POOL = 64 };
+
+struct call {
+	int op;
+	uint64_t a[NARGS];
+	int argkind;   // where the argument lies: 0 ok, 1 NULL, 2 hole, 3 straddling a hole, 4 read-only, 5 non-canonical, 6 kernel half, 7 PROT_NONE
+	int sizekind;  // iommufd size field: 0 exact, 1 short, 2 longer zero tail, 3 longer non-zero tail, 4 huge
+};
+
+static int iommufd = -1, memfd = -1;
+static uint32_t ids[POOL];
+static int nids;
+static int fds[POOL];
+static int nfds;
+static uint64_t transcript_hash = 1469598103934665603ULL;
+static int print_lines = 1;
+static int call_index;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void emit(const char *fmt, ...)
+{
+	char line[512];
+	int head = snprintf(line, sizeof(line), "%d ", call_index);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = head + vsnprintf(line + head, sizeof(line) - head, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(line))
+		n = sizeof(line) - 1;
+	transcript_hash = fnv(transcript_hash, line, n);
+	if (print_lines) {
+		line[n] = '\n';
+		if (write(1, line, n + 1) < 0)
+			_exit(3);
+	}
+}
+
+// splitmix64: a seed gives the same stream everywhere.
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
+
+// ---------------------------------------------------------------- the arena
+
+static void arena_setup(void)
+{
+	void *p = mmap((void *)ARENA_BASE, ARENA_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != (void *)ARENA_BASE) {
+		perror("abi-fuzz: arena");
+		exit(2);
+	}
+	for (unsigned i = 0; i < ARENA_PAGES * PAGE; i += 8)
+		*(uint64_t *)(AT(0) + i) = 0xA5A5000000000000ULL | i;
+	mprotect(AT(RO_PAGE), 16 * PAGE, PROT_READ);
+	mprotect(AT(NONE_PAGE), PAGE, PROT_NONE);
+	munmap(AT(HOLE_PAGE), 16 * PAGE);
+	memset(AT(OUT_PAGE), 0, 16 * PAGE);
+	mprotect(AT(ARGEND_PAGE), PAGE, PROT_NONE);
+	mprotect(AT(ARGRO_PAGE), PAGE, PROT_READ);
+}
+
+// A user address for a map, an access or a nested pointer: mostly good memory, sometimes each kind of bad.
+static uint64_t user_address(uint64_t r)
+{
+	uint64_t off = (r >> 8) % (64 * PAGE);
+	switch (r % 16) {
+	case 0: return 0;
+	case 1: return (uint64_t)AT(RO_PAGE) + (off % (16 * PAGE) & ~(PAGE - 1));
+	case 2: return (uint64_t)AT(NONE_PAGE);
+	case 3: return (uint64_t)AT(HOLE_PAGE) + (off % (16 * PAGE));
+	case 4: return (uint64_t)AT(DATA2_PAGE) + 15 * PAGE;   // runs into the hole after 1 page
+	case 5: return 0x8000000000000000ULL;
+	case 6: return (uint64_t)AT(DATA_PAGE) + off;            // unaligned
+	default: return (uint64_t)AT(DATA_PAGE) + (off & ~(PAGE - 1));
+	}
+}
+
+static uint64_t length_of(uint64_t r)
+{
+	switch (r % 8) {
+	case 0: return 0;
+	case 1: return (r >> 4) % (8 * PAGE) + 1;
+	case 2: return ~0ULL - (r >> 60);
+	case 3: return 64 * PAGE;
+	default: return ((r >> 4) % 8 + 1) * PAGE;
+	}
+}
+
+static uint64_t iova_of(uint64_t r)
+{
+	switch (r % 8) {
+	case 0: return 0;
+	case 1: return (r >> 4) % (1ULL << 20);
+	case 2: return ~0ULL - PAGE + 1;
+	case 3: return (uint64_t)MOCK_APERTURE_START + ((r >> 4) % 64) * PAGE;
+	case 4: return (uint64_t)MOCK_APERTURE_LAST + 1 - PAGE;
+	default: return (1ULL << 24) + ((r >> 4) % 256) * PAGE;
+	}
+}
+
+// An object id: mostly one a call returned, sometimes 0, a wild one or the largest.
+static uint32_t id_of(uint64_t r)
+{
+	if (r % 8 < 6 && nids)
+		return ids[(r >> 3) % nids];
+	switch (r % 4) {
+	case 0: return 0;
+	case 1: return (uint32_t)(r >> 8) % 40;
+	case 2: return UINT32_MAX;
+	default: return 1;
+	}
+}
+
+static int fd_of(uint64_t r)
+{
+	if (r % 4 < 3 && nfds)
+		return fds[(r >> 2) % nfds];
+	switch (r % 3) {
+	case 0: return -1;
+	case 1: return iommufd;
+	default: return 1000;
+	}
+}
+
+static int fd_index(int fd)
+{
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] == fd)
+			return i;
+	return -1;
+}
+
+static void remember_id(uint32_t id)
+{
+	if (nids < POOL)
+		ids[nids++] = id;
+}
+
+static void remember_fd(int fd)
+{
+	if (nfds < POOL && fd >= 0)
+		fds[nfds++] = fd;
+}
+
+// ---------------------------------------------------------------- placing an argument
+
+struct placed {
+	void *ptr;
+	uint8_t *copy; // where the bytes the kernel may write back live (NULL: nowhere readable)
+	size_t len;
+};
+
+static struct placed place(const struct call *c, void *arg, size_t size)
+{
+	struct placed p = { 0 };
+	switch (c->argkind) {
+	case 1: p.ptr = NULL; break;
+	case 2: p.ptr = AT(HOLE_PAGE) + 8; break;
+	case 3: {
+		size_t k = size > 1 ? 1 + c->a[7] % (size - 1) : 1;  // the first k bytes are readable
+		p.ptr = AT(ARGEND_PAGE) - k;
+		memcpy(p.ptr, arg, k);
+		p.copy = p.ptr;
+		p.len = k;
+		break;
+	}
+	case 4:
+		mprotect(AT(ARGRO_PAGE), PAGE, PROT_READ | PROT_WRITE);
+		memset(AT(ARGRO_PAGE), 0, PAGE);
+		memcpy(AT(ARGRO_PAGE), arg, size);
+		mprotect(AT(ARGRO_PAGE), PAGE, PROT_READ);
+		p.ptr = p.copy = AT(ARGRO_PAGE);
+		p.len = size;
+		break;
+	case 5: p.ptr = (void *)0x8000000000001000ULL; break;
+	case 6: p.ptr = (void *)0xffff888000001000ULL; break;
+	case 7: p.ptr = AT(NONE_PAGE) + 16; break;
+	default:
+		// The argument ends 512 bytes before the PROT_NONE page: room for a longer size's tail, and a
+		// huge size runs into the hole.
+		memset(AT(ARG_PAGE), 0, PAGE);
+		p.ptr = p.copy = AT(ARGEND_PAGE) - 512 - ((size + 7) & ~7UL);
+		memcpy(p.ptr, arg, size);
+		p.len = size + 64 > 512 + ((size + 7) & ~7UL) ? size : size + 64;
+		break;
+	}
+	return p;
+}
+
+// The size field of an iommufd struct, mutated as sizekind says (the tail bytes live in the argument page).
+static void size_field(const struct call *c, uint32_t *size, uint32_t exact, uint32_t min)
+{
+	switch (c->sizekind) {
+	case 1: *size = (uint32_t)(c->a[6] % (min ? min : 1)); break;
+	case 2: *size = exact + 8 * (1 + c->a[6] % 8); break;
+	case 3: *size = exact + 8 * (1 + c->a[6] % 8); break;
+	case 4: *size = 1U << 16; break;
+	default: *size = exact; break;
+	}
+}
+
+// Performs the ioctl with the argument placed; returns -errno or the result; prints the call's line.
+// fd_offset: where the kernel writes an fd back (printed as an index); in_fd_offset: where the caller
+// passed one. Both are left out of the argument's digest, as fd numbers differ between the two sides.
+static long do_ioctl(const struct call *c, const char *name, unsigned long request, void *arg, size_t size,
+		     int fd_offset, int in_fd_offset)
+{
+	struct placed p = place(c, arg, size);
+	if (c->sizekind == 3 && p.copy == AT(ARGEND_PAGE) - 512 - ((size + 7) & ~7UL))
+		p.copy[size + 8 * (c->a[6] % 8)] = 0x5A;  // a non-zero byte in the tail
+	long rc = ioctl(iommufd, request, p.ptr);
+	if (rc < 0)
+		rc = -errno;
+	char out[80] = "";
+	if (p.copy) {
+		uint8_t snapshot[PAGE];
+		memcpy(snapshot, p.copy, p.len);
+		if (fd_offset >= 0 && (size_t)fd_offset + 4 <= p.len) {
+			int fd;
+			memcpy(&fd, snapshot + fd_offset, 4);
+			if (rc >= 0)
+				remember_fd(fd);
+			int index = rc >= 0 ? fd_index(fd) : -2;
+			memset(snapshot + fd_offset, 0, 4);
+			snprintf(out, sizeof(out), " fd#%d", index);
+		}
+		if (in_fd_offset >= 0 && (size_t)in_fd_offset + 4 <= p.len)
+			memset(snapshot + in_fd_offset, 0, 4);
+		char hash[40];
+		snprintf(hash, sizeof(hash), " arg=%016" PRIx64, fnv(1469598103934665603ULL, snapshot, p.len));
+		strncat(out, hash, sizeof(out) - strlen(out) - 1);
+	}
+	emit("%s rc=%ld%s", name, rc, out);
+	if (p.copy && p.copy != (uint8_t *)arg)
+		memcpy(arg, p.copy, p.len < size ? p.len : size);
+	return rc;
+}
+
+// A nested output buffer's digest, printed after the call that wrote it.
+static void emit_out(const char *what, uint64_t addr, size_t len)
+{
+	if (addr < (uint64_t)AT(OUT_PAGE) || addr + len > (uint64_t)AT(OUT_PAGE + 16))
+		return;
+	emit("  %s=%016" PRIx64, what, fnv(1469598103934665603ULL, (void *)addr, len));
+}
+
+static uint64_t out_pointer(uint64_t r, size_t *len)
+{
+	*len = (r >> 8) % 512 * 8;
+	if (r % 8 == 0)
+		return user_address(r >> 3);
+	memset(AT(OUT_PAGE), 0, 16 * PAGE);
+	return (uint64_t)AT(OUT_PAGE);
+}
+
+// ---------------------------------------------------------------- the operations
+
+enum {
+	OP_IOAS_ALLOC, OP_DESTROY, OP_IOAS_MAP, OP_IOAS_UNMAP, OP_IOAS_COPY, OP_IOVA_RANGES, OP_ALLOW_IOVAS,
+	OP_OPTION, OP_VFIO_IOAS, OP_HWPT_ALLOC, OP_HW_INFO, OP_DIRTY_TRACKING, OP_DIRTY_BITMAP, OP_MOCK_DOMAIN,
+	OP_ADD_RESERVED, OP_CREATE_ACCESS, OP_ACCESS_PAGES, OP_ACCESS_RW, OP_DOMAIN_REPLACE, OP_CHECK_EXTENSION,
+	OP_SET_IOMMU, OP_COMPAT_INFO, OP_COMPAT_MAP, OP_COMPAT_UNMAP, OP_JUNK, OP_MAP_FILE, OP_FAULT_ALLOC,
+	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_COUNT
+};
+
+// How often each operation is drawn (out of the sum).
+static const int weight[OP_COUNT] = {
+	[OP_IOAS_ALLOC] = 8, [OP_DESTROY] = 5, [OP_IOAS_MAP] = 14, [OP_IOAS_UNMAP] = 8, [OP_IOAS_COPY] = 5,
+	[OP_IOVA_RANGES] = 4, [OP_ALLOW_IOVAS] = 4, [OP_OPTION] = 3, [OP_VFIO_IOAS] = 3, [OP_HWPT_ALLOC] = 4,
+	[OP_HW_INFO] = 2, [OP_DIRTY_TRACKING] = 2, [OP_DIRTY_BITMAP] = 2, [OP_MOCK_DOMAIN] = 6,
+	[OP_ADD_RESERVED] = 3, [OP_CREATE_ACCESS] = 3, [OP_ACCESS_PAGES] = 4, [OP_ACCESS_RW] = 3,
+	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
+	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
+	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1,
+};
+
+static struct call generate(void)
+{
+	struct call c = { 0 };
+	int total = 0;
+	for (int i = 0; i < OP_COUNT; i++)
+		total += weight[i];
+	int pick = (int)below(total);
+	for (c.op = 0; pick >= weight[c.op]; c.op++)
+		pick -= weight[c.op];
+	for (int i = 0; i < NARGS; i++)
+		c.a[i] = rnd();
+	uint64_t r = below(100);
+	c.argkind = r < 80 ? 0 : (int)(1 + below(7));
+	r = below(100);
+	c.sizekind = r < 85 ? 0 : (int)(1 + below(4));
+	return c;
+}
+
+#define SIZED(var, exact, min) size_field(c, &(var).size, exact, min)
+
+static void run_call(const struct call *c)
+{
+	const uint64_t *a = c->a;
+	switch (c->op) {
+	case OP_IOAS_ALLOC: {
+		struct iommu_ioas_alloc x = { .flags = a[0] % 16 == 0 ? 1 : 0 };
+		SIZED(x, sizeof(x), 12);
+		if (do_ioctl(c, "ioas_alloc", IOMMU_IOAS_ALLOC, &x, sizeof(x), -1, -1) == 0)
+			remember_id(x.out_ioas_id);
+		break;
+	}
+	case OP_DESTROY: {
+		struct iommu_destroy x = { .id = id_of(a[0]) };
+		SIZED(x, sizeof(x), 8);
+		do_ioctl(c, "destroy", IOMMU_DESTROY, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_IOAS_MAP: {
+		struct iommu_ioas_map x = {
+			.flags = a[0] % 8 == 0 ? (uint32_t)(a[0] >> 3) : (uint32_t)(a[0] >> 3) % 8,
+			.ioas_id = id_of(a[1]), .user_va = user_address(a[2]), .length = length_of(a[3]), .iova = iova_of(a[4]),
+		};
+		SIZED(x, sizeof(x), 40);
+		do_ioctl(c, "ioas_map", IOMMU_IOAS_MAP, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_MAP_FILE: {
+		struct iommu_ioas_map_file x = {
+			.flags = (uint32_t)(a[0] % 8), .ioas_id = id_of(a[1]), .fd = a[2] % 4 ? memfd : fd_of(a[2] >> 2),
+			.start = a[3] % 4 ? ((a[3] >> 2) % 16) * PAGE : (a[3] >> 2) % (64 * PAGE), .length = length_of(a[4]),
+			.iova = iova_of(a[5]),
+		};
+		SIZED(x, sizeof(x), 40);
+		do_ioctl(c, "ioas_map_file", IOMMU_IOAS_MAP_FILE, &x, sizeof(x), -1, 12);
+		break;
+	}
+	case OP_IOAS_UNMAP: {
+		struct iommu_ioas_unmap x = { .ioas_id = id_of(a[0]), .iova = iova_of(a[1]), .length = a[2] % 8 == 0 ? ~0ULL : length_of(a[2]) };
+		if (a[3] % 8 == 0) {
+			x.iova = 0;
+			x.length = ~0ULL;
+		}
+		SIZED(x, sizeof(x), 24);
+		do_ioctl(c, "ioas_unmap", IOMMU_IOAS_UNMAP, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_IOAS_COPY: {
+		struct iommu_ioas_copy x = {
+			.flags = (uint32_t)(a[0] % 16), .dst_ioas_id = id_of(a[1]), .src_ioas_id = id_of(a[2]),
+			.length = length_of(a[3]), .dst_iova = iova_of(a[4]), .src_iova = iova_of(a[5]),
+		};
+		SIZED(x, sizeof(x), 40);
+		do_ioctl(c, "ioas_copy", IOMMU_IOAS_COPY, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_IOVA_RANGES: {
+		size_t len;
+		uint64_t out = out_pointer(a[2], &len);
+		struct iommu_ioas_iova_ranges x = { .ioas_id = id_of(a[0]), .num_iovas = (uint32_t)(a[1] % 6), .allowed_iovas = out };
+		SIZED(x, sizeof(x), 32);
+		do_ioctl(c, "iova_ranges", IOMMU_IOAS_IOVA_RANGES, &x, sizeof(x), -1, -1);
+		emit_out("ranges", out, 6 * 16);
+		break;
+	}
+	case OP_ALLOW_IOVAS: {
+		uint64_t *ranges = (uint64_t *)(AT(DATA2_PAGE));
+		uint32_t n = (uint32_t)(a[1] % 4);
+		for (uint32_t i = 0; i < n; i++) {
+			ranges[2 * i] = iova_of(a[2 + i]);
+			ranges[2 * i + 1] = a[2 + i] % 4 ? ranges[2 * i] + length_of(a[5]) - 1 : iova_of(a[5]);
+		}
+		struct iommu_ioas_allow_iovas x = { .ioas_id = id_of(a[0]), .num_iovas = n, .allowed_iovas = a[6] % 8 ? (uint64_t)ranges : user_address(a[6] >> 3) };
+		SIZED(x, sizeof(x), 24);
+		do_ioctl(c, "allow_iovas", IOMMU_IOAS_ALLOW_IOVAS, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_OPTION: {
+		struct iommu_option x = {
+			.option_id = (uint32_t)(a[0] % 3), .op = (uint16_t)(a[1] % 3), .object_id = a[2] % 3 ? id_of(a[2]) : 0,
+			.val64 = a[3] % 4,
+		};
+		SIZED(x, sizeof(x), 24);
+		do_ioctl(c, "option", IOMMU_OPTION, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_VFIO_IOAS: {
+		struct iommu_vfio_ioas x = { .ioas_id = id_of(a[0]), .op = (uint16_t)(a[1] % 4) };
+		SIZED(x, sizeof(x), 12);
+		do_ioctl(c, "vfio_ioas", IOMMU_VFIO_IOAS, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_HWPT_ALLOC: {
+		struct iommu_hwpt_alloc x = {
+			.flags = a[0] % 4 ? (uint32_t)(a[0] % 8) : (uint32_t)(a[0] >> 2) % 64, .dev_id = id_of(a[1]),
+			.pt_id = id_of(a[2]), .data_type = a[3] % 4 == 0 ? (uint32_t)(a[3] >> 2) % 4 : 0,
+			.data_len = a[4] % 4 == 0 ? (uint32_t)(a[4] >> 2) % 32 : 0, .data_uptr = a[4] % 4 == 0 ? user_address(a[5]) : 0,
+			.fault_id = id_of(a[6]),
+		};
+		SIZED(x, sizeof(x), 24);
+		if (do_ioctl(c, "hwpt_alloc", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0)
+			remember_id(x.out_hwpt_id);
+		break;
+	}
+	case OP_HW_INFO: {
+		size_t len;
+		uint64_t out = out_pointer(a[2], &len);
+		struct iommu_hw_info x = { .flags = (uint32_t)(a[0] % 4 == 0), .dev_id = id_of(a[1]), .data_len = (uint32_t)(a[3] % 64), .data_uptr = out };
+		SIZED(x, sizeof(x), 32);
+		do_ioctl(c, "hw_info", IOMMU_GET_HW_INFO, &x, sizeof(x), -1, -1);
+		emit_out("data", out, 64);
+		break;
+	}
+	case OP_DIRTY_TRACKING: {
+		struct iommu_hwpt_set_dirty_tracking x = { .flags = (uint32_t)(a[0] % 3), .hwpt_id = id_of(a[1]) };
+		SIZED(x, sizeof(x), 16);
+		do_ioctl(c, "dirty_tracking", IOMMU_HWPT_SET_DIRTY_TRACKING, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_DIRTY_BITMAP: {
+		size_t len;
+		uint64_t out = out_pointer(a[5], &len);
+		struct iommu_hwpt_get_dirty_bitmap x = {
+			.hwpt_id = id_of(a[0]), .flags = (uint32_t)(a[1] % 3), .iova = iova_of(a[2]), .length = length_of(a[3]),
+			.page_size = a[4] % 4 ? PAGE : (a[4] >> 2) % 3 ? MOCK_PAGE_SIZE : 3, .data = out,
+		};
+		SIZED(x, sizeof(x), 48);
+		do_ioctl(c, "dirty_bitmap", IOMMU_HWPT_GET_DIRTY_BITMAP, &x, sizeof(x), -1, -1);
+		emit_out("bitmap", out, 256);
+		break;
+	}
+	case OP_MOCK_DOMAIN: {
+		struct iommu_test_cmd x = { .op = a[0] % 3 ? IOMMU_TEST_OP_MOCK_DOMAIN : IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, .id = id_of(a[1]) };
+		x.mock_domain_flags.dev_flags = (uint32_t)(a[2] % 8);
+		SIZED(x, sizeof(x), sizeof(x));
+		if (do_ioctl(c, "mock_domain", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1) == 0) {
+			remember_id(x.mock_domain.out_stdev_id);
+			remember_id(x.mock_domain.out_hwpt_id);
+			remember_id(x.mock_domain.out_idev_id);
+		}
+		break;
+	}
+	case OP_DOMAIN_REPLACE: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, .id = id_of(a[0]) };
+		x.mock_domain_replace.pt_id = id_of(a[1]);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "domain_replace", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_ADD_RESERVED: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_ADD_RESERVED, .id = id_of(a[0]) };
+		x.add_reserved.start = iova_of(a[1]);
+		x.add_reserved.length = length_of(a[2]);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "add_reserved", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_CREATE_ACCESS: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_CREATE_ACCESS, .id = id_of(a[0]) };
+		x.create_access.flags = (uint32_t)(a[1] % 3);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "create_access", IOMMU_TEST_CMD, &x, sizeof(x), 16, -1);
+		break;
+	}
+	case OP_ACCESS_PAGES: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_ACCESS_PAGES, .id = (uint32_t)fd_of(a[0]) };
+		x.access_pages.flags = (uint32_t)(a[1] % 3);
+		x.access_pages.iova = iova_of(a[2]);
+		x.access_pages.length = a[3] % 2 ? ((a[3] >> 1) % 4 + 1) * PAGE : length_of(a[3] >> 1);
+		x.access_pages.uptr = user_address(a[4]);
+		SIZED(x, sizeof(x), sizeof(x));
+		if (do_ioctl(c, "access_pages", IOMMU_TEST_CMD, &x, sizeof(x), -1, 8) == 0)
+			remember_id(x.access_pages.out_access_pages_id);
+		break;
+	}
+	case OP_DESTROY_ACCESS_PAGES: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, .id = (uint32_t)fd_of(a[0]) };
+		x.destroy_access_pages.access_pages_id = id_of(a[1]);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "destroy_access_pages", IOMMU_TEST_CMD, &x, sizeof(x), -1, 8);
+		break;
+	}
+	case OP_ACCESS_RW: {
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_ACCESS_RW, .id = (uint32_t)fd_of(a[0]) };
+		x.access_rw.iova = iova_of(a[1]);
+		x.access_rw.length = (a[2] % 2) ? (a[2] >> 1) % (2 * PAGE) + 1 : length_of(a[2] >> 1);
+		x.access_rw.uptr = a[3] % 4 ? (uint64_t)AT(DATA2_PAGE) : user_address(a[3] >> 2);
+		x.access_rw.flags = (uint32_t)(a[4] % 8);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "access_rw", IOMMU_TEST_CMD, &x, sizeof(x), -1, 8);
+		emit("  data2=%016" PRIx64, fnv(1469598103934665603ULL, AT(DATA2_PAGE), 2 * PAGE));
+		break;
+	}
+	case OP_CHECK_EXTENSION: {
+		long rc = ioctl(iommufd, VFIO_CHECK_EXTENSION, (unsigned long)(a[0] % 12));
+		emit("check_extension(%" PRIu64 ") rc=%ld", a[0] % 12, rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_SET_IOMMU: {
+		long rc = ioctl(iommufd, VFIO_SET_IOMMU, (unsigned long)(a[0] % 12));
+		emit("set_iommu(%" PRIu64 ") rc=%ld", a[0] % 12, rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_COMPAT_INFO: {
+		uint8_t buf[512] = { 0 };
+		struct vfio_iommu_type1_info *x = (void *)buf;
+		x->argsz = a[0] % 2 ? (uint32_t)(a[0] >> 1) % 200 : sizeof(*x);
+		size_t n = x->argsz < sizeof(buf) ? (x->argsz > 24 ? x->argsz : 24) : sizeof(buf);
+		do_ioctl(c, "compat_info", VFIO_IOMMU_GET_INFO, buf, n, -1, -1);
+		break;
+	}
+	case OP_COMPAT_MAP: {
+		struct vfio_iommu_type1_dma_map x = {
+			.argsz = a[0] % 8 ? sizeof(x) : (uint32_t)(a[0] >> 3) % 40, .flags = (uint32_t)(a[1] % 8),
+			.vaddr = user_address(a[2]), .iova = iova_of(a[3]), .size = length_of(a[4]),
+		};
+		do_ioctl(c, "compat_map", VFIO_IOMMU_MAP_DMA, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_COMPAT_UNMAP: {
+		struct vfio_iommu_type1_dma_unmap x = {
+			.argsz = a[0] % 8 ? sizeof(x) : (uint32_t)(a[0] >> 3) % 40, .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 8,
+			.iova = iova_of(a[2]), .size = length_of(a[3]),
+		};
+		do_ioctl(c, "compat_unmap", VFIO_IOMMU_UNMAP_DMA, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_JUNK: {
+		// Any number near iommufd's and VFIO's, any direction and size bits, a small argument.
+		uint32_t nr = 0x60 + (uint32_t)(a[0] % 0x48);
+		uint32_t type = a[1] % 4 ? ';' : (uint32_t)(a[1] >> 2) % 256;
+		uint32_t dir = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2) % 4;
+		uint32_t size = dir ? (uint32_t)(a[3] % 64) : 0;
+		unsigned long request = ((unsigned long)dir << 30) | ((unsigned long)size << 16) | (type << 8) | nr;
+		uint8_t buf[64] = { 0 };
+		uint32_t sz = (uint32_t)(a[4] % 80);
+		memcpy(buf, &sz, 4);
+		char name[48];
+		snprintf(name, sizeof(name), "junk(0x%lx)", request);
+		do_ioctl(c, name, request, buf, sizeof(buf), -1, -1);
+		break;
+	}
+	case OP_FAULT_ALLOC: {
+		struct iommu_fault_alloc x = { .flags = a[0] % 8 == 0 };
+		SIZED(x, sizeof(x), 16);
+		if (do_ioctl(c, "fault_alloc", IOMMU_FAULT_QUEUE_ALLOC, &x, sizeof(x), 12, -1) == 0)
+			remember_id(x.out_fault_id);
+		break;
+	}
+	case OP_CLOSE: {
+		if (!nfds) {
+			emit("close rc=none");
+			break;
+		}
+		int i = (int)(a[0] % nfds);
+		int rc = close(fds[i]);
+		emit("close(fd#%d) rc=%d", i, rc < 0 ? -errno : rc);
+		fds[i] = -1;
+		break;
+	}
+	}
+}
+
+// ---------------------------------------------------------------- seeds, scripts, runs
+
+static int script_for(uint64_t seed, int calls, struct call *out)
+{
+	rng_state = seed * 0x2545F4914F6CDD1DULL + 1;
+	for (int i = 0; i < calls; i++)
+		out[i] = generate();
+	return calls;
+}
+
+static void run_script(const struct call *script, int n)
+{
+	arena_setup();
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (iommufd < 0) {
+		emit("open /dev/iommu rc=%d", -errno);
+		return;
+	}
+	memfd = (int)syscall(SYS_memfd_create, "abi-fuzz", 0);
+	if (memfd < 0 || ftruncate(memfd, 32 * PAGE) != 0) {
+		emit("memfd rc=%d", -errno);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		call_index = i;
+		run_call(&script[i]);
+	}
+}
+
+static void print_script(const struct call *script, int n)
+{
+	for (int i = 0; i < n; i++) {
+		printf("%d %d %d", script[i].op, script[i].argkind, script[i].sizekind);
+		for (int j = 0; j < NARGS; j++)
+			printf(" %" PRIu64, script[i].a[j]);
+		printf("\n");
+	}
+}
+
+static int read_script(const char *path, struct call *out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	int n = 0;
+	while (n < MAX_CALLS) {
+		struct call c = { 0 };
+		if (fscanf(f, "%d %d %d", &c.op, &c.argkind, &c.sizekind) != 3)
+			break;
+		for (int j = 0; j < NARGS; j++)
+			if (fscanf(f, "%" SCNu64, &c.a[j]) != 1)
+				break;
+		if (c.op < 0 || c.op >= OP_COUNT)
+			continue;
+		out[n++] = c;
+	}
+	fclose(f);
+	return n;
+}
+
+// Pinned-page accounting the same on both sides: a 1 MiB limit, and no capability that lifts it.
+static void same_limits(void)
+{
+	struct rlimit limit = { 1 << 20, 1 << 20 };
+	setrlimit(RLIMIT_MEMLOCK, &limit);
+	prctl(PR_CAPBSET_DROP, 14 /* CAP_IPC_LOCK */, 0, 0, 0);
+	prctl(PR_CAPBSET_DROP, 24 /* CAP_SYS_RESOURCE */, 0, 0, 0);
+}
+
+static struct call script[MAX_CALLS];
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && !strcmp(argv[1], "seed")) {
+		int calls = atoi(argv[3]);
+		if (calls > MAX_CALLS)
+			calls = MAX_CALLS;
+		print_lines = argc < 5 || strcmp(argv[4], "--digest");
+		int n = script_for(strtoull(argv[2], NULL, 0), calls, script);
+		run_script(script, n);
+		if (!print_lines)
+			printf("digest %016" PRIx64 "\n", transcript_hash);
+		return 0;
+	}
+	if (argc >= 4 && !strcmp(argv[1], "script")) {
+		int calls = atoi(argv[3]);
+		print_script(script, script_for(strtoull(argv[2], NULL, 0), calls > MAX_CALLS ? MAX_CALLS : calls, script));
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "play")) {
+		run_script(script, read_script(argv[2], script));
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "replay")) {
+		// The limits take effect in a fresh image (the bounding set is read at exec, as the engine reads them at load).
+		same_limits();
+		pid_t child = fork();
+		if (child == 0) {
+			char *args[] = { "/proc/self/exe", "play", argv[2], NULL };
+			execv("/proc/self/exe", args);
+			_exit(127);
+		}
+		int status = 0;
+		waitpid(child, &status, 0);
+		if (WIFSIGNALED(status))
+			printf("died signal %d\n", WTERMSIG(status));
+		return 0;
+	}
+	if (argc >= 5 && !strcmp(argv[1], "run")) {
+		uint64_t first = strtoull(argv[2], NULL, 0);
+		uint64_t count = strtoull(argv[3], NULL, 0);
+		const char *calls = argv[4];
+		int full = argc >= 6 && !strcmp(argv[5], "--full");
+		same_limits();
+		for (uint64_t s = first; s < first + count; s++) {
+			char seed[32];
+			snprintf(seed, sizeof(seed), "%" PRIu64, s);
+			printf("seed %s\n", seed);
+			fflush(stdout);
+			pid_t child = fork();
+			if (child == 0) {
+				char *args[] = { "/proc/self/exe", "seed", seed, (char *)calls, full ? NULL : "--digest", NULL };
+				execv("/proc/self/exe", args);
+				_exit(127);
+			}
+			int status = 0;
+			waitpid(child, &status, 0);
+			if (WIFSIGNALED(status))
+				printf("died seed %s signal %d\n", seed, WTERMSIG(status));
+			else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				printf("failed seed %s exit %d\n", seed, WEXITSTATUS(status));
+			fflush(stdout);
+		}
+		printf("end\n");
+		return 0;
+	}
+	fprintf(stderr, "usage: abi-fuzz run FIRST COUNT CALLS [--full] | seed SEED CALLS | script SEED CALLS | replay FILE\n");
+	return 2;
+}
