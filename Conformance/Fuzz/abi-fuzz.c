@@ -70,6 +70,7 @@ static int nfds;
 static uint64_t transcript_hash = 1469598103934665603ULL;
 static int print_lines = 1;
 static int call_index;
+static int verbose;  // ABI_FUZZ_VERBOSE=1: each argument's words on stderr
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -283,6 +284,14 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 	long rc = ioctl(iommufd, request, p.ptr);
 	if (rc < 0)
 		rc = -errno;
+	if (verbose) {
+		// The argument as the call left it, in 32-bit words, to stderr (not part of the transcript).
+		fprintf(stderr, "%d %s:", call_index, name);
+		size_t shown = p.copy ? (p.len < size ? p.len : size) : size;
+		for (size_t i = 0; i + 4 <= shown && i < 64; i += 4)
+			fprintf(stderr, " %x", *(uint32_t *)((p.copy ? p.copy : (uint8_t *)arg) + i));
+		fprintf(stderr, "\n");
+	}
 	char out[80] = "";
 	if (p.copy) {
 		uint8_t snapshot[PAGE];
@@ -604,7 +613,9 @@ static void run_call(const struct call *c)
 		memcpy(buf, &sz, 4);
 		char name[48];
 		snprintf(name, sizeof(name), "junk(0x%lx)", request);
-		do_ioctl(c, name, request, buf, sizeof(buf), -1, -1);
+		// A number that lands on FAULT_QUEUE_ALLOC or VEVENTQ_ALLOC returns an fd.
+		int fd_at = request == IOMMU_FAULT_QUEUE_ALLOC ? 12 : request == IOMMU_VEVENTQ_ALLOC ? 24 : -1;
+		do_ioctl(c, name, request, buf, sizeof(buf), fd_at, -1);
 		break;
 	}
 	case OP_FAULT_ALLOC: {
@@ -703,6 +714,7 @@ static struct call script[MAX_CALLS];
 
 int main(int argc, char **argv)
 {
+	verbose = getenv("ABI_FUZZ_VERBOSE") != NULL;
 	if (argc >= 4 && !strcmp(argv[1], "seed")) {
 		int calls = atoi(argv[3]);
 		if (calls > MAX_CALLS)

@@ -35,7 +35,7 @@ internal static unsafe class IommufdTest
         return cmd.op switch
         {
             OpAddReserved => AddReserved(f, cmd.id, cmd.u64_16, cmd.u64_24),
-            OpMockDomain or OpMockDomainFlags => MockDomain(f, ref cmd),
+            OpMockDomain or OpMockDomainFlags => MockDomain(f, ref cmd, ref call),
             OpMockDomainReplace => MockDomainReplace(f, ref cmd),
             OpCheckMap => CheckMap(f, cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
             OpCheckRefs => CheckRefs(f, cmd.u64_24, cmd.u64_16, cmd.u32_32),
@@ -86,7 +86,7 @@ internal static unsafe class IommufdTest
         return 0;
     }
 
-    private static int MockDomain(IommufdFile f, ref IommuTestCmd cmd)
+    private static int MockDomain(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
     {
         uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
         if ((flags & ~(MockIommu.NoDirty | MockIommu.PasidCapable)) != 0)
@@ -94,9 +94,11 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EINVAL, $"unknown mock device flags 0x{flags:X}");
         }
 
-        // The selftest object takes its id first, then the device binds, then it attaches: ids in the kernel's order.
+        // selftest.c: iommufd_test_mock_domain. The selftest object takes its id first but stays invisible
+        // until the end (iommufd_object_alloc, finalized only on success); the device binds (visible), then
+        // attaches: ids in the kernel's order, and a pt_id naming the unfinished object is ENOENT.
         var selftest = new SelftestObject(f);
-        uint stdevId = f.Objects.Add(selftest);
+        uint stdevId = f.Objects.Reserve();
         var device = new DeviceObject(null, new MockIommu(flags));
         uint deviceId = f.Objects.Add(device);
         uint ptId = cmd.id;
@@ -105,11 +107,13 @@ internal static unsafe class IommufdTest
         {
             string? reason = EngineDiagnostics.LastReason;
             f.Objects.Remove(deviceId);
-            f.Objects.Remove(stdevId);
+            f.Objects.Release(stdevId);
             return Fail((Errno)(-rc), reason ?? "attach failed");
         }
 
+        f.Objects.Replace(stdevId, selftest);
         selftest.Device = device;
+        call.NewObject = selftest;          // out_detach: an answer that cannot be written undoes it all
         cmd.u32_16 = stdevId;
         cmd.u32_20 = ptId;
         cmd.u32_24 = deviceId;

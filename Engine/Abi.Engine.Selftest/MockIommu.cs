@@ -61,7 +61,10 @@ internal sealed record MockIommu : IommuUnit
 
     public override bool Nesting => true;
 
-    public override ulong HwCapabilities => DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0;
+    // selftest.c: mock_domain_capable answers only CACHE_COHERENCY and DIRTY_TRACKING, so get_hw_info
+    // also reports that ATS cannot be used.
+    public override ulong HwCapabilities => (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED
+        | (DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0);
 
     /// <summary><c>struct iommu_test_hw_info</c>: {flags = 0, test_reg}.</summary>
     public override int HwInfo(Span<byte> blob)

@@ -47,6 +47,30 @@ public sealed class AccountingTests : DeviceTest
     }
 
     [Fact]
+    public void CopyOfPartOfAMapping_ChargesOnlyThePagesItPins()
+    {
+        // pages.c charges the distinct pages an iopt_pages object has pinned: a COPY of 4 of 64 pages
+        // into an IOAS with a domain pins (and charges) 4, and the rest of the limit stays usable.
+        Counters.LimitPages = 16;
+        using var memory = DmaBuffer.Allocate(Kernel, 64 * 4096, preferHugePages: false);
+        using Ioas source = Iommufd.AllocIoas();
+        source.Map(memory, Iova);                                         // no domain: nothing pinned
+        using Ioas target = Iommufd.AllocIoas();
+        using VfioDevice device = OpenBound(out _);
+        device.Attach(target.Id);
+
+        target.CopyFrom(source, Iova + (8 * 4096), 4 * 4096, Iova);
+        Assert.Equal((4, 0, 4), Snapshot());
+        target.CopyFrom(source, Iova + (10 * 4096), 4 * 4096, Iova + 0x10_0000);   // overlaps 2 pinned pages
+        Assert.Equal((6, 0, 6), Snapshot());
+        target.Map(memory.Address, 10 * 4096, Iova + 0x20_0000);          // its own pages object: 10 more, 16 in all
+        Assert.Equal((16, 0, 16), Snapshot());
+
+        target.Unmap(Iova, 4 * 4096);                                     // 2 of its pages are still pinned by the second copy
+        Assert.Equal((14, 0, 14), Snapshot());
+    }
+
+    [Fact]
     public void MapIntoADomain_PastTheLimit_IsEnomem_AndMapsNothing()
     {
         using var memory = DmaBuffer.Allocate(Kernel, 4 * 4096, preferHugePages: false);

@@ -235,6 +235,7 @@ public sealed unsafe class InvariantTests
     {
         // One pass: per pages object, how many areas refer to it and how many of those sit in an IOAS with a domain.
         var references = new Dictionary<Pages, (int Areas, int DomainAreas)>(ReferenceEqualityComparer.Instance);
+        var pinned = new Dictionary<Pages, HashSet<ulong>>(ReferenceEqualityComparer.Instance);
         var ids = new HashSet<uint>();
         foreach (IommufdObject value in ctx.Objects.All())
         {
@@ -255,24 +256,33 @@ public sealed unsafe class InvariantTests
                 Assert.True(!area.Writable || area.Pages.Writable);
                 (int areas, int domainAreas) = references.GetValueOrDefault(area.Pages);
                 references[area.Pages] = (areas + 1, domainAreas + inDomain);
+                if (inDomain == 1 && area.Pages.DmaBuf is null)
+                {
+                    // The pages the area pins: every 4 KiB page its source bytes touch.
+                    HashSet<ulong> set = pinned.TryGetValue(area.Pages, out HashSet<ulong>? known) ? known : pinned[area.Pages] = [];
+                    ulong start = area.Pages.SourceAddress + area.PagesOffset;
+                    for (ulong page = start / 4096; page <= (start + area.Length - 1) / 4096; page++)
+                    {
+                        set.Add(page);
+                    }
+                }
             }
         }
 
-        // Accounting: each pages object that some domain uses is charged once, in its mode.
-        long user = 0, mm = 0, pinned = 0;
+        // Accounting: each page that some domain's area pins is charged once, in its pages' mode.
+        long user = 0, mm = 0, total = 0;
         foreach ((Pages pages, (int areas, int domainAreas)) in references)
         {
             Assert.Equal(areas, pages.Areas);
             Assert.Equal(domainAreas, pages.DomainAreas);
-            if (domainAreas > 0)
-            {
-                IoasObject.AddCharge(pages.Mode, pages.PageCount, ref user, ref mm);
-                pinned += pages.PageCount;
-            }
+            long count = pinned.TryGetValue(pages, out HashSet<ulong>? set) ? set.Count : 0;
+            Assert.Equal(count, pages.Pins.Distinct);
+            IoasObject.AddCharge(pages.Mode, count, ref user, ref mm);
+            total += count;
         }
 
         PinAccounting accounting = ctx.Kernel.Accounting;
-        Assert.Equal((user, mm, pinned), (accounting.UserLockedPages, accounting.MmLockedPages, accounting.MmPinnedPages));
+        Assert.Equal((user, mm, total), (accounting.UserLockedPages, accounting.MmLockedPages, accounting.MmPinnedPages));
         Assert.True(accounting.UserLockedPages <= accounting.LimitPages && accounting.MmLockedPages <= accounting.LimitPages);
     }
 }

@@ -102,7 +102,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         Assert.Equal(0, Test(ref refs));
 
         var notAccess = new IommuTestCmd { op = 8, id = (uint)Fd, u64_16 = 0x40_0000, u64_24 = 1, u64_32 = (ulong)memory.Address };
-        Assert.Equal(-(int)Errno.EBADF, Test(ref notAccess));
+        Assert.Equal(-(int)Errno.EBADFD, Test(ref notAccess));   // selftest.c: iommufd_access_get
 
         Assert.Equal(0, Kernel.Close(accessFd));
         Assert.Equal(1, Kernel.OpenFiles);

@@ -16,8 +16,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 {
     private readonly List<(ulong Iova, ulong Last)> _pins = [];
 
-    // What each pin charged: pages already pinned for a domain are not charged again.
-    private readonly List<(AccountingMode Mode, long Pages)> _charges = [];
+    // What each pin holds: its pieces of the areas' pages (pages already pinned by a domain or another
+    // pin are shared, and charged once, as the kernel's iopt_pages counts distinct pinned pages).
+    private readonly List<(Pages Pages, ulong Offset, ulong Length)[]> _held = [];
 
     public override ObjectKind Kind => ObjectKind.Access;
 
@@ -147,9 +148,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             ulong last = iova + (length - 1);
             ulong cursor = iova;
-            bool domainPinned = false;
-            AccountingMode mode = AccountingMode.None;
-            for (int i = ioas.LowerBound(iova); cursor <= last; i++)
+            int first = ioas.LowerBound(iova), count = 0;
+            for (int i = first; cursor <= last; i++)
             {
                 if (i >= ioas.Areas.Count || ioas.Areas[i].Iova > cursor)
                 {
@@ -161,8 +161,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                     return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is not {(write ? "writable" : "readable")}");
                 }
 
-                domainPinned |= ioas.Areas[i].Pages.DomainAreas > 0;
-                mode = ioas.Areas[i].Pages.Mode;
+                count++;
                 if (ioas.Areas[i].Last >= last)
                 {
                     break;
@@ -176,18 +175,41 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 return Fail(Errno.ENOMEM, "injected failure: access.pin");
             }
 
-            long pages = domainPinned ? 0 : PinAccounting.PagesSpanned(iova, length);
-            long user = 0, mm = 0;
-            IoasObject.AddCharge(mode, pages, ref user, ref mm);
-            PinAccounting accounting = owner.Kernel.Accounting;
-            if (pages > 0 && (owner.Kernel.Faults.ShouldFail("pages.account") || !accounting.Fits(user, mm)))
+            // The pieces of each area under [iova, last], in its pages' own offsets.
+            var pieces = new (Pages Pages, ulong Offset, ulong Length)[count];
+            for (int i = 0; i < count; i++)
             {
-                return Fail(Errno.ENOMEM, $"pinning {pages} pages would pass RLIMIT_MEMLOCK ({accounting.LimitPages} pages)");
+                Area area = ioas.Areas[first + i];
+                ulong from = Math.Max(area.Iova, iova), to = Math.Min(area.Last, last);
+                pieces[i] = (area.Pages, area.PagesOffset + (from - area.Iova), to - from + 1);
             }
 
-            accounting.Charge(mode, pages);
+            long user = 0, mm = 0;
+            Span<long> changed = count <= 16 ? stackalloc long[count] : new long[count];
+            for (int i = 0; i < count; i++)
+            {
+                changed[i] = pieces[i].Pages.Pin(pieces[i].Offset, pieces[i].Length, 1);
+                IoasObject.AddCharge(pieces[i].Pages.Mode, changed[i], ref user, ref mm);
+            }
+
+            PinAccounting accounting = owner.Kernel.Accounting;
+            if (user + mm > 0 && (owner.Kernel.Faults.ShouldFail("pages.account") || !accounting.Fits(user, mm)))
+            {
+                foreach ((Pages pages, ulong offset, ulong size) in pieces)
+                {
+                    pages.Pin(offset, size, -1);
+                }
+
+                return Fail(Errno.ENOMEM, $"pinning {user + mm} pages would pass RLIMIT_MEMLOCK ({accounting.LimitPages} pages)");
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                accounting.Charge(pieces[i].Pages.Mode, changed[i]);
+            }
+
             _pins.Add((iova, last));
-            _charges.Add((mode, pages));
+            _held.Add(pieces);
             return 0;
         }
     }
@@ -200,10 +222,19 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             int index = _pins.IndexOf((iova, iova + (length - 1)));
             if (index >= 0)
             {
-                owner.Kernel.Accounting.Uncharge(_charges[index].Mode, _charges[index].Pages);
+                Release(_held[index]);
                 _pins.RemoveAt(index);
-                _charges.RemoveAt(index);
+                _held.RemoveAt(index);
             }
+        }
+    }
+
+    /// <summary>Unpins a pin's pieces and gives back the charge of the pages nobody pins any more.</summary>
+    private void Release((Pages Pages, ulong Offset, ulong Length)[] pieces)
+    {
+        foreach ((Pages pages, ulong offset, ulong size) in pieces)
+        {
+            owner.Kernel.Accounting.Charge(pages.Mode, pages.Pin(offset, size, -1));
         }
     }
 
@@ -226,13 +257,13 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             if (_pins.Count > 0)
             {
                 Unmapped?.Invoke(0, ulong.MaxValue);
-                foreach ((AccountingMode mode, long pages) in _charges)
+                foreach ((Pages Pages, ulong Offset, ulong Length)[] pieces in _held)
                 {
-                    owner.Kernel.Accounting.Uncharge(mode, pages);
+                    Release(pieces);
                 }
 
                 _pins.Clear();
-                _charges.Clear();
+                _held.Clear();
             }
 
             ioas.Accesses.Remove(this);

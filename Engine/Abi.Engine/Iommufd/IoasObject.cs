@@ -205,13 +205,16 @@ internal sealed partial class IoasObject : IommufdObject
             return (0, 0);
         }
 
-        var seen = new HashSet<Pages>(ReferenceEqualityComparer.Instance);
+        // What the areas would newly pin together (two areas over the same pages pin them once):
+        // pinned for the count, then given back.
         foreach (Area area in Areas)
         {
-            if (area.Pages.DomainAreas == 0 && seen.Add(area.Pages))
-            {
-                AddCharge(area.Pages.Mode, area.Pages.PageCount, ref user, ref mm);
-            }
+            AddCharge(area.Pages.Mode, area.Pages.Pin(area.PagesOffset, area.Length, 1), ref user, ref mm);
+        }
+
+        foreach (Area area in Areas)
+        {
+            area.Pages.Pin(area.PagesOffset, area.Length, -1);
         }
 
         return (user, mm);
@@ -227,7 +230,7 @@ internal sealed partial class IoasObject : IommufdObject
 
         foreach (Area area in Areas)
         {
-            CountDomainArea(area.Pages, joined ? 1 : -1);
+            CountDomainArea(area, joined ? 1 : -1);
         }
     }
 
@@ -243,23 +246,13 @@ internal sealed partial class IoasObject : IommufdObject
         }
     }
 
-    private void CountDomainArea(Pages pages, int delta)
+    /// <summary>An area joined (+1) or left (-1) the domains: its pages are pinned or unpinned, and charged for the pages that changed.</summary>
+    private void CountDomainArea(Area area, int delta)
     {
-        int before = pages.DomainAreas;
+        Pages pages = area.Pages;
         pages.DomainAreas += delta;
-        if (Accounting is null)
-        {
-            return;
-        }
-
-        if (before == 0 && pages.DomainAreas > 0)
-        {
-            Accounting.Charge(pages.Mode, pages.PageCount);
-        }
-        else if (before > 0 && pages.DomainAreas == 0)
-        {
-            Accounting.Uncharge(pages.Mode, pages.PageCount);
-        }
+        long changed = pages.Pin(area.PagesOffset, area.Length, delta);
+        Accounting?.Charge(pages.Mode, changed);
     }
 
     public void Insert(Area area)
@@ -270,7 +263,7 @@ internal sealed partial class IoasObject : IommufdObject
             Areas.Insert(LowerBound(area.Iova), area);
             if (_domains.Count > 0)
             {
-                CountDomainArea(area.Pages, 1);
+                CountDomainArea(area, 1);
             }
         }
         finally
@@ -285,12 +278,12 @@ internal sealed partial class IoasObject : IommufdObject
         DmaLock.EnterWriteLock();
         try
         {
-            Pages pages = Areas[index].Pages;
+            Area area = Areas[index];
             Areas.RemoveAt(index);
             Invalidate();
             if (_domains.Count > 0)
             {
-                CountDomainArea(pages, -1);
+                CountDomainArea(area, -1);
             }
         }
         finally

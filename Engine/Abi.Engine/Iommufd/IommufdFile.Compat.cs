@@ -137,13 +137,20 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENODEV, "no compat IOAS");
         }
 
-        ulong pageSizes = ioas.Domains.Length > 0 ? EngineIommu.PageSizes : ulong.MaxValue;
+        // vfio_compat.c: iommufd_get_pagesizes: what every domain of the IOAS takes, at least a CPU page,
+        // and never below the IOAS's IOVA alignment (a max of the two numbers, not a mask).
+        ulong pageSizes = ulong.MaxValue;
+        foreach (HwptPagingObject domain in ioas.Domains)
+        {
+            pageSizes &= domain.Iommu.PageSizes;
+        }
+
         if ((pageSizes & (LinuxConstants.PageSize - 1)) != 0)
         {
             pageSizes = (pageSizes & ~(ulong)(LinuxConstants.PageSize - 1)) | LinuxConstants.PageSize;
         }
 
-        pageSizes &= ~(ioas.Alignment - 1);
+        pageSizes = Math.Max(pageSizes, ioas.Alignment);
 
         Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
         holes = holes[..ioas.Holes(holes)];

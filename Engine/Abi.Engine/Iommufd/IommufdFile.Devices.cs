@@ -1,5 +1,6 @@
 using Abi.Engine.Vfio;
 using Abi.Interop;
+using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
@@ -156,22 +157,51 @@ internal sealed partial class IommufdFile
         }
     }
 
-    /// <summary>Why a new domain of <paramref name="iommu"/> cannot join <paramref name="ioas"/> (areas outside its aperture or not aligned to its pages), or null.</summary>
-    private static int? AddDomainError(IoasObject ioas, IommuUnit iommu)
+    /// <summary>iopt_reserve_iova's refusal: an area or an allowed range meets [start, last].</summary>
+    private static bool OutsideAperture(IoasObject ioas, ulong start, ulong last)
     {
-        if ((iommu.ApertureLast < ulong.MaxValue && ioas.IntersectsArea(iommu.ApertureLast + 1, ulong.MaxValue))
-            || (iommu.ApertureStart > 0 && ioas.IntersectsArea(0, iommu.ApertureStart - 1)))
+        if (ioas.IntersectsArea(start, last))
         {
-            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps IOVA outside the IOMMU's aperture [0x{iommu.ApertureStart:X}, 0x{iommu.ApertureLast:X}]");
+            return true;
         }
 
-        ulong page = Math.Max(iommu.MinPageSize, ioas.Alignment);
-        foreach (Area area in ioas.Areas)
+        foreach ((ulong s, ulong l) in ioas.Allowed)
         {
-            if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
+            if (s <= last && l >= start)
             {
-                return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to the IOMMU's 0x{page:X}-byte pages");
+                return true;
             }
+        }
+
+        return false;
+    }
+
+    /// <summary>Why a new domain of <paramref name="iommu"/> cannot join <paramref name="ioas"/> (a mapping or an allowed range outside its aperture, or mappings not aligned to its pages), or null.</summary>
+    private static int? AddDomainError(IoasObject ioas, IommuUnit iommu)
+    {
+        // io_pagetable.c: iopt_table_add_domain's order: the new IOVA alignment (EINVAL past a page,
+        // EADDRINUSE for a mapping it would split), then the aperture: nothing mapped or allowed outside it.
+        ulong page = Math.Max(iommu.MinPageSize, ioas.Alignment);
+        if (page > LinuxConstants.PageSize)
+        {
+            return Fail(Errno.EINVAL, $"the IOMMU's smallest page 0x{page:X} is larger than the CPU's");
+        }
+
+        if (page != ioas.Alignment)
+        {
+            foreach (Area area in ioas.Areas)
+            {
+                if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
+                {
+                    return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to the IOMMU's 0x{page:X}-byte pages");
+                }
+            }
+        }
+
+        if ((iommu.ApertureStart > 0 && OutsideAperture(ioas, 0, iommu.ApertureStart - 1))
+            || (iommu.ApertureLast < ulong.MaxValue && OutsideAperture(ioas, iommu.ApertureLast + 1, ulong.MaxValue)))
+        {
+            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps or allows IOVA outside the IOMMU's aperture [0x{iommu.ApertureStart:X}, 0x{iommu.ApertureLast:X}]");
         }
 
         return null;

@@ -245,20 +245,17 @@ internal sealed unsafe partial class IommufdFile
     /// <summary>Mapping into an IOAS with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
     private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
     {
+        // What the new areas would newly pin (pages.c charges distinct pinned pages): pinned for the
+        // count, then given back; the areas pin for real when they are inserted.
         long user = 0, mm = 0;
-        for (int i = 0; i < pieces.Length; i++)
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
         {
-            Pages pages = pieces[i].Pages;
-            bool repeated = false;
-            for (int j = 0; j < i; j++)
-            {
-                repeated |= ReferenceEquals(pieces[j].Pages, pages);
-            }
+            IoasObject.AddCharge(pages.Mode, pages.Pin(offset, length, 1), ref user, ref mm);
+        }
 
-            if (pages.DomainAreas == 0 && !repeated)
-            {
-                IoasObject.AddCharge(pages.Mode, pages.PageCount, ref user, ref mm);
-            }
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
+        {
+            pages.Pin(offset, length, -1);
         }
 
         if (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm))
@@ -486,6 +483,7 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
+    /// <summary>ioas.c: iommufd_ioas_allow_iovas (iommufd_ioas_load_iovas, then iopt_set_allow_iova).</summary>
     internal static int IoasAllowIovas(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_ioas_allow_iovas cmd = ref *(iommu_ioas_allow_iovas*)arg;
@@ -521,15 +519,19 @@ internal sealed unsafe partial class IommufdFile
                 }
             }
 
-            if (ioas.IntersectsReserved(range.start, range.last))
-            {
-                return Fail(Errno.EADDRINUSE, $"range {i} [0x{range.start:X}, 0x{range.last:X}] intersects a reserved range");
-            }
-
             ranges.Add((range.start, range.last));
         }
 
+        // iopt_set_allow_iova: the reserved ranges are checked only once the whole list has loaded.
         ranges.Sort();
+        foreach ((ulong start, ulong last) in ranges)
+        {
+            if (ioas.IntersectsReserved(start, last))
+            {
+                return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] intersects a reserved range");
+            }
+        }
+
         ioas.SetAllowed(ranges);
         return 0;
     }

@@ -9,6 +9,7 @@ namespace Abi.Engine.Iommufd;
 internal sealed class ObjectTable
 {
     private static readonly IommufdObject s_tombstone = new TombstoneEntry();
+    private static readonly IommufdObject s_reserved = new TombstoneEntry();
 
     private readonly List<IommufdObject?> _slots = [null];
     private int _lowestFree = 1;
@@ -55,7 +56,27 @@ internal sealed class ObjectTable
         return (uint)id;
     }
 
-    public IommufdObject? Get(uint id) => id < (uint)_slots.Count && _slots[(int)id] is { } value && value != s_tombstone ? value : null;
+    public IommufdObject? Get(uint id) => id < (uint)_slots.Count && _slots[(int)id] is { } value && value != s_tombstone && value != s_reserved ? value : null;
+
+    /// <summary>
+    /// Takes the lowest free id for an object still being built (iommufd_object_alloc): lookups miss
+    /// it until <see cref="Replace"/> finalizes it; <see cref="Release"/> gives it back (iommufd_object_abort).
+    /// </summary>
+    public uint Reserve()
+    {
+        uint id = Add(s_reserved);
+        Count--;
+        _addedInCall--;
+        _lastAdded = null;
+        return id;
+    }
+
+    /// <summary>Gives a reserved id back.</summary>
+    public void Release(uint id)
+    {
+        _slots[(int)id] = null;
+        _lowestFree = Math.Min(_lowestFree, (int)id);
+    }
 
     /// <summary>The object if it exists and is of <paramref name="kind"/>; otherwise null (the caller answers ENOENT).</summary>
     public T? Get<T>(uint id, ObjectKind kind)
@@ -71,6 +92,11 @@ internal sealed class ObjectTable
     /// <summary>Puts <paramref name="value"/> under an id taken before (by a placeholder while the object was being built).</summary>
     public void Replace(uint id, IommufdObject value)
     {
+        if (_slots[(int)id] == s_reserved)
+        {
+            Count++;
+        }
+
         _slots[(int)id] = value;
         value.Id = id;
     }
@@ -87,7 +113,7 @@ internal sealed class ObjectTable
     {
         foreach (IommufdObject? value in _slots)
         {
-            if (value is not null && value != s_tombstone)
+            if (value is not null && value != s_tombstone && value != s_reserved)
             {
                 yield return value;
             }

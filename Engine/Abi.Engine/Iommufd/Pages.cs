@@ -39,14 +39,49 @@ internal sealed class Pages
     /// <summary>What a type1 mapping charged (0 for peer-to-peer memory, which type1 maps without pinning).</summary>
     public long Type1Charge { get; set; }
 
-    /// <summary>Pages of 4 KiB the source range spans: what a domain pin charges.</summary>
-    public long PageCount => DmaBuf is null ? PinAccounting.PagesSpanned(SourceAddress, Length) : 0;
+    /// <summary>Which of its pages are pinned and by how many users: what it is charged for.</summary>
+    public PinnedPages Pins { get; } = new();
+
+    /// <summary>
+    /// Pins (<paramref name="delta"/> &gt; 0) or unpins the pages under [offset, offset + length) of the
+    /// source; returns the change in distinct pinned pages, which is what the accounting is charged.
+    /// A dma-buf's pages are the exporter's: never pinned here.
+    /// </summary>
+    public long Pin(ulong offset, ulong length, int delta)
+    {
+        if (DmaBuf is not null || length == 0)
+        {
+            return 0;
+        }
+
+        (long first, long last) = Span(offset, length);
+        return Pins.Add(first, last, delta);
+    }
+
+    /// <summary>How many pages pinning [offset, offset + length) would newly pin.</summary>
+    public long Unpinned(ulong offset, ulong length)
+    {
+        if (DmaBuf is not null || length == 0)
+        {
+            return 0;
+        }
+
+        (long first, long last) = Span(offset, length);
+        return Pins.Unpinned(first, last);
+    }
+
+    private (long First, long Last) Span(ulong offset, ulong length)
+    {
+        ulong start = SourceAddress + offset;
+        return ((long)(start / Abi.Runtime.Kernel.LinuxConstants.PageSize), (long)((start + length - 1) / Abi.Runtime.Kernel.LinuxConstants.PageSize));
+    }
 
     /// <summary>Reuses a released object for a new mapping (the context pools them, so MAP allocates nothing in steady state).</summary>
     public Pages Reset(ulong userVa, ulong length, int? fileDescriptor, ulong fileOffset, bool writable, AccountingMode mode)
     {
         Mode = mode;
         DomainAreas = 0;
+        Pins.Clear();
         UserVa = userVa;
         Length = length;
         FileDescriptor = fileDescriptor;

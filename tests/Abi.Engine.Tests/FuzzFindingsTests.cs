@@ -1,0 +1,96 @@
+using Abi.Engine.Selftest;
+using Abi.Interop;
+using Abi.Linux;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>
+/// Differences from the 7.2 kernel that the differential fuzzer (Conformance/Fuzz) found, each pinned
+/// as the kernel behaves, with the kernel function it follows.
+/// </summary>
+public sealed unsafe class FuzzFindingsTests : MockIommuTest
+{
+    [Fact]
+    public void AllowedRangesOutsideTheMockAperture_RefuseTheDomain()
+    {
+        // io_pagetable.c: iopt_table_add_domain reserves what lies outside the aperture, which
+        // iopt_reserve_iova refuses where an allowed range lies (EADDRINUSE), not only a mapping.
+        uint ioas = NewIoas();
+        iommu_iova_range* range = stackalloc iommu_iova_range[1];
+        range[0] = new iommu_iova_range { start = 0x1000, last = 0xFFFF };
+        var allow = new iommu_ioas_allow_iovas { ioas_id = ioas, num_iovas = 1, allowed_iovas = (ulong)range };
+        Assert.Equal(Errno.None, Raw.TryIoasAllowIovas(ref allow));
+        var mock = new IommuTestCmd { op = 2, id = ioas };
+        Assert.Equal(-(int)Errno.EADDRINUSE, Test(ref mock));
+
+        // Inside the aperture (MOCK_APERTURE_START = 1 << 24) the same domain joins.
+        range[0] = new iommu_iova_range { start = 1 << 24, last = (1 << 25) - 1 };
+        Assert.Equal(Errno.None, Raw.TryIoasAllowIovas(ref allow));
+        Assert.Equal(0, Test(ref mock));
+    }
+
+    [Fact]
+    public void AllowIovas_ChecksEveryRangeBeforeTheReservedOnes()
+    {
+        // ioas.c: iommufd_ioas_load_iovas runs over the whole list (EINVAL for an empty range) before
+        // iopt_set_allow_iova looks at the reserved ranges (EADDRINUSE).
+        uint ioas = NewIoas();
+        var reserve = new IommuTestCmd { op = 1, id = ioas, u64_16 = 0x10000, u64_24 = 0x1000 };
+        Assert.Equal(0, Test(ref reserve));
+        iommu_iova_range* ranges = stackalloc iommu_iova_range[2];
+        ranges[0] = new iommu_iova_range { start = 0x10000, last = 0x10FFF };    // meets the reserved range
+        ranges[1] = new iommu_iova_range { start = 0x30000, last = 0x30000 };    // empty
+        var allow = new iommu_ioas_allow_iovas { ioas_id = ioas, num_iovas = 2, allowed_iovas = (ulong)ranges };
+        Assert.Equal(Errno.EINVAL, Raw.TryIoasAllowIovas(ref allow));
+        allow.num_iovas = 1;
+        Assert.Equal(Errno.EADDRINUSE, Raw.TryIoasAllowIovas(ref allow));
+    }
+
+    [Fact]
+    public void AMockDomainNamingItsOwnUnfinishedObject_IsEnoent()
+    {
+        // selftest.c: the selftest object is allocated (its id taken) but not finalized before the
+        // attach, so a pt_id naming that id finds nothing.
+        uint ioas = NewIoas();
+        var destroy = new iommu_destroy { id = ioas };
+        Assert.Equal(Errno.None, Raw.TryDestroy(ref destroy));
+        var mock = new IommuTestCmd { op = 2, id = 1 };      // id 1 is free again: the selftest object takes it
+        Assert.Equal(-(int)Errno.ENOENT, Test(ref mock));
+
+        // Nothing stayed behind: the next object is 1 again.
+        Assert.Equal(1u, NewIoas());
+    }
+
+    [Fact]
+    public void HwInfo_OfAMockDevice_SaysAtsCannotBeUsed()
+    {
+        // device.c: iommufd_get_hw_info sets PCI_ATS_NOT_SUPPORTED unless the driver says otherwise,
+        // and mock_domain_capable answers only CACHE_COHERENCY and DIRTY_TRACKING.
+        (_, _, _, uint device) = NewMockDevice();
+        var info = new iommu_hw_info { dev_id = device };
+        Assert.Equal(Errno.None, Raw.TryGetHwInfo(ref info));
+        Assert.Equal((ulong)(iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING | iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED), info.out_capabilities);
+    }
+
+    [Fact]
+    public void CompatGetInfo_PageSizesComeFromTheDomains()
+    {
+        // vfio_compat.c: iommufd_get_pagesizes: the AND of the domains' page sizes, rounded to a CPU page.
+        (uint ioas, _, _, _) = NewMockDevice();
+        var set = new iommu_vfio_ioas { ioas_id = ioas, op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_SET };
+        Assert.Equal(Errno.None, Raw.TryVfioIoas(ref set));
+        var info = new vfio_iommu_type1_info { argsz = (uint)sizeof(vfio_iommu_type1_info) };
+        Assert.Equal(0, Kernel.Ioctl(Fd, Constants.VFIO_IOMMU_GET_INFO, (nint)(&info)));
+        Assert.Equal(~(ulong)(MockIommu.PageSize - 1) & ~0xFFFUL | 0x1000UL, info.iova_pgsizes);
+    }
+
+    [Fact]
+    public void AccessOpsOnAFdThatIsNoAccess_AreEbadfd()
+    {
+        // selftest.c: iommufd_access_get answers EBADFD for a closed fd and for another file alike.
+        var rw = new IommuTestCmd { op = 8, id = 1000 };
+        Assert.Equal(-(int)Errno.EBADFD, Test(ref rw));
+        rw.id = (uint)Fd;
+        Assert.Equal(-(int)Errno.EBADFD, Test(ref rw));
+    }
+}
