@@ -43,8 +43,9 @@ internal sealed record MockIommu : IommuUnit
     /// <summary>The mock IOMMU in front of a mock device created with <paramref name="deviceFlags"/>.</summary>
     public MockIommu(uint deviceFlags)
     {
-        // Every power of two from 2 KiB up: the mock page table maps any size.
-        PageSizes = ~(PageSize - 1);
+        // selftest.c: mock_domain_alloc_pgtable builds an AMDv1 generic page table with a 2 KiB page,
+        // whose pgsize_bitmap runs from 2 KiB to 64 GiB (bits 11 to 36).
+        PageSizes = ((1UL << 37) - 1) & ~(PageSize - 1);
         ApertureStart = ApertureFirst;
         ApertureLast = ApertureEnd;
         MsiWindow = false;

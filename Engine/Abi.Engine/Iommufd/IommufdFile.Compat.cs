@@ -97,16 +97,10 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENODEV, "no compat IOAS (set a group to this fd first)");
         }
 
-        if (type == (ulong)Constants.VFIO_TYPE1_IOMMU && ioas.HugePages)
+        // TYPE1 needs v1 hole punching, so huge IOPTEs are turned off for this IOAS (iopt_disable_large_pages).
+        if (type == (ulong)Constants.VFIO_TYPE1_IOMMU && DisableHugePages(ioas) is int failed)
         {
-            // TYPE1 needs v1 hole punching, so huge IOPTEs are turned off for this IOAS.
-            if (ioas.Domains.Length > 0 && ioas.Areas.Count > 0)
-            {
-                return Fail(Errno.EINVAL, "huge pages cannot be turned off: the compat IOAS has domains and mappings");
-            }
-
-            ioas.HugePages = false;
-            ioas.RecomputeAlignment();
+            return failed;
         }
 
         return 0;
@@ -262,27 +256,36 @@ internal sealed unsafe partial class IommufdFile
         }
         else
         {
-            if (size == 0)
+            // iopt_cut_iova first, at iova + size - 1 and iova - 1 computed as the kernel does (wrapping):
+            // a failed cut answers without writing size back.
+            if (!ioas.HugePages)
             {
-                return Fail(Errno.EINVAL, "size is 0");
+                ulong endCut = unchecked(iova + size - 1);
+                if ((CutAfter(ioas, endCut) ?? (iova != 0 ? CutAfter(ioas, iova - 1) : null)) is int cutFailed)
+                {
+                    return cutFailed;
+                }
+            }
+
+            // iopt_unmap_iova: these failures still write size (0) back.
+            int? invalid = size == 0 ? Fail(Errno.EINVAL, "size is 0")
+                : iova + (size - 1) < iova ? Fail(Errno.EOVERFLOW, "iova + size wraps") : null;
+            if (invalid is int failed)
+            {
+                unmap.size = 0;
+                return UserAccess.TryWrite(arg, unmap) ? failed : Fail(Errno.EFAULT, "the unmapped size cannot be written back");
             }
 
             last = iova + (size - 1);
-            if (last < iova)
-            {
-                return Fail(Errno.EOVERFLOW, "iova + size wraps");
-            }
-
-            if (!ioas.HugePages && (SplitAt(ioas, iova) ?? (last == ulong.MaxValue ? null : SplitAt(ioas, last + 1))) is int splitFailed)
-            {
-                return splitFailed;
-            }
         }
 
         ulong unmapped = UnmapRange(ioas, iova, last, out int rc);
         unmap.size = unmapped;                // written back even when the unmap failed part way
         return UserAccess.TryWrite(arg, unmap) ? rc : Fail(Errno.EFAULT, "the unmapped size cannot be written back");
     }
+
+    /// <summary>iopt_cut_iova for one point: the area holding <paramref name="last"/> ends there afterwards.</summary>
+    private static int? CutAfter(IoasObject ioas, ulong last) => last == ulong.MaxValue ? null : SplitAt(ioas, last + 1);
 
     /// <summary>Cuts the area containing <paramref name="at"/> (if it starts before it) into two at <paramref name="at"/>: the compat layer's hole punching.</summary>
     private static int? SplitAt(IoasObject ioas, ulong at)

@@ -212,7 +212,7 @@ internal sealed partial class IommufdFile
     {
         foreach (Area area in ioas.Areas)
         {
-            if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length))
+            if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length, area.Pages.Writable))
             {
                 return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
             }

@@ -97,13 +97,13 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EBADF, $"fd {cmd.fd} is not open");
         }
 
-        // Filling a domain reads the file's pages: a range past the end of the file cannot be pinned.
-        (ulong Device, ulong Inode, long Size)? stat = FileStat.Of(cmd.fd);
-        if (ioas!.Domains.Length > 0 && stat is (_, _, long size) && (ulong)size < cmd.start + cmd.length)
+        // pages.c: iopt_alloc_pages refuses a length the page count cannot hold.
+        if (cmd.length > ulong.MaxValue - LinuxConstants.PageSize)
         {
-            return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the {size}-byte file");
+            return Fail(Errno.EINVAL, $"length 0x{cmd.length:X} is too large");
         }
 
+        (ulong Device, ulong Inode, long Size)? stat = FileStat.Of(cmd.fd);
         if (f.Kernel.Faults.ShouldFail("pages.alloc"))
         {
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
@@ -111,6 +111,7 @@ internal sealed unsafe partial class IommufdFile
 
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
+        pages.FileSize = stat is (_, _, long size) ? size : null;
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
@@ -209,11 +210,20 @@ internal sealed unsafe partial class IommufdFile
         foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
             // With a domain attached the pages are pinned now: memory the engine does not know is EFAULT.
-            if (ioas.Domains.Length > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength))
+            if (ioas.Domains.Length > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength, pages.Writable))
             {
                 return Fail(Errno.EFAULT, Kernel.Memory.Contains(pages.UserVa + offset, pieceLength)
                     ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
                     : $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
+            }
+        }
+
+        // Filling a domain reads a file's pages once the area is placed: past the file's end is EINVAL.
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            if (ioas.Domains.Length > 0 && pages.FileSize is long size && (ulong)size < pages.FileOffset + offset + pieceLength)
+            {
+                return Fail(Errno.EINVAL, $"[0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) runs past the end of the {size}-byte file");
             }
         }
 

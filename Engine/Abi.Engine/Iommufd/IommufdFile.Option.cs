@@ -102,9 +102,18 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"val64 {cmd.val64} is neither 0 nor 1");
         }
 
+        return DisableHugePages(ioas) ?? 0;
+    }
+
+    /// <summary>
+    /// io_pagetable.c: iopt_disable_large_pages: refused (EINVAL) once domains hold mappings, and
+    /// (EADDRINUSE) when a mapping is not aligned to the page alignment that remains.
+    /// </summary>
+    private static int? DisableHugePages(IoasObject ioas)
+    {
         if (!ioas.HugePages)
         {
-            return 0;
+            return null;
         }
 
         if (ioas.Domains.Length > 0 && ioas.Areas.Count > 0)
@@ -123,7 +132,7 @@ internal sealed unsafe partial class IommufdFile
 
         ioas.HugePages = false;
         ioas.RecomputeAlignment();
-        return 0;
+        return null;
     }
 
     internal static int VfioIoas(IommufdFile f, byte* arg, ref IoctlCall call)

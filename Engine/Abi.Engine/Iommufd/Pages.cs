@@ -21,6 +21,9 @@ internal sealed class Pages
     /// <summary>For MAP_FILE: the file's st_dev and st_ino when it was mapped (the pins stay on that file whatever the fd becomes).</summary>
     public (ulong Device, ulong Inode)? FileIdentity { get; set; }
 
+    /// <summary>For MAP_FILE: the file's size when it was mapped (a domain cannot pin past it).</summary>
+    public long? FileSize { get; set; }
+
     /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
     public DmaBufFile? DmaBuf { get; set; }
 
@@ -88,6 +91,7 @@ internal sealed class Pages
         FileOffset = fileOffset;
         DmaBuf = null;
         FileIdentity = null;
+        FileSize = null;
         Writable = writable;
         Areas = 0;
         return this;

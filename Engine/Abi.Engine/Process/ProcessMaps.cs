@@ -14,7 +14,7 @@ internal sealed class ProcessMaps
     private ProcessMaps(List<Mapping> mappings) => _mappings = mappings;
 
     /// <summary>One line: [Start, Last] inclusive, read-write or not, and what backs it (inode 0: anonymous, private).</summary>
-    public readonly record struct Mapping(ulong Start, ulong Last, bool ReadWrite, ulong FileOffset, ulong Device, ulong Inode);
+    public readonly record struct Mapping(ulong Start, ulong Last, bool ReadWrite, ulong FileOffset, ulong Device, ulong Inode, bool Readable = true);
 
     /// <summary>The mappings as they are now, in address order.</summary>
     public static ProcessMaps Read()
@@ -37,7 +37,7 @@ internal sealed class ProcessMaps
             {
                 // st_dev as glibc encodes it (gnu_dev_makedev), so it compares with fstat's.
                 ulong device = ((major & 0xfff) << 8) | (minor & 0xff) | ((major & ~0xfffUL) << 32) | ((minor & ~0xffUL) << 12);
-                mappings.Add(new Mapping(start, end - 1, f[1].StartsWith("rw", StringComparison.Ordinal), Hex(f[2]), device, ulong.Parse(f[4], CultureInfo.InvariantCulture)));
+                mappings.Add(new Mapping(start, end - 1, f[1].StartsWith("rw", StringComparison.Ordinal), Hex(f[2]), device, ulong.Parse(f[4], CultureInfo.InvariantCulture), f[1].StartsWith('r')));
             }
         }
 
@@ -49,6 +49,9 @@ internal sealed class ProcessMaps
 
     /// <summary>The readable and writable mappings.</summary>
     public IEnumerable<Mapping> ReadWritable => _mappings.Where(m => m.ReadWrite);
+
+    /// <summary>Mappings that can be read but not written (PROT_READ): pinnable for a read-only mapping.</summary>
+    public IEnumerable<Mapping> ReadOnly => _mappings.Where(m => m.Readable && !m.ReadWrite);
 
     /// <summary>
     /// What backs user address <paramref name="address"/>: (device, inode, byte offset in the file),

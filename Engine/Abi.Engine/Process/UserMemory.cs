@@ -22,6 +22,7 @@ internal sealed unsafe class UserMemory
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
     private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
     private readonly SortedList<ulong, ulong> _discovered = [];  // from /proc/self/maps, valid while the counter stands
+    private readonly SortedList<ulong, ulong> _discoveredReadOnly = [];  // PROT_READ mappings from /proc/self/maps
     private readonly Lock _discoveryLock = new();
     private long* _mappingCounter;
     private long _seenMappings;
@@ -89,10 +90,13 @@ internal sealed unsafe class UserMemory
     /// <summary>Whether [start, start + length) lies inside one known range, process memory or device memory.</summary>
     public bool Contains(ulong start, ulong length) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length);
 
-    /// <summary>Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd answers EFAULT).</summary>
-    public bool ContainsPinnable(ulong start, ulong length) => Within(_ranges, start, length) || Discovered(start, length);
+    /// <summary>
+    /// Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd
+    /// answers EFAULT). A pin for reading also takes read-only memory (pin_user_pages without FOLL_WRITE).
+    /// </summary>
+    public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Discovered(start, length, write);
 
-    private bool Discovered(ulong start, ulong length)
+    private bool Discovered(ulong start, ulong length, bool write = true)
     {
         if (_mappingCounter == null || length == 0 || start + length - 1 < start)
         {
@@ -108,21 +112,43 @@ internal sealed unsafe class UserMemory
                 // Something was unmapped or replaced: what was learned may be gone, and translations cached on it are stale.
                 _seenMappings = counter;
                 _discovered.Clear();
+                _discoveredReadOnly.Clear();
                 Interlocked.Increment(ref _generation);
             }
 
-            if (Covered(_discovered, start, last))
+            if (Covered(_discovered, start, last) || (!write && Covered(_discovered, _discoveredReadOnly, start, last)))
             {
                 return true;
             }
 
-            foreach (ProcessMaps.Mapping mapping in ProcessMaps.Read().ReadWritable)
+            ProcessMaps maps = ProcessMaps.Read();
+            foreach (ProcessMaps.Mapping mapping in maps.ReadWritable)
             {
                 _discovered[mapping.Start] = mapping.Last;
             }
 
-            return Covered(_discovered, start, last);
+            foreach (ProcessMaps.Mapping mapping in maps.ReadOnly)
+            {
+                _discoveredReadOnly[mapping.Start] = mapping.Last;
+            }
+
+            return Covered(_discovered, start, last) || (!write && Covered(_discovered, _discoveredReadOnly, start, last));
         }
+    }
+
+    // Whether the ranges of both lists together cover [start, last] without a gap.
+    private static bool Covered(SortedList<ulong, ulong> first, SortedList<ulong, ulong> second, ulong start, ulong last)
+    {
+        var merged = new SortedList<ulong, ulong>(first.Count + second.Count);
+        foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[first, second])
+        {
+            for (int i = 0; i < list.Count; i++)
+            {
+                merged[list.Keys[i]] = list.Values[i];
+            }
+        }
+
+        return Covered(merged, start, last);
     }
 
     // Whether adjacent ranges of the list cover [start, last] without a gap.
