@@ -305,8 +305,8 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 			memset(snapshot + fd_offset, 0, 4);
 			snprintf(out, sizeof(out), " fd#%d", index);
 		}
-		if (in_fd_offset >= 0 && (size_t)in_fd_offset + 4 <= p.len)
-			memset(snapshot + in_fd_offset, 0, 4);
+		if (in_fd_offset >= 0 && (size_t)in_fd_offset < p.len)
+			memset(snapshot + in_fd_offset, 0, p.len - in_fd_offset < 4 ? p.len - in_fd_offset : 4);
 		char hash[40];
 		snprintf(hash, sizeof(hash), " arg=%016" PRIx64, fnv(1469598103934665603ULL, snapshot, p.len));
 		strncat(out, hash, sizeof(out) - strlen(out) - 1);

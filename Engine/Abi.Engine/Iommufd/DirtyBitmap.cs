@@ -1,4 +1,5 @@
 using System.Numerics;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Abi.Engine.Iommufd;
 
@@ -89,55 +90,82 @@ internal sealed class DirtyBitmap
         int granuleShift = BitOperations.TrailingZeroCount(pageSize);
         lock (_lock)
         {
-            for (ulong key = firstPage >> 6; key <= lastPage >> 6; key++)
+            // A range wider than the dirty words held is visited through the words, not key by key.
+            ulong firstKey = firstPage >> 6, lastKey = lastPage >> 6;
+            if (lastKey - firstKey > (ulong)_words.Count)
             {
-                if (!_words.TryGetValue(key, out ulong word))
+                using SpanOwner<ulong> keys = SpanOwner<ulong>.Allocate(_words.Count);
+                int n = 0;
+                foreach (ulong key in _words.Keys)
                 {
-                    continue;
-                }
-
-                ulong wordFirst = key << 6;
-                ulong mask = RangeMask(wordFirst, firstPage, lastPage);
-
-                ulong hits = word & mask;
-                if (hits == 0)
-                {
-                    continue;
-                }
-
-                ulong offsetPages = wordFirst >= firstPage ? wordFirst - firstPage : 0;
-                if (granuleShift == _shift && wordFirst >= firstPage && (offsetPages & 63) == 0)
-                {
-                    // 4 KiB granules aligned to a word: the word is the bitmap word.
-                    bitmap[(int)(offsetPages >> 6)] |= hits;
-                }
-                else
-                {
-                    for (ulong rest = hits; rest != 0; rest &= rest - 1)
+                    if (key >= firstKey && key <= lastKey)
                     {
-                        // A dirty page marks every granule it overlaps (granules may be smaller than a page).
-                        ulong page = wordFirst + (ulong)BitOperations.TrailingZeroCount(rest);
-                        ulong from = Math.Max(page << _shift, iova) - iova;
-                        ulong to = Math.Min((page << _shift) + ((1UL << _shift) - 1) - iova, length - 1);
-                        for (ulong bit = from >> granuleShift; bit <= to >> granuleShift; bit++)
-                        {
-                            bitmap[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);
-                        }
+                        keys.Span[n++] = key;
                     }
                 }
 
-                if (!keep)
+                foreach (ulong key in keys.Span[..n])
                 {
-                    ulong remaining = word & ~mask;
-                    if (remaining == 0)
-                    {
-                        _words.Remove(key);
-                    }
-                    else
-                    {
-                        _words[key] = remaining;
-                    }
+                    HarvestWord(key, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
                 }
+
+                return;
+            }
+
+            for (ulong key = firstKey; key <= lastKey; key++)
+            {
+                HarvestWord(key, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
+            }
+        }
+    }
+
+    private void HarvestWord(ulong key, ulong iova, ulong length, ulong firstPage, ulong lastPage, int granuleShift, Span<ulong> bitmap, bool keep)
+    {
+        if (!_words.TryGetValue(key, out ulong word))
+        {
+            return;
+        }
+
+        ulong wordFirst = key << 6;
+        ulong mask = RangeMask(wordFirst, firstPage, lastPage);
+
+        ulong hits = word & mask;
+        if (hits == 0)
+        {
+            return;
+        }
+
+        ulong offsetPages = wordFirst >= firstPage ? wordFirst - firstPage : 0;
+        if (granuleShift == _shift && wordFirst >= firstPage && (offsetPages & 63) == 0)
+        {
+            // 4 KiB granules aligned to a word: the word is the bitmap word.
+            bitmap[(int)(offsetPages >> 6)] |= hits;
+        }
+        else
+        {
+            for (ulong rest = hits; rest != 0; rest &= rest - 1)
+            {
+                // A dirty page marks every granule it overlaps (granules may be smaller than a page).
+                ulong page = wordFirst + (ulong)BitOperations.TrailingZeroCount(rest);
+                ulong from = Math.Max(page << _shift, iova) - iova;
+                ulong to = Math.Min((page << _shift) + ((1UL << _shift) - 1) - iova, length - 1);
+                for (ulong bit = from >> granuleShift; bit <= to >> granuleShift; bit++)
+                {
+                    bitmap[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);
+                }
+            }
+        }
+
+        if (!keep)
+        {
+            ulong remaining = word & ~mask;
+            if (remaining == 0)
+            {
+                _words.Remove(key);
+            }
+            else
+            {
+                _words[key] = remaining;
             }
         }
     }

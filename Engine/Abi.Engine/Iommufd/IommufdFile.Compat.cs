@@ -10,7 +10,7 @@ namespace Abi.Engine.Iommufd;
 /// <summary>
 /// iommufd serving the VFIO container ioctls (drivers/iommu/iommufd/vfio_compat.c): every number iommufd does not own is a
 /// container ioctl acting on the compat IOAS. The differences from type1 are deliberate (Documentation/userspace-api/iommufd.rst lists them):
-/// argsz always set to the required size, no entry limit, map without READ/WRITE accepted, VADDR
+/// argsz always set to the required size, no entry limit, map without READ/WRITE accepted (until a domain must map it), VADDR
 /// and dirty bitmaps refused, real hole punching in TYPE1 mode, and size written back on errors.
 /// </summary>
 internal sealed unsafe partial class IommufdFile
@@ -217,7 +217,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOVERFLOW, "vaddr + size wraps");
         }
 
-        // A map with neither READ nor WRITE is accepted here (type1 refuses it).
+        // A map with neither READ nor WRITE is accepted here (type1 refuses it); a domain refuses it when it fills.
         uint flags = Fixed | ((map.flags & CompatRead) != 0 ? Readable : 0) | ((map.flags & CompatWrite) != 0 ? Writeable : 0);
         Pages pages = RentPages().Reset(map.vaddr, map.size, null, 0, (map.flags & CompatWrite) != 0, Kernel.Accounting.ModeFor(AccountMm));
         ulong iova = map.iova;

@@ -106,7 +106,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.ENOENT, $"device {device.Id} has no vDEVICE on vIOMMU {viommu.Id}, which nested HWPT {target!.Id} is built on (IOMMU_VDEVICE_ALLOC first)");
             }
 
-            if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas)) is int domainFailed)
+            if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas) ?? ProtectionError(ioas)) is int domainFailed)
             {
                 return domainFailed;
             }
@@ -215,6 +215,20 @@ internal sealed partial class IommufdFile
             if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length, area.Pages.Writable))
             {
                 return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Filling a domain maps every area with its protection: an area neither readable nor writable (from the compat layer) is refused.</summary>
+    internal static int? ProtectionError(IoasObject ioas)
+    {
+        foreach (Area area in ioas.Areas)
+        {
+            if (!area.Readable && !area.Writable)
+            {
+                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} has neither read nor write; the domain's page table refuses it");
             }
         }
 

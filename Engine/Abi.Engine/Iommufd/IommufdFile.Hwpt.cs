@@ -76,7 +76,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
                 }
 
-                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas)) is int failed)
+                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas) ?? ProtectionError(ioas)) is int failed)
                 {
                     return failed;
                 }
@@ -238,13 +238,16 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.hwpt_id} is not a paging HWPT");
         }
 
+        // io_pagetable.c: iommufd_check_iova_range. length - 1 wraps for a length of 0, which passes
+        // only at iova 0 (the range is then everything).
         ulong alignment = hwpt.Ioas.Alignment;
-        if (cmd.length == 0 || cmd.iova + (cmd.length - 1) < cmd.iova)
+        ulong last = unchecked(cmd.iova + (cmd.length - 1));
+        if (last < cmd.iova)
         {
-            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length 0x{cmd.length:X} wraps (or length is 0)");
+            return Fail(Errno.EOVERFLOW, $"iova 0x{cmd.iova:X} + length 0x{cmd.length:X} wraps");
         }
 
-        ulong end = cmd.iova + cmd.length;   // may be 2^64 → 0, which every alignment divides
+        ulong end = unchecked(last + 1);     // may be 2^64 → 0, which every alignment divides
         if (cmd.iova % alignment != 0 || end % alignment != 0)
         {
             return Fail(Errno.EINVAL, $"the range is not aligned to the IOAS alignment 0x{alignment:X}");
@@ -260,33 +263,42 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
         }
 
-        // The kernel walks with the lowest set bit of page_size as the granule.
+        // iommu_read_and_clear_dirty: once the range checks pass the walk always answers 0; bits that
+        // cannot reach the caller's bitmap (unmapped or read-only pages of it) are lost, the dirty
+        // state is read (and cleared) all the same. Only mapped IOVA can be dirty, so the bitmap is
+        // visited window by window over the areas in range, never as a whole.
         ulong granule = cmd.page_size & (~cmd.page_size + 1);
-        ulong bits = ((cmd.length - 1) / granule) + 1;
-        ulong words = (bits + 63) / 64;
-        if (words > int.MaxValue / 8)
+        using SpanOwner<ulong> rented = SpanOwner<ulong>.Allocate(DirtyWindowWords);
+        bool keep = (cmd.flags & NoClear) != 0;
+        foreach (Area area in hwpt.Ioas.Areas)
         {
-            return Fail(Errno.ENOMEM, $"a bitmap of {bits} bits is too large");
+            if (area.Last < cmd.iova || area.Iova > last)
+            {
+                continue;
+            }
+
+            ulong firstWord = (Math.Max(area.Iova, cmd.iova) - cmd.iova) / granule / 64;
+            ulong lastWord = (Math.Min(area.Last, last) - cmd.iova) / granule / 64;
+            for (ulong word = firstWord; word <= lastWord; word += DirtyWindowWords)
+            {
+                int words = (int)Math.Min(DirtyWindowWords, lastWord - word + 1);
+                ulong windowIova = cmd.iova + (word * 64 * granule);
+                ulong span = (ulong)words * 64;
+                ulong windowLast = granule > (ulong.MaxValue - windowIova) / span ? last : Math.Min(last, windowIova + (span * granule) - 1);
+                Span<ulong> bits = rented.Span[..words];
+                Span<byte> bytes = MemoryMarshal.AsBytes(bits);
+                ulong user = cmd.data + (word * 8);
+                UserAccess.ReadWhatIsMapped(user, bytes);
+                hwpt.Dirty.Harvest(windowIova, windowLast - windowIova + 1, granule, bits, keep);
+                UserAccess.WriteWhatIsMapped(user, bytes);
+            }
         }
 
-        // A pooled buffer: a harvest of a large range must not allocate per call.
-        using SpanOwner<ulong> rented = SpanOwner<ulong>.Allocate((int)words);
-        Span<ulong> bitmap = rented.Span;
-        Span<byte> bytes = MemoryMarshal.AsBytes(bitmap)[..(int)((bits + 7) / 8)];
-        if (!UserAccess.TryRead(cmd.data, bytes))
-        {
-            return Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be read");
-        }
-
-        if (bytes.Length < bitmap.Length * 8)
-        {
-            MemoryMarshal.AsBytes(bitmap)[bytes.Length..].Clear();
-        }
-
-        // Only set bits: the caller's bits stay as they were.
-        hwpt.Dirty.Harvest(cmd.iova, cmd.length, granule, bitmap, keep: (cmd.flags & NoClear) != 0);
-        return UserAccess.TryWrite(cmd.data, bytes) ? 0 : Fail(Errno.EFAULT, $"the bitmap at 0x{cmd.data:X} cannot be written");
+        return 0;
     }
+
+    // 32 KiB of bitmap per window: what a harvest reads and writes back at a time.
+    private const int DirtyWindowWords = 4096;
 
     internal static int HwptInvalidate(IommufdFile f, byte* arg, ref IoctlCall call)
     {

@@ -232,6 +232,13 @@ internal sealed unsafe partial class IommufdFile
             return overLimit;
         }
 
+        // Filling a domain maps with the area's protection; the page table refuses one with neither
+        // read nor write (only the VFIO compat layer lets such a mapping through).
+        if (ioas.Domains.Length > 0 && (flags & (Readable | Writeable)) == 0)
+        {
+            return Fail(Errno.EINVAL, "a mapping with neither read nor write cannot go into a domain");
+        }
+
         foreach ((Pages _, ulong _, ulong _) in pieces)
         {
             if (Kernel.Faults.ShouldFail("area.alloc"))

@@ -170,6 +170,38 @@ internal static unsafe class UserAccess
     }
 
     /// <summary>
+    /// Reads what can be read of [source, source + destination.Length), page by page; bytes of pages
+    /// that cannot be read become zero (a kernel that pins the caller's pages one by one and skips
+    /// those it cannot pin, as iova_bitmap does, sees the same).
+    /// </summary>
+    public static void ReadWhatIsMapped(ulong source, Span<byte> destination)
+    {
+        for (int done = 0; done < destination.Length;)
+        {
+            ulong at = source + (ulong)done;
+            int n = (int)Math.Min((at | (LinuxConstants.PageSize - 1)) + 1 - at, (ulong)(destination.Length - done));
+            if (!TryRead(at, destination.Slice(done, n)))
+            {
+                destination.Slice(done, n).Clear();
+            }
+
+            done += n;
+        }
+    }
+
+    /// <summary>Writes what can be written of <paramref name="source"/> to <paramref name="destination"/>, page by page; pages that cannot be written are skipped.</summary>
+    public static void WriteWhatIsMapped(ulong destination, ReadOnlySpan<byte> source)
+    {
+        for (int done = 0; done < source.Length;)
+        {
+            ulong at = destination + (ulong)done;
+            int n = (int)Math.Min((at | (LinuxConstants.PageSize - 1)) + 1 - at, (ulong)(source.Length - done));
+            _ = TryWrite(at, source.Slice(done, n));
+            done += n;
+        }
+    }
+
+    /// <summary>
     /// <c>strnlen_user</c>: the string at <paramref name="source"/> with its NUL, copied into
     /// <paramref name="destination"/>; its length including the NUL, 0 on a fault before the NUL, or -1
     /// when no NUL comes within <paramref name="destination"/>.Length bytes (the kernel's count + 1).
