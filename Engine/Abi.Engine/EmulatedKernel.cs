@@ -20,6 +20,8 @@ namespace Abi.Engine;
 public sealed class EmulatedKernel : IKernel, IMmioProvider
 {
     private readonly FdTable _files = new();
+    private readonly List<EngineFile> _deferredPuts = [];
+    private int _deferredCount;
     private readonly List<EmulatedDevice> _devices = [];
 
     /// <summary>Creates an engine; <paramref name="containerBackend"/> says which kernel serves <c>/dev/vfio/vfio</c>.</summary>
@@ -221,14 +223,59 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     public int Close(int fd)
     {
         EngineDiagnostics.Clear();
-        return _files.Contains(fd) ? _files.Remove(fd) : LinuxKernel.Instance.Close(fd);
+        int rc = _files.Contains(fd) ? _files.Remove(fd) : LinuxKernel.Instance.Close(fd);
+        RunDeferredPuts();
+        return rc;
     }
 
     /// <inheritdoc/>
     public int Ioctl(int fd, uint request, nint argument)
     {
         EngineDiagnostics.Clear();
-        return _files.Get(fd) is EngineFile file ? file.Ioctl(request, argument) : LinuxKernel.Instance.Ioctl(fd, request, argument);
+        if (_files.Get(fd) is not EngineFile file)
+        {
+            return LinuxKernel.Instance.Ioctl(fd, request, argument);
+        }
+
+        int rc = file.Ioctl(request, argument);
+        if (Volatile.Read(ref _deferredCount) != 0)
+        {
+            RunDeferredPuts();
+        }
+
+        return rc;
+    }
+
+    /// <summary>
+    /// fput from inside a call: the release runs when the call returns to the caller, as the kernel's
+    /// task work does, never inside the handler that dropped the reference (which holds its locks).
+    /// </summary>
+    internal void DeferPut(EngineFile file)
+    {
+        lock (_deferredPuts)
+        {
+            _deferredPuts.Add(file);
+            _deferredCount = _deferredPuts.Count;
+        }
+    }
+
+    private void RunDeferredPuts()
+    {
+        while (Volatile.Read(ref _deferredCount) != 0)
+        {
+            EngineFile[] files;
+            lock (_deferredPuts)
+            {
+                files = [.. _deferredPuts];
+                _deferredPuts.Clear();
+                _deferredCount = 0;
+            }
+
+            foreach (EngineFile file in files)
+            {
+                file.Put();
+            }
+        }
     }
 
     /// <inheritdoc/>

@@ -25,8 +25,22 @@ internal abstract class EngineFile
     /// <summary>The poll events that are ready now.</summary>
     public virtual short Poll(short requested) => 0;
 
-    /// <summary>The last fd referring to the file was closed.</summary>
+    private int _references = 1;
+
+    /// <summary>The last reference went (the fd was closed and nothing else holds the file): fput's release.</summary>
     public virtual void Release()
     {
+    }
+
+    /// <summary>get_file: something besides the fd holds the file (a MAP_FILE mapping); it stays open until <see cref="Put"/>.</summary>
+    internal void Get() => Interlocked.Increment(ref _references);
+
+    /// <summary>fput: drops a reference; the last one releases the file.</summary>
+    internal void Put()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            Release();
+        }
     }
 }

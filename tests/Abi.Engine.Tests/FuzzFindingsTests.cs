@@ -94,4 +94,28 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         rw.id = (uint)Fd;
         Assert.Equal(-(int)Errno.EBADFD, Test(ref rw));
     }
+    [Fact]
+    public void AFileMappedWithMapFile_StaysOpenAfterItsFdIsClosed()
+    {
+        // pages.c: iopt_alloc_file_pages takes a reference on the file (get_file), so closing the fd
+        // does not release it: a selftest access mapped this way lives on, holding its IOAS, until the
+        // mapping goes.
+        uint accessIoas = NewIoas();
+        var create = new IommuTestCmd { op = 5, id = accessIoas };
+        Assert.Equal(0, Test(ref create));
+        int accessFd = (int)create.u32_16;
+        uint ioas = NewIoas();
+        var map = new iommu_ioas_map_file
+        {
+            flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE),
+            ioas_id = ioas, fd = accessFd, start = 0, length = 4096,
+        };
+        Assert.Equal(Errno.None, Raw.TryIoasMapFile(ref map));
+        Assert.Equal(0, Kernel.Close(accessFd));
+        Assert.Equal(Errno.EBUSY, Destroy(accessIoas));              // the access still holds it
+
+        var unmap = new iommu_ioas_unmap { ioas_id = ioas, iova = 0, length = ulong.MaxValue };
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref unmap));       // the last reference goes: the access with it
+        Assert.Equal(Errno.None, Destroy(accessIoas));
+    }
 }

@@ -68,11 +68,16 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 return Fail(Errno.ENOENT, $"{ioasId} is not an IOAS");
             }
 
-            foreach (Area area in ioas.Areas)
+            // io_pagetable.c: iopt_add_access, then iopt_calculate_iova_alignment: a larger alignment
+            // must fit every area's IOVA, length and sub-page offset (EADDRINUSE).
+            if (Alignment > ioas.Alignment)
             {
-                if (area.Iova % Alignment != 0 || area.Length % Alignment != 0)
+                foreach (Area area in ioas.Areas)
                 {
-                    return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not page aligned, which an access needs");
+                    if (area.Iova % Alignment != 0 || area.Length % Alignment != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Alignment != 0)
+                    {
+                        return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to 0x{Alignment:X}, which the access needs");
+                    }
                 }
             }
 

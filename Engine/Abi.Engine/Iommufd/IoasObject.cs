@@ -292,7 +292,23 @@ internal sealed partial class IoasObject : IommufdObject
         }
     }
 
-    public override void Destroyed() => DmaLock.Dispose();
+    /// <summary>How a mapping's file reference is dropped when the IOAS goes with mappings in it (the kernel's deferred fput).</summary>
+    public Action<EngineFile>? PutFile { get; init; }
+
+    /// <summary>Destroyed with mappings still in it: the pages they leave behind let go of their files.</summary>
+    public override void Destroyed()
+    {
+        foreach (Area area in Areas)
+        {
+            if (--area.Pages.Areas == 0 && area.Pages.File is EngineFile file)
+            {
+                area.Pages.File = null;
+                PutFile?.Invoke(file);
+            }
+        }
+
+        DmaLock.Dispose();
+    }
 
     /// <summary>Checks a fixed placement (iopt_check_iova): alignment EINVAL, overflow EOVERFLOW, reserved EINVAL, overlap EEXIST.</summary>
     public Errno CheckFixed(ulong iova, ulong length, out string reason)

@@ -39,7 +39,7 @@ internal sealed unsafe partial class IommufdFile
             }
             else if (CompatIoas is null)
             {
-                var ioas = new IoasObject { Memory = Kernel.Memory, Accounting = Kernel.Accounting };
+                var ioas = new IoasObject { Memory = Kernel.Memory, Accounting = Kernel.Accounting, PutFile = Kernel.DeferPut };
                 Objects.Add(ioas);
                 CompatIoas = ioas;
             }

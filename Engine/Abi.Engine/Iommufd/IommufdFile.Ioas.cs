@@ -26,7 +26,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: ioas.alloc");
         }
 
-        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory, Accounting = f.Kernel.Accounting });
+        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory, Accounting = f.Kernel.Accounting, PutFile = f.Kernel.DeferPut });
         return 0;
     }
 
@@ -112,6 +112,12 @@ internal sealed unsafe partial class IommufdFile
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
         pages.FileSize = stat is (_, _, long size) ? size : null;
+        if (f.Kernel.FileOf(cmd.fd) is EngineFile held)
+        {
+            held.Get();
+            pages.File = held;
+        }
+
         int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
@@ -289,6 +295,12 @@ internal sealed unsafe partial class IommufdFile
     {
         if (pages.Areas == 0)
         {
+            if (pages.File is EngineFile file)
+            {
+                pages.File = null;
+                Kernel.DeferPut(file);
+            }
+
             _freePages.Push(pages);
         }
     }

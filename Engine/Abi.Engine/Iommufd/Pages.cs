@@ -21,6 +21,9 @@ internal sealed class Pages
     /// <summary>For MAP_FILE: the file's st_dev and st_ino when it was mapped (the pins stay on that file whatever the fd becomes).</summary>
     public (ulong Device, ulong Inode)? FileIdentity { get; set; }
 
+    /// <summary>For MAP_FILE of a file the engine serves: the file, held open by the mapping (get_file) until the pages go.</summary>
+    public EngineFile? File { get; set; }
+
     /// <summary>For MAP_FILE: the file's size when it was mapped (a domain cannot pin past it).</summary>
     public long? FileSize { get; set; }
 
@@ -92,6 +95,7 @@ internal sealed class Pages
         DmaBuf = null;
         FileIdentity = null;
         FileSize = null;
+        File = null;
         Writable = writable;
         Areas = 0;
         return this;

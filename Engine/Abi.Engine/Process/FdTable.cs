@@ -63,7 +63,7 @@ internal sealed class FdTable
 
         // The number stops being the engine's before it is closed, so it cannot be handed out again while still marked.
         Changed?.Invoke(fd, false);
-        file.Release();
+        file.Put();
         return LinuxKernel.Instance.Close(fd);
     }
 
