@@ -108,7 +108,10 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         var map = new iommu_ioas_map_file
         {
             flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE),
-            ioas_id = ioas, fd = accessFd, start = 0, length = 4096,
+            ioas_id = ioas,
+            fd = accessFd,
+            start = 0,
+            length = 4096,
         };
         Assert.Equal(Errno.None, Raw.TryIoasMapFile(ref map));
         Assert.Equal(0, Kernel.Close(accessFd));
