@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest on the
-# engine (through the LD_PRELOAD interposer), and the QEMU conformance run.
+# engine (through the LD_PRELOAD interposer), the QEMU conformance run, and a fixed-seed
+# differential fuzzing campaign (the same random ioctl streams on the kernel in QEMU and on the engine).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -37,8 +38,18 @@ set +e
 "$ABI_ROOT/scripts/qemu/conformance.sh" 2>&1 | tee "$log"
 conformance=${PIPESTATUS[0]}
 set -e
-grep -E '^conformance: [0-9]+ scenarios' "$log" || echo "conformance: did not finish (exit $conformance)"
+conformance_line=$(grep -E '^conformance: [0-9]+ scenarios' "$log" || echo "conformance: did not finish (exit $conformance)")
+
+# Seeds 1-300 of the differential fuzzer, 200 calls each: identical on the kernel and the engine.
+set +e
+"$ABI_ROOT/scripts/fuzz/campaign.sh" --first 1 --seeds 300 --calls 200 2>&1 | tee "$log"
+fuzz=${PIPESTATUS[0]}
+set -e
+fuzz_line=$(grep -E '^fuzz: ' "$log" || echo "fuzz: did not finish (exit $fuzz)")
+echo "$conformance_line"
 echo "$selftest_line"
+echo "$fuzz_line"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$selftest" -eq 0 ] || exit "$selftest"
-exit "$conformance"
+[ "$conformance" -eq 0 ] || exit "$conformance"
+exit "$fuzz"

@@ -422,12 +422,21 @@ internal static unsafe class IommufdTest
             IoasObject ioas = file.Access.Ioas!;
             for (ulong at = iova; at < iova + length; at = (at & PageMask) + LinuxConstants.PageSize)
             {
-                // Pin succeeded, so every page of the range is mapped.
-                ioas.TryGetArea(at, out Area area);
-                if (!SamePage(area.Pages, area.SourceOf(at) & PageMask, (uptr + (at - iova)) & PageMask, maps))
+                // selftest.c: iommufd_test_check_pages: get_user_pages_fast of each uptr page (EFAULT when
+                // it cannot), then the page must be the one pinned (EBADE).
+                ulong userPage = (uptr + (at - iova)) & PageMask;
+                if (!f.Kernel.Memory.ContainsPinnable(userPage, LinuxConstants.PageSize, write: false))
                 {
                     file.Access.Unpin(iova, length);
-                    return Fail(Errno.EINVAL, $"the page pinned at IOVA 0x{at:X} is not the page of uptr");
+                    return Fail(Errno.EFAULT, $"uptr page 0x{userPage:X} is not mapped");
+                }
+
+                // Pin succeeded, so every page of the range is mapped.
+                ioas.TryGetArea(at, out Area area);
+                if (!SamePage(area.Pages, area.SourceOf(at) & PageMask, userPage, maps))
+                {
+                    file.Access.Unpin(iova, length);
+                    return Fail(Errno.EBADE, $"the page pinned at IOVA 0x{at:X} is not the page of uptr");
                 }
             }
         }

@@ -64,6 +64,9 @@ internal sealed record MockIommu : IommuUnit
 
     // selftest.c: mock_domain_capable answers only CACHE_COHERENCY and DIRTY_TRACKING, so get_hw_info
     // also reports that ATS cannot be used.
+    // mock_domain_capable answers no for IOMMU_CAP_ENFORCE_CACHE_COHERENCY.
+    public override bool EnforcesCacheCoherency => false;
+
     public override ulong HwCapabilities => (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED
         | (DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0);
 

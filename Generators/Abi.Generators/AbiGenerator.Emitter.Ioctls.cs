@@ -74,9 +74,13 @@ public sealed partial class AbiGenerator
                         w.Line(fill);
                     }
 
-                    w.Open($"fixed ({type}* p = &arg)")
-                        .Line($"return IoctlResult.ToErrno(_seam.Ioctl(_fd, {request}, (nint)p));")
-                        .Close()
+                    // The kernel gets a copy on this stack frame and the result is copied back: an emulated
+                    // kernel copies stack memory directly, while memory it cannot vouch for (a field
+                    // of a heap object) would cost it a checked copy per access.
+                    w.Line($"{type} local = arg;")
+                        .Line($"Errno errno = IoctlResult.ToErrno(_seam.Ioctl(_fd, {request}, (nint)(&local)));")
+                        .Line("arg = local;")
+                        .Line("return errno;")
                         .Close();
                     w.Line();
                     Header(w, summary, $"<paramref name=\"arg\"/> is {direction}. Throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);

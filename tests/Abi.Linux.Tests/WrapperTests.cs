@@ -6,9 +6,10 @@ namespace Abi.Linux.Tests;
 public sealed unsafe class WrapperTests
 {
     [Fact]
-    public void StructIoctl_FillsSizePassesThePointerAndRequest()
+    public void StructIoctl_FillsSizePassesACopyAndRequest_AndCopiesTheAnswerBack()
     {
-        var seam = new RecordingSeam();
+        // The kernel gets the struct as a copy on the wrapper's stack frame; what it writes comes back.
+        var seam = new RecordingSeam { Handler = &AnswerIova };
         var iommufd = new IommufdIoctls(seam, fd: 7);
         var map = new iommu_ioas_map { ioas_id = 3, length = 4096 };
 
@@ -16,7 +17,16 @@ public sealed unsafe class WrapperTests
         Assert.Equal(40u, map.size);
         Assert.Equal(7, seam.LastFd);
         Assert.Equal(0x3B85u, seam.LastRequest);
-        Assert.Equal((nint)(&map), seam.LastArgument);
+        Assert.NotEqual((nint)(&map), seam.LastArgument);
+        Assert.Equal((3u, 4096ul, 0x1234_5000ul), (map.ioas_id, map.length, map.iova));
+    }
+
+    private static int AnswerIova(nint argument)
+    {
+        var seen = (iommu_ioas_map*)argument;
+        Assert.Equal((40u, 3u, 4096ul), (seen->size, seen->ioas_id, seen->length));
+        seen->iova = 0x1234_5000;
+        return 0;
     }
 
     [Fact]

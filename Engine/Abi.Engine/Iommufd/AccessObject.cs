@@ -125,10 +125,15 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             return 0;
         }
 
+        // pages.c: iopt_pages_rw_access copies through the mapping's user memory; memory that is not
+        // there (or a file's pages, which the engine does not reach) is EFAULT, a hole in the IOVA ENOENT.
         IommuFault fault = ioas.Faults.Last!.Value;
-        return fault.Reason == IommuFaultReason.Permission
-            ? Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission")
-            : Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)");
+        return fault.Reason switch
+        {
+            IommuFaultReason.Permission => Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission"),
+            IommuFaultReason.UnknownMemory => Fail(Errno.EFAULT, $"the memory behind 0x{fault.Iova:X} cannot be reached"),
+            _ => Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)"),
+        };
     }
 
     /// <summary>Pins the pages under [iova, iova + length): fully mapped, writable when <paramref name="write"/>; any alignment, as iommufd_access_pin_pages (VFIO aligns down itself).</summary>

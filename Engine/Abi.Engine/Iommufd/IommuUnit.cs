@@ -58,6 +58,9 @@ internal abstract record IommuUnit
     /// <summary>IOMMU_GET_HW_INFO's out_capabilities.</summary>
     public abstract ulong HwCapabilities { get; }
 
+    /// <summary>IOMMU_CAP_ENFORCE_CACHE_COHERENCY: its domains can force snooping, so VFIO_DMA_CC_IOMMU holds for them.</summary>
+    public virtual bool EnforcesCacheCoherency => true;
+
     /// <summary><c>ops->hw_info</c>: writes the driver's information blob into <paramref name="blob"/> (64 bytes) and returns its length.</summary>
     public abstract int HwInfo(Span<byte> blob);
 

@@ -72,11 +72,25 @@ internal sealed unsafe partial class IommufdFile
         }
     }
 
+    /// <summary>vfio_compat.c: iommufd_vfio_cc_iommu: every domain of the compat IOAS enforces cache coherency.</summary>
+    private static bool CompatCacheCoherent(IoasObject ioas)
+    {
+        foreach (HwptPagingObject domain in ioas.Domains)
+        {
+            if (!domain.Iommu.EnforcesCacheCoherency)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private int CompatCheckExtension(ulong extension) => extension switch
     {
         (ulong)Constants.VFIO_TYPE1_IOMMU or 3 or 9 => NoIommuMode ? 0 : 1,
         (ulong)Constants.VFIO_NOIOMMU_IOMMU => 1,
-        4 => CompatIoas is null ? Fail(Errno.ENODEV, "no compat IOAS") : 1,
+        4 => CompatIoas is null ? Fail(Errno.ENODEV, "no compat IOAS") : CompatCacheCoherent(CompatIoas) ? 1 : 0,
         _ => 0,
     };
 
@@ -207,14 +221,15 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENODEV, "no compat IOAS");
         }
 
-        if (map.size == 0)
-        {
-            return Fail(Errno.EINVAL, "size is 0");
-        }
-
-        if (map.vaddr + (map.size - 1) < map.vaddr)
+        // iopt_alloc_user_pages: vaddr + size must not wrap, then iopt_alloc_pages: size neither 0 nor past the page count.
+        if (map.vaddr + map.size < map.vaddr)
         {
             return Fail(Errno.EOVERFLOW, "vaddr + size wraps");
+        }
+
+        if (map.size == 0 || map.size > ulong.MaxValue - LinuxConstants.PageSize)
+        {
+            return Fail(Errno.EINVAL, $"size 0x{map.size:X} is zero or too large");
         }
 
         // A map with neither READ nor WRITE is accepted here (type1 refuses it); a domain refuses it when it fills.

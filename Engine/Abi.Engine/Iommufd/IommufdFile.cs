@@ -53,7 +53,13 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
         ulong user = (ulong)argument;
-        if (!UserAccess.TryRead(user, out uint size))
+        uint size;
+        bool onStack = UserAccess.OnThisStack(user, sizeof(uint));
+        if (onStack)
+        {
+            size = *(uint*)argument;
+        }
+        else if (!UserAccess.TryRead(user, out size))
         {
             return Fail(Errno.EFAULT, $"the argument's size word at 0x{user:X} cannot be read");
         }
@@ -68,10 +74,24 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             return Fail(Errno.EINVAL, $"size {size} is below the minimum {entry.MinSize} of {entry.Name}");
         }
 
-        // The handler works on a zero-extended kernel-sized copy (copy_struct_from_user).
+        // The handler works on a zero-extended kernel-sized copy (copy_struct_from_user). An argument
+        // on the caller's stack is copied directly, anything else through the checked copies.
         byte* copy = stackalloc byte[(int)entry.Size];
         var kernelCopy = new Span<byte>(copy, (int)entry.Size);
-        int copied = UserAccess.CopyStructFromUser(kernelCopy, user, size);
+        int common = (int)Math.Min(size, entry.Size);
+        onStack = onStack && UserAccess.OnThisStack(user, size);
+        int copied;
+        if (onStack)
+        {
+            copied = size > entry.Size && new ReadOnlySpan<byte>((byte*)argument + entry.Size, (int)(size - entry.Size)).ContainsAnyExcept((byte)0) ? -(int)Errno.E2BIG : 0;
+            new ReadOnlySpan<byte>((byte*)argument, common).CopyTo(kernelCopy);
+            kernelCopy[common..].Clear();
+        }
+        else
+        {
+            copied = UserAccess.CopyStructFromUser(kernelCopy, user, size);
+        }
+
         if (copied != 0)
         {
             return copied == -(int)Errno.E2BIG
@@ -79,7 +99,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
                 : Fail(Errno.EFAULT, $"the {size}-byte argument at 0x{user:X} cannot be read");
         }
 
-        var call = new IoctlCall { Respond = entry.Responds, User = user };
+        var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1 };
         int result;
         lock (_lock)
         {
@@ -88,10 +108,17 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
             // iommufd_ucmd_respond: min(size, kernel size) bytes back; a failed copy is EFAULT, and an
             // object the call created is aborted (iommufd_object_abort_and_destroy), its fd never installed.
-            if (call.Respond && (result >= 0 || call.CopyOutOnError) && !UserAccess.TryWrite(user, kernelCopy[..(int)Math.Min(size, entry.Size)]))
+            if (call.Respond && (result >= 0 || call.CopyOutOnError))
             {
-                AbortNew(ref call);
-                result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{user:X}");
+                if (onStack)
+                {
+                    kernelCopy[..common].CopyTo(new Span<byte>((byte*)argument, common));
+                }
+                else if (!UserAccess.TryWrite(user, kernelCopy[..common]))
+                {
+                    AbortNew(ref call);
+                    result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{user:X}");
+                }
             }
         }
 
@@ -106,7 +133,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             _ = Kernel.Close(call.NewFd);
         }
 
-        // What the call created hangs off its newest object (a HWPT's IOAS link, a mock device's domain).
+        // An allocation makes one object (a handler that makes several names the one to undo, as the mock
+        // domain does); destroying it undoes what hangs off it (a HWPT's IOAS link, a mock device's attach).
         if ((call.NewObject ?? Objects.AddedInCall) is { } created && Objects.Get(created.Id) == created)
         {
             Objects.Remove(created.Id);
@@ -207,10 +235,5 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         /// <summary>The fd the call created, closed again if the answer cannot be written (the kernel installs it only after).</summary>
         public int NewFd;
-
-        public IoctlCall()
-        {
-            NewFd = -1;
-        }
     }
 }

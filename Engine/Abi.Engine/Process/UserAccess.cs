@@ -231,8 +231,8 @@ internal static unsafe class UserAccess
         return -1;
     }
 
-    /// <summary>Whether [address, address + length) lies between this thread's stack pointer and its stack's top.</summary>
-    private static bool OnThisStack(ulong address, ulong length)
+    /// <summary>Whether [address, address + length) lies between this thread's stack pointer and its stack's top: memory that may be copied directly.</summary>
+    public static bool OnThisStack(ulong address, ulong length)
     {
         ulong marker = 0;
         ulong sp = (ulong)&marker;
