@@ -341,7 +341,7 @@ enum {
 	OP_OPTION, OP_VFIO_IOAS, OP_HWPT_ALLOC, OP_HW_INFO, OP_DIRTY_TRACKING, OP_DIRTY_BITMAP, OP_MOCK_DOMAIN,
 	OP_ADD_RESERVED, OP_CREATE_ACCESS, OP_ACCESS_PAGES, OP_ACCESS_RW, OP_DOMAIN_REPLACE, OP_CHECK_EXTENSION,
 	OP_SET_IOMMU, OP_COMPAT_INFO, OP_COMPAT_MAP, OP_COMPAT_UNMAP, OP_JUNK, OP_MAP_FILE, OP_FAULT_ALLOC,
-	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_COUNT
+	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum).
@@ -352,7 +352,7 @@ static const int weight[OP_COUNT] = {
 	[OP_ADD_RESERVED] = 3, [OP_CREATE_ACCESS] = 3, [OP_ACCESS_PAGES] = 4, [OP_ACCESS_RW] = 3,
 	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
-	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1,
+	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
 };
 
 static struct call generate(void)
@@ -623,6 +623,36 @@ static void run_call(const struct call *c)
 		SIZED(x, sizeof(x), 16);
 		if (do_ioctl(c, "fault_alloc", IOMMU_FAULT_QUEUE_ALLOC, &x, sizeof(x), 12, -1) == 0)
 			remember_id(x.out_fault_id);
+		break;
+	}
+	case OP_READ:
+	case OP_WRITE: {
+		// read or write an fd the calls made (fault queues, accesses) or iommufd itself, into any memory.
+		int fd = a[0] % 3 ? fd_of(a[0] >> 2) : iommufd;
+		uint64_t buf = a[1] % 4 ? (uint64_t)AT(OUT_PAGE) : user_address(a[1] >> 2);
+		size_t len = a[2] % 4 ? (size_t)(a[2] >> 2) % 256 : (size_t)(a[2] >> 2) % (64 * PAGE);
+		if (c->op == OP_WRITE && a[3] % 2)
+			memset(AT(OUT_PAGE), (int)(a[3] >> 1), 256);
+		else if (c->op == OP_READ)
+			memset(AT(OUT_PAGE), 0, 16 * PAGE);
+		long rc = c->op == OP_READ ? read(fd, (void *)buf, len) : write(fd, (void *)buf, len);
+		emit("%s(fd#%d, %zu) rc=%ld", c->op == OP_READ ? "read" : "write", fd == iommufd ? 99 : fd_index(fd), len, rc < 0 ? -(long)errno : rc);
+		if (c->op == OP_READ)
+			emit_out("read", (uint64_t)AT(OUT_PAGE), 256);
+		break;
+	}
+	case OP_MMAP: {
+		// mmap of iommufd (the vIOMMU's pages live at offsets it reports) or another fd, then unmapped.
+		int fd = a[0] % 2 ? iommufd : fd_of(a[0] >> 1);
+		size_t len = a[1] % 4 ? ((a[1] >> 2) % 4 + 1) * PAGE : (size_t)(a[1] >> 2) % (8 * PAGE);
+		int prot = (int)(a[2] % 4);
+		int flags = a[3] % 4 ? MAP_SHARED : MAP_PRIVATE;
+		off_t off = a[4] % 2 ? (off_t)(((a[4] >> 1) % 8) * PAGE) : (off_t)(a[4] >> 1) % (1 << 20);
+		void *p = mmap(NULL, len, prot, flags, fd, off);
+		long rc = p == MAP_FAILED ? -(long)errno : 0;
+		if (p != MAP_FAILED)
+			munmap(p, len);
+		emit("mmap(fd#%d, %zu, %d, %d, 0x%lx) rc=%ld", fd == iommufd ? 99 : fd_index(fd), len, prot, flags, (long)off, rc);
 		break;
 	}
 	case OP_CLOSE: {

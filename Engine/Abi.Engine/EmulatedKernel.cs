@@ -282,6 +282,11 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
     {
         EngineFile? file = fd >= 0 ? _files.Get(fd) : null;
+        if (file is not null && MmapError(length, flags, offset) is int refused)
+        {
+            return refused;
+        }
+
         if (file is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
         {
             if ((flags & LinuxConstants.MAP_SHARED) == 0)
@@ -334,21 +339,90 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         return LinuxKernel.Instance.Munmap(address, length);
     }
 
+    /// <summary>
+    /// The checks mmap makes before a file's own mmap (mm/mmap.c: the syscall's offset alignment, then
+    /// do_mmap: a zero or too large length, pgoff overflow, the mapping type).
+    /// </summary>
+    private static int? MmapError(nuint length, int flags, long offset)
+    {
+        const int MapType = 0x0f, MapSharedValidate = 0x03;
+        if ((offset & (LinuxConstants.PageSize - 1)) != 0)
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, $"offset 0x{offset:X} is not page aligned");
+        }
+
+        if (length == 0)
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, "length is zero");
+        }
+
+        ulong pages = ((ulong)length + LinuxConstants.PageSize - 1) / LinuxConstants.PageSize;
+        if ((ulong)length > ulong.MaxValue - LinuxConstants.PageSize + 1)
+        {
+            return EngineDiagnostics.Fail(Errno.ENOMEM, "length rounds past the address space");
+        }
+
+        ulong pgoff = (ulong)offset / LinuxConstants.PageSize;
+        if (pgoff + pages < pgoff)
+        {
+            return EngineDiagnostics.Fail(Errno.EOVERFLOW, "offset + length wraps");
+        }
+
+        int type = flags & MapType;
+        return type is LinuxConstants.MAP_SHARED or LinuxConstants.MAP_PRIVATE or MapSharedValidate
+            ? null
+            : EngineDiagnostics.Fail(Errno.EINVAL, $"mapping type 0x{type:X} is neither shared nor private");
+    }
+
     /// <inheritdoc/>
     public long Pread(int fd, Span<byte> buffer, long offset) =>
-        _files.Get(fd) is EngineFile file ? ToUser(buffer, file, offset, static (f, b, o) => f.Pread(b, o)) : LinuxKernel.Instance.Pread(fd, buffer, offset);
+        _files.Get(fd) is EngineFile file ? Transfer(file, buffer, offset, write: false, positional: true) : LinuxKernel.Instance.Pread(fd, buffer, offset);
 
     /// <inheritdoc/>
     public long Pwrite(int fd, ReadOnlySpan<byte> buffer, long offset) =>
-        _files.Get(fd) is EngineFile file ? FromUser(buffer, file, offset, static (f, b, o) => f.Pwrite(b, o)) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
+        _files.Get(fd) is EngineFile file ? Transfer(file, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true, positional: true) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
 
     /// <inheritdoc/>
     public long Read(int fd, Span<byte> buffer) =>
-        _files.Get(fd) is EngineFile file ? ToUser(buffer, file, 0, static (f, b, _) => f.Read(b)) : LinuxKernel.Instance.Read(fd, buffer);
+        _files.Get(fd) is EngineFile file ? Transfer(file, buffer, 0, write: false, positional: false) : LinuxKernel.Instance.Read(fd, buffer);
 
     /// <inheritdoc/>
     public long Write(int fd, ReadOnlySpan<byte> buffer) =>
-        _files.Get(fd) is EngineFile file ? FromUser(buffer, file, 0, static (f, b, _) => f.Write(b)) : LinuxKernel.Instance.Write(fd, buffer);
+        _files.Get(fd) is EngineFile file ? Transfer(file, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), 0, write: true, positional: false) : LinuxKernel.Instance.Write(fd, buffer);
+
+    /// <summary>
+    /// read/write/pread/pwrite of an engine file in fs/read_write.c's order: pread without FMODE_PREAD
+    /// is ESPIPE, a file without the operation EINVAL, a buffer outside user memory EFAULT (access_ok),
+    /// then the file's own checks on the count, and only then the copies, through a kernel buffer.
+    /// </summary>
+    private static unsafe long Transfer(EngineFile file, Span<byte> user, long offset, bool write, bool positional)
+    {
+        if (positional && !file.CanSeek)
+        {
+            return -(long)Errno.ESPIPE;
+        }
+
+        if (!(write ? file.CanWrite : file.CanRead))
+        {
+            return -(long)Errno.EINVAL;
+        }
+
+        ulong address = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user));
+        if (!UserAccess.AccessOk(address, (ulong)user.Length))
+        {
+            return -(long)Errno.EFAULT;
+        }
+
+        long check = file.CheckCount(user.Length, write);
+        if (check != 0)
+        {
+            return check;
+        }
+
+        return write
+            ? FromUser(user, file, offset, positional ? static (f, b, o) => f.Pwrite(b, o) : static (f, b, _) => f.Write(b))
+            : ToUser(user, file, offset, positional ? static (f, b, o) => f.Pread(b, o) : static (f, b, _) => f.Read(b));
+    }
 
     private delegate long ReadInto(EngineFile file, Span<byte> kernel, long offset);
 

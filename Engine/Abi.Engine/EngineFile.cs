@@ -14,6 +14,18 @@ internal abstract class EngineFile
 
     public virtual int Ioctl(uint request, nint argument) => -(int)Errno.ENOTTY;
 
+    /// <summary>FMODE_CAN_READ: the file has a read operation (vfs_read answers EINVAL otherwise, before it looks at the buffer).</summary>
+    public virtual bool CanRead => false;
+
+    /// <summary>FMODE_CAN_WRITE: the file has a write operation.</summary>
+    public virtual bool CanWrite => false;
+
+    /// <summary>FMODE_PREAD / FMODE_PWRITE: pread and pwrite are served (ESPIPE otherwise, first of all).</summary>
+    public virtual bool CanSeek => false;
+
+    /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes, made before it copies from or to the caller; 0 or -errno.</summary>
+    public virtual long CheckCount(long count, bool write) => 0;
+
     public virtual long Read(Span<byte> buffer) => -(long)Errno.EINVAL;
 
     public virtual long Write(ReadOnlySpan<byte> buffer) => -(long)Errno.EINVAL;

@@ -10,6 +10,8 @@
 #
 # Results go to artifacts/fuzz/: kernel.digests, engine.digests, report.txt, and per differing
 # seed <seed>.kernel.txt / <seed>.engine.txt / <seed>.script (replay with: abi-fuzz replay FILE).
+# First, every reduced script in replays/ runs on the engine and must match the kernel's transcript
+# kept beside it (differences found and fixed stay fixed without a boot).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,6 +37,18 @@ fuzz_initrd
 
 # "seed N" then "digest H" (or a death line) per seed, as "N H" pairs.
 pairs() { awk '/^seed /{s=$2; next} /^digest /{print s, $2} /^died seed /{print $3, "died-signal-" $5} /^failed seed /{print $3, "failed-exit-" $5}' "$1"; }
+
+# Reduced scripts of differences fixed earlier: the engine must answer them as the kernel did then.
+replays=0 replay_failures=0
+for script in "$here"/replays/*.script; do
+  [ -e "$script" ] || continue
+  replays=$((replays + 1))
+  if ! fuzz_engine replay "$script" 2> /dev/null | diff -q - "${script%.script}.kernel.txt" > /dev/null; then
+    replay_failures=$((replay_failures + 1))
+    echo "campaign: replay $(basename "$script") differs from the kernel's transcript" >&2
+  fi
+done
+echo "campaign: replays: $((replays - replay_failures)) of $replays identical to the kernel's transcripts"
 
 echo "campaign: seeds $first..$((first + seeds - 1)), $calls calls each; kernel $kernel"
 fuzz_boot "abi.fuzz=$first:$seeds:$calls" "$out/guest-console.log" > "$out/kernel.digests"
@@ -75,4 +89,4 @@ summary="fuzz: $kernel_seeds seeds x $calls calls: $((kernel_seeds - differing))
 echo "$summary" | tee -a "$out/report.txt"
 [ -s "$out/report.txt" ] && grep -A2 '^seed .* NEW' "$out/report.txt" | head -n 30 || true
 [ "$kernel_seeds" -eq "$seeds" ] || { echo "campaign: the kernel ran $kernel_seeds of $seeds seeds" >&2; exit 1; }
-[ "$engine_deaths" -eq 0 ] && [ "$unknown" -eq 0 ] && [ "$unexplained" -eq 0 ]
+[ "$engine_deaths" -eq 0 ] && [ "$unknown" -eq 0 ] && [ "$unexplained" -eq 0 ] && [ "$replay_failures" -eq 0 ]

@@ -6,14 +6,15 @@
 #
 #   reduce.sh SEED [--calls N]
 #
-# Writes artifacts/fuzz/reduced-<seed>.script with its kernel and engine transcripts beside it.
+# Writes artifacts/fuzz-reduced/seed-<seed>.script with its kernel and engine transcripts beside it
+# (a campaign clears artifacts/fuzz, not this folder); copy a fixed one into scripts/fuzz/replays/.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seed=${1:?usage: reduce.sh SEED [--calls N]}
 calls=200
 [ "${2:-}" = --calls ] && calls=$3
-out="$root/artifacts/fuzz"
+out="$root/artifacts/fuzz-reduced"
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -70,8 +71,8 @@ while :; do
   fi
 done
 
-cp "$work/current" "$out/reduced-$seed.script"
+cp "$work/current" "$out/seed-$seed.script"
 evaluate "$work/current" > /dev/null
-cp "$work/k.0" "$out/reduced-$seed.kernel.txt"
-cp "$work/e.0" "$out/reduced-$seed.engine.txt"
-echo "reduce: seed $seed: $(wc -l < "$work/current") calls keep \"$target\"; artifacts/fuzz/reduced-$seed.script"
+cp "$work/k.0" "$out/seed-$seed.kernel.txt"
+cp "$work/e.0" "$out/seed-$seed.engine.txt"
+echo "reduce: seed $seed: $(wc -l < "$work/current") calls keep \"$target\"; artifacts/fuzz-reduced/seed-$seed.script"

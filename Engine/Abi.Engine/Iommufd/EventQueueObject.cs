@@ -18,6 +18,12 @@ internal abstract class EventQueueObject : IommufdObject
     /// <summary><c>read</c> on the fd: whole records only, or <c>-errno</c>.</summary>
     public abstract long Read(Span<byte> buffer);
 
+    /// <summary>Whether the fd has a write operation (the fault queue's responses).</summary>
+    public virtual bool Writable => false;
+
+    /// <summary>The checks the fd's read or write makes on the count before it touches the caller's buffer.</summary>
+    public virtual long CheckCount(long count, bool write) => 0;
+
     /// <summary><c>write</c> on the fd; EINVAL for a queue without a write operation, as for any such file.</summary>
     public virtual long Write(ReadOnlySpan<byte> buffer) => -(long)Errno.EINVAL;
 
@@ -30,6 +36,12 @@ internal abstract class EventQueueObject : IommufdObject
         public override string Name => queue.FileName;
 
         // An anonymous-inode file: no pread or pwrite (ESPIPE, the defaults).
+        public override bool CanRead => true;
+
+        public override bool CanWrite => queue.Writable;
+
+        public override long CheckCount(long count, bool write) => queue.CheckCount(count, write);
+
         public override long Read(Span<byte> buffer) => queue.Read(buffer);
 
         public override long Write(ReadOnlySpan<byte> buffer) => queue.Write(buffer);

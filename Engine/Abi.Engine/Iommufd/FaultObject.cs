@@ -27,6 +27,14 @@ internal sealed unsafe class FaultObject : EventQueueObject
 
     public override string FileName => $"[iommufd-fault {Id}]";
 
+    public override bool Writable => true;
+
+    // eventq.c: iommufd_fault_fops_read / _write: whole records only (ESPIPE), checked before any copy.
+    public override long CheckCount(long count, bool write) =>
+        count % (write ? sizeof(iommu_hwpt_page_response) : sizeof(iommu_hwpt_pgfault)) != 0
+            ? EngineDiagnostics.Fail(Errno.ESPIPE, $"{(write ? "writes" : "reads")} must be whole records")
+            : 0;
+
     public override long Read(Span<byte> buffer)
     {
         int record = sizeof(iommu_hwpt_pgfault);

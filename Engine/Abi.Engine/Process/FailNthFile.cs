@@ -14,6 +14,12 @@ internal sealed class FailNthFile(FaultInjection faults) : EngineFile
 {
     public override string Name => "fail-nth";
 
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => true;
+
     /// <summary>Paths the file answers to.</summary>
     public static bool Matches(string path) =>
         path.StartsWith("/proc/", StringComparison.Ordinal) && path.EndsWith("/fail-nth", StringComparison.Ordinal);

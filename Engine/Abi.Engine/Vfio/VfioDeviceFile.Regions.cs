@@ -28,6 +28,12 @@ internal abstract unsafe partial class VfioDeviceFile
         return Usable && index < 6 && Model.Bars[(int)index] is PciBar { Handler: PciMemory memory } && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= memory.Size ? memory : null;
     }
 
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => true;
+
     public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
 
     public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>
