@@ -464,12 +464,30 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         kernel = kernel[..user.Length];
         try
         {
-            if (!UserAccess.TryRead((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel))
+            // The kernel copies record by record and stops at the first that faults: the file sees the
+            // whole records that could be read, and a fault right after them ends the call.
+            ulong address = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user));
+            int readable = 0;
+            while (readable < kernel.Length)
             {
-                return -(int)Errno.EFAULT;
+                ulong at = address + (ulong)readable;
+                int n = (int)Math.Min((at | (LinuxConstants.PageSize - 1)) + 1 - at, (ulong)(kernel.Length - readable));
+                if (!UserAccess.TryRead(at, kernel.Slice(readable, n)))
+                {
+                    break;
+                }
+
+                readable += n;
             }
 
-            return write(file, kernel, offset);
+            if (readable == kernel.Length)
+            {
+                return write(file, kernel, offset);
+            }
+
+            int whole = readable - (readable % file.WriteRecord);
+            long done = whole == 0 ? 0 : write(file, kernel[..whole], offset);
+            return done < 0 || done < whole ? done : done > 0 ? done : -(int)Errno.EFAULT;
         }
         finally
         {

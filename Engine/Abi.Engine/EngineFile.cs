@@ -23,6 +23,9 @@ internal abstract class EngineFile
     /// <summary>FMODE_PREAD / FMODE_PWRITE: pread and pwrite are served (ESPIPE otherwise, first of all).</summary>
     public virtual bool CanSeek => false;
 
+    /// <summary>The unit a write copies in (a fault queue's response): a buffer that faults part way is taken up to its last whole unit.</summary>
+    public virtual int WriteRecord => 1;
+
     /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes, made before it copies from or to the caller; 0 or -errno.</summary>
     public virtual long CheckCount(long count, bool write) => 0;
 

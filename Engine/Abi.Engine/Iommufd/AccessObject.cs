@@ -166,13 +166,23 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                     return Fail(Errno.ENOENT, $"0x{cursor:X} is not mapped");
                 }
 
-                if (write ? !ioas.Areas[i].Writable : !ioas.Areas[i].Readable)
+                // device.c: iopt_area_contig_is_aligned: the pinned range starts on a page of the source,
+                // and an area that the range runs past ends on one (EINVAL), before the protection (EPERM).
+                Area at = ioas.Areas[i];
+                ulong source = at.Pages.SourceAddress + at.PagesOffset;
+                if ((source + (cursor - at.Iova)) % LinuxConstants.PageSize != 0
+                    || (at.Last < last && (source + at.Length - 1) % LinuxConstants.PageSize != LinuxConstants.PageSize - 1))
                 {
-                    return Fail(Errno.EPERM, $"the mapping at 0x{ioas.Areas[i].Iova:X} is not {(write ? "writable" : "readable")}");
+                    return Fail(Errno.EINVAL, $"the range does not fall on whole pages of the mapping at 0x{at.Iova:X}");
+                }
+
+                if (write ? !at.Writable : !at.Readable)
+                {
+                    return Fail(Errno.EPERM, $"the mapping at 0x{at.Iova:X} is not {(write ? "writable" : "readable")}");
                 }
 
                 count++;
-                if (ioas.Areas[i].Last >= last)
+                if (at.Last >= last)
                 {
                     break;
                 }

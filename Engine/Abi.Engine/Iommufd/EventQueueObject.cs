@@ -21,6 +21,9 @@ internal abstract class EventQueueObject : IommufdObject
     /// <summary>Whether the fd has a write operation (the fault queue's responses).</summary>
     public virtual bool Writable => false;
 
+    /// <summary>The unit the fd's write copies in.</summary>
+    public virtual int WriteRecord => 1;
+
     /// <summary>The checks the fd's read or write makes on the count before it touches the caller's buffer.</summary>
     public virtual long CheckCount(long count, bool write) => 0;
 
@@ -41,6 +44,8 @@ internal abstract class EventQueueObject : IommufdObject
         public override bool CanWrite => queue.Writable;
 
         public override long CheckCount(long count, bool write) => queue.CheckCount(count, write);
+
+        public override int WriteRecord => queue.WriteRecord;
 
         public override long Read(Span<byte> buffer) => queue.Read(buffer);
 

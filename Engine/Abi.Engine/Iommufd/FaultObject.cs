@@ -29,6 +29,8 @@ internal sealed unsafe class FaultObject : EventQueueObject
 
     public override bool Writable => true;
 
+    public override unsafe int WriteRecord => sizeof(iommu_hwpt_page_response);
+
     // eventq.c: iommufd_fault_fops_read / _write: whole records only (ESPIPE), checked before any copy.
     public override long CheckCount(long count, bool write) =>
         count % (write ? sizeof(iommu_hwpt_page_response) : sizeof(iommu_hwpt_pgfault)) != 0
