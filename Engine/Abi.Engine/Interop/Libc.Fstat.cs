@@ -9,4 +9,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "fstat", SetLastError = true)]
     internal static partial int Fstat(int fd, byte* buffer);
+
+    /// <summary>x86-64 <c>struct statfs</c> is 120 bytes; f_type is its first field.</summary>
+    internal const int StatfsSize = 120;
+
+    [LibraryImport(Library, EntryPoint = "fstatfs", SetLastError = true)]
+    internal static partial int Fstatfs(int fd, byte* buffer);
 }

@@ -112,6 +112,7 @@ internal sealed unsafe partial class IommufdFile
         Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
         pages.FileSize = stat is (_, _, long size) ? size : null;
+        pages.Pinnable = f.Kernel.FileOf(cmd.fd) is null && FileStat.IsShmem(cmd.fd);
         if (f.Kernel.FileOf(cmd.fd) is EngineFile held)
         {
             held.Get();
@@ -227,6 +228,11 @@ internal sealed unsafe partial class IommufdFile
         // Filling a domain reads a file's pages once the area is placed: past the file's end is EINVAL.
         foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
+            if (ioas.Domains.Length > 0 && pages.FileDescriptor is not null && pages.DmaBuf is null && !pages.Pinnable)
+            {
+                return Fail(Errno.EINVAL, "the file is not shmem or hugetlbfs; a domain cannot pin its pages (memfd_pin_folios)");
+            }
+
             if (ioas.Domains.Length > 0 && pages.FileSize is long size && (ulong)size < pages.FileOffset + offset + pieceLength)
             {
                 return Fail(Errno.EINVAL, $"[0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) runs past the end of the {size}-byte file");

@@ -24,6 +24,9 @@ internal sealed class Pages
     /// <summary>For MAP_FILE of a file the engine serves: the file, held open by the mapping (get_file) until the pages go.</summary>
     public EngineFile? File { get; set; }
 
+    /// <summary>For MAP_FILE: whether the file is shmem or hugetlbfs, the only files a domain can pin.</summary>
+    public bool Pinnable { get; set; }
+
     /// <summary>For MAP_FILE: the file's size when it was mapped (a domain cannot pin past it).</summary>
     public long? FileSize { get; set; }
 
@@ -96,6 +99,7 @@ internal sealed class Pages
         FileIdentity = null;
         FileSize = null;
         File = null;
+        Pinnable = false;
         Writable = writable;
         Areas = 0;
         return this;
