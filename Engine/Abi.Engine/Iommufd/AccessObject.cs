@@ -131,6 +131,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
         return fault.Reason switch
         {
             IommuFaultReason.Permission => Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission"),
+            IommuFaultReason.UnknownMemory when ioas.TryGetArea(fault.Iova, out Area area) && area.Pages.FileDescriptor is not null && area.Pages.DmaBuf is null
+                && (!area.Pages.Pinnable || (area.Pages.FileSize is long size && (ulong)size < area.Pages.FileOffset + area.PagesOffset + area.Length))
+                => Fail(Errno.EINVAL, $"the file behind 0x{fault.Iova:X} is not shmem, or ends before the mapping does (memfd_pin_folios)"),
             IommuFaultReason.UnknownMemory => Fail(Errno.EFAULT, $"the memory behind 0x{fault.Iova:X} cannot be reached"),
             _ => Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)"),
         };
@@ -179,6 +182,13 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 if (write ? !at.Writable : !at.Readable)
                 {
                     return Fail(Errno.EPERM, $"the mapping at 0x{at.Iova:X} is not {(write ? "writable" : "readable")}");
+                }
+
+                // iopt_area_add_access pins what no domain holds yet: user memory that is not there is
+                // EFAULT (pin_user_pages), a file that is not shmem, or past its end, EINVAL (memfd_pin_folios).
+                if (at.Pages.DomainAreas == 0 && PinRefusal(at, cursor, Math.Min(at.Last, last)) is int refused)
+                {
+                    return refused;
                 }
 
                 count++;
@@ -232,6 +242,27 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             _held.Add(pieces);
             return 0;
         }
+    }
+
+    private int? PinRefusal(Area area, ulong from, ulong to)
+    {
+        Pages pages = area.Pages;
+        ulong offset = area.PagesOffset + (from - area.Iova), length = to - from + 1;
+        if (pages.DmaBuf is not null)
+        {
+            return null;
+        }
+
+        if (pages.FileDescriptor is null)
+        {
+            return owner.Kernel.Memory.ContainsPinnable(pages.UserVa + offset, length, pages.Writable)
+                ? null
+                : Fail(Errno.EFAULT, $"the memory behind the mapping at 0x{area.Iova:X} cannot be pinned");
+        }
+
+        return !pages.Pinnable || (pages.FileSize is long size && (ulong)size < pages.FileOffset + offset + length)
+            ? Fail(Errno.EINVAL, $"the file behind the mapping at 0x{area.Iova:X} cannot be pinned there (not shmem, or past its end)")
+            : null;
     }
 
     /// <summary>Unpins a range pinned before.</summary>

@@ -70,15 +70,16 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
                 }
 
+                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas) ?? ProtectionError(ioas)) is int failed)
+                {
+                    return failed;
+                }
+
+                // hw_pagetable.c: iommufd_hwpt_alloc looks the fault queue up once the HWPT exists.
                 FaultObject? fault = null;
                 if ((cmd.flags & FaultIdValid) != 0 && (fault = f.Objects.Get<FaultObject>(cmd.fault_id, ObjectKind.Fault)) is null)
                 {
                     return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
-                }
-
-                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas) ?? ProtectionError(ioas)) is int failed)
-                {
-                    return failed;
                 }
 
                 if (f.Kernel.Faults.ShouldFail("hwpt.alloc"))
