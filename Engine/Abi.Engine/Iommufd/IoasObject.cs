@@ -373,9 +373,12 @@ internal sealed partial class IoasObject : IommufdObject
         ulong pageOffset = sourceAddress % LinuxConstants.PageSize;
         const ulong SpaceStart = LinuxConstants.PageSize;
         const ulong SpaceLast = ulong.MaxValue - LinuxConstants.PageSize;
+        // io_pagetable.c: iopt_alloc_iova aligns each allowed span's start first (__alloc_iova_check_used),
+        // then walks the holes from that aligned start: a hole below it is never considered.
         if (_allowed.Count == 0)
         {
-            if (FindHole(SpaceStart, SpaceLast, length, alignment, pageOffset, out iova))
+            ulong lo = SpaceStart;
+            if (CheckRange(ref lo, SpaceLast, length, alignment, pageOffset) && FindHole(lo, SpaceLast, length, alignment, pageOffset, out iova))
             {
                 reason = string.Empty;
                 return Errno.None;
@@ -383,10 +386,17 @@ internal sealed partial class IoasObject : IommufdObject
         }
         else
         {
-            foreach ((ulong start, ulong last) in _allowed)
+            // The span iterator sees touching allowed ranges as one span.
+            for (int i = 0; i < _allowed.Count; i++)
             {
+                (ulong start, ulong last) = _allowed[i];
+                while (i + 1 < _allowed.Count && last != ulong.MaxValue && _allowed[i + 1].Start == last + 1)
+                {
+                    last = _allowed[++i].Last;
+                }
+
                 ulong lo = Math.Max(start, SpaceStart), hi = Math.Min(last, SpaceLast);
-                if (lo <= hi && FindHole(lo, hi, length, alignment, pageOffset, out iova))
+                if (lo <= hi && CheckRange(ref lo, hi, length, alignment, pageOffset) && FindHole(lo, hi, length, alignment, pageOffset, out iova))
                 {
                     reason = string.Empty;
                     return Errno.None;
