@@ -63,9 +63,6 @@ internal static unsafe class IoctlTable
         /// <summary>The handler ends with iommufd_ucmd_respond (the struct goes back to the caller); others write nothing or write fields themselves.</summary>
         public bool Responds { get; } = responds;
 
-        /// <summary>An allocation (ucmd->new_obj): an answer that cannot be written aborts the object it made.</summary>
-        public bool Allocates { get; } = name.EndsWith("_ALLOC", StringComparison.Ordinal);
-
         public string Name { get; } = name;
 
         public uint Request { get; } = request;

@@ -99,7 +99,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
                 : Fail(Errno.EFAULT, $"the {size}-byte argument at 0x{user:X} cannot be read");
         }
 
-        var call = new IoctlCall { Respond = entry.Responds, Allocates = entry.Allocates, User = user, NewFd = -1 };
+        var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1 };
         int result;
         lock (_lock)
         {
@@ -135,8 +135,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         // An allocation makes one object (a handler that makes several names the one to undo, as the mock
         // domain does); destroying it undoes what hangs off it (a HWPT's IOAS link, a mock device's attach).
-        // Other calls keep what they did (a replace stays replaced, as in the kernel).
-        if ((call.NewObject ?? (call.Allocates ? Objects.AddedInCall : null)) is { } created && Objects.Get(created.Id) == created)
+        if ((call.NewObject ?? Objects.AddedInCall) is { } created && Objects.Get(created.Id) == created)
         {
             Objects.Remove(created.Id);
             created.Destroyed();
@@ -227,9 +226,6 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         /// <summary>The handler answers through the argument (iommufd_ucmd_respond); preset from the table, a handler may change it.</summary>
         public bool Respond;
-
-        /// <summary>The ioctl allocates an object (its table entry says so).</summary>
-        public bool Allocates;
 
         /// <summary>The caller's argument address, for handlers that write single fields back (IOMMU_OPTION's val64).</summary>
         public ulong User;
