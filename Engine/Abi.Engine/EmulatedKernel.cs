@@ -466,19 +466,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         {
             // The kernel copies record by record and stops at the first that faults: the file sees the
             // whole records that could be read, and a fault right after them ends the call.
-            ulong address = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user));
-            int readable = 0;
-            while (readable < kernel.Length)
-            {
-                ulong at = address + (ulong)readable;
-                int n = (int)Math.Min((at | (LinuxConstants.PageSize - 1)) + 1 - at, (ulong)(kernel.Length - readable));
-                if (!UserAccess.TryRead(at, kernel.Slice(readable, n)))
-                {
-                    break;
-                }
-
-                readable += n;
-            }
+            int readable = UserAccess.ReadPrefix((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel);
 
             if (readable == kernel.Length)
             {

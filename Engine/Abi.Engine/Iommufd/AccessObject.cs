@@ -131,8 +131,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
         return fault.Reason switch
         {
             IommuFaultReason.Permission => Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission"),
-            IommuFaultReason.UnknownMemory when ioas.TryGetArea(fault.Iova, out Area area) && area.Pages.FileDescriptor is not null && area.Pages.DmaBuf is null
-                && (!area.Pages.Pinnable || (area.Pages.FileSize is long size && (ulong)size < area.Pages.FileOffset + area.PagesOffset + area.Length))
+            IommuFaultReason.UnknownMemory when ioas.TryGetArea(fault.Iova, out Area area) && area.Pages.FileRefusesPin(area.PagesOffset, area.Length)
                 => Fail(Errno.EINVAL, $"the file behind 0x{fault.Iova:X} is not shmem, or ends before the mapping does (memfd_pin_folios)"),
             IommuFaultReason.UnknownMemory => Fail(Errno.EFAULT, $"the memory behind 0x{fault.Iova:X} cannot be reached"),
             _ => Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)"),
@@ -260,7 +259,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 : Fail(Errno.EFAULT, $"the memory behind the mapping at 0x{area.Iova:X} cannot be pinned");
         }
 
-        return !pages.Pinnable || (pages.FileSize is long size && (ulong)size < pages.FileOffset + offset + length)
+        return pages.FileRefusesPin(offset, length)
             ? Fail(Errno.EINVAL, $"the file behind the mapping at 0x{area.Iova:X} cannot be pinned there (not shmem, or past its end)")
             : null;
     }

@@ -33,18 +33,14 @@ internal sealed unsafe class FaultObject : EventQueueObject
 
     // eventq.c: iommufd_fault_fops_read / _write: whole records only (ESPIPE), checked before any copy.
     public override long CheckCount(long count, bool write) =>
-        count % (write ? sizeof(iommu_hwpt_page_response) : sizeof(iommu_hwpt_pgfault)) != 0
+        count % (write ? WriteRecord : sizeof(iommu_hwpt_pgfault)) != 0
             ? EngineDiagnostics.Fail(Errno.ESPIPE, $"{(write ? "writes" : "reads")} must be whole records")
             : 0;
 
+    // The count was checked (CheckCount) before the caller's buffer was copied.
     public override long Read(Span<byte> buffer)
     {
         int record = sizeof(iommu_hwpt_pgfault);
-        if (buffer.Length % record != 0)
-        {
-            return EngineDiagnostics.Fail(Errno.ESPIPE, $"reads must be a multiple of {record} bytes");
-        }
-
         lock (Sync)
         {
             int n = 0;
@@ -69,12 +65,7 @@ internal sealed unsafe class FaultObject : EventQueueObject
 
     public override long Write(ReadOnlySpan<byte> buffer)
     {
-        int record = sizeof(iommu_hwpt_page_response);
-        if (buffer.Length % record != 0)
-        {
-            return EngineDiagnostics.Fail(Errno.ESPIPE, $"writes must be a multiple of {record} bytes");
-        }
-
+        int record = WriteRecord;
         lock (Sync)
         {
             int done = 0;

@@ -217,8 +217,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
             }
 
-            if (area.Pages.FileDescriptor is not null && area.Pages.DmaBuf is null
-                && (!area.Pages.Pinnable || (area.Pages.FileSize is long size && (ulong)size < area.Pages.FileOffset + area.PagesOffset + area.Length)))
+            if (area.Pages.FileRefusesPin(area.PagesOffset, area.Length))
             {
                 return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} is of a file that is not shmem or hugetlbfs, or runs past its end; a domain cannot pin it (memfd_pin_folios)");
             }

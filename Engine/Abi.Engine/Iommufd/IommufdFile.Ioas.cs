@@ -225,17 +225,13 @@ internal sealed unsafe partial class IommufdFile
             }
         }
 
-        // Filling a domain reads a file's pages once the area is placed: past the file's end is EINVAL.
+        // Filling a domain pins a file's pages once the area is placed: a file that is not shmem, or a
+        // range past its end, is EINVAL.
         foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
         {
-            if (ioas.Domains.Length > 0 && pages.FileDescriptor is not null && pages.DmaBuf is null && !pages.Pinnable)
+            if (ioas.Domains.Length > 0 && pages.FileRefusesPin(offset, pieceLength))
             {
-                return Fail(Errno.EINVAL, "the file is not shmem or hugetlbfs; a domain cannot pin its pages (memfd_pin_folios)");
-            }
-
-            if (ioas.Domains.Length > 0 && pages.FileSize is long size && (ulong)size < pages.FileOffset + offset + pieceLength)
-            {
-                return Fail(Errno.EINVAL, $"[0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) runs past the end of the {size}-byte file");
+                return Fail(Errno.EINVAL, $"file range [0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) cannot be pinned: not shmem or hugetlbfs, or past the file's end (memfd_pin_folios)");
             }
         }
 

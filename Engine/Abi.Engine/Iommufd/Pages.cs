@@ -27,6 +27,14 @@ internal sealed class Pages
     /// <summary>For MAP_FILE: whether the file is shmem or hugetlbfs, the only files a domain can pin.</summary>
     public bool Pinnable { get; set; }
 
+    /// <summary>
+    /// Whether pinning [offset, offset + length) of a MAP_FILE source is refused (mm/gup.c:
+    /// memfd_pin_folios: a file that is not shmem or hugetlbfs, or a range past its end; EINVAL).
+    /// User memory and dma-bufs are never refused here.
+    /// </summary>
+    public bool FileRefusesPin(ulong offset, ulong length) =>
+        FileDescriptor is not null && DmaBuf is null && (!Pinnable || (FileSize is long size && (ulong)size < FileOffset + offset + length));
+
     /// <summary>For MAP_FILE: the file's size when it was mapped (a domain cannot pin past it).</summary>
     public long? FileSize { get; set; }
 

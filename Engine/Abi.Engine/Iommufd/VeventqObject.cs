@@ -87,11 +87,8 @@ internal sealed unsafe class VeventqObject : EventQueueObject
     /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>
     public override long Read(Span<byte> buffer)
     {
+        // At least one header: checked (CheckCount) before the caller's buffer was copied.
         int header = sizeof(iommufd_vevent_header);
-        if (buffer.Length < header)
-        {
-            return EngineDiagnostics.Fail(Errno.EINVAL, $"a read must hold at least one {header}-byte header");
-        }
 
         lock (Sync)
         {

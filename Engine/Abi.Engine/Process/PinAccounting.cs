@@ -80,19 +80,6 @@ public sealed class PinAccounting
 
     internal void Uncharge(AccountingMode mode, long pages) => Charge(mode, -pages);
 
-    /// <summary>Pages of 4 KiB that [address, address + length) touches.</summary>
-    internal static long PagesSpanned(ulong address, ulong length)
-    {
-        if (length == 0)
-        {
-            return 0;
-        }
-
-        ulong first = address / LinuxConstants.PageSize;
-        ulong last = (address + (length - 1)) / LinuxConstants.PageSize;
-        return (long)(last - first + 1);
-    }
-
     private static long ReadMemlockLimitPages()
     {
         // "Max locked memory  <soft>  <hard>  bytes": the soft limit is what the kernel checks.

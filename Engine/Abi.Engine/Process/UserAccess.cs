@@ -189,6 +189,25 @@ internal static unsafe class UserAccess
         }
     }
 
+    /// <summary>Reads page by page up to the first page that faults; returns how many bytes were read.</summary>
+    public static int ReadPrefix(ulong source, Span<byte> destination)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            ulong at = source + (ulong)done;
+            int n = (int)Math.Min((at | (LinuxConstants.PageSize - 1)) + 1 - at, (ulong)(destination.Length - done));
+            if (!TryRead(at, destination.Slice(done, n)))
+            {
+                break;
+            }
+
+            done += n;
+        }
+
+        return done;
+    }
+
     /// <summary>Writes what can be written of <paramref name="source"/> to <paramref name="destination"/>, page by page; pages that cannot be written are skipped.</summary>
     public static void WriteWhatIsMapped(ulong destination, ReadOnlySpan<byte> source)
     {
