@@ -34,6 +34,12 @@ public sealed record AbiModel
     /// <summary>The ioctl table, by name.</summary>
     public required EquatableArray<IoctlDecl> Ioctls { get; init; }
 
+    /// <summary>
+    /// What the extraction could not describe exactly, each with the C file and line: declarations
+    /// skipped and members stored as opaque bytes. Empty for a header that is fully represented.
+    /// </summary>
+    public EquatableArray<ExtractionNote> Notes { get; init; } = EquatableArray<ExtractionNote>.Empty;
+
     /// <summary>The current <see cref="SchemaVersion"/>.</summary>
-    public const int CurrentSchemaVersion = 1;
+    public const int CurrentSchemaVersion = 2;
 }

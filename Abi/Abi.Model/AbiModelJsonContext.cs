@@ -23,6 +23,7 @@ namespace Abi.Model;
 [JsonSerializable(typeof(MacroDecl))]
 [JsonSerializable(typeof(IoctlDecl))]
 [JsonSerializable(typeof(DocComment))]
+[JsonSerializable(typeof(ExtractionNote))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(int))]
 public sealed partial class AbiModelJsonContext : JsonSerializerContext

@@ -15,6 +15,9 @@ public enum IoctlArgKind
     /// <summary>A pointer to a single <c>int</c> (<c>VFIO_GROUP_SET_CONTAINER</c>).</summary>
     IntPointer,
 
+    /// <summary>A pointer to a value of <see cref="IoctlDecl.ArgumentType"/> (a scalar, an array, a pointer).</summary>
+    Pointer,
+
     /// <summary>A pointer to a NUL-terminated string (<c>VFIO_GROUP_GET_DEVICE_FD</c>).</summary>
     String,
 }

@@ -33,6 +33,12 @@ public sealed record IoctlDecl
     /// <summary>For <see cref="IoctlArgKind.Struct"/>: the struct's tag name.</summary>
     public string? Struct { get; init; }
 
+    /// <summary>
+    /// For <see cref="IoctlArgKind.Pointer"/> and <see cref="IoctlArgKind.Value"/>: the type pointed to, or
+    /// passed, as clang resolved it from the request macro (<c>_IOR(.., __u64)</c>) or the override.
+    /// </summary>
+    public TypeRef? ArgumentType { get; init; }
+
     /// <summary>Which way the argument travels.</summary>
     public required IoctlDirection Direction { get; init; }
 

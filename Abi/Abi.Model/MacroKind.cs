@@ -9,6 +9,9 @@ public enum MacroKind
     /// <summary>An object-like macro that evaluates to a string literal.</summary>
     String,
 
+    /// <summary>An object-like macro that evaluates to a floating-point constant (<see cref="MacroDecl.Value"/> in round-trip form).</summary>
+    Float,
+
     /// <summary>A function-like macro; recorded with its parameters and body, never evaluated.</summary>
     FunctionLike,
 

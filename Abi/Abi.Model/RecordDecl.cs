@@ -22,6 +22,14 @@ public sealed record RecordDecl
     /// <summary><c>_Alignof</c>, in bytes.</summary>
     public required int Alignment { get; init; }
 
+    /// <summary>
+    /// For a record the C source leaves unnamed (the type of a named member, an array element, or a
+    /// typedef): how C reaches the type, usable in <c>sizeof</c> and <c>offsetof</c>
+    /// (<c>__typeof__(((struct uffd_msg *)0)-&gt;arg)</c>, <c>my_typedef_t</c>); null for a tagged record.
+    /// <see cref="Name"/> is then a synthesised name (see <c>README</c>, "Names").
+    /// </summary>
+    public string? CType { get; init; }
+
     /// <summary>Whether the record carries <c>__attribute__((packed))</c>.</summary>
     public bool IsPacked { get; init; }
 

@@ -2,6 +2,7 @@ using System;
 using Abi.Generators.Helpers;
 using Abi.Generators.Model;
 using Abi.Model;
+using TypeKind = Abi.Model.TypeKind;
 
 namespace Abi.Generators;
 
@@ -168,6 +169,25 @@ public sealed partial class AbiGenerator
                         .Close();
                     break;
 
+                case IoctlArgKind.Pointer:
+                    string pointee = ioctl.ArgumentType!.Kind == TypeKind.Pointer ? "nint" : TypeMapper.Field(ioctl.ArgumentType);
+                    Header(w, summary, $"<paramref name=\"value\"/> ({ioctl.ArgumentType.Spelling}) is {direction}; <paramref name=\"result\"/> receives the ioctl's return value.", spec.AbsentFrom);
+                    w.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+                    w.Open($"public Errno Try{spec.MethodName}(ref {pointee} value, out int result)")
+                        .Line($"{pointee} local = value;")
+                        .Line($"result = _seam.Ioctl(_fd, {request}, (nint)(&local));")
+                        .Line("value = local;")
+                        .Line("return IoctlResult.ToErrno(result);")
+                        .Close();
+                    w.Line();
+                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
+                    w.Open($"public int {spec.MethodName}(ref {pointee} value)")
+                        .Line($"Errno errno = Try{spec.MethodName}(ref value, out int result);")
+                        .Line(throwLine)
+                        .Line("return result;")
+                        .Close();
+                    break;
+
                 default:
                     Header(w, summary, "Takes no argument; <paramref name=\"result\"/> receives the ioctl's return value.", spec.AbsentFrom);
                     w.Open($"public Errno Try{spec.MethodName}(out int result)")
@@ -181,6 +201,25 @@ public sealed partial class AbiGenerator
                         .Line(throwLine)
                         .Line("return result;")
                         .Close();
+                    if (ioctl.EncodedDirection == IoctlDirection.None && ioctl.Source == IoctlSource.Encoding)
+                    {
+                        // The encoding of _IO says nothing of the argument, and many _IO ioctls take one
+                        // (a value: KVM_CREATE_VCPU; a pointer: FIGETBSZ). It goes to the kernel as is.
+                        w.Line();
+                        Header(w, summary, "<paramref name=\"arg\"/> goes to the kernel as the ioctl's argument, a value or an address, as the handler reads it; <paramref name=\"result\"/> receives the return value.", spec.AbsentFrom);
+                        w.Open($"public Errno Try{spec.MethodName}(nint arg, out int result)")
+                            .Line($"result = _seam.Ioctl(_fd, {request}, arg);")
+                            .Line("return IoctlResult.ToErrno(result);")
+                            .Close();
+                        w.Line();
+                        Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
+                        w.Open($"public int {spec.MethodName}(nint arg)")
+                            .Line($"Errno errno = Try{spec.MethodName}(arg, out int result);")
+                            .Line(throwLine)
+                            .Line("return result;")
+                            .Close();
+                    }
+
                     break;
             }
         }

@@ -24,9 +24,11 @@ public sealed partial class AbiGenerator
             SourceWriter w = Begin(spec.Namespace, "System", "System.Runtime.InteropServices");
             Doc(w, "summary", record.Doc?.Summary is { Length: > 0 } s ? s : $"{keyword} {record.Name}");
             Doc(w, "remarks",
-                FormattableString.Invariant($"C: {keyword} {record.Name}, {record.Location}; {record.Size} bytes, aligned to {record.Alignment}{(record.IsPacked ? ", packed" : string.Empty)}.{AbsentRemark(spec.AbsentFrom)}")
+                FormattableString.Invariant($"C: {(record.CType is null ? $"{keyword} {record.Name}" : $"unnamed {keyword}, reached as {record.CType}")}, {record.Location}; {record.Size} bytes, aligned to {record.Alignment}{(record.IsPacked ? ", packed" : string.Empty)}.{AbsentRemark(spec.AbsentFrom)}")
                 + (record.Doc?.Description is string d ? "\n\n" + d : string.Empty));
-            w.Line(FormattableString.Invariant($"[StructLayout(LayoutKind.Explicit, Size = {record.Size})]"));
+            w.Line(spec.Pack is int pack
+                ? FormattableString.Invariant($"[StructLayout(LayoutKind.Explicit, Size = {record.Size}, Pack = {pack})]")
+                : FormattableString.Invariant($"[StructLayout(LayoutKind.Explicit, Size = {record.Size})]"));
             Absent(w, spec.AbsentFrom);
             w.Open($"public unsafe partial struct {name}");
 

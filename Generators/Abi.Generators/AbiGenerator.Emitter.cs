@@ -14,6 +14,9 @@ public sealed partial class AbiGenerator
         private static SourceWriter Begin(string ns, params string[] usings)
         {
             var w = new SourceWriter();
+
+            // C names are kept, and C names are often lowercase (CS8981 warns about those).
+            w.Line("#pragma warning disable CS8981");
             foreach (string u in usings)
             {
                 w.Line($"using {u};");

@@ -45,6 +45,15 @@ public sealed partial class AbiGenerator
 
             ct.ThrowIfCancellationRequested();
             var diagnostics = new List<DiagnosticInfo>();
+            foreach (ExtractionNote note in model.Notes)
+            {
+                (string file, int line) = ModelNormalizer.SplitLocation(note.Location);
+                DiagnosticDescriptor descriptor = note.Kind == ExtractionNoteKind.Opaque ? DiagnosticDescriptors.Opaque : DiagnosticDescriptors.Skipped;
+                diagnostics.Add(DiagnosticInfo.Create(descriptor, file, line, note.Subject, note.Reason));
+            }
+
+            string[] reserved = ["Constants", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", input.OtherIoctlsType];
+            model = ModelNormalizer.Normalize(model, reserved, diagnostics, input.FilePath);
             var records = new HashSet<string>(model.Records.Select(r => r.Name), StringComparer.Ordinal);
             foreach (IoctlDecl ioctl in model.Ioctls)
             {
@@ -105,6 +114,7 @@ public sealed partial class AbiGenerator
         public static IEnumerable<StructSpec> Structs(BindingSet set)
         {
             string? absent = set.Delta.BaselineProfile;
+            Dictionary<string, int> alignments = set.Primary.Model.Records.ToDictionary(r => r.Name, r => r.Alignment, StringComparer.Ordinal);
             foreach (RecordDecl record in set.Primary.Model.Records)
             {
                 yield return new StructSpec(
@@ -112,9 +122,52 @@ public sealed partial class AbiGenerator
                     record,
                     absent,
                     set.Delta.IsNew("struct:" + record.Name),
-                    record.Fields.Where(f => set.Delta.IsNew($"field:{record.Name}.{f.Name}")).Select(f => f.Name).ToEquatableArray());
+                    record.Fields.Where(f => set.Delta.IsNew($"field:{record.Name}.{f.Name}")).Select(f => f.Name).ToEquatableArray())
+                {
+                    Pack = NeedsPack(record, alignments) ? record.Alignment : null,
+                    HintName = HintName(set, record.Name),
+                };
             }
         }
+
+        /// <summary>
+        /// The file name for a type's source. Hint names must differ ignoring case, C names need not
+        /// (videodev2.h has <c>v4l2_mpeg_vbi_itv0</c> and <c>v4l2_mpeg_vbi_ITV0</c>): those get their ordinal.
+        /// </summary>
+        private static string HintName(BindingSet set, string name)
+        {
+            List<string> same = set.Primary.Model.Records.Select(r => r.Name)
+                .Concat(set.Primary.Model.Enums.Where(e => e.Name is not null).Select(e => e.Name!))
+                .Concat(["Constants", "FixedArrays", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", set.Primary.OtherIoctlsType])
+                .Where(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
+                .Distinct(StringComparer.Ordinal)
+                .OrderBy(n => n, StringComparer.Ordinal)
+                .ToList();
+            string suffix = same.Count > 1 ? "." + same.IndexOf(name).ToString(CultureInfo.InvariantCulture) : string.Empty;
+            return $"{set.Primary.Namespace}.{name}{suffix}.g.cs";
+        }
+
+        /// <summary>
+        /// Whether C packed the record below the alignment C# would give its fields: then C# must be
+        /// told, or an array of it would get C#'s stride instead of C's.
+        /// </summary>
+        private static bool NeedsPack(RecordDecl record, Dictionary<string, int> alignments) =>
+            record.IsPacked || record.Fields.Any(f => !f.Type.IsFlexibleArray && NaturalAlignment(f.Type, alignments) > record.Alignment);
+
+        private static int NaturalAlignment(TypeRef type, Dictionary<string, int> alignments) => type.Kind switch
+        {
+            TypeKind.Record => type.Name is string n && alignments.TryGetValue(n, out int a) ? a : 1,
+            TypeKind.Enum => SizeOf(type.EnumBase ?? TypeKind.Int32),
+            _ => Math.Min(8, Math.Max(1, type.ElementSize)),
+        };
+
+        private static int SizeOf(TypeKind kind) => kind switch
+        {
+            TypeKind.Int8 or TypeKind.UInt8 or TypeKind.Bool or TypeKind.Char => 1,
+            TypeKind.Int16 or TypeKind.UInt16 => 2,
+            TypeKind.Int64 or TypeKind.UInt64 or TypeKind.Double or TypeKind.Pointer => 8,
+            _ => 4,
+        };
 
         public static IEnumerable<EnumSpec> Enums(BindingSet set)
         {
@@ -125,7 +178,10 @@ public sealed partial class AbiGenerator
                     decl,
                     set.Delta.BaselineProfile,
                     set.Delta.IsNew("enum:" + decl.Name),
-                    decl.Constants.Where(c => set.Delta.IsNew("enumconst:" + c.Name)).Select(c => c.Name).ToEquatableArray());
+                    decl.Constants.Where(c => set.Delta.IsNew("enumconst:" + c.Name)).Select(c => c.Name).ToEquatableArray())
+                {
+                    HintName = HintName(set, decl.Name!),
+                };
             }
         }
 
@@ -139,6 +195,21 @@ public sealed partial class AbiGenerator
                 if (macro.Kind == MacroKind.String)
                 {
                     constants.Add(new ConstantSpec(macro.Name, "string", StringLiteral(macro.Value ?? string.Empty), "const char *", macro.Body, absent));
+                }
+                else if (macro.Kind == MacroKind.Float && macro.Value is string number)
+                {
+                    bool single = macro.CType == "float";
+                    string literal = number.Contains("E") || number.Contains(".") || number.Contains("Infinity") || number.Contains("NaN")
+                        ? number
+                        : number + ".0";
+                    literal = literal switch
+                    {
+                        "Infinity" => single ? "float.PositiveInfinity" : "double.PositiveInfinity",
+                        "-Infinity" => single ? "float.NegativeInfinity" : "double.NegativeInfinity",
+                        "NaN" => single ? "float.NaN" : "double.NaN",
+                        _ => literal + (single ? "f" : "d"),
+                    };
+                    constants.Add(new ConstantSpec(macro.Name, single ? "float" : "double", literal, macro.CType ?? "double", macro.Body, absent));
                 }
                 else if (macro.Kind == MacroKind.Integer && TypeMapper.ConstantType(macro.CType ?? string.Empty) is string type)
                 {
@@ -169,15 +240,22 @@ public sealed partial class AbiGenerator
                 List<IoctlDecl> ioctls = group.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
                 string prefix = Naming.CommonPrefix(ioctls.Select(i => i.Name).ToList());
                 var specs = new List<IoctlSpec>();
+                var members = new HashSet<string>(StringComparer.Ordinal) { "Fd", "Seam" };
                 foreach (IoctlDecl ioctl in ioctls)
                 {
+                    string method = Naming.Pascal(ioctl.Name.Substring(prefix.Length));
+                    for (int n = 2; !members.Add(method) || !members.Add("Try" + method) || !members.Add(method + "WithCapabilities"); n++)
+                    {
+                        method = Naming.Pascal(ioctl.Name.Substring(prefix.Length)) + n.ToString(CultureInfo.InvariantCulture);
+                    }
+
                     RecordDecl? record = ioctl.Struct is null ? null : records[ioctl.Struct];
                     string? sizeField = record is { Fields.Count: > 0 } && record.Fields[0].Name is "size" or "argsz" && record.Fields[0].Type.Kind == TypeKind.UInt32
                         ? record.Fields[0].Name
                         : null;
                     specs.Add(new IoctlSpec(
                         ioctl,
-                        Naming.Pascal(ioctl.Name.Substring(prefix.Length)),
+                        method,
                         sizeField,
                         record?.Fields.Any(f => f.Type.IsFlexibleArray) == true,
                         sizeField == "argsz" && record!.Fields.Any(f => f.Name == "cap_offset"),
@@ -192,7 +270,9 @@ public sealed partial class AbiGenerator
             set.Primary.Namespace,
             set.Primary.Model.Records
                 .SelectMany(r => r.Fields)
-                .SelectMany(f => f.Type.ArrayLengths.AsSpan().ToArray())
+                .Select(f => f.Type)
+                .Concat(set.Primary.Model.Ioctls.Where(i => i.Argument == IoctlArgKind.Pointer && i.ArgumentType is not null).Select(i => i.ArgumentType!))
+                .SelectMany(t => t.ArrayLengths.AsSpan().ToArray())
                 .Distinct()
                 .OrderBy(n => n)
                 .ToEquatableArray());

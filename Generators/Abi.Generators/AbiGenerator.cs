@@ -64,8 +64,8 @@ public sealed partial class AbiGenerator : IIncrementalGenerator
         IncrementalValuesProvider<IoctlGroupSpec> ioctls = sets.SelectMany(static (s, _) => Parser.IoctlGroups(s)).WithTrackingName(StepNames.Ioctls);
         IncrementalValuesProvider<InlineArraysSpec> arrays = sets.Select(static (s, _) => Parser.InlineArrays(s)).WithTrackingName(StepNames.InlineArrays);
 
-        context.RegisterSourceOutput(structs, static (spc, spec) => spc.AddSource($"{spec.Namespace}.{spec.Record.Name}.g.cs", Emitter.Struct(spec)));
-        context.RegisterSourceOutput(enums, static (spc, spec) => spc.AddSource($"{spec.Namespace}.{spec.Enum.Name}.g.cs", Emitter.Enum(spec)));
+        context.RegisterSourceOutput(structs, static (spc, spec) => spc.AddSource(spec.HintName, Emitter.Struct(spec)));
+        context.RegisterSourceOutput(enums, static (spc, spec) => spc.AddSource(spec.HintName, Emitter.Enum(spec)));
         context.RegisterSourceOutput(constants, static (spc, spec) => spc.AddSource($"{spec.Namespace}.Constants.g.cs", Emitter.Constants(spec)));
         context.RegisterSourceOutput(ioctls, static (spc, spec) => spc.AddSource($"{spec.Namespace}.{spec.TypeName}.g.cs", Emitter.Ioctls(spec)));
         context.RegisterSourceOutput(arrays, static (spc, spec) =>

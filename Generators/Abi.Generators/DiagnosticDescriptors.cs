@@ -43,8 +43,35 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    public static readonly DiagnosticDescriptor Skipped = new(
+        "ABI0101",
+        "A header declaration has no binding",
+        "{0} is not generated: {1}",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor Opaque = new(
+        "ABI0102",
+        "A header member is generated as bytes",
+        "{0} is generated as bytes of its exact size and offset: {1}",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor Renamed = new(
+        "ABI0103",
+        "A C name is renamed in C#",
+        "{0} is generated as '{1}': {2}",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
+        "ABI0101" => Skipped,
+        "ABI0102" => Opaque,
+        "ABI0103" => Renamed,
         "ABI0001" => InvalidModel,
         "ABI0002" => UnknownRecord,
         "ABI0003" => UnsupportedConstantType,

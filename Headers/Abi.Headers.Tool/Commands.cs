@@ -9,7 +9,7 @@ using Abi.Model;
 
 namespace Abi.Headers.Tool;
 
-/// <summary>The CLI's commands. Each prints one clear line and exits non-zero on failure; none leaves a partial file behind.</summary>
+/// <summary>The CLI's commands. Each prints one clear error line (followed by clang's errors, if the headers do not parse) and exits non-zero on failure; none leaves a partial file behind.</summary>
 internal static class Commands
 {
     private static readonly Option<bool> s_allowNewer = new("--allow-newer")
@@ -43,7 +43,17 @@ internal static class Commands
         var header = new Option<string[]>("--header") { Description = "Header to describe (repeatable)", DefaultValueFactory = _ => [.. LinuxHeaderSet.Headers] };
         var target = new Option<string>("--target") { Description = "clang target triple", DefaultValueFactory = _ => "x86_64-linux-gnu" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the model here (default: print the summary only)" };
-        var command = new Command("extract", "Parse headers with libclang into an ABI model") { profile, headersDir, include, header, target, output, s_allowNewer };
+        var prelude = new Option<string[]>("--prelude")
+        {
+            Description = "A header included before the headers, as their users include it (repeatable; default linux/types.h and linux/ioctl.h; 'none' for nothing)",
+            DefaultValueFactory = _ => ["linux/types.h", "linux/ioctl.h"],
+        };
+        var define = new Option<string[]>("--define") { Description = "A preprocessor definition NAME or NAME=VALUE (repeatable)", DefaultValueFactory = _ => [] };
+        var system = new Option<bool>("--system-includes") { Description = "Search the C library's and the compiler's headers after the kernel headers (for headers that include <stdint.h>, <sys/time.h>)" };
+        var emit = new Option<string[]>("--emit") { Description = "A further header whose declarations are emitted too (repeatable); types used are always emitted", DefaultValueFactory = _ => [] };
+        var overrides = new Option<FileInfo?>("--overrides") { Description = "An ioctl override file (JSON) for what the header cannot say; the built-in iommufd/VFIO table applies under it" };
+        var notes = new Option<bool>("--notes") { Description = "Print every skipped or opaque declaration with its file and line" };
+        var command = new Command("extract", "Parse headers with libclang into an ABI model") { profile, headersDir, include, header, target, output, prelude, define, system, emit, overrides, notes, s_allowNewer };
         command.SetAction(parse => Guard(() =>
         {
             HeaderProfile p = HeaderProfile.Find(parse.GetValue(profile)!);
@@ -76,6 +86,11 @@ internal static class Commands
                 Target = triple,
                 Profile = p.Name,
                 Source = source,
+                Prelude = parse.GetValue(prelude) is ["none"] ? [] : parse.GetValue(prelude)!,
+                Defines = parse.GetValue(define)!,
+                SystemIncludes = parse.GetValue(system),
+                EmitFrom = parse.GetValue(emit)!,
+                Overrides = parse.GetValue(overrides) is FileInfo table ? IoctlOverrides.Load(table.FullName) : null,
             };
             var clock = Stopwatch.StartNew();
             AbiModel model;
@@ -88,7 +103,15 @@ internal static class Commands
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{p.Name} {triple}: {model.Records.Count} records, {model.Records.Sum(r => r.Fields.Count)} fields, {model.Enums.Count} enums, " +
                 $"{model.Macros.Count} macros ({model.Macros.Count(m => m.Kind is MacroKind.Integer or MacroKind.String)} evaluated), {model.Ioctls.Count} ioctls " +
-                $"in {elapsed:F0} ms (libclang {HeaderExtractor.LibclangPath})"));
+                $"in {elapsed:F0} ms (libclang {HeaderExtractor.LibclangPath}); {model.Notes.Count(n => n.Kind == ExtractionNoteKind.Skipped)} skipped, {model.Notes.Count(n => n.Kind == ExtractionNoteKind.Opaque)} opaque"));
+            if (parse.GetValue(notes))
+            {
+                foreach (ExtractionNote note in model.Notes)
+                {
+                    Console.WriteLine($"{note.Location}: {note.Kind.ToString().ToLowerInvariant()}: {note.Subject}: {note.Reason}");
+                }
+            }
+
             if (parse.GetValue(output) is FileInfo file)
             {
                 ModelFile.Write(model, file.FullName);

@@ -68,7 +68,7 @@ public sealed class PackageConsumerTests : IDisposable
             """);
 
         string first = Run(app, "dotnet", "build", "-v:n");
-        Assert.Contains("x86_64-linux-gnu: 4 records", first, StringComparison.Ordinal);
+        Assert.Contains("x86_64-linux-gnu: 5 records", first, StringComparison.Ordinal);
         string second = Run(app, "dotnet", "build", "-v:n");
         Assert.Contains("Skipping target \"AbiExtractHeaders\" because all output files are up-to-date", second, StringComparison.Ordinal);
 

@@ -24,6 +24,9 @@ public sealed unsafe class WidgetBindingTests
         Assert.Equal(40, Unsafe.SizeOf<widget_info>());
         Assert.Equal(8, Unsafe.SizeOf<widget_value>());
         Assert.Equal(13, Unsafe.SizeOf<widget_regs>());
+        Assert.Equal(26, Unsafe.SizeOf<FixedArray2<widget_regs>>());                 // the packed stride, as C lays out the array
+        Assert.Equal(27, Unsafe.SizeOf<widget_mailbox>());
+        Assert.Equal(1, Marshal.OffsetOf<widget_mailbox>(nameof(widget_mailbox.regs)).ToInt32());
         Assert.Equal(7, Marshal.OffsetOf<widget_regs>(nameof(widget_regs.grid)).ToInt32());
         Assert.Equal(8, widget_batch.SizeWithValues(0));
         Assert.Equal(24, widget_batch.SizeWithValues(2));
@@ -89,7 +92,7 @@ public sealed unsafe class WidgetBindingTests
         var info = default(widget_info);
         widget.GetInfo(ref info);
         Assert.Equal((0x80287701u, 40u), (seam.Request, info.size));
-        int mode = 2;
+        uint mode = 2;                                                    // _IOW(.., __u32): a pointer to a __u32
         widget.SetMode(ref mode);
         Assert.Equal(Constants.WIDGET_SET_MODE, seam.Request);
         var regs = new widget_regs { bank = 1, reg = 0x10, value = 0xAA };

@@ -24,7 +24,7 @@ public sealed class DiagnosticsTests
     [Fact]
     public void UnknownSchemaVersion_GivesABI0001()
     {
-        string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"schemaVersion\": 1", "\"schemaVersion\": 7", StringComparison.Ordinal);
+        string text = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"schemaVersion\": 2", "\"schemaVersion\": 7", StringComparison.Ordinal);
         (_, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(ModelFile.From("/m/w.abi.json", text)), GeneratorHarness.Compilation());
         Assert.Contains("schema version 7", Assert.Single(diagnostics).GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }

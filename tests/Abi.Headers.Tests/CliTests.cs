@@ -20,7 +20,7 @@ public sealed class CliTests(LinuxHeadersFixture linux) : IDisposable
     }
 
     [Fact]
-    public void UnparsableHeader_FailsWithOneLineAndLeavesNoFile()
+    public void UnparsableHeader_ListsEveryClangErrorWithFileAndLineAndLeavesNoFile()
     {
         string include = Path.Combine(_scratch.FullName, "include");
         Directory.CreateDirectory(Path.Combine(include, "linux"));
@@ -30,7 +30,13 @@ public sealed class CliTests(LinuxHeadersFixture linux) : IDisposable
 
         (int code, _, string stderr) = Run(null, "extract", "--headers", include, "--header", "linux/broken.h", "--out", output);
 
-        AssertOneErrorLine(code, stderr, "do not parse");
+        // One error line, then each of clang's errors (not only the first), with file and line.
+        Assert.Equal(1, code);
+        string[] lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("abi-headers: error: the headers do not parse (2 error(s))", lines[0], StringComparison.Ordinal);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("linux/broken.h:1:24: error: expected ';'", lines[1], StringComparison.Ordinal);
+        Assert.Contains("linux/broken.h:2:18: error: unknown type name 'unknown_t'", lines[2], StringComparison.Ordinal);
         Assert.Equal("previous contents", File.ReadAllText(output));
         Assert.Single(Directory.GetFiles(_scratch.FullName));
     }

@@ -12,11 +12,11 @@ namespace Abi.Headers.Tests;
 /// </summary>
 internal static class GccProbe
 {
-    public static string Source(AbiModel model)
+    public static string Source(AbiModel model, IEnumerable<string>? prelude = null)
     {
         var c = new StringBuilder();
         c.Append("#include <stdio.h>\n#include <stddef.h>\n#include <string.h>\n");
-        foreach (string header in model.Headers)
+        foreach (string header in (prelude ?? []).Concat(model.Headers))
         {
             c.Append(CultureInfo.InvariantCulture, $"#include <{header}>\n");
         }
@@ -29,7 +29,7 @@ internal static class GccProbe
             """);
         foreach (RecordDecl record in model.Records)
         {
-            string type = $"{(record.Kind == RecordKind.Union ? "union" : "struct")} {record.Name}";
+            string type = TypeOf(record);
             c.Append(CultureInfo.InvariantCulture, $"  printf(\"R %s %zu %zu\\n\", \"{record.Name}\", sizeof({type}), _Alignof({type}));\n");
             foreach (FieldDecl field in record.Fields.Where(f => f.BitWidth is not null))
             {
@@ -62,9 +62,17 @@ internal static class GccProbe
             }
         }
 
+        foreach (IoctlDecl ioctl in model.Ioctls)
+        {
+            c.Append(CultureInfo.InvariantCulture, $"  printf(\"I %s %u\\n\", \"{ioctl.Name}\", (unsigned)({ioctl.Name}));\n");
+        }
+
         c.Append("  return 0;\n}\n");
         return c.ToString();
     }
+
+    /// <summary>How C names a record: its tag, or, for one the source leaves untagged, the expression the model recorded.</summary>
+    public static string TypeOf(RecordDecl record) => record.CType ?? $"{(record.Kind == RecordKind.Union ? "union" : "struct")} {record.Name}";
 
     /// <summary>The lines the probe must print if the model agrees with gcc.</summary>
     public static List<string> Expected(AbiModel model)
@@ -106,18 +114,23 @@ internal static class GccProbe
             }
         }
 
+        foreach (IoctlDecl ioctl in model.Ioctls)
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"I {ioctl.Name} {ioctl.Request}"));
+        }
+
         return lines;
     }
 
     /// <summary>Compiles the probe with gcc against <paramref name="includeDirectories"/> and returns what it prints.</summary>
-    public static List<string> Run(AbiModel model, IReadOnlyList<string> includeDirectories)
+    public static List<string> Run(AbiModel model, IReadOnlyList<string> includeDirectories, IEnumerable<string>? prelude = null)
     {
         string dir = Directory.CreateTempSubdirectory("abi-gcc-probe-").FullName;
         try
         {
             string source = Path.Combine(dir, "probe.c");
             string binary = Path.Combine(dir, "probe");
-            File.WriteAllText(source, Source(model));
+            File.WriteAllText(source, Source(model, prelude));
             var args = new List<string> { "-std=gnu11", "-w", "-o", binary, source };
             args.AddRange(includeDirectories.Select(d => "-I" + d));
             Exec("gcc", args);

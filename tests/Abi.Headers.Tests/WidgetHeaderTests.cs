@@ -77,7 +77,8 @@ public sealed class WidgetHeaderTests(LinuxHeadersFixture linux)
         IoctlDecl get = ioctls["WIDGET_GET_INFO"];
         Assert.Equal((IoctlDirection.Out, 40, IoctlArgKind.Struct, "widget_info", IoctlSource.Encoding), (get.EncodedDirection, get.EncodedSize, get.Argument, get.Struct, get.Source));
         Assert.Equal(0x80287701u, get.Request);
-        Assert.Equal((IoctlDirection.In, 4, IoctlArgKind.IntPointer), (ioctls["WIDGET_SET_MODE"].Direction, ioctls["WIDGET_SET_MODE"].EncodedSize, ioctls["WIDGET_SET_MODE"].Argument));
+        Assert.Equal((IoctlDirection.In, 4, IoctlArgKind.Pointer), (ioctls["WIDGET_SET_MODE"].Direction, ioctls["WIDGET_SET_MODE"].EncodedSize, ioctls["WIDGET_SET_MODE"].Argument));
+        Assert.Equal(TypeKind.UInt32, ioctls["WIDGET_SET_MODE"].ArgumentType!.Kind);       // _IOW(.., __u32), as clang resolves it
         Assert.Equal((IoctlDirection.InOut, "widget_batch"), (ioctls["WIDGET_SUBMIT"].Direction, ioctls["WIDGET_SUBMIT"].Struct));
         Assert.Equal((IoctlDirection.None, IoctlArgKind.None), (ioctls["WIDGET_RESET"].Direction, ioctls["WIDGET_RESET"].Argument));
         Assert.Equal(13, ioctls["WIDGET_POKE"].EncodedSize);

@@ -35,7 +35,8 @@ internal static class TypeMapper
     /// <summary>The full field type: nested <c>FixedArrayN&lt;T&gt;</c> for fixed arrays.</summary>
     public static string Field(TypeRef type)
     {
-        string element = Element(type);
+        // A pointer cannot be a generic argument: arrays of pointers hold pointer-sized integers.
+        string element = type.Kind == TypeKind.Pointer && type.ArrayLengths.Count > 0 ? "nint" : Element(type);
         return type.ArrayLengths.AsSpan().ToArray().Reverse().Aggregate(element, (inner, length) => $"FixedArray{length}<{inner}>");
     }
 

@@ -5,8 +5,16 @@ namespace Abi.Headers.Extraction;
 
 public sealed partial class HeaderExtractor
 {
-    /// <summary>Maps a field type onto the model: array dimensions peeled off, then the element kind by its canonical type.</summary>
-    private static TypeRef ResolveType(CXType type, string where)
+    /// <summary>
+    /// Maps a type onto the model: array dimensions peeled off, then the element kind by its
+    /// canonical type. Records and enums the type names are described on the way, wherever they are
+    /// declared; an untagged one is named <paramref name="suggested"/> and reached in C through
+    /// <paramref name="access"/> (an unclosed <c>__typeof__(</c> expression, closed here after
+    /// one <c>[0]</c> per array dimension). A type C# has no equivalent for (<c>long double</c>,
+    /// <c>__int128</c>, vectors) becomes bytes of its size, with a note; one with no size is left
+    /// out (null), with a note.
+    /// </summary>
+    private TypeRef? ResolveType(CXType type, string where, string location, string suggested, string access)
     {
         string spelling = type.Spelling;
         var lengths = new List<int>();
@@ -17,6 +25,11 @@ public sealed partial class HeaderExtractor
             CXType canonical = element.Canonical;
             if (canonical.Kind == CXTypeKind.CXType_IncompleteArray && lengths.Count == 0 && !flexible)
             {
+                flexible = true;
+            }
+            else if (canonical.Kind == CXTypeKind.CXType_ConstantArray && canonical.ArraySize == 0 && lengths.Count == 0 && !flexible)
+            {
+                // The GNU zero-length array, the older spelling of a flexible array member.
                 flexible = true;
             }
             else if (canonical.Kind == CXTypeKind.CXType_ConstantArray)
@@ -35,21 +48,52 @@ public sealed partial class HeaderExtractor
 
         CXType elementCanonical = element.Canonical;
         long elementSize = elementCanonical.SizeOf;
-        TypeKind kind = KindOf(elementCanonical, elementSize, where);
+        string elementAccess = access + string.Concat(Enumerable.Repeat("[0]", lengths.Count + (flexible ? 1 : 0))) + ")";
+        TypeKind? kind = KindOf(elementCanonical, elementSize);
+        if (kind is null)
+        {
+            if (elementSize <= 0)
+            {
+                Note(ExtractionNoteKind.Skipped, location, where, $"its type '{spelling}' has no size");
+                return null;
+            }
+
+            Note(ExtractionNoteKind.Opaque, location, where, $"its type '{elementCanonical.Spelling}' has no C# equivalent; kept as {elementSize} bytes");
+            return new TypeRef
+            {
+                Spelling = spelling,
+                Kind = TypeKind.UInt8,
+                ElementSize = 1,
+                ArrayLengths = lengths.Append(checked((int)elementSize)).ToEquatableArray(),
+                IsFlexibleArray = flexible,
+            };
+        }
+
         string? name = null;
         string? pointee = null;
         TypeKind? enumBase = null;
         switch (kind)
         {
             case TypeKind.Record:
-                name = elementCanonical.Declaration.Spelling;
-                break;
+                {
+                    (string? typedefName, _) = TypedefOf(element);
+                    CXCursor decl = elementCanonical.Declaration;
+                    name = typedefName is not null && IsTagless(decl)
+                        ? RecordNameOf(decl, typedefName, typedefName)
+                        : RecordNameOf(decl, suggested, elementAccess);
+                    break;
+                }
+
             case TypeKind.Enum:
-                CXCursor decl = elementCanonical.Declaration;
-                name = decl.IsAnonymous ? null : decl.Spelling;
-                CXType integer = decl.EnumIntegerType.Canonical;
-                enumBase = KindOf(integer, integer.SizeOf, where);
-                break;
+                {
+                    CXCursor decl = elementCanonical.Declaration;
+                    (string? typedefName, _) = TypedefOf(element);
+                    name = IsTagless(decl) ? (typedefName is null ? null : EnumNameOf(decl, typedefName)) : EnumNameOf(decl, null);
+                    CXType integer = decl.EnumIntegerType.Canonical;
+                    enumBase = KindOf(integer, integer.SizeOf) ?? TypeKind.Int32;
+                    break;
+                }
+
             case TypeKind.Pointer:
                 pointee = element.PointeeType.Spelling;
                 break;
@@ -58,7 +102,7 @@ public sealed partial class HeaderExtractor
         return new TypeRef
         {
             Spelling = spelling,
-            Kind = kind,
+            Kind = kind.Value,
             ElementSize = checked((int)elementSize),
             Name = name,
             Pointee = pointee,
@@ -68,7 +112,40 @@ public sealed partial class HeaderExtractor
         };
     }
 
-    internal static TypeKind KindOf(CXType canonical, long size, string where) => canonical.Kind switch
+    /// <summary>
+    /// An ioctl's argument type (from another parse of the same headers: records are keyed by USR,
+    /// so they resolve to the same model names), describing any record it names.
+    /// </summary>
+    internal TypeRef? ResolveArgument(CXType type, string ioctl)
+    {
+        CXCursor decl = type.Canonical.Declaration;
+        string location = decl.IsNull || decl.Kind == CXCursorKind.CXCursor_NoDeclFound ? "<ioctl>" : LocationOf(decl);
+        return ResolveType(type, ioctl, location, ioctl.ToLowerInvariant() + "_arg", $"__typeof__(*({ioctl} + 0)");
+    }
+
+    /// <summary>The typedef a (possibly elaborated) type is spelled with, if any.</summary>
+    private static (string? Name, CXType Type) TypedefOf(CXType type)
+    {
+        CXType t = type;
+        for (int i = 0; i < 8; i++)
+        {
+            if (t.Kind == CXTypeKind.CXType_Typedef)
+            {
+                return (t.Declaration.Spelling, t);
+            }
+
+            if (t.Kind != CXTypeKind.CXType_Elaborated)
+            {
+                break;
+            }
+
+            t = Libclang.clang_Type_getNamedType(t);
+        }
+
+        return (null, type);
+    }
+
+    internal static TypeKind? KindOf(CXType canonical, long size) => canonical.Kind switch
     {
         CXTypeKind.CXType_Bool => TypeKind.Bool,
         CXTypeKind.CXType_Char_S or CXTypeKind.CXType_Char_U => TypeKind.Char,
@@ -87,6 +164,6 @@ public sealed partial class HeaderExtractor
         CXTypeKind.CXType_Pointer => TypeKind.Pointer,
         CXTypeKind.CXType_Record => TypeKind.Record,
         CXTypeKind.CXType_Enum => TypeKind.Enum,
-        _ => throw new ExtractionException($"{where}: unsupported type {canonical.Spelling} ({canonical.Kind})"),
+        _ => null,
     };
 }

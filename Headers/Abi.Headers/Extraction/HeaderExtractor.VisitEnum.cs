@@ -6,15 +6,34 @@ namespace Abi.Headers.Extraction;
 
 public sealed partial class HeaderExtractor
 {
-    private void VisitEnum(CXCursor cursor)
+    private readonly Dictionary<string, string?> _enumNames = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The model's name for an enum declaration, describing it on first sight wherever it is
+    /// declared (a field may use an enum of another header). An untagged enum takes its typedef
+    /// name (<paramref name="suggested"/>).
+    /// </summary>
+    private string? EnumNameOf(CXCursor decl, string? suggested)
     {
-        if (!cursor.IsDefinition || Locate(cursor) is not string location)
+        string usr = decl.Usr;
+        string key = usr.Length > 0 ? usr : LocationOf(decl) + "#" + decl.Spelling;
+        if (!_enumNames.TryGetValue(key, out string? name))
         {
-            return;
+            name = IsTagless(decl) ? suggested : decl.Spelling;
+            _enumNames[key] = name;
+            if (decl.IsDefinition)
+            {
+                VisitEnum(decl, name);
+            }
         }
 
+        return name;
+    }
+
+    private void VisitEnum(CXCursor cursor, string? name)
+    {
         CXType integer = cursor.EnumIntegerType.Canonical;
-        TypeKind underlying = KindOf(integer, integer.SizeOf, "enum " + cursor.Spelling);
+        TypeKind underlying = KindOf(integer, integer.SizeOf) ?? TypeKind.Int32;
         bool signed = underlying is TypeKind.Int8 or TypeKind.Int16 or TypeKind.Int32 or TypeKind.Int64 or TypeKind.Char;
         KernelDoc? doc = KernelDoc.Parse(cursor.RawComment);
         var constants = new List<EnumConstant>();
@@ -25,21 +44,21 @@ public sealed partial class HeaderExtractor
                 continue;
             }
 
-            string name = child.Spelling;
+            string constant = child.Spelling;
             constants.Add(new EnumConstant
             {
-                Name = name,
+                Name = constant,
                 Value = signed
                     ? child.EnumConstantValue.ToString(CultureInfo.InvariantCulture)
                     : child.EnumConstantUnsignedValue.ToString(CultureInfo.InvariantCulture),
-                Doc = doc?.MemberText(name) ?? KernelDoc.PlainText(child.RawComment),
+                Doc = doc?.MemberText(constant) ?? KernelDoc.PlainText(child.RawComment),
             });
         }
 
         _enums.Add(new EnumDecl
         {
-            Name = cursor.IsAnonymous ? null : cursor.Spelling,
-            Location = location,
+            Name = name,
+            Location = LocationOf(cursor),
             UnderlyingType = underlying,
             Constants = constants.ToEquatableArray(),
             Doc = doc?.ToDocComment(),

@@ -31,7 +31,7 @@ public sealed partial class HeaderExtractor
             }
         }
 
-        MacroEvaluator.Result evaluated = new MacroEvaluator(this, _options.Headers).Evaluate(definitions);
+        MacroEvaluator.Result evaluated = new MacroEvaluator(this).Evaluate(definitions);
         var macros = new List<MacroDecl>(definitions.Count);
         foreach (MacroDefinition definition in definitions)
         {
@@ -57,10 +57,10 @@ public sealed partial class HeaderExtractor
                 {
                     Name = definition.Name,
                     Location = definition.Location,
-                    Kind = value.IsString ? MacroKind.String : MacroKind.Integer,
+                    Kind = value.IsString ? MacroKind.String : value.IsFloat ? MacroKind.Float : MacroKind.Integer,
                     Body = body,
                     CType = value.CType,
-                    IsSigned = value.IsString ? null : value.IsSigned,
+                    IsSigned = value.IsString || value.IsFloat ? null : value.IsSigned,
                     Value = value.Text,
                 });
             }

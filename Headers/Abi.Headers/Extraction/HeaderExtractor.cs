@@ -6,8 +6,10 @@ namespace Abi.Headers.Extraction;
 /// <summary>
 /// Turns UAPI headers into an <see cref="AbiModel"/> with libclang: one parse for declarations and
 /// macro definitions, a second parse of a synthetic file that makes clang evaluate every
-/// object-like macro (see <see cref="MacroEvaluator"/>). The walk is split by declaration kind
-/// across the partials of this class.
+/// object-like macro (see <see cref="MacroEvaluator"/>), a third that makes clang resolve every
+/// ioctl's argument type (see <see cref="IoctlArgumentResolver"/>). The walk is split by
+/// declaration kind across the partials of this class. No construct stops the walk: what cannot be
+/// described is left out or kept as bytes, with an <see cref="ExtractionNote"/> naming file and line.
 /// </summary>
 public sealed partial class HeaderExtractor : IDisposable
 {
@@ -18,8 +20,8 @@ public sealed partial class HeaderExtractor : IDisposable
     private readonly HeaderFiles _files;
     private readonly List<RecordDecl> _records = [];
     private readonly List<EnumDecl> _enums = [];
+    private readonly List<ExtractionNote> _notes = [];
     private readonly List<(CXCursor Cursor, string Location)> _macroCursors = [];
-    private readonly HashSet<string> _seenRecords = new(StringComparer.Ordinal);
 
     public HeaderExtractor(ExtractionOptions options)
     {
@@ -32,7 +34,7 @@ public sealed partial class HeaderExtractor : IDisposable
             }
         }
 
-        _files = HeaderFiles.Resolve(options.Headers, options.IncludeDirectories);
+        _files = HeaderFiles.Resolve(options.Headers, options.IncludeDirectories, options.EmitFrom);
         try
         {
             Libclang.EnsureLoaded();
@@ -48,28 +50,56 @@ public sealed partial class HeaderExtractor : IDisposable
     /// <summary>The libclang shared library in use (after the first extractor was created).</summary>
     public static string? LibclangPath => Libclang.LoadedFrom;
 
-    /// <summary>The clang arguments used for both parses.</summary>
+    /// <summary>The clang arguments used for every parse.</summary>
     internal IReadOnlyList<string> ClangArguments()
     {
         var args = new List<string> { "-x", "c", "-std=gnu11", "-target", _options.Target, "-nostdinc", "-fparse-all-comments", "-ferror-limit=0" };
+        foreach (string define in _options.Defines)
+        {
+            args.Add("-D" + define);
+        }
+
         foreach (string dir in _options.IncludeDirectories)
         {
             args.Add("-I" + dir);
         }
 
+        if (_options.SystemIncludes)
+        {
+            // After every -I, so that the kernel headers asked for win over the system's copy.
+            foreach (string dir in SystemIncludeDirectories.For(_options.Target))
+            {
+                args.Add("-idirafter");
+                args.Add(dir);
+            }
+        }
+
         return args;
     }
+
+    /// <summary>The <c>#include</c> lines every parse starts with: the prelude, then the headers.</summary>
+    internal string Includes() =>
+        string.Concat(_options.Prelude.Where(PreludeFound).Concat(_options.Headers).Select(h => $"#include <{h}>\n"));
+
+    // A prelude header missing from the include path is left out: a user's own header directory
+    // need not hold the kernel's headers.
+    private bool PreludeFound(string header) =>
+        _options.IncludeDirectories.Concat(_options.SystemIncludes ? SystemIncludeDirectories.For(_options.Target) : [])
+            .Any(dir => File.Exists(Path.Combine(dir, header)));
 
     /// <summary>Runs the extraction.</summary>
     /// <exception cref="ExtractionException">A header is missing or does not parse.</exception>
     public AbiModel Extract()
     {
-        string mainFile = string.Concat(_options.Headers.Select(h => $"#include <{h}>\n"));
-        using SafeCXTranslationUnitHandle tu = Parse(mainFile);
+        using SafeCXTranslationUnitHandle tu = Parse(Includes());
         List<string> errors = tu.Diagnostics(CXDiagnosticSeverity.CXDiagnostic_Error);
         if (errors.Count > 0)
         {
-            throw new ExtractionException($"the headers do not parse ({errors.Count} error(s)); first: {errors[0]}");
+            const int Shown = 20;
+            throw new ExtractionException(
+                $"the headers do not parse ({errors.Count} error(s)); add include directories, defines or a prelude:\n  "
+                + string.Join("\n  ", errors.Take(Shown))
+                + (errors.Count > Shown ? $"\n  ... and {errors.Count - Shown} more" : string.Empty));
         }
 
         foreach (CXCursor cursor in tu.Cursor.Children())
@@ -78,8 +108,9 @@ public sealed partial class HeaderExtractor : IDisposable
         }
 
         (List<MacroDecl> macros, int pointerSize) = VisitMacros(tu);
-        var ioctls = new IoctlTableBuilder(_options.Overrides ?? IoctlOverrides.BuiltIn, _files, _options.Target)
-            .Build(macros, _records);
+        var resolver = new IoctlArgumentResolver(this, _options.Overrides);
+        var ioctls = new IoctlTableBuilder(_options.Overrides, _files, _options.Target, resolver, _notes, _records)
+            .Build(macros);
 
         return new AbiModel
         {
@@ -92,6 +123,7 @@ public sealed partial class HeaderExtractor : IDisposable
             Enums = _enums.ToEquatableArray(),
             Macros = macros.OrderBy(m => m.Name, StringComparer.Ordinal).ToEquatableArray(),
             Ioctls = ioctls.OrderBy(i => i.Name, StringComparer.Ordinal).ToEquatableArray(),
+            Notes = _notes.Distinct().OrderBy(n => n.Location, StringComparer.Ordinal).ThenBy(n => n.Subject, StringComparer.Ordinal).ToEquatableArray(),
         };
     }
 
@@ -108,7 +140,7 @@ public sealed partial class HeaderExtractor : IDisposable
     private void VisitTopLevel(CXCursor cursor)
     {
         // A visible checklist of what the walk handles, as ClangSharp's VisitDecl does; everything
-        // else at file scope in a UAPI header (typedefs, inclusion directives) carries no layout.
+        // else at file scope in a UAPI header (inclusion directives, variables) carries no layout.
         switch (cursor.Kind)
         {
             case CXCursorKind.CXCursor_StructDecl:
@@ -116,16 +148,27 @@ public sealed partial class HeaderExtractor : IDisposable
                 VisitRecord(cursor);
                 break;
             case CXCursorKind.CXCursor_EnumDecl:
-                VisitEnum(cursor);
-                break;
-            case CXCursorKind.CXCursor_MacroDefinition:
-                if (Locate(cursor) is string location)
+                if (cursor.IsDefinition && !IsTagless(cursor) && IsEmitted(cursor))
                 {
-                    _macroCursors.Add((cursor, location));
+                    EnumNameOf(cursor, suggested: null);
+                }
+                else if (cursor.IsDefinition && cursor.IsAnonymous && IsEmitted(cursor))
+                {
+                    // enum { A, B }; its constants are constants of the header.
+                    VisitEnum(cursor, name: null);
                 }
 
                 break;
             case CXCursorKind.CXCursor_TypedefDecl:
+                VisitTypedef(cursor);
+                break;
+            case CXCursorKind.CXCursor_MacroDefinition:
+                if (IsEmitted(cursor))
+                {
+                    _macroCursors.Add((cursor, LocationOf(cursor)));
+                }
+
+                break;
             case CXCursorKind.CXCursor_MacroExpansion:
             case CXCursorKind.CXCursor_InclusionDirective:
             default:
@@ -133,10 +176,45 @@ public sealed partial class HeaderExtractor : IDisposable
         }
     }
 
-    /// <summary>The <c>header:line</c> of a cursor if it lies in one of the requested headers, else null.</summary>
-    private string? Locate(CXCursor cursor)
+    /// <summary><c>typedef struct { ... } name_t;</c>: the typedef names the record (or enum) the C source leaves untagged.</summary>
+    private void VisitTypedef(CXCursor cursor)
+    {
+        CXCursor decl = cursor.TypedefUnderlyingType.Canonical.Declaration;
+        if (!IsEmitted(cursor) || !decl.IsDefinition || !IsTagless(decl))
+        {
+            return;
+        }
+
+        string name = cursor.Spelling;
+        switch (decl.Kind)
+        {
+            case CXCursorKind.CXCursor_StructDecl:
+            case CXCursorKind.CXCursor_UnionDecl:
+                RecordNameOf(decl, name, cType: name);
+                break;
+            case CXCursorKind.CXCursor_EnumDecl:
+                EnumNameOf(decl, name);
+                break;
+        }
+    }
+
+    /// <summary>Whether a top-level declaration lies in a header whose declarations are emitted.</summary>
+    private bool IsEmitted(CXCursor cursor) => _files.IsEmitted(cursor.Location.File);
+
+    /// <summary>The <c>header:line</c> of a cursor, with the header named as a C file includes it.</summary>
+    private string LocationOf(CXCursor cursor)
     {
         (string file, int line) = cursor.Location;
-        return _files.IncludeNameOf(file) is string name ? $"{name}:{line}" : null;
+        return $"{_files.DisplayNameOf(file)}:{line}";
     }
+
+    /// <summary>A struct, union or enum with no tag of its own (libclang spells those "" or "(unnamed ...)" by version).</summary>
+    private static bool IsTagless(CXCursor decl)
+    {
+        string spelling = decl.Spelling;
+        return decl.IsAnonymous || spelling.Length == 0 || spelling.Contains("(unnamed", StringComparison.Ordinal) || spelling.Contains("(anonymous", StringComparison.Ordinal);
+    }
+
+    private void Note(ExtractionNoteKind kind, string location, string subject, string reason) =>
+        _notes.Add(new ExtractionNote { Kind = kind, Location = location, Subject = subject, Reason = reason });
 }

@@ -10,9 +10,9 @@ namespace Abi.Headers.Extraction;
 /// </summary>
 public sealed record IoctlOverrides
 {
-    public required IReadOnlyList<FdKindRule> FdKinds { get; init; }
+    public IReadOnlyList<FdKindRule> FdKinds { get; init; } = [];
 
-    public required IReadOnlyList<IoctlOverride> Ioctls { get; init; }
+    public IReadOnlyList<IoctlOverride> Ioctls { get; init; } = [];
 
     /// <summary>The table for the Linux iommufd and VFIO headers, embedded from <c>Ioctls/ioctl-overrides.json</c>.</summary>
     public static IoctlOverrides BuiltIn { get; } = LoadBuiltIn();
@@ -25,6 +25,28 @@ public sealed record IoctlOverrides
             .FirstOrDefault() ?? FdKind.Other;
 
     public IoctlOverride? For(string ioctl) => Ioctls.FirstOrDefault(o => o.Name == ioctl);
+
+    /// <summary>This table's entries over <paramref name="under"/>'s: an ioctl named in both takes this table's entry.</summary>
+    public IoctlOverrides Over(IoctlOverrides under) => new()
+    {
+        FdKinds = [.. FdKinds, .. under.FdKinds.Where(r => !FdKinds.Any(o => o.Prefix == r.Prefix))],
+        Ioctls = [.. Ioctls, .. under.Ioctls.Where(r => For(r.Name) is null)],
+    };
+
+    /// <summary>Reads a user's override file.</summary>
+    /// <exception cref="ExtractionException">The file is missing or is not an override table.</exception>
+    public static IoctlOverrides Load(string path)
+    {
+        try
+        {
+            using FileStream stream = File.OpenRead(path);
+            return Parse(stream);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            throw new ExtractionException($"{path}: not a readable ioctl override table: {e.Message}");
+        }
+    }
 
     public static IoctlOverrides Parse(Stream utf8Json) =>
         JsonSerializer.Deserialize(utf8Json, IoctlOverridesJsonContext.Default.IoctlOverrides)
@@ -53,11 +75,25 @@ public sealed record IoctlOverride
 {
     public required string Name { get; init; }
 
+    /// <summary>What the kernel's handler takes: <c>none</c>, <c>struct</c>, <c>value</c>, <c>pointer</c>, <c>intPointer</c>, <c>string</c>.</summary>
     public IoctlArgKind? Argument { get; init; }
 
+    /// <summary>For <c>struct</c>: the struct's tag.</summary>
     public string? Struct { get; init; }
 
+    /// <summary>For <c>pointer</c> and <c>value</c>: the C type (<c>__u64</c>, <c>struct ifreq</c>, <c>int[2]</c>), resolved by clang.</summary>
+    public string? Type { get; init; }
+
     public IoctlDirection? Direction { get; init; }
+
+    /// <summary>The kind of fd the ioctl is issued on, when the name's prefix does not say.</summary>
+    public FdKind? FdKind { get; init; }
+
+    /// <summary>Leave the ioctl out of the bindings (its constant stays).</summary>
+    public bool Skip { get; init; }
+
+    /// <summary>The kernel source the entry was read from (<c>drivers/net/tun.c: __tun_chr_ioctl</c>).</summary>
+    public string? Source { get; init; }
 
     public string? Why { get; init; }
 }

@@ -5,57 +5,68 @@ using Abi.Model;
 namespace Abi.Headers.Extraction;
 
 /// <summary>
-/// Builds the ioctl table. Request codes that encode size and direction (<c>_IOR/_IOW/_IOWR</c>)
-/// speak for themselves. iommufd and VFIO use plain <c>_IO</c>, so their argument comes from
+/// Builds the ioctl table. Which macros are request codes, and their argument types, clang says
+/// (<see cref="IoctlArgumentResolver"/>); codes that encode size and direction speak for themselves. iommufd and VFIO use plain <c>_IO</c>, so their argument comes from
 /// kernel-doc (<c>struct x - ioctl(NAME)</c> in iommufd.h, <c>NAME - _IOWR(..., struct x)</c> in
 /// vfio.h), corrected and completed by <see cref="IoctlOverrides"/>.
 /// </summary>
 internal sealed partial class IoctlTableBuilder
 {
-    private static readonly string[] s_ioctlMacros = ["_IO", "_IOR", "_IOW", "_IOWR"];
-
     private readonly IoctlOverrides _overrides;
     private readonly HeaderFiles _files;
     private readonly string _target;
+    private readonly IoctlArgumentResolver _resolver;
+    private readonly List<ExtractionNote> _notes;
+    private readonly IReadOnlyCollection<RecordDecl> _records;
 
-    public IoctlTableBuilder(IoctlOverrides overrides, HeaderFiles files, string target)
+    // records: the extractor's list, live, because resolving argument types may describe more.
+    public IoctlTableBuilder(IoctlOverrides? overrides, HeaderFiles files, string target, IoctlArgumentResolver resolver, List<ExtractionNote> notes, IReadOnlyCollection<RecordDecl> records)
     {
-        _overrides = overrides;
+        _records = records;
+        _overrides = overrides is null ? IoctlOverrides.BuiltIn : overrides.Over(IoctlOverrides.BuiltIn);
         _files = files;
         _target = target;
+        _resolver = resolver;
+        _notes = notes;
     }
 
-    public List<IoctlDecl> Build(IReadOnlyList<MacroDecl> macros, IReadOnlyList<RecordDecl> records)
+    public List<IoctlDecl> Build(IReadOnlyList<MacroDecl> macros)
     {
         Dictionary<string, DocumentedIoctl> documented = ScanComments();
-        var recordNames = new HashSet<string>(records.Select(r => r.Name), StringComparer.Ordinal);
+        List<MacroDecl> integers = macros.Where(m => m.Kind == MacroKind.Integer).ToList();
+        (Dictionary<string, IoctlArgumentResolver.Found> found, Dictionary<string, TypeRef> overrideTypes) = _resolver.Resolve(integers);
         var table = new List<IoctlDecl>();
-        foreach (MacroDecl macro in macros)
+        foreach (MacroDecl macro in integers)
         {
-            string[] body = macro.Body.Split(' ');
-            if (macro.Kind != MacroKind.Integer || !s_ioctlMacros.Contains(body[0]) || body.Length < 2 || body[1] != "(")
+            if (!found.TryGetValue(macro.Name, out IoctlArgumentResolver.Found? shape)
+                || !ulong.TryParse(macro.Value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value)
+                || value > uint.MaxValue)
             {
                 continue;
             }
 
-            uint request = uint.Parse(macro.Value!, CultureInfo.InvariantCulture);
+            uint request = (uint)value;
             IoctlNumber number = IoctlNumber.Decode(request, _target);
             IoctlArgKind argument = IoctlArgKind.None;
             string? structName = null;
+            TypeRef? argumentType = null;
             IoctlDirection direction = number.Direction;
             IoctlSource source = IoctlSource.Encoding;
             DocComment? doc = null;
 
-            if (number.Direction != IoctlDirection.None)
+            switch (shape.Shape)
             {
-                // _IOx(type, nr, T): the argument type is the third macro argument.
-                string type = ThirdArgument(body);
-                (argument, structName) = ClassifyArgument(type);
-                if (argument == IoctlArgKind.IntPointer && number.Size != sizeof(int))
-                {
-                    throw new ExtractionException(
-                        $"{macro.Name}: a {number.Size}-byte scalar argument ('{type}') has no typed wrapper yet; only int-sized scalars and structs are supported");
-                }
+                case IoctlArgumentResolver.Shape.Typed when shape.Argument is TypeRef type:
+                    (argument, structName, argumentType) = Classify(type);
+                    break;
+                case IoctlArgumentResolver.Shape.Typed:
+                    Note(ExtractionNoteKind.Skipped, macro, "its argument type could not be described");
+                    continue;
+                case IoctlArgumentResolver.Shape.Raw when number.Direction != IoctlDirection.None && number.Size > 0:
+                    // _IOC(dir, type, nr, size) names a size only: the argument is that many bytes.
+                    argument = IoctlArgKind.Pointer;
+                    argumentType = Bytes(number.Size);
+                    break;
             }
 
             if (documented.TryGetValue(macro.Name, out DocumentedIoctl? fromDoc))
@@ -63,30 +74,57 @@ internal sealed partial class IoctlTableBuilder
                 doc = fromDoc.Doc;
                 if (number.Direction == IoctlDirection.None)
                 {
-                    (argument, structName) = fromDoc.Argument is null ? (IoctlArgKind.None, null) : ClassifyArgument(fromDoc.Argument);
+                    (argument, structName) = fromDoc.Argument is null ? (IoctlArgKind.None, null) : ClassifyDocumented(fromDoc.Argument);
                     direction = fromDoc.Direction ?? IoctlDirection.InOut;
                     source = IoctlSource.KernelDoc;
                 }
             }
 
+            FdKind fdKind = _overrides.FdKindOf(macro.Name);
             if (_overrides.For(macro.Name) is IoctlOverride fix)
             {
-                argument = fix.Argument ?? (fix.Struct is not null ? IoctlArgKind.Struct : argument);
-                structName = argument == IoctlArgKind.Struct ? fix.Struct ?? structName : null;
+                if (fix.Skip)
+                {
+                    continue;
+                }
+
+                if (fix.Type is not null)
+                {
+                    if (!overrideTypes.TryGetValue(macro.Name, out TypeRef? overridden))
+                    {
+                        Note(ExtractionNoteKind.Skipped, macro, $"its override names the type '{fix.Type}', which does not resolve in these headers");
+                        continue;
+                    }
+
+                    (IoctlArgKind kind, structName, argumentType) = Classify(overridden);
+                    argument = fix.Argument ?? kind;
+                }
+                else
+                {
+                    argument = fix.Argument ?? (fix.Struct is not null ? IoctlArgKind.Struct : argument);
+                    structName = argument == IoctlArgKind.Struct ? fix.Struct ?? structName : null;
+                }
+
+                if (argument is IoctlArgKind.None or IoctlArgKind.String or IoctlArgKind.IntPointer)
+                {
+                    argumentType = null;
+                }
+
                 direction = fix.Direction ?? direction;
+                fdKind = fix.FdKind ?? fdKind;
                 source = IoctlSource.Override;
             }
 
-            if (argument == IoctlArgKind.Struct && !recordNames.Contains(structName!))
+            if (argument == IoctlArgKind.Struct && !_records.Any(r => r.Name == structName))
             {
-                throw new ExtractionException(
-                    $"{macro.Name}: its argument is documented as struct {structName}, which the headers do not declare; correct it in the ioctl override table");
+                Note(ExtractionNoteKind.Skipped, macro, $"its argument is given as struct {structName}, which the headers do not declare; correct it in an ioctl override file");
+                continue;
             }
 
             table.Add(new IoctlDecl
             {
                 Name = macro.Name,
-                FdKind = _overrides.FdKindOf(macro.Name),
+                FdKind = fdKind,
                 Request = request,
                 Type = number.Type,
                 Number = number.Number,
@@ -94,6 +132,7 @@ internal sealed partial class IoctlTableBuilder
                 EncodedSize = number.Size,
                 Argument = argument,
                 Struct = structName,
+                ArgumentType = argument is IoctlArgKind.Pointer or IoctlArgKind.Value ? argumentType : null,
                 Direction = direction,
                 Source = source,
                 Doc = doc,
@@ -102,6 +141,25 @@ internal sealed partial class IoctlTableBuilder
 
         return table;
     }
+
+    private void Note(ExtractionNoteKind kind, MacroDecl macro, string reason) =>
+        _notes.Add(new ExtractionNote { Kind = kind, Location = macro.Location, Subject = "#define " + macro.Name, Reason = reason });
+
+    /// <summary>A typed argument: a record is a struct pointer, an int the classic int pointer, anything else a typed pointer.</summary>
+    private static (IoctlArgKind Kind, string? Struct, TypeRef? Type) Classify(TypeRef type) => type switch
+    {
+        { Kind: TypeKind.Record, ArrayLengths.Count: 0, IsFlexibleArray: false } => (IoctlArgKind.Struct, type.Name, null),
+        { Kind: TypeKind.Int32, ArrayLengths.Count: 0, IsFlexibleArray: false } => (IoctlArgKind.IntPointer, null, null),
+        _ => (IoctlArgKind.Pointer, null, type),
+    };
+
+    private static TypeRef Bytes(int size) => new()
+    {
+        Spelling = $"__u8[{size.ToString(CultureInfo.InvariantCulture)}]",
+        Kind = TypeKind.UInt8,
+        ElementSize = 1,
+        ArrayLengths = new[] { size }.ToEquatableArray(),
+    };
 
     /// <summary>Every kernel-doc block of the headers that documents an ioctl, by ioctl name.</summary>
     private Dictionary<string, DocumentedIoctl> ScanComments()
@@ -162,40 +220,7 @@ internal sealed partial class IoctlTableBuilder
         return end < 0 ? flat : flat[..(end + 1)];
     }
 
-    private static string ThirdArgument(string[] body)
-    {
-        // Tokens: _IOR ( type , nr , T... ) with nested parentheses in type or nr.
-        int depth = 0, commas = 0, start = -1;
-        for (int i = 1; i < body.Length; i++)
-        {
-            switch (body[i])
-            {
-                case "(":
-                    depth++;
-                    break;
-                case ")":
-                    depth--;
-                    if (depth == 0)
-                    {
-                        return start < 0 ? string.Empty : string.Join(" ", body[start..i]);
-                    }
-
-                    break;
-                case "," when depth == 1:
-                    commas++;
-                    if (commas == 2)
-                    {
-                        start = i + 1;
-                    }
-
-                    break;
-            }
-        }
-
-        return string.Empty;
-    }
-
-    private static (IoctlArgKind Kind, string? Struct) ClassifyArgument(string type)
+    private static (IoctlArgKind Kind, string? Struct) ClassifyDocumented(string type)
     {
         Match record = RecordType().Match(type);
         if (record.Success)

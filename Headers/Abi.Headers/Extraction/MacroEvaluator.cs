@@ -18,25 +18,16 @@ internal sealed class MacroEvaluator
     private const string PointerSizeName = "__abi_pointer_size";
 
     private readonly HeaderExtractor _extractor;
-    private readonly IReadOnlyList<string> _headers;
 
-    public MacroEvaluator(HeaderExtractor extractor, IReadOnlyList<string> headers)
-    {
-        _extractor = extractor;
-        _headers = headers;
-    }
+    public MacroEvaluator(HeaderExtractor extractor) => _extractor = extractor;
 
-    public readonly record struct Value(string Text, string CType, bool IsSigned, bool IsString);
+    public readonly record struct Value(string Text, string CType, bool IsSigned, bool IsString, bool IsFloat = false);
 
     public sealed record Result(Dictionary<string, Value> Values, int PointerSize);
 
     public unsafe Result Evaluate(IReadOnlyList<HeaderExtractor.MacroDefinition> macros)
     {
-        var source = new StringBuilder();
-        foreach (string header in _headers)
-        {
-            source.Append(CultureInfo.InvariantCulture, $"#include <{header}>\n");
-        }
+        var source = new StringBuilder(_extractor.Includes());
 
         source.Append(CultureInfo.InvariantCulture, $"static const unsigned long {PointerSizeName} = sizeof(void *);\n");
         foreach (HeaderExtractor.MacroDefinition macro in macros)
@@ -99,6 +90,8 @@ internal sealed class MacroEvaluator
                         ? Libclang.clang_EvalResult_getAsUnsigned(result).ToString(CultureInfo.InvariantCulture)
                         : Libclang.clang_EvalResult_getAsLongLong(result).ToString(CultureInfo.InvariantCulture);
                     return new Value(text, cType, !unsigned, IsString: false);
+                case CXEvalResultKind.CXEval_Float:
+                    return new Value(Libclang.clang_EvalResult_getAsDouble(result).ToString("R", CultureInfo.InvariantCulture), cType, IsSigned: true, IsString: false, IsFloat: true);
                 case CXEvalResultKind.CXEval_StrLiteral:
                     return new Value(Marshal.PtrToStringUTF8((nint)Libclang.clang_EvalResult_getAsStr(result)) ?? string.Empty, "const char *", IsSigned: false, IsString: true);
                 default:

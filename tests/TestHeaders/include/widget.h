@@ -101,6 +101,12 @@ struct widget_regs {
 	__u8 grid[2][3];
 } __attribute__((packed));
 
+/* Two register writes in one mailbox: an array of a packed struct strides by its packed size. */
+struct widget_mailbox {
+	__u8 count;
+	struct widget_regs regs[2];
+};
+
 #define WIDGET_GET_INFO		_IOR(WIDGET_IOC_MAGIC, 1, struct widget_info)
 #define WIDGET_SET_MODE		_IOW(WIDGET_IOC_MAGIC, 2, __u32)
 #define WIDGET_SUBMIT		_IOWR(WIDGET_IOC_MAGIC, 3, struct widget_batch)

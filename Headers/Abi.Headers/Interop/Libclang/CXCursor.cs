@@ -37,6 +37,11 @@ internal readonly unsafe struct CXCursor
 
     public string RawComment => Libclang.TakeString(Libclang.clang_Cursor_getRawCommentText(this));
 
+    /// <summary>The Unified Symbol Resolution: one key per declaration, also for unnamed records.</summary>
+    public string Usr => Libclang.TakeString(Libclang.clang_getCursorUSR(this));
+
+    public CXType TypedefUnderlyingType => Libclang.clang_getTypedefDeclUnderlyingType(this);
+
     public CXType EnumIntegerType => Libclang.clang_getEnumDeclIntegerType(this);
 
     public long EnumConstantValue => Libclang.clang_getEnumConstantDeclValue(this);

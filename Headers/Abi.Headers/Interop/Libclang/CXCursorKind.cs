@@ -4,6 +4,7 @@ namespace Abi.Headers.Interop.Libclang;
 internal enum CXCursorKind
 {
     CXCursor_StructDecl = 2,
+    CXCursor_NoDeclFound = 71,
     CXCursor_UnionDecl = 3,
     CXCursor_EnumDecl = 5,
     CXCursor_FieldDecl = 6,

@@ -61,6 +61,15 @@ internal static unsafe partial class Libclang
     [LibraryImport(LibraryName)]
     internal static partial ulong clang_getEnumConstantDeclUnsignedValue(CXCursor cursor);
 
+    [LibraryImport(LibraryName)]
+    internal static partial CXString clang_getCursorUSR(CXCursor cursor);
+
+    [LibraryImport(LibraryName)]
+    internal static partial CXType clang_getTypedefDeclUnderlyingType(CXCursor cursor);
+
+    [LibraryImport(LibraryName)]
+    internal static partial CXCursor clang_getCursorSemanticParent(CXCursor cursor);
+
     [UnmanagedCallersOnly]
     internal static CXChildVisitResult CollectChild(CXCursor cursor, CXCursor parent, nint clientData)
     {

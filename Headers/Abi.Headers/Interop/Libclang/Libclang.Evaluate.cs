@@ -20,6 +20,9 @@ internal static unsafe partial class Libclang
     internal static partial long clang_EvalResult_getAsLongLong(nint result);
 
     [LibraryImport(LibraryName)]
+    internal static partial double clang_EvalResult_getAsDouble(nint result);
+
+    [LibraryImport(LibraryName)]
     internal static partial byte* clang_EvalResult_getAsStr(nint result);
 
     [LibraryImport(LibraryName)]

@@ -30,4 +30,7 @@ internal static unsafe partial class Libclang
 
     [LibraryImport(LibraryName)]
     internal static partial uint clang_Type_visitFields(CXType type, delegate* unmanaged<CXCursor, nint, CXVisitorResult> visitor, nint clientData);
+
+    [LibraryImport(LibraryName)]
+    internal static partial CXType clang_Type_getNamedType(CXType type);
 }
