@@ -22,6 +22,12 @@ public sealed record AbiModel
     /// <summary>The headers this model describes, as include paths (<c>linux/vfio.h</c>).</summary>
     public required EquatableArray<string> Headers { get; init; }
 
+    /// <summary>
+    /// Headers included with <see cref="Headers"/> (the prelude before them; those declaring types
+    /// that ioctl overrides name after them): a C file reproducing the model includes them too.
+    /// </summary>
+    public EquatableArray<string> Prelude { get; init; } = EquatableArray<string>.Empty;
+
     /// <summary>Structs and unions, by name.</summary>
     public required EquatableArray<RecordDecl> Records { get; init; }
 

@@ -46,7 +46,7 @@ internal static class Commands
         var prelude = new Option<string[]>("--prelude")
         {
             Description = "A header included before the headers, as their users include it (repeatable; default linux/types.h and linux/ioctl.h; 'none' for nothing)",
-            DefaultValueFactory = _ => ["linux/types.h", "linux/ioctl.h"],
+            DefaultValueFactory = _ => [.. ExtractionOptions.DefaultPrelude],
         };
         var define = new Option<string[]>("--define") { Description = "A preprocessor definition NAME or NAME=VALUE (repeatable)", DefaultValueFactory = _ => [] };
         var system = new Option<bool>("--system-includes") { Description = "Search the C library's and the compiler's headers after the kernel headers (for headers that include <stdint.h>, <sys/time.h>)" };

@@ -16,7 +16,7 @@ internal static class GccProbe
     {
         var c = new StringBuilder();
         c.Append("#include <stdio.h>\n#include <stddef.h>\n#include <string.h>\n");
-        foreach (string header in (prelude ?? []).Concat(model.Headers))
+        foreach (string header in (prelude ?? []).Concat(model.Headers).Concat(model.Prelude).Distinct())
         {
             c.Append(CultureInfo.InvariantCulture, $"#include <{header}>\n");
         }

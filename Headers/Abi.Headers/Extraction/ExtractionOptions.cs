@@ -14,9 +14,12 @@ public sealed record ExtractionOptions
     /// <summary>
     /// Headers included before <see cref="Headers"/>, as a C file using them would: Linux UAPI
     /// headers that use <c>_IOR</c> without including <c>&lt;linux/ioctl.h&gt;</c> rely on it.
-    /// Their own declarations are not emitted.
+    /// Their own declarations are not emitted; one that is not on the include path is left out.
     /// </summary>
-    public IReadOnlyList<string> Prelude { get; init; } = [];
+    public IReadOnlyList<string> Prelude { get; init; } = DefaultPrelude;
+
+    /// <summary>What a C file using a Linux UAPI header has included before it.</summary>
+    public static IReadOnlyList<string> DefaultPrelude { get; } = ["linux/types.h", "linux/ioctl.h"];
 
     /// <summary>Preprocessor definitions, as <c>NAME</c> or <c>NAME=VALUE</c>.</summary>
     public IReadOnlyList<string> Defines { get; init; } = [];

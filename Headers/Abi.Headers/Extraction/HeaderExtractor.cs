@@ -83,7 +83,10 @@ public sealed partial class HeaderExtractor : IDisposable
 
     // A prelude header missing from the include path is left out: a user's own header directory
     // need not hold the kernel's headers.
-    private bool PreludeFound(string header) =>
+    private bool PreludeFound(string header) => CanInclude(header);
+
+    /// <summary>Whether <paramref name="header"/> is on the include path.</summary>
+    internal bool CanInclude(string header) =>
         _options.IncludeDirectories.Concat(_options.SystemIncludes ? SystemIncludeDirectories.For(_options.Target) : [])
             .Any(dir => File.Exists(Path.Combine(dir, header)));
 
@@ -108,8 +111,9 @@ public sealed partial class HeaderExtractor : IDisposable
         }
 
         (List<MacroDecl> macros, int pointerSize) = VisitMacros(tu);
-        var resolver = new IoctlArgumentResolver(this, _options.Overrides);
-        var ioctls = new IoctlTableBuilder(_options.Overrides, _files, _options.Target, resolver, _notes, _records)
+        var overrides = _options.Overrides is null ? IoctlOverrides.BuiltIn : _options.Overrides.Over(IoctlOverrides.BuiltIn);
+        var resolver = new IoctlArgumentResolver(this, overrides);
+        var ioctls = new IoctlTableBuilder(overrides, _files, _options.Target, resolver, _notes, _records)
             .Build(macros);
 
         return new AbiModel
@@ -119,6 +123,7 @@ public sealed partial class HeaderExtractor : IDisposable
             Source = _options.Source,
             Target = new TargetInfo { Triple = _options.Target, PointerSize = pointerSize },
             Headers = _options.Headers.ToEquatableArray(),
+            Prelude = _options.Prelude.Where(PreludeFound).Concat(resolver.IncludedForOverrides).ToEquatableArray(),
             Records = _records.OrderBy(r => r.Name, StringComparer.Ordinal).ToEquatableArray(),
             Enums = _enums.ToEquatableArray(),
             Macros = macros.OrderBy(m => m.Name, StringComparer.Ordinal).ToEquatableArray(),

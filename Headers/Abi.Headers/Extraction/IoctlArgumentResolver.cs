@@ -23,13 +23,16 @@ internal sealed class IoctlArgumentResolver
     private static readonly string[] s_typedMacros = ["_IOR", "_IOW", "_IOWR", "_IOR_BAD", "_IOW_BAD", "_IOWR_BAD"];
 
     private readonly HeaderExtractor _extractor;
-    private readonly IoctlOverrides? _overrides;
+    private readonly IoctlOverrides _overrides;
 
-    public IoctlArgumentResolver(HeaderExtractor extractor, IoctlOverrides? overrides)
+    public IoctlArgumentResolver(HeaderExtractor extractor, IoctlOverrides overrides)
     {
         _extractor = extractor;
         _overrides = overrides;
     }
+
+    /// <summary>Headers included only for the types overrides name; a C file using the model includes them too.</summary>
+    public List<string> IncludedForOverrides { get; } = [];
 
     /// <summary>How a macro builds its request code.</summary>
     public enum Shape
@@ -53,7 +56,19 @@ internal sealed class IoctlArgumentResolver
     /// </summary>
     public (Dictionary<string, Found> Ioctls, Dictionary<string, TypeRef> OverrideTypes) Resolve(IReadOnlyList<MacroDecl> candidates)
     {
+        // Only the overrides of this header's macros: a type they name is described into the model.
+        var names = new HashSet<string>(candidates.Select(m => m.Name), StringComparer.Ordinal);
+        List<IoctlOverride> typed = _overrides.Ioctls.Where(o => o.Type is not null && names.Contains(o.Name)).ToList();
         var source = new StringBuilder(_extractor.Includes());
+        if (typed.Count > 0)
+        {
+            foreach (string header in _overrides.Includes.Where(_extractor.CanInclude))
+            {
+                source.Append($"#include <{header}>\n");
+                IncludedForOverrides.Add(header);
+            }
+        }
+
         source.Append(
             $"""
             struct {NoArgument};
@@ -74,12 +89,9 @@ internal sealed class IoctlArgumentResolver
             source.Append($"static __typeof__({macro.Name}) {Prefix}{macro.Name};\n");
         }
 
-        foreach (IoctlOverride entry in _overrides?.Ioctls ?? [])
+        foreach (IoctlOverride entry in typed)
         {
-            if (entry.Type is not null)
-            {
-                source.Append($"static __typeof__({entry.Type}) *{OverridePrefix}{entry.Name};\n");
-            }
+            source.Append($"static __typeof__({entry.Type}) *{OverridePrefix}{entry.Name};\n");
         }
 
         var ioctls = new Dictionary<string, Found>(StringComparer.Ordinal);

@@ -10,12 +10,21 @@ namespace Abi.Headers.Extraction;
 /// </summary>
 public sealed record IoctlOverrides
 {
-    public IReadOnlyList<FdKindRule> FdKinds { get; init; } = [];
+    // The serializer sets init-only properties together, absent ones to null: keep them empty instead.
+    public IReadOnlyList<FdKindRule> FdKinds { get; init => field = value ?? []; } = [];
 
-    public IReadOnlyList<IoctlOverride> Ioctls { get; init; } = [];
+    public IReadOnlyList<IoctlOverride> Ioctls { get; init => field = value ?? []; } = [];
 
-    /// <summary>The table for the Linux iommufd and VFIO headers, embedded from <c>Ioctls/ioctl-overrides.json</c>.</summary>
-    public static IoctlOverrides BuiltIn { get; } = LoadBuiltIn();
+    /// <summary>Headers that declare the types the entries name (<c>struct ifreq</c> is in <c>linux/if.h</c>), included only to resolve them.</summary>
+    public IReadOnlyList<string> Includes { get; init => field = value ?? []; } = [];
+
+    /// <summary>
+    /// The built-in tables: iommufd and VFIO (<c>Ioctls/ioctl-overrides.json</c>) and the ioctls of
+    /// common Linux UAPI headers whose handlers read the argument otherwise than the encoding says
+    /// (<c>Ioctls/linux-uapi-overrides.json</c>: tun, KVM, perf, fs and block, i2c-dev, usbdevfs),
+    /// each entry citing the handler it was read from.
+    /// </summary>
+    public static IoctlOverrides BuiltIn { get; } = LoadBuiltIn("ioctl-overrides.json").Over(LoadBuiltIn("linux-uapi-overrides.json"));
 
     /// <summary>The fd kind for <paramref name="ioctl"/>: the longest matching prefix wins.</summary>
     public FdKind FdKindOf(string ioctl) =>
@@ -31,6 +40,7 @@ public sealed record IoctlOverrides
     {
         FdKinds = [.. FdKinds, .. under.FdKinds.Where(r => !FdKinds.Any(o => o.Prefix == r.Prefix))],
         Ioctls = [.. Ioctls, .. under.Ioctls.Where(r => For(r.Name) is null)],
+        Includes = [.. Includes, .. under.Includes.Where(h => !Includes.Contains(h))],
     };
 
     /// <summary>Reads a user's override file.</summary>
@@ -52,10 +62,10 @@ public sealed record IoctlOverrides
         JsonSerializer.Deserialize(utf8Json, IoctlOverridesJsonContext.Default.IoctlOverrides)
         ?? throw new ExtractionException("the ioctl override table is empty");
 
-    private static IoctlOverrides LoadBuiltIn()
+    private static IoctlOverrides LoadBuiltIn(string name)
     {
-        using Stream stream = typeof(IoctlOverrides).Assembly.GetManifestResourceStream("ioctl-overrides.json")
-            ?? throw new InvalidOperationException("ioctl-overrides.json is not embedded");
+        using Stream stream = typeof(IoctlOverrides).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException(name + " is not embedded");
         return Parse(stream);
     }
 }

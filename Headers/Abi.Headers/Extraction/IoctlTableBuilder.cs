@@ -20,10 +20,10 @@ internal sealed partial class IoctlTableBuilder
     private readonly IReadOnlyCollection<RecordDecl> _records;
 
     // records: the extractor's list, live, because resolving argument types may describe more.
-    public IoctlTableBuilder(IoctlOverrides? overrides, HeaderFiles files, string target, IoctlArgumentResolver resolver, List<ExtractionNote> notes, IReadOnlyCollection<RecordDecl> records)
+    public IoctlTableBuilder(IoctlOverrides overrides, HeaderFiles files, string target, IoctlArgumentResolver resolver, List<ExtractionNote> notes, IReadOnlyCollection<RecordDecl> records)
     {
         _records = records;
-        _overrides = overrides is null ? IoctlOverrides.BuiltIn : overrides.Over(IoctlOverrides.BuiltIn);
+        _overrides = overrides;
         _files = files;
         _target = target;
         _resolver = resolver;
@@ -38,7 +38,13 @@ internal sealed partial class IoctlTableBuilder
         var table = new List<IoctlDecl>();
         foreach (MacroDecl macro in integers)
         {
-            if (!found.TryGetValue(macro.Name, out IoctlArgumentResolver.Found? shape)
+            // A request code that is a plain number (i2c-dev's I2C_SLAVE is 0x0703) is an ioctl when an override says so.
+            if (!found.TryGetValue(macro.Name, out IoctlArgumentResolver.Found? shape) && _overrides.For(macro.Name) is { Skip: false })
+            {
+                shape = new IoctlArgumentResolver.Found(IoctlArgumentResolver.Shape.None, null);
+            }
+
+            if (shape is null
                 || !ulong.TryParse(macro.Value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value)
                 || value > uint.MaxValue)
             {
@@ -96,8 +102,13 @@ internal sealed partial class IoctlTableBuilder
                         continue;
                     }
 
+                    // "pointer" to a record or an int is the struct or int pointer those kinds already are.
                     (IoctlArgKind kind, structName, argumentType) = Classify(overridden);
-                    argument = fix.Argument ?? kind;
+                    argument = fix.Argument is null or IoctlArgKind.Pointer ? kind : fix.Argument.Value;
+                    if (argument == IoctlArgKind.Value)
+                    {
+                        argumentType = overridden;
+                    }
                 }
                 else
                 {

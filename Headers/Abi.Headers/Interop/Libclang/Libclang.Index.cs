@@ -62,4 +62,7 @@ internal static unsafe partial class Libclang
             return text.ToString();
         }
     }
+
+    [LibraryImport(LibraryName)]
+    internal static partial void clang_toggleCrashRecovery(uint isEnabled);
 }

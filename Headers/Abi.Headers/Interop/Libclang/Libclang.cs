@@ -30,9 +30,20 @@ internal static unsafe partial class Libclang
     /// <exception cref="LibclangNotFoundException">No usable libclang was found.</exception>
     internal static string EnsureLoaded()
     {
+        if (!s_crashRecoveryOff)
+        {
+            // libclang's crash recovery installs SIGSEGV handlers that take the signal .NET turns into
+            // a NullReferenceException anywhere else in the process (a generator, a test) and kill it
+            // with SIGILL. Parses here do not need it: a parse that fails is an error either way.
+            clang_toggleCrashRecovery(0);
+            s_crashRecoveryOff = true;
+        }
+
         using CXString version = clang_getClangVersion();
         return version.ToString();
     }
+
+    private static bool s_crashRecoveryOff;
 
     private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
     {
