@@ -22,7 +22,15 @@ public sealed class HeaderMatrixTests(LinuxHeadersFixture linux)
         "linux/userfaultfd.h", "linux/kvm.h", "linux/io_uring.h", "linux/perf_event.h", "linux/gpio.h",
         "linux/if_tun.h", "linux/i2c-dev.h", "linux/videodev2.h", "linux/fs.h", "drm/drm.h",
         "linux/usbdevice_fs.h", "linux/iommufd.h", "linux/vfio.h",
+
+        // The project's own header of every construct the others might not show (tests/TestHeaders).
+        "constructs.h",
     ];
+
+    private static string TestHeaders => Path.Combine(RepoPaths.Root, "tests", "TestHeaders", "include");
+
+    private IReadOnlyList<string> IncludeDirectories =>
+        [TestHeaders, .. linux.Headers["7.2"].IncludeDirectories("x86_64-linux-gnu")];
 
     public static readonly string[] Prelude = ["linux/types.h", "linux/ioctl.h"];
 
@@ -31,6 +39,7 @@ public sealed class HeaderMatrixTests(LinuxHeadersFixture linux)
         var options = LinuxHeadersFixture.Options(HeaderProfile.Find("7.2"), linux.Headers["7.2"], "x86_64-linux-gnu") with
         {
             Headers = [header],
+            IncludeDirectories = IncludeDirectories,
             Prelude = Prelude,
             SystemIncludes = true,
         };
@@ -44,7 +53,7 @@ public sealed class HeaderMatrixTests(LinuxHeadersFixture linux)
     {
         AbiModel model = Extract(header);
         List<string> expected = GccProbe.Expected(model);
-        List<string> actual = GccProbe.Run(model, linux.Headers["7.2"].IncludeDirectories("x86_64-linux-gnu"), Prelude);
+        List<string> actual = GccProbe.Run(model, IncludeDirectories, Prelude);
         List<string> missing = expected.Except(actual).ToList();
         List<string> extra = actual.Except(expected).ToList();
         Assert.True(missing.Count == 0 && extra.Count == 0,

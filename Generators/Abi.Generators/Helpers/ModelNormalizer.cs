@@ -11,7 +11,7 @@ namespace Abi.Generators.Helpers;
 /// "Names") and reporting each rename (ABI0103). C keeps tags, members, enum constants and macros in
 /// separate namespaces; C# does not:
 /// <list type="bullet">
-/// <item>an enum whose tag is also a struct's tag becomes <c>tag_enum</c>;</item>
+/// <item>an enum whose tag is also a record's name (a typedef of an untagged struct) becomes <c>tag_enum</c>;</item>
 /// <item>a type named like a generated type (<c>Constants</c>, the ioctl wrappers) gets a trailing <c>_</c>;</item>
 /// <item>a member named like its enclosing type gets a trailing <c>_</c> (CS0542);</item>
 /// <item>a macro with the name of an anonymous enum's member is dropped when it has the same value
@@ -41,7 +41,7 @@ internal static class ModelNormalizer
             if (decl.Name is string name && (taken.Contains(name) || recordRenames.ContainsValue(name)) && !enumRenames.ContainsKey(name))
             {
                 enumRenames[name] = Fresh(name + "_enum", taken);
-                Renamed(diagnostics, decl.Location, $"enum {name}", enumRenames[name], "a struct or union has this tag too");
+                Renamed(diagnostics, decl.Location, $"enum {name}", enumRenames[name], "a struct, union or typedef has this name too");
             }
             else if (decl.Name is string other)
             {

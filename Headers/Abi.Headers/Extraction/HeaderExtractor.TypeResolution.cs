@@ -88,7 +88,7 @@ public sealed partial class HeaderExtractor
                 {
                     CXCursor decl = elementCanonical.Declaration;
                     (string? typedefName, _) = TypedefOf(element);
-                    name = IsTagless(decl) ? (typedefName is null ? null : EnumNameOf(decl, typedefName)) : EnumNameOf(decl, null);
+                    name = EnumNameOf(decl, typedefName);
                     CXType integer = decl.EnumIntegerType.Canonical;
                     enumBase = KindOf(integer, integer.SizeOf) ?? TypeKind.Int32;
                     break;

@@ -17,11 +17,14 @@ public sealed partial class HeaderExtractor
     {
         string usr = decl.Usr;
         string key = usr.Length > 0 ? usr : LocationOf(decl) + "#" + decl.Spelling;
-        if (!_enumNames.TryGetValue(key, out string? name))
+        // An untagged enum seen first without its typedef (an anonymous enum's constants) stays
+        // unnamed until a typedef names it.
+        if (!_enumNames.TryGetValue(key, out string? name) || (name is null && suggested is not null))
         {
+            bool described = _enumNames.ContainsKey(key);
             name = IsTagless(decl) ? suggested : decl.Spelling;
             _enumNames[key] = name;
-            if (decl.IsDefinition)
+            if (decl.IsDefinition && !described)
             {
                 VisitEnum(decl, name);
             }
