@@ -97,14 +97,12 @@ public sealed partial class AbiGenerator
                 ct.ThrowIfCancellationRequested();
                 List<ParsedModel> primaries = group.Where(m => m.Role == ModelRole.Primary).OrderBy(m => m.FilePath, StringComparer.Ordinal).ToList();
                 ParsedModel? baseline = group.Where(m => m.Role == ModelRole.Baseline).OrderBy(m => m.FilePath, StringComparer.Ordinal).FirstOrDefault();
-                foreach (ParsedModel extra in primaries.Skip(1))
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateModel, extra.FilePath, 1, primaries[0].FilePath, extra.FilePath, group.Key));
-                }
-
                 if (primaries.Count > 0)
                 {
-                    sets.Add(new BindingSet(primaries[0], baseline is null ? ProfileDelta.None : Delta(baseline.Model, primaries[0].Model)));
+                    (ParsedModel primary, EquatableArray<IoctlType> otherTypes) = primaries.Count == 1
+                        ? (primaries[0], EquatableArray<IoctlType>.Empty)
+                        : ModelMerger.Merge(primaries, diagnostics);
+                    sets.Add(new BindingSet(primary, baseline is null ? ProfileDelta.None : Delta(baseline.Model, primary.Model)) { OtherTypes = otherTypes });
                 }
             }
 
@@ -139,6 +137,7 @@ public sealed partial class AbiGenerator
             List<string> same = set.Primary.Model.Records.Select(r => r.Name)
                 .Concat(set.Primary.Model.Enums.Where(e => e.Name is not null).Select(e => e.Name!))
                 .Concat(["Constants", "FixedArrays", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", set.Primary.OtherIoctlsType])
+                .Concat(set.OtherTypes.Select(t => t.TypeName))
                 .Where(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
                 .Distinct(StringComparer.Ordinal)
                 .OrderBy(n => n, StringComparer.Ordinal)
@@ -235,7 +234,10 @@ public sealed partial class AbiGenerator
         {
             AbiModel model = set.Primary.Model;
             Dictionary<string, RecordDecl> records = model.Records.ToDictionary(r => r.Name, StringComparer.Ordinal);
-            foreach (IGrouping<FdKind, IoctlDecl> group in model.Ioctls.GroupBy(i => i.FdKind).OrderBy(g => g.Key))
+            Dictionary<string, string> otherTypes = set.OtherTypes.ToDictionary(t => t.Ioctl, t => t.TypeName, StringComparer.Ordinal);
+            foreach (IGrouping<(FdKind Kind, string Type), IoctlDecl> group in model.Ioctls
+                .GroupBy(i => (i.FdKind, TypeNameOf(i.FdKind, otherTypes.TryGetValue(i.Name, out string? t) ? t : set.Primary.OtherIoctlsType)))
+                .OrderBy(g => g.Key.FdKind).ThenBy(g => g.Key.Item2, StringComparer.Ordinal))
             {
                 List<IoctlDecl> ioctls = group.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
                 string prefix = Naming.CommonPrefix(ioctls.Select(i => i.Name).ToList());
@@ -262,7 +264,7 @@ public sealed partial class AbiGenerator
                         set.Delta.IsNew("ioctl:" + ioctl.Name) ? set.Delta.BaselineProfile : null));
                 }
 
-                yield return new IoctlGroupSpec(set.Primary.Namespace, TypeNameOf(group.Key, set.Primary.OtherIoctlsType), group.Key, specs.ToEquatableArray());
+                yield return new IoctlGroupSpec(set.Primary.Namespace, group.Key.Type, group.Key.Kind, specs.ToEquatableArray());
             }
         }
 

@@ -36,8 +36,8 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor DuplicateModel = new(
         "ABI0004",
-        "Two primary models emit into one namespace",
-        "'{0}' and '{1}' both emit into namespace '{2}'; give one of them another AbiNamespace or mark the older one AbiRole=\"baseline\"",
+        "Two models in one namespace declare one name differently",
+        "{0} is declared differently by '{1}' and '{2}', which both emit into namespace '{3}'; the second is left out. Give one AbiHeader another Namespace (or mark the older model AbiRole=\"baseline\").",
         Category,
         DiagnosticSeverity.Error,
         isEnabledByDefault: true,

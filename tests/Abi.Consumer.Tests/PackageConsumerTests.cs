@@ -76,6 +76,96 @@ public sealed class PackageConsumerTests : IDisposable
         Assert.Equal("40 40 13 3B85 80287701 9", output.Trim());
     }
 
+    [Fact]
+    public void FreshProject_BuildsTheHeaderMatrix_WithWarningsAsErrors_AndRebuildsNothing()
+    {
+        string root = Abi.Tests.RepoRoot.Path;
+        string feed = Path.Combine(_scratch.FullName, "feed");
+        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop" })
+        {
+            Run(root, "dotnet", "pack", project, "-c", Configuration, "--no-build", "-o", feed);
+        }
+
+        // Every matrix header by include name (the pinned package), and the construct header as a user's own.
+        string[] headers =
+        [
+            "linux/userfaultfd.h", "linux/kvm.h", "linux/io_uring.h", "linux/perf_event.h", "linux/gpio.h",
+            "linux/if_tun.h", "linux/i2c-dev.h", "linux/videodev2.h", "linux/fs.h", "drm/drm.h",
+            "linux/usbdevice_fs.h", "linux/iommufd.h", "linux/vfio.h",
+        ];
+        string app = Path.Combine(_scratch.FullName, "matrix");
+        Directory.CreateDirectory(Path.Combine(app, "include", "other"));
+        File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "constructs.h"), Path.Combine(app, "include", "constructs.h"));
+        File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "other", "colors.h"), Path.Combine(app, "include", "other", "colors.h"));
+        string items = string.Concat(headers.Select((h, i) => $"    <AbiHeader Include=\"{h}\" Namespace=\"M{i}\" IoctlsType=\"Ioctls{i}\" />\n"));
+        WriteFeedConfig(app, feed);
+        File.WriteAllText(Path.Combine(app, "matrix.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <AllowUnsafeBlocks>true</AllowUnsafeBlocks>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                <RestorePackagesPath>{Path.Combine(_scratch.FullName, "packages")}</RestorePackagesPath>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Abi.Generators" Version="0.1.0" PrivateAssets="all" />
+                <PackageReference Include="Abi.Interop" Version="0.1.0" />
+            {items}    <AbiHeader Include="include/constructs.h" Namespace="Cx" IoctlsType="CxIoctls" IncludeDirectories="include" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using System.Runtime.CompilerServices;
+
+            // Sizes gcc gives over the same headers: kvm_run 2352, v4l2_format 208, uffd_msg 32, drm_version 64,
+            // io_uring_sqe 64, perf_event_attr 144, cx_packed_array 16; KVM_RUN 0xAE80, VIDIOC_S_FMT 0xC0D05605.
+            Console.WriteLine(string.Join(' ',
+                Unsafe.SizeOf<M1.kvm_run>(), Unsafe.SizeOf<M7.v4l2_format>(), Unsafe.SizeOf<M0.uffd_msg>(), Unsafe.SizeOf<M9.drm_version>(),
+                Unsafe.SizeOf<M2.io_uring_sqe>(), Unsafe.SizeOf<M3.perf_event_attr>(), Unsafe.SizeOf<Cx.cx_packed_array>(),
+                M1.Constants.KVM_RUN.ToString("X", null), M7.Constants.VIDIOC_S_FMT.ToString("X", null)));
+            """);
+
+        string first = Run(app, "dotnet", "build", "-v:n");
+        Assert.DoesNotContain("warning CS", first, StringComparison.Ordinal);
+        Assert.Equal(headers.Length + 1, first.Split('\n').Count(l => l.Contains("x86_64-linux-gnu: ", StringComparison.Ordinal) && l.Contains(" records", StringComparison.Ordinal)));
+
+        // The construct header's notes and renames are warnings at their C line, and do not fail the build.
+        Assert.Contains("constructs.h(120,1): warning ABI0102", first, StringComparison.Ordinal);
+        Assert.Contains("warning ABI0103", first, StringComparison.Ordinal);
+
+        string second = Run(app, "dotnet", "build", "-v:n");
+        Assert.Equal(headers.Length + 1, CountOf(second, "Skipping target \"AbiExtractHeaders\" because all output files are up-to-date"));
+        Assert.Contains("Skipping target \"CoreCompile\"", second, StringComparison.Ordinal);
+
+        string output = Run(app, "dotnet", Path.Combine(app, "bin", "Debug", "net10.0", "matrix.dll"));
+        Assert.Equal("2352 208 32 64 64 144 16 AE80 C0D05605", output.Trim());
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private static void WriteFeedConfig(string app, string feed) =>
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+
     private static string Run(string directory, string file, params string[] args)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using Microsoft.CodeAnalysis;
 
 namespace Abi.Generators.Tests;
@@ -41,14 +42,27 @@ public sealed class DiagnosticsTests
     }
 
     [Fact]
-    public void TwoPrimaryModelsInOneNamespace_GiveABI0004()
+    public void TwoModelsInOneNamespace_AreMerged_EachDeclarationOnce()
     {
         ModelFile a = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/a.abi.json");
         ModelFile b = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/b.abi.json");
+        (GeneratorDriver driver, Compilation output, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(a, b), GeneratorHarness.Compilation());
+        Assert.Empty(diagnostics);
+        Assert.Single(driver.GetRunResult().GeneratedTrees, t => t.FilePath.EndsWith(".widget_info.g.cs", StringComparison.Ordinal));
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+    }
+
+    [Fact]
+    public void TwoModelsInOneNamespace_DeclaringOneStructDifferently_GiveABI0004AtTheSecond()
+    {
+        ModelFile a = ModelFile.From(GeneratorHarness.WidgetModel, virtualPath: "/m/a.abi.json");
+        string changed = File.ReadAllText(GeneratorHarness.WidgetModel).Replace("\"size\": 40,", "\"size\": 48,", StringComparison.Ordinal);
+        ModelFile b = ModelFile.From("/m/b.abi.json", changed);
         (_, _, ImmutableArray<Diagnostic> diagnostics) = GeneratorHarness.Run(GeneratorHarness.Driver(a, b), GeneratorHarness.Compilation());
         Diagnostic diagnostic = Assert.Single(diagnostics);
         Assert.Equal("ABI0004", diagnostic.Id);
         Assert.Equal("/m/b.abi.json", diagnostic.Location.GetLineSpan().Path);
+        Assert.Contains("struct widget_info", diagnostic.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
     [Fact]
