@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Abi needs, idempotently, and builds it. Sourced by run.sh and test.sh.
-#  - Debian packages: libclang (1-14, or any of 15-19 already present) and gcc
-#  - NuGet packages: dotnet restore
+#  - Debian packages: gcc (the layout oracle of the tests, and the C library's headers)
+#  - NuGet packages: dotnet restore, libclang among them (libclang.runtime.linux-x64; a system
+#    libclang 14 or later, or LIBCLANG_PATH, is the fallback)
 #  - the pinned linux-libc-dev headers, into the cache ($ABI_CACHE, else ~/.cache/abi)
 set -euo pipefail
 
@@ -10,9 +11,6 @@ export ABI_ROOT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 missing=()
-if [ -z "${LIBCLANG_PATH:-}" ] && ! compgen -G '/usr/lib/*-linux-gnu*/libclang-1[4-9].so.1' >/dev/null; then
-  missing+=(libclang1-14)
-fi
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 if [ ${#missing[@]} -gt 0 ]; then

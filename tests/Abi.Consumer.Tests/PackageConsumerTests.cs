@@ -4,7 +4,8 @@ namespace Abi.Consumer.Tests;
 
 /// <summary>
 /// The packages as a user gets them: packed from this build into a local folder, restored into a
-/// fresh project outside the repository (its own package cache, no other feed), built twice.
+/// fresh project outside the repository (its own package cache; besides the packed packages, only
+/// this machine's NuGet cache as a feed, for libclang), built twice.
 /// </summary>
 public sealed class PackageConsumerTests : IDisposable
 {
@@ -31,15 +32,7 @@ public sealed class PackageConsumerTests : IDisposable
         string app = Path.Combine(_scratch.FullName, "app");
         Directory.CreateDirectory(Path.Combine(app, "include"));
         File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "widget.h"), Path.Combine(app, "include", "widget.h"));
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        WriteFeedConfig(app, feed);
         File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -130,6 +123,7 @@ public sealed class PackageConsumerTests : IDisposable
 
         string first = Run(app, "dotnet", "build", "-v:n");
         Assert.DoesNotContain("warning CS", first, StringComparison.Ordinal);
+        Assert.Contains("(libclang " + Path.Combine(_scratch.FullName, "packages", "libclang.runtime.linux-x64"), first, StringComparison.Ordinal);  // from NuGet, not apt
         Assert.Equal(headers.Length + 1, first.Split('\n').Count(l => l.Contains("x86_64-linux-gnu: ", StringComparison.Ordinal) && l.Contains(" records", StringComparison.Ordinal)));
 
         // The construct header's notes and renames are warnings at their C line, and do not fail the build.
@@ -144,6 +138,17 @@ public sealed class PackageConsumerTests : IDisposable
         Assert.Equal("2352 208 32 64 64 144 16 AE80 C0D05605", output.Trim());
     }
 
+    [Fact]
+    public void TheLibclangTheTargetsLookFor_IsTheOneThePackageDependsOn()
+    {
+        string root = Abi.Tests.RepoRoot.Path;
+        string props = File.ReadAllText(Path.Combine(root, "Generators", "Abi.Generators", "build", "Abi.Generators.props"));
+        string central = File.ReadAllText(Path.Combine(root, "Directory.Packages.props"));
+        string version = System.Text.RegularExpressions.Regex.Match(central, "libclang.runtime.linux-x64\" Version=\"([^\"]+)\"").Groups[1].Value;
+        Assert.NotEmpty(version);
+        Assert.Contains($">{version}</AbiLibclangVersion>", props, StringComparison.Ordinal);
+    }
+
     private static int CountOf(string text, string part)
     {
         int count = 0;
@@ -155,16 +160,26 @@ public sealed class PackageConsumerTests : IDisposable
         return count;
     }
 
-    private static void WriteFeedConfig(string app, string feed) =>
+    /// <summary>
+    /// The packed packages, and this machine's NuGet cache as the only other feed: it holds what they
+    /// depend on (libclang.runtime.linux-x64), which the repository's own restore put there.
+    /// </summary>
+    private static void WriteFeedConfig(string app, string feed)
+    {
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set
+            ? set
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <packageSources>
                 <clear />
                 <add key="local" value="{feed}" />
+                <add key="cache" value="{cache}" />
               </packageSources>
             </configuration>
             """);
+    }
 
     private static string Run(string directory, string file, params string[] args)
     {

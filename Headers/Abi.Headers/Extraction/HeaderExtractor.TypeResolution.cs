@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Abi.Headers.Interop.Libclang;
 using Abi.Model;
 
@@ -5,6 +6,9 @@ namespace Abi.Headers.Extraction;
 
 public sealed partial class HeaderExtractor
 {
+    [GeneratedRegex(@"\b(struct|union|enum) \((?:unnamed|anonymous)[^)]*\)")]
+    private static partial Regex UnnamedType();
+
     /// <summary>
     /// Maps a type onto the model: array dimensions peeled off, then the element kind by its
     /// canonical type. Records and enums the type names are described on the way, wherever they are
@@ -101,7 +105,9 @@ public sealed partial class HeaderExtractor
 
         return new TypeRef
         {
-            Spelling = spelling,
+            // libclang spells an untagged type with the path of its file ("struct (unnamed struct at
+            // /usr/include/...:12:3)"), worded by version; the model names it as it names the type.
+            Spelling = UnnamedType().Replace(spelling, m => $"{m.Groups[1].Value} {name ?? "(unnamed)"}"),
             Kind = kind.Value,
             ElementSize = checked((int)elementSize),
             Name = name,

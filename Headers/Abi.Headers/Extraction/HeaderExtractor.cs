@@ -217,7 +217,33 @@ public sealed partial class HeaderExtractor : IDisposable
     private static bool IsTagless(CXCursor decl)
     {
         string spelling = decl.Spelling;
-        return decl.IsAnonymous || spelling.Length == 0 || spelling.Contains("(unnamed", StringComparison.Ordinal) || spelling.Contains("(anonymous", StringComparison.Ordinal);
+        if (decl.IsAnonymous || spelling.Length == 0 || spelling.Contains("(unnamed", StringComparison.Ordinal) || spelling.Contains("(anonymous", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        // libclang 16 and later spell "typedef struct { ... } name_t" by its typedef name and do not
+        // call it anonymous: the source says it, no tag between the keyword and the brace.
+        List<string> tokens = Libclang.TokensOf(decl, 64);
+        int i = tokens.FindIndex(t => t is "struct" or "union" or "enum");
+        if (i < 0)
+        {
+            return false;
+        }
+
+        for (i++; i < tokens.Count && tokens[i] is "__attribute__" or "__attribute" or "__aligned__"; i++)
+        {
+            // Skip the attribute's balanced parentheses.
+            int depth = 0;
+            do
+            {
+                i++;
+                depth += tokens[i] == "(" ? 1 : tokens[i] == ")" ? -1 : 0;
+            }
+            while (depth > 0 && i + 1 < tokens.Count);
+        }
+
+        return i < tokens.Count && tokens[i] == "{";
     }
 
     private void Note(ExtractionNoteKind kind, string location, string subject, string reason) =>

@@ -27,15 +27,22 @@ internal static class SystemIncludeDirectories
         // The resource directory of the libclang in use: its builtin headers match its builtins.
         string version = Libclang.EnsureLoaded();
         string major = new(version.SkipWhile(c => !char.IsDigit(c)).TakeWhile(char.IsDigit).ToArray());
+        // Only the resource headers of the same major version: another version's builtins may not parse.
         foreach (string root in new[] { $"/usr/lib/llvm-{major}/lib/clang", "/usr/lib/clang", "/usr/local/lib/clang" })
         {
             if (Directory.Exists(root)
-                && Directory.GetDirectories(root).Select(d => Path.Combine(d, "include")).Where(d => File.Exists(Path.Combine(d, "stddef.h"))).Order(StringComparer.Ordinal).LastOrDefault() is string found)
+                && Directory.GetDirectories(root)
+                    .Where(d => Path.GetFileName(d) == major || Path.GetFileName(d).StartsWith(major + ".", StringComparison.Ordinal))
+                    .Select(d => Path.Combine(d, "include"))
+                    .Where(d => File.Exists(Path.Combine(d, "stddef.h")))
+                    .Order(StringComparer.Ordinal)
+                    .LastOrDefault() is string found)
             {
                 return found;
             }
         }
 
+        // Else gcc's: its stddef.h and stdarg.h are what the C library's headers expect.
         string gcc = $"/usr/lib/gcc/{triplet}";
         return Directory.Exists(gcc)
             ? Directory.GetDirectories(gcc).Select(d => Path.Combine(d, "include")).Where(d => File.Exists(Path.Combine(d, "stddef.h"))).Order(StringComparer.Ordinal).LastOrDefault()

@@ -14,7 +14,7 @@ internal static unsafe partial class Libclang
 {
     private const string LibraryName = "libclang";
 
-    /// <summary>Sonames tried in order when <c>LIBCLANG_PATH</c> is not set: Debian's libclang1-14 first, then 15-19.</summary>
+    /// <summary>Sonames tried in order after the NuGet package's library: Debian's libclang1-14 first, then 15-19.</summary>
     internal static readonly string[] CandidateNames =
     [
         "libclang-14.so.1", "libclang-15.so.1", "libclang-16.so.1", "libclang-17.so.1",
@@ -64,6 +64,13 @@ internal static unsafe partial class Libclang
             throw new LibclangNotFoundException($"LIBCLANG_PATH={overridePath} could not be loaded");
         }
 
+        // The NuGet package's library, as the application's dependency manifest places it.
+        if (NativeLibrary.TryLoad(name, assembly, searchPath, out nint packaged))
+        {
+            LoadedFrom = "libclang.runtime.linux-x64 (NuGet)";
+            return packaged;
+        }
+
         foreach (string candidate in CandidateNames)
         {
             if (NativeLibrary.TryLoad(candidate, out nint handle))
@@ -73,6 +80,6 @@ internal static unsafe partial class Libclang
             }
         }
 
-        throw new LibclangNotFoundException("no libclang found (tried " + string.Join(", ", CandidateNames) + ")");
+        throw new LibclangNotFoundException("no libclang found (tried the NuGet package, then " + string.Join(", ", CandidateNames) + ")");
     }
 }

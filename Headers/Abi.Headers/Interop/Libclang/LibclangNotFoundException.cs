@@ -8,7 +8,7 @@ public sealed class LibclangNotFoundException : Exception
     }
 
     public LibclangNotFoundException(string message)
-        : base(message + "; install Debian's libclang1-14 (apt-get install libclang1-14) or set LIBCLANG_PATH to a libclang 14-19 shared library")
+        : base(message + "; restore the NuGet package libclang.runtime.linux-x64 (Abi.Headers references it; the AbiHeader targets take it from the NuGet cache), set LIBCLANG_PATH to a libclang shared library (14 or later), or install Debian's libclang1-14 (apt-get install libclang1-14)")
     {
     }
 
