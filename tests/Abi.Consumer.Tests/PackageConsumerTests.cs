@@ -24,14 +24,24 @@ public sealed class PackageConsumerTests : IDisposable
     {
         string root = Abi.Tests.RepoRoot.Path;
         string feed = Path.Combine(_scratch.FullName, "feed");
-        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop", "Abi/Abi.Linux" })
+        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop" })
         {
             Run(root, "dotnet", "pack", project, "-c", Configuration, "--no-build", "-o", feed);
         }
 
+        // The README's consumer snippet, as written, around the user's own header (the test widget).
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        int marker = readme.IndexOf("<!-- consumer-snippet -->", StringComparison.Ordinal);
+        Assert.True(marker >= 0, "the README has no consumer snippet");
+        int start = readme.IndexOf("```xml\n", marker, StringComparison.Ordinal) + "```xml\n".Length;
+        string snippet = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+
         string app = Path.Combine(_scratch.FullName, "app");
-        Directory.CreateDirectory(Path.Combine(app, "include"));
-        File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "widget.h"), Path.Combine(app, "include", "widget.h"));
+        Directory.CreateDirectory(Path.Combine(app, "include", "extra"));
+        File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "widget.h"), Path.Combine(app, "include", "my_uapi.h"));
+        File.WriteAllText(Path.Combine(app, "my-ioctls.json"), """
+            { "ioctls": [ { "name": "WIDGET_RESET", "argument": "value", "direction": "none", "why": "the test widget's reset takes a value" } ] }
+            """);
         WriteFeedConfig(app, feed);
         File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
@@ -40,33 +50,29 @@ public sealed class PackageConsumerTests : IDisposable
                 <TargetFramework>net10.0</TargetFramework>
                 <Nullable>enable</Nullable>
                 <ImplicitUsings>enable</ImplicitUsings>
-                <AllowUnsafeBlocks>true</AllowUnsafeBlocks>
                 <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
                 <RestorePackagesPath>{Path.Combine(_scratch.FullName, "packages")}</RestorePackagesPath>
               </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Abi.Generators" Version="0.1.0" PrivateAssets="all" />
-                <PackageReference Include="Abi.Linux" Version="0.1.0" />
-                <AbiHeader Include="include/widget.h" Namespace="Widgets" IoctlsType="WidgetIoctls" />
-              </ItemGroup>
-            </Project>
+            {snippet}</Project>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using System.Runtime.CompilerServices;
-            using Abi.Linux;
-            using Widgets;
+            using Abi.Interop;
+            using My.Bindings;
 
             var info = new widget_info { revision = 9 };
-            Console.WriteLine($"{Unsafe.SizeOf<iommu_ioas_map>()} {Unsafe.SizeOf<widget_info>()} {Unsafe.SizeOf<widget_regs>()} {Abi.Linux.Constants.IOMMU_IOAS_MAP:X} {Widgets.Constants.WIDGET_GET_INFO:X} {info.revision}");
+            var reset = typeof(MyIoctls).GetMethod("Reset", [typeof(nint)]);                // by value, as the override says
+            Console.WriteLine($"{Unsafe.SizeOf<Uffd.uffdio_api>()} {Unsafe.SizeOf<widget_info>()} {Unsafe.SizeOf<widget_regs>()} {Uffd.Constants.UFFDIO_API:X} {My.Bindings.Constants.WIDGET_GET_INFO:X} {info.revision} {reset is not null} {LinuxIoctlSeam.Instance is IIoctlSeam}");
             """);
 
         string first = Run(app, "dotnet", "build", "-v:n");
         Assert.Contains("x86_64-linux-gnu: 5 records", first, StringComparison.Ordinal);
         string second = Run(app, "dotnet", "build", "-v:n");
-        Assert.Contains("Skipping target \"AbiExtractHeaders\" because all output files are up-to-date", second, StringComparison.Ordinal);
+        Assert.Equal(2, CountOf(second, "Skipping target \"AbiExtractHeaders\" because all output files are up-to-date"));
 
+        // uffdio_api is 24 bytes and UFFDIO_API 0xC018AA3F by gcc; the widget's sizes as in WidgetBindingTests.
         string output = Run(app, "dotnet", Path.Combine(app, "bin", "Debug", "net10.0", "app.dll"));
-        Assert.Equal("40 40 13 3B85 80287701 9", output.Trim());
+        Assert.Equal("24 40 13 C018AA3F 80287701 9 True True", output.Trim());
     }
 
     [Fact]
