@@ -39,9 +39,9 @@ internal static unsafe class IommufdTest
             OpMockDomainReplace => MockDomainReplace(f, ref cmd),
             OpCheckMap => CheckMap(f, cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
             OpCheckRefs => CheckRefs(f, cmd.u64_24, cmd.u64_16, cmd.u32_32),
-            OpCreateAccess => CreateTestAccess(f, ref cmd),
+            OpCreateAccess => CreateTestAccess(f, ref cmd, ref call),
             OpDestroyAccessPages => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.u32_16) : NotAccess(cmd.id),
-            OpAccessPages => AccessPages(f, ref cmd),
+            OpAccessPages => AccessPages(f, ref cmd, ref call),
             OpAccessRw => AccessRw(f, ref cmd),
             OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
             OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
@@ -50,7 +50,7 @@ internal static unsafe class IommufdTest
             OpCheckIotlb => CheckIotlb(f, cmd.id, cmd.u32_16, cmd.u32_20),
             OpTriggerIopf => TriggerIopf(f, ref cmd),
             OpTriggerVevent => TriggerVevent(f, cmd.u32_16),
-            OpPasidAttach or OpPasidReplace => MockDevice(f, cmd.id) is DeviceObject d ? f.AttachPasid(d, cmd.u32_16, ref cmd.u32_20, replace: cmd.op == OpPasidReplace) : NotMockDevice(cmd.id),
+            OpPasidAttach or OpPasidReplace => MockDevice(f, cmd.id) is DeviceObject d ? AttachMockPasid(f, d, ref cmd, ref call) : NotMockDevice(cmd.id),
             OpPasidDetach => MockDevice(f, cmd.id) is DeviceObject d ? DetachMockPasid(f, d, cmd.u32_16) : NotMockDevice(cmd.id),
             OpDmaBufGet => GetDmaBuf(f, cmd.u32_16),
             OpDmaBufRevoke => RevokeDmaBuf(f, (int)cmd.u32_16, cmd.u32_20 != 0),
@@ -351,7 +351,7 @@ internal static unsafe class IommufdTest
             : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
     }
 
-    private static int CreateTestAccess(IommufdFile f, ref IommuTestCmd cmd)
+    private static int CreateTestAccess(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
     {
         uint flags = cmd.u32_20;
         if ((flags & ~AccessNeedsPinPages) != 0)
@@ -380,11 +380,13 @@ internal static unsafe class IommufdTest
             return Fail((Errno)(-fd), "no descriptor for the access");
         }
 
+        // out_destroy: an answer that cannot be written destroys the access, and the fd is never installed.
         cmd.u32_16 = (uint)fd;
+        call.NewFd = fd;
         return 0;
     }
 
-    private static int AccessPages(IommufdFile f, ref IommuTestCmd cmd)
+    private static int AccessPages(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
     {
         uint flags = cmd.u32_16;
         ulong iova = cmd.u64_24, length = cmd.u64_32, uptr = cmd.u64_40;
@@ -441,8 +443,29 @@ internal static unsafe class IommufdTest
             }
         }
 
-        cmd.u32_20 = file.AddItem(iova, length);
+        // out_free_item: an answer that cannot be written frees the item and unpins; the item id stays
+        // used (staccess->next_id is not rolled back).
+        uint item = file.AddItem(iova, length);
+        cmd.u32_20 = item;
+        call.Undo = () => file.DestroyItem(item);
         return 0;
+    }
+
+    /// <summary>
+    /// selftest.c: iommufd_test_pasid_attach / _replace. An attach whose answer cannot be written is
+    /// detached again; a replace keeps its effect.
+    /// </summary>
+    private static int AttachMockPasid(IommufdFile f, DeviceObject device, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
+    {
+        bool replace = cmd.op == OpPasidReplace;
+        uint pasid = cmd.u32_16;
+        int rc = f.AttachPasid(device, pasid, ref cmd.u32_20, replace);
+        if (rc == 0 && !replace)
+        {
+            call.Undo = () => DetachMockPasid(f, device, pasid);
+        }
+
+        return rc;
     }
 
     private static int AccessRw(IommufdFile f, ref IommuTestCmd cmd)

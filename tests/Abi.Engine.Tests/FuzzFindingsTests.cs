@@ -1,6 +1,7 @@
 using Abi.Engine.Selftest;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Tests;
 
@@ -10,6 +11,42 @@ namespace Abi.Engine.Tests;
 /// </summary>
 public sealed unsafe class FuzzFindingsTests : MockIommuTest
 {
+    [Fact]
+    public void AnAnswerThatCannotBeWritten_UndoesAllocationsOnly()
+    {
+        // main.c: iommufd_fops_ioctl aborts ucmd->new_obj, and the ALLOC ioctls abort their object after
+        // a failed iommufd_ucmd_respond; selftest.c: MOCK_DOMAIN_REPLACE has no undo, so the automatic
+        // domain it made on the new IOAS stays (fuzzer seed 2262).
+        nint page = LinuxKernel.Instance.Mmap(0, 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
+        Assert.True(page > 0);
+        try
+        {
+            (_, uint stdev, _, _) = NewMockDevice();
+            uint target = NewIoas();
+            *(IommuTestCmd*)page = new IommuTestCmd { size = IommuTestCmd.Size, op = 10, id = stdev, u32_16 = target };
+            Assert.Equal(0, Mprotect(page, 4096, LinuxConstants.PROT_READ));
+            Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(Fd, 0x3BA0, page));
+            var destroy = new iommu_destroy { id = target };
+            Assert.Equal(Errno.EBUSY, Raw.TryDestroy(ref destroy));               // the domain made on it stayed
+            _ = NewIoas();                                                        // the old automatic domain's id, freed by the replace
+            uint last = NewIoas();
+
+            // An IOAS whose id cannot be written back is destroyed again: its id is the next one's.
+            Assert.Equal(0, Mprotect(page, 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE));
+            *(iommu_ioas_alloc*)page = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+            Assert.Equal(0, Mprotect(page, 4096, LinuxConstants.PROT_READ));
+            Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(Fd, (uint)Constants.IOMMU_IOAS_ALLOC, page));
+            Assert.Equal(last + 1, NewIoas());                                    // the aborted IOAS had taken last + 1
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(page, 4096);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mprotect")]
+    private static extern int Mprotect(nint address, nuint length, int protection);
+
     [Fact]
     public void AllowedRangesOutsideTheMockAperture_RefuseTheDomain()
     {

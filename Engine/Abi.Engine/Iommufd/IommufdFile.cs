@@ -116,7 +116,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
                 }
                 else if (!UserAccess.TryWrite(user, kernelCopy[..common]))
                 {
-                    AbortNew(ref call);
+                    AbortNew(in entry, ref call);
                     result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{user:X}");
                 }
             }
@@ -125,9 +125,20 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         return result;
     }
 
-    /// <summary>Undoes what a call created when its result could not reach the caller.</summary>
-    private void AbortNew(ref IoctlCall call)
+    /// <summary>
+    /// Undoes what a call did when its answer could not reach the caller, as the kernel's handlers do
+    /// after a failed iommufd_ucmd_respond: an allocation destroys its object (the ALLOC ioctls'
+    /// out_* labels, iommufd_object_abort_and_destroy of ucmd->new_obj); a selftest op undoes what it
+    /// names (<see cref="IoctlCall.Undo"/>, <see cref="IoctlCall.NewObject"/>); every other call keeps
+    /// its effect and only answers EFAULT (IOAS_MAP keeps the mapping, MOCK_DOMAIN_REPLACE the domain).
+    /// </summary>
+    private void AbortNew(in IoctlTable.Entry entry, ref IoctlCall call)
     {
+        if (call.Undo is { } undo)
+        {
+            undo();
+        }
+
         if (call.NewFd >= 0)
         {
             _ = Kernel.Close(call.NewFd);
@@ -135,7 +146,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         // An allocation makes one object (a handler that makes several names the one to undo, as the mock
         // domain does); destroying it undoes what hangs off it (a HWPT's IOAS link, a mock device's attach).
-        if ((call.NewObject ?? Objects.AddedInCall) is { } created && Objects.Get(created.Id) == created)
+        IommufdObject? created = call.NewObject ?? (entry.Name.EndsWith("_ALLOC", StringComparison.Ordinal) ? Objects.AddedInCall : null);
+        if (created is not null && Objects.Get(created.Id) == created)
         {
             Objects.Remove(created.Id);
             created.Destroyed();
@@ -235,5 +247,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         /// <summary>The fd the call created, closed again if the answer cannot be written (the kernel installs it only after).</summary>
         public int NewFd;
+
+        /// <summary>What a selftest op does itself when its answer cannot be written (out_free_item, a PASID detach).</summary>
+        public Action? Undo;
     }
 }
