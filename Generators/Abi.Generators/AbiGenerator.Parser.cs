@@ -53,7 +53,7 @@ public sealed partial class AbiGenerator
             }
 
             string[] reserved = ["Constants", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", input.OtherIoctlsType];
-            model = ModelNormalizer.Normalize(model, reserved, diagnostics, input.FilePath);
+            model = ModelNormalizer.Normalize(model, reserved, diagnostics);
             var records = new HashSet<string>(model.Records.Select(r => r.Name), StringComparer.Ordinal);
             foreach (IoctlDecl ioctl in model.Ioctls)
             {

@@ -21,7 +21,7 @@ namespace Abi.Generators.Helpers;
 /// </summary>
 internal static class ModelNormalizer
 {
-    public static AbiModel Normalize(AbiModel model, IReadOnlyCollection<string> reservedTypeNames, List<DiagnosticInfo> diagnostics, string filePath)
+    public static AbiModel Normalize(AbiModel model, IReadOnlyCollection<string> reservedTypeNames, List<DiagnosticInfo> diagnostics)
     {
         var taken = new HashSet<string>(model.Records.Select(r => r.Name), StringComparer.Ordinal);
         taken.UnionWith(reservedTypeNames);
@@ -61,7 +61,6 @@ internal static class ModelNormalizer
                 ArgumentType = i.ArgumentType is null ? null : Retype(i.ArgumentType, recordRenames, enumRenames),
             })
             .ToEquatableArray();
-        _ = filePath;
         return model with { Records = records, Enums = enums, Macros = macros, Ioctls = ioctls };
     }
 
