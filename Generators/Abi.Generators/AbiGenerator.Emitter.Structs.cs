@@ -5,6 +5,7 @@ using System.Linq;
 using Abi.Generators.Helpers;
 using Abi.Generators.Model;
 using Abi.Model;
+using TypeKind = Abi.Model.TypeKind;
 
 namespace Abi.Generators;
 
@@ -76,7 +77,8 @@ public sealed partial class AbiGenerator
 
         private static void FlexibleArrayHelpers(SourceWriter w, RecordDecl record, FieldDecl field, string? absent)
         {
-            string element = TypeMapper.Field(field.Type with { IsFlexibleArray = false });
+            // A pointer cannot be a generic argument: a flexible array of pointers is one of nint.
+            string element = field.Type.Kind == TypeKind.Pointer && field.Type.ArrayLengths.Count == 0 ? "nint" : TypeMapper.Field(field.Type with { IsFlexibleArray = false });
             string pascal = Naming.Pascal(field.Name);
             int elementSize = field.Type.ArrayLengths.AsSpan().ToArray().Aggregate(field.Type.ElementSize, (size, n) => size * n);
             string offset = field.Offset.ToString(CultureInfo.InvariantCulture);

@@ -80,6 +80,12 @@ struct cx_flex_macro {
 	};
 };
 
+/* A flexible array of pointers (ethtool.h's ethtool_tunable). */
+struct cx_flex_pointers {
+	__u32 n;
+	void *items[];
+};
+
 /* A packed struct as an array element strides by its packed size. */
 struct cx_packed {
 	__u8 tag;
