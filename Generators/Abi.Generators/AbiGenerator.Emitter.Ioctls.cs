@@ -111,12 +111,7 @@ public sealed partial class AbiGenerator
                         .Line("return IoctlResult.ToErrno(result);")
                         .Close();
                     w.Line();
-                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                    w.Open($"public int {spec.MethodName}(nint value)")
-                        .Line($"Errno errno = Try{spec.MethodName}(value, out int result);")
-                        .Line(throwLine)
-                        .Line("return result;")
-                        .Close();
+                    Throwing(w, spec, summary, throwLine, "nint value", "value, ");
                     break;
 
                 case IoctlArgKind.IntPointer:
@@ -128,12 +123,7 @@ public sealed partial class AbiGenerator
                         .Line("return IoctlResult.ToErrno(result);")
                         .Close();
                     w.Line();
-                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                    w.Open($"public int {spec.MethodName}(ref int value)")
-                        .Line($"Errno errno = Try{spec.MethodName}(ref value, out int result);")
-                        .Line(throwLine)
-                        .Line("return result;")
-                        .Close();
+                    Throwing(w, spec, summary, throwLine, "ref int value", "ref value, ");
                     break;
 
                 case IoctlArgKind.String:
@@ -149,12 +139,7 @@ public sealed partial class AbiGenerator
                         .Line("return IoctlResult.ToErrno(result);")
                         .Close();
                     w.Line();
-                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                    w.Open($"public int {spec.MethodName}(ReadOnlySpan<byte> nulTerminatedUtf8)")
-                        .Line($"Errno errno = Try{spec.MethodName}(nulTerminatedUtf8, out int result);")
-                        .Line(throwLine)
-                        .Line("return result;")
-                        .Close();
+                    Throwing(w, spec, summary, throwLine, "ReadOnlySpan<byte> nulTerminatedUtf8", "nulTerminatedUtf8, ");
                     w.Line();
                     Header(w, summary, "<paramref name=\"name\"/> is passed as NUL-terminated UTF-8 (at most 255 bytes); returns the ioctl's return value.", spec.AbsentFrom);
                     w.Open($"public int {spec.MethodName}(string name)")
@@ -180,12 +165,7 @@ public sealed partial class AbiGenerator
                         .Line("return IoctlResult.ToErrno(result);")
                         .Close();
                     w.Line();
-                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                    w.Open($"public int {spec.MethodName}(ref {pointee} value)")
-                        .Line($"Errno errno = Try{spec.MethodName}(ref value, out int result);")
-                        .Line(throwLine)
-                        .Line("return result;")
-                        .Close();
+                    Throwing(w, spec, summary, throwLine, $"ref {pointee} value", "ref value, ");
                     break;
 
                 default:
@@ -195,12 +175,7 @@ public sealed partial class AbiGenerator
                         .Line("return IoctlResult.ToErrno(result);")
                         .Close();
                     w.Line();
-                    Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                    w.Open($"public int {spec.MethodName}()")
-                        .Line($"Errno errno = Try{spec.MethodName}(out int result);")
-                        .Line(throwLine)
-                        .Line("return result;")
-                        .Close();
+                    Throwing(w, spec, summary, throwLine, string.Empty, string.Empty);
                     if (ioctl.EncodedDirection == IoctlDirection.None && ioctl.Source == IoctlSource.Encoding)
                     {
                         // The encoding of _IO says nothing of the argument, and many _IO ioctls take one
@@ -212,12 +187,7 @@ public sealed partial class AbiGenerator
                             .Line("return IoctlResult.ToErrno(result);")
                             .Close();
                         w.Line();
-                        Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
-                        w.Open($"public int {spec.MethodName}(nint arg)")
-                            .Line($"Errno errno = Try{spec.MethodName}(arg, out int result);")
-                            .Line(throwLine)
-                            .Line("return result;")
-                            .Close();
+                        Throwing(w, spec, summary, throwLine, "nint arg", "arg, ");
                     }
 
                     break;
@@ -244,6 +214,17 @@ public sealed partial class AbiGenerator
             w.Open($"public void {spec.MethodName}(Span<byte> buffer)")
                 .Line($"Errno errno = Try{spec.MethodName}(buffer);")
                 .Line(throwLine)
+                .Close();
+        }
+
+        /// <summary>The throwing form of a <c>TryX(..., out int result)</c> method: the return value, or an <c>IoctlException</c>.</summary>
+        private static void Throwing(SourceWriter w, IoctlSpec spec, string summary, string throwLine, string parameters, string arguments)
+        {
+            Header(w, summary, "Returns the ioctl's return value; throws <see cref=\"IoctlException\"/> on failure.", spec.AbsentFrom);
+            w.Open($"public int {spec.MethodName}({parameters})")
+                .Line($"Errno errno = Try{spec.MethodName}({arguments}out int result);")
+                .Line(throwLine)
+                .Line("return result;")
                 .Close();
         }
 

@@ -47,13 +47,11 @@ public sealed partial class AbiGenerator
             var diagnostics = new List<DiagnosticInfo>();
             foreach (ExtractionNote note in model.Notes)
             {
-                (string file, int line) = ModelNormalizer.SplitLocation(note.Location);
                 DiagnosticDescriptor descriptor = note.Kind == ExtractionNoteKind.Opaque ? DiagnosticDescriptors.Opaque : DiagnosticDescriptors.Skipped;
-                diagnostics.Add(DiagnosticInfo.Create(descriptor, file, line, note.Subject, note.Reason));
+                diagnostics.Add(DiagnosticInfo.AtHeader(descriptor, note.Location, note.Subject, note.Reason));
             }
 
-            string[] reserved = ["Constants", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", input.OtherIoctlsType];
-            model = ModelNormalizer.Normalize(model, reserved, diagnostics);
+            model = ModelNormalizer.Normalize(model, GeneratedTypeNames(input.OtherIoctlsType).ToList(), diagnostics);
             var records = new HashSet<string>(model.Records.Select(r => r.Name), StringComparer.Ordinal);
             foreach (IoctlDecl ioctl in model.Ioctls)
             {
@@ -113,6 +111,7 @@ public sealed partial class AbiGenerator
         {
             string? absent = set.Delta.BaselineProfile;
             Dictionary<string, int> alignments = set.Primary.Model.Records.ToDictionary(r => r.Name, r => r.Alignment, StringComparer.Ordinal);
+            Dictionary<string, string> hints = HintNames(set);
             foreach (RecordDecl record in set.Primary.Model.Records)
             {
                 yield return new StructSpec(
@@ -123,28 +122,40 @@ public sealed partial class AbiGenerator
                     record.Fields.Where(f => set.Delta.IsNew($"field:{record.Name}.{f.Name}")).Select(f => f.Name).ToEquatableArray())
                 {
                     Pack = NeedsPack(record, alignments) ? record.Alignment : null,
-                    HintName = HintName(set, record.Name),
+                    HintName = hints[record.Name],
                 };
             }
         }
 
         /// <summary>
-        /// The file name for a type's source. Hint names must differ ignoring case, C names need not
+        /// The file name of every type's source. Hint names must differ ignoring case, C names need not
         /// (videodev2.h has <c>v4l2_mpeg_vbi_itv0</c> and <c>v4l2_mpeg_vbi_ITV0</c>): those get their ordinal.
         /// </summary>
-        private static string HintName(BindingSet set, string name)
+        private static Dictionary<string, string> HintNames(BindingSet set)
         {
-            List<string> same = set.Primary.Model.Records.Select(r => r.Name)
+            var hints = new Dictionary<string, string>(StringComparer.Ordinal);
+            IEnumerable<string> names = set.Primary.Model.Records.Select(r => r.Name)
                 .Concat(set.Primary.Model.Enums.Where(e => e.Name is not null).Select(e => e.Name!))
-                .Concat(["Constants", "FixedArrays", "IommufdIoctls", "VfioContainerIoctls", "VfioGroupIoctls", "VfioDeviceIoctls", set.Primary.OtherIoctlsType])
+                .Concat(GeneratedTypeNames(set.Primary.OtherIoctlsType))
                 .Concat(set.OtherTypes.Select(t => t.TypeName))
-                .Where(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
-                .Distinct(StringComparer.Ordinal)
-                .OrderBy(n => n, StringComparer.Ordinal)
-                .ToList();
-            string suffix = same.Count > 1 ? "." + same.IndexOf(name).ToString(CultureInfo.InvariantCulture) : string.Empty;
-            return $"{set.Primary.Namespace}.{name}{suffix}.g.cs";
+                .Distinct(StringComparer.Ordinal);
+            foreach (IGrouping<string, string> same in names.GroupBy(n => n, StringComparer.OrdinalIgnoreCase))
+            {
+                List<string> ordered = same.OrderBy(n => n, StringComparer.Ordinal).ToList();
+                for (int i = 0; i < ordered.Count; i++)
+                {
+                    string suffix = ordered.Count > 1 ? "." + i.ToString(CultureInfo.InvariantCulture) : string.Empty;
+                    hints[ordered[i]] = $"{set.Primary.Namespace}.{ordered[i]}{suffix}.g.cs";
+                }
+            }
+
+            return hints;
         }
+
+        /// <summary>The types the generator adds besides the header's own: they take names a header might use too.</summary>
+        private static IEnumerable<string> GeneratedTypeNames(string otherIoctlsType) =>
+            new[] { FdKind.Iommufd, FdKind.Container, FdKind.Group, FdKind.Device }.Select(k => TypeNameOf(k, otherIoctlsType))
+                .Concat(["Constants", "FixedArrays", otherIoctlsType]);
 
         /// <summary>
         /// Whether C packed the record below the alignment C# would give its fields: then C# must be
@@ -153,23 +164,14 @@ public sealed partial class AbiGenerator
         private static bool NeedsPack(RecordDecl record, Dictionary<string, int> alignments) =>
             record.IsPacked || record.Fields.Any(f => !f.Type.IsFlexibleArray && NaturalAlignment(f.Type, alignments) > record.Alignment);
 
-        private static int NaturalAlignment(TypeRef type, Dictionary<string, int> alignments) => type.Kind switch
-        {
-            TypeKind.Record => type.Name is string n && alignments.TryGetValue(n, out int a) ? a : 1,
-            TypeKind.Enum => SizeOf(type.EnumBase ?? TypeKind.Int32),
-            _ => Math.Min(8, Math.Max(1, type.ElementSize)),
-        };
-
-        private static int SizeOf(TypeKind kind) => kind switch
-        {
-            TypeKind.Int8 or TypeKind.UInt8 or TypeKind.Bool or TypeKind.Char => 1,
-            TypeKind.Int16 or TypeKind.UInt16 => 2,
-            TypeKind.Int64 or TypeKind.UInt64 or TypeKind.Double or TypeKind.Pointer => 8,
-            _ => 4,
-        };
+        private static int NaturalAlignment(TypeRef type, Dictionary<string, int> alignments) =>
+            type.Kind == TypeKind.Record
+                ? type.Name is string n && alignments.TryGetValue(n, out int a) ? a : 1
+                : Math.Min(8, Math.Max(1, type.ElementSize));
 
         public static IEnumerable<EnumSpec> Enums(BindingSet set)
         {
+            Dictionary<string, string> hints = HintNames(set);
             foreach (EnumDecl decl in set.Primary.Model.Enums.Where(e => e.Name is not null))
             {
                 yield return new EnumSpec(
@@ -179,7 +181,7 @@ public sealed partial class AbiGenerator
                     set.Delta.IsNew("enum:" + decl.Name),
                     decl.Constants.Where(c => set.Delta.IsNew("enumconst:" + c.Name)).Select(c => c.Name).ToEquatableArray())
                 {
-                    HintName = HintName(set, decl.Name!),
+                    HintName = hints[decl.Name!],
                 };
             }
         }
@@ -245,11 +247,15 @@ public sealed partial class AbiGenerator
                 var members = new HashSet<string>(StringComparer.Ordinal) { "Fd", "Seam" };
                 foreach (IoctlDecl ioctl in ioctls)
                 {
-                    string method = Naming.Pascal(ioctl.Name.Substring(prefix.Length));
-                    for (int n = 2; !members.Add(method) || !members.Add("Try" + method) || !members.Add(method + "WithCapabilities"); n++)
+                    // X, TryX and XWithCapabilities are all taken, or a number is appended.
+                    string baseName = Naming.Pascal(ioctl.Name.Substring(prefix.Length));
+                    string method = baseName;
+                    for (int n = 2; members.Contains(method) || members.Contains("Try" + method) || members.Contains(method + "WithCapabilities"); n++)
                     {
-                        method = Naming.Pascal(ioctl.Name.Substring(prefix.Length)) + n.ToString(CultureInfo.InvariantCulture);
+                        method = baseName + n.ToString(CultureInfo.InvariantCulture);
                     }
+
+                    members.UnionWith([method, "Try" + method, method + "WithCapabilities"]);
 
                     RecordDecl? record = ioctl.Struct is null ? null : records[ioctl.Struct];
                     string? sizeField = record is { Fields.Count: > 0 } && record.Fields[0].Name is "size" or "argsz" && record.Fields[0].Type.Kind == TypeKind.UInt32

@@ -23,11 +23,7 @@ public sealed class PackageConsumerTests : IDisposable
     public void FreshProject_RestoresTheLocalPackages_AndBuildsBindingsForItsOwnHeader()
     {
         string root = Abi.Tests.RepoRoot.Path;
-        string feed = Path.Combine(_scratch.FullName, "feed");
-        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop" })
-        {
-            Run(root, "dotnet", "pack", project, "-c", Configuration, "--no-build", "-o", feed);
-        }
+        string feed = PackConsumerPackages(root);
 
         // The README's consumer snippet, as written, around the user's own header (the test widget).
         string readme = File.ReadAllText(Path.Combine(root, "README.md"));
@@ -79,11 +75,7 @@ public sealed class PackageConsumerTests : IDisposable
     public void FreshProject_BuildsTheHeaderMatrix_WithWarningsAsErrors_AndRebuildsNothing()
     {
         string root = Abi.Tests.RepoRoot.Path;
-        string feed = Path.Combine(_scratch.FullName, "feed");
-        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop" })
-        {
-            Run(root, "dotnet", "pack", project, "-c", Configuration, "--no-build", "-o", feed);
-        }
+        string feed = PackConsumerPackages(root);
 
         // Every matrix header by include name (the pinned package), and the construct header as a user's own.
         string[] headers =
@@ -154,6 +146,18 @@ public sealed class PackageConsumerTests : IDisposable
         string version = System.Text.RegularExpressions.Regex.Match(central, "libclang.runtime.linux-x64\" Version=\"([^\"]+)\"").Groups[1].Value;
         Assert.NotEmpty(version);
         Assert.Contains($">{version}</AbiLibclangVersion>", props, StringComparison.Ordinal);
+    }
+
+    /// <summary>The packages a consumer takes (the generator with its tool, and the interop), packed from this build into a local feed.</summary>
+    private string PackConsumerPackages(string root)
+    {
+        string feed = Path.Combine(_scratch.FullName, "feed");
+        foreach (string project in new[] { "Generators/Abi.Generators", "Abi/Abi.Interop" })
+        {
+            Run(root, "dotnet", "pack", project, "-c", Configuration, "--no-build", "-o", feed);
+        }
+
+        return feed;
     }
 
     private static int CountOf(string text, string part)

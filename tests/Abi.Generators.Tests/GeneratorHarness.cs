@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text;
+using Abi.Tests;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -16,12 +17,10 @@ internal static class GeneratorHarness
 
     public static string WidgetModel => Path.Combine(RepoRoot, "tests", "TestHeaders", "widget.abi.json");
 
-    private static readonly ImmutableArray<MetadataReference> s_references = References();
-
     public static CSharpCompilation Compilation(params string[] sources) => CSharpCompilation.Create(
         "Consumer",
         sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose))),
-        s_references,
+        BindingReferences.All,
         new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(params ModelFile[] models) =>
@@ -37,16 +36,6 @@ internal static class GeneratorHarness
     {
         driver = driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         return (driver, output, diagnostics);
-    }
-
-    private static ImmutableArray<MetadataReference> References()
-    {
-        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
-        return tpa.Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
-            .Append(typeof(Abi.Interop.IIoctlSeam).Assembly.Location)
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .ToImmutableArray();
     }
 
     private sealed class OptionsProvider(IEnumerable<ModelFile> models) : AnalyzerConfigOptionsProvider
@@ -65,14 +54,6 @@ internal static class GeneratorHarness
     {
         public override bool TryGetValue(string key, out string value) => values.TryGetValue(key, out value!);
     }
-}
-
-/// <summary>An in-memory AdditionalText holding a model, with its item metadata.</summary>
-internal sealed class ModelText(string path, string text) : AdditionalText
-{
-    public override string Path { get; } = path;
-
-    public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text, Encoding.UTF8);
 }
 
 /// <summary>A model file as the generator sees it: text plus AbiNamespace/AbiRole/AbiOtherIoctlsType metadata.</summary>

@@ -3,6 +3,7 @@ extern alias generator;
 using System.Collections.Immutable;
 using System.Text;
 using Abi.Model;
+using Abi.Tests;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -16,8 +17,6 @@ namespace Abi.Headers.Tests;
 /// </summary>
 internal static class GeneratedBindings
 {
-    private static readonly ImmutableArray<MetadataReference> s_references = References();
-
     public sealed record Outcome(ImmutableArray<Diagnostic> Generator, ImmutableArray<Diagnostic> Compiler, ImmutableArray<SyntaxTree> Sources);
 
     public static Outcome Run(AbiModel model, string ns, string ioctlsType)
@@ -26,7 +25,7 @@ internal static class GeneratedBindings
         CSharpCompilation input = CSharpCompilation.Create(
             "Consumer",
             [CSharpSyntaxTree.ParseText("namespace Consumer; internal static class Anchor { }", parse)],
-            s_references,
+            BindingReferences.All,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
         var text = new ModelText($"/models/{ns}.abi.json", Encoding.UTF8.GetString(AbiModelSerializer.Serialize(model)));
         GeneratorDriver driver = CSharpGeneratorDriver.Create(
@@ -41,23 +40,6 @@ internal static class GeneratedBindings
         driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
         ImmutableArray<Diagnostic> compiler = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToImmutableArray();
         return new Outcome(generatorDiagnostics, compiler, output.SyntaxTrees.Skip(1).ToImmutableArray());
-    }
-
-    private static ImmutableArray<MetadataReference> References()
-    {
-        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
-        return tpa.Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
-            .Append(typeof(Abi.Interop.IIoctlSeam).Assembly.Location)
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .ToImmutableArray();
-    }
-
-    private sealed class ModelText(string path, string text) : AdditionalText
-    {
-        public override string Path { get; } = path;
-
-        public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text, Encoding.UTF8);
     }
 
     private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using Abi.Model;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
@@ -26,6 +27,15 @@ internal sealed record DiagnosticInfo
         Line = line,
         Arguments = new EquatableArray<string>(arguments),
     };
+
+    /// <summary>A diagnostic at a header's line, given as the model writes locations (<c>linux/kvm.h:123</c>).</summary>
+    public static DiagnosticInfo AtHeader(DiagnosticDescriptor descriptor, string location, params string[] arguments)
+    {
+        int colon = location.LastIndexOf(':');
+        return colon > 0 && int.TryParse(location.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int line)
+            ? Create(descriptor, location.Substring(0, colon), line, arguments)
+            : Create(descriptor, location, 1, arguments);
+    }
 
     public Diagnostic ToDiagnostic()
     {

@@ -38,7 +38,7 @@ internal static class ModelNormalizer
         var enumRenames = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (EnumDecl decl in model.Enums)
         {
-            if (decl.Name is string name && (taken.Contains(name) || recordRenames.ContainsValue(name)) && !enumRenames.ContainsKey(name))
+            if (decl.Name is string name && taken.Contains(name) && !enumRenames.ContainsKey(name))
             {
                 enumRenames[name] = Fresh(name + "_enum", taken);
                 Renamed(diagnostics, decl.Location, $"enum {name}", enumRenames[name], "a struct, union or typedef has this name too");
@@ -168,18 +168,6 @@ internal static class ModelNormalizer
         return name;
     }
 
-    private static void Renamed(List<DiagnosticInfo> diagnostics, string location, string what, string newName, string why)
-    {
-        (string file, int line) = SplitLocation(location);
-        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Renamed, file, line, what, newName, why));
-    }
-
-    /// <summary><c>linux/kvm.h:123</c> as file and line.</summary>
-    public static (string File, int Line) SplitLocation(string location)
-    {
-        int colon = location.LastIndexOf(':');
-        return colon > 0 && int.TryParse(location.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int line)
-            ? (location.Substring(0, colon), line)
-            : (location, 1);
-    }
+    private static void Renamed(List<DiagnosticInfo> diagnostics, string location, string what, string newName, string why) =>
+        diagnostics.Add(DiagnosticInfo.AtHeader(DiagnosticDescriptors.Renamed, location, what, newName, why));
 }

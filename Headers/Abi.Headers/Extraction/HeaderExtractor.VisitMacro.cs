@@ -6,13 +6,13 @@ namespace Abi.Headers.Extraction;
 public sealed partial class HeaderExtractor
 {
     /// <summary>Every <c>#define</c> of the requested headers, object-like ones evaluated by clang.</summary>
-    private (List<MacroDecl> Macros, int PointerSize) VisitMacros(SafeCXTranslationUnitHandle tu)
+    private (List<MacroDecl> Macros, int PointerSize) VisitMacros()
     {
         var definitions = new List<MacroDefinition>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach ((CXCursor cursor, string location) in _macroCursors)
         {
-            List<string> tokens = Libclang.Tokenize(tu, cursor.Extent);
+            List<string> tokens = Libclang.TokensOf(cursor);
             string name = cursor.Spelling;
             if (tokens.Count == 0 || tokens[0] != name || !seen.Add(name))
             {

@@ -22,6 +22,8 @@ public sealed partial class HeaderExtractor : IDisposable
     private readonly List<EnumDecl> _enums = [];
     private readonly List<ExtractionNote> _notes = [];
     private readonly List<(CXCursor Cursor, string Location)> _macroCursors = [];
+    private readonly IReadOnlyList<string> _systemIncludeDirectories;
+    private readonly IReadOnlyList<string> _prelude;
 
     public HeaderExtractor(ExtractionOptions options)
     {
@@ -45,6 +47,11 @@ public sealed partial class HeaderExtractor : IDisposable
         }
 
         _index = SafeCXIndexHandle.Create();
+        _systemIncludeDirectories = options.SystemIncludes ? SystemIncludeDirectories.For(options.Target) : [];
+
+        // A prelude header missing from the include path is left out: a user's own header directory
+        // need not hold the kernel's headers.
+        _prelude = options.Prelude.Where(CanInclude).ToList();
     }
 
     /// <summary>The libclang shared library in use (after the first extractor was created).</summary>
@@ -64,14 +71,11 @@ public sealed partial class HeaderExtractor : IDisposable
             args.Add("-I" + dir);
         }
 
-        if (_options.SystemIncludes)
+        // After every -I, so that the kernel headers asked for win over the system's copy.
+        foreach (string dir in _systemIncludeDirectories)
         {
-            // After every -I, so that the kernel headers asked for win over the system's copy.
-            foreach (string dir in SystemIncludeDirectories.For(_options.Target))
-            {
-                args.Add("-idirafter");
-                args.Add(dir);
-            }
+            args.Add("-idirafter");
+            args.Add(dir);
         }
 
         return args;
@@ -79,16 +83,11 @@ public sealed partial class HeaderExtractor : IDisposable
 
     /// <summary>The <c>#include</c> lines every parse starts with: the prelude, then the headers.</summary>
     internal string Includes() =>
-        string.Concat(_options.Prelude.Where(PreludeFound).Concat(_options.Headers).Select(h => $"#include <{h}>\n"));
-
-    // A prelude header missing from the include path is left out: a user's own header directory
-    // need not hold the kernel's headers.
-    private bool PreludeFound(string header) => CanInclude(header);
+        string.Concat(_prelude.Concat(_options.Headers).Select(h => $"#include <{h}>\n"));
 
     /// <summary>Whether <paramref name="header"/> is on the include path.</summary>
     internal bool CanInclude(string header) =>
-        _options.IncludeDirectories.Concat(_options.SystemIncludes ? SystemIncludeDirectories.For(_options.Target) : [])
-            .Any(dir => File.Exists(Path.Combine(dir, header)));
+        _options.IncludeDirectories.Concat(_systemIncludeDirectories).Any(dir => File.Exists(Path.Combine(dir, header)));
 
     /// <summary>Runs the extraction.</summary>
     /// <exception cref="ExtractionException">A header is missing or does not parse.</exception>
@@ -110,7 +109,7 @@ public sealed partial class HeaderExtractor : IDisposable
             VisitTopLevel(cursor);
         }
 
-        (List<MacroDecl> macros, int pointerSize) = VisitMacros(tu);
+        (List<MacroDecl> macros, int pointerSize) = VisitMacros();
         var overrides = _options.Overrides is null ? IoctlOverrides.BuiltIn : _options.Overrides.Over(IoctlOverrides.BuiltIn);
         var resolver = new IoctlArgumentResolver(this, overrides);
         var ioctls = new IoctlTableBuilder(overrides, _files, _options.Target, resolver, _notes, _records)
@@ -123,7 +122,7 @@ public sealed partial class HeaderExtractor : IDisposable
             Source = _options.Source,
             Target = new TargetInfo { Triple = _options.Target, PointerSize = pointerSize },
             Headers = _options.Headers.ToEquatableArray(),
-            Prelude = _options.Prelude.Where(PreludeFound).Concat(resolver.IncludedForOverrides).ToEquatableArray(),
+            Prelude = _prelude.Concat(resolver.IncludedForOverrides).ToEquatableArray(),
             Records = _records.OrderBy(r => r.Name, StringComparer.Ordinal).ToEquatableArray(),
             Enums = _enums.ToEquatableArray(),
             Macros = macros.OrderBy(m => m.Name, StringComparer.Ordinal).ToEquatableArray(),

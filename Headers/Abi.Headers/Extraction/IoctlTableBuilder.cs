@@ -6,9 +6,10 @@ namespace Abi.Headers.Extraction;
 
 /// <summary>
 /// Builds the ioctl table. Which macros are request codes, and their argument types, clang says
-/// (<see cref="IoctlArgumentResolver"/>); codes that encode size and direction speak for themselves. iommufd and VFIO use plain <c>_IO</c>, so their argument comes from
-/// kernel-doc (<c>struct x - ioctl(NAME)</c> in iommufd.h, <c>NAME - _IOWR(..., struct x)</c> in
-/// vfio.h), corrected and completed by <see cref="IoctlOverrides"/>.
+/// (<see cref="IoctlArgumentResolver"/>); codes that encode size and direction speak for
+/// themselves. iommufd and VFIO use plain <c>_IO</c>, so their argument comes from kernel-doc
+/// (<c>struct x - ioctl(NAME)</c> in iommufd.h, <c>NAME - _IOWR(..., struct x)</c> in vfio.h),
+/// corrected and completed by <see cref="IoctlOverrides"/>.
 /// </summary>
 internal sealed partial class IoctlTableBuilder
 {

@@ -30,22 +30,24 @@ internal static class SystemIncludeDirectories
         // Only the resource headers of the same major version: another version's builtins may not parse.
         foreach (string root in new[] { $"/usr/lib/llvm-{major}/lib/clang", "/usr/lib/clang", "/usr/local/lib/clang" })
         {
-            if (Directory.Exists(root)
-                && Directory.GetDirectories(root)
-                    .Where(d => Path.GetFileName(d) == major || Path.GetFileName(d).StartsWith(major + ".", StringComparison.Ordinal))
-                    .Select(d => Path.Combine(d, "include"))
-                    .Where(d => File.Exists(Path.Combine(d, "stddef.h")))
-                    .Order(StringComparer.Ordinal)
-                    .LastOrDefault() is string found)
+            if (NewestWithStddef(root, v => v == major || v.StartsWith(major + ".", StringComparison.Ordinal)) is string found)
             {
                 return found;
             }
         }
 
         // Else gcc's: its stddef.h and stdarg.h are what the C library's headers expect.
-        string gcc = $"/usr/lib/gcc/{triplet}";
-        return Directory.Exists(gcc)
-            ? Directory.GetDirectories(gcc).Select(d => Path.Combine(d, "include")).Where(d => File.Exists(Path.Combine(d, "stddef.h"))).Order(StringComparer.Ordinal).LastOrDefault()
-            : null;
+        return NewestWithStddef($"/usr/lib/gcc/{triplet}", _ => true);
     }
+
+    /// <summary>The include folder of the newest <c>root/VERSION/include</c> that holds <c>stddef.h</c>, among the versions <paramref name="wanted"/> accepts.</summary>
+    private static string? NewestWithStddef(string root, Func<string, bool> wanted) =>
+        Directory.Exists(root)
+            ? Directory.GetDirectories(root)
+                .Where(d => wanted(Path.GetFileName(d)))
+                .Select(d => Path.Combine(d, "include"))
+                .Where(d => File.Exists(Path.Combine(d, "stddef.h")))
+                .Order(StringComparer.Ordinal)
+                .LastOrDefault()
+            : null;
 }

@@ -67,9 +67,6 @@ internal static unsafe partial class Libclang
     [LibraryImport(LibraryName)]
     internal static partial CXType clang_getTypedefDeclUnderlyingType(CXCursor cursor);
 
-    [LibraryImport(LibraryName)]
-    internal static partial CXCursor clang_getCursorSemanticParent(CXCursor cursor);
-
     [UnmanagedCallersOnly]
     internal static CXChildVisitResult CollectChild(CXCursor cursor, CXCursor parent, nint clientData)
     {
