@@ -39,6 +39,17 @@ public sealed record IoctlDecl
     /// </summary>
     public TypeRef? ArgumentType { get; init; }
 
+    /// <summary>
+    /// For <see cref="IoctlArgKind.Struct"/>: the member whose end is the smallest argument size the
+    /// kernel's handler accepts (iommufd's <c>IOCTL_OP</c> last column, a VFIO handler's
+    /// <c>offsetofend</c>), when an override names it. Older callers stop there; fields after it are
+    /// extensions.
+    /// </summary>
+    public string? MinSizeMember { get; init; }
+
+    /// <summary>The end of <see cref="MinSizeMember"/> in bytes (offset plus size).</summary>
+    public int? MinSize { get; init; }
+
     /// <summary>Which way the argument travels.</summary>
     public required IoctlDirection Direction { get; init; }
 

@@ -1,4 +1,4 @@
-using Abi.Engine.Iommufd;
+using Abi.Engine.Selftest.Uapi;
 
 namespace Abi.Engine.Selftest;
 
@@ -14,7 +14,7 @@ public static unsafe class IommufdSelftest
     public static void Enable(EmulatedKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        kernel.TestCommand = [new("IOMMU_TEST_CMD", (IoctlTable.Type << 8) | IoctlTable.TestNr, IommuTestCmd.Size, IommuTestCmd.MinSize, &IommufdTest.TestCommand)];
+        kernel.TestCommand = [new("IOMMU_TEST_CMD", Constants.IOMMU_TEST_CMD, (uint)sizeof(iommu_test_cmd), IoctlMinSizes.IOMMU_TEST_CMD, &IommufdTest.TestCommand)];
     }
 
     /// <summary>IOMMU_TEST_CMD is again an unknown number (ENOTTY), as on a kernel without CONFIG_IOMMUFD_TEST.</summary>

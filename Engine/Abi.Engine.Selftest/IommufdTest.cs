@@ -1,9 +1,11 @@
 using Abi.Engine.Iommufd;
 using Abi.Engine.Process;
+using Abi.Engine.Selftest.Uapi;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
+using static Abi.Engine.Selftest.Uapi.Constants;
 
 namespace Abi.Engine.Selftest;
 
@@ -15,46 +17,38 @@ namespace Abi.Engine.Selftest;
 /// </summary>
 internal static unsafe class IommufdTest
 {
-    private const uint OpAddReserved = 1, OpMockDomain = 2, OpCheckMap = 3, OpCheckRefs = 4, OpCreateAccess = 5,
-        OpDestroyAccessPages = 6, OpAccessPages = 7, OpAccessRw = 8, OpSetTempMemoryLimit = 9, OpMockDomainReplace = 10,
-        OpAccessReplaceIoas = 11, OpMockDomainFlags = 12, OpDirty = 13, OpCheckIotlb = 14, OpTriggerIopf = 15, OpDevCheckCache = 16, OpTriggerVevent = 17,
-        OpPasidAttach = 18, OpPasidReplace = 19, OpPasidDetach = 20, OpPasidCheckHwpt = 21,
-        OpDmaBufGet = 22, OpDmaBufRevoke = 23;
-
-    private const uint AccessNeedsPinPages = 1, AccessWrite = 1, AccessSyz = 1u << 16, RwWrite = 1, RwSlowPath = 4;
-
     // The kernel refuses larger buffers up front (it would have to allocate them).
     private const ulong SelftestMaxLength = 16UL << 20;
 
     internal static int TestCommand(IommufdFile f, byte* arg, ref IommufdFile.IoctlCall call)
     {
-        ref IommuTestCmd cmd = ref *(IommuTestCmd*)arg;
+        ref iommu_test_cmd cmd = ref *(iommu_test_cmd*)arg;
 
         // selftest.c: the ops that end with iommufd_ucmd_respond; the others write nothing back.
-        call.Respond = cmd.op is OpMockDomain or OpMockDomainFlags or OpMockDomainReplace or OpCreateAccess or OpAccessPages or OpDirty or OpPasidAttach or OpPasidReplace;
+        call.Respond = cmd.op is IOMMU_TEST_OP_MOCK_DOMAIN or IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS or IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE or IOMMU_TEST_OP_CREATE_ACCESS or IOMMU_TEST_OP_ACCESS_PAGES or IOMMU_TEST_OP_DIRTY or IOMMU_TEST_OP_PASID_ATTACH or IOMMU_TEST_OP_PASID_REPLACE;
         return cmd.op switch
         {
-            OpAddReserved => AddReserved(f, cmd.id, cmd.u64_16, cmd.u64_24),
-            OpMockDomain or OpMockDomainFlags => MockDomain(f, ref cmd, ref call),
-            OpMockDomainReplace => MockDomainReplace(f, ref cmd),
-            OpCheckMap => CheckMap(f, cmd.id, cmd.u64_16, cmd.u64_24, cmd.u64_32),
-            OpCheckRefs => CheckRefs(f, cmd.u64_24, cmd.u64_16, cmd.u32_32),
-            OpCreateAccess => CreateTestAccess(f, ref cmd, ref call),
-            OpDestroyAccessPages => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.u32_16) : NotAccess(cmd.id),
-            OpAccessPages => AccessPages(f, ref cmd, ref call),
-            OpAccessRw => AccessRw(f, ref cmd),
-            OpSetTempMemoryLimit => cmd.u32_16 < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
-            OpAccessReplaceIoas => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.u32_16) : NotAccess(cmd.id),
-            OpDirty => InjectDirty(f, ref cmd),
-            OpDevCheckCache => CheckDeviceCache(f, cmd.id, cmd.u32_16, cmd.u32_20),
-            OpCheckIotlb => CheckIotlb(f, cmd.id, cmd.u32_16, cmd.u32_20),
-            OpTriggerIopf => TriggerIopf(f, ref cmd),
-            OpTriggerVevent => TriggerVevent(f, cmd.u32_16),
-            OpPasidAttach or OpPasidReplace => MockDevice(f, cmd.id) is DeviceObject d ? AttachMockPasid(f, d, ref cmd, ref call) : NotMockDevice(cmd.id),
-            OpPasidDetach => MockDevice(f, cmd.id) is DeviceObject d ? DetachMockPasid(f, d, cmd.u32_16) : NotMockDevice(cmd.id),
-            OpDmaBufGet => GetDmaBuf(f, cmd.u32_16),
-            OpDmaBufRevoke => RevokeDmaBuf(f, (int)cmd.u32_16, cmd.u32_20 != 0),
-            OpPasidCheckHwpt => MockDevice(f, cmd.id) is DeviceObject d ? CheckPasidHwpt(f, d, cmd.u32_16, cmd.u32_20) : NotMockDevice(cmd.id),
+            IOMMU_TEST_OP_ADD_RESERVED => AddReserved(f, cmd.id, cmd.add_reserved.start, cmd.add_reserved.length),
+            IOMMU_TEST_OP_MOCK_DOMAIN or IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS => MockDomain(f, ref cmd, ref call),
+            IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE => MockDomainReplace(f, ref cmd),
+            IOMMU_TEST_OP_MD_CHECK_MAP => CheckMap(f, cmd.id, cmd.check_map.iova, cmd.check_map.length, cmd.check_map.uptr),
+            IOMMU_TEST_OP_MD_CHECK_REFS => CheckRefs(f, cmd.check_refs.uptr, cmd.check_refs.length, cmd.check_refs.refs),
+            IOMMU_TEST_OP_CREATE_ACCESS => CreateTestAccess(f, ref cmd, ref call),
+            IOMMU_TEST_OP_DESTROY_ACCESS_PAGES => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.DestroyItem(cmd.destroy_access_pages.access_pages_id) : NotAccess(cmd.id),
+            IOMMU_TEST_OP_ACCESS_PAGES => AccessPages(f, ref cmd, ref call),
+            IOMMU_TEST_OP_ACCESS_RW => AccessRw(f, ref cmd),
+            IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT => cmd.memory_limit.limit < sizeof(ulong) + sizeof(uint) ? Fail(Errno.EINVAL, "the batch memory limit must hold one element (12 bytes)") : 0,
+            IOMMU_TEST_OP_ACCESS_REPLACE_IOAS => f.Kernel.FileOf((int)cmd.id) is SelftestAccessFile a ? a.Access.Attach(cmd.access_replace_ioas.ioas_id) : NotAccess(cmd.id),
+            IOMMU_TEST_OP_DIRTY => InjectDirty(f, ref cmd),
+            IOMMU_TEST_OP_DEV_CHECK_CACHE => CheckDeviceCache(f, cmd.id, cmd.check_dev_cache.id, cmd.check_dev_cache.cache),
+            IOMMU_TEST_OP_MD_CHECK_IOTLB => CheckIotlb(f, cmd.id, cmd.check_iotlb.id, cmd.check_iotlb.iotlb),
+            IOMMU_TEST_OP_TRIGGER_IOPF => TriggerIopf(f, ref cmd),
+            IOMMU_TEST_OP_TRIGGER_VEVENT => TriggerVevent(f, cmd.trigger_vevent.dev_id),
+            IOMMU_TEST_OP_PASID_ATTACH or IOMMU_TEST_OP_PASID_REPLACE => MockDevice(f, cmd.id) is DeviceObject d ? AttachMockPasid(f, d, ref cmd, ref call) : NotMockDevice(cmd.id),
+            IOMMU_TEST_OP_PASID_DETACH => MockDevice(f, cmd.id) is DeviceObject d ? DetachMockPasid(f, d, cmd.pasid_detach.pasid) : NotMockDevice(cmd.id),
+            IOMMU_TEST_OP_DMABUF_GET => GetDmaBuf(f, cmd.dmabuf_get.length),
+            IOMMU_TEST_OP_DMABUF_REVOKE => RevokeDmaBuf(f, (int)cmd.dmabuf_revoke.dmabuf_fd, cmd.dmabuf_revoke.revoked != 0),
+            IOMMU_TEST_OP_PASID_CHECK_HWPT => MockDevice(f, cmd.id) is DeviceObject d ? CheckPasidHwpt(f, d, cmd.pasid_check.pasid, cmd.pasid_check.hwpt_id) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
         };
     }
@@ -86,9 +80,9 @@ internal static unsafe class IommufdTest
         return 0;
     }
 
-    private static int MockDomain(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
+    private static int MockDomain(IommufdFile f, ref iommu_test_cmd cmd, ref IommufdFile.IoctlCall call)
     {
-        uint flags = cmd.op == OpMockDomainFlags ? cmd.u32_28 : 0;
+        uint flags = cmd.op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS ? cmd.mock_domain_flags.dev_flags : 0;
         if ((flags & ~(MockIommu.NoDirty | MockIommu.PasidCapable)) != 0)
         {
             return Fail(Errno.EINVAL, $"unknown mock device flags 0x{flags:X}");
@@ -114,24 +108,24 @@ internal static unsafe class IommufdTest
         f.Objects.Replace(stdevId, selftest);
         selftest.Device = device;
         call.NewObject = selftest;          // out_detach: an answer that cannot be written undoes it all
-        cmd.u32_16 = stdevId;
-        cmd.u32_20 = ptId;
-        cmd.u32_24 = deviceId;
+        cmd.mock_domain.out_stdev_id = stdevId;
+        cmd.mock_domain.out_hwpt_id = ptId;
+        cmd.mock_domain.out_idev_id = deviceId;
         return 0;
     }
 
-    private static int MockDomainReplace(IommufdFile f, ref IommuTestCmd cmd)
+    private static int MockDomainReplace(IommufdFile f, ref iommu_test_cmd cmd)
     {
         if (f.Objects.Get<SelftestObject>(cmd.id, ObjectKind.Selftest) is not { Device: DeviceObject device })
         {
             return Fail(Errno.ENOENT, $"{cmd.id} is not a mock device");
         }
 
-        uint ptId = cmd.u32_16;
+        uint ptId = cmd.mock_domain_replace.pt_id;
         int rc = f.Attach(device, ref ptId);
         if (rc == 0)
         {
-            cmd.u32_16 = ptId;
+            cmd.mock_domain_replace.pt_id = ptId;
         }
 
         return rc;
@@ -351,10 +345,10 @@ internal static unsafe class IommufdTest
             : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
     }
 
-    private static int CreateTestAccess(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
+    private static int CreateTestAccess(IommufdFile f, ref iommu_test_cmd cmd, ref IommufdFile.IoctlCall call)
     {
-        uint flags = cmd.u32_20;
-        if ((flags & ~AccessNeedsPinPages) != 0)
+        uint flags = cmd.create_access.flags;
+        if ((flags & ~MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) != 0)
         {
             return Fail(Errno.EOPNOTSUPP, $"unknown access flags 0x{flags:X}");
         }
@@ -364,7 +358,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOMEM, "injected failure: access.alloc");
         }
 
-        var file = new SelftestAccessFile(f, (flags & AccessNeedsPinPages) != 0);
+        var file = new SelftestAccessFile(f, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) != 0);
         int rc = file.Access.Attach(cmd.id);
         if (rc < 0)
         {
@@ -381,21 +375,21 @@ internal static unsafe class IommufdTest
         }
 
         // out_destroy: an answer that cannot be written destroys the access, and the fd is never installed.
-        cmd.u32_16 = (uint)fd;
+        cmd.create_access.out_access_fd = (uint)fd;
         call.NewFd = fd;
         return 0;
     }
 
-    private static int AccessPages(IommufdFile f, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
+    private static int AccessPages(IommufdFile f, ref iommu_test_cmd cmd, ref IommufdFile.IoctlCall call)
     {
-        uint flags = cmd.u32_16;
-        ulong iova = cmd.u64_24, length = cmd.u64_32, uptr = cmd.u64_40;
+        uint flags = cmd.access_pages.flags;
+        ulong iova = cmd.access_pages.iova, length = cmd.access_pages.length, uptr = cmd.access_pages.uptr;
         if (length > SelftestMaxLength)
         {
             return Fail(Errno.ENOMEM, "length is over 16 MiB");
         }
 
-        if ((flags & ~(AccessWrite | AccessSyz)) != 0)
+        if ((flags & ~(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ)) != 0)
         {
             return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
         }
@@ -410,7 +404,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EOPNOTSUPP, "the access was created without NEEDS_PIN_PAGES");
         }
 
-        int rc = file.Access.Pin(iova, length, (flags & AccessWrite) != 0);
+        int rc = file.Access.Pin(iova, length, (flags & MOCK_FLAGS_ACCESS_WRITE) != 0);
         if (rc < 0)
         {
             return rc;
@@ -446,7 +440,7 @@ internal static unsafe class IommufdTest
         // out_free_item: an answer that cannot be written frees the item and unpins; the item id stays
         // used (staccess->next_id is not rolled back).
         uint item = file.AddItem(iova, length);
-        cmd.u32_20 = item;
+        cmd.access_pages.out_access_pages_id = item;
         call.Undo = () => file.DestroyItem(item);
         return 0;
     }
@@ -455,11 +449,11 @@ internal static unsafe class IommufdTest
     /// selftest.c: iommufd_test_pasid_attach / _replace. An attach whose answer cannot be written is
     /// detached again; a replace keeps its effect.
     /// </summary>
-    private static int AttachMockPasid(IommufdFile f, DeviceObject device, ref IommuTestCmd cmd, ref IommufdFile.IoctlCall call)
+    private static int AttachMockPasid(IommufdFile f, DeviceObject device, ref iommu_test_cmd cmd, ref IommufdFile.IoctlCall call)
     {
-        bool replace = cmd.op == OpPasidReplace;
-        uint pasid = cmd.u32_16;
-        int rc = f.AttachPasid(device, pasid, ref cmd.u32_20, replace);
+        bool replace = cmd.op == IOMMU_TEST_OP_PASID_REPLACE;
+        uint pasid = cmd.pasid_attach.pasid;
+        int rc = f.AttachPasid(device, pasid, ref cmd.pasid_attach.pt_id, replace);
         if (rc == 0 && !replace)
         {
             call.Undo = () => DetachMockPasid(f, device, pasid);
@@ -468,16 +462,16 @@ internal static unsafe class IommufdTest
         return rc;
     }
 
-    private static int AccessRw(IommufdFile f, ref IommuTestCmd cmd)
+    private static int AccessRw(IommufdFile f, ref iommu_test_cmd cmd)
     {
-        ulong iova = cmd.u64_16, length = cmd.u64_24, uptr = cmd.u64_32;
-        uint flags = cmd.u32_40;
+        ulong iova = cmd.access_rw.iova, length = cmd.access_rw.length, uptr = cmd.access_rw.uptr;
+        uint flags = cmd.access_rw.flags;
         if (length > SelftestMaxLength)
         {
             return Fail(Errno.ENOMEM, "length is over 16 MiB");
         }
 
-        if ((flags & ~(RwWrite | RwSlowPath | AccessSyz)) != 0)
+        if ((flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) != 0)
         {
             return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{flags:X}");
         }
@@ -487,7 +481,7 @@ internal static unsafe class IommufdTest
             return NotAccess(cmd.id);
         }
 
-        bool write = (flags & RwWrite) != 0;
+        bool write = (flags & MOCK_ACCESS_RW_WRITE) != 0;
         byte[] buffer = new byte[length];
         if (write && !UserAccess.TryRead(uptr, buffer))
         {
@@ -504,9 +498,9 @@ internal static unsafe class IommufdTest
         return !write && !UserAccess.TryWrite(uptr, buffer) ? Fail(Errno.EFAULT, $"uptr 0x{uptr:X} cannot be written") : 0;
     }
 
-    private static int InjectDirty(IommufdFile f, ref IommuTestCmd cmd)
+    private static int InjectDirty(IommufdFile f, ref iommu_test_cmd cmd)
     {
-        ulong iova = cmd.u64_24, length = cmd.u64_32, pageSize = cmd.u64_40, uptr = cmd.u64_48;
+        ulong iova = cmd.dirty.iova, length = cmd.dirty.length, pageSize = cmd.dirty.page_size, uptr = cmd.dirty.uptr;
         if (pageSize == 0 || length == 0 || iova % pageSize != 0 || length % pageSize != 0 || uptr == 0)
         {
             return Fail(Errno.EINVAL, "page_size, length and uptr must be non-zero, iova and length multiples of page_size");
@@ -556,7 +550,7 @@ internal static unsafe class IommufdTest
             }
         }
 
-        cmd.u64_56 = count;
+        cmd.dirty.out_nr_dirty = count;
         return 0;
     }
 
@@ -608,9 +602,9 @@ internal static unsafe class IommufdTest
     /// stage 1, so an unattached PASID falls back to the RID's HWPT. Without a fault queue the
     /// request is answered by the core and nothing is queued.
     /// </summary>
-    private static int TriggerIopf(IommufdFile f, ref IommuTestCmd cmd)
+    private static int TriggerIopf(IommufdFile f, ref iommu_test_cmd cmd)
     {
-        uint deviceId = cmd.u32_16, pasid = cmd.u32_20;
+        uint deviceId = cmd.trigger_iopf.dev_id, pasid = cmd.trigger_iopf.pasid;
         if (f.Objects.Get(deviceId) is not DeviceObject device)
         {
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
@@ -628,9 +622,9 @@ internal static unsafe class IommufdTest
                 | (pasid != IommufdFile.NoPasid ? (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
             dev_id = deviceId,
             pasid = pasid,
-            grpid = cmd.u32_24,
-            perm = cmd.u32_28,
-            addr = cmd.u64_32,
+            grpid = cmd.trigger_iopf.grpid,
+            perm = cmd.trigger_iopf.perm,
+            addr = cmd.trigger_iopf.addr,
         };
         target?.Fault?.Report(fault);
         return 0;

@@ -6,10 +6,10 @@ namespace Abi.Engine.Selftest;
 internal sealed class MockDeviceState
 {
     /// <summary>The mock device's cache slots (MOCK_DEV_CACHE_NUM).</summary>
-    public const int CacheSlots = 4;
+    public const int CacheSlots = (int)Uapi.Constants.MOCK_DEV_CACHE_NUM;
 
     /// <summary>The cache slots: IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them.</summary>
-    public uint[] Cache { get; } = [0xbaddad, 0xbaddad, 0xbaddad, 0xbaddad];
+    public uint[] Cache { get; } = [.. Enumerable.Repeat((uint)Uapi.Constants.IOMMU_TEST_DEV_CACHE_DEFAULT, CacheSlots)];
 
     /// <summary>
     /// What the driver noted at the last attach that changed it: the vIOMMU of the nested HWPT the

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Abi.Engine.Iommufd;
 using Abi.Engine.Process;
@@ -20,25 +21,25 @@ namespace Abi.Engine.Selftest;
 internal sealed record MockIommu : IommuUnit
 {
     /// <summary>The mock IOMMU's smallest page: 2 KiB, below PAGE_SIZE, so an IOAS's alignment can drop under it.</summary>
-    public const ulong PageSize = 2048;
+    public const ulong PageSize = Uapi.Constants.MOCK_PAGE_SIZE;
 
     /// <summary>The mock domain's aperture.</summary>
-    public const ulong ApertureFirst = 1UL << 24, ApertureEnd = (1UL << 31) - 1;
+    public const ulong ApertureFirst = Uapi.Constants.MOCK_APERTURE_START, ApertureEnd = Uapi.Constants.MOCK_APERTURE_LAST;
 
     /// <summary>The selftest's own GET_HW_INFO type, and the register value it reports.</summary>
-    public const uint SelftestHwInfoType = 0xfeedbeef, SelftestRegister = 0xdeadbeef;
+    public const uint SelftestHwInfoType = Uapi.Constants.IOMMU_HW_INFO_TYPE_SELFTEST, SelftestRegister = Uapi.Constants.IOMMU_HW_INFO_SELFTEST_REGVAL;
 
     /// <summary>Mock device flags (MOCK_FLAGS_DEVICE_*).</summary>
-    public const uint NoDirty = 1, PasidCapable = 4;
+    public const uint NoDirty = Uapi.Constants.MOCK_FLAGS_DEVICE_NO_DIRTY, PasidCapable = Uapi.Constants.MOCK_FLAGS_DEVICE_PASID;
 
     /// <summary>The mock's huge leaf: a level-1 entry of its 2 KiB-granule table, 512 granules.</summary>
-    public const ulong HugePageSize = 512 * PageSize;
+    public const ulong HugePageSize = Uapi.Constants.MOCK_HUGE_PAGE_SIZE;
 
     /// <summary>The types of the mock vIOMMU, its HW queues and its vEVENTs.</summary>
-    public const uint ViommuTypeSelftest = 0xdeadbeef, HwQueueTypeSelftest = 0xdeadbeef, VeventTypeSelftest = 0xbeefbeef;
+    public const uint ViommuTypeSelftest = Uapi.Constants.IOMMU_VIOMMU_TYPE_SELFTEST, HwQueueTypeSelftest = Uapi.Constants.IOMMU_HW_QUEUE_TYPE_SELFTEST, VeventTypeSelftest = Uapi.Constants.IOMMU_VEVENTQ_TYPE_SELFTEST;
 
     /// <summary>The PASID for which the mock driver fails every second domain change (IOMMU_TEST_PASID_RESERVED).</summary>
-    private const uint PasidReserved = 1024;
+    private const uint PasidReserved = Uapi.Constants.IOMMU_TEST_PASID_RESERVED;
 
     /// <summary>The mock IOMMU in front of a mock device created with <paramref name="deviceFlags"/>.</summary>
     public MockIommu(uint deviceFlags)
@@ -56,7 +57,7 @@ internal sealed record MockIommu : IommuUnit
     }
 
     /// <summary>MOCK_PASID_WIDTH: a PASID-capable mock device takes PASIDs below 2^20.</summary>
-    public override int PasidWidth => 20;
+    public override int PasidWidth => Uapi.Constants.MOCK_PASID_WIDTH;
 
     public override bool PasidDomains => true;
 
@@ -125,7 +126,7 @@ internal sealed record MockIommu : IommuUnit
     /// </summary>
     private static int? SelftestHwptData(ref iommu_hwpt_alloc cmd, out uint iotlb, out uint pagetableType)
     {
-        const uint SelftestData = 0xdead;
+        const uint SelftestData = Uapi.Constants.IOMMU_HWPT_DATA_SELFTEST;
         iotlb = pagetableType = 0;
         if (cmd.data_type != SelftestData)
         {
@@ -155,7 +156,8 @@ internal sealed record MockIommu : IommuUnit
     /// </summary>
     public override int InvalidateNested(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested)
     {
-        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1, EntrySize = 8;
+        const uint SelftestInvalidate = Uapi.Constants.IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, FlagAll = Uapi.Constants.IOMMU_TEST_INVALIDATE_FLAG_ALL;
+        uint EntrySize = (uint)Unsafe.SizeOf<Uapi.iommu_hwpt_invalidate_selftest>();
         if (cmd.data_type != SelftestInvalidate)
         {
             return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock IOMMU takes only its selftest invalidation (0xdeadbeef)");
@@ -208,8 +210,8 @@ internal sealed record MockIommu : IommuUnit
     /// </summary>
     public override int InvalidateViommu(ViommuObject viommu, ref iommu_hwpt_invalidate cmd, uint requested)
     {
-        const uint SelftestInvalidate = 0xdeadbeef, FlagAll = 1;
-        const int EntrySize = 12;
+        const uint SelftestInvalidate = Uapi.Constants.IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, FlagAll = Uapi.Constants.IOMMU_TEST_INVALIDATE_FLAG_ALL;
+        int EntrySize = Unsafe.SizeOf<Uapi.iommu_viommu_invalidate_selftest>();
         if (requested == 0 && cmd.data_type == SelftestInvalidate)
         {
             return 0;
@@ -232,7 +234,7 @@ internal sealed record MockIommu : IommuUnit
                 return Fail(Errno.EFAULT, $"entry {i} cannot be read");
             }
 
-            for (ulong past = EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
+            for (ulong past = (ulong)EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
             {
                 int n = (int)Math.Min((ulong)tail.Length, cmd.entry_len - past);
                 if (!UserAccess.TryRead(at + past, tail[..n]))

@@ -121,6 +121,24 @@ public sealed partial class AbiGenerator
             }
 
             w.Close();
+            if (spec.MinSizes.Count > 0)
+            {
+                w.Line();
+                w.Line("/// <summary>");
+                w.Line("/// The smallest argument each ioctl's handler accepts, under the ioctl's name: the end of the");
+                w.Line("/// struct's last mandatory member. Callers built against an older struct stop there.");
+                w.Line("/// </summary>");
+                w.Open("public static partial class IoctlMinSizes");
+                foreach (ConstantSpec size in spec.MinSizes)
+                {
+                    Doc(w, "summary", size.Doc!);
+                    Absent(w, size.AbsentFrom);
+                    w.Line($"public const uint {Naming.Identifier(size.Name)} = {size.Literal};");
+                }
+
+                w.Close();
+            }
+
             return w.ToString();
         }
     }

@@ -229,7 +229,18 @@ public sealed partial class AbiGenerator
                 }
             }
 
-            return new ConstantsSpec(set.Primary.Namespace, constants.OrderBy(c => c.Name, StringComparer.Ordinal).ToEquatableArray());
+            EquatableArray<ConstantSpec> minSizes = model.Ioctls
+                .Where(i => i.MinSize is not null)
+                .Select(i => new ConstantSpec(
+                    i.Name,
+                    "uint",
+                    i.MinSize!.Value.ToString(CultureInfo.InvariantCulture),
+                    "struct " + i.Struct,
+                    $"{i.Name}: struct {i.Struct} through {i.MinSizeMember}.",
+                    set.Delta.IsNew("const:" + i.Name) ? set.Delta.BaselineProfile : null))
+                .OrderBy(c => c.Name, StringComparer.Ordinal)
+                .ToEquatableArray();
+            return new ConstantsSpec(set.Primary.Namespace, constants.OrderBy(c => c.Name, StringComparer.Ordinal).ToEquatableArray(), minSizes);
         }
 
         public static IEnumerable<IoctlGroupSpec> IoctlGroups(BindingSet set)

@@ -123,8 +123,8 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
     private void Post(int id, int index)
     {
         ref SplitRing.Descriptor d = ref ring[id];
-        d.Address = pool.Buffers.IovaOf(index) + MbufPool.Headroom - NetHeaderLength;
-        d.Length = NetHeaderLength + MbufPool.DataRoom;
+        d.Address = pool.Buffers.IovaOf(index) + (ulong)(MbufPool.Headroom - NetHeaderLength);
+        d.Length = (uint)(NetHeaderLength + MbufPool.DataRoom);
         d.Flags = DescWrite;
         _mbufOf[id] = index;
         ring.AvailSlot(_availIndex & _mask) = (ushort)id;

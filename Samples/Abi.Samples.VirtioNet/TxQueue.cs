@@ -55,7 +55,7 @@ internal sealed class TxQueue
             Span<byte> buffer = _pool.Buffers[mbuf.Index];
             buffer.Slice(MbufPool.Headroom - NetHeaderLength, NetHeaderLength).Clear();   // no offloads requested
             ref SplitRing.Descriptor d = ref r[id];
-            d.Address = _pool.Buffers.IovaOf(mbuf.Index) + MbufPool.Headroom - NetHeaderLength;
+            d.Address = _pool.Buffers.IovaOf(mbuf.Index) + (ulong)(MbufPool.Headroom - NetHeaderLength);
             d.Length = (uint)(NetHeaderLength + mbuf.Length);
             d.Flags = 0;
             _mbufOf[id] = mbuf.Index;

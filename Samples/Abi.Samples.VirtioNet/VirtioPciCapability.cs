@@ -21,9 +21,9 @@ internal readonly record struct VirtioPciCapability(byte Type, byte Bar, uint Of
             byte type = (byte)(head >> 24);
             if ((byte)head == VirtioSpec.VendorCapability && !found.ContainsKey(type))
             {
-                byte bar = (byte)device.ReadConfig32(at + 4);
-                uint multiplier = type == VirtioSpec.NotifyCfg ? device.ReadConfig32(at + 16) : 0;
-                found[type] = new VirtioPciCapability(type, bar, device.ReadConfig32(at + 8), device.ReadConfig32(at + 12), multiplier);
+                byte bar = (byte)device.ReadConfig32(at + VirtioSpec.CapBar);
+                uint multiplier = type == VirtioSpec.NotifyCfg ? device.ReadConfig32(at + VirtioSpec.CapNotifyMultiplier) : 0;
+                found[type] = new VirtioPciCapability(type, bar, device.ReadConfig32(at + VirtioSpec.CapOffset), device.ReadConfig32(at + VirtioSpec.CapLength), multiplier);
             }
 
             at = (int)((head >> 8) & 0xFC);

@@ -2,6 +2,8 @@ using Abi.Engine.Selftest;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
+using static Abi.Engine.Selftest.Uapi.Constants;
+using iommu_test_cmd = Abi.Engine.Selftest.Uapi.iommu_test_cmd;
 
 namespace Abi.Engine.Tests;
 
@@ -23,7 +25,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         {
             (_, uint stdev, _, _) = NewMockDevice();
             uint target = NewIoas();
-            *(IommuTestCmd*)page = new IommuTestCmd { size = IommuTestCmd.Size, op = 10, id = stdev, u32_16 = target };
+            *(iommu_test_cmd*)page = new iommu_test_cmd { size = (uint)sizeof(iommu_test_cmd), op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = target } };
             Assert.Equal(0, Mprotect(page, 4096, LinuxConstants.PROT_READ));
             Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(Fd, 0x3BA0, page));
             var destroy = new iommu_destroy { id = target };
@@ -57,7 +59,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         range[0] = new iommu_iova_range { start = 0x1000, last = 0xFFFF };
         var allow = new iommu_ioas_allow_iovas { ioas_id = ioas, num_iovas = 1, allowed_iovas = (ulong)range };
         Assert.Equal(Errno.None, Raw.TryIoasAllowIovas(ref allow));
-        var mock = new IommuTestCmd { op = 2, id = ioas };
+        var mock = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN, id = ioas };
         Assert.Equal(-(int)Errno.EADDRINUSE, Test(ref mock));
 
         // Inside the aperture (MOCK_APERTURE_START = 1 << 24) the same domain joins.
@@ -72,7 +74,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         // ioas.c: iommufd_ioas_load_iovas runs over the whole list (EINVAL for an empty range) before
         // iopt_set_allow_iova looks at the reserved ranges (EADDRINUSE).
         uint ioas = NewIoas();
-        var reserve = new IommuTestCmd { op = 1, id = ioas, u64_16 = 0x10000, u64_24 = 0x1000 };
+        var reserve = new iommu_test_cmd { op = IOMMU_TEST_OP_ADD_RESERVED, id = ioas, add_reserved = new() { start = 0x10000, length = 0x1000 } };
         Assert.Equal(0, Test(ref reserve));
         iommu_iova_range* ranges = stackalloc iommu_iova_range[2];
         ranges[0] = new iommu_iova_range { start = 0x10000, last = 0x10FFF };    // meets the reserved range
@@ -91,7 +93,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         uint ioas = NewIoas();
         var destroy = new iommu_destroy { id = ioas };
         Assert.Equal(Errno.None, Raw.TryDestroy(ref destroy));
-        var mock = new IommuTestCmd { op = 2, id = 1 };      // id 1 is free again: the selftest object takes it
+        var mock = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN, id = 1 };      // id 1 is free again: the selftest object takes it
         Assert.Equal(-(int)Errno.ENOENT, Test(ref mock));
 
         // Nothing stayed behind: the next object is 1 again.
@@ -126,7 +128,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     public void AccessOpsOnAFdThatIsNoAccess_AreEbadfd()
     {
         // selftest.c: iommufd_access_get answers EBADFD for a closed fd and for another file alike.
-        var rw = new IommuTestCmd { op = 8, id = 1000 };
+        var rw = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = 1000 };
         Assert.Equal(-(int)Errno.EBADFD, Test(ref rw));
         rw.id = (uint)Fd;
         Assert.Equal(-(int)Errno.EBADFD, Test(ref rw));
@@ -138,9 +140,9 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         // does not release it: a selftest access mapped this way lives on, holding its IOAS, until the
         // mapping goes.
         uint accessIoas = NewIoas();
-        var create = new IommuTestCmd { op = 5, id = accessIoas };
+        var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = accessIoas };
         Assert.Equal(0, Test(ref create));
-        int accessFd = (int)create.u32_16;
+        int accessFd = (int)create.create_access.out_access_fd;
         uint ioas = NewIoas();
         var map = new iommu_ioas_map_file
         {

@@ -1,22 +1,24 @@
 using Abi.Engine.Selftest;
 using Abi.Interop;
 using Abi.Linux;
+using static Abi.Engine.Selftest.Uapi.Constants;
+using iommu_test_cmd = Abi.Engine.Selftest.Uapi.iommu_test_cmd;
 
 namespace Abi.Engine.Tests;
 
 /// <summary>Tests that drive the selftest's mock IOMMU through IOMMU_TEST_CMD.</summary>
 public abstract unsafe class MockIommuTest : EngineTest
 {
-    private const uint TestCmd = 0x3BA0;
+    private const uint TestCmd = IOMMU_TEST_CMD;
 
     protected MockIommuTest() => IommufdSelftest.Enable(Kernel);
 
     protected int Fd => (int)Iommufd.Fd.DangerousGetHandle();
 
-    private protected int Test(ref IommuTestCmd cmd)
+    private protected int Test(ref iommu_test_cmd cmd)
     {
-        cmd.size = IommuTestCmd.Size;
-        fixed (IommuTestCmd* p = &cmd)
+        cmd.size = (uint)sizeof(iommu_test_cmd);
+        fixed (iommu_test_cmd* p = &cmd)
         {
             return Kernel.Ioctl(Fd, TestCmd, (nint)p);
         }
@@ -26,9 +28,9 @@ public abstract unsafe class MockIommuTest : EngineTest
     protected (uint Ioas, uint Stdev, uint Hwpt, uint Device) NewMockDevice(uint flags = 0, uint ioas = 0)
     {
         ioas = ioas == 0 ? NewIoas() : ioas;
-        var mock = new IommuTestCmd { op = 12, id = ioas, u32_28 = flags };
+        var mock = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, id = ioas, mock_domain_flags = new() { dev_flags = flags } };
         Assert.Equal(0, Test(ref mock));
-        return (ioas, mock.u32_16, mock.u32_20, mock.u32_24);
+        return (ioas, mock.mock_domain_flags.out_stdev_id, mock.mock_domain_flags.out_hwpt_id, mock.mock_domain_flags.out_idev_id);
     }
 
     protected Errno AllocHwpt(uint device, uint pt, uint flags, out uint hwpt, uint dataType = 0, uint[]? data = null)

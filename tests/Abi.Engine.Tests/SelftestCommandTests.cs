@@ -2,6 +2,8 @@ using Abi.Engine.Selftest;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Memory;
+using static Abi.Engine.Selftest.Uapi.Constants;
+using iommu_test_cmd = Abi.Engine.Selftest.Uapi.iommu_test_cmd;
 
 namespace Abi.Engine.Tests;
 
@@ -12,7 +14,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
     public void Disabled_ByDefault_AsWithoutConfigIommufdTest()
     {
         IommufdSelftest.Disable(Kernel);
-        var cmd = new IommuTestCmd { op = 1, id = NewIoas(), u64_16 = 0x1000, u64_24 = 0x1000 };
+        var cmd = new iommu_test_cmd { op = IOMMU_TEST_OP_ADD_RESERVED, id = NewIoas(), add_reserved = new() { start = 0x1000, length = 0x1000 } };
         Assert.Equal(-(int)Errno.ENOTTY, Test(ref cmd));
         IommufdSelftest.Enable(Kernel);
         Assert.Equal(0, Test(ref cmd));
@@ -26,12 +28,12 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         uint ioas = NewIoas();
         using var memory = DmaBuffer.Allocate(Kernel, 4 * 4096, preferHugePages: false);
 
-        var reserve = new IommuTestCmd { op = 1, id = ioas, u64_16 = 0x2000_0000, u64_24 = 0 };
+        var reserve = new iommu_test_cmd { op = IOMMU_TEST_OP_ADD_RESERVED, id = ioas, add_reserved = new() { start = 0x2000_0000, length = 0 } };
         Assert.Equal(-(int)Errno.EINVAL, Test(ref reserve));                      // length 0
 
-        var mock = new IommuTestCmd { op = 2, id = ioas };
+        var mock = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN, id = ioas };
         Assert.Equal(0, Test(ref mock));
-        uint stdev = mock.u32_16, hwpt = mock.u32_20, device = mock.u32_24;
+        uint stdev = mock.mock_domain.out_stdev_id, hwpt = mock.mock_domain.out_hwpt_id, device = mock.mock_domain.out_idev_id;
         Assert.True(stdev < device && device < hwpt, $"ids {stdev} {device} {hwpt} in the kernel's order");
 
         var ranges = new iommu_ioas_iova_ranges { ioas_id = ioas };
@@ -44,16 +46,16 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         var map = Map(ioas, (ulong)memory.Address, 2 * 4096, iova: 0x100_0000);
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
 
-        var check = new IommuTestCmd { op = 3, id = hwpt, u64_16 = 0x100_0000, u64_24 = 2 * 4096, u64_32 = (ulong)memory.Address };
+        var check = new iommu_test_cmd { op = IOMMU_TEST_OP_MD_CHECK_MAP, id = hwpt, check_map = new() { iova = 0x100_0000, length = 2 * 4096, uptr = (ulong)memory.Address } };
         Assert.Equal(0, Test(ref check));
-        check.u64_32 += 4096;                                                      // the wrong pages
+        check.check_map.uptr += 4096;                                                      // the wrong pages
         Assert.Equal(-(int)Errno.EINVAL, Test(ref check));
 
-        var refs = new IommuTestCmd { op = 4, u64_16 = 2 * 4096, u64_24 = (ulong)memory.Address, u32_32 = 1 };
+        var refs = new iommu_test_cmd { op = IOMMU_TEST_OP_MD_CHECK_REFS, check_refs = new() { length = 2 * 4096, uptr = (ulong)memory.Address, refs = 1 } };
         Assert.Equal(0, Test(ref refs));                                           // pinned once for the domain
-        refs.u64_24 += 2 * 4096;
+        refs.check_refs.uptr += 2 * 4096;
         Assert.Equal(-(int)Errno.EIO, Test(ref refs));                             // the unmapped half is not pinned
-        refs.u32_32 = 0;
+        refs.check_refs.refs = 0;
         Assert.Equal(0, Test(ref refs));
 
         var destroyDevice = new iommu_destroy { id = device };
@@ -62,7 +64,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         Assert.Equal(Errno.None, Raw.TryDestroy(ref destroy));                     // detaches, unbinds; the automatic HWPT goes too
         var destroyHwpt = new iommu_destroy { id = hwpt };
         Assert.Equal(Errno.ENOENT, Raw.TryDestroy(ref destroyHwpt));
-        refs.u64_24 = (ulong)memory.Address;
+        refs.check_refs.uptr = (ulong)memory.Address;
         Assert.Equal(0, Test(ref refs));                                           // no domain: nothing pinned
     }
 
@@ -74,34 +76,34 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         var map = Map(ioas, (ulong)memory.Address, 2 * 4096, iova: 0x40_0000);
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
 
-        var create = new IommuTestCmd { op = 5, id = ioas, u32_20 = 1 };            // NEEDS_PIN_PAGES
+        var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas, create_access = new() { flags = 1 } };            // NEEDS_PIN_PAGES
         Assert.Equal(0, Test(ref create));
-        int accessFd = (int)create.u32_16;
+        int accessFd = (int)create.create_access.out_access_fd;
         Assert.Equal(2, Kernel.OpenFiles);                                         // the context and the access fd
 
-        var pin = new IommuTestCmd { op = 7, id = (uint)accessFd, u64_24 = 0x40_0000, u64_32 = 4096, u64_40 = (ulong)memory.Address };
+        var pin = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_PAGES, id = (uint)accessFd, access_pages = new() { iova = 0x40_0000, length = 4096, uptr = (ulong)memory.Address } };
         Assert.Equal(0, Test(ref pin));
-        var refs = new IommuTestCmd { op = 4, u64_16 = 4096, u64_24 = (ulong)memory.Address, u32_32 = 1 };
+        var refs = new iommu_test_cmd { op = IOMMU_TEST_OP_MD_CHECK_REFS, check_refs = new() { length = 4096, uptr = (ulong)memory.Address, refs = 1 } };
         Assert.Equal(0, Test(ref refs));
 
         byte[] data = [9, 8, 7];
         fixed (byte* d = data)
         {
-            var write = new IommuTestCmd { op = 8, id = (uint)accessFd, u64_16 = 0x40_0ffe, u64_24 = 3, u64_32 = (ulong)d, u32_40 = 1 };
+            var write = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)accessFd, access_rw = new() { iova = 0x40_0ffe, length = 3, uptr = (ulong)d, flags = 1 } };
             Assert.Equal(0, Test(ref write));
         }
 
         Assert.Equal(9, ((byte*)memory.Address)[0xffe]);
         Assert.Equal(7, ((byte*)memory.Address)[0x1000]);
 
-        var destroyItem = new IommuTestCmd { op = 6, id = (uint)accessFd, u32_16 = 5 };
+        var destroyItem = new iommu_test_cmd { op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES, id = (uint)accessFd, destroy_access_pages = new() { access_pages_id = 5 } };
         Assert.Equal(-(int)Errno.ENOENT, Test(ref destroyItem));
-        destroyItem.u32_16 = pin.u32_20;
+        destroyItem.destroy_access_pages.access_pages_id = pin.access_pages.out_access_pages_id;
         Assert.Equal(0, Test(ref destroyItem));
-        refs.u32_32 = 0;
+        refs.check_refs.refs = 0;
         Assert.Equal(0, Test(ref refs));
 
-        var notAccess = new IommuTestCmd { op = 8, id = (uint)Fd, u64_16 = 0x40_0000, u64_24 = 1, u64_32 = (ulong)memory.Address };
+        var notAccess = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)Fd, access_rw = new() { iova = 0x40_0000, length = 1, uptr = (ulong)memory.Address } };
         Assert.Equal(-(int)Errno.EBADFD, Test(ref notAccess));   // selftest.c: iommufd_access_get
 
         Assert.Equal(0, Kernel.Close(accessFd));
@@ -124,9 +126,9 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         ulong[] harvested = new ulong[inject.Length];
         fixed (ulong* bits = inject)
         {
-            var dirty = new IommuTestCmd { op = 13, id = hwpt, u64_24 = iova, u64_32 = length, u64_40 = 2048, u64_48 = (ulong)bits };
+            var dirty = new iommu_test_cmd { op = IOMMU_TEST_OP_DIRTY, id = hwpt, dirty = new() { iova = iova, length = length, page_size = 2048, uptr = (ulong)bits } };
             Assert.Equal(0, Test(ref dirty));
-            Assert.Equal((ulong)granules.Length, dirty.u64_56);                     // out_nr_dirty
+            Assert.Equal((ulong)granules.Length, dirty.dirty.out_nr_dirty);                     // out_nr_dirty
         }
 
         fixed (ulong* bitmap = harvested)
@@ -173,13 +175,14 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
 
         int Pasid(uint op, uint pasid, uint pt)
         {
-            var cmd = new IommuTestCmd { op = op, id = stdev, u32_16 = pasid, u32_20 = pt };
+            // The four PASID ops share one layout: {pasid, then the pt or hwpt id}.
+            var cmd = new iommu_test_cmd { op = op, id = stdev, pasid_attach = new() { pasid = pasid, pt_id = pt } };
             return Test(ref cmd);
         }
 
-        const uint Attach = 18, Replace = 19, Detach = 20, Check = 21;
+        const uint Attach = IOMMU_TEST_OP_PASID_ATTACH, Replace = IOMMU_TEST_OP_PASID_REPLACE, Detach = IOMMU_TEST_OP_PASID_DETACH, Check = IOMMU_TEST_OP_PASID_CHECK_HWPT;
         Assert.Equal(-(int)Errno.EINVAL, Pasid(Attach, 100, compat));               // the RID is on an automatic (not compatible) domain
-        var replaceRid = new IommuTestCmd { op = 10, id = stdev, u32_16 = compat };
+        var replaceRid = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = compat } };
         Assert.Equal(0, Test(ref replaceRid));
         Assert.Equal(-(int)Errno.EINVAL, Pasid(Attach, 100, plain));                 // the PASID's HWPT is not compatible
         Assert.Equal(-(int)Errno.EINVAL, Pasid(Attach, 100, ioas));                  // nor is an automatic domain
@@ -187,7 +190,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         Assert.Equal(-(int)Errno.EBUSY, Pasid(Attach, 100, compat));                 // attach does not overwrite
         Assert.Equal(0, Pasid(Check, 100, compat));
         Assert.Equal(-(int)Errno.EINVAL, Pasid(Replace, 200, compat));               // replace needs an attachment
-        replaceRid.u32_16 = plain;
+        replaceRid.mock_domain_replace.pt_id = plain;
         Assert.Equal(-(int)Errno.EINVAL, Test(ref replaceRid));                      // the RID must stay compatible while a PASID is attached
         var destroy = new iommu_destroy { id = compat };
         Assert.Equal(Errno.EBUSY, Raw.TryDestroy(ref destroy));
@@ -212,10 +215,10 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
     public void DmaBuf_MapsInsideItsSize_AndNotWhileRevoked()
     {
         uint ioas = NewIoas();
-        var get = new IommuTestCmd { op = 22, u32_16 = 3 * 4096 + 1 };              // rounded up to 4 pages
+        var get = new iommu_test_cmd { op = IOMMU_TEST_OP_DMABUF_GET, dmabuf_get = new() { length = 3 * 4096 + 1 } };              // rounded up to 4 pages
         int dmabuf = Test(ref get);
         Assert.True(dmabuf > 0, $"DMABUF_GET returned {dmabuf}");
-        var tooBig = new IommuTestCmd { op = 22, u32_16 = 513 * 4096 };
+        var tooBig = new iommu_test_cmd { op = IOMMU_TEST_OP_DMABUF_GET, dmabuf_get = new() { length = 513 * 4096 } };
         Assert.Equal(-(int)Errno.EINVAL, Test(ref tooBig));
 
         iommu_ioas_map_file MapFile(ulong start, ulong length) => new() { flags = 6, ioas_id = ioas, fd = dmabuf, start = start, length = length };
@@ -226,15 +229,15 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
         var whole = MapFile(0, 4 * 4096);
         Assert.Equal(Errno.None, Raw.TryIoasMapFile(ref whole));
 
-        var revoke = new IommuTestCmd { op = 23, u32_16 = (uint)dmabuf, u32_20 = 1 };
+        var revoke = new iommu_test_cmd { op = IOMMU_TEST_OP_DMABUF_REVOKE, dmabuf_revoke = new() { dmabuf_fd = dmabuf, revoked = 1 } };
         Assert.Equal(0, Test(ref revoke));
         var again = MapFile(0, 4096);
         Assert.Equal(Errno.ENODEV, Raw.TryIoasMapFile(ref again));
-        revoke.u32_20 = 0;
+        revoke.dmabuf_revoke.revoked = 0;
         Assert.Equal(0, Test(ref revoke));
         Assert.Equal(Errno.None, Raw.TryIoasMapFile(ref again));
 
-        var notDmaBuf = new IommuTestCmd { op = 23, u32_16 = (uint)Fd, u32_20 = 1 };
+        var notDmaBuf = new iommu_test_cmd { op = IOMMU_TEST_OP_DMABUF_REVOKE, dmabuf_revoke = new() { dmabuf_fd = Fd, revoked = 1 } };
         Assert.Equal(-(int)Errno.EINVAL, Test(ref notDmaBuf));
         Assert.Equal(0, Kernel.Close(dmabuf));
     }
@@ -254,7 +257,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
 
         int CheckIotlb(uint slot, uint value)
         {
-            var cmd = new IommuTestCmd { op = 14, id = nested, u32_16 = slot, u32_20 = value };
+            var cmd = new iommu_test_cmd { op = IOMMU_TEST_OP_MD_CHECK_IOTLB, id = nested, check_iotlb = new() { id = slot, iotlb = value } };
             return Test(ref cmd);
         }
 
@@ -278,7 +281,7 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
 
         var destroyParent = new iommu_destroy { id = parent };
         Assert.Equal(Errno.EBUSY, Raw.TryDestroy(ref destroyParent));
-        var replace = new IommuTestCmd { op = 10, id = stdev, u32_16 = nested };
+        var replace = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = nested } };
         Assert.Equal(0, Test(ref replace));                                          // the device runs on the nested HWPT
         var destroyNested = new iommu_destroy { id = nested };
         Assert.Equal(Errno.EBUSY, Raw.TryDestroy(ref destroyNested));

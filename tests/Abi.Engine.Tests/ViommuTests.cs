@@ -4,13 +4,15 @@ using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
+using static Abi.Engine.Selftest.Uapi.Constants;
+using iommu_test_cmd = Abi.Engine.Selftest.Uapi.iommu_test_cmd;
 
 namespace Abi.Engine.Tests;
 
 /// <summary>The mock vIOMMU: vDEVICEs, vEVENTQs, HW queues, its data and mmap-able pages, and its cache invalidation.</summary>
 public sealed unsafe class ViommuTests : MockIommuTest
 {
-    private const uint Selftest = 0xdeadbeef, SelftestEvents = 0xbeefbeef, TriggerVevent = 17, DevCheckCache = 16;
+    private const uint Selftest = IOMMU_VIOMMU_TYPE_SELFTEST, SelftestEvents = IOMMU_VEVENTQ_TYPE_SELFTEST, TriggerVevent = IOMMU_TEST_OP_TRIGGER_VEVENT, DevCheckCache = IOMMU_TEST_OP_DEV_CHECK_CACHE;
 
     private readonly uint _ioas, _stdev, _device, _parent, _viommu, _nested;
 
@@ -34,13 +36,13 @@ public sealed unsafe class ViommuTests : MockIommuTest
 
     private int Replace(uint stdev, uint pt)
     {
-        var replace = new IommuTestCmd { op = 10, id = stdev, u32_16 = pt };
+        var replace = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = pt } };
         return Test(ref replace);
     }
 
     private int Trigger(uint device)
     {
-        var trigger = new IommuTestCmd { op = TriggerVevent, u32_16 = device };
+        var trigger = new iommu_test_cmd { op = TriggerVevent, trigger_vevent = new() { dev_id = device } };
         return Test(ref trigger);
     }
 
@@ -198,7 +200,7 @@ public sealed unsafe class ViommuTests : MockIommuTest
         Assert.Equal(Errno.None, AllocVdevice(_device, 0x99, out _));
         int CheckCache(uint slot, uint value)
         {
-            var check = new IommuTestCmd { op = DevCheckCache, id = _device, u32_16 = slot, u32_20 = value };
+            var check = new iommu_test_cmd { op = DevCheckCache, id = _device, check_dev_cache = new() { id = slot, cache = value } };
             return Test(ref check);
         }
 

@@ -64,6 +64,33 @@ public sealed class ExtractionNotesTests(LinuxHeadersFixture linux)
     }
 
     [Fact]
+    public void AMinimumSizeOverride_IsTheEndOfItsMember_AndLeavesTheArgumentAlone()
+    {
+        var overrides = new IoctlOverrides
+        {
+            Ioctls =
+            [
+                new IoctlOverride { Name = "CX_GET_MSG", MinSizeMember = "reserved" },
+                new IoctlOverride { Name = "CX_GET_PAIR", MinSizeMember = "no_such_member" },
+            ],
+        };
+        AbiModel model = Extract(overrides);
+        IoctlDecl msg = Assert.Single(model.Ioctls, i => i.Name == "CX_GET_MSG");
+        Assert.Equal((4, "reserved", IoctlSource.Encoding, "cx_msg"), (msg.MinSize, msg.MinSizeMember, msg.Source, msg.Struct));   // packed: event (1) + reserved[3]
+        IoctlDecl pair = Assert.Single(model.Ioctls, i => i.Name == "CX_GET_PAIR");
+        Assert.Null(pair.MinSize);
+        ExtractionNote note = Assert.Single(model.Notes, n => n.Subject == "#define CX_GET_PAIR");
+        Assert.Contains("no_such_member", note.Reason, StringComparison.Ordinal);
+
+        GeneratedBindings.Outcome outcome = GeneratedBindings.Run(model, "MinSizes", "CxIoctls");
+        Assert.Empty(outcome.Compiler);
+        string constants = Assert.Single(outcome.Sources, t => t.FilePath.EndsWith("Constants.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains("public static partial class IoctlMinSizes", constants, StringComparison.Ordinal);
+        Assert.Contains("public const uint CX_GET_MSG = 4;", constants, StringComparison.Ordinal);
+        Assert.DoesNotContain("public const uint CX_GET_PAIR =", constants, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EveryIoctlShape_GetsTheArgumentItsEncodingNames()
     {
         Dictionary<string, IoctlDecl> ioctls = Extract(null).Ioctls.ToDictionary(i => i.Name);

@@ -142,7 +142,7 @@ internal static class GccProbe
         }
     }
 
-    private static string Exec(string file, IEnumerable<string> args)
+    internal static string Exec(string file, IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in args)

@@ -52,6 +52,23 @@ public sealed partial class IoctlTableTests(LinuxHeadersFixture linux)
         Assert.Equal(model.Ioctls.Count, model.Ioctls.Select(i => (i.Name, i.FdKind)).Distinct().Count());
     }
 
+    [Theory]
+    [InlineData("IOMMU_IOAS_MAP", 40)]                 // main.c: IOCTL_OP(.., struct iommu_ioas_map, iova)
+    [InlineData("IOMMU_DESTROY", 8)]
+    [InlineData("IOMMU_HW_QUEUE_ALLOC", 40)]
+    [InlineData("VFIO_IOMMU_MAP_DMA", 32)]             // vfio_iommu_type1.c: offsetofend(.., size)
+    [InlineData("VFIO_DEVICE_GET_REGION_INFO", 32)]
+    [InlineData("VFIO_DEVICE_SET_IRQS", 20)]
+    public void MinimumSizes_AreTheEndOfTheMemberTheKernelNames(string ioctl, int expected)
+    {
+        IoctlDecl decl = Assert.Single(linux.Linux72.Ioctls, i => i.Name == ioctl);
+        Assert.Equal(expected, decl.MinSize);
+        RecordDecl record = Assert.Single(linux.Linux72.Records, r => r.Name == decl.Struct);
+        FieldDecl member = Assert.Single(record.Fields, f => f.Name == decl.MinSizeMember);
+        Assert.Equal(expected, member.Offset + member.Size);
+        Assert.All(linux.Linux72.Ioctls.Where(i => i.Name.StartsWith("IOMMU_", StringComparison.Ordinal)), i => Assert.NotNull(i.MinSize));
+    }
+
     [Fact]
     public void CollidingVfioNumbers_AreTellApartByFdKind()
     {

@@ -32,11 +32,37 @@ public sealed class ModelFileTests(LinuxHeadersFixture linux)
     public void CheckedInVirtioModel_EqualsAFreshExtraction()
     {
         HeaderProfile p = HeaderProfile.Find("7.2");
-        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with { Headers = ["linux/virtio_config.h", "linux/virtio_ring.h"] };
+        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with { Headers = ["linux/virtio_config.h", "linux/virtio_ring.h", "linux/virtio_pci.h", "linux/virtio_net.h", "linux/virtio_ids.h"] };
         using var extractor = new HeaderExtractor(options);
         AbiModel fresh = extractor.Extract();
         Assert.Contains(fresh.Records, r => r.Name == "vring_desc");
+        Assert.Contains(fresh.Records, r => r is { Name: "virtio_net_hdr_v1", Size: 12 });
+        Assert.Contains(fresh.Records, r => r is { Name: "virtio_pci_common_cfg", Size: 56 });
         string path = Path.Combine(RepoPaths.Models, "linux-virtio.7.2.abi.json");
+        Assert.True(AbiModelSerializer.Serialize(fresh).AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
+    }
+
+    /// <summary>
+    /// The selftest's own header (drivers/iommu/iommufd/iommufd_test.h of the pinned linux-source-7.2,
+    /// unpacked by scripts/selftest/sources.sh), which the engine's IOMMU_TEST_CMD mock is built from.
+    /// </summary>
+    [Fact]
+    public void CheckedInSelftestModel_EqualsAFreshExtraction()
+    {
+        string sources = GccProbe.Exec(Path.Combine(RepoPaths.Root, "scripts", "selftest", "sources.sh"), []).Trim();
+        HeaderProfile p = HeaderProfile.Find("7.2");
+        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with
+        {
+            Headers = ["iommufd_test.h"],
+            IncludeDirectories = [Path.Combine(sources, "drivers", "iommu", "iommufd"), .. linux.Headers["7.2"].IncludeDirectories(LinuxHeaderSet.TripletOf("x86_64-linux-gnu"))],
+        };
+        using var extractor = new HeaderExtractor(options);
+        AbiModel fresh = extractor.Extract();
+
+        IoctlDecl test = Assert.Single(fresh.Ioctls);
+        Assert.Equal(("IOMMU_TEST_CMD", "iommu_test_cmd", 68, "last"), (test.Name, test.Struct, test.MinSize, test.MinSizeMember));
+        Assert.Contains(fresh.Records, r => r is { Name: "iommu_test_cmd", Size: 72 });
+        string path = Path.Combine(RepoPaths.Models, "iommufd-test.7.2.abi.json");
         Assert.True(AbiModelSerializer.Serialize(fresh).AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
     }
 

@@ -15,7 +15,7 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed unsafe partial class IommufdFile
 {
-    private const uint CompatRead = 1, CompatWrite = 2, CompatUnmapAll = 2;
+    private const uint CompatRead = (uint)Constants.VFIO_DMA_MAP_FLAG_READ, CompatWrite = (uint)Constants.VFIO_DMA_MAP_FLAG_WRITE, CompatUnmapAll = (uint)Constants.VFIO_DMA_UNMAP_FLAG_ALL;
 
     /// <summary>A group was set to this context: no-IOMMU groups switch on no-IOMMU mode, others get the compat IOAS.</summary>
     public bool NoIommuMode { get; private set; }
@@ -88,9 +88,9 @@ internal sealed unsafe partial class IommufdFile
 
     private int CompatCheckExtension(ulong extension) => extension switch
     {
-        (ulong)Constants.VFIO_TYPE1_IOMMU or 3 or 9 => NoIommuMode ? 0 : 1,
+        (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => NoIommuMode ? 0 : 1,
         (ulong)Constants.VFIO_NOIOMMU_IOMMU => 1,
-        4 => CompatIoas is null ? Fail(Errno.ENODEV, "no compat IOAS") : CompatCacheCoherent(CompatIoas) ? 1 : 0,
+        (ulong)Constants.VFIO_DMA_CC_IOMMU => CompatIoas is null ? Fail(Errno.ENODEV, "no compat IOAS") : CompatCacheCoherent(CompatIoas) ? 1 : 0,
         _ => 0,
     };
 
@@ -128,7 +128,7 @@ internal sealed unsafe partial class IommufdFile
     private int CompatGetInfo(ulong arg)
     {
         var info = default(vfio_iommu_type1_info);
-        const int MinSize = 16;                  // offsetofend(iova_pgsizes)
+        const int MinSize = (int)IoctlMinSizes.VFIO_IOMMU_GET_INFO;
         if (!UserAccess.TryRead(arg, new Span<byte>(&info, MinSize)))
         {
             return Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be read");
@@ -166,7 +166,7 @@ internal sealed unsafe partial class IommufdFile
 
         // iommufd_fill_cap_dma_avail: next is 0 here, set by the put_user below once the chain goes on.
         uint availAt = infoSize;
-        var avail = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = 3, version = 1 }, avail = uint.MaxValue };
+        var avail = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version = 1 }, avail = uint.MaxValue };
         if (argsz > availAt && argsz - availAt >= (uint)sizeof(vfio_iommu_type1_info_dma_avail) && !UserAccess.TryWrite(arg + availAt, avail))
         {
             return Fail(Errno.EFAULT, "the DMA_AVAIL capability cannot be written");
@@ -185,7 +185,7 @@ internal sealed unsafe partial class IommufdFile
             }
         }
 
-        var iovaCap = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = 1, version = 1 }, nr_iovas = (uint)holes.Length };
+        var iovaCap = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version = 1 }, nr_iovas = (uint)holes.Length };
         uint rangeSize = (uint)IommuInfoCapabilities.IovaRangeSize(holes.Length);
         if (room >= rangeSize && !UserAccess.TryWrite(arg + rangesAt, new ReadOnlySpan<byte>(&iovaCap, (int)header)))
         {
@@ -211,9 +211,9 @@ internal sealed unsafe partial class IommufdFile
 
     private int CompatMap(ref vfio_iommu_type1_dma_map map)
     {
-        if (map.argsz < 32 || (map.flags & ~(CompatRead | CompatWrite)) != 0)
+        if (map.argsz < IoctlMinSizes.VFIO_IOMMU_MAP_DMA || (map.flags & ~(CompatRead | CompatWrite)) != 0)
         {
-            return Fail(Errno.EINVAL, map.argsz < 32 ? $"argsz {map.argsz} is below 32" : $"flags 0x{map.flags:X}: iommufd's compat layer takes READ and WRITE only (no VADDR)");
+            return Fail(Errno.EINVAL, map.argsz < IoctlMinSizes.VFIO_IOMMU_MAP_DMA ? $"argsz {map.argsz} is below {IoctlMinSizes.VFIO_IOMMU_MAP_DMA}" : $"flags 0x{map.flags:X}: iommufd's compat layer takes READ and WRITE only (no VADDR)");
         }
 
         if (CompatIoas is not IoasObject ioas)
@@ -249,9 +249,9 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EFAULT, "the vfio_iommu_type1_dma_unmap cannot be read");
         }
 
-        if (unmap.argsz < 24 || (unmap.flags & ~CompatUnmapAll) != 0)
+        if (unmap.argsz < IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA || (unmap.flags & ~CompatUnmapAll) != 0)
         {
-            return Fail(Errno.EINVAL, unmap.argsz < 24 ? $"argsz {unmap.argsz} is below 24" : $"flags 0x{unmap.flags:X}: only ALL is served (no GET_DIRTY_BITMAP, no VADDR)");
+            return Fail(Errno.EINVAL, unmap.argsz < IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA ? $"argsz {unmap.argsz} is below {IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA}" : $"flags 0x{unmap.flags:X}: only ALL is served (no GET_DIRTY_BITMAP, no VADDR)");
         }
 
         if (CompatIoas is not IoasObject ioas)

@@ -14,13 +14,13 @@ internal static unsafe class IommuInfoCapabilities
     public static int IovaRangeSize(int ranges) => sizeof(vfio_iommu_type1_info_cap_iova_range) + (ranges * sizeof(vfio_iova_range));
 
     public static void WriteDmaAvail(byte* at, uint avail, uint next) =>
-        *(vfio_iommu_type1_info_dma_avail*)at = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = 3, version = 1, next = next }, avail = avail };
+        *(vfio_iommu_type1_info_dma_avail*)at = new vfio_iommu_type1_info_dma_avail { header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version = 1, next = next }, avail = avail };
 
     /// <summary>Writes the IOVA_RANGE capability with inclusive ranges.</summary>
     public static void WriteIovaRange(byte* at, ReadOnlySpan<(ulong Start, ulong Last)> ranges, uint next)
     {
         var cap = (vfio_iommu_type1_info_cap_iova_range*)at;
-        *cap = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = 1, version = 1, next = next }, nr_iovas = (uint)ranges.Length };
+        *cap = new vfio_iommu_type1_info_cap_iova_range { header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version = 1, next = next }, nr_iovas = (uint)ranges.Length };
         var list = (vfio_iova_range*)(at + sizeof(vfio_iommu_type1_info_cap_iova_range));
         for (int i = 0; i < ranges.Length; i++)
         {

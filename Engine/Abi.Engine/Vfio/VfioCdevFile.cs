@@ -54,7 +54,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
     /// <summary>device_cdev.c: vfio_df_ioctl_bind_iommufd (get_user of argsz, copy_struct_from_user, checks, open, out_devid).</summary>
     private int Bind(ulong arg)
     {
-        const uint MinSize = 16;
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_BIND_IOMMUFD;
         if (!UserAccess.TryRead(arg, out uint size))
         {
             return Fail(Errno.EFAULT, "argsz cannot be read");
@@ -149,9 +149,9 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             return Fail(Errno.EFAULT, "the vfio_device_attach_iommufd_pt cannot be read");
         }
 
-        if (attach.argsz < 12)
+        if (attach.argsz < IoctlMinSizes.VFIO_DEVICE_ATTACH_IOMMUFD_PT)
         {
-            return Fail(Errno.EINVAL, $"argsz {attach.argsz} is below 12");
+            return Fail(Errno.EINVAL, $"argsz {attach.argsz} is below {IoctlMinSizes.VFIO_DEVICE_ATTACH_IOMMUFD_PT}");
         }
 
         if ((attach.flags & ~(uint)Constants.VFIO_DEVICE_ATTACH_PASID) != 0)
@@ -161,7 +161,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
         if ((attach.flags & Constants.VFIO_DEVICE_ATTACH_PASID) != 0)
         {
-            return Fail(Errno.EINVAL, attach.argsz < 16 ? "the PASID flag needs argsz 16" : "the device has no PASID capability");
+            return Fail(Errno.EINVAL, attach.argsz < sizeof(vfio_device_attach_iommufd_pt) ? $"the PASID flag needs argsz {sizeof(vfio_device_attach_iommufd_pt)} (offsetofend pasid)" : "the device has no PASID capability");
         }
 
         uint ptId = attach.pt_id;
@@ -186,9 +186,9 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             return Fail(Errno.EFAULT, "the vfio_device_detach_iommufd_pt cannot be read");
         }
 
-        if (detach.argsz < 8)
+        if (detach.argsz < IoctlMinSizes.VFIO_DEVICE_DETACH_IOMMUFD_PT)
         {
-            return Fail(Errno.EINVAL, $"argsz {detach.argsz} is below 8");
+            return Fail(Errno.EINVAL, $"argsz {detach.argsz} is below {IoctlMinSizes.VFIO_DEVICE_DETACH_IOMMUFD_PT}");
         }
 
         if ((detach.flags & ~(uint)Constants.VFIO_DEVICE_DETACH_PASID) != 0)
@@ -198,7 +198,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
         if ((detach.flags & Constants.VFIO_DEVICE_DETACH_PASID) != 0)
         {
-            return Fail(Errno.EINVAL, detach.argsz < 12 ? "the PASID flag needs argsz 12" : "the device has no PASID capability");
+            return Fail(Errno.EINVAL, detach.argsz < sizeof(vfio_device_detach_iommufd_pt) ? $"the PASID flag needs argsz {sizeof(vfio_device_detach_iommufd_pt)} (offsetofend pasid)" : "the device has no PASID capability");
         }
 
         lock (Device.Sync)

@@ -105,7 +105,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
         // No backend yet: each registered backend answers without an instance.
         return extension switch
         {
-            (ulong)Constants.VFIO_TYPE1_IOMMU or 3 or 9 => 1,
+            (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => 1,
             (ulong)Constants.VFIO_NOIOMMU_IOMMU => kernel.EnableUnsafeNoIommu ? 1 : 0,
             _ => 0,
         };
@@ -120,16 +120,16 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
 
         switch (type)
         {
-            case (ulong)Constants.VFIO_TYPE1_IOMMU or 3:
+            case (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU:
                 if (_groups.Exists(g => g.Device.NoIommu))
                 {
                     return Fail(Errno.EINVAL, "type1 cannot drive no-IOMMU groups");
                 }
 
-                Type1 = new Type1Iommu(kernel, v2: type == 3);
+                Type1 = new Type1Iommu(kernel, v2: type == Constants.VFIO_TYPE1v2_IOMMU);
                 break;
-            case 9:
-                return Fail(Errno.EINVAL, "type1 does not accept IOMMU type 9");
+            case (ulong)Constants.VFIO_UNMAP_ALL:
+                return Fail(Errno.EINVAL, "type1 claims extension 9 (UNMAP_ALL), but vfio_iommu_type1_open refuses it as an IOMMU type");
             case (ulong)Constants.VFIO_NOIOMMU_IOMMU when kernel.EnableUnsafeNoIommu:
                 if (_groups.Exists(g => !g.Device.NoIommu))
                 {

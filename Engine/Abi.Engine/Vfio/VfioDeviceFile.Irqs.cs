@@ -11,7 +11,7 @@ internal abstract unsafe partial class VfioDeviceFile
     private int GetIrqInfo(byte* arg)
     {
         ref vfio_irq_info info = ref *(vfio_irq_info*)arg;
-        const uint MinSize = 16;
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_GET_IRQ_INFO;
         if (info.argsz < MinSize)
         {
             return Fail(Errno.EINVAL, $"argsz {info.argsz} is below {MinSize}");
@@ -41,7 +41,7 @@ internal abstract unsafe partial class VfioDeviceFile
     private int SetIrqs(byte* arg, ulong user)
     {
         ref vfio_irq_set set = ref *(vfio_irq_set*)arg;
-        const uint MinSize = 20;
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_SET_IRQS;
         uint argsz = set.argsz, flags = set.flags, index = set.index, start = set.start, count = set.count;
         if (argsz < MinSize)
         {

@@ -42,7 +42,7 @@ internal abstract unsafe partial class VfioDeviceFile
     private int GetRegionInfo(byte* arg, ulong user)
     {
         ref vfio_region_info info = ref *(vfio_region_info*)arg;
-        const uint MinSize = 32;
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_GET_REGION_INFO;
         uint argsz = info.argsz;
         if (argsz < MinSize)
         {
@@ -87,7 +87,7 @@ internal abstract unsafe partial class VfioDeviceFile
             }
             else
             {
-                var header = new vfio_info_cap_header { id = 3, version = 1, next = 0 };
+                var header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, version = 1, next = 0 };
                 if (!UserAccess.TryWrite(user + MinSize, header))
                 {
                     return Fail(Errno.EFAULT, "the MSIX_MAPPABLE capability cannot be written");

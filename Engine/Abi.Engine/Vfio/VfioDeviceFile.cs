@@ -90,7 +90,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     private int GetInfo(byte* arg)
     {
         ref vfio_device_info info = ref *(vfio_device_info*)arg;
-        const uint MinSize = 16;
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_GET_INFO;
         uint argsz = info.argsz;
         if (argsz < MinSize)
         {
@@ -123,15 +123,16 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     private int Feature(byte* arg)
     {
         ref vfio_device_feature feature = ref *(vfio_device_feature*)arg;
-        const uint Get = 1u << 16, Set = 1u << 17, Probe = 1u << 18;
-        if (feature.argsz < 8)
+        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET, Probe = (uint)Constants.VFIO_DEVICE_FEATURE_PROBE;
+        const uint Mask = (uint)Constants.VFIO_DEVICE_FEATURE_MASK;
+        if (feature.argsz < IoctlMinSizes.VFIO_DEVICE_FEATURE)
         {
-            return Fail(Errno.EINVAL, $"argsz {feature.argsz} is below 8");
+            return Fail(Errno.EINVAL, $"argsz {feature.argsz} is below {IoctlMinSizes.VFIO_DEVICE_FEATURE}");
         }
 
-        if ((feature.flags & ~(0xFFFFu | Get | Set | Probe)) != 0)
+        if ((feature.flags & ~(Mask | Get | Set | Probe)) != 0)
         {
-            return Fail(Errno.EINVAL, $"unknown flag bits 0x{feature.flags & ~(0xFFFFu | Get | Set | Probe):X}");
+            return Fail(Errno.EINVAL, $"unknown flag bits 0x{feature.flags & ~(Mask | Get | Set | Probe):X}");
         }
 
         if ((feature.flags & Probe) == 0 && (feature.flags & (Get | Set)) == (Get | Set))
@@ -139,6 +140,6 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.EINVAL, "GET and SET together need PROBE");
         }
 
-        return Fail(Errno.ENOTTY, $"feature {feature.flags & 0xFFFF} is not implemented by the engine's vfio-pci");
+        return Fail(Errno.ENOTTY, $"feature {feature.flags & Mask} is not implemented by the engine's vfio-pci");
     }
 }

@@ -125,9 +125,9 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
 
     private int GetStatus(ref vfio_group_status status)
     {
-        if (status.argsz < 8)
+        if (status.argsz < IoctlMinSizes.VFIO_GROUP_GET_STATUS)
         {
-            return Fail(Errno.EINVAL, $"argsz {status.argsz} is below 8");
+            return Fail(Errno.EINVAL, $"argsz {status.argsz} is below {IoctlMinSizes.VFIO_GROUP_GET_STATUS}");
         }
 
         status.flags = (uint)Constants.VFIO_GROUP_FLAGS_VIABLE | (Container is not null || Iommufd is not null ? (uint)Constants.VFIO_GROUP_FLAGS_CONTAINER_SET : 0);

@@ -99,6 +99,12 @@ public sealed record IoctlOverride
     /// <summary>The kind of fd the ioctl is issued on, when the name's prefix does not say.</summary>
     public FdKind? FdKind { get; init; }
 
+    /// <summary>
+    /// For a struct argument: the member whose end is the smallest size the handler accepts
+    /// (<c>IOCTL_OP(.., last)</c> in <c>drivers/iommu/iommufd/main.c</c>, <c>offsetofend</c> in a VFIO handler).
+    /// </summary>
+    public string? MinSizeMember { get; init; }
+
     /// <summary>Leave the ioctl out of the bindings (its constant stays).</summary>
     public bool Skip { get; init; }
 

@@ -88,12 +88,15 @@ internal sealed partial class IoctlTableBuilder
             }
 
             FdKind fdKind = _overrides.FdKindOf(macro.Name);
-            if (_overrides.For(macro.Name) is IoctlOverride fix)
+            IoctlOverride? fix = _overrides.For(macro.Name);
+            if (fix is { Skip: true })
             {
-                if (fix.Skip)
-                {
-                    continue;
-                }
+                continue;
+            }
+
+            // An entry that only names the minimum size leaves the argument as the header says it.
+            if (fix is { Argument: not null } or { Struct: not null } or { Type: not null } or { Direction: not null } or { FdKind: not null })
+            {
 
                 if (fix.Type is not null)
                 {
@@ -133,6 +136,20 @@ internal sealed partial class IoctlTableBuilder
                 continue;
             }
 
+            (string? minMember, int? minSize) = (null, null);
+            if (fix?.MinSizeMember is string member)
+            {
+                FieldDecl? field = argument == IoctlArgKind.Struct ? _records.First(r => r.Name == structName).Fields.FirstOrDefault(f => f.Name == member) : null;
+                if (field is null)
+                {
+                    Note(ExtractionNoteKind.Skipped, macro, $"its override names '{member}' as the last mandatory member, which its argument does not have; the minimum size is left out");
+                }
+                else
+                {
+                    (minMember, minSize) = (member, field.Offset + field.Size);
+                }
+            }
+
             table.Add(new IoctlDecl
             {
                 Name = macro.Name,
@@ -145,6 +162,8 @@ internal sealed partial class IoctlTableBuilder
                 Argument = argument,
                 Struct = structName,
                 ArgumentType = argument is IoctlArgKind.Pointer or IoctlArgKind.Value ? argumentType : null,
+                MinSizeMember = minMember,
+                MinSize = minSize,
                 Direction = direction,
                 Source = source,
                 Doc = doc,

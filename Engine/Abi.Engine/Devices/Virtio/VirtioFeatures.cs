@@ -5,12 +5,12 @@ namespace Abi.Engine.Devices.Virtio;
 
 /// <summary>
 /// The feature bits and status bits the engine's virtio-net uses (virtio 1.x §2.1, §5.1.3, §6):
-/// from the generated bindings of linux/virtio_config.h and linux/virtio_ring.h (the driver uses the
-/// same ones); the net feature and header size wait for virtio_net.h to be readable by the extractor.
+/// from the generated bindings of linux/virtio_config.h, virtio_ring.h, virtio_pci.h and virtio_net.h
+/// (the driver uses the same ones).
 /// </summary>
 internal static class VirtioFeatures
 {
-    public const ulong NetMac = 1UL << 5;
+    public const ulong NetMac = 1UL << V.VIRTIO_NET_F_MAC;
     public const ulong Version1 = 1UL << V.VIRTIO_F_VERSION_1;
     public const ulong AccessPlatform = 1UL << V.VIRTIO_F_ACCESS_PLATFORM;
 
@@ -27,8 +27,8 @@ internal static class VirtioFeatures
     public const ushort AvailNoInterrupt = V.VRING_AVAIL_F_NO_INTERRUPT;
 
     /// <summary>MSI-X "no vector" (§4.1.5.1.2).</summary>
-    public const ushort NoVector = 0xFFFF;
+    public const ushort NoVector = V.VIRTIO_MSI_NO_VECTOR;
 
     /// <summary>struct virtio_net_hdr with VERSION_1: 12 bytes, num_buffers included (§5.1.6).</summary>
-    public const int NetHeaderLength = 12;
+    public static readonly int NetHeaderLength = System.Runtime.CompilerServices.Unsafe.SizeOf<Abi.Linux.Virtio.virtio_net_hdr_v1>();
 }

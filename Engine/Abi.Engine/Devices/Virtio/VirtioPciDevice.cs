@@ -44,7 +44,7 @@ public abstract class VirtioPciDevice : PciDevice
         AddBar(StructuresBar, StructuresBarSize, new Registers(this), is64: true);
         AddMsix(4, MsixBar, MsixTableOffset, MsixPbaOffset);      // QEMU's default for virtio-net: 2 × queue pairs + 2
         AddOptionRom(0x40000);                                      // QEMU's efi-virtio.rom region
-        AddVirtioCapability(CommonCfg, CommonOffset, CommonLength);
+        AddVirtioCapability(CommonCfg, CommonOffset, (uint)CommonLength);
         AddVirtioCapability(IsrCfg, IsrOffset, WindowLength);
         AddVirtioCapability(DeviceCfg, DeviceOffset, WindowLength);
         AddVirtioCapability(NotifyCfg, NotifyOffset, WindowLength, NotifyOffMultiplier);

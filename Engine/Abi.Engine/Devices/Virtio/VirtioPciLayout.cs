@@ -1,3 +1,5 @@
+using Abi.Linux.Virtio;
+using V = Abi.Linux.Virtio.Constants;
 
 namespace Abi.Engine.Devices.Virtio;
 
@@ -20,12 +22,17 @@ internal static class VirtioPciLayout
     public const ulong MsixBarSize = 0x1000;
     public const uint MsixTableOffset = 0x000, MsixPbaOffset = 0x800;
 
-    /// <summary>virtio_pci_cap cfg_type values (§4.1.4).</summary>
-    public const byte CommonCfg = 1, NotifyCfg = 2, IsrCfg = 3, DeviceCfg = 4;
+    /// <summary>virtio_pci_cap cfg_type values (§4.1.4), from linux/virtio_pci.h.</summary>
+    public const byte CommonCfg = V.VIRTIO_PCI_CAP_COMMON_CFG, NotifyCfg = V.VIRTIO_PCI_CAP_NOTIFY_CFG, IsrCfg = V.VIRTIO_PCI_CAP_ISR_CFG, DeviceCfg = V.VIRTIO_PCI_CAP_DEVICE_CFG;
 
-    /// <summary>struct virtio_pci_common_cfg register offsets (§4.1.4.3).</summary>
-    public const int DeviceFeatureSelect = 0x00, DeviceFeature = 0x04, DriverFeatureSelect = 0x08, DriverFeature = 0x0C,
-        ConfigMsixVector = 0x10, NumQueues = 0x12, DeviceStatus = 0x14, ConfigGeneration = 0x15,
-        QueueSelect = 0x16, QueueSize = 0x18, QueueMsixVector = 0x1A, QueueEnable = 0x1C, QueueNotifyOff = 0x1E,
-        QueueDesc = 0x20, QueueDriver = 0x28, QueueDevice = 0x30, CommonLength = 0x38;
+    /// <summary>struct virtio_pci_common_cfg register offsets (§4.1.4.3), from linux/virtio_pci.h.</summary>
+    public const int DeviceFeatureSelect = V.VIRTIO_PCI_COMMON_DFSELECT, DeviceFeature = V.VIRTIO_PCI_COMMON_DF,
+        DriverFeatureSelect = V.VIRTIO_PCI_COMMON_GFSELECT, DriverFeature = V.VIRTIO_PCI_COMMON_GF,
+        ConfigMsixVector = V.VIRTIO_PCI_COMMON_MSIX, NumQueues = V.VIRTIO_PCI_COMMON_NUMQ, DeviceStatus = V.VIRTIO_PCI_COMMON_STATUS,
+        ConfigGeneration = V.VIRTIO_PCI_COMMON_CFGGENERATION, QueueSelect = V.VIRTIO_PCI_COMMON_Q_SELECT, QueueSize = V.VIRTIO_PCI_COMMON_Q_SIZE,
+        QueueMsixVector = V.VIRTIO_PCI_COMMON_Q_MSIX, QueueEnable = V.VIRTIO_PCI_COMMON_Q_ENABLE, QueueNotifyOff = V.VIRTIO_PCI_COMMON_Q_NOFF,
+        QueueDesc = V.VIRTIO_PCI_COMMON_Q_DESCLO, QueueDriver = V.VIRTIO_PCI_COMMON_Q_AVAILLO, QueueDevice = V.VIRTIO_PCI_COMMON_Q_USEDLO;
+
+    /// <summary>sizeof(struct virtio_pci_common_cfg): the registers a virtio 1.0 driver knows.</summary>
+    public static readonly int CommonLength = System.Runtime.CompilerServices.Unsafe.SizeOf<virtio_pci_common_cfg>();
 }

@@ -9,8 +9,8 @@ namespace Abi.Engine.Vfio.Type1;
 /// <summary>UNMAP_DMA (v1 and v2 rules, ALL, VADDR, GET_DIRTY_BITMAP) and DIRTY_PAGES.</summary>
 internal sealed unsafe partial class Type1Iommu
 {
-    private const uint UnmapDirty = 1, UnmapAll = 2, UnmapVaddr = 4;
-    private const ulong MaxBitmapBytes = 0x1000_0000;
+    private const uint UnmapDirty = (uint)Constants.VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, UnmapAll = (uint)Constants.VFIO_DMA_UNMAP_FLAG_ALL, UnmapVaddr = (uint)Constants.VFIO_DMA_UNMAP_FLAG_VADDR;
+    private const ulong MaxBitmapBytes = 0x1000_0000;          // vfio_iommu_type1.c: DIRTY_BITMAP_SIZE_MAX (not UAPI)
 
     /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_unmap_dma, then vfio_dma_do_unmap; the struct goes back only on success.</summary>
     private int UnmapDma(ulong arg)
@@ -27,9 +27,9 @@ internal sealed unsafe partial class Type1Iommu
     private int UnmapDma(ulong arg, ref vfio_iommu_type1_dma_unmap unmap)
     {
         uint flags = unmap.flags;
-        if (unmap.argsz < 24 || (flags & ~(UnmapDirty | UnmapAll | UnmapVaddr)) != 0)
+        if (unmap.argsz < IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA || (flags & ~(UnmapDirty | UnmapAll | UnmapVaddr)) != 0)
         {
-            return Fail(Errno.EINVAL, unmap.argsz < 24 ? $"argsz {unmap.argsz} is below 24" : $"unknown flags 0x{flags:X}");
+            return Fail(Errno.EINVAL, unmap.argsz < IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA ? $"argsz {unmap.argsz} is below {IoctlMinSizes.VFIO_IOMMU_UNMAP_DMA}" : $"unknown flags 0x{flags:X}");
         }
 
         if ((flags & UnmapDirty) != 0 && (flags & (UnmapAll | UnmapVaddr)) != 0)
@@ -150,7 +150,7 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_dirty_pages (the v2 check comes before the copy).</summary>
     private int DirtyPages(ulong arg)
     {
-        const uint Start = 1, Stop = 2, Get = 4;
+        const uint Start = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START, Stop = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP, Get = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
         if (!V2)
         {
             return Fail(Errno.EACCES, "dirty tracking needs a TYPE1v2 container");
@@ -161,7 +161,7 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EFAULT, "the vfio_iommu_type1_dirty_bitmap cannot be read");
         }
 
-        if (dirty.argsz < 8 || (dirty.flags & ~(Start | Stop | Get)) != 0 || !uint.IsPow2(dirty.flags))
+        if (dirty.argsz < IoctlMinSizes.VFIO_IOMMU_DIRTY_PAGES || (dirty.flags & ~(Start | Stop | Get)) != 0 || !uint.IsPow2(dirty.flags))
         {
             return Fail(Errno.EINVAL, "argsz below 8, unknown flags, or not exactly one of START/STOP/GET_BITMAP");
         }

@@ -43,9 +43,9 @@ internal sealed unsafe partial class Type1Iommu
 
     public static int CheckExtension(ulong extension) => extension switch
     {
-        (ulong)Constants.VFIO_TYPE1_IOMMU or 3 or 9 => 1,                 // TYPE1, TYPE1v2, UNMAP_ALL
+        (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => 1,
         (ulong)Constants.VFIO_UPDATE_VADDR => 1,                           // no emulated (mdev) groups in the engine
-        4 => 1,                                                            // DMA_CC_IOMMU: the engine's IOMMU is coherent
+        (ulong)Constants.VFIO_DMA_CC_IOMMU => 1,                           // the engine's IOMMU is coherent
         _ => 0,
     };
 
@@ -94,15 +94,15 @@ internal sealed unsafe partial class Type1Iommu
     private int GetInfo(ulong arg)
     {
         var info = default(vfio_iommu_type1_info);
-        if (!UserAccess.TryRead(arg, new Span<byte>(&info, 16)))
+        if (!UserAccess.TryRead(arg, new Span<byte>(&info, (int)IoctlMinSizes.VFIO_IOMMU_GET_INFO)))
         {
             return Fail(Errno.EFAULT, "the vfio_iommu_type1_info cannot be read");
         }
 
         uint argsz = info.argsz;
-        if (argsz < 16)
+        if (argsz < IoctlMinSizes.VFIO_IOMMU_GET_INFO)
         {
-            return Fail(Errno.EINVAL, $"argsz {argsz} is below 16");
+            return Fail(Errno.EINVAL, $"argsz {argsz} is below {IoctlMinSizes.VFIO_IOMMU_GET_INFO}");
         }
 
         // Capabilities in the kernel's order: MIGRATION, DMA_AVAIL, IOVA_RANGE; each 8-byte aligned.
@@ -116,9 +116,9 @@ internal sealed unsafe partial class Type1Iommu
         fixed (byte* c = chain)
         {
             var migration = (vfio_iommu_type1_info_cap_migration*)c;
-            migration->header = new vfio_info_cap_header { id = 2, version = 1, next = (uint)(infoSize + migrationSize) };
+            migration->header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version = 1, next = (uint)(infoSize + migrationSize) };
             migration->pgsize_bitmap = MinPage;
-            migration->max_dirty_bitmap_size = 0x1000_0000;
+            migration->max_dirty_bitmap_size = MaxBitmapBytes;
             uint avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.Areas.Count);
             IommuInfoCapabilities.WriteDmaAvail(c + migrationSize, avail, next: (uint)(infoSize + migrationSize + availSize));
             IommuInfoCapabilities.WriteIovaRange(c + migrationSize + availSize, s_valid, next: 0);
@@ -150,10 +150,10 @@ internal sealed unsafe partial class Type1Iommu
 
     private int MapDma(ref vfio_iommu_type1_dma_map map)
     {
-        const uint Read = 1, Write = 2, Vaddr = 4;
-        if (map.argsz < 32 || (map.flags & ~(Read | Write | Vaddr)) != 0)
+        const uint Read = (uint)Constants.VFIO_DMA_MAP_FLAG_READ, Write = (uint)Constants.VFIO_DMA_MAP_FLAG_WRITE, Vaddr = (uint)Constants.VFIO_DMA_MAP_FLAG_VADDR;
+        if (map.argsz < IoctlMinSizes.VFIO_IOMMU_MAP_DMA || (map.flags & ~(Read | Write | Vaddr)) != 0)
         {
-            return Fail(Errno.EINVAL, map.argsz < 32 ? $"argsz {map.argsz} is below 32" : $"unknown flags 0x{map.flags:X}");
+            return Fail(Errno.EINVAL, map.argsz < IoctlMinSizes.VFIO_IOMMU_MAP_DMA ? $"argsz {map.argsz} is below {IoctlMinSizes.VFIO_IOMMU_MAP_DMA}" : $"unknown flags 0x{map.flags:X}");
         }
 
         ulong iova = map.iova, size = map.size, vaddr = map.vaddr;
