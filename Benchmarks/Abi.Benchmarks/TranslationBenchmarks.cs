@@ -63,10 +63,10 @@ public class TranslationBenchmarks
     public nint Translate()
     {
         nint sum = 0;
-        using IoasObject.DmaScope scope = _space.BeginDma();
+        using IoPagetable.DmaScope scope = _space.Iopt.BeginDma();
         foreach (ulong iova in _iovas)
         {
-            sum ^= _space.Translate(iova, write: true);
+            sum ^= _space.Iopt.Translate(iova, write: true);
         }
 
         return sum;

@@ -71,12 +71,12 @@ internal static unsafe class IommufdTest
         }
 
         ulong last = start + (length - 1);
-        if (!ioas.CanReserve(start, last))
+        if (!ioas.Iopt.CanReserve(start, last))
         {
             return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] is mapped or allowed in IOAS {ioasId}");
         }
 
-        ioas.AddReserved(new ReservedRange(start, last, SelftestObject.ReservedOwner));
+        ioas.Iopt.AddReserved(new ReservedRange(start, last, SelftestObject.ReservedOwner));
         return 0;
     }
 
@@ -159,7 +159,7 @@ internal static unsafe class IommufdTest
             }
 
             ulong at = iova + done;
-            if (!hwpt.Ioas.TryGetArea(at, out Area area))
+            if (!hwpt.Ioas.Iopt.TryGetArea(at, out Area area))
             {
                 return Fail(Errno.EINVAL, $"0x{at:X} is not mapped in HWPT {hwptId}");
             }
@@ -290,7 +290,7 @@ internal static unsafe class IommufdTest
                     {
                         foreach ((ulong iova, ulong last) in access.Pins)
                         {
-                            foreach (Area area in accessIoas.Areas)
+                            foreach (Area area in accessIoas.Iopt.Areas)
                             {
                                 if (area.Iova <= last && iova <= area.Last && area.Pages.DmaBuf is null)
                                 {
@@ -303,7 +303,7 @@ internal static unsafe class IommufdTest
 
                     if (value is IoasObject ioas)
                     {
-                        foreach (Area area in ioas.Areas)
+                        foreach (Area area in ioas.Iopt.Areas)
                         {
                             if (area.Pages.DomainAreas > 0 && area.Pages.DmaBuf is null)
                             {
@@ -428,7 +428,7 @@ internal static unsafe class IommufdTest
                 }
 
                 // Pin succeeded, so every page of the range is mapped.
-                ioas.TryGetArea(at, out Area area);
+                ioas.Iopt.TryGetArea(at, out Area area);
                 if (!SamePage(area.Pages, area.SourceOf(at) & PageMask, userPage, maps))
                 {
                     file.Access.Unpin(iova, length);
@@ -540,7 +540,7 @@ internal static unsafe class IommufdTest
             {
                 // The mock marks the IOPTE that maps the address: only mapped IOVA can become dirty.
                 ulong at = iova + (i * pageSize);
-                if (hwpt.Ioas.TryGetArea(at, out Area area))
+                if (hwpt.Ioas.Iopt.TryGetArea(at, out Area area))
                 {
                     (ulong start, ulong size) = hwpt.IopteAt(at, area);
                     hwpt.Dirty.Mark(start, size);

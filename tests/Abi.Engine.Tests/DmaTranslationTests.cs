@@ -21,12 +21,12 @@ public sealed class DmaTranslationTests : EngineTest
         IoasObject space = Inspect(ioas);
 
         byte[] payload = Enumerable.Range(0, 6000).Select(i => (byte)i).ToArray();
-        Assert.True(space.DmaWrite(Iova + 100, payload));                // crosses a page boundary
+        Assert.True(space.Iopt.DmaWrite(Iova + 100, payload));                // crosses a page boundary
         Assert.Equal(payload, memory.Slice(100, 6000).ToArray());
         byte[] back = new byte[6000];
-        Assert.True(space.DmaRead(Iova + 100, back));
+        Assert.True(space.Iopt.DmaRead(Iova + 100, back));
         Assert.Equal(payload, back);
-        Assert.Equal(0, space.Faults.Count);
+        Assert.Equal(0, space.Iopt.Faults.Count);
     }
 
     [Fact]
@@ -38,12 +38,12 @@ public sealed class DmaTranslationTests : EngineTest
         ioas.Map(memory.Address, 4096, Iova, Abi.Linux.iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);
         IoasObject space = Inspect(ioas);
 
-        Assert.False(space.DmaWrite(Iova, [1, 2, 3]));
-        Assert.Equal(IommuFaultReason.Permission, space.Faults.Last!.Value.Reason);
-        Assert.False(space.DmaWrite(Iova + 4096, [1]));
-        Assert.Equal(new IommuFault(Iova + 4096, true, IommuFaultReason.Unmapped), space.Faults.Last);
+        Assert.False(space.Iopt.DmaWrite(Iova, [1, 2, 3]));
+        Assert.Equal(IommuFaultReason.Permission, space.Iopt.Faults.Last!.Value.Reason);
+        Assert.False(space.Iopt.DmaWrite(Iova + 4096, [1]));
+        Assert.Equal(new IommuFault(Iova + 4096, true, IommuFaultReason.Unmapped), space.Iopt.Faults.Last);
         Assert.True(memory.Span.ToArray().All(b => b == 0xCC));
-        Assert.True(space.DmaRead(Iova, new byte[16]));
+        Assert.True(space.Iopt.DmaRead(Iova, new byte[16]));
     }
 
     [Fact]
@@ -52,8 +52,8 @@ public sealed class DmaTranslationTests : EngineTest
         using Ioas ioas = Iommufd.AllocIoas();
         ioas.Map(unchecked((nint)0x8000_0000L), 4096, Iova);       // accepted: nothing is pinned without a domain
         IoasObject space = Inspect(ioas);
-        Assert.False(space.DmaRead(Iova, new byte[8]));
-        Assert.Equal(IommuFaultReason.UnknownMemory, space.Faults.Last!.Value.Reason);
+        Assert.False(space.Iopt.DmaRead(Iova, new byte[8]));
+        Assert.Equal(IommuFaultReason.UnknownMemory, space.Iopt.Faults.Last!.Value.Reason);
     }
 
     [Fact]
@@ -63,9 +63,9 @@ public sealed class DmaTranslationTests : EngineTest
         using Ioas ioas = Iommufd.AllocIoas();
         ioas.Map(memory, Iova);
         IoasObject space = Inspect(ioas);
-        Assert.True(space.DmaWrite(Iova, [7]));        // now cached
+        Assert.True(space.Iopt.DmaWrite(Iova, [7]));        // now cached
         ioas.Unmap(Iova, 4096);
-        Assert.False(space.DmaWrite(Iova, [8]));
+        Assert.False(space.Iopt.DmaWrite(Iova, [8]));
         Assert.Equal(7, memory.Span[0]);
     }
 
@@ -76,10 +76,10 @@ public sealed class DmaTranslationTests : EngineTest
         using Ioas ioas = Iommufd.AllocIoas();
         ioas.Map(memory, Iova);
         IoasObject space = Inspect(ioas);
-        Assert.True(space.DmaWrite(Iova, [1]));       // cached in the IOTLB
+        Assert.True(space.Iopt.DmaWrite(Iova, [1]));       // cached in the IOTLB
         memory.Dispose();                             // munmap behind the IOAS's back
-        Assert.False(space.DmaWrite(Iova, [2]));
-        Assert.Equal(IommuFaultReason.UnknownMemory, space.Faults.Last!.Value.Reason);
+        Assert.False(space.Iopt.DmaWrite(Iova, [2]));
+        Assert.Equal(IommuFaultReason.UnknownMemory, space.Iopt.Faults.Last!.Value.Reason);
     }
 
     [Fact]
@@ -97,7 +97,7 @@ public sealed class DmaTranslationTests : EngineTest
             for (ulong n = 1; !stop.IsCancellationRequested; n++)
             {
                 BitConverter.TryWriteBytes(value, n);
-                if (space.DmaWrite(Iova, value))
+                if (space.Iopt.DmaWrite(Iova, value))
                 {
                     Interlocked.Increment(ref writes);
                 }
@@ -115,7 +115,7 @@ public sealed class DmaTranslationTests : EngineTest
 
         Assert.True(afterUnmap > 0);
         Assert.Equal(afterUnmap, later);
-        Assert.True(space.Faults.Count > 0);
+        Assert.True(space.Iopt.Faults.Count > 0);
     }
 
     [Fact]
@@ -133,14 +133,14 @@ public sealed class DmaTranslationTests : EngineTest
         for (int i = 0; i < 100_000; i++)
         {
             ulong target = Iova + (ulong)random.Next(0, 16 * 4096 - 64);
-            if (!space.DmaWrite(target, data))
+            if (!space.Iopt.DmaWrite(target, data))
             {
                 faulted++;
             }
         }
 
         Assert.Equal(100_000, faulted);
-        Assert.Equal(100_000, space.Faults.Count);
+        Assert.Equal(100_000, space.Iopt.Faults.Count);
         Assert.True(memory.Span.ToArray().All(b => b == 0x5A));
     }
 }

@@ -184,5 +184,5 @@ public sealed unsafe class FailNthTests
         return ioctls.TryIoasMap(ref map);
     }
 
-    private static int AreaCount(IommufdFile ctx) => ctx.Objects.All().OfType<IoasObject>().Sum(i => i.Areas.Count);
+    private static int AreaCount(IommufdFile ctx) => ctx.Objects.All().OfType<IoasObject>().Sum(i => i.Iopt.AreaCount);
 }

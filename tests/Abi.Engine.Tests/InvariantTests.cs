@@ -137,8 +137,8 @@ public sealed unsafe class InvariantTests
         {
             // Unmap-all now and then, and always on the fullest IOAS past 128 areas: attached devices keep
             // IOASes alive, and areas piling up there would only slow the check after every step.
-            IoasObject? fullest = ctx.Objects.All().OfType<IoasObject>().MaxBy(i => i.Areas.Count);
-            var cmd = fullest is not null && fullest.Areas.Count > 128
+            IoasObject? fullest = ctx.Objects.All().OfType<IoasObject>().MaxBy(i => i.Iopt.AreaCount);
+            var cmd = fullest is not null && fullest.Iopt.AreaCount > 128
                 ? new iommu_ioas_unmap { ioas_id = fullest.Id, iova = 0, length = ulong.MaxValue }
                 : random.Next(20) == 0
                 ? new iommu_ioas_unmap { ioas_id = PickId(), iova = 0, length = ulong.MaxValue }
@@ -245,13 +245,15 @@ public sealed unsafe class InvariantTests
                 continue;
             }
 
-            int inDomain = ioas.Domains.Length > 0 ? 1 : 0;
-            for (int i = 0; i < ioas.Areas.Count; i++)
+            int inDomain = ioas.Iopt.Domains.Length > 0 ? 1 : 0;
+            int seen = 0;
+            ulong previousLast = 0;
+            foreach (Area area in ioas.Iopt.Areas)
             {
-                Area area = ioas.Areas[i];
                 Assert.True(area.Iova <= area.Last);
-                Assert.True(i == 0 || ioas.Areas[i - 1].Last < area.Iova, "areas overlap or are unsorted");
-                Assert.Equal(0ul, area.Length % ioas.Alignment);
+                Assert.True(seen++ == 0 || previousLast < area.Iova, "areas overlap or are unsorted");
+                previousLast = area.Last;
+                Assert.Equal(0ul, area.Length % ioas.Iopt.Alignment);
                 Assert.True(area.Readable || area.Writable);
                 Assert.True(!area.Writable || area.Pages.Writable);
                 (int areas, int domainAreas) = references.GetValueOrDefault(area.Pages);
@@ -267,6 +269,8 @@ public sealed unsafe class InvariantTests
                     }
                 }
             }
+
+            Assert.Equal(ioas.Iopt.AreaCount, seen);
         }
 
         // Accounting: each page that some domain's area pins is charged once, in its pages' mode.
@@ -277,7 +281,7 @@ public sealed unsafe class InvariantTests
             Assert.Equal(domainAreas, pages.DomainAreas);
             long count = pinned.TryGetValue(pages, out HashSet<ulong>? set) ? set.Count : 0;
             Assert.Equal(count, pages.Pins.Distinct);
-            IoasObject.AddCharge(pages.Mode, count, ref user, ref mm);
+            IoPagetable.AddCharge(pages.Mode, count, ref user, ref mm);
             total += count;
         }
 

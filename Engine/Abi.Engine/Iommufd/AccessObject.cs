@@ -70,9 +70,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             // io_pagetable.c: iopt_add_access, then iopt_calculate_iova_alignment: a larger alignment
             // must fit every area's IOVA, length and sub-page offset (EADDRINUSE).
-            if (Alignment > ioas.Alignment)
+            if (Alignment > ioas.Iopt.Alignment)
             {
-                foreach (Area area in ioas.Areas)
+                foreach (Area area in ioas.Iopt.Areas)
                 {
                     if (area.Iova % Alignment != 0 || area.Length % Alignment != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Alignment != 0)
                     {
@@ -84,8 +84,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             DetachLocked();
             Ioas = ioas;
             ioas.Users++;
-            ioas.Accesses.Add(this);
-            ioas.RecomputeAlignment();
+            ioas.Iopt.AddAccess(this);
+            ioas.Iopt.RecomputeAlignment();
             return 0;
         }
     }
@@ -118,8 +118,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             return Fail(Errno.ENOENT, "the access is not attached");
         }
 
-        long faults = ioas.Faults.Count;
-        bool ok = write ? ioas.DmaWrite(iova, buffer) : ioas.DmaRead(iova, buffer);
+        long faults = ioas.Iopt.Faults.Count;
+        bool ok = write ? ioas.Iopt.DmaWrite(iova, buffer) : ioas.Iopt.DmaRead(iova, buffer);
         if (ok)
         {
             return 0;
@@ -127,11 +127,11 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
         // pages.c: iopt_pages_rw_access copies through the mapping's user memory; memory that is not
         // there (or a file's pages, which the engine does not reach) is EFAULT, a hole in the IOVA ENOENT.
-        IommuFault fault = ioas.Faults.Last!.Value;
+        IommuFault fault = ioas.Iopt.Faults.Last!.Value;
         return fault.Reason switch
         {
             IommuFaultReason.Permission => Fail(Errno.EPERM, $"0x{fault.Iova:X} is mapped without {(write ? "write" : "read")} permission"),
-            IommuFaultReason.UnknownMemory when ioas.TryGetArea(fault.Iova, out Area area) && area.Pages.FileRefusesPin(area.PagesOffset, area.Length)
+            IommuFaultReason.UnknownMemory when ioas.Iopt.TryGetArea(fault.Iova, out Area area) && area.Pages.FileRefusesPin(area.PagesOffset, area.Length)
                 => Fail(Errno.EINVAL, $"the file behind 0x{fault.Iova:X} is not shmem, or ends before the mapping does (memfd_pin_folios)"),
             IommuFaultReason.UnknownMemory => Fail(Errno.EFAULT, $"the memory behind 0x{fault.Iova:X} cannot be reached"),
             _ => Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)"),
@@ -160,17 +160,17 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             ulong last = iova + (length - 1);
             ulong cursor = iova;
-            int first = ioas.LowerBound(iova), count = 0;
-            for (int i = first; cursor <= last; i++)
+            int count = 0;
+            bool covered = false;
+            foreach (Area at in ioas.Iopt.AreasIn(iova, last))
             {
-                if (i >= ioas.Areas.Count || ioas.Areas[i].Iova > cursor)
+                if (at.Iova > cursor)
                 {
-                    return Fail(Errno.ENOENT, $"0x{cursor:X} is not mapped");
+                    break;
                 }
 
                 // device.c: iopt_area_contig_is_aligned: the pinned range starts on a page of the source,
                 // and an area that the range runs past ends on one (EINVAL), before the protection (EPERM).
-                Area at = ioas.Areas[i];
                 ulong source = at.Pages.SourceAddress + at.PagesOffset;
                 if ((source + (cursor - at.Iova)) % LinuxConstants.PageSize != 0
                     || (at.Last < last && (source + at.Length - 1) % LinuxConstants.PageSize != LinuxConstants.PageSize - 1))
@@ -193,10 +193,16 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 count++;
                 if (at.Last >= last)
                 {
+                    covered = true;
                     break;
                 }
 
-                cursor = ioas.Areas[i].Last + 1;
+                cursor = at.Last + 1;
+            }
+
+            if (!covered)
+            {
+                return Fail(Errno.ENOENT, $"0x{cursor:X} is not mapped");
             }
 
             if (owner.Kernel.Faults.ShouldFail("access.pin"))
@@ -206,11 +212,11 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             // The pieces of each area under [iova, last], in its pages' own offsets.
             var pieces = new (Pages Pages, ulong Offset, ulong Length)[count];
-            for (int i = 0; i < count; i++)
+            int next = 0;
+            foreach (Area area in ioas.Iopt.AreasIn(iova, last))
             {
-                Area area = ioas.Areas[first + i];
                 ulong from = Math.Max(area.Iova, iova), to = Math.Min(area.Last, last);
-                pieces[i] = (area.Pages, area.PagesOffset + (from - area.Iova), to - from + 1);
+                pieces[next++] = (area.Pages, area.PagesOffset + (from - area.Iova), to - from + 1);
             }
 
             long user = 0, mm = 0;
@@ -218,7 +224,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             for (int i = 0; i < count; i++)
             {
                 changed[i] = pieces[i].Pages.Pin(pieces[i].Offset, pieces[i].Length, 1);
-                IoasObject.AddCharge(pieces[i].Pages.Mode, changed[i], ref user, ref mm);
+                IoPagetable.AddCharge(pieces[i].Pages.Mode, changed[i], ref user, ref mm);
             }
 
             PinAccounting accounting = owner.Kernel.Accounting;
@@ -316,9 +322,9 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 _held.Clear();
             }
 
-            ioas.Accesses.Remove(this);
+            ioas.Iopt.RemoveAccess(this);
             ioas.Users--;
-            ioas.RecomputeAlignment();
+            ioas.Iopt.RecomputeAlignment();
 
             Ioas = null;
         }

@@ -46,19 +46,19 @@ internal sealed class HwptPagingObject : HwptObject
     public void AddToIoas()
     {
         Ioas.Users++;
-        Ioas.AddDomain(this);
-        Ioas.DomainsChanged(joined: true);
+        Ioas.Iopt.AddDomain(this);
+        Ioas.Iopt.DomainsChanged(joined: true);
         if (Iommu.ApertureStart > 0)
         {
-            Ioas.AddReserved(new ReservedRange(0, Iommu.ApertureStart - 1, this));
+            Ioas.Iopt.AddReserved(new ReservedRange(0, Iommu.ApertureStart - 1, this));
         }
 
         if (Iommu.ApertureLast < ulong.MaxValue)
         {
-            Ioas.AddReserved(new ReservedRange(Iommu.ApertureLast + 1, ulong.MaxValue, this));
+            Ioas.Iopt.AddReserved(new ReservedRange(Iommu.ApertureLast + 1, ulong.MaxValue, this));
         }
 
-        Ioas.RecomputeAlignment();
+        Ioas.Iopt.RecomputeAlignment();
         if (Fault is not null)
         {
             Fault.Users++;
@@ -90,10 +90,10 @@ internal sealed class HwptPagingObject : HwptObject
     public override void Destroyed()
     {
         Ioas.Users--;
-        Ioas.RemoveDomain(this);
-        Ioas.DomainsChanged(joined: false);
-        Ioas.RemoveReserved(this);
-        Ioas.RecomputeAlignment();
+        Ioas.Iopt.RemoveDomain(this);
+        Ioas.Iopt.DomainsChanged(joined: false);
+        Ioas.Iopt.RemoveReserved(this);
+        Ioas.Iopt.RecomputeAlignment();
         if (Fault is not null)
         {
             Fault.Users--;

@@ -39,7 +39,7 @@ internal sealed unsafe partial class IommufdFile
             }
             else if (CompatIoas is null)
             {
-                var ioas = new IoasObject { Memory = Kernel.Memory, Accounting = Kernel.Accounting, PutFile = Kernel.DeferPut };
+                var ioas = NewIoas();
                 Objects.Add(ioas);
                 CompatIoas = ioas;
             }
@@ -75,7 +75,7 @@ internal sealed unsafe partial class IommufdFile
     /// <summary>vfio_compat.c: iommufd_vfio_cc_iommu: every domain of the compat IOAS enforces cache coherency.</summary>
     private static bool CompatCacheCoherent(IoasObject ioas)
     {
-        foreach (HwptPagingObject domain in ioas.Domains)
+        foreach (HwptPagingObject domain in ioas.Iopt.Domains)
         {
             if (!domain.Iommu.EnforcesCacheCoherency)
             {
@@ -148,7 +148,7 @@ internal sealed unsafe partial class IommufdFile
         // vfio_compat.c: iommufd_get_pagesizes: what every domain of the IOAS takes, at least a CPU page,
         // and never below the IOAS's IOVA alignment (a max of the two numbers, not a mask).
         ulong pageSizes = ulong.MaxValue;
-        foreach (HwptPagingObject domain in ioas.Domains)
+        foreach (HwptPagingObject domain in ioas.Iopt.Domains)
         {
             pageSizes &= domain.Iommu.PageSizes;
         }
@@ -158,10 +158,10 @@ internal sealed unsafe partial class IommufdFile
             pageSizes = (pageSizes & ~(ulong)(LinuxConstants.PageSize - 1)) | LinuxConstants.PageSize;
         }
 
-        pageSizes = Math.Max(pageSizes, ioas.Alignment);
+        pageSizes = Math.Max(pageSizes, ioas.Iopt.Alignment);
 
-        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
-        holes = holes[..ioas.Holes(holes)];
+        Span<(ulong Start, ulong Last)> holes = ioas.Iopt.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Iopt.Reserved.Length + 1] : new (ulong, ulong)[ioas.Iopt.Reserved.Length + 1];
+        holes = holes[..ioas.Iopt.Holes(holes)];
         uint infoSize = (uint)sizeof(vfio_iommu_type1_info);
 
         // iommufd_fill_cap_dma_avail: next is 0 here, set by the put_user below once the chain goes on.
@@ -273,7 +273,7 @@ internal sealed unsafe partial class IommufdFile
         {
             // iopt_cut_iova first, at iova + size - 1 and iova - 1 computed as the kernel does (wrapping):
             // a failed cut answers without writing size back.
-            if (!ioas.HugePages)
+            if (!ioas.Iopt.HugePages)
             {
                 ulong endCut = unchecked(iova + size - 1);
                 if ((CutAfter(ioas, endCut) ?? (iova != 0 ? CutAfter(ioas, iova - 1) : null)) is int cutFailed)
@@ -294,47 +294,11 @@ internal sealed unsafe partial class IommufdFile
             last = iova + (size - 1);
         }
 
-        ulong unmapped = UnmapRange(ioas, iova, last, out int rc);
+        ulong unmapped = ioas.Iopt.Unmap(iova, last, out int rc);
         unmap.size = unmapped;                // written back even when the unmap failed part way
         return UserAccess.TryWrite(arg, unmap) ? rc : Fail(Errno.EFAULT, "the unmapped size cannot be written back");
     }
 
     /// <summary>iopt_cut_iova for one point: the area holding <paramref name="last"/> ends there afterwards.</summary>
-    private static int? CutAfter(IoasObject ioas, ulong last) => last == ulong.MaxValue ? null : SplitAt(ioas, last + 1);
-
-    /// <summary>Cuts the area containing <paramref name="at"/> (if it starts before it) into two at <paramref name="at"/>: the compat layer's hole punching.</summary>
-    private static int? SplitAt(IoasObject ioas, ulong at)
-    {
-        int i = ioas.LowerBound(at);
-        if (i >= ioas.Areas.Count || ioas.Areas[i].Iova >= at)
-        {
-            return null;
-        }
-
-        Area area = ioas.Areas[i];
-        if ((at & (ioas.Alignment - 1)) != 0 || ((area.Pages.SourceAddress + area.PagesOffset + (at - area.Iova)) & (ioas.Alignment - 1)) != 0)
-        {
-            return Fail(Errno.EINVAL, $"0x{at:X} is not aligned to 0x{ioas.Alignment:X}; the mapping cannot be split there");
-        }
-
-        if (ioas.Accesses.Exists(a => a.Pins.Any(p => p.Iova <= area.Last && area.Iova <= p.Last)))
-        {
-            return Fail(Errno.EINVAL, "an access has pinned the mapping; it cannot be split");
-        }
-
-        ioas.DmaLock.EnterWriteLock();
-        try
-        {
-            ioas.RemoveAt(i);
-            ioas.Insert(area with { Last = at - 1 });
-            ioas.Insert(area with { Iova = at, PagesOffset = area.PagesOffset + (at - area.Iova) });
-            area.Pages.Areas++;
-        }
-        finally
-        {
-            ioas.DmaLock.ExitWriteLock();
-        }
-
-        return null;
-    }
+    private static int? CutAfter(IoasObject ioas, ulong last) => last == ulong.MaxValue ? null : ioas.Iopt.Cut(last + 1);
 }

@@ -31,7 +31,7 @@ internal sealed unsafe partial class IommufdFile
 
         if (value is IoasObject ioas)
         {
-            _ = f.UnmapRange(ioas, 0, ulong.MaxValue, out _);
+            _ = ioas.Iopt.Unmap(0, ulong.MaxValue, out _);
             if (f.CompatIoas == ioas)
             {
                 f.CompatIoas = null;

@@ -57,7 +57,7 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOENT, $"no object {ptId}");
                 case IoasObject i:
                     ioas = i;
-                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.AutomaticDomain();
+                    target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.Iopt.AutomaticDomain();
                     createAuto = target is null;
                     break;
                 case HwptObject h:
@@ -89,7 +89,7 @@ internal sealed partial class IommufdFile
 
             // The device's MSI window, and for a new domain its aperture, become reserved in the IOAS.
             bool movesIoas = device.Hwpt?.Ioas != ioas;
-            if (movesIoas && device.Iommu.MsiWindow && !ioas.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
+            if (movesIoas && device.Iommu.MsiWindow && !ioas.Iopt.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
             {
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
             }
@@ -127,17 +127,17 @@ internal sealed partial class IommufdFile
             HwptObject? old = device.Hwpt;
             if (movesIoas)
             {
-                old?.Ioas.RemoveReserved(device);
+                old?.Ioas.Iopt.RemoveReserved(device);
                 if (device.Iommu.MsiWindow)
                 {
-                    ioas.AddReserved(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
+                    ioas.Iopt.AddReserved(new ReservedRange(EngineIommu.MsiStart, EngineIommu.MsiLast, device));
                 }
             }
 
             target!.Users++;
             device.Hwpt = target;
             device.Iommu.Attached(device, viommu);
-            device.Device?.Model.Dma.Attach(ioas, target.Paging);
+            device.Device?.Model.Dma.Attach(ioas.Iopt, target.Paging);
             if (old is not null)
             {
                 Release(old);
@@ -160,12 +160,12 @@ internal sealed partial class IommufdFile
     /// <summary>iopt_reserve_iova's refusal: an area or an allowed range meets [start, last].</summary>
     private static bool OutsideAperture(IoasObject ioas, ulong start, ulong last)
     {
-        if (ioas.IntersectsArea(start, last))
+        if (ioas.Iopt.IntersectsArea(start, last))
         {
             return true;
         }
 
-        foreach ((ulong s, ulong l) in ioas.Allowed)
+        foreach ((ulong s, ulong l) in ioas.Iopt.Allowed)
         {
             if (s <= last && l >= start)
             {
@@ -181,15 +181,15 @@ internal sealed partial class IommufdFile
     {
         // io_pagetable.c: iopt_table_add_domain's order: the new IOVA alignment (EINVAL past a page,
         // EADDRINUSE for a mapping it would split), then the aperture: nothing mapped or allowed outside it.
-        ulong page = Math.Max(iommu.MinPageSize, ioas.Alignment);
+        ulong page = Math.Max(iommu.MinPageSize, ioas.Iopt.Alignment);
         if (page > LinuxConstants.PageSize)
         {
             return Fail(Errno.EINVAL, $"the IOMMU's smallest page 0x{page:X} is larger than the CPU's");
         }
 
-        if (page != ioas.Alignment)
+        if (page != ioas.Iopt.Alignment)
         {
-            foreach (Area area in ioas.Areas)
+            foreach (Area area in ioas.Iopt.Areas)
             {
                 if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
                 {
@@ -210,7 +210,7 @@ internal sealed partial class IommufdFile
     /// <summary>Filling a new domain pins every mapping: user memory the engine does not know is EFAULT.</summary>
     private int? PinError(IoasObject ioas)
     {
-        foreach (Area area in ioas.Areas)
+        foreach (Area area in ioas.Iopt.Areas)
         {
             if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length, area.Pages.Writable))
             {
@@ -229,7 +229,7 @@ internal sealed partial class IommufdFile
     /// <summary>Filling a domain maps every area with its protection: an area neither readable nor writable (from the compat layer) is refused.</summary>
     internal static int? ProtectionError(IoasObject ioas)
     {
-        foreach (Area area in ioas.Areas)
+        foreach (Area area in ioas.Iopt.Areas)
         {
             if (!area.Readable && !area.Writable)
             {
@@ -243,7 +243,7 @@ internal sealed partial class IommufdFile
     /// <summary>A first domain pins every mapping of the IOAS: over RLIMIT_MEMLOCK is ENOMEM.</summary>
     internal int? ChargeError(IoasObject ioas)
     {
-        (long user, long mm) = ioas.ChargeForFirstDomain();
+        (long user, long mm) = ioas.Iopt.ChargeForFirstDomain();
         if ((user | mm) != 0 && (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm)))
         {
             return Fail(Errno.ENOMEM, $"pinning the IOAS's {user + mm} mapped pages for a domain would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
@@ -271,7 +271,7 @@ internal sealed partial class IommufdFile
         }
 
         device.Device?.Model.Dma.Detach();
-        old.Ioas.RemoveReserved(device);
+        old.Ioas.Iopt.RemoveReserved(device);
         device.Hwpt = null;
         device.Iommu.Attached(device, null);
         Release(old);

@@ -241,7 +241,7 @@ internal sealed unsafe partial class IommufdFile
 
         // io_pagetable.c: iommufd_check_iova_range. length - 1 wraps for a length of 0, which passes
         // only at iova 0 (the range is then everything).
-        ulong alignment = hwpt.Ioas.Alignment;
+        ulong alignment = hwpt.Ioas.Iopt.Alignment;
         ulong last = unchecked(cmd.iova + (cmd.length - 1));
         if (last < cmd.iova)
         {
@@ -271,7 +271,7 @@ internal sealed unsafe partial class IommufdFile
         ulong granule = cmd.page_size & (~cmd.page_size + 1);
         using SpanOwner<ulong> rented = SpanOwner<ulong>.Allocate(DirtyWindowWords);
         bool keep = (cmd.flags & NoClear) != 0;
-        foreach (Area area in hwpt.Ioas.Areas)
+        foreach (Area area in hwpt.Ioas.Iopt.Areas)
         {
             if (area.Last < cmd.iova || area.Iova > last)
             {

@@ -26,7 +26,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: ioas.alloc");
         }
 
-        cmd.out_ioas_id = f.Objects.Add(new IoasObject { Memory = f.Kernel.Memory, Accounting = f.Kernel.Accounting, PutFile = f.Kernel.DeferPut });
+        cmd.out_ioas_id = f.Objects.Add(f.NewIoas());
         return 0;
     }
 
@@ -59,7 +59,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
-        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
     }
@@ -119,7 +119,7 @@ internal sealed unsafe partial class IommufdFile
             pages.File = held;
         }
 
-        int rc = f.MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        int rc = MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         f.ReturnIfUnused(pages);
         return rc;
     }
@@ -163,135 +163,27 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>Places and inserts one area over <paramref name="pages"/>. Nothing changes on failure.</summary>
-    private int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
+    private static int MapPages(IoasObject ioas, Pages pages, ulong pagesOffset, ulong length, uint flags, ref ulong iova)
     {
         Span<(Pages Pages, ulong Offset, ulong Length)> one = [(pages, pagesOffset, length)];
         return MapPieces(ioas, one, length, flags, ref iova);
     }
 
-    /// <summary>
-    /// Places <paramref name="length"/> bytes (fixed or automatic, by the first piece's source
-    /// address) and inserts one area per piece at consecutive IOVAs, as iopt_alloc_area_pages and
-    /// iopt_insert_area do. Every check runs before the first insertion, so nothing changes on failure.
-    /// </summary>
-    private int MapPieces(IoasObject ioas, ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, uint flags, ref ulong iova)
-    {
-        if ((length & (ioas.Alignment - 1)) != 0)
-        {
-            return Fail(Errno.EINVAL, $"length 0x{length:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
-        }
-
-        ulong source = pieces[0].Pages.SourceAddress + pieces[0].Offset;
-        Errno errno;
-        string reason;
-        ulong placed = iova;
-        if ((flags & Fixed) != 0)
-        {
-            errno = ioas.CheckFixed(iova, length, out reason);
-        }
-        else
-        {
-            errno = ioas.Allocate(source, length, out placed, out reason);
-        }
-
-        if (errno != Errno.None)
-        {
-            return Fail(errno, reason);
-        }
-
-        bool write = (flags & Writeable) != 0;
-        foreach ((Pages pages, ulong offset, ulong _) in pieces)
-        {
-            if (write && !pages.Writable)
-            {
-                return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
-            }
-
-            ulong pageOffset = (pages.SourceAddress + offset) % LinuxConstants.PageSize;
-            if ((pageOffset & (ioas.Alignment - 1)) != 0)
-            {
-                return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{ioas.Alignment:X}");
-            }
-        }
-
-        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
-        {
-            // With a domain attached the pages are pinned now: memory the engine does not know is EFAULT.
-            if (ioas.Domains.Length > 0 && pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(pages.UserVa + offset, pieceLength, pages.Writable))
-            {
-                return Fail(Errno.EFAULT, Kernel.Memory.Contains(pages.UserVa + offset, pieceLength)
-                    ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
-                    : $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
-            }
-        }
-
-        // Filling a domain pins a file's pages once the area is placed: a file that is not shmem, or a
-        // range past its end, is EINVAL.
-        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
-        {
-            if (ioas.Domains.Length > 0 && pages.FileRefusesPin(offset, pieceLength))
-            {
-                return Fail(Errno.EINVAL, $"file range [0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) cannot be pinned: not shmem or hugetlbfs, or past the file's end (memfd_pin_folios)");
-            }
-        }
-
-        if (ioas.Domains.Length > 0 && ChargeError(pieces) is int overLimit)
-        {
-            return overLimit;
-        }
-
-        // Filling a domain maps with the area's protection; the page table refuses one with neither
-        // read nor write (only the VFIO compat layer lets such a mapping through).
-        if (ioas.Domains.Length > 0 && (flags & (Readable | Writeable)) == 0)
-        {
-            return Fail(Errno.EINVAL, "a mapping with neither read nor write cannot go into a domain");
-        }
-
-        foreach ((Pages _, ulong _, ulong _) in pieces)
-        {
-            if (Kernel.Faults.ShouldFail("area.alloc"))
-            {
-                return Fail(Errno.ENOMEM, "injected failure: area.alloc");
-            }
-        }
-
-        ulong at = placed;
-        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
-        {
-            pages.Areas++;
-            ioas.Insert(new Area(at, at + (pieceLength - 1), pages, offset, (flags & Readable) != 0, write));
-            at += pieceLength;
-        }
-
-        iova = placed;
-        return 0;
-    }
-
-    /// <summary>Mapping into an IOAS with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
-    private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
-    {
-        // What the new areas would newly pin (pages.c charges distinct pinned pages): pinned for the
-        // count, then given back; the areas pin for real when they are inserted.
-        long user = 0, mm = 0;
-        foreach ((Pages pages, ulong offset, ulong length) in pieces)
-        {
-            IoasObject.AddCharge(pages.Mode, pages.Pin(offset, length, 1), ref user, ref mm);
-        }
-
-        foreach ((Pages pages, ulong offset, ulong length) in pieces)
-        {
-            pages.Pin(offset, length, -1);
-        }
-
-        if (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm))
-        {
-            return Fail(Errno.ENOMEM, $"pinning {user + mm} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
-        }
-
-        return null;
-    }
+    /// <summary>iommufd's map flags onto the table's placement and protection (iopt_map_pages).</summary>
+    private static int MapPieces(IoasObject ioas, ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, uint flags, ref ulong iova) =>
+        ioas.Iopt.Map(pieces, length, fixedIova: (flags & Fixed) != 0, readable: (flags & Readable) != 0, writable: (flags & Writeable) != 0, ref iova);
 
     private Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();
+
+    /// <summary>A new IOAS of this file: its table pins into the kernel's accounting and gives unused pages back here.</summary>
+    internal IoasObject NewIoas() => new(new IoPagetable
+    {
+        Memory = Kernel.Memory,
+        Accounting = Kernel.Accounting,
+        Injection = Kernel.Faults,
+        PutFile = Kernel.DeferPut,
+        PagesReleased = _returnIfUnused,
+    });
 
     private void ReturnIfUnused(Pages pages)
     {
@@ -342,23 +234,29 @@ internal sealed unsafe partial class IommufdFile
 
         // The source range must be covered by areas with no gap; it may cut areas anywhere.
         ulong srcLast = cmd.src_iova + (cmd.length - 1);
-        int first = src.LowerBound(cmd.src_iova);
-        int i = first;
         ulong cursor = cmd.src_iova;
-        while (true)
+        int count = 0;
+        bool covered = false;
+        foreach (Area area in src.Iopt.AreasIn(cmd.src_iova, srcLast))
         {
-            if (i >= src.Areas.Count || src.Areas[i].Iova > cursor)
-            {
-                return Fail(Errno.ENOENT, $"[0x{cmd.src_iova:X}, 0x{srcLast:X}] of IOAS {src.Id} is not fully mapped (hole at 0x{cursor:X})");
-            }
-
-            if (src.Areas[i].Last >= srcLast)
+            if (area.Iova > cursor)
             {
                 break;
             }
 
-            cursor = src.Areas[i].Last + 1;
-            i++;
+            count++;
+            if (area.Last >= srcLast)
+            {
+                covered = true;
+                break;
+            }
+
+            cursor = area.Last + 1;
+        }
+
+        if (!covered)
+        {
+            return Fail(Errno.ENOENT, $"[0x{cmd.src_iova:X}, 0x{srcLast:X}] of IOAS {src.Id} is not fully mapped (hole at 0x{cursor:X})");
         }
 
         if (f.Objects.Get<IoasObject>(cmd.dst_ioas_id, ObjectKind.Ioas) is not IoasObject dst)
@@ -367,16 +265,16 @@ internal sealed unsafe partial class IommufdFile
         }
 
         // The destination gets one area per source area crossed, at consecutive IOVAs, sharing the source pages.
-        var pieces = new (Pages Pages, ulong Offset, ulong Length)[i - first + 1];
-        for (int k = first; k <= i; k++)
+        var pieces = new (Pages Pages, ulong Offset, ulong Length)[count];
+        int k = 0;
+        foreach (Area area in src.Iopt.AreasIn(cmd.src_iova, srcLast))
         {
-            Area area = src.Areas[k];
             ulong start = Math.Max(area.Iova, cmd.src_iova);
             ulong end = Math.Min(area.Last, srcLast);
-            pieces[k - first] = (area.Pages, area.PagesOffset + (start - area.Iova), end - start + 1);
+            pieces[k++] = (area.Pages, area.PagesOffset + (start - area.Iova), end - start + 1);
         }
 
-        return f.MapPieces(dst, pieces, cmd.length, cmd.flags, ref cmd.dst_iova);
+        return MapPieces(dst, pieces, cmd.length, cmd.flags, ref cmd.dst_iova);
     }
 
     internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -390,7 +288,7 @@ internal sealed unsafe partial class IommufdFile
         if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
         {
             // Everything, or up to a locked area (EBUSY; what went before it stays unmapped).
-            ulong all = f.UnmapRange(ioas, 0, ulong.MaxValue, out int busy);
+            ulong all = ioas.Iopt.Unmap(0, ulong.MaxValue, out int busy);
             if (busy != 0)
             {
                 return busy;
@@ -416,7 +314,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         ulong last = cmd.iova + (cmd.length - 1);
-        ulong unmapped = f.UnmapRange(ioas, cmd.iova, last, out int rc);
+        ulong unmapped = ioas.Iopt.Unmap(cmd.iova, last, out int rc);
         if (rc != 0)
         {
             return rc;
@@ -431,52 +329,6 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
-    /// <summary>
-    /// Removes the areas inside [iova, last], lowest first. An area that sticks out of the range is
-    /// never split: the walk stops there with ENOENT, keeping the areas it already removed (as the
-    /// kernel does).
-    /// </summary>
-    internal ulong UnmapRange(IoasObject ioas, ulong iova, ulong last, out int rc)
-    {
-        ulong unmapped = 0;
-        rc = 0;
-        int i = ioas.LowerBound(iova);
-        while (i < ioas.Areas.Count && ioas.Areas[i].Iova <= last)
-        {
-            Area area = ioas.Areas[i];
-            foreach (AccessObject access in ioas.Accesses)
-            {
-                if (access.Locks(area.Iova, area.Last))
-                {
-                    rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {access.Id} (a HW queue's pages)");
-                    return unmapped;
-                }
-            }
-
-            if (area.Iova < iova || area.Last > last)
-            {
-                rc = Fail(Errno.ENOENT, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is only partly inside the range; native iommufd never splits a mapping");
-                return unmapped;
-            }
-
-            foreach (AccessObject access in ioas.Accesses)
-            {
-                access.NotifyUnmap(area.Iova, area.Last);
-            }
-
-            ioas.RemoveAt(i);
-            foreach (HwptPagingObject domain in ioas.Domains)
-            {
-                domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing
-            }
-
-            area.Pages.Areas--;
-            ReturnIfUnused(area.Pages);
-            unmapped += area.Length;
-        }
-
-        return unmapped;
-    }
 
     internal static int IoasIovaRanges(IommufdFile f, byte* arg, ref IoctlCall call)
     {
@@ -491,8 +343,8 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
-        Span<(ulong Start, ulong Last)> holes = ioas.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Reserved.Length + 1] : new (ulong, ulong)[ioas.Reserved.Length + 1];
-        int total = ioas.Holes(holes);
+        Span<(ulong Start, ulong Last)> holes = ioas.Iopt.Reserved.Length < 32 ? stackalloc (ulong, ulong)[ioas.Iopt.Reserved.Length + 1] : new (ulong, ulong)[ioas.Iopt.Reserved.Length + 1];
+        int total = ioas.Iopt.Holes(holes);
         uint capacity = cmd.num_iovas;
         for (int i = 0; i < Math.Min(total, (long)capacity); i++)
         {
@@ -504,7 +356,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         cmd.num_iovas = (uint)total;
-        cmd.out_iova_alignment = ioas.Alignment;
+        cmd.out_iova_alignment = ioas.Iopt.Alignment;
         if (total > capacity)
         {
             call.CopyOutOnError = true;
@@ -557,13 +409,13 @@ internal sealed unsafe partial class IommufdFile
         ranges.Sort();
         foreach ((ulong start, ulong last) in ranges)
         {
-            if (ioas.IntersectsReserved(start, last))
+            if (ioas.Iopt.IntersectsReserved(start, last))
             {
                 return Fail(Errno.EADDRINUSE, $"[0x{start:X}, 0x{last:X}] intersects a reserved range");
             }
         }
 
-        ioas.SetAllowed(ranges);
+        ioas.Iopt.SetAllowed(ranges);
         return 0;
     }
 
@@ -577,7 +429,7 @@ internal sealed unsafe partial class IommufdFile
 
         foreach (IommufdObject value in f.Objects.All())
         {
-            if (value is IoasObject ioas && ioas.Areas.Exists(a => a.Pages.FileDescriptor is null))
+            if (value is IoasObject ioas && ioas.Iopt.Areas.Any(a => a.Pages.FileDescriptor is null))
             {
                 return Fail(Errno.EINVAL, $"IOAS {ioas.Id} has a mapping that is not file-backed (only MAP_FILE mappings can change process)");
             }

@@ -81,7 +81,7 @@ internal sealed unsafe partial class IommufdFile
 
         if (cmd.op == (ushort)iommufd_option_ops.IOMMU_OPTION_OP_GET)
         {
-            cmd.val64 = ioas.HugePages ? 1UL : 0UL;
+            cmd.val64 = ioas.Iopt.HugePages ? 1UL : 0UL;
             return 0;
         }
 
@@ -92,8 +92,8 @@ internal sealed unsafe partial class IommufdFile
 
         if (cmd.val64 == 1)
         {
-            ioas.HugePages = true;
-            ioas.RecomputeAlignment();
+            ioas.Iopt.HugePages = true;
+            ioas.Iopt.RecomputeAlignment();
             return 0;
         }
 
@@ -111,17 +111,17 @@ internal sealed unsafe partial class IommufdFile
     /// </summary>
     private static int? DisableHugePages(IoasObject ioas)
     {
-        if (!ioas.HugePages)
+        if (!ioas.Iopt.HugePages)
         {
             return null;
         }
 
-        if (ioas.Domains.Length > 0 && ioas.Areas.Count > 0)
+        if (ioas.Iopt.Domains.Length > 0 && ioas.Iopt.AreaCount > 0)
         {
             return Fail(Errno.EINVAL, "the IOAS has domains and mappings; huge pages can only be turned off before either");
         }
 
-        foreach (Area area in ioas.Areas)
+        foreach (Area area in ioas.Iopt.Areas)
         {
             const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
             if (area.Iova % Page != 0 || area.Length % Page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % Page != 0)
@@ -130,8 +130,8 @@ internal sealed unsafe partial class IommufdFile
             }
         }
 
-        ioas.HugePages = false;
-        ioas.RecomputeAlignment();
+        ioas.Iopt.HugePages = false;
+        ioas.Iopt.RecomputeAlignment();
         return null;
     }
 

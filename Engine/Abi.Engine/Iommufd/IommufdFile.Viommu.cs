@@ -233,7 +233,7 @@ internal sealed unsafe partial class IommufdFile
         Span<byte> entry = stackalloc byte[sizeof(ulong)];
         for (ulong at = iova; at - iova < length; at += Page)
         {
-            _ = ioas.TryGetArea(at, out Area area);
+            _ = ioas.Iopt.TryGetArea(at, out Area area);
             ulong source = area.SourceOf(at);
             ulong frame = 0;
             if (pagemap is not null && area.Pages.FileDescriptor is null && RandomAccess.Read(pagemap, entry, (long)(source / Page * sizeof(ulong))) == entry.Length)

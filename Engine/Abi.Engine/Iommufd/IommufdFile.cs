@@ -16,6 +16,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 {
     private readonly Lock _lock = new();
     private readonly Stack<Pages> _freePages = new();
+    private readonly Action<Pages> _returnIfUnused;
 
     /// <summary>The context lock, for objects that act on the context outside an ioctl (accesses).</summary>
     internal Lock Sync => _lock;
@@ -24,6 +25,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     {
         Kernel = kernel;
         Name = name;
+        _returnIfUnused = ReturnIfUnused;
     }
 
     public EmulatedKernel Kernel { get; }

@@ -11,11 +11,11 @@ namespace Abi.Engine.Pci;
 public ref struct DmaBurst
 {
     private readonly DmaPort _port;
-    private readonly IoasObject? _ioas;
+    private readonly IoPagetable? _iopt;
     private readonly HwptPagingObject? _domain;
     private readonly UserMemory? _direct;
     private readonly bool _busMaster;
-    private readonly IoasObject.DmaScope _scope;
+    private readonly IoPagetable.DmaScope _scope;
     private bool _open;
 
     internal DmaBurst(DmaPort port)
@@ -24,14 +24,14 @@ public ref struct DmaBurst
         port.Lock.EnterReadLock();
         _open = true;
         _busMaster = port.BusMaster;
-        _ioas = port.Ioas;
+        _iopt = port.Iopt;
         _domain = port.Domain;
         _direct = port.DirectMemory;
-        if (_ioas is not null)
+        if (_iopt is not null)
         {
             try
             {
-                _scope = _ioas.BeginDma();
+                _scope = _iopt.BeginDma();
             }
             catch
             {
@@ -50,12 +50,12 @@ public ref struct DmaBurst
             return _port.Refuse(new IommuFault(iova, false, IommuFaultReason.BusMasterDisabled));
         }
 
-        if (_ioas is null)
+        if (_iopt is null)
         {
             return _direct is UserMemory memory ? _port.Direct(memory, iova, destination, write: false) : _port.Refuse(new IommuFault(iova, false, IommuFaultReason.Blocked));
         }
 
-        return _ioas.CopyInScope(iova, destination, write: false) == destination.Length || _port.Refuse(_ioas.Faults.Last!.Value);
+        return _iopt.CopyInScope(iova, destination, write: false) == destination.Length || _port.Refuse(_iopt.Faults.Last!.Value);
     }
 
     /// <summary>Writes device-visible memory; false if any byte was refused (the pages before it are written, as a device's burst would write them).</summary>
@@ -68,18 +68,18 @@ public ref struct DmaBurst
 
         // The copy loop only reads the buffer when the device writes memory; the span is never written through.
         Span<byte> buffer = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source), source.Length);
-        if (_ioas is null)
+        if (_iopt is null)
         {
             return _direct is UserMemory memory ? _port.Direct(memory, iova, buffer, write: true) : _port.Refuse(new IommuFault(iova, true, IommuFaultReason.Blocked));
         }
 
-        int done = _ioas.CopyInScope(iova, buffer, write: true);
+        int done = _iopt.CopyInScope(iova, buffer, write: true);
         if (_domain is not null && _domain.Tracking && done > 0)
         {
             _domain.Dirty.Mark(iova, (ulong)done);
         }
 
-        return done == source.Length || _port.Refuse(_ioas.Faults.Last!.Value);
+        return done == source.Length || _port.Refuse(_iopt.Faults.Last!.Value);
     }
 
     /// <summary>Ends the burst.</summary>
@@ -91,7 +91,7 @@ public ref struct DmaBurst
         }
 
         _open = false;
-        if (_ioas is not null)
+        if (_iopt is not null)
         {
             _scope.Dispose();
         }

@@ -20,7 +20,7 @@ public sealed unsafe class DmaPort
     private readonly PciConfigSpace _config;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly Lock _faultLock = new();
-    private IoasObject? _ioas;
+    private IoPagetable? _iopt;
     private HwptPagingObject? _domain;
     private UserMemory? _direct;
     private long _faults;
@@ -29,7 +29,7 @@ public sealed unsafe class DmaPort
     internal DmaPort(PciConfigSpace config) => _config = config;
 
     /// <summary>Whether the device is attached to a page table (otherwise every access faults as blocked).</summary>
-    public bool IsAttached => Volatile.Read(ref _ioas) is not null || Volatile.Read(ref _direct) is not null;
+    public bool IsAttached => Volatile.Read(ref _iopt) is not null || Volatile.Read(ref _direct) is not null;
 
     /// <summary>Accesses refused since the device was created.</summary>
     public long Faults => Interlocked.Read(ref _faults);
@@ -68,10 +68,10 @@ public sealed unsafe class DmaPort
     public DmaBurst BeginBurst() => new(this);
 
     /// <summary>Points the port at a page table (attach or replace); waits for DMA in flight.</summary>
-    internal void Attach(IoasObject ioas, HwptPagingObject? domain)
+    internal void Attach(IoPagetable iopt, HwptPagingObject? domain)
     {
         _lock.EnterWriteLock();
-        _ioas = ioas;
+        _iopt = iopt;
         _domain = domain;
         _lock.ExitWriteLock();
     }
@@ -80,7 +80,7 @@ public sealed unsafe class DmaPort
     internal void AttachDirect(UserMemory memory)
     {
         _lock.EnterWriteLock();
-        _ioas = null;
+        _iopt = null;
         _domain = null;
         _direct = memory;
         _lock.ExitWriteLock();
@@ -90,7 +90,7 @@ public sealed unsafe class DmaPort
     internal void Detach()
     {
         _lock.EnterWriteLock();
-        _ioas = null;
+        _iopt = null;
         _domain = null;
         _direct = null;
         _lock.ExitWriteLock();
@@ -98,7 +98,7 @@ public sealed unsafe class DmaPort
 
     internal ReaderWriterLockSlim Lock => _lock;
 
-    internal IoasObject? Ioas => _ioas;
+    internal IoPagetable? Iopt => _iopt;
 
     internal HwptPagingObject? Domain => _domain;
 

@@ -82,65 +82,63 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EOVERFLOW, "iova + size wraps");
         }
 
-        int first = Table.LowerBound(iova);
         if ((flags & UnmapVaddr) != 0)
         {
-            return InvalidateVaddr(ref unmap, first, last);
+            return InvalidateVaddr(ref unmap, iova, last);
         }
 
         if (V2)
         {
-            if (first < Table.Areas.Count && Table.Areas[first].Iova < iova)
+            if (Table.TryGetArea(iova, out Area straddling) && straddling.Iova < iova)
             {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{Table.Areas[first].Iova:X} starts before iova; TYPE1v2 never splits");
+                return Fail(Errno.EINVAL, $"the mapping at 0x{straddling.Iova:X} starts before iova; TYPE1v2 never splits");
             }
 
-            int end = Table.LowerBound(last);
-            if (end < Table.Areas.Count && Table.Areas[end].Iova <= last && Table.Areas[end].Last > last)
+            if (Table.TryGetArea(last, out Area pastEnd) && pastEnd.Last > last)
             {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{Table.Areas[end].Iova:X} runs past the end of the range; TYPE1v2 never splits");
+                return Fail(Errno.EINVAL, $"the mapping at 0x{pastEnd.Iova:X} runs past the end of the range; TYPE1v2 never splits");
             }
         }
-        else if (first < Table.Areas.Count && Table.Areas[first].Iova < iova)
+        else if (Table.TryGetArea(iova, out Area straddling) && straddling.Iova < iova)
         {
             unmap.size = 0;                        // v1: a mapping straddling iova ends the walk, nothing removed
             return 0;
         }
 
-        if ((flags & UnmapDirty) != 0 && ReportDirty(iova, bitmap, first, last) is int faulted)
+        if ((flags & UnmapDirty) != 0 && ReportDirty(iova, bitmap, last) is int faulted)
         {
             return faulted;
         }
 
         ulong unmapped = 0;
-        while (first < Table.Areas.Count && Table.Areas[first].Iova <= last)
+        while (Table.TryGetFirst(iova, last, out Area area))
         {
             // v1 removes a mapping that starts inside the range whole, even if it runs past its end.
-            unmapped += Table.Areas[first].Length;
-            _invalidVaddr.Remove(Table.Areas[first].Iova);
-            Unpin(Table.Areas[first]);
-            Table.RemoveAt(first);
+            unmapped += area.Length;
+            _invalidVaddr.Remove(area.Iova);
+            Unpin(area);
+            Table.Remove(area);
         }
 
         unmap.size = unmapped;
         return 0;
     }
 
-    private int InvalidateVaddr(ref vfio_iommu_type1_dma_unmap unmap, int first, ulong last)
+    private int InvalidateVaddr(ref vfio_iommu_type1_dma_unmap unmap, ulong iova, ulong last)
     {
         ulong total = 0;
-        for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+        foreach (Area area in Table.AreasIn(iova, last))
         {
-            if (_invalidVaddr.Contains(Table.Areas[i].Iova))
+            if (_invalidVaddr.Contains(area.Iova))
             {
-                return Fail(Errno.EINVAL, $"the vaddr of the mapping at 0x{Table.Areas[i].Iova:X} is invalid already");
+                return Fail(Errno.EINVAL, $"the vaddr of the mapping at 0x{area.Iova:X} is invalid already");
             }
         }
 
-        for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+        foreach (Area area in Table.AreasIn(iova, last))
         {
-            _invalidVaddr.Add(Table.Areas[i].Iova);
-            total += Table.Areas[i].Length;
+            _invalidVaddr.Add(area.Iova);
+            total += area.Length;
         }
 
         unmap.size = total;
@@ -207,15 +205,12 @@ internal sealed unsafe partial class Type1Iommu
         }
 
         ulong last = get.iova + (get.size - 1);
-        int first = Table.LowerBound(get.iova);
-        int end = Table.LowerBound(last);
-        if ((first < Table.Areas.Count && Table.Areas[first].Iova < get.iova)
-            || (end < Table.Areas.Count && Table.Areas[end].Iova <= last && Table.Areas[end].Last > last))
+        if ((Table.TryGetArea(get.iova, out Area first) && first.Iova < get.iova) || (Table.TryGetArea(last, out Area end) && end.Last > last))
         {
             return Fail(Errno.EINVAL, "a mapping is bisected by an end of the range");
         }
 
-        return ReportDirty(get.iova, get.bitmap, first, last) ?? 0;
+        return ReportDirty(get.iova, get.bitmap, last) ?? 0;
     }
 
     /// <summary>The vfio_bitmap rules: pgsize the smallest page, size enough for the range and within the cap, tracking on.</summary>
@@ -241,7 +236,7 @@ internal sealed unsafe partial class Type1Iommu
     }
 
     /// <summary>Type1 cannot see a physical device's writes: every mapped page in range is reported dirty.</summary>
-    private int? ReportDirty(ulong iova, in vfio_bitmap bitmap, int first, ulong last)
+    private int? ReportDirty(ulong iova, in vfio_bitmap bitmap, ulong last)
     {
         ulong bytes = bitmap.size;
         byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent((int)bytes);
@@ -253,9 +248,8 @@ internal sealed unsafe partial class Type1Iommu
                 return Fail(Errno.EFAULT, "the bitmap cannot be read");
             }
 
-            for (int i = first; i < Table.Areas.Count && Table.Areas[i].Iova <= last; i++)
+            foreach (Area area in Table.AreasIn(iova, last))
             {
-                Area area = Table.Areas[i];
                 ulong from = (Math.Max(area.Iova, iova) - iova) / MinPage, to = (Math.Min(area.Last, last) - iova) / MinPage;
                 for (ulong bit = from; bit <= to && bit / 8 < bytes; bit++)
                 {

@@ -11,8 +11,8 @@ namespace Abi.Engine.Vfio.Type1;
 /// vfio_iommu_type1 as a container backend (drivers/vfio/vfio_iommu_type1.c): one "vfio_dma" per MAP_DMA, never
 /// merged or split; v1 and v2 unmap rules; the entry limit; VADDR invalidation; dirty tracking
 /// that reports every mapped page (type1 cannot see a physical device's writes). The mappings live
-/// in a private <see cref="IoasObject"/>, which gives devices the same translation path (and
-/// IOTLB) as iommufd. The valid IOVA list is the engine IOMMU's aperture minus the MSI window.
+/// in an <see cref="IoPagetable"/> of its own, which gives devices the same translation path (and
+/// IOTLB) as iommufd; type1 keeps its own accounting and unmap rules over it. The valid IOVA list is the engine IOMMU's aperture minus the MSI window.
 /// </summary>
 internal sealed unsafe partial class Type1Iommu
 {
@@ -25,7 +25,7 @@ internal sealed unsafe partial class Type1Iommu
     {
         Kernel = kernel;
         V2 = v2;
-        Table = new IoasObject { Memory = kernel.Memory, Alignment = MinPage };
+        Table = new IoPagetable { Memory = kernel.Memory, Alignment = MinPage };
     }
 
     public EmulatedKernel Kernel { get; }
@@ -34,7 +34,7 @@ internal sealed unsafe partial class Type1Iommu
     public bool V2 { get; }
 
     /// <summary>The IOVA → memory table every device of the container translates through.</summary>
-    public IoasObject Table { get; }
+    public IoPagetable Table { get; }
 
     public bool DirtyTracking { get; private set; }
 
@@ -74,10 +74,10 @@ internal sealed unsafe partial class Type1Iommu
     {
         lock (_lock)
         {
-            while (Table.Areas.Count > 0)
+            while (Table.TryGetFirst(0, ulong.MaxValue, out Area area))
             {
-                Unpin(Table.Areas[^1]);
-                Table.RemoveAt(Table.Areas.Count - 1);
+                Unpin(area);
+                Table.Remove(area);
             }
 
             _invalidVaddr.Clear();
@@ -119,7 +119,7 @@ internal sealed unsafe partial class Type1Iommu
             migration->header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version = 1, next = (uint)(infoSize + migrationSize) };
             migration->pgsize_bitmap = MinPage;
             migration->max_dirty_bitmap_size = MaxBitmapBytes;
-            uint avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.Areas.Count);
+            uint avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.AreaCount);
             IommuInfoCapabilities.WriteDmaAvail(c + migrationSize, avail, next: (uint)(infoSize + migrationSize + availSize));
             IommuInfoCapabilities.WriteIovaRange(c + migrationSize + availSize, s_valid, next: 0);
         }
@@ -179,46 +179,34 @@ internal sealed unsafe partial class Type1Iommu
         }
 
         ulong last = iova + (size - 1);
-        int index = Table.LowerBound(iova);
         if (updateVaddr)
         {
-            if (index >= Table.Areas.Count || Table.Areas[index].Iova > last)
+            if (!Table.TryGetFirst(iova, last, out Area old))
             {
                 return Fail(Errno.ENOENT, $"no mapping at 0x{iova:X}");
             }
 
-            Area old = Table.Areas[index];
             if (old.Iova != iova || old.Length != size || !_invalidVaddr.Contains(iova))
             {
                 return Fail(Errno.EINVAL, "VADDR must name exactly one mapping whose vaddr was invalidated");
             }
 
-            // One write section, so DMA in flight never sees the mapping missing.
-            Table.DmaLock.EnterWriteLock();
-            try
-            {
-                Table.RemoveAt(index);
-                Pages swapped = new Pages().Reset(vaddr, size, null, 0, old.Writable, old.Pages.Mode);
-                swapped.Type1Charge = old.Pages.Type1Charge;        // the pages stay pinned: the charge moves with them
-                Table.Insert(old with { Pages = swapped, PagesOffset = 0 });
-            }
-            finally
-            {
-                Table.DmaLock.ExitWriteLock();
-            }
+            Pages swapped = new Pages().Reset(vaddr, size, null, 0, old.Writable, old.Pages.Mode);
+            swapped.Type1Charge = old.Pages.Type1Charge;        // the pages stay pinned: the charge moves with them
+            Table.Replace(old, old with { Pages = swapped, PagesOffset = 0 });
 
             _invalidVaddr.Remove(iova);
             return 0;
         }
 
-        if (index < Table.Areas.Count && Table.Areas[index].Iova <= last)
+        if (Table.IntersectsArea(iova, last))
         {
             return Fail(Errno.EEXIST, $"[0x{iova:X}, 0x{last:X}] overlaps a mapping");
         }
 
-        if (Table.Areas.Count >= Kernel.Type1DmaEntryLimit)
+        if (Table.AreaCount >= Kernel.Type1DmaEntryLimit)
         {
-            return Fail(Errno.ENOSPC, $"the container holds {Table.Areas.Count} mappings, the dma_entry_limit");
+            return Fail(Errno.ENOSPC, $"the container holds {Table.AreaCount} mappings, the dma_entry_limit");
         }
 
         bool valid = false;

@@ -21,7 +21,7 @@ namespace Abi.Engine.Iommufd;
 /// the DMA in flight, and once it returns no DMA can reach the unmapped memory: no use-after-unmap.
 /// </para>
 /// </summary>
-internal sealed partial class IoasObject
+internal sealed partial class IoPagetable
 {
     private const int TlbSize = 512;
     private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];

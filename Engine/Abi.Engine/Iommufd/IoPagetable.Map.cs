@@ -1,0 +1,219 @@
+using Abi.Interop;
+using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// Mapping and unmapping (io_pagetable.c: iopt_map_pages, iopt_unmap_iova_range, iopt_cut_iova).
+/// The ioctl layer checks its arguments and builds the pages; the table places, checks and inserts.
+/// </summary>
+internal sealed partial class IoPagetable
+{
+    /// <summary>
+    /// Places <paramref name="length"/> bytes (fixed at <paramref name="iova"/>, or automatically by
+    /// the first piece's source address) and inserts one area per piece at consecutive IOVAs, as
+    /// iopt_alloc_area_pages and iopt_insert_area do. Every check runs before the first insertion, so
+    /// nothing changes on failure. On success <paramref name="iova"/> is where the first piece went.
+    /// </summary>
+    public int Map(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, bool fixedIova, bool readable, bool writable, ref ulong iova)
+    {
+        if ((length & (Alignment - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"length 0x{length:X} is not a multiple of the IOAS alignment 0x{Alignment:X}");
+        }
+
+        ulong source = pieces[0].Pages.SourceAddress + pieces[0].Offset;
+        ulong placed = iova;
+        Errno errno = fixedIova ? CheckFixed(iova, length, out string reason) : Allocate(source, length, out placed, out reason);
+        if (errno != Errno.None)
+        {
+            return Fail(errno, reason);
+        }
+
+        foreach ((Pages pages, ulong offset, ulong _) in pieces)
+        {
+            if (writable && !pages.Writable)
+            {
+                return Fail(Errno.EPERM, "the source pages are mapped read-only and cannot be mapped writeable");
+            }
+
+            ulong pageOffset = (pages.SourceAddress + offset) % LinuxConstants.PageSize;
+            if ((pageOffset & (Alignment - 1)) != 0)
+            {
+                return Fail(Errno.EINVAL, $"the source's sub-page offset 0x{pageOffset:X} is not a multiple of the IOAS alignment 0x{Alignment:X}");
+            }
+        }
+
+        if (_domains.Count > 0 && FillRefusal(pieces, readable, writable) is int refused)
+        {
+            return refused;
+        }
+
+        foreach ((Pages _, ulong _, ulong _) in pieces)
+        {
+            if (Injection?.ShouldFail("area.alloc") == true)
+            {
+                return Fail(Errno.ENOMEM, "injected failure: area.alloc");
+            }
+        }
+
+        ulong at = placed;
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            pages.Areas++;
+            Insert(new Area(at, at + (pieceLength - 1), pages, offset, readable, writable));
+            at += pieceLength;
+        }
+
+        iova = placed;
+        return 0;
+    }
+
+    /// <summary>
+    /// With a domain attached the new pages are pinned and mapped now (iopt_fill_domains_pages): what
+    /// pinning or the page table would refuse, in the kernel's order.
+    /// </summary>
+    private int? FillRefusal(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, bool readable, bool writable)
+    {
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            // Memory the engine does not know is EFAULT (pin_user_pages); a device's BAR is never pinned.
+            if (pages.FileDescriptor is null && Memory?.ContainsPinnable(pages.UserVa + offset, pieceLength, pages.Writable) != true)
+            {
+                return Fail(Errno.EFAULT, Memory?.Contains(pages.UserVa + offset, pieceLength) == true
+                    ? $"memory at 0x{pages.UserVa + offset:X} is a device's BAR: iommufd does not pin peer-to-peer memory"
+                    : $"user memory at 0x{pages.UserVa + offset:X} cannot be pinned (not memory the engine knows)");
+            }
+        }
+
+        // A file that is not shmem, or a range past its end, is EINVAL (memfd_pin_folios).
+        foreach ((Pages pages, ulong offset, ulong pieceLength) in pieces)
+        {
+            if (pages.FileRefusesPin(offset, pieceLength))
+            {
+                return Fail(Errno.EINVAL, $"file range [0x{pages.FileOffset + offset:X}, +0x{pieceLength:X}) cannot be pinned: not shmem or hugetlbfs, or past the file's end (memfd_pin_folios)");
+            }
+        }
+
+        if (ChargeError(pieces) is int overLimit)
+        {
+            return overLimit;
+        }
+
+        // The page table refuses a mapping with neither read nor write (only the VFIO compat layer
+        // lets such a mapping through to here).
+        return readable || writable ? null : Fail(Errno.EINVAL, "a mapping with neither read nor write cannot go into a domain");
+    }
+
+    /// <summary>Mapping into a table with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
+    private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
+    {
+        // What the new areas would newly pin (pages.c charges distinct pinned pages): pinned for the
+        // count, then given back; the areas pin for real when they are inserted.
+        long user = 0, mm = 0;
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
+        {
+            AddCharge(pages.Mode, pages.Pin(offset, length, 1), ref user, ref mm);
+        }
+
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
+        {
+            pages.Pin(offset, length, -1);
+        }
+
+        if (Injection?.ShouldFail("pages.account") == true || Accounting?.Fits(user, mm) == false)
+        {
+            return Fail(Errno.ENOMEM, $"pinning {user + mm} more pages would pass RLIMIT_MEMLOCK ({Accounting?.LimitPages} pages)");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Removes the areas inside [iova, last], lowest first (iopt_unmap_iova_range). An area that
+    /// sticks out of the range is never split: the walk stops there with ENOENT, keeping the areas it
+    /// already removed (as the kernel does); an area an access locked stops it with EBUSY. Returns the
+    /// bytes unmapped.
+    /// </summary>
+    public ulong Unmap(ulong iova, ulong last, out int rc)
+    {
+        ulong unmapped = 0;
+        rc = 0;
+        while (TryGetFirst(iova, last, out Area area))
+        {
+            foreach (AccessObject access in _accesses)
+            {
+                if (access.Locks(area.Iova, area.Last))
+                {
+                    rc = Fail(Errno.EBUSY, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is locked by access {access.Id} (a HW queue's pages)");
+                    return unmapped;
+                }
+            }
+
+            if (area.Iova < iova || area.Last > last)
+            {
+                rc = Fail(Errno.ENOENT, $"the mapping [0x{area.Iova:X}, 0x{area.Last:X}] is only partly inside the range; native iommufd never splits a mapping");
+                return unmapped;
+            }
+
+            foreach (AccessObject access in _accesses)
+            {
+                access.NotifyUnmap(area.Iova, area.Last);
+            }
+
+            Remove(area);
+            foreach (HwptPagingObject domain in _domains)
+            {
+                domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing
+            }
+
+            area.Pages.Areas--;
+            PagesReleased?.Invoke(area.Pages);
+            unmapped += area.Length;
+        }
+
+        return unmapped;
+    }
+
+    /// <summary>
+    /// Cuts the area holding <paramref name="at"/> (if it starts before it) into two at
+    /// <paramref name="at"/> (iopt_cut_iova, the VFIO compat layer's hole punching): the cut must be
+    /// aligned in IOVA and in the source, and no access may have pinned the area.
+    /// </summary>
+    public int? Cut(ulong at)
+    {
+        if (!TryGetArea(at, out Area area) || area.Iova >= at)
+        {
+            return null;
+        }
+
+        if ((at & (Alignment - 1)) != 0 || ((area.Pages.SourceAddress + area.PagesOffset + (at - area.Iova)) & (Alignment - 1)) != 0)
+        {
+            return Fail(Errno.EINVAL, $"0x{at:X} is not aligned to 0x{Alignment:X}; the mapping cannot be split there");
+        }
+
+        foreach (AccessObject access in _accesses)
+        {
+            if (access.Pins.Any(p => p.Iova <= area.Last && area.Iova <= p.Last))
+            {
+                return Fail(Errno.EINVAL, "an access has pinned the mapping; it cannot be split");
+            }
+        }
+
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Remove(area);
+            Insert(area with { Last = at - 1 });
+            Insert(area with { Iova = at, PagesOffset = area.PagesOffset + (at - area.Iova) });
+            area.Pages.Areas++;
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+
+        return null;
+    }
+}

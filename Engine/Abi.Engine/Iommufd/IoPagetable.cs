@@ -1,0 +1,323 @@
+using System.Runtime.InteropServices;
+using Abi.Engine.Process;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine.Iommufd;
+
+/// <summary>
+/// An I/O page table (drivers/iommu/iommufd/io_pagetable.c, <c>struct io_pagetable</c>): the areas
+/// mapped in one IOVA space, its reserved and allowed ranges, IOVA alignment and allocation, the
+/// domains that mirror it and the accesses attached to it. An IOAS holds one; so does a type1
+/// container (the kernel's compat layer serves type1 over the same structure). Everything here
+/// changes through methods; readers get spans and area ranges.
+/// <para>
+/// Ranges are inclusive (<c>last</c>), stated once here: a range ending at 2^64-1 has no
+/// representable "end", so nothing here computes <c>last + 1</c> without checking.
+/// </para>
+/// </summary>
+internal sealed partial class IoPagetable
+{
+    /// <summary>The largest automatic IOVA alignment: the THP size (2 MiB), as on a kernel built with transparent huge pages.</summary>
+    public const ulong MaxAutoAlignment = 2 * 1024 * 1024;
+
+    // Sorted by Iova, never overlapping.
+    private readonly List<Area> _areas = [];
+    private readonly List<ReservedRange> _reserved = [];
+    private readonly List<HwptPagingObject> _domains = [];
+    private readonly List<(ulong Start, ulong Last)> _allowed = [];
+    private readonly List<AccessObject> _accesses = [];
+
+    /// <summary>How many areas are mapped.</summary>
+    public int AreaCount => _areas.Count;
+
+    /// <summary>Every area, ascending by IOVA.</summary>
+    public AreaRange Areas => new(_areas, 0, ulong.MaxValue);
+
+    /// <summary>The areas that intersect [<paramref name="start"/>, <paramref name="last"/>], ascending.</summary>
+    public AreaRange AreasIn(ulong start, ulong last) => new(_areas, LowerBound(start), last);
+
+    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order; changed through <see cref="AddReserved"/> and <see cref="RemoveReserved"/>.</summary>
+    public ReadOnlySpan<ReservedRange> Reserved => CollectionsMarshal.AsSpan(_reserved);
+
+    /// <summary>Paging HWPTs (domains) built on this table, each mirroring every area; changed through <see cref="AddDomain"/> and <see cref="RemoveDomain"/>.</summary>
+    public ReadOnlySpan<HwptPagingObject> Domains => CollectionsMarshal.AsSpan(_domains);
+
+    /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted. Replaced whole by <see cref="SetAllowed"/>.</summary>
+    public ReadOnlySpan<(ulong Start, ulong Last)> Allowed => CollectionsMarshal.AsSpan(_allowed);
+
+    /// <summary>Accesses (emulated devices, selftest accesses) attached to this table (<c>iopt->access_list</c>).</summary>
+    public ReadOnlySpan<AccessObject> Accesses => CollectionsMarshal.AsSpan(_accesses);
+
+    public ulong Alignment { get; set; } = 1;
+
+    public bool HugePages { get; set; } = true;
+
+    /// <summary>Where pins are charged. Null for tables that account by themselves (type1).</summary>
+    public PinAccounting? Accounting { get; init; }
+
+    /// <summary>The failure injection points of the kernel this table belongs to (<c>area.alloc</c>, <c>pages.account</c>).</summary>
+    public FaultInjection? Injection { get; init; }
+
+    /// <summary>How a mapping's file reference is dropped when the table goes with mappings in it (the kernel's deferred fput).</summary>
+    public Action<EngineFile>? PutFile { get; init; }
+
+    /// <summary>Called with an area's pages once the area left the table (the owner recycles pages no area holds).</summary>
+    public Action<Pages>? PagesReleased { get; init; }
+
+    /// <summary>Reserves a range for <paramref name="range"/>'s owner (iopt_reserve_iova).</summary>
+    public void AddReserved(ReservedRange range) => _reserved.Add(range);
+
+    /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
+    public void RemoveReserved(object owner) => _reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
+
+    /// <summary>A paging domain joins the table (iopt_table_add_domain).</summary>
+    public void AddDomain(HwptPagingObject domain) => _domains.Add(domain);
+
+    /// <summary>A paging domain leaves the table (iopt_table_remove_domain).</summary>
+    public void RemoveDomain(HwptPagingObject domain) => _domains.Remove(domain);
+
+    /// <summary>The automatic domain (the one VFIO attaches devices to by IOAS id), if any.</summary>
+    public HwptPagingObject? AutomaticDomain() => _domains.Find(d => d.Automatic);
+
+    /// <summary>Replaces the allowed ranges (iopt_set_allow_iova); <paramref name="sorted"/> must be sorted and checked.</summary>
+    public void SetAllowed(List<(ulong Start, ulong Last)> sorted)
+    {
+        _allowed.Clear();
+        _allowed.AddRange(sorted);
+    }
+
+    /// <summary>An access joins (iopt_add_access).</summary>
+    public void AddAccess(AccessObject access) => _accesses.Add(access);
+
+    /// <summary>An access leaves (iopt_remove_access).</summary>
+    public void RemoveAccess(AccessObject access) => _accesses.Remove(access);
+
+    /// <summary>
+    /// The IOVA alignment the table enforces: PAGE_SIZE once a domain or a pinning access uses it or
+    /// huge pages are off (the engine's IOMMU maps 4 KiB pages at least), else byte granular.
+    /// </summary>
+    public void RecomputeAlignment()
+    {
+        // As iopt_calculate_iova_alignment: PAGE_SIZE once huge pages are off, each domain's smallest page, PAGE_SIZE for an access.
+        ulong alignment = !HugePages ? LinuxConstants.PageSize : 1UL;
+        foreach (HwptPagingObject domain in _domains)
+        {
+            alignment = Math.Max(alignment, domain.Iommu.MinPageSize);
+        }
+
+        foreach (AccessObject access in _accesses)
+        {
+            alignment = Math.Max(alignment, access.Alignment);
+        }
+
+        Alignment = alignment;
+    }
+
+    /// <summary>Whether [start, last] may become reserved: no area inside it and no allowed range touching it (EADDRINUSE otherwise).</summary>
+    public bool CanReserve(ulong start, ulong last)
+    {
+        if (IntersectsArea(start, last))
+        {
+            return false;
+        }
+
+        foreach ((ulong s, ulong l) in _allowed)
+        {
+            if (s <= last && start <= l)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The area that maps <paramref name="iova"/>, if any.</summary>
+    public bool TryGetArea(ulong iova, out Area area)
+    {
+        int i = LowerBound(iova);
+        bool found = i < _areas.Count && _areas[i].Iova <= iova;
+        area = found ? _areas[i] : default;
+        return found;
+    }
+
+    /// <summary>The lowest area that intersects [<paramref name="start"/>, <paramref name="last"/>], if any.</summary>
+    public bool TryGetFirst(ulong start, ulong last, out Area area)
+    {
+        int i = LowerBound(start);
+        bool found = i < _areas.Count && _areas[i].Iova <= last;
+        area = found ? _areas[i] : default;
+        return found;
+    }
+
+    public bool IntersectsArea(ulong iova, ulong last) => TryGetFirst(iova, last, out _);
+
+    public bool IntersectsReserved(ulong iova, ulong last)
+    {
+        foreach ((ulong start, ulong end) in _reserved)
+        {
+            if (start <= last && iova <= end)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
+    private int LowerBound(ulong iova)
+    {
+        int lo = 0, hi = _areas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_areas[mid].Last < iova)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>
+    /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
+    /// RLIMIT_MEMLOCK before a domain is added (0, 0 when a domain exists already).
+    /// </summary>
+    public (long User, long Mm) ChargeForFirstDomain()
+    {
+        long user = 0, mm = 0;
+        if (_domains.Count > 0)
+        {
+            return (0, 0);
+        }
+
+        // What the areas would newly pin together (two areas over the same pages pin them once):
+        // pinned for the count, then given back.
+        foreach (Area area in _areas)
+        {
+            AddCharge(area.Pages.Mode, area.Pages.Pin(area.PagesOffset, area.Length, 1), ref user, ref mm);
+        }
+
+        foreach (Area area in _areas)
+        {
+            area.Pages.Pin(area.PagesOffset, area.Length, -1);
+        }
+
+        return (user, mm);
+    }
+
+    /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
+    public void DomainsChanged(bool joined)
+    {
+        if (_domains.Count != (joined ? 1 : 0))
+        {
+            return;
+        }
+
+        foreach (Area area in _areas)
+        {
+            CountDomainArea(area, joined ? 1 : -1);
+        }
+    }
+
+    public static void AddCharge(AccountingMode mode, long pages, ref long user, ref long mm)
+    {
+        if (mode == AccountingMode.User)
+        {
+            user += pages;
+        }
+        else if (mode == AccountingMode.Mm)
+        {
+            mm += pages;
+        }
+    }
+
+    /// <summary>An area joined (+1) or left (-1) the domains: its pages are pinned or unpinned, and charged for the pages that changed.</summary>
+    private void CountDomainArea(Area area, int delta)
+    {
+        Pages pages = area.Pages;
+        pages.DomainAreas += delta;
+        long changed = pages.Pin(area.PagesOffset, area.Length, delta);
+        Accounting?.Charge(pages.Mode, changed);
+    }
+
+    /// <summary>Inserts an area that overlaps none (iopt_insert_area); domains pin its pages.</summary>
+    public void Insert(Area area)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            _areas.Insert(LowerBound(area.Iova), area);
+            if (_domains.Count > 0)
+            {
+                CountDomainArea(area, 1);
+            }
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Removes <paramref name="area"/> (it must be in the table); returns once no DMA can reach it any more.</summary>
+    public void Remove(in Area area)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            int index = LowerBound(area.Iova);
+            if (index >= _areas.Count || _areas[index].Iova != area.Iova)
+            {
+                throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
+            }
+
+            Area removed = _areas[index];
+            _areas.RemoveAt(index);
+            Invalidate();
+            if (_domains.Count > 0)
+            {
+                CountDomainArea(removed, -1);
+            }
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Puts <paramref name="replacement"/> where <paramref name="old"/> was, in one write section: DMA in flight never sees the range unmapped.</summary>
+    public void Replace(in Area old, Area replacement)
+    {
+        DmaLock.EnterWriteLock();
+        try
+        {
+            Remove(old);
+            Insert(replacement);
+        }
+        finally
+        {
+            DmaLock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Destroyed with mappings still in it: the pages they leave behind let go of their files.</summary>
+    public void Destroy()
+    {
+        foreach (Area area in _areas)
+        {
+            if (--area.Pages.Areas == 0 && area.Pages.File is EngineFile file)
+            {
+                area.Pages.File = null;
+                PutFile?.Invoke(file);
+            }
+        }
+
+        DmaLock.Dispose();
+    }
+}
