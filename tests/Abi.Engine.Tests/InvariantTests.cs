@@ -281,7 +281,7 @@ public sealed unsafe class InvariantTests
             Assert.Equal(domainAreas, pages.DomainAreas);
             long count = pinned.TryGetValue(pages, out HashSet<ulong>? set) ? set.Count : 0;
             Assert.Equal(count, pages.Pins.Distinct);
-            IoPagetable.AddCharge(pages.Mode, count, ref user, ref mm);
+            Pages.AddCharge(pages.Mode, count, ref user, ref mm);
             total += count;
         }
 

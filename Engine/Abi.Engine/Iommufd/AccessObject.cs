@@ -219,28 +219,16 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                 pieces[next++] = (area.Pages, area.PagesOffset + (from - area.Iova), to - from + 1);
             }
 
-            long user = 0, mm = 0;
-            Span<long> changed = count <= 16 ? stackalloc long[count] : new long[count];
-            for (int i = 0; i < count; i++)
-            {
-                changed[i] = pieces[i].Pages.Pin(pieces[i].Offset, pieces[i].Length, 1);
-                IoPagetable.AddCharge(pieces[i].Pages.Mode, changed[i], ref user, ref mm);
-            }
-
             PinAccounting accounting = owner.Kernel.Accounting;
+            (long user, long mm) = Pages.NewCharge(pieces);
             if (user + mm > 0 && (owner.Kernel.Faults.ShouldFail("pages.account") || !accounting.Fits(user, mm)))
             {
-                foreach ((Pages pages, ulong offset, ulong size) in pieces)
-                {
-                    pages.Pin(offset, size, -1);
-                }
-
                 return Fail(Errno.ENOMEM, $"pinning {user + mm} pages would pass RLIMIT_MEMLOCK ({accounting.LimitPages} pages)");
             }
 
-            for (int i = 0; i < count; i++)
+            foreach ((Pages pages, ulong offset, ulong size) in pieces)
             {
-                accounting.Charge(pieces[i].Pages.Mode, changed[i]);
+                pages.Pin(offset, size, 1, accounting);
             }
 
             _pins.Add((iova, last));
@@ -290,7 +278,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     {
         foreach ((Pages pages, ulong offset, ulong size) in pieces)
         {
-            owner.Kernel.Accounting.Charge(pages.Mode, pages.Pin(offset, size, -1));
+            pages.Pin(offset, size, -1, owner.Kernel.Accounting);
         }
     }
 

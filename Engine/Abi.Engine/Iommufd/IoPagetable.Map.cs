@@ -109,18 +109,8 @@ internal sealed partial class IoPagetable
     /// <summary>Mapping into a table with domains pins the new pages now: over RLIMIT_MEMLOCK is ENOMEM, before anything changes.</summary>
     private int? ChargeError(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
     {
-        // What the new areas would newly pin (pages.c charges distinct pinned pages): pinned for the
-        // count, then given back; the areas pin for real when they are inserted.
-        long user = 0, mm = 0;
-        foreach ((Pages pages, ulong offset, ulong length) in pieces)
-        {
-            AddCharge(pages.Mode, pages.Pin(offset, length, 1), ref user, ref mm);
-        }
-
-        foreach ((Pages pages, ulong offset, ulong length) in pieces)
-        {
-            pages.Pin(offset, length, -1);
-        }
+        // The areas pin for real when they are inserted.
+        (long user, long mm) = Pages.NewCharge(pieces);
 
         if (Injection?.ShouldFail("pages.account") == true || Accounting?.Fits(user, mm) == false)
         {

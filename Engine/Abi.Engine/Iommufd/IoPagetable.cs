@@ -191,25 +191,19 @@ internal sealed partial class IoPagetable
     /// </summary>
     public (long User, long Mm) ChargeForFirstDomain()
     {
-        long user = 0, mm = 0;
-        if (_domains.Count > 0)
+        if (_domains.Count > 0 || _areas.Count == 0)
         {
             return (0, 0);
         }
 
-        // What the areas would newly pin together (two areas over the same pages pin them once):
-        // pinned for the count, then given back.
-        foreach (Area area in _areas)
+        // Two areas over the same pages pin them once.
+        var pieces = new (Pages Pages, ulong Offset, ulong Length)[_areas.Count];
+        for (int i = 0; i < pieces.Length; i++)
         {
-            AddCharge(area.Pages.Mode, area.Pages.Pin(area.PagesOffset, area.Length, 1), ref user, ref mm);
+            pieces[i] = (_areas[i].Pages, _areas[i].PagesOffset, _areas[i].Length);
         }
 
-        foreach (Area area in _areas)
-        {
-            area.Pages.Pin(area.PagesOffset, area.Length, -1);
-        }
-
-        return (user, mm);
+        return Pages.NewCharge(pieces);
     }
 
     /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
@@ -226,25 +220,11 @@ internal sealed partial class IoPagetable
         }
     }
 
-    public static void AddCharge(AccountingMode mode, long pages, ref long user, ref long mm)
-    {
-        if (mode == AccountingMode.User)
-        {
-            user += pages;
-        }
-        else if (mode == AccountingMode.Mm)
-        {
-            mm += pages;
-        }
-    }
-
     /// <summary>An area joined (+1) or left (-1) the domains: its pages are pinned or unpinned, and charged for the pages that changed.</summary>
     private void CountDomainArea(Area area, int delta)
     {
-        Pages pages = area.Pages;
-        pages.DomainAreas += delta;
-        long changed = pages.Pin(area.PagesOffset, area.Length, delta);
-        Accounting?.Charge(pages.Mode, changed);
+        area.Pages.DomainAreas += delta;
+        area.Pages.Pin(area.PagesOffset, area.Length, delta, Accounting);
     }
 
     /// <summary>Inserts an area that overlaps none (iopt_insert_area); domains pin its pages.</summary>

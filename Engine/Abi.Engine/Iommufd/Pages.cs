@@ -3,9 +3,11 @@ using Abi.Engine.Process;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// The memory behind one MAP or MAP_FILE: a user VA range or a file range. Areas of one or several
-/// IOAS share it (COPY), and it is pinned once however many domains use it. It stays until the
-/// last area referring to it is unmapped.
+/// The memory behind one MAP or MAP_FILE (pages.c, <c>struct iopt_pages</c>): a user VA range or a
+/// file range. Areas of one or several IOAS share it (COPY), and it is pinned once however many
+/// domains and accesses use it. It stays until the last area referring to it is unmapped. It is the
+/// one owner of pinning and of what pinning charges to RLIMIT_MEMLOCK: callers pin and unpin
+/// through it with the accounting to charge, and ask it what a set of pins would newly charge.
 /// </summary>
 internal sealed class Pages
 {
@@ -73,6 +75,51 @@ internal sealed class Pages
 
         (long first, long last) = Span(offset, length);
         return Pins.Add(first, last, delta);
+    }
+
+    /// <summary>
+    /// Pins (<paramref name="delta"/> &gt; 0) or unpins as <see cref="Pin(ulong, ulong, int)"/> and
+    /// charges (or gives back) the change in distinct pinned pages to <paramref name="accounting"/>,
+    /// in this object's mode (pages.c: iopt_pages_update_pinned).
+    /// </summary>
+    public long Pin(ulong offset, ulong length, int delta, PinAccounting? accounting)
+    {
+        long changed = Pin(offset, length, delta);
+        accounting?.Charge(Mode, changed);
+        return changed;
+    }
+
+    /// <summary>
+    /// What pinning every piece together would newly charge, per mode (user, mm): a page that two
+    /// pieces share, or that is pinned already, counts once or not at all. Nothing stays pinned.
+    /// </summary>
+    public static (long User, long Mm) NewCharge(ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces)
+    {
+        long user = 0, mm = 0;
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
+        {
+            AddCharge(pages.Mode, pages.Pin(offset, length, 1), ref user, ref mm);
+        }
+
+        foreach ((Pages pages, ulong offset, ulong length) in pieces)
+        {
+            pages.Pin(offset, length, -1);
+        }
+
+        return (user, mm);
+    }
+
+    /// <summary>Adds <paramref name="pages"/> to the total of <paramref name="mode"/>.</summary>
+    public static void AddCharge(AccountingMode mode, long pages, ref long user, ref long mm)
+    {
+        if (mode == AccountingMode.User)
+        {
+            user += pages;
+        }
+        else if (mode == AccountingMode.Mm)
+        {
+            mm += pages;
+        }
     }
 
     /// <summary>How many pages pinning [offset, offset + length) would newly pin.</summary>
