@@ -30,9 +30,9 @@ public sealed class EduDriver : IDisposable
 
         Version = ((id >> 24) & 0xFF, (id >> 16) & 0xFF);
 
-        // PCI command register (config 0x04): memory space (bit 1) and bus master (bit 2).
-        uint command = device.ReadConfig32(0x04) & 0xFFFF;
-        device.WriteConfig32(0x04, command | 0x6);
+        // The PCI command register: memory space and bus master on.
+        uint command = device.ReadConfig32(Abi.Linux.Pci.Constants.PCI_COMMAND) & 0xFFFF;
+        device.WriteConfig32(Abi.Linux.Pci.Constants.PCI_COMMAND, command | Abi.Linux.Pci.Constants.PCI_COMMAND_MEMORY | Abi.Linux.Pci.Constants.PCI_COMMAND_MASTER);
 
         _interrupt = EventFd.Create(device.Kernel);
         InterruptIndex = device.GetIrqInfo(Constants.VFIO_PCI_MSIX_IRQ_INDEX).Count > 0 ? Constants.VFIO_PCI_MSIX_IRQ_INDEX : Constants.VFIO_PCI_MSI_IRQ_INDEX;

@@ -2,6 +2,7 @@ using Abi.Interop;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using static Abi.Samples.VirtioNet.VirtioSpec;
+using P = Abi.Linux.Pci.Constants;
 
 namespace Abi.Samples.VirtioNet;
 
@@ -45,7 +46,7 @@ public sealed unsafe class VirtioNetPort : IDisposable
         _transport = new ModernTransport(device);
 
         // PCI command register: memory space and bus mastering, or the device can neither be reached nor do DMA.
-        device.WriteConfig32(0x04, (device.ReadConfig32(0x04) & 0xFFFF) | 0x6);
+        device.WriteConfig32(P.PCI_COMMAND, (device.ReadConfig32(P.PCI_COMMAND) & 0xFFFF) | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER);
 
         // §3.1.1 steps 1-3: reset (and wait for it, §4.1.4.3.2), ACKNOWLEDGE, DRIVER.
         _transport.Status = 0;

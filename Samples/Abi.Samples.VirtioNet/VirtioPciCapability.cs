@@ -1,4 +1,5 @@
 using Abi.Runtime.Vfio;
+using P = Abi.Linux.Pci.Constants;
 
 namespace Abi.Samples.VirtioNet;
 
@@ -9,12 +10,12 @@ internal readonly record struct VirtioPciCapability(byte Type, byte Bar, uint Of
     public static Dictionary<byte, VirtioPciCapability> Find(VfioDevice device)
     {
         var found = new Dictionary<byte, VirtioPciCapability>();
-        if (((device.ReadConfig32(0x04) >> 16) & 0x10) == 0)
+        if (((device.ReadConfig32(P.PCI_COMMAND) >> 16) & P.PCI_STATUS_CAP_LIST) == 0)
         {
-            return found;   // status register: no capability list
+            return found;   // the status register (above the command register): no capability list
         }
 
-        int at = (int)(device.ReadConfig32(0x34) & 0xFC);
+        int at = (int)(device.ReadConfig32(P.PCI_CAPABILITY_LIST) & 0xFC);
         for (int hops = 0; at != 0 && hops < 48; hops++)
         {
             uint head = device.ReadConfig32(at);      // cap_vndr, cap_next, cap_len, cfg_type

@@ -6,7 +6,8 @@ namespace Abi.Samples.VirtioNet;
 /// Numbers from the virtio 1.x specification that the driver needs; each names its section. All
 /// that the virtio UAPI headers define (virtio_config.h, virtio_ring.h, virtio_pci.h, virtio_net.h,
 /// virtio_ids.h) come from the generated bindings (<c>Abi.Linux.Virtio</c>, shared with the engine's
-/// device); the PCI vendor id and the PCI capability id are PCI's, not virtio's.
+/// device); the PCI capability id comes from linux/pci_regs.h; the PCI vendor id is the PCI-SIG's
+/// assignment, which no UAPI header defines.
 /// </summary>
 internal static class VirtioSpec
 {
@@ -14,7 +15,7 @@ internal static class VirtioSpec
     public const ushort VendorId = 0x1AF4, NetDeviceId = 0x1040 + V.VIRTIO_ID_NET;
 
     /// <summary>Vendor-specific PCI capability carrying a virtio structure (§4.1.4).</summary>
-    public const byte VendorCapability = 0x09;
+    public const byte VendorCapability = Abi.Linux.Pci.Constants.PCI_CAP_ID_VNDR;
 
     /// <summary>cfg_type of struct virtio_pci_cap (§4.1.4).</summary>
     public const byte CommonCfg = V.VIRTIO_PCI_CAP_COMMON_CFG, NotifyCfg = V.VIRTIO_PCI_CAP_NOTIFY_CFG, IsrCfg = V.VIRTIO_PCI_CAP_ISR_CFG, DeviceCfg = V.VIRTIO_PCI_CAP_DEVICE_CFG;

@@ -28,18 +28,31 @@ public sealed class ModelFileTests(LinuxHeadersFixture linux)
         Assert.True(fresh.AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
     }
 
-    [Fact]
-    public void CheckedInVirtioModel_EqualsAFreshExtraction()
+    [Theory]
+    [InlineData("linux-virtio.7.2.abi.json", "linux/virtio_config.h linux/virtio_ring.h linux/virtio_pci.h linux/virtio_net.h linux/virtio_ids.h")]
+    [InlineData("linux-pci.7.2.abi.json", "linux/pci_regs.h")]
+    [InlineData("linux-sys.7.2.abi.json", "asm-generic/fcntl.h linux/mman.h asm-generic/mman-common.h linux/eventfd.h asm-generic/poll.h asm-generic/ioctls.h")]
+    public void CheckedInSharedModel_EqualsAFreshExtraction(string file, string headers)
     {
         HeaderProfile p = HeaderProfile.Find("7.2");
-        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with { Headers = ["linux/virtio_config.h", "linux/virtio_ring.h", "linux/virtio_pci.h", "linux/virtio_net.h", "linux/virtio_ids.h"] };
+        ExtractionOptions options = LinuxHeadersFixture.Options(p, linux.Headers["7.2"], "x86_64-linux-gnu") with { Headers = headers.Split(' ') };
         using var extractor = new HeaderExtractor(options);
         AbiModel fresh = extractor.Extract();
-        Assert.Contains(fresh.Records, r => r.Name == "vring_desc");
-        Assert.Contains(fresh.Records, r => r is { Name: "virtio_net_hdr_v1", Size: 12 });
-        Assert.Contains(fresh.Records, r => r is { Name: "virtio_pci_common_cfg", Size: 56 });
-        string path = Path.Combine(RepoPaths.Models, "linux-virtio.7.2.abi.json");
+        Assert.Empty(fresh.Notes);
+        string path = Path.Combine(RepoPaths.Models, file);
         Assert.True(AbiModelSerializer.Serialize(fresh).AsSpan().SequenceEqual(File.ReadAllBytes(path)), $"{path} differs from a fresh extraction; run ./scripts/refresh-models.sh");
+    }
+
+    [Fact]
+    public void TheSharedModels_HoldWhatDriverAndDeviceUse()
+    {
+        AbiModel virtio = AbiModelSerializer.Deserialize(File.ReadAllBytes(Path.Combine(RepoPaths.Models, "linux-virtio.7.2.abi.json")));
+        Assert.Contains(virtio.Records, r => r.Name == "vring_desc");
+        Assert.Contains(virtio.Records, r => r is { Name: "virtio_net_hdr_v1", Size: 12 });
+        Assert.Contains(virtio.Records, r => r is { Name: "virtio_pci_common_cfg", Size: 56 });
+        AbiModel pci = AbiModelSerializer.Deserialize(File.ReadAllBytes(Path.Combine(RepoPaths.Models, "linux-pci.7.2.abi.json")));
+        Assert.Contains(pci.Macros, m => m is { Name: "PCI_CAPABILITY_LIST", Value: "52" });
+        Assert.Contains(pci.Macros, m => m is { Name: "PCI_CAP_ID_MSIX", Value: "17" });
     }
 
     /// <summary>

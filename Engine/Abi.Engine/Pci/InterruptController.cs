@@ -23,7 +23,7 @@ internal sealed class InterruptController(PciDevice device)
     /// <summary>Vectors of <paramref name="index"/> (GET_IRQ_INFO count).</summary>
     public int Count(uint index) => index switch
     {
-        Constants.VFIO_PCI_INTX_IRQ_INDEX => device.Config.Read(0x3D, 1) != 0 ? 1 : 0,
+        Constants.VFIO_PCI_INTX_IRQ_INDEX => device.Config.Read(Abi.Linux.Pci.Constants.PCI_INTERRUPT_PIN, 1) != 0 ? 1 : 0,
         Constants.VFIO_PCI_MSI_IRQ_INDEX => device.MsiVectors,
         Constants.VFIO_PCI_MSIX_IRQ_INDEX => device.MsixVectors,
         Constants.VFIO_PCI_ERR_IRQ_INDEX => device.IsExpress ? 1 : 0,       // AER exists only on PCI Express

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using P = Abi.Linux.Pci.Constants;
 
 namespace Abi.Engine.Pci;
 
@@ -6,17 +7,18 @@ namespace Abi.Engine.Pci;
 /// The 256-byte configuration space of an emulated PCI function, as VFIO shows it to user space:
 /// identity registers, a command register, BARs that answer the sizing protocol (write all-ones,
 /// read back the size mask), and a capability list. Every byte has a write mask; read-only bits
-/// ignore writes, as the kernel's virtualised config space does.
+/// ignore writes, as the kernel's virtualised config space does. Offsets and bits are
+/// linux/pci_regs.h's.
 /// </summary>
 public sealed class PciConfigSpace
 {
     /// <summary>Conventional PCI config space size.</summary>
-    public const int Size = 256;
+    public const int Size = P.PCI_CFG_SPACE_SIZE;
 
     /// <summary>Command register bits the engine acts on.</summary>
-    public const ushort CommandMemory = 0x2, CommandBusMaster = 0x4, CommandIntxDisable = 0x400;
+    public const ushort CommandMemory = P.PCI_COMMAND_MEMORY, CommandBusMaster = P.PCI_COMMAND_MASTER, CommandIntxDisable = P.PCI_COMMAND_INTX_DISABLE;
 
-    private const int FirstCapability = 0x40;
+    private const int FirstCapability = P.PCI_STD_HEADER_SIZEOF;
     private readonly byte[] _bytes = new byte[Size];
     private readonly byte[] _writable = new byte[Size];
     private readonly Lock _lock = new();
@@ -25,29 +27,29 @@ public sealed class PciConfigSpace
 
     internal PciConfigSpace(ushort vendorId, ushort deviceId, uint classCode, byte revision, byte interruptPin)
     {
-        Put16(0x00, vendorId);
-        Put16(0x02, deviceId);
-        _bytes[0x08] = revision;
-        _bytes[0x09] = (byte)classCode;
-        _bytes[0x0A] = (byte)(classCode >> 8);
-        _bytes[0x0B] = (byte)(classCode >> 16);
-        Put16(0x2C, vendorId);      // subsystem ids mirror the device's, as QEMU's models do
-        Put16(0x2E, 0x1100);
-        _bytes[0x3D] = interruptPin;
-        Mask16(0x04, 0x0547);       // I/O, memory, bus master, parity, SERR, INTx disable
-        _writable[0x0C] = 0xFF;     // cache line size
-        _writable[0x0D] = 0xFF;     // latency timer
-        _writable[0x3C] = 0xFF;     // interrupt line
+        Put16(P.PCI_VENDOR_ID, vendorId);
+        Put16(P.PCI_DEVICE_ID, deviceId);
+        _bytes[P.PCI_REVISION_ID] = revision;
+        _bytes[P.PCI_CLASS_PROG] = (byte)classCode;
+        _bytes[P.PCI_CLASS_DEVICE] = (byte)(classCode >> 8);
+        _bytes[P.PCI_CLASS_DEVICE + 1] = (byte)(classCode >> 16);
+        Put16(P.PCI_SUBSYSTEM_VENDOR_ID, vendorId);      // subsystem ids mirror the device's, as QEMU's models do
+        Put16(P.PCI_SUBSYSTEM_ID, 0x1100);
+        _bytes[P.PCI_INTERRUPT_PIN] = interruptPin;
+        Mask16(P.PCI_COMMAND, P.PCI_COMMAND_IO | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER | P.PCI_COMMAND_PARITY | P.PCI_COMMAND_SERR | P.PCI_COMMAND_INTX_DISABLE);
+        _writable[P.PCI_CACHE_LINE_SIZE] = 0xFF;
+        _writable[P.PCI_LATENCY_TIMER] = 0xFF;
+        _writable[P.PCI_INTERRUPT_LINE] = 0xFF;
     }
 
     /// <summary>PCI vendor id.</summary>
-    public ushort VendorId => Read16(0x00);
+    public ushort VendorId => Read16(P.PCI_VENDOR_ID);
 
     /// <summary>PCI device id.</summary>
-    public ushort DeviceId => Read16(0x02);
+    public ushort DeviceId => Read16(P.PCI_DEVICE_ID);
 
     /// <summary>The command register.</summary>
-    public ushort Command => Read16(0x04);
+    public ushort Command => Read16(P.PCI_COMMAND);
 
     /// <summary>Whether memory decoding is on (BAR accesses work).</summary>
     public bool MemoryEnabled => (Command & CommandMemory) != 0;
@@ -89,7 +91,7 @@ public sealed class PciConfigSpace
     /// <summary>The offset of the first capability with <paramref name="id"/>, or 0.</summary>
     public int FindCapability(byte id)
     {
-        for (int at = _bytes[0x34]; at != 0; at = _bytes[at + 1])
+        for (int at = _bytes[P.PCI_CAPABILITY_LIST]; at != 0; at = _bytes[at + P.PCI_CAP_LIST_NEXT])
         {
             if (_bytes[at] == id)
             {
@@ -111,16 +113,16 @@ public sealed class PciConfigSpace
                 _bytes[i] &= (byte)~_writable[i];
             }
 
-            _bytes[0x04] = (byte)command;
-            _bytes[0x05] = (byte)(command >> 8);
+            _bytes[P.PCI_COMMAND] = (byte)command;
+            _bytes[P.PCI_COMMAND + 1] = (byte)(command >> 8);
         }
     }
 
     internal void DefineBar(int index, ulong size, bool is64, bool io = false)
     {
-        int at = 0x10 + (4 * index);
-        _bytes[at] = (byte)(io ? 0x1 : is64 ? 0x4 : 0x0);
-        ulong mask = ~(size - 1) & (io ? ~0x3UL : ~0xFUL);
+        int at = P.PCI_BASE_ADDRESS_0 + (4 * index);
+        _bytes[at] = (byte)(io ? P.PCI_BASE_ADDRESS_SPACE_IO : is64 ? P.PCI_BASE_ADDRESS_MEM_TYPE_64 : P.PCI_BASE_ADDRESS_MEM_TYPE_32);
+        ulong mask = ~(size - 1) & (io ? P.PCI_BASE_ADDRESS_IO_MASK : P.PCI_BASE_ADDRESS_MEM_MASK);
         Mask32(at, (uint)mask);
         if (is64)
         {
@@ -137,17 +139,17 @@ public sealed class PciConfigSpace
             throw new InvalidOperationException("config space is full");
         }
 
-        _bytes[at] = id;
+        _bytes[at + P.PCI_CAP_LIST_ID] = id;
         body.CopyTo(_bytes.AsSpan(at + 2));
         writableBody.CopyTo(_writable.AsSpan(at + 2));
         if (_lastCapability == 0)
         {
-            _bytes[0x34] = (byte)at;
-            _bytes[0x06] |= 0x10;       // status: capability list present
+            _bytes[P.PCI_CAPABILITY_LIST] = (byte)at;
+            _bytes[P.PCI_STATUS] |= P.PCI_STATUS_CAP_LIST;
         }
         else
         {
-            _bytes[_lastCapability + 1] = (byte)at;
+            _bytes[_lastCapability + P.PCI_CAP_LIST_NEXT] = (byte)at;
         }
 
         _lastCapability = at;

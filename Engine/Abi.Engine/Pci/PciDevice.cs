@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Abi.Runtime.Kernel;
+using P = Abi.Linux.Pci.Constants;
 
 namespace Abi.Engine.Pci;
 
@@ -107,7 +108,7 @@ public abstract class PciDevice
         Span<byte> body = stackalloc byte[58];
         body.Clear();
         body[0] = 0x02;     // capability version 2, device/port type 0: PCI Express endpoint
-        Config.AddCapability(0x10, body, stackalloc byte[body.Length]);
+        Config.AddCapability(P.PCI_CAP_ID_EXP, body, stackalloc byte[body.Length]);
         IsExpress = true;
     }
 
@@ -129,9 +130,9 @@ public abstract class PciDevice
 
         Span<byte> body = stackalloc byte[12];
         body.Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)(0x80 | (System.Numerics.BitOperations.Log2((uint)vectors) << 1)));
+        BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)(P.PCI_MSI_FLAGS_64BIT | (System.Numerics.BitOperations.Log2((uint)vectors) << 1)));   // Multiple Message Capable
         Span<byte> writable = [0x71, 0x00, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
-        Config.AddCapability(0x05, body, writable);
+        Config.AddCapability(P.PCI_CAP_ID_MSI, body, writable);
         MsiVectors = vectors;
     }
 
@@ -150,7 +151,7 @@ public abstract class PciDevice
         BinaryPrimitives.WriteUInt32LittleEndian(body[2..], tableOffset | (uint)bar);
         BinaryPrimitives.WriteUInt32LittleEndian(body[6..], pbaOffset | (uint)bar);
         Span<byte> writable = [0x00, 0xC0, 0, 0, 0, 0, 0, 0, 0, 0];
-        Config.AddCapability(0x11, body, writable);
+        Config.AddCapability(P.PCI_CAP_ID_MSIX, body, writable);
         MsixVectors = vectors;
         MsixTable = (bar, tableOffset, (ulong)vectors * 16);
     }

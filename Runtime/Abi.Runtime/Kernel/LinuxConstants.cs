@@ -1,42 +1,48 @@
+using S = Abi.Linux.Sys.Constants;
+
 namespace Abi.Runtime.Kernel;
 
 #pragma warning disable CS1591 // libc constants under their C names; see the man pages.
 
-/// <summary>The libc flag values the seam takes, as x86_64 and arm64 Linux define them.</summary>
+/// <summary>
+/// The flag values the seam takes, under their C names: the values of the pinned 7.2 UAPI headers
+/// (asm-generic/fcntl.h, linux/mman.h, asm-generic/mman-common.h, linux/eventfd.h, asm-generic/poll.h,
+/// asm-generic/ioctls.h), which x86_64 and arm64 share. Page sizes are the machine's, not a header's.
+/// </summary>
 public static class LinuxConstants
 {
-    public const int O_RDONLY = 0;
-    public const int O_WRONLY = 1;
-    public const int O_RDWR = 2;
-    public const int O_CREAT = 0x40;
-    public const int O_TRUNC = 0x200;
-    public const int O_NONBLOCK = 0x800;
-    public const int O_CLOEXEC = 0x80000;
+    public const int O_RDONLY = S.O_RDONLY;
+    public const int O_WRONLY = S.O_WRONLY;
+    public const int O_RDWR = S.O_RDWR;
+    public const int O_CREAT = S.O_CREAT;
+    public const int O_TRUNC = S.O_TRUNC;
+    public const int O_NONBLOCK = S.O_NONBLOCK;
+    public const int O_CLOEXEC = S.O_CLOEXEC;
 
-    public const int PROT_NONE = 0;
-    public const int PROT_READ = 1;
-    public const int PROT_WRITE = 2;
-    public const int PROT_EXEC = 4;
+    public const int PROT_NONE = S.PROT_NONE;
+    public const int PROT_READ = S.PROT_READ;
+    public const int PROT_WRITE = S.PROT_WRITE;
+    public const int PROT_EXEC = S.PROT_EXEC;
 
-    public const int MAP_SHARED = 0x01;
-    public const int MAP_PRIVATE = 0x02;
-    public const int MAP_ANONYMOUS = 0x20;
-    public const int MAP_POPULATE = 0x8000;
-    public const int MAP_HUGETLB = 0x40000;
+    public const int MAP_SHARED = S.MAP_SHARED;
+    public const int MAP_PRIVATE = S.MAP_PRIVATE;
+    public const int MAP_ANONYMOUS = S.MAP_ANONYMOUS;
+    public const int MAP_POPULATE = S.MAP_POPULATE;
+    public const int MAP_HUGETLB = S.MAP_HUGETLB;
 
     /// <summary>MAP_HUGETLB with a 2 MiB page (21 in the MAP_HUGE_SHIFT bits).</summary>
-    public const int MAP_HUGE_2MB = 21 << 26;
+    public const int MAP_HUGE_2MB = (int)S.MAP_HUGE_2MB;
 
-    public const int EFD_NONBLOCK = 0x800;
-    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = S.EFD_NONBLOCK;
+    public const int EFD_CLOEXEC = S.EFD_CLOEXEC;
 
-    public const short POLLIN = 0x1;
-    public const short POLLOUT = 0x4;
-    public const short POLLERR = 0x8;
-    public const short POLLRDNORM = 0x40;
+    public const short POLLIN = S.POLLIN;
+    public const short POLLOUT = S.POLLOUT;
+    public const short POLLERR = S.POLLERR;
+    public const short POLLRDNORM = S.POLLRDNORM;
 
     /// <summary>FIONREAD: bytes available to read.</summary>
-    public const uint FIONREAD = 0x541B;
+    public const uint FIONREAD = S.FIONREAD;
 
     public const int PageSize = 4096;
     public const int HugePageSize = 2 * 1024 * 1024;

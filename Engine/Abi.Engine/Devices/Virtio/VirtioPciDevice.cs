@@ -187,7 +187,7 @@ public abstract class VirtioPciDevice : PciDevice
             BinaryPrimitives.WriteUInt32LittleEndian(body[14..], multiplier);
         }
 
-        Config.AddCapability(0x09, body, stackalloc byte[body.Length]);
+        Config.AddCapability(Abi.Linux.Pci.Constants.PCI_CAP_ID_VNDR, body, stackalloc byte[body.Length]);
     }
 
     private ulong ReadRegister(long offset, int size)
