@@ -19,7 +19,7 @@ public class TranslationBenchmarks
     private EmulatedKernel _kernel = null!;
     private IommuFd _iommufd = null!;
     private DmaBuffer _memory = null!;
-    private IoasObject _space = null!;
+    private IoPagetable _space = null!;
     private nint _offset;
 
     [GlobalSetup]
@@ -31,7 +31,7 @@ public class TranslationBenchmarks
         Ioas ioas = _iommufd.AllocIoas();
         ioas.Map(_memory, Iova);
         var file = (IommufdFile)_kernel.FileOf((int)_iommufd.Fd.DangerousGetHandle())!;
-        _space = (IoasObject)file.Objects.Get(ioas.Id)!;
+        _space = ((IoasObject)file.Objects.Get(ioas.Id)!).Iopt;
         _offset = _memory.Address - (nint)Iova;
         var random = new Random(1);
         for (int i = 0; i < Count; i++)
@@ -63,10 +63,10 @@ public class TranslationBenchmarks
     public nint Translate()
     {
         nint sum = 0;
-        using IoPagetable.DmaScope scope = _space.Iopt.BeginDma();
+        using IoPagetable.DmaScope scope = _space.BeginDma();
         foreach (ulong iova in _iovas)
         {
-            sum ^= _space.Iopt.Translate(iova, write: true);
+            sum ^= _space.Translate(iova, write: true);
         }
 
         return sum;

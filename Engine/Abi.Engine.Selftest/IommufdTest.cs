@@ -340,7 +340,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{deviceId} is not a device");
         }
 
-        return device.DriverState is MockDeviceState { Cache: var cache } && slot < (uint)cache.Length && cache[slot] == expected
+        return device.DriverState is MockDeviceState state && slot < MockDeviceState.CacheSlots && state.CacheAt((int)slot) == expected
             ? 0
             : Fail(Errno.EINVAL, $"cache slot {slot} of device {deviceId} does not hold 0x{expected:X}");
     }
@@ -591,7 +591,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{hwptId} is not a nested HWPT");
         }
 
-        return slot < HwptNestedObject.IotlbSlots && nested.Iotlb[slot] == expected
+        return slot < HwptNestedObject.IotlbSlots && nested.IotlbAt((int)slot) == expected
             ? 0
             : Fail(Errno.EINVAL, $"IOTLB slot {slot} of HWPT {hwptId} does not hold 0x{expected:X}");
     }
@@ -615,7 +615,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
         }
 
-        HwptObject? target = (pasid != IommufdFile.NoPasid ? device.Pasids.GetValueOrDefault(pasid) : null) ?? device.Hwpt;
+        HwptObject? target = (pasid != IommufdFile.NoPasid ? device.PasidHwpt(pasid) : null) ?? device.Hwpt;
         var fault = new iommu_hwpt_pgfault
         {
             flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE
@@ -652,7 +652,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"device {deviceId} is not attached to a nested HWPT of a vIOMMU where it has a virtual ID");
         }
 
-        if (viommu.Veventqs.Find(q => q.Type == MockIommu.VeventTypeSelftest) is not VeventqObject queue)
+        if (viommu.Veventq(MockIommu.VeventTypeSelftest) is not VeventqObject queue)
         {
             return Fail(Errno.EOPNOTSUPP, $"vIOMMU {viommu.Id} has no vEVENTQ of the selftest type (0xbeefbeef)");
         }

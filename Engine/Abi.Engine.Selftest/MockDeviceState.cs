@@ -9,7 +9,13 @@ internal sealed class MockDeviceState
     public const int CacheSlots = (int)Uapi.Constants.MOCK_DEV_CACHE_NUM;
 
     /// <summary>The cache slots: IOMMU_TEST_DEV_CACHE_DEFAULT until a vIOMMU invalidation clears them.</summary>
-    public uint[] Cache { get; } = [.. Enumerable.Repeat((uint)Uapi.Constants.IOMMU_TEST_DEV_CACHE_DEFAULT, CacheSlots)];
+    private readonly uint[] _cache = [.. Enumerable.Repeat((uint)Uapi.Constants.IOMMU_TEST_DEV_CACHE_DEFAULT, CacheSlots)];
+
+    public uint CacheAt(int slot) => _cache[slot];
+
+    public void SetCache(int slot, uint value) => _cache[slot] = value;
+
+    public void ClearCache() => Array.Clear(_cache);
 
     /// <summary>
     /// What the driver noted at the last attach that changed it: the vIOMMU of the nested HWPT the

@@ -183,7 +183,7 @@ internal sealed record MockIommu : IommuUnit
 
             if ((entry[0] & FlagAll) != 0)
             {
-                Array.Clear(nested.Iotlb);
+                nested.ClearIotlb();
             }
             else if (entry[1] >= HwptNestedObject.IotlbSlots)
             {
@@ -191,7 +191,7 @@ internal sealed record MockIommu : IommuUnit
             }
             else
             {
-                nested.Iotlb[entry[1]] = 0;
+                nested.SetIotlb((int)entry[1], 0);
             }
 
             cmd.entry_num = i + 1;
@@ -262,18 +262,18 @@ internal sealed record MockIommu : IommuUnit
                 return Fail(Errno.EINVAL, $"entry {i}: cache_id {cacheId} is beyond the mock device's {MockDeviceState.CacheSlots} cache slots");
             }
 
-            if (!viommu.Vdevices.TryGetValue(vdevId, out VdeviceObject? vdevice) || vdevice.Device.DriverState is not MockDeviceState { Cache: var cache })
+            if (!viommu.TryGetVdevice(vdevId, out VdeviceObject? vdevice) || vdevice.Device.DriverState is not MockDeviceState state)
             {
                 return Fail(Errno.EINVAL, $"entry {i}: vIOMMU {viommu.Id} has no vDEVICE with virtual ID 0x{vdevId:X}");
             }
 
             if ((flags & FlagAll) != 0)
             {
-                Array.Clear(cache);
+                state.ClearCache();
             }
             else
             {
-                cache[cacheId] = 0;
+                state.SetCache((int)cacheId, 0);
             }
 
             cmd.entry_num = i + 1;
@@ -341,12 +341,12 @@ internal sealed record MockIommu : IommuUnit
             return Fail(Errno.EINVAL, $"HW queue index {index}: the mock vIOMMU has {ViommuObject.HwQueueSlots} slots");
         }
 
-        if (viommu.HwQueues[index] is HwQueueObject taken)
+        if (viommu.HwQueue((int)index) is HwQueueObject taken)
         {
             return Fail(Errno.EEXIST, $"HW queue slot {index} is taken by {taken.Id}");
         }
 
-        return index > 0 && viommu.HwQueues[index - 1] is null
+        return index > 0 && viommu.HwQueue((int)index - 1) is null
             ? Fail(Errno.EIO, $"HW queue slot {index - 1} is empty; the mock fills its slots in order")
             : 0;
     }

@@ -23,8 +23,23 @@ internal sealed class DeviceObject(EmulatedDevice? device, IommuUnit iommu) : Io
     /// <summary>The HWPT the device (its RID) is attached to, or null (DMA blocked).</summary>
     public HwptObject? Hwpt { get; set; }
 
-    /// <summary>What each PASID of the device is attached to (none: the PASID is blocked).</summary>
-    public Dictionary<uint, HwptObject> Pasids { get; } = [];
+    // What each PASID of the device is attached to (none: the PASID is blocked).
+    private readonly Dictionary<uint, HwptObject> _pasids = [];
+
+    /// <summary>How many PASIDs are attached.</summary>
+    public int PasidCount => _pasids.Count;
+
+    /// <summary>The HWPT <paramref name="pasid"/> is attached to, or null (blocked).</summary>
+    public HwptObject? PasidHwpt(uint pasid) => _pasids.GetValueOrDefault(pasid);
+
+    /// <summary>Attaches (or replaces) what <paramref name="pasid"/> translates through.</summary>
+    public void SetPasid(uint pasid, HwptObject hwpt) => _pasids[pasid] = hwpt;
+
+    /// <summary>Blocks <paramref name="pasid"/>; returns what it was attached to.</summary>
+    public bool RemovePasid(uint pasid, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out HwptObject? old) => _pasids.Remove(pasid, out old);
+
+    /// <summary>The attached PASIDs, as a copy (for detaching them all).</summary>
+    public uint[] AttachedPasids() => [.. _pasids.Keys];
 
     /// <summary>The device's vDEVICE (at most one), if any.</summary>
     public VdeviceObject? Vdevice { get; set; }

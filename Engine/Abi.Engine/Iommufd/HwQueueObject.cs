@@ -18,7 +18,7 @@ internal sealed class HwQueueObject : IommufdObject
         Access = access;
         Previous = previous;
         viommu.Users++;
-        viommu.HwQueues[index] = this;
+        viommu.SetHwQueue((int)index, this);
         if (previous is not null)
         {
             previous.Users++;
@@ -43,7 +43,7 @@ internal sealed class HwQueueObject : IommufdObject
 
     public override void Destroyed()
     {
-        Viommu.HwQueues[Index] = null;
+        Viommu.SetHwQueue((int)Index, null);
         if (Previous is not null)
         {
             Previous.Users--;

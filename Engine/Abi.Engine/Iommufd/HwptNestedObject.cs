@@ -16,7 +16,7 @@ internal sealed class HwptNestedObject : HwptObject
     {
         Parent = parent;
         Viommu = viommu;
-        Array.Fill(Iotlb, iotlb);
+        Array.Fill(_iotlb, iotlb);
 
         // Built on a vIOMMU, it holds the vIOMMU (which holds the parent); else the parent itself.
         if (viommu is not null)
@@ -42,7 +42,14 @@ internal sealed class HwptNestedObject : HwptObject
 
     public override IoasObject Ioas => Parent.Ioas;
 
-    public uint[] Iotlb { get; } = new uint[IotlbSlots];
+    private readonly uint[] _iotlb = new uint[IotlbSlots];
+
+    /// <summary>IOTLB slot <paramref name="slot"/> (the selftest's mock driver keeps tags there).</summary>
+    public uint IotlbAt(int slot) => _iotlb[slot];
+
+    public void SetIotlb(int slot, uint value) => _iotlb[slot] = value;
+
+    public void ClearIotlb() => Array.Clear(_iotlb);
 
     /// <summary>The vIOMMU it was built on, if any.</summary>
     public ViommuObject? Viommu { get; }

@@ -130,8 +130,10 @@ internal sealed partial class IoPagetable
     {
         ulong unmapped = 0;
         rc = 0;
-        while (TryGetFirst(iova, last, out Area area))
+        int index = LowerBound(iova);
+        while (index < _areas.Count && _areas[index].Iova <= last)
         {
+            Area area = _areas[index];
             foreach (AccessObject access in _accesses)
             {
                 if (access.Locks(area.Iova, area.Last))
@@ -152,7 +154,7 @@ internal sealed partial class IoPagetable
                 access.NotifyUnmap(area.Iova, area.Last);
             }
 
-            Remove(area);
+            RemoveAt(index);        // the next area moves into its place
             foreach (HwptPagingObject domain in _domains)
             {
                 domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing

@@ -248,15 +248,21 @@ internal sealed partial class IoPagetable
     /// <summary>Removes <paramref name="area"/> (it must be in the table); returns once no DMA can reach it any more.</summary>
     public void Remove(in Area area)
     {
+        int index = LowerBound(area.Iova);
+        if (index >= _areas.Count || _areas[index].Iova != area.Iova)
+        {
+            throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
+        }
+
+        RemoveAt(index);
+    }
+
+    /// <summary>Removes the area at <paramref name="index"/> (of the sorted list); returns once no DMA can reach it any more.</summary>
+    private void RemoveAt(int index)
+    {
         DmaLock.EnterWriteLock();
         try
         {
-            int index = LowerBound(area.Iova);
-            if (index >= _areas.Count || _areas[index].Iova != area.Iova)
-            {
-                throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
-            }
-
             Area removed = _areas[index];
             _areas.RemoveAt(index);
             Invalidate();

@@ -94,7 +94,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EADDRINUSE, $"the device's MSI window [0x{EngineIommu.MsiStart:X}, 0x{EngineIommu.MsiLast:X}] is mapped or allowed in IOAS {ioas.Id}");
             }
 
-            if (device.Pasids.Count > 0 && target is not { PasidCompat: true })
+            if (device.PasidCount > 0 && target is not { PasidCompat: true })
             {
                 return Fail(Errno.EINVAL, $"the device has PASIDs attached; its RID needs a PASID-compatible HWPT (IOMMU_HWPT_ALLOC_PASID), which {(target is null ? "an automatic domain" : $"HWPT {target.Id}")} is not");
             }
@@ -255,7 +255,7 @@ internal sealed partial class IommufdFile
     /// <summary>The device goes away: its PASIDs and its RID are detached.</summary>
     private void DetachAllLocked(DeviceObject device)
     {
-        foreach (uint pasid in device.Pasids.Keys.ToList())
+        foreach (uint pasid in device.AttachedPasids())
         {
             DetachPasidLocked(device, pasid);
         }

@@ -37,7 +37,8 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a PASID attaches to a HWPT");
             }
 
-            bool attached = device.Pasids.TryGetValue(pasid, out HwptObject? old);
+            HwptObject? old = device.PasidHwpt(pasid);
+            bool attached = old is not null;
             if (!replace && attached)
             {
                 return Fail(Errno.EBUSY, $"PASID {pasid} is attached to HWPT {old!.Id}; use replace");
@@ -78,7 +79,7 @@ internal sealed partial class IommufdFile
             }
 
             hwpt.Users++;
-            device.Pasids[pasid] = hwpt;
+            device.SetPasid(pasid, hwpt);
             if (old is not null)
             {
                 Release(old);
@@ -109,13 +110,13 @@ internal sealed partial class IommufdFile
     {
         lock (_lock)
         {
-            return pasid == NoPasid ? device.Hwpt : device.Pasids.GetValueOrDefault(pasid);
+            return pasid == NoPasid ? device.Hwpt : device.PasidHwpt(pasid);
         }
     }
 
     private void DetachPasidLocked(DeviceObject device, uint pasid)
     {
-        if (device.Pasids.Remove(pasid, out HwptObject? old))
+        if (device.RemovePasid(pasid, out HwptObject? old))
         {
             device.Iommu.PasidBlocked(device, pasid);
 

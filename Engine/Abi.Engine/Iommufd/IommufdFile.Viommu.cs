@@ -82,7 +82,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EEXIST, $"device {device.Id} already has vDEVICE {existing.Id}");
         }
 
-        if (viommu.Vdevices.TryGetValue(cmd.virt_id, out VdeviceObject? taken))
+        if (viommu.TryGetVdevice(cmd.virt_id, out VdeviceObject? taken))
         {
             return Fail(Errno.EEXIST, $"virtual ID 0x{cmd.virt_id:X} is taken by vDEVICE {taken.Id}");
         }
@@ -126,7 +126,7 @@ internal sealed unsafe partial class IommufdFile
         }
 
         uint type = cmd.type;
-        if (viommu.Veventqs.Find(q => q.Type == type) is VeventqObject existing)
+        if (viommu.Veventq(type) is VeventqObject existing)
         {
             return Fail(Errno.EEXIST, $"vIOMMU {viommu.Id} has a vEVENTQ of type 0x{cmd.type:X} already ({existing.Id})");
         }
@@ -210,7 +210,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail((Errno)(-rc), reason ?? "HW queue allocation failed");
         }
 
-        HwQueueObject? previous = cmd.index > 0 ? viommu.HwQueues[cmd.index - 1] : null;
+        HwQueueObject? previous = cmd.index > 0 ? viommu.HwQueue((int)cmd.index - 1) : null;
         f.Objects.Replace(queueId, new HwQueueObject(viommu, cmd.index, cmd.nesting_parent_iova, cmd.length, access, previous));
         cmd.out_hw_queue_id = queueId;
         return 0;

@@ -58,6 +58,19 @@ internal sealed class Pages
     /// <summary>What a type1 mapping charged (0 for peer-to-peer memory, which type1 maps without pinning).</summary>
     public long Type1Charge { get; set; }
 
+    /// <summary>
+    /// type1's rule (vfio_iommu_type1.c: vfio_pin_pages_remote, vfio_lock_acct): a mapping charges
+    /// <paramref name="pages"/> on its own, duplicates of other mappings included.
+    /// </summary>
+    public void ChargeAsType1(long pages, PinAccounting accounting)
+    {
+        Type1Charge = pages;
+        accounting.Charge(Mode, pages);
+    }
+
+    /// <summary>A type1 mapping leaves: what it charged goes back.</summary>
+    public void UnchargeAsType1(PinAccounting accounting) => accounting.Uncharge(Mode, Type1Charge);
+
     /// <summary>Which of its pages are pinned and by how many users: what it is charged for.</summary>
     public PinnedPages Pins { get; } = new();
 

@@ -15,7 +15,7 @@ internal sealed class VdeviceObject : IommufdObject
         Device = device;
         VirtId = virtId;
         viommu.Users++;
-        viommu.Vdevices.Add(virtId, this);
+        viommu.AddVdevice(virtId, this);
         device.Vdevice = this;
     }
 
@@ -29,7 +29,7 @@ internal sealed class VdeviceObject : IommufdObject
 
     public override void Destroyed()
     {
-        Viommu.Vdevices.Remove(VirtId);
+        Viommu.RemoveVdevice(VirtId);
         Viommu.Users--;
         Device.Vdevice = null;
     }

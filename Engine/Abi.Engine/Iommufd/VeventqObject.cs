@@ -26,7 +26,7 @@ internal sealed unsafe class VeventqObject : EventQueueObject
         Type = type;
         Depth = depth;
         viommu.Users++;
-        viommu.Veventqs.Add(this);
+        viommu.AddVeventq(this);
     }
 
     public override ObjectKind Kind => ObjectKind.Veventq;
@@ -72,7 +72,7 @@ internal sealed unsafe class VeventqObject : EventQueueObject
 
     public override void Destroyed()
     {
-        Viommu.Veventqs.Remove(this);
+        Viommu.RemoveVeventq(this);
         Viommu.Users--;
     }
 

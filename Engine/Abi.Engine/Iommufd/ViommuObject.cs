@@ -22,11 +22,30 @@ internal sealed class ViommuObject : IommufdObject
 
     public HwptPagingObject Parent { get; }
 
-    public Dictionary<ulong, VdeviceObject> Vdevices { get; } = [];
+    private readonly Dictionary<ulong, VdeviceObject> _vdevices = [];
+    private readonly List<VeventqObject> _veventqs = [];
+    private readonly HwQueueObject?[] _hwQueues = new HwQueueObject?[HwQueueSlots];
 
-    public List<VeventqObject> Veventqs { get; } = [];
+    /// <summary>The vDEVICE with virtual ID <paramref name="virtId"/>, if any.</summary>
+    public bool TryGetVdevice(ulong virtId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VdeviceObject? vdevice) => _vdevices.TryGetValue(virtId, out vdevice);
 
-    public HwQueueObject?[] HwQueues { get; } = new HwQueueObject?[HwQueueSlots];
+    /// <summary>A vDEVICE takes its virtual ID (iommufd_vdevice_alloc_ioctl: xa_cmpxchg into vdevs).</summary>
+    public void AddVdevice(ulong virtId, VdeviceObject vdevice) => _vdevices.Add(virtId, vdevice);
+
+    public void RemoveVdevice(ulong virtId) => _vdevices.Remove(virtId);
+
+    /// <summary>The vEVENTQ of <paramref name="type"/>, if any (one per type).</summary>
+    public VeventqObject? Veventq(uint type) => _veventqs.Find(q => q.Type == type);
+
+    public void AddVeventq(VeventqObject queue) => _veventqs.Add(queue);
+
+    public void RemoveVeventq(VeventqObject queue) => _veventqs.Remove(queue);
+
+    /// <summary>The HW queue in slot <paramref name="index"/>, if any.</summary>
+    public HwQueueObject? HwQueue(int index) => _hwQueues[index];
+
+    /// <summary>Fills (or empties, with null) slot <paramref name="index"/>.</summary>
+    public void SetHwQueue(int index, HwQueueObject? queue) => _hwQueues[index] = queue;
 
     /// <summary>The pages offered to mmap, if the vIOMMU was allocated with data.</summary>
     public MmapRegion? Pages { get; set; }

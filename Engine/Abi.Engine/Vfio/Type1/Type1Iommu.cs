@@ -85,7 +85,7 @@ internal sealed unsafe partial class Type1Iommu
     }
 
     /// <summary>Gives back what a mapping charged (it is about to leave the table).</summary>
-    private void Unpin(Area area) => Kernel.Accounting.Uncharge(area.Pages.Mode, area.Pages.Type1Charge);
+    private void Unpin(Area area) => area.Pages.UnchargeAsType1(Kernel.Accounting);
 
     /// <summary>Whether a group's reserved MSI window may join: no mapping may sit in it (EINVAL otherwise).</summary>
     public bool CanAttachGroup() => !Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast);
@@ -241,8 +241,7 @@ internal sealed unsafe partial class Type1Iommu
 
         var pages = new Pages().Reset(vaddr, size, null, 0, (map.flags & Write) != 0, mode);
         pages.Areas = 1;
-        pages.Type1Charge = pinned;
-        Kernel.Accounting.Charge(mode, pinned);
+        pages.ChargeAsType1(pinned, Kernel.Accounting);
         Table.Insert(new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0));
         return 0;
     }
