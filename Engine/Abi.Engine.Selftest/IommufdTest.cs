@@ -591,7 +591,7 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{hwptId} is not a nested HWPT");
         }
 
-        return slot < HwptNestedObject.IotlbSlots && nested.IotlbAt((int)slot) == expected
+        return nested.DriverState is MockNestedDomain domain && slot < MockNestedDomain.IotlbSlots && domain.IotlbAt((int)slot) == expected
             ? 0
             : Fail(Errno.EINVAL, $"IOTLB slot {slot} of HWPT {hwptId} does not hold 0x{expected:X}");
     }

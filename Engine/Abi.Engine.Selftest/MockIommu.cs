@@ -117,7 +117,15 @@ internal sealed record MockIommu : IommuUnit
         }
     }
 
-    public override int? NestedData(ref iommu_hwpt_alloc cmd, out uint iotlb) => SelftestHwptData(ref cmd, out iotlb, out _);
+    public override int? NestedData(ref iommu_hwpt_alloc cmd, out object? domainState)
+    {
+        int? failed = SelftestHwptData(ref cmd, out uint iotlb, out _);
+        domainState = failed is null ? new MockNestedDomain(iotlb) : null;
+        return failed;
+    }
+
+    /// <summary>The mock vIOMMU's HW queue slots (IOMMU_TEST_HW_QUEUE_MAX).</summary>
+    public override int HwQueueSlots => Uapi.Constants.IOMMU_TEST_HW_QUEUE_MAX;
 
     /// <summary>
     /// The selftest's HWPT data <c>struct iommu_hwpt_selftest {iotlb, pagetable_type}</c> (type
@@ -183,15 +191,15 @@ internal sealed record MockIommu : IommuUnit
 
             if ((entry[0] & FlagAll) != 0)
             {
-                nested.ClearIotlb();
+                ((MockNestedDomain)nested.DriverState!).ClearIotlb();
             }
-            else if (entry[1] >= HwptNestedObject.IotlbSlots)
+            else if (entry[1] >= MockNestedDomain.IotlbSlots)
             {
-                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {HwptNestedObject.IotlbSlots} slots");
+                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {MockNestedDomain.IotlbSlots} slots");
             }
             else
             {
-                nested.SetIotlb((int)entry[1], 0);
+                ((MockNestedDomain)nested.DriverState!).SetIotlb((int)entry[1], 0);
             }
 
             cmd.entry_num = i + 1;
@@ -336,9 +344,9 @@ internal sealed record MockIommu : IommuUnit
     /// <summary>The mock's slots: index below 2, free, and after an occupied slot (EIO otherwise).</summary>
     public override int HwQueueSlot(ViommuObject viommu, uint index)
     {
-        if (index >= ViommuObject.HwQueueSlots)
+        if (index >= viommu.HwQueueSlots)
         {
-            return Fail(Errno.EINVAL, $"HW queue index {index}: the mock vIOMMU has {ViommuObject.HwQueueSlots} slots");
+            return Fail(Errno.EINVAL, $"HW queue index {index}: the mock vIOMMU has {viommu.HwQueueSlots} slots");
         }
 
         if (viommu.HwQueue((int)index) is HwQueueObject taken)

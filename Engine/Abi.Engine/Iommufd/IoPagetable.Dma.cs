@@ -6,17 +6,17 @@ using Abi.Runtime.Kernel;
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// Device DMA through the IOAS: IOVA → user memory, page by page, with READ/WRITE checks.
+/// Device DMA through the table (an IOAS, or a type1 container): IOVA → user memory, page by page, with READ/WRITE checks.
 /// <para>
 /// Hot path: a direct-mapped IOTLB of 512 pages keyed by IOVA page number. An entry is valid while
 /// its generation equals <see cref="_generation"/> and the user memory's generation matches too;
-/// every IOAS unmap or munmap bumps one of them, which invalidates the whole IOTLB at once. Misses
+/// every unmap or munmap bumps one of them, which invalidates the whole IOTLB at once. Misses
 /// search the sorted areas. Entries are written under a per-entry sequence number (a seqlock), so
 /// a reader never combines the fields of two different writes.
 /// </para>
 /// <para>
 /// Concurrency protocol: a device holds <see cref="DmaLock"/> and the user memory's lock for reading
-/// around each access (or a burst of them, <see cref="BeginDma"/>); map and unmap take the IOAS lock
+/// around each access (or a burst of them, <see cref="BeginDma"/>); map and unmap take the table's lock
 /// for writing around their change to the areas, munmap takes the memory lock. So an unmap waits for
 /// the DMA in flight, and once it returns no DMA can reach the unmapped memory: no use-after-unmap.
 /// </para>

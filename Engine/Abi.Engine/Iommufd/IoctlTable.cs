@@ -11,8 +11,8 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal static unsafe class IoctlTable
 {
-    public const uint Type = 0x3B;
-    private const uint First = 0x80;
+    public const uint Type = Constants.IOMMUFD_TYPE;
+    private const uint First = Constants.IOMMUFD_CMD_BASE;
 
     private static readonly Entry[] s_entries =
     [
@@ -40,17 +40,13 @@ internal static unsafe class IoctlTable
     ];
 
     /// <summary>
-    /// IOMMU_TEST_CMD's number: IOMMUFD_CMD_BASE + 32, served only with CONFIG_IOMMUFD_TEST, whose
-    /// entry comes from the selftest assembly (<see cref="EmulatedKernel.TestCommand"/>).
-    /// </summary>
-    public const uint TestNr = First + 32;
-
-    /// <summary>
     /// Whether <paramref name="nr"/> falls in the kernel's iommufd_ioctl_ops array, whose length runs
-    /// to IOMMU_TEST_CMD when CONFIG_IOMMUFD_TEST is built in: numbers in it take the iommufd path
-    /// (get_user of the size, then ENOTTY for an empty slot), numbers past it the VFIO compat path.
+    /// to IOMMU_TEST_CMD (<paramref name="testNr"/>, from the selftest assembly's entry, see
+    /// <see cref="EmulatedKernel.TestCommand"/>; 0 without it) when CONFIG_IOMMUFD_TEST is built in:
+    /// numbers in it take the iommufd path (get_user of the size, then ENOTTY for an empty slot),
+    /// numbers past it the VFIO compat path.
     /// </summary>
-    public static bool InRange(uint nr, bool withTest) => nr - First < (withTest ? TestNr - First + 1 : (uint)s_entries.Length);
+    public static bool InRange(uint nr, uint testNr) => nr - First < (testNr != 0 ? testNr - First + 1 : (uint)s_entries.Length);
 
     /// <summary>The entry for <paramref name="nr"/>, or a null reference outside the table.</summary>
     public static ref readonly Entry Find(uint nr)

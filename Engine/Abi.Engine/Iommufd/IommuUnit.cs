@@ -71,12 +71,15 @@ internal abstract record IommuUnit
     public virtual int? PagingData(ref iommu_hwpt_alloc cmd, ref IommuUnit domain) =>
         Fail(Errno.EOPNOTSUPP, $"data_type {cmd.data_type}: the device's IOMMU takes no such paging data");
 
-    /// <summary><c>domain_alloc_nested</c>'s user data (only called when <see cref="Nesting"/>): the driver's IOTLB id on success.</summary>
-    public virtual int? NestedData(ref iommu_hwpt_alloc cmd, out uint iotlb)
+    /// <summary><c>domain_alloc_nested</c>'s user data (only called when <see cref="Nesting"/>): on success, what the driver keeps for the new domain.</summary>
+    public virtual int? NestedData(ref iommu_hwpt_alloc cmd, out object? domainState)
     {
-        iotlb = 0;
+        domainState = null;
         return Fail(Errno.EOPNOTSUPP, "the device's IOMMU does not support nested translation");
     }
+
+    /// <summary>How many HW queue slots a vIOMMU of this driver has (0: none).</summary>
+    public virtual int HwQueueSlots => 0;
 
     /// <summary><c>cache_invalidate_user</c> of a nested domain: entry_num counts the entries done.</summary>
     public virtual int InvalidateNested(HwptNestedObject nested, ref iommu_hwpt_invalidate cmd, uint requested) =>

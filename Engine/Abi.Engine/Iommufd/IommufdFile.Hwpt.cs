@@ -126,7 +126,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"HWPT {parent.Id} is not a nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT) of this IOMMU");
         }
 
-        if (device.Iommu.NestedData(ref cmd, out uint iotlb) is int dataFailed)
+        if (device.Iommu.NestedData(ref cmd, out object? domainState) is int dataFailed)
         {
             return dataFailed;
         }
@@ -137,7 +137,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"fault_id {cmd.fault_id} is not a fault queue");
         }
 
-        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, iotlb, viommu));
+        cmd.out_hwpt_id = Objects.Add(new HwptNestedObject(parent, cmd.flags, fault, domainState, viommu));
         return 0;
     }
 

@@ -47,7 +47,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: viommu.alloc");
         }
 
-        var viommu = new ViommuObject(parent);
+        var viommu = new ViommuObject(parent, device.Iommu.HwQueueSlots);
         if (cmd.data_len != 0 && device.Iommu.ViommuData(f, viommu, cmd.data_uptr, cmd.data_len) is int failed)
         {
             viommu.Destroyed();

@@ -48,12 +48,13 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         // the slot's full request code), and numbers outside the table go to the VFIO compat layer.
         uint nr = request & 0xFF;
         IoctlTable.Entry[]? test = Kernel.TestCommand;
-        if (!IoctlTable.InRange(nr, test is not null))
+        uint testNr = test is null ? 0 : test[0].Request & 0xFF;
+        if (!IoctlTable.InRange(nr, testNr))
         {
             return VfioCompatIoctl(request, argument);
         }
 
-        ref readonly IoctlTable.Entry entry = ref nr == IoctlTable.TestNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
+        ref readonly IoctlTable.Entry entry = ref nr == testNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
         ulong user = (ulong)argument;
         uint size;
         bool onStack = UserAccess.OnThisStack(user, sizeof(uint));

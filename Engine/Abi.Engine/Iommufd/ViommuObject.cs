@@ -9,13 +9,11 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed class ViommuObject : IommufdObject
 {
-    /// <summary>The mock's HW queue slots (IOMMU_TEST_HW_QUEUE_MAX).</summary>
-    public const int HwQueueSlots = 2;
-
-    public ViommuObject(HwptPagingObject parent)
+    public ViommuObject(HwptPagingObject parent, int hwQueueSlots)
     {
         Parent = parent;
         parent.Users++;
+        _hwQueues = new HwQueueObject?[hwQueueSlots];
     }
 
     public override ObjectKind Kind => ObjectKind.Viommu;
@@ -24,7 +22,7 @@ internal sealed class ViommuObject : IommufdObject
 
     private readonly Dictionary<ulong, VdeviceObject> _vdevices = [];
     private readonly List<VeventqObject> _veventqs = [];
-    private readonly HwQueueObject?[] _hwQueues = new HwQueueObject?[HwQueueSlots];
+    private readonly HwQueueObject?[] _hwQueues;
 
     /// <summary>The vDEVICE with virtual ID <paramref name="virtId"/>, if any.</summary>
     public bool TryGetVdevice(ulong virtId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VdeviceObject? vdevice) => _vdevices.TryGetValue(virtId, out vdevice);
@@ -40,6 +38,9 @@ internal sealed class ViommuObject : IommufdObject
     public void AddVeventq(VeventqObject queue) => _veventqs.Add(queue);
 
     public void RemoveVeventq(VeventqObject queue) => _veventqs.Remove(queue);
+
+    /// <summary>How many HW queue slots the driver gave it.</summary>
+    public int HwQueueSlots => _hwQueues.Length;
 
     /// <summary>The HW queue in slot <paramref name="index"/>, if any.</summary>
     public HwQueueObject? HwQueue(int index) => _hwQueues[index];
