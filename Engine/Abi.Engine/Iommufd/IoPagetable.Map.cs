@@ -130,10 +130,8 @@ internal sealed partial class IoPagetable
     {
         ulong unmapped = 0;
         rc = 0;
-        int index = LowerBound(iova);
-        while (index < _areas.Count && _areas[index].Iova <= last)
+        while (TryGetFirst(iova, last, out Area area))
         {
-            Area area = _areas[index];
             foreach (AccessObject access in _accesses)
             {
                 if (access.Locks(area.Iova, area.Last))
@@ -154,7 +152,7 @@ internal sealed partial class IoPagetable
                 access.NotifyUnmap(area.Iova, area.Last);
             }
 
-            RemoveAt(index);        // the next area moves into its place
+            Remove(area);
             foreach (HwptPagingObject domain in _domains)
             {
                 domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing

@@ -20,8 +20,8 @@ internal sealed partial class IoPagetable
     /// <summary>The largest automatic IOVA alignment: the THP size (2 MiB), as on a kernel built with transparent huge pages.</summary>
     public const ulong MaxAutoAlignment = 2 * 1024 * 1024;
 
-    // Sorted by Iova, never overlapping.
-    private readonly List<Area> _areas = [];
+    // Ordered by Iova, never overlapping.
+    private readonly AreaTree _areas = new();
     private readonly List<ReservedRange> _reserved = [];
     private readonly List<HwptPagingObject> _domains = [];
     private readonly List<(ulong Start, ulong Last)> _allowed = [];
@@ -31,10 +31,10 @@ internal sealed partial class IoPagetable
     public int AreaCount => _areas.Count;
 
     /// <summary>Every area, ascending by IOVA.</summary>
-    public AreaRange Areas => new(_areas, 0, ulong.MaxValue);
+    public AreaRange Areas => _areas.TryFirst(out AreaTree.Position first) ? new(first, ulong.MaxValue) : default;
 
     /// <summary>The areas that intersect [<paramref name="start"/>, <paramref name="last"/>], ascending.</summary>
-    public AreaRange AreasIn(ulong start, ulong last) => new(_areas, LowerBound(start), last);
+    public AreaRange AreasIn(ulong start, ulong last) => _areas.TrySeek(start, out AreaTree.Position first) ? new(first, last) : default;
 
     /// <summary>Reserved ranges (inclusive) with their owners, in no particular order; changed through <see cref="AddReserved"/> and <see cref="RemoveReserved"/>.</summary>
     public ReadOnlySpan<ReservedRange> Reserved => CollectionsMarshal.AsSpan(_reserved);
@@ -133,21 +133,19 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>The area that maps <paramref name="iova"/>, if any.</summary>
-    public bool TryGetArea(ulong iova, out Area area)
-    {
-        int i = LowerBound(iova);
-        bool found = i < _areas.Count && _areas[i].Iova <= iova;
-        area = found ? _areas[i] : default;
-        return found;
-    }
+    public bool TryGetArea(ulong iova, out Area area) => TryGetFirst(iova, iova, out area);
 
     /// <summary>The lowest area that intersects [<paramref name="start"/>, <paramref name="last"/>], if any.</summary>
     public bool TryGetFirst(ulong start, ulong last, out Area area)
     {
-        int i = LowerBound(start);
-        bool found = i < _areas.Count && _areas[i].Iova <= last;
-        area = found ? _areas[i] : default;
-        return found;
+        if (_areas.TrySeek(start, out AreaTree.Position at) && at.Area.Iova <= last)
+        {
+            area = at.Area;
+            return true;
+        }
+
+        area = default;
+        return false;
     }
 
     public bool IntersectsArea(ulong iova, ulong last) => TryGetFirst(iova, last, out _);
@@ -165,26 +163,6 @@ internal sealed partial class IoPagetable
         return false;
     }
 
-    /// <summary>The index of the first area whose last ≥ <paramref name="iova"/>.</summary>
-    private int LowerBound(ulong iova)
-    {
-        int lo = 0, hi = _areas.Count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_areas[mid].Last < iova)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
-
     /// <summary>
     /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
     /// RLIMIT_MEMLOCK before a domain is added (0, 0 when a domain exists already).
@@ -198,9 +176,10 @@ internal sealed partial class IoPagetable
 
         // Two areas over the same pages pin them once.
         var pieces = new (Pages Pages, ulong Offset, ulong Length)[_areas.Count];
-        for (int i = 0; i < pieces.Length; i++)
+        int next = 0;
+        foreach (Area area in _areas)
         {
-            pieces[i] = (_areas[i].Pages, _areas[i].PagesOffset, _areas[i].Length);
+            pieces[next++] = (area.Pages, area.PagesOffset, area.Length);
         }
 
         return Pages.NewCharge(pieces);
@@ -233,7 +212,7 @@ internal sealed partial class IoPagetable
         DmaLock.EnterWriteLock();
         try
         {
-            _areas.Insert(LowerBound(area.Iova), area);
+            _areas.Insert(area);
             if (_domains.Count > 0)
             {
                 CountDomainArea(area, 1);
@@ -248,27 +227,18 @@ internal sealed partial class IoPagetable
     /// <summary>Removes <paramref name="area"/> (it must be in the table); returns once no DMA can reach it any more.</summary>
     public void Remove(in Area area)
     {
-        int index = LowerBound(area.Iova);
-        if (index >= _areas.Count || _areas[index].Iova != area.Iova)
-        {
-            throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
-        }
-
-        RemoveAt(index);
-    }
-
-    /// <summary>Removes the area at <paramref name="index"/> (of the sorted list); returns once no DMA can reach it any more.</summary>
-    private void RemoveAt(int index)
-    {
         DmaLock.EnterWriteLock();
         try
         {
-            Area removed = _areas[index];
-            _areas.RemoveAt(index);
+            if (!_areas.Remove(area.Iova))
+            {
+                throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
+            }
+
             Invalidate();
             if (_domains.Count > 0)
             {
-                CountDomainArea(removed, -1);
+                CountDomainArea(area, -1);
             }
         }
         finally
