@@ -1,6 +1,5 @@
 using Abi.Engine.Vfio;
 using Abi.Interop;
-using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
@@ -106,7 +105,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.ENOENT, $"device {device.Id} has no vDEVICE on vIOMMU {viommu.Id}, which nested HWPT {target!.Id} is built on (IOMMU_VDEVICE_ALLOC first)");
             }
 
-            if (createAuto && (AddDomainError(ioas, device.Iommu) ?? PinError(ioas) ?? ChargeError(ioas) ?? ProtectionError(ioas)) is int domainFailed)
+            if (createAuto && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
             {
                 return domainFailed;
             }
@@ -155,101 +154,6 @@ internal sealed partial class IommufdFile
         {
             DetachLocked(device);
         }
-    }
-
-    /// <summary>iopt_reserve_iova's refusal: an area or an allowed range meets [start, last].</summary>
-    private static bool OutsideAperture(IoasObject ioas, ulong start, ulong last)
-    {
-        if (ioas.Iopt.IntersectsArea(start, last))
-        {
-            return true;
-        }
-
-        foreach ((ulong s, ulong l) in ioas.Iopt.Allowed)
-        {
-            if (s <= last && l >= start)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Why a new domain of <paramref name="iommu"/> cannot join <paramref name="ioas"/> (a mapping or an allowed range outside its aperture, or mappings not aligned to its pages), or null.</summary>
-    private static int? AddDomainError(IoasObject ioas, IommuUnit iommu)
-    {
-        // io_pagetable.c: iopt_table_add_domain's order: the new IOVA alignment (EINVAL past a page,
-        // EADDRINUSE for a mapping it would split), then the aperture: nothing mapped or allowed outside it.
-        ulong page = Math.Max(iommu.MinPageSize, ioas.Iopt.Alignment);
-        if (page > LinuxConstants.PageSize)
-        {
-            return Fail(Errno.EINVAL, $"the IOMMU's smallest page 0x{page:X} is larger than the CPU's");
-        }
-
-        if (page != ioas.Iopt.Alignment)
-        {
-            foreach (Area area in ioas.Iopt.Areas)
-            {
-                if (area.Iova % page != 0 || area.Length % page != 0 || (area.Pages.SourceAddress + area.PagesOffset) % page != 0)
-                {
-                    return Fail(Errno.EADDRINUSE, $"the mapping at 0x{area.Iova:X} is not aligned to the IOMMU's 0x{page:X}-byte pages");
-                }
-            }
-        }
-
-        if ((iommu.ApertureStart > 0 && OutsideAperture(ioas, 0, iommu.ApertureStart - 1))
-            || (iommu.ApertureLast < ulong.MaxValue && OutsideAperture(ioas, iommu.ApertureLast + 1, ulong.MaxValue)))
-        {
-            return Fail(Errno.EADDRINUSE, $"IOAS {ioas.Id} maps or allows IOVA outside the IOMMU's aperture [0x{iommu.ApertureStart:X}, 0x{iommu.ApertureLast:X}]");
-        }
-
-        return null;
-    }
-
-    /// <summary>Filling a new domain pins every mapping: user memory the engine does not know is EFAULT.</summary>
-    private int? PinError(IoasObject ioas)
-    {
-        foreach (Area area in ioas.Iopt.Areas)
-        {
-            if (area.Pages.FileDescriptor is null && !Kernel.Memory.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length, area.Pages.Writable))
-            {
-                return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
-            }
-
-            if (area.Pages.FileRefusesPin(area.PagesOffset, area.Length))
-            {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} is of a file that is not shmem or hugetlbfs, or runs past its end; a domain cannot pin it (memfd_pin_folios)");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Filling a domain maps every area with its protection: an area neither readable nor writable (from the compat layer) is refused.</summary>
-    internal static int? ProtectionError(IoasObject ioas)
-    {
-        foreach (Area area in ioas.Iopt.Areas)
-        {
-            if (!area.Readable && !area.Writable)
-            {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} has neither read nor write; the domain's page table refuses it");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>A first domain pins every mapping of the IOAS: over RLIMIT_MEMLOCK is ENOMEM.</summary>
-    internal int? ChargeError(IoasObject ioas)
-    {
-        (long user, long mm) = ioas.Iopt.ChargeForFirstDomain();
-        if ((user | mm) != 0 && (Kernel.Faults.ShouldFail("pages.account") || !Kernel.Accounting.Fits(user, mm)))
-        {
-            return Fail(Errno.ENOMEM, $"pinning the IOAS's {user + mm} mapped pages for a domain would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
-        }
-
-        return null;
     }
 
     /// <summary>The device goes away: its PASIDs and its RID are detached.</summary>

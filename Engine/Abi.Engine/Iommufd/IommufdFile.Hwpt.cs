@@ -70,7 +70,7 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
                 }
 
-                if ((AddDomainError(ioas, iommu) ?? f.PinError(ioas) ?? f.ChargeError(ioas) ?? ProtectionError(ioas)) is int failed)
+                if (ioas.Iopt.AddDomainRefusal(iommu) is int failed)
                 {
                     return failed;
                 }
