@@ -39,18 +39,7 @@ public sealed class PackageConsumerTests : IDisposable
             { "ioctls": [ { "name": "WIDGET_RESET", "argument": "value", "direction": "none", "why": "the test widget's reset takes a value" } ] }
             """);
         WriteFeedConfig(app, feed);
-        File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-                <RestorePackagesPath>{Path.Combine(_scratch.FullName, "packages")}</RestorePackagesPath>
-              </PropertyGroup>
-            {snippet}</Project>
-            """);
+        WriteProject(Path.Combine(app, "app.csproj"), snippet);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using System.Runtime.CompilerServices;
             using Abi.Interop;
@@ -90,24 +79,14 @@ public sealed class PackageConsumerTests : IDisposable
         File.Copy(Path.Combine(root, "tests", "TestHeaders", "include", "other", "colors.h"), Path.Combine(app, "include", "other", "colors.h"));
         string items = string.Concat(headers.Select((h, i) => $"    <AbiHeader Include=\"{h}\" Namespace=\"M{i}\" IoctlsType=\"Ioctls{i}\" />\n"));
         WriteFeedConfig(app, feed);
-        File.WriteAllText(Path.Combine(app, "matrix.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <AllowUnsafeBlocks>true</AllowUnsafeBlocks>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-                <RestorePackagesPath>{Path.Combine(_scratch.FullName, "packages")}</RestorePackagesPath>
-              </PropertyGroup>
+        WriteProject(Path.Combine(app, "matrix.csproj"), $"""
               <ItemGroup>
                 <PackageReference Include="Abi.Generators" Version="0.1.0" PrivateAssets="all" />
                 <PackageReference Include="Abi.Interop" Version="0.1.0" />
             {items}    <AbiHeader Include="include/constructs.h" Namespace="Cx" IoctlsType="CxIoctls" IncludeDirectories="include" />
               </ItemGroup>
-            </Project>
-            """);
+
+            """, allowUnsafe: true);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using System.Runtime.CompilerServices;
 
@@ -175,6 +154,24 @@ public sealed class PackageConsumerTests : IDisposable
     /// The packed packages, and this machine's NuGet cache as the only other feed: it holds what they
     /// depend on (libclang.runtime.linux-x64), which the repository's own restore put there.
     /// </summary>
+    /// <summary>A consumer's project: an executable with warnings as errors, restoring into the scratch folder, <paramref name="body"/> after its properties.</summary>
+    private void WriteProject(string path, string body, bool allowUnsafe = false)
+    {
+        string unsafeBlocks = allowUnsafe ? "\n    <AllowUnsafeBlocks>true</AllowUnsafeBlocks>" : string.Empty;
+        File.WriteAllText(path, $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>{unsafeBlocks}
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                <RestorePackagesPath>{Path.Combine(_scratch.FullName, "packages")}</RestorePackagesPath>
+              </PropertyGroup>
+            {body}</Project>
+            """);
+    }
+
     private static void WriteFeedConfig(string app, string feed)
     {
         string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } set

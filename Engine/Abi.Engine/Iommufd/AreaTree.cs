@@ -29,7 +29,7 @@ internal sealed class AreaTree
     /// <summary>The first area that ends at or after <paramref name="iova"/>, as a position to read from; false if none.</summary>
     public bool TrySeek(ulong iova, out Position position)
     {
-        Node leaf = Descend(iova, record: false);
+        Node leaf = Descend(iova, record: false, out _);
         int slot = LastAtOrBefore(leaf, iova);
 
         // The area that starts last at or before iova may sit at the end of the leaf before.
@@ -68,8 +68,7 @@ internal sealed class AreaTree
     /// <summary>Inserts an area that overlaps none of the others.</summary>
     public void Insert(in Area area)
     {
-        Node leaf = Descend(area.Iova, record: true);
-        int depth = Depth;
+        Node leaf = Descend(area.Iova, record: true, out int depth);
         int slot = LastAtOrBefore(leaf, area.Iova) + 1;
         if (leaf.Count == LeafCapacity)
         {
@@ -92,8 +91,7 @@ internal sealed class AreaTree
     /// <summary>Removes the area that starts at <paramref name="iova"/>; false if none does.</summary>
     public bool Remove(ulong iova)
     {
-        Node leaf = Descend(iova, record: true);
-        int depth = Depth;
+        Node leaf = Descend(iova, record: true, out int depth);
         int slot = LastAtOrBefore(leaf, iova);
         if (slot < 0 || leaf.Areas![slot].Iova != iova)
         {
@@ -113,17 +111,17 @@ internal sealed class AreaTree
         return true;
     }
 
-    /// <summary>Every area, in order, without the tree (for tests and accounting walks that change nothing).</summary>
+    /// <summary>Every area, in order (for walks that change nothing).</summary>
     public Enumerator GetEnumerator() => TryFirst(out Position first) ? new Enumerator(first, ulong.MaxValue) : default;
 
-    // The depth of the last recorded descent: _path[0..Depth-1] are branches, the leaf below.
-    private int Depth { get; set; }
-
-    /// <summary>Walks to the leaf where <paramref name="iova"/> belongs; with <paramref name="record"/>, keeps the branches and child slots taken.</summary>
-    private Node Descend(ulong iova, bool record)
+    /// <summary>
+    /// Walks to the leaf where <paramref name="iova"/> belongs; with <paramref name="record"/>, keeps the
+    /// branches and child slots taken in _path[0..depth-1] and _slots for the change that follows.
+    /// </summary>
+    private Node Descend(ulong iova, bool record, out int depth)
     {
         Node node = _root;
-        int depth = 0;
+        depth = 0;
         while (!node.IsLeaf)
         {
             // The last child whose smallest IOVA is at or below iova (the first child takes anything smaller).
@@ -151,11 +149,6 @@ internal sealed class AreaTree
 
             depth++;
             node = node.Children![child];
-        }
-
-        if (record)
-        {
-            Depth = depth;
         }
 
         return node;

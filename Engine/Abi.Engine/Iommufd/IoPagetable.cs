@@ -45,9 +45,6 @@ internal sealed partial class IoPagetable
     /// <summary>Allowed ranges from ALLOW_IOVAS (inclusive), sorted; empty means unrestricted. Replaced whole by <see cref="SetAllowed"/>.</summary>
     public ReadOnlySpan<(ulong Start, ulong Last)> Allowed => CollectionsMarshal.AsSpan(_allowed);
 
-    /// <summary>Accesses (emulated devices, selftest accesses) attached to this table (<c>iopt->access_list</c>).</summary>
-    public ReadOnlySpan<AccessObject> Accesses => CollectionsMarshal.AsSpan(_accesses);
-
     public ulong Alignment { get; set; } = 1;
 
     public bool HugePages { get; set; } = true;

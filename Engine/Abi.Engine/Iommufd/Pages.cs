@@ -135,18 +135,6 @@ internal sealed class Pages
         }
     }
 
-    /// <summary>How many pages pinning [offset, offset + length) would newly pin.</summary>
-    public long Unpinned(ulong offset, ulong length)
-    {
-        if (DmaBuf is not null || length == 0)
-        {
-            return 0;
-        }
-
-        (long first, long last) = Span(offset, length);
-        return Pins.Unpinned(first, last);
-    }
-
     private (long First, long Last) Span(ulong offset, ulong length)
     {
         ulong start = SourceAddress + offset;

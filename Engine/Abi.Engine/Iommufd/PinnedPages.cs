@@ -88,21 +88,6 @@ internal sealed class PinnedPages
         return change;
     }
 
-    /// <summary>How many of pages [first, last] are not pinned yet: what pinning them would charge.</summary>
-    public long Unpinned(long first, long last)
-    {
-        long pinned = 0;
-        foreach ((long f, long l, int _) in _runs)
-        {
-            if (l >= first && f <= last)
-            {
-                pinned += Math.Min(l, last) - Math.Max(f, first) + 1;
-            }
-        }
-
-        return last - first + 1 - pinned;
-    }
-
     // A hole gains users only when adding; removing users from unpinned pages changes nothing.
     private static long Fill(List<(long First, long Last, int Count)> result, long first, long last, int delta)
     {
