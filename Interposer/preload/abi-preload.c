@@ -36,9 +36,12 @@ static unsigned char engine_fds[FD_LIMIT];
 // /proc/self/maps when it changes. Only an atomic add, so it is safe from any thread, GC included.
 static volatile long memory_generation;
 
-// The process that started the engine. A fork() child inherits the fds but not the engine's
-// threads; its engine calls fail with EIO rather than run a half-copied runtime.
-static pid_t engine_pid;
+// Set in a fork() child (by the pthread_atfork handler) of a process whose engine was loaded: the
+// child inherits the fds but not the engine's threads, so its engine calls fail with EIO rather
+// than run a half-copied runtime. A flag, not a getpid() per call: getpid is a real syscall since
+// glibc 2.25, and it was the largest cost of a call through the shim. A child made by a raw
+// clone(2) without CLONE_VM runs no atfork handler; such a child must not call into the engine.
+static int engine_inherited;
 static int engine_state; // 0 not loaded, 1 loaded, -1 failed to load
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -49,7 +52,7 @@ static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fail_nth_mode;
 
 // Set while this thread is inside the engine: the runtime's own libc calls pass straight through.
-static __thread int in_engine;
+static __thread int in_engine __attribute__((tls_model("initial-exec")));
 
 struct engine_api {
     int (*init)(unsigned char *fds, int count, volatile long *generation);
@@ -93,8 +96,15 @@ static void *next_symbol(const char *name)
     return symbol;
 }
 
+static void after_fork_in_child(void)
+{
+    if (engine_state == 1)
+        engine_inherited = 1;
+}
+
 __attribute__((constructor)) static void resolve_libc(void)
 {
+    pthread_atfork(NULL, NULL, after_fork_in_child);
     const char *fail_nth = getenv("ABI_ENGINE_FAIL_NTH");
     fail_nth_mode = fail_nth && strcmp(fail_nth, "1") == 0;
     real.open = next_symbol("open");
@@ -199,10 +209,8 @@ static int load_engine(void)
                 in_engine--;
                 if (rc < 0)
                     fprintf(stderr, "abi-preload: the engine did not start (%s)\n", strerror(-rc));
-                else {
-                    engine_pid = getpid();
+                else
                     engine_state = 1;
-                }
             }
         }
     }
@@ -214,7 +222,7 @@ static int load_engine(void)
 // Whether the engine may run in this process: loaded here, not inherited through fork().
 static int engine_here(void)
 {
-    if (engine_state == 1 && engine_pid == getpid())
+    if (engine_state == 1 && !engine_inherited)
         return 1;
     errno = EIO;
     return 0;
@@ -267,7 +275,7 @@ static int needs_mode(int flags)
 
 static int engine_open(const char *path, int flags, int mode)
 {
-    if (engine_state == 1 && engine_pid != getpid()) {
+    if (engine_state == 1 && engine_inherited) {
         errno = EIO;
         return -1;
     }
@@ -337,7 +345,7 @@ int close(int fd)
 {
     if (!is_engine_fd(fd))
         return real.close(fd);
-    if (engine_pid != getpid()) {
+    if (engine_inherited) {
         // A fork() child: the number is a plain /dev/null descriptor here; give it back.
         __atomic_store_n(&engine_fds[fd], 0, __ATOMIC_RELEASE);
         return real.close(fd);

@@ -8,9 +8,16 @@ namespace Abi.Engine.Process;
 /// <c>/dev/null</c>, so an engine fd can never collide with a real one: the real kernel will not
 /// hand that number out while the engine holds it, and closing it gives the number back.
 /// </summary>
+/// <remarks>
+/// Lookups take no lock, as <c>fdget</c> reads the kernel's fd array under RCU (fs/file.c): the
+/// slots are an array indexed by descriptor number, replaced by a larger copy when a number does not
+/// fit, and read with acquire semantics. Every ioctl, read and write looks its file up here, so a
+/// lock would serialise all of them across threads. Adding and removing take the lock.
+/// </remarks>
 internal sealed class FdTable
 {
-    private readonly Dictionary<int, EngineFile> _files = [];
+    private EngineFile?[] _slots = new EngineFile?[64];
+    private int _count;
     private readonly Lock _lock = new();
 
     /// <summary>Told (fd, open) whenever an engine fd appears or goes, so an interposer knows which fds to route here.</summary>
@@ -26,7 +33,18 @@ internal sealed class FdTable
 
         lock (_lock)
         {
-            _files.Add(fd, file);
+            EngineFile?[] slots = _slots;
+            if (fd >= slots.Length)
+            {
+                // A reader still on the old array sees the fds it held; the new one is published whole.
+                var larger = new EngineFile?[Math.Max(slots.Length * 2, fd + 1)];
+                slots.CopyTo(larger, 0);
+                Volatile.Write(ref _slots, larger);
+                slots = larger;
+            }
+
+            Volatile.Write(ref slots[fd], file);
+            _count++;
         }
 
         Changed?.Invoke(fd, true);
@@ -35,30 +53,27 @@ internal sealed class FdTable
 
     public EngineFile? Get(int fd)
     {
-        lock (_lock)
-        {
-            return _files.GetValueOrDefault(fd);
-        }
+        EngineFile?[] slots = Volatile.Read(ref _slots);
+        return (uint)fd < (uint)slots.Length ? Volatile.Read(ref slots[fd]) : null;
     }
 
     /// <summary>Whether <paramref name="fd"/> is an engine fd.</summary>
-    public bool Contains(int fd)
-    {
-        lock (_lock)
-        {
-            return _files.ContainsKey(fd);
-        }
-    }
+    public bool Contains(int fd) => Get(fd) is not null;
 
     public int Remove(int fd)
     {
         EngineFile? file;
         lock (_lock)
         {
-            if (!_files.Remove(fd, out file))
+            EngineFile?[] slots = _slots;
+            if ((uint)fd >= (uint)slots.Length || slots[fd] is null)
             {
                 return -(int)Errno.EBADF;
             }
+
+            file = slots[fd]!;
+            Volatile.Write(ref slots[fd], null);
+            _count--;
         }
 
         // The number stops being the engine's before it is closed, so it cannot be handed out again while still marked.
@@ -72,7 +87,16 @@ internal sealed class FdTable
     {
         lock (_lock)
         {
-            return [.. _files.Values];
+            var files = new List<EngineFile>(_count);
+            foreach (EngineFile? file in _slots)
+            {
+                if (file is not null)
+                {
+                    files.Add(file);
+                }
+            }
+
+            return files;
         }
     }
 
@@ -82,7 +106,7 @@ internal sealed class FdTable
         {
             lock (_lock)
             {
-                return _files.Count;
+                return _count;
             }
         }
     }

@@ -21,8 +21,7 @@ internal sealed unsafe class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
     private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
-    private readonly SortedList<ulong, ulong> _discovered = [];  // from /proc/self/maps, valid while the counter stands
-    private readonly SortedList<ulong, ulong> _discoveredReadOnly = [];  // PROT_READ mappings from /proc/self/maps
+    private Discovery? _discovery;  // from /proc/self/maps, valid while the counter stands
     private readonly Lock _discoveryLock = new();
     private long* _mappingCounter;
     private long _seenMappings;
@@ -38,7 +37,7 @@ internal sealed unsafe class UserMemory
         {
             _mappingCounter = mappingCounter;
             _seenMappings = Volatile.Read(ref *mappingCounter);
-            _discovered.Clear();
+            _discovery = null;
         }
     }
 
@@ -104,71 +103,95 @@ internal sealed unsafe class UserMemory
         }
 
         ulong last = start + length - 1;
+
+        // The common case takes no lock: the last snapshot is still valid and covers the range.
+        Discovery? seen = Volatile.Read(ref _discovery);
+        long counter = Volatile.Read(ref *_mappingCounter);
+        if (seen is not null && seen.Counter == counter && seen.Covers(start, last, write))
+        {
+            return true;
+        }
+
         lock (_discoveryLock)
         {
-            long counter = Volatile.Read(ref *_mappingCounter);
+            counter = Volatile.Read(ref *_mappingCounter);
             if (counter != _seenMappings)
             {
                 // Something was unmapped or replaced: what was learned may be gone, and translations cached on it are stale.
                 _seenMappings = counter;
-                _discovered.Clear();
-                _discoveredReadOnly.Clear();
+                Volatile.Write(ref _discovery, null);
                 Interlocked.Increment(ref _generation);
             }
 
-            if (Covered(_discovered, start, last) || (!write && Covered(_discovered, _discoveredReadOnly, start, last)))
+            seen = _discovery;
+            if (seen is not null && seen.Covers(start, last, write))
             {
                 return true;
             }
 
+            // Read before the new snapshot is published: a munmap racing with the read bumps the
+            // counter, so the snapshot it may have missed is never used.
+            Discovery fresh = Discovery.Read(counter);
+            Volatile.Write(ref _discovery, fresh);
+            return fresh.Covers(start, last, write);
+        }
+    }
+
+    /// <summary>What <c>/proc/self/maps</c> said while the mapping counter stood at <see cref="Counter"/>: sorted, immutable.</summary>
+    private sealed class Discovery
+    {
+        private readonly (ulong Start, ulong Last)[] _writable;
+        private readonly (ulong Start, ulong Last)[] _readable;
+
+        private Discovery(long counter, (ulong, ulong)[] writable, (ulong, ulong)[] readable)
+        {
+            Counter = counter;
+            _writable = writable;
+            _readable = readable;
+        }
+
+        public long Counter { get; }
+
+        public static Discovery Read(long counter)
+        {
             ProcessMaps maps = ProcessMaps.Read();
-            foreach (ProcessMaps.Mapping mapping in maps.ReadWritable)
-            {
-                _discovered[mapping.Start] = mapping.Last;
-            }
-
-            foreach (ProcessMaps.Mapping mapping in maps.ReadOnly)
-            {
-                _discoveredReadOnly[mapping.Start] = mapping.Last;
-            }
-
-            return Covered(_discovered, start, last) || (!write && Covered(_discovered, _discoveredReadOnly, start, last));
-        }
-    }
-
-    // Whether the ranges of both lists together cover [start, last] without a gap.
-    private static bool Covered(SortedList<ulong, ulong> first, SortedList<ulong, ulong> second, ulong start, ulong last)
-    {
-        var merged = new SortedList<ulong, ulong>(first.Count + second.Count);
-        foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[first, second])
-        {
-            for (int i = 0; i < list.Count; i++)
-            {
-                merged[list.Keys[i]] = list.Values[i];
-            }
+            return new Discovery(
+                counter,
+                [.. maps.ReadWritable.Select(m => (m.Start, m.Last))],
+                [.. maps.All.Where(m => m.Readable).Select(m => (m.Start, m.Last))]);
         }
 
-        return Covered(merged, start, last);
-    }
-
-    // Whether adjacent ranges of the list cover [start, last] without a gap.
-    private static bool Covered(SortedList<ulong, ulong> ranges, ulong start, ulong last)
-    {
-        ulong next = start;
-        for (int i = 0; i < ranges.Count; i++)
+        /// <summary>Whether adjacent mappings cover [start, last] without a gap; readable ones suffice for a read-only pin.</summary>
+        public bool Covers(ulong start, ulong last, bool write)
         {
-            if (ranges.Keys[i] <= next && ranges.Values[i] >= next)
+            (ulong Start, ulong Last)[] ranges = write ? _writable : _readable;
+            int lo = 0, hi = ranges.Length - 1, at = -1;
+            while (lo <= hi)
             {
-                if (ranges.Values[i] >= last)
+                int mid = (int)((uint)(lo + hi) / 2);
+                if (ranges[mid].Start <= start)
+                {
+                    at = mid;
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+
+            for (ulong next = start; at >= 0 && at < ranges.Length && ranges[at].Start <= next && ranges[at].Last >= next; at++)
+            {
+                if (ranges[at].Last >= last)
                 {
                     return true;
                 }
 
-                next = ranges.Values[i] + 1;
+                next = ranges[at].Last + 1;
             }
-        }
 
-        return false;
+            return false;
+        }
     }
 
     private bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
