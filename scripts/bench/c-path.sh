@@ -11,6 +11,6 @@ headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
 [ -d "$headers" ] || { echo "c-path: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }
 out="$root/artifacts/bench"
 mkdir -p "$out"
-gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/ioas-scaling" "$root/Benchmarks/c/ioas-scaling.c"
+gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/ioas-scaling" "$root/Benchmarks/c/ioas-scaling.c" -lpthread
 preload=$("$root/scripts/interposer.sh")
 LD_PRELOAD="$preload" "$out/ioas-scaling" "${1:-200000}"
