@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Abi.Samples.VirtioNet;
 
 namespace Abi.Samples.L2fwd;
@@ -11,7 +12,12 @@ namespace Abi.Samples.L2fwd;
 /// </summary>
 public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool, int batch, bool macUpdate)
 {
+    private const int MacHeaderLength = 12;
     private readonly Mbuf[] _burst = new Mbuf[batch];
+
+    // What the MAC update writes for frames leaving each port, as DPDK's l2fwd does: destination
+    // 02:00:00:00:00:<port>, then the output port's own address; 12 bytes, stored as 8 + 4.
+    private readonly (ulong First, uint Last)[] _macHeaders = [.. Enumerable.Range(0, ports.Count).Select(p => MacHeader(p, ports[p].Mac))];
     private volatile bool _stop;
 
     /// <summary>Per-port counters (the port's receive side counts its RX, the sending port its TX).</summary>
@@ -107,15 +113,16 @@ public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool,
         VirtioNetPort output = ports[to];
         if (macUpdate)
         {
-            ReadOnlySpan<byte> source = output.Mac;
+            (ulong first, uint last) = _macHeaders[to];
             for (int i = 0; i < n; i++)
             {
-                // DPDK l2fwd: destination 02:00:00:00:00:<port>, source the output port's address.
-                Span<byte> frame = pool.Data(burst[i]);
-                frame[0] = 0x02;
-                frame[1..5].Clear();
-                frame[5] = (byte)to;
-                source.CopyTo(frame[6..12]);
+                Mbuf mbuf = burst[i];
+                if (mbuf.Length >= MacHeaderLength)         // a runt keeps its bytes: there is no header to rewrite
+                {
+                    ref byte frame = ref pool.FrameStart(mbuf.Index);
+                    Unsafe.WriteUnaligned(ref frame, first);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref frame, 8), last);
+                }
             }
         }
 
@@ -128,6 +135,15 @@ public sealed class Forwarder(IReadOnlyList<VirtioNetPort> ports, MbufPool pool,
 
         Counters[from].Received(n);
         Counters[to].Sent(sent, output.TxBytes - bytesBefore, n - sent);
+    }
+
+    private static (ulong First, uint Last) MacHeader(int port, ReadOnlySpan<byte> source)
+    {
+        Span<byte> header = stackalloc byte[MacHeaderLength];
+        header[0] = 0x02;
+        header[5] = (byte)port;
+        source.CopyTo(header[6..]);
+        return (Unsafe.ReadUnaligned<ulong>(ref header[0]), Unsafe.ReadUnaligned<uint>(ref header[8]));
     }
 
     private bool CheckDevices()

@@ -50,6 +50,9 @@ public sealed class MbufPool : IDisposable
     /// <summary>The frame bytes of <paramref name="mbuf"/>.</summary>
     public Span<byte> Data(Mbuf mbuf) => Buffers[mbuf.Index].Slice(Headroom, mbuf.Length);
 
+    /// <summary>The first frame byte of buffer <paramref name="index"/> (the frame room is <see cref="DataRoom"/> bytes): for per-packet stores that a span per packet would make slower.</summary>
+    public unsafe ref byte FrameStart(int index) => ref *(byte*)(Buffers.AddressOf(index) + Headroom);
+
     /// <summary>The whole frame room of buffer <paramref name="index"/> (to build a frame in).</summary>
     public Span<byte> Room(int index) => Buffers[index][Headroom..];
 

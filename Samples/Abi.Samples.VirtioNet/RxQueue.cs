@@ -44,10 +44,11 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
         }
     }
 
-    /// <summary>Receives up to <paramref name="packets"/>.Length frames.</summary>
-    public int Burst(Span<Mbuf> packets)
+    /// <summary>Receives up to <paramref name="packets"/>.Length frames; <paramref name="bytes"/>: their frame bytes.</summary>
+    public int Burst(Span<Mbuf> packets, out long bytes)
     {
         SplitRing r = ring;
+        bytes = 0;
         int ready = (ushort)(r.UsedIndex - _lastUsed);
         int n = Math.Min(ready, packets.Length);
         if (n == 0)
@@ -83,6 +84,7 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
             }
 
             packets[received++] = new Mbuf(_mbufOf[id], (int)length - NetHeaderLength);
+            bytes += length - (uint)NetHeaderLength;
             Post((int)id, fresh);
         }
 

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using Abi.Linux.Virtio;
+using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using static Abi.Samples.VirtioNet.VirtioSpec;
 
@@ -8,7 +11,7 @@ namespace Abi.Samples.VirtioNet;
 /// mbuf's headroom and the frame after it. A burst first reclaims what the device has sent
 /// (returning those mbufs to the pool), then posts as many frames as there are free descriptors.
 /// </summary>
-internal sealed class TxQueue
+internal sealed unsafe class TxQueue
 {
     private readonly SplitRing _ring;
     private readonly MbufPool _pool;
@@ -37,30 +40,43 @@ internal sealed class TxQueue
         _ring.AvailFlags = AvailNoInterrupt;
     }
 
-    /// <summary>Posts up to <paramref name="packets"/>.Length frames; the queue owns the first n returned, the caller keeps the rest.</summary>
-    public int Burst(ReadOnlySpan<Mbuf> packets)
+    /// <summary>Posts up to <paramref name="packets"/>.Length frames; the queue owns the first n returned, the caller keeps the rest. <paramref name="bytes"/>: the frame bytes of those n.</summary>
+    public int Burst(ReadOnlySpan<Mbuf> packets, out long bytes)
     {
         Reclaim();
+        bytes = 0;
         int n = Math.Min(packets.Length, _freeCount);
         if (n == 0)
         {
             return 0;
         }
 
+        // The header sits just before the frame: one typed store per packet clears it, with the
+        // buffer's address and IOVA computed from the pool's bases (no span per packet).
+        BufferPool buffers = _pool.Buffers;
+        int offset = MbufPool.Headroom - NetHeaderLength;
+        byte* headers = (byte*)buffers.Memory.Address + offset;
+        ulong headerIovas = buffers.IovaBase + (ulong)offset;
         SplitRing r = _ring;
         for (int k = 0; k < n; k++)
         {
             Mbuf mbuf = packets[k];
+            if ((uint)mbuf.Index >= (uint)buffers.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(packets), $"mbuf {mbuf.Index} is not one of the pool's {buffers.Count}");
+            }
+
             ushort id = _free[--_freeCount];
-            Span<byte> buffer = _pool.Buffers[mbuf.Index];
-            buffer.Slice(MbufPool.Headroom - NetHeaderLength, NetHeaderLength).Clear();   // no offloads requested
+            long at = (long)mbuf.Index * MbufPool.BufferSize;
+            Unsafe.WriteUnaligned(headers + at, default(virtio_net_hdr_v1));    // no offloads requested
             ref SplitRing.Descriptor d = ref r[id];
-            d.Address = _pool.Buffers.IovaOf(mbuf.Index) + (ulong)(MbufPool.Headroom - NetHeaderLength);
+            d.Address = headerIovas + (ulong)at;
             d.Length = (uint)(NetHeaderLength + mbuf.Length);
             d.Flags = 0;
             _mbufOf[id] = mbuf.Index;
             r.AvailSlot(_availIndex & _mask) = id;
             _availIndex++;
+            bytes += mbuf.Length;
         }
 
         MmioRegion.WriteBarrier();              // descriptors and entries before the index (§2.7.13.3)

@@ -171,26 +171,18 @@ public sealed unsafe class VirtioNetPort : IDisposable
     /// <summary>Receives up to <paramref name="packets"/>.Length frames into mbufs the caller then owns.</summary>
     public int RxBurst(Span<Mbuf> packets)
     {
-        int n = _rx!.Burst(packets);
+        int n = _rx!.Burst(packets, out long bytes);
         _rxPackets += n;
-        for (int i = 0; i < n; i++)
-        {
-            _rxBytes += packets[i].Length;
-        }
-
+        _rxBytes += bytes;
         return n;
     }
 
     /// <summary>Sends up to <paramref name="packets"/>.Length frames; returns n: the first n now belong to the port, the rest stay the caller's.</summary>
     public int TxBurst(ReadOnlySpan<Mbuf> packets)
     {
-        int n = _tx.Burst(packets);
+        int n = _tx.Burst(packets, out long bytes);
         _txPackets += n;
-        for (int i = 0; i < n; i++)
-        {
-            _txBytes += packets[i].Length;
-        }
-
+        _txBytes += bytes;
         return n;
     }
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The l2fwd sample and DPDK's testpmd, one after the other on this machine, each forwarding 64-byte
+# packets in bursts of 32 between two ports on one core for the same time; prints both figures in
+# cycles per packet and their ratio. testpmd is Debian's (package dpdk-dev, installed here when
+# missing, from the system's own sources): io forwarding between two net_null ports, --no-huge,
+# with --record-core-cycles, which divides the forwarding core's busy cycles by the packets received.
+#
+# What differs between the two (say it with the figures):
+#  - l2fwd's driver_cycles_per_packet is the poll loop's time minus the time spent inside the
+#    engine's device models (the emulated virtio-net functions), per forwarded packet, at the
+#    nominal clock; its driver fills and reaps real virtio split rings: descriptors, available and
+#    used rings, a refill per packet, all through DMA memory the emulated IOMMU translates.
+#  - testpmd's net_null has no rings and no device: its RX takes fresh mbufs from the pool in bulk
+#    (the packet bytes are not touched) and its TX frees them in bulk. Its figure is DPDK's own
+#    forwarding core (rte_eth_rx_burst/tx_burst, mbuf pool, the io engine) with the cheapest PMD.
+# Usage: scripts/bench/l2fwd-vs-testpmd.sh [seconds per run, default 8]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+seconds=${1:-8}
+source "$root/scripts/setup.sh" >/dev/null
+
+if ! command -v dpdk-testpmd >/dev/null 2>&1; then
+  echo "l2fwd-vs-testpmd: installing dpdk-dev (dpdk-testpmd)" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends dpdk-dev >&2
+fi
+
+l2fwd_json=$(dotnet "$root/Samples/Abi.Samples.L2fwd/bin/Release/net10.0/l2fwd.dll" --duration "$seconds" --batch 32 2>/dev/null | tail -n 1)
+l2fwd=$(grep -oE '"driver_cycles_per_packet":[0-9.]+' <<<"$l2fwd_json" | cut -d: -f2)
+drops=$(grep -oE '"drops":[0-9]+' <<<"$l2fwd_json" | cut -d: -f2)
+faults=$(grep -oE '"iommu_faults":[0-9]+' <<<"$l2fwd_json" | cut -d: -f2)
+alloc=$(grep -oE '"steady_alloc_bytes":[0-9]+' <<<"$l2fwd_json" | cut -d: -f2)
+
+# testpmd quits when stdin gives it a line; it forwards on lcore 1 while lcore 0 waits for that.
+testpmd_log=$( (sleep "$seconds"; echo) | dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci --no-shconf \
+  --vdev net_null0 --vdev net_null1 --log-level=lib.eal:error -- \
+  --forward-mode=io --burst=32 --txpkts=64 --total-num-mbufs=16384 --record-core-cycles 2>&1)
+testpmd=$(grep -oE 'CPU cycles/packet=[0-9.]+' <<<"$testpmd_log" | cut -d= -f2)
+[ -n "$l2fwd" ] && [ -n "$testpmd" ] || { echo "l2fwd-vs-testpmd: a run gave no figure"; echo "$l2fwd_json"; echo "$testpmd_log" | tail -20; exit 1; }
+
+echo "l2fwd: $l2fwd_json"
+echo "testpmd: $(grep -E 'CPU cycles/packet' <<<"$testpmd_log" | sed 's/^ *//')"
+ratio=$(awk -v a="$l2fwd" -v b="$testpmd" 'BEGIN { printf "%.2f", a / b }')
+echo "l2fwd-vs-testpmd: l2fwd $l2fwd cycles/packet (drops $drops, faults $faults, steady alloc $alloc B), testpmd io-fwd net_null $testpmd cycles/packet, ratio $ratio"
