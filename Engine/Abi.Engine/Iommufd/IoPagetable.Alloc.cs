@@ -13,16 +13,9 @@ internal sealed partial class IoPagetable
     /// </summary>
     public int Holes(Span<(ulong Start, ulong Last)> destination)
     {
-        Span<(ulong Start, ulong Last)> reserved = _reserved.Count <= 32 ? stackalloc (ulong, ulong)[_reserved.Count] : new (ulong, ulong)[_reserved.Count];
-        for (int r = 0; r < reserved.Length; r++)
-        {
-            reserved[r] = (_reserved[r].Start, _reserved[r].Last);
-        }
-
-        reserved.Sort();
         int count = 0;
         ulong cursor = 0;
-        foreach ((ulong start, ulong last) in reserved)
+        foreach ((ulong start, ulong last) in _reserved.All)          // by start
         {
             if (last < cursor)
             {
@@ -191,18 +184,11 @@ internal sealed partial class IoPagetable
             found = true;
         }
 
-        foreach ((ulong start, ulong last) in _reserved)
+        if (_reserved.FirstFrom(from, hi, out ulong s, out ulong last) && (!found || s < bestStart))
         {
-            if (last >= from && start <= hi)
-            {
-                ulong s = Math.Max(start, from);
-                if (!found || s < bestStart)
-                {
-                    bestStart = s;
-                    bestLast = last;
-                    found = true;
-                }
-            }
+            bestStart = s;
+            bestLast = last;
+            found = true;
         }
 
         return found ? (bestStart, bestLast) : (ulong.MaxValue, 0);

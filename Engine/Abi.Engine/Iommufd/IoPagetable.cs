@@ -22,7 +22,7 @@ internal sealed partial class IoPagetable
 
     // Ordered by Iova, never overlapping.
     private readonly AreaTree _areas = new();
-    private readonly List<ReservedRange> _reserved = [];
+    private readonly ReservedRanges _reserved = new();
     private readonly List<HwptPagingObject> _domains = [];
     private readonly List<(ulong Start, ulong Last)> _allowed = [];
     private readonly List<AccessObject> _accesses = [];
@@ -36,8 +36,8 @@ internal sealed partial class IoPagetable
     /// <summary>The areas that intersect [<paramref name="start"/>, <paramref name="last"/>], ascending.</summary>
     public AreaRange AreasIn(ulong start, ulong last) => _areas.TrySeek(start, out AreaTree.Position first) ? new(first, last) : default;
 
-    /// <summary>Reserved ranges (inclusive) with their owners, in no particular order; changed through <see cref="AddReserved"/> and <see cref="RemoveReserved"/>.</summary>
-    public ReadOnlySpan<ReservedRange> Reserved => CollectionsMarshal.AsSpan(_reserved);
+    /// <summary>Reserved ranges (inclusive) with their owners, by start; changed through <see cref="AddReserved"/> and <see cref="RemoveReserved"/>.</summary>
+    public ReadOnlySpan<ReservedRange> Reserved => _reserved.All;
 
     /// <summary>Paging HWPTs (domains) built on this table, each mirroring every area; changed through <see cref="AddDomain"/> and <see cref="RemoveDomain"/>.</summary>
     public ReadOnlySpan<HwptPagingObject> Domains => CollectionsMarshal.AsSpan(_domains);
@@ -65,7 +65,7 @@ internal sealed partial class IoPagetable
     public void AddReserved(ReservedRange range) => _reserved.Add(range);
 
     /// <summary>Drops every reservation <paramref name="owner"/> added.</summary>
-    public void RemoveReserved(object owner) => _reserved.RemoveAll(r => ReferenceEquals(r.Owner, owner));
+    public void RemoveReserved(object owner) => _reserved.RemoveOwner(owner);
 
     /// <summary>A paging domain joins the table (iopt_table_add_domain).</summary>
     public void AddDomain(HwptPagingObject domain) => _domains.Add(domain);
@@ -118,15 +118,23 @@ internal sealed partial class IoPagetable
             return false;
         }
 
-        foreach ((ulong s, ulong l) in _allowed)
+        // Allowed ranges never overlap (ALLOW_IOVAS refuses that) and are sorted: only the last one
+        // starting at or before `last` can touch the range.
+        int lo = 0, hi = _allowed.Count;
+        while (lo < hi)
         {
-            if (s <= last && start <= l)
+            int mid = (int)((uint)(lo + hi) / 2);
+            if (_allowed[mid].Start <= last)
             {
-                return false;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
             }
         }
 
-        return true;
+        return lo == 0 || _allowed[lo - 1].Last < start;
     }
 
     /// <summary>The area that maps <paramref name="iova"/>, if any.</summary>
@@ -147,18 +155,7 @@ internal sealed partial class IoPagetable
 
     public bool IntersectsArea(ulong iova, ulong last) => TryGetFirst(iova, last, out _);
 
-    public bool IntersectsReserved(ulong iova, ulong last)
-    {
-        foreach ((ulong start, ulong end) in _reserved)
-        {
-            if (start <= last && iova <= end)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool IntersectsReserved(ulong iova, ulong last) => _reserved.Intersects(iova, last);
 
     /// <summary>
     /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
