@@ -4,6 +4,7 @@ using System.Text;
 using Abi.Engine.Iommufd;
 using Abi.Engine.Pci;
 using Abi.Engine.Process;
+using Abi.Engine.Sysfs;
 using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
@@ -166,8 +167,105 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name),
             _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
             _ when ServeFailNth && FailNthFile.Matches(name) => _files.Add(new FailNthFile(Faults)),
+            _ when SysfsView.Owns(name) => OpenSysfs(name, flags),
             _ => LinuxKernel.Instance.Open(path, flags, mode),
         };
+    }
+
+    /// <inheritdoc/>
+    public int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer)
+    {
+        EngineDiagnostics.Clear();
+        if (path.IsEmpty || path[^1] != 0)
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, "the path is not NUL-terminated");
+        }
+
+        string name = Encoding.UTF8.GetString(path[..^1]);
+        if (!SysfsView.Owns(name))
+        {
+            return LinuxKernel.Instance.ReadLink(path, buffer);
+        }
+
+        int rc = SysfsView.Resolve(SysfsTree(), name, followLast: false, out SysfsNode? node);
+        if (rc < 0)
+        {
+            return EngineDiagnostics.Fail((Errno)(-rc), $"{name}: not in the engine's sysfs");
+        }
+
+        if (node is not SysfsLink link)
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, $"{name} is not a symbolic link");
+        }
+
+        // readlink(2): the target without a NUL, cut to the buffer.
+        byte[] target = Encoding.UTF8.GetBytes(link.Target);
+        int n = Math.Min(target.Length, buffer.Length);
+        target.AsSpan(0, n).CopyTo(buffer);
+        return n;
+    }
+
+    /// <inheritdoc/>
+    public long GetDents64(int fd, Span<byte> buffer)
+    {
+        EngineDiagnostics.Clear();
+        return _files.Get(fd) is EngineFile file ? file.GetDents64(buffer) : LinuxKernel.Instance.GetDents64(fd, buffer);
+    }
+
+    private SysfsDirectory SysfsTree()
+    {
+        lock (_devices)
+        {
+            return SysfsView.Build([.. _devices], EnableUnsafeNoIommu);
+        }
+    }
+
+    // kernfs's open: a directory only read-only (EISDIR), O_DIRECTORY only on one (ENOTDIR), a
+    // write only where the attribute has a store method (EACCES), nothing created (EACCES).
+    private int OpenSysfs(string name, int flags)
+    {
+        SysfsDirectory root = SysfsTree();
+        bool noFollow = (flags & LinuxConstants.O_NOFOLLOW) != 0;
+        int rc = SysfsView.Resolve(root, name, followLast: !noFollow, out SysfsNode? node);
+        if (rc == -(int)Errno.ENOENT && (flags & LinuxConstants.O_CREAT) != 0)
+        {
+            return EngineDiagnostics.Fail(Errno.EACCES, $"{name}: sysfs creates no files");
+        }
+
+        if (rc < 0)
+        {
+            return EngineDiagnostics.Fail((Errno)(-rc), $"{name}: not in the engine's sysfs");
+        }
+
+        int access = flags & LinuxConstants.O_ACCMODE;
+        switch (node)
+        {
+            case SysfsLink:
+                return EngineDiagnostics.Fail(Errno.ELOOP, $"{name} is a symbolic link and O_NOFOLLOW was given");
+            case SysfsDirectory directory:
+                if (access != LinuxConstants.O_RDONLY)
+                {
+                    return EngineDiagnostics.Fail(Errno.EISDIR, $"{name} is a directory");
+                }
+
+                SysfsView.Resolve(root, name + "/..", followLast: true, out SysfsNode? parent);
+                return _files.Add(new SysfsDirectoryFile(name, directory, parent?.Inode ?? directory.Inode));
+            case SysfsAttribute attribute:
+                if ((flags & LinuxConstants.O_DIRECTORY) != 0)
+                {
+                    return EngineDiagnostics.Fail(Errno.ENOTDIR, $"{name} is not a directory");
+                }
+
+                bool write = access != LinuxConstants.O_RDONLY;
+                if (write && attribute.Write is null)
+                {
+                    return EngineDiagnostics.Fail(Errno.EACCES, $"{name} is read-only");
+                }
+
+                return _files.Add(new SysfsAttributeFile(name, attribute, readable: access != LinuxConstants.O_WRONLY, writable: write));
+            default:
+                return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: not in the engine's sysfs");
+        }
     }
 
     private int OpenCdev(string name)

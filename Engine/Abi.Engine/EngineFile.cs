@@ -40,6 +40,9 @@ internal abstract class EngineFile
     /// <summary>The poll events that are ready now.</summary>
     public virtual short Poll(short requested) => 0;
 
+    /// <summary>getdents64: directory records, 0 at the end; ENOTDIR for anything but a directory.</summary>
+    public virtual long GetDents64(Span<byte> buffer) => -(long)Errno.ENOTDIR;
+
     private int _references = 1;
 
     /// <summary>The last reference went (the fd was closed and nothing else holds the file): fput's release.</summary>

@@ -64,6 +64,10 @@ public sealed class BackendTests
 
         public long Write(int fd, ReadOnlySpan<byte> buffer) => throw new NotSupportedException();
 
+        public int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer) => throw new NotSupportedException();
+
+        public long GetDents64(int fd, Span<byte> buffer) => throw new NotSupportedException();
+
         public int EventFd(uint initialValue, int flags) => throw new NotSupportedException();
 
         public int Poll(Span<PollFd> fds, int timeoutMilliseconds) => throw new NotSupportedException();

@@ -41,6 +41,12 @@ public interface IKernel : IIoctlSeam
     /// <summary><c>write</c>: bytes written, or <c>-errno</c>.</summary>
     long Write(int fd, ReadOnlySpan<byte> buffer);
 
+    /// <summary><c>readlink(path, buffer)</c>: the link's target (no NUL, cut to the buffer), its length in bytes, or <c>-errno</c>; the path is NUL-terminated UTF-8.</summary>
+    int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer);
+
+    /// <summary><c>getdents64(fd, buffer)</c> on a directory fd: bytes of <c>linux_dirent64</c> records (see <see cref="DirectoryEntries"/>), 0 at the end, or <c>-errno</c>.</summary>
+    long GetDents64(int fd, Span<byte> buffer);
+
     /// <summary><c>eventfd(initval, flags)</c>: a new fd, or <c>-errno</c>.</summary>
     int EventFd(uint initialValue, int flags);
 

@@ -19,6 +19,15 @@ public static class LinuxConstants
     public const int O_NONBLOCK = S.O_NONBLOCK;
     public const int O_CLOEXEC = S.O_CLOEXEC;
 
+    /// <summary>asm-generic's value, x86_64's; arm64's asm/fcntl.h has its own (040000).</summary>
+    public const int O_DIRECTORY = S.O_DIRECTORY;
+
+    /// <summary>asm-generic's value, x86_64's; arm64's asm/fcntl.h has its own (0100000).</summary>
+    public const int O_NOFOLLOW = S.O_NOFOLLOW;
+
+    /// <summary>The access-mode bits of the open flags.</summary>
+    public const int O_ACCMODE = S.O_ACCMODE;
+
     public const int PROT_NONE = S.PROT_NONE;
     public const int PROT_READ = S.PROT_READ;
     public const int PROT_WRITE = S.PROT_WRITE;

@@ -96,6 +96,31 @@ public sealed unsafe class LinuxKernel : IKernel
     }
 
     /// <inheritdoc/>
+    public int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer)
+    {
+        if (path.IsEmpty || path[^1] != 0)
+        {
+            return -(int)Errno.EINVAL;
+        }
+
+        fixed (byte* p = path)
+        fixed (byte* b = buffer)
+        {
+            nint n = Libc.Readlink(p, b, (nuint)buffer.Length);
+            return n < 0 ? -(int)LastErrno() : (int)n;
+        }
+    }
+
+    /// <inheritdoc/>
+    public long GetDents64(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            return Restarting(&GetDentsCall, fd, p, (nuint)buffer.Length, 0);
+        }
+    }
+
+    /// <inheritdoc/>
     public int EventFd(uint initialValue, int flags)
     {
         int fd = Libc.Eventfd(initialValue, flags);
@@ -150,6 +175,8 @@ public sealed unsafe class LinuxKernel : IKernel
     private static nint ReadCall(int fd, void* buffer, nuint length, long unused) => Libc.Read(fd, (byte*)buffer, length);
 
     private static nint WriteCall(int fd, void* buffer, nuint length, long unused) => Libc.Write(fd, (byte*)buffer, length);
+
+    private static nint GetDentsCall(int fd, void* buffer, nuint length, long unused) => Libc.Getdents64(fd, (byte*)buffer, length);
 
     private static nint PollCall(int timeoutMilliseconds, void* fds, nuint count, long unused) => Libc.Poll((PollFd*)fds, count, timeoutMilliseconds);
 }

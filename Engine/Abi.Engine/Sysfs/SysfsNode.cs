@@ -1,0 +1,64 @@
+namespace Abi.Engine.Sysfs;
+
+/// <summary>A node of the engine's sysfs view: a directory, an attribute file or a symbolic link (kernfs's three kinds).</summary>
+internal abstract class SysfsNode
+{
+    /// <summary>A stable inode number for getdents64 and stat.</summary>
+    public ulong Inode { get; set; }
+}
+
+/// <summary>A directory: its entries by name, in the order they were added.</summary>
+internal sealed class SysfsDirectory : SysfsNode
+{
+    private readonly List<(string Name, SysfsNode Node)> _entries = [];
+
+    public IReadOnlyList<(string Name, SysfsNode Node)> Entries => _entries;
+
+    public SysfsNode? this[string name]
+    {
+        get
+        {
+            foreach ((string entry, SysfsNode node) in _entries)
+            {
+                if (entry == name)
+                {
+                    return node;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>The subdirectory <paramref name="name"/>, made if missing.</summary>
+    public SysfsDirectory Directory(string name)
+    {
+        if (this[name] is SysfsDirectory existing)
+        {
+            return existing;
+        }
+
+        var directory = new SysfsDirectory();
+        _entries.Add((name, directory));
+        return directory;
+    }
+
+    public void Add(string name, SysfsNode node) => _entries.Add((name, node));
+}
+
+/// <summary>
+/// An attribute: its text, read at open (kernfs fills a seq_file buffer once per open file), and what
+/// a write does when the attribute is writable (0444 attributes have none: open for writing is EACCES).
+/// </summary>
+internal sealed class SysfsAttribute(Func<string> read, Func<string, int>? write = null) : SysfsNode
+{
+    public string Read() => read();
+
+    public Func<string, int>? Write => write;
+}
+
+/// <summary>A symbolic link, its target as the kernel stores it (relative, as sysfs links are).</summary>
+internal sealed class SysfsLink(string target) : SysfsNode
+{
+    public string Target { get; } = target;
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+
+namespace Abi.Engine.Sysfs;
+
+/// <summary>
+/// The part of sysfs that describes the engine's PCI functions, laid out as a kernel lays it out
+/// (drivers/pci/pci-sysfs.c, drivers/iommu/iommu.c's iommu_groups, drivers/vfio/device_cdev.c's
+/// vfio-dev): <c>/sys/bus/pci/devices/&lt;address&gt;</c> links to <c>/sys/devices/pci0000:00/&lt;address&gt;</c>,
+/// which holds <c>vendor</c>, <c>device</c>, <c>class</c>, <c>revision</c>, <c>subsystem_vendor</c>,
+/// <c>subsystem_device</c>, <c>driver_override</c>, the <c>driver</c> and <c>iommu_group</c> links and
+/// <c>vfio-dev/vfioN/dev</c>; <c>/sys/kernel/iommu_groups/N/devices</c> links back; vfio-pci's driver
+/// directory lists what it has bound; <c>/sys/module/vfio/parameters/enable_unsafe_noiommu_mode</c> says
+/// whether no-IOMMU mode is on. The engine serves these subtrees whole (a program sees the engine's
+/// machine there, not this one's); the rest of <c>/sys</c> is the real kernel's.
+/// </summary>
+internal static class SysfsView
+{
+    /// <summary>Where the engine's view lives; anything under these is the engine's.</summary>
+    private static readonly string[] s_owned = ["/sys/bus/pci", "/sys/devices/pci0000:00", "/sys/kernel/iommu_groups", "/sys/module/vfio"];
+
+    /// <summary>The major number the engine gives VFIO cdevs (dynamic in the kernel; any free number).</summary>
+    private const int VfioCdevMajor = 511;
+
+    /// <summary>Whether <paramref name="path"/> (absolute) is in the engine's view.</summary>
+    public static bool Owns(string path)
+    {
+        foreach (string prefix in s_owned)
+        {
+            if (path == prefix || (path.StartsWith(prefix, StringComparison.Ordinal) && path[prefix.Length] == '/'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The tree as it is now, rooted at <c>/</c>.</summary>
+    public static SysfsDirectory Build(IReadOnlyList<EmulatedDevice> devices, bool noIommuEnabled)
+    {
+        var root = new SysfsDirectory();
+        SysfsDirectory sys = root.Directory("sys");
+        SysfsDirectory pciBus = sys.Directory("bus").Directory("pci");
+        SysfsDirectory busDevices = pciBus.Directory("devices");
+        SysfsDirectory vfioPci = pciBus.Directory("drivers").Directory("vfio-pci");
+        SysfsDirectory hostBridge = sys.Directory("devices").Directory("pci0000:00");
+        SysfsDirectory groups = sys.Directory("kernel").Directory("iommu_groups");
+        sys.Directory("module").Directory("vfio").Directory("parameters")
+            .Add("enable_unsafe_noiommu_mode", new SysfsAttribute(() => noIommuEnabled ? "Y\n" : "N\n"));
+
+        foreach (EmulatedDevice device in devices)
+        {
+            string name = device.PciName;
+            string group = device.Group.ToString(CultureInfo.InvariantCulture);
+            busDevices.Add(name, new SysfsLink($"../../../devices/pci0000:00/{name}"));
+            vfioPci.Add(name, new SysfsLink($"../../../../devices/pci0000:00/{name}"));
+
+            SysfsDirectory function = hostBridge.Directory(name);
+            Pci.PciConfigSpace config = device.Model.Config;
+            function.Add("vendor", Hex(() => config.VendorId, 4));
+            function.Add("device", Hex(() => config.DeviceId, 4));
+            function.Add("subsystem_vendor", Hex(() => config.Read16(Abi.Linux.Pci.Constants.PCI_SUBSYSTEM_VENDOR_ID), 4));
+            function.Add("subsystem_device", Hex(() => config.Read16(Abi.Linux.Pci.Constants.PCI_SUBSYSTEM_ID), 4));
+            function.Add("class", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_CLASS_REVISION, 4) >> 8, 6));
+            function.Add("revision", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_REVISION_ID, 1), 2));
+            function.Add("driver_override", new SysfsAttribute(() => "(null)\n", _ => -(int)Errno.EPERM));
+            function.Add("driver", new SysfsLink("../../../bus/pci/drivers/vfio-pci"));
+            function.Add("iommu_group", new SysfsLink($"../../../kernel/iommu_groups/{group}"));
+            if (!device.NoIommu)
+            {
+                function.Directory("vfio-dev").Directory($"vfio{device.Index}")
+                    .Add("dev", new SysfsAttribute(() => $"{VfioCdevMajor}:{device.Index}\n"));
+            }
+
+            SysfsDirectory groupDirectory = groups.Directory(group);
+            groupDirectory.Directory("devices").Add(name, new SysfsLink($"../../../../devices/pci0000:00/{name}"));
+            groupDirectory.Add("type", new SysfsAttribute(() => device.NoIommu ? "identity\n" : "DMA\n"));
+            if (device.NoIommu)
+            {
+                groupDirectory.Add("name", new SysfsAttribute(() => "vfio-noiommu\n"));
+            }
+        }
+
+        Number(root, 1);
+        return root;
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="path"/> from the root as the kernel's path walk does: <c>.</c> and
+    /// <c>..</c>, every link on the way followed, the last one only when <paramref name="followLast"/>.
+    /// Returns 0, <c>-ENOENT</c>, <c>-ENOTDIR</c> (a file used as a directory) or <c>-ELOOP</c>.
+    /// </summary>
+    public static int Resolve(SysfsDirectory root, string path, bool followLast, out SysfsNode? node)
+    {
+        node = null;
+        var pending = new Stack<string>(Enumerable.Reverse(Components(path)));
+        var stack = new List<SysfsDirectory> { root };
+        int links = 0;
+        SysfsNode current = root;
+        while (pending.Count > 0)
+        {
+            string part = pending.Pop();
+            if (current is not SysfsDirectory directory)
+            {
+                return -(int)Errno.ENOTDIR;
+            }
+
+            if (part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                if (stack.Count > 1)
+                {
+                    stack.RemoveAt(stack.Count - 1);
+                }
+
+                current = stack[^1];
+                continue;
+            }
+
+            SysfsNode? next = directory[part];
+            if (next is null)
+            {
+                return -(int)Errno.ENOENT;
+            }
+
+            if (next is SysfsLink link && (pending.Count > 0 || followLast))
+            {
+                if (++links > 40)
+                {
+                    return -(int)Errno.ELOOP;                // MAXSYMLINKS
+                }
+
+                // The target is read relative to the link's directory (or from the root when absolute).
+                if (link.Target.StartsWith('/'))
+                {
+                    stack.RemoveRange(1, stack.Count - 1);
+                    current = root;
+                }
+
+                foreach (string component in Enumerable.Reverse(Components(link.Target)))
+                {
+                    pending.Push(component);
+                }
+
+                continue;
+            }
+
+            current = next;
+            if (next is SysfsDirectory child)
+            {
+                stack.Add(child);
+            }
+        }
+
+        node = current;
+        return 0;
+    }
+
+    private static string[] Components(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+
+    private static SysfsAttribute Hex(Func<uint> value, int digits) => new(() => "0x" + value().ToString("x" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + "\n");
+
+    private static SysfsAttribute Hex(Func<ushort> value, int digits) => Hex(() => (uint)value(), digits);
+
+    // Inode numbers in tree order: the same tree built twice numbers its nodes the same.
+    private static ulong Number(SysfsNode node, ulong next)
+    {
+        node.Inode = next++;
+        if (node is SysfsDirectory directory)
+        {
+            foreach ((string _, SysfsNode child) in directory.Entries)
+            {
+                next = Number(child, next);
+            }
+        }
+
+        return next;
+    }
+}
