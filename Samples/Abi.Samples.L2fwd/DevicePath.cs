@@ -1,12 +1,13 @@
-using System.Text.RegularExpressions;
+using Abi.Runtime.Kernel;
+using Abi.Runtime.Pci;
 
 namespace Abi.Samples.L2fwd;
 
-/// <summary>Turns what the user typed (a VFIO cdev path or a PCI address) into a cdev path.</summary>
-public static partial class DevicePath
+/// <summary>Turns what the user typed (a VFIO cdev path or a PCI address) into a cdev path, through the runtime's PCI discovery.</summary>
+public static class DevicePath
 {
-    /// <summary>A cdev path is returned as is; a PCI address (0000:00:03.0) is looked up under /sys/bus/pci/devices/ADDRESS/vfio-dev/.</summary>
-    public static string Resolve(string device)
+    /// <summary>A cdev path is returned as is; a PCI address (<c>0000:00:03.0</c> or <c>00:03.0</c>) is looked up in sysfs.</summary>
+    public static string Resolve(string device, IKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.StartsWith('/'))
@@ -14,19 +15,19 @@ public static partial class DevicePath
             return device;
         }
 
-        string address = PciAddress().IsMatch(device) ? device : $"0000:{device}";
-        if (!PciAddress().IsMatch(address))
+        if (!PciAddress.TryParse(device, out PciAddress address))
         {
             throw new ArgumentException($"'{device}' is neither a path nor a PCI address (0000:00:03.0)");
         }
 
-        string vfioDev = $"/sys/bus/pci/devices/{address}/vfio-dev";
-        string? name = Directory.Exists(vfioDev) ? Directory.EnumerateDirectories(vfioDev, "vfio*").Select(Path.GetFileName).FirstOrDefault() : null;
-        return name is null
-            ? throw new ArgumentException($"{address} has no VFIO cdev ({vfioDev} is missing): bind it to vfio-pci, on a kernel with CONFIG_VFIO_DEVICE_CDEV")
-            : $"/dev/vfio/devices/{name}";
-    }
+        PciFunction function = PciFunction.Find(address, kernel)
+            ?? throw new ArgumentException($"{address}: no such PCI function in {PciFunction.DevicesPath}");
+        if (function.Driver != "vfio-pci")
+        {
+            throw new ArgumentException($"{address} is bound to {function.Driver ?? "no driver"}, not vfio-pci");
+        }
 
-    [GeneratedRegex("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$")]
-    private static partial Regex PciAddress();
+        return function.VfioCdev
+            ?? throw new ArgumentException($"{address} has no VFIO cdev (no vfio-dev in sysfs): the kernel lacks CONFIG_VFIO_DEVICE_CDEV");
+    }
 }

@@ -44,7 +44,7 @@ public static class ForwardingApp
         PortSet ports;
         try
         {
-            ports = PortSet.Open(kernel, paths.Select(DevicePath.Resolve).ToArray());
+            ports = PortSet.Open(kernel, paths.Select(p => DevicePath.Resolve(p, kernel)).ToArray());
         }
         catch (Exception e) when (e is IoctlException or SyscallException or InvalidOperationException or ArgumentException or TimeoutException)
         {
