@@ -24,7 +24,10 @@ public static class DevicePath
             ?? throw new ArgumentException($"{address}: no such PCI function in {PciFunction.DevicesPath}");
         if (function.Driver != "vfio-pci")
         {
-            throw new ArgumentException($"{address} is bound to {function.Driver ?? "no driver"}, not vfio-pci");
+            throw new ArgumentException(
+                $"{address} is bound to {function.Driver ?? "no driver"}, not vfio-pci; bind it to vfio-pci: echo vfio-pci > /sys/bus/pci/devices/{address}/driver_override" +
+                (function.Driver is null ? string.Empty : $"; echo {address} > /sys/bus/pci/drivers/{function.Driver}/unbind") +
+                $"; echo {address} > /sys/bus/pci/drivers_probe");
         }
 
         return function.VfioCdev

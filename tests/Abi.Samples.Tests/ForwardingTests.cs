@@ -108,6 +108,12 @@ public sealed class ForwardingAppTests
     {
         (int code, _, string output) = RunAppWithOutput(["--backend", "kernel", "--devices", "0000:7f:1f.7", "0000:7f:1f.6"], expectSummary: false);
         Assert.Equal(1, code);
+        Assert.Contains("0000:7f:1f.7: no such PCI function", output, StringComparison.Ordinal);
+
+        // A function this machine has, with its own driver (or none): what to do about it.
+        string real = Path.GetFileName(Directory.GetFileSystemEntries("/sys/bus/pci/devices").Order(StringComparer.Ordinal).First());
+        (code, _, output) = RunAppWithOutput(["--backend", "kernel", "--devices", real, real], expectSummary: false);
+        Assert.Equal(1, code);
         Assert.Contains("bind it to vfio-pci", output, StringComparison.Ordinal);
     }
 
