@@ -167,6 +167,33 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_readlink")]
+    private static int ReadLink(byte* path, byte* buffer, nuint size)
+    {
+        try
+        {
+            int length = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(path).Length;
+            return Traced(Kernel.ReadLink(new ReadOnlySpan<byte>(path, length + 1), new Span<byte>(buffer, Clamp(size))), "readlink", path);
+        }
+        catch (Exception e)
+        {
+            return Crashed("readlink", e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_getdents64")]
+    private static nint GetDents64(int fd, byte* buffer, nuint count)
+    {
+        try
+        {
+            return (nint)Kernel.GetDents64(fd, new Span<byte>(buffer, Clamp(count)));
+        }
+        catch (Exception e)
+        {
+            return Crashed("getdents64", e);
+        }
+    }
+
     private static void MarkDescriptor(int fd, bool open)
     {
         if ((uint)fd < (uint)s_fdCount)

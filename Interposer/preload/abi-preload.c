@@ -9,6 +9,7 @@
 // loaded with dlopen on the first engine open, so a program that never touches an engine path
 // never starts a runtime, and the kselftest harness's per-test fork()s each start their own.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,8 @@ struct engine_api {
     long (*pwrite)(int fd, const void *buf, size_t count, long offset);
     long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
+    int (*readlink)(const char *path, char *buf, size_t size);
+    long (*getdents64)(int fd, void *buf, size_t count);
 };
 static struct engine_api api;
 
@@ -82,6 +86,13 @@ struct libc_api {
     void *(*mremap)(void *, size_t, size_t, int, ...);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+    ssize_t (*readlink)(const char *, char *, size_t);
+    ssize_t (*readlinkat)(int, const char *, char *, size_t);
+    DIR *(*opendir)(const char *);
+    struct dirent *(*readdir)(DIR *);
+    struct dirent64 *(*readdir64)(DIR *);
+    int (*closedir)(DIR *);
+    int (*dirfd)(DIR *);
 };
 static struct libc_api real;
 
@@ -120,6 +131,13 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.mremap = next_symbol("mremap");
     real.poll = next_symbol("poll");
     real.ppoll = next_symbol("ppoll");
+    real.readlink = next_symbol("readlink");
+    real.readlinkat = next_symbol("readlinkat");
+    real.opendir = next_symbol("opendir");
+    real.readdir = next_symbol("readdir");
+    real.readdir64 = next_symbol("readdir64");
+    real.closedir = next_symbol("closedir");
+    real.dirfd = next_symbol("dirfd");
 }
 
 static int is_fail_nth_path(const char *path)
@@ -148,10 +166,25 @@ static const char *absolute_path(int dirfd, const char *path, char *buffer, size
     return buffer;
 }
 
+// path is prefix itself or lies below it.
+static int under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+// The sysfs subtrees the engine serves whole (its machine's PCI functions, IOMMU groups, vfio's
+// parameters); the rest of /sys stays the real kernel's.
+static int is_engine_sysfs_path(const char *path)
+{
+    return path && (under(path, "/sys/bus/pci") || under(path, "/sys/devices/pci0000:00") ||
+                    under(path, "/sys/kernel/iommu_groups") || under(path, "/sys/module/vfio"));
+}
+
 static int is_engine_path(const char *path)
 {
     return path && (strcmp(path, "/dev/iommu") == 0 || strcmp(path, "/dev/vfio") == 0 ||
-                    strncmp(path, "/dev/vfio/", 10) == 0);
+                    strncmp(path, "/dev/vfio/", 10) == 0 || is_engine_sysfs_path(path));
 }
 
 static int is_engine_fd(int fd)
@@ -199,9 +232,11 @@ static int load_engine(void)
             BIND(pwrite, "abi_engine_pwrite");
             BIND(mmap, "abi_engine_mmap");
             BIND(poll, "abi_engine_poll");
+            BIND(readlink, "abi_engine_readlink");
+            BIND(getdents64, "abi_engine_getdents64");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.mmap || !api.poll) {
+                !api.pread || !api.pwrite || !api.mmap || !api.poll || !api.readlink || !api.getdents64) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
                 in_engine++;
@@ -454,4 +489,134 @@ int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout, const
     // The engine's poll takes milliseconds; the signal mask is not applied to engine waits.
     int ms = timeout ? (int)(timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000) : -1;
     return (int)ENGINE_CALL(api.poll(fds, nfds, ms));
+}
+
+ssize_t readlink(const char *path, char *buf, size_t size)
+{
+    if (in_engine || !is_engine_sysfs_path(path))
+        return real.readlink(path, buf, size);
+    if (engine_state == 1 && engine_inherited) {
+        errno = EIO;
+        return -1;
+    }
+    if (load_engine() != 1) {
+        errno = ENOENT;
+        return -1;
+    }
+    return ENGINE_CALL(api.readlink(path, buf, size));
+}
+
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+    if (!in_engine && path[0] == '/' && is_engine_sysfs_path(path))
+        return readlink(path, buf, size);
+    return real.readlinkat(dirfd, path, buf, size);
+}
+
+// A directory stream over an engine directory: glibc's opendir and readdir reach the kernel through
+// internal calls no preload can see, so engine directories get streams of their own, told apart
+// from glibc's by a registry of the streams this shim handed out.
+struct engine_dir {
+    int fd;
+    int position, length;
+    char records[4096];
+    struct dirent64 entry;
+};
+
+#define ENGINE_DIR_LIMIT 64
+static struct engine_dir *engine_dirs[ENGINE_DIR_LIMIT];
+static pthread_mutex_t engine_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct engine_dir *as_engine_dir(DIR *stream)
+{
+    struct engine_dir *found = NULL;
+    pthread_mutex_lock(&engine_dirs_lock);
+    for (int i = 0; i < ENGINE_DIR_LIMIT && !found; i++)
+        if (engine_dirs[i] == (struct engine_dir *)stream)
+            found = engine_dirs[i];
+    pthread_mutex_unlock(&engine_dirs_lock);
+    return found;
+}
+
+DIR *opendir(const char *path)
+{
+    if (in_engine || !is_engine_sysfs_path(path))
+        return real.opendir(path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct engine_dir *dir = calloc(1, sizeof(*dir));
+    int slot = -1;
+    pthread_mutex_lock(&engine_dirs_lock);
+    for (int i = 0; i < ENGINE_DIR_LIMIT && dir && slot < 0; i++)
+        if (!engine_dirs[i]) {
+            engine_dirs[i] = dir;
+            slot = i;
+        }
+    pthread_mutex_unlock(&engine_dirs_lock);
+    if (slot < 0) {
+        free(dir);
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    dir->fd = fd;
+    return (DIR *)dir;
+}
+
+struct dirent64 *readdir64(DIR *stream)
+{
+    struct engine_dir *dir = as_engine_dir(stream);
+    if (!dir)
+        return real.readdir64(stream);
+    if (dir->position >= dir->length) {
+        if (!engine_here())
+            return NULL;
+        long n = ENGINE_CALL(api.getdents64(dir->fd, dir->records, sizeof(dir->records)));
+        if (n <= 0)
+            return NULL; // the end (errno untouched), or the error in errno
+        dir->length = (int)n;
+        dir->position = 0;
+    }
+    // linux_dirent64 and glibc's struct dirent64 share their layout up to the name.
+    const char *record = dir->records + dir->position;
+    unsigned short size;
+    memcpy(&size, record + offsetof(struct dirent64, d_reclen), sizeof(size));
+    size_t name_room = size - offsetof(struct dirent64, d_name);
+    if (name_room > sizeof(dir->entry.d_name))
+        name_room = sizeof(dir->entry.d_name);
+    memcpy(&dir->entry, record, offsetof(struct dirent64, d_name));
+    memcpy(dir->entry.d_name, record + offsetof(struct dirent64, d_name), name_room);
+    dir->entry.d_name[sizeof(dir->entry.d_name) - 1] = '\0';
+    dir->position += size;
+    return &dir->entry;
+}
+
+// x86_64: struct dirent is struct dirent64.
+struct dirent *readdir(DIR *stream)
+{
+    if (!as_engine_dir(stream))
+        return real.readdir(stream);
+    return (struct dirent *)readdir64(stream);
+}
+
+int closedir(DIR *stream)
+{
+    struct engine_dir *dir = as_engine_dir(stream);
+    if (!dir)
+        return real.closedir(stream);
+    pthread_mutex_lock(&engine_dirs_lock);
+    for (int i = 0; i < ENGINE_DIR_LIMIT; i++)
+        if (engine_dirs[i] == dir)
+            engine_dirs[i] = NULL;
+    pthread_mutex_unlock(&engine_dirs_lock);
+    int rc = close(dir->fd);
+    free(dir);
+    return rc;
+}
+
+int dirfd(DIR *stream)
+{
+    struct engine_dir *dir = as_engine_dir(stream);
+    return dir ? dir->fd : real.dirfd(stream);
 }

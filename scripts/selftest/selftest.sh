@@ -48,6 +48,18 @@ else
   exit 1
 fi
 
+# A C program finds the engine's PCI functions as VFIO libraries do (opendir/readdir of
+# /sys/bus/pci/devices, attribute files, readlink of driver and iommu_group, vfio-dev, the group's
+# members) and opens their cdevs: the engine's sysfs view through the interposer.
+gcc -O2 -Wall -Wextra -Werror -o "$out/pci-probe" "$root/Interposer/examples/pci-probe.c"
+ABI_ENGINE_DEVICES=edu,virtio-net-pair LD_PRELOAD="$preload" "$out/pci-probe" > "$out/pci-probe.engine.txt"
+if diff -u "$root/Interposer/examples/pci-probe.engine.expected" "$out/pci-probe.engine.txt"; then
+  echo "selftest: pci-probe on the engine's sysfs: $(wc -l < "$out/pci-probe.engine.txt") lines as expected"
+else
+  echo "selftest: the engine's sysfs view differs from Interposer/examples/pci-probe.engine.expected (diff above)"
+  exit 1
+fi
+
 # The hugepage variants need free 2 MiB pages (the real-kernel run reserves them on its command line).
 # Raised for the run when this user may, put back afterwards.
 pool=/proc/sys/vm/nr_hugepages

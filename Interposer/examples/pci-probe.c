@@ -1,0 +1,112 @@
+// A plain C look at the PCI functions a machine offers to VFIO, the way VFIO user-space libraries
+// find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
+// attribute files, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/,
+// and the group's members listed. One line per fact, sorted, so that runs compare.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+// The entries of a directory without . and .., sorted; the count, or -1 with errno.
+static int list(const char *path, char names[][64], int room)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) && n < room)
+        if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
+            snprintf(names[n++], 64, "%.63s", entry->d_name);
+    closedir(dir);
+    qsort(names, (size_t)n, 64, by_name);
+    return n;
+}
+
+static void attribute(const char *function, const char *name)
+{
+    char path[512], text[128] = "";
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", function, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        printf("%s %s: errno %d\n", function, name, errno);
+        return;
+    }
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    printf("%s %s: %s\n", function, name, text);
+}
+
+static void link_name(const char *function, const char *name)
+{
+    char path[512], target[256];
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", function, name);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) {
+        printf("%s %s: errno %d\n", function, name, errno);
+        return;
+    }
+    target[n] = '\0';
+    printf("%s %s -> %s\n", function, name, target);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    static char functions[64][64];
+    int count = list("/sys/bus/pci/devices", functions, 64);
+    if (count < 0) {
+        printf("/sys/bus/pci/devices: errno %d\n", errno);
+        return 1;
+    }
+    printf("functions: %d\n", count);
+    for (int i = 0; i < count; i++) {
+        const char *f = functions[i];
+        attribute(f, "vendor");
+        attribute(f, "device");
+        attribute(f, "class");
+        link_name(f, "driver");
+        link_name(f, "iommu_group");
+        char path[512];
+        static char cdevs[64][64];
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.63s/vfio-dev", f);
+        int n = list(path, cdevs, 64);
+        for (int c = 0; c < n; c++) {
+            char node[128];
+            snprintf(node, sizeof(node), "/dev/vfio/devices/%.63s", cdevs[c]);
+            int fd = open(node, O_RDWR | O_CLOEXEC);
+            printf("%s cdev %s: %s\n", f, node, fd >= 0 ? "opens" : strerror(errno));
+            if (fd >= 0)
+                close(fd);
+        }
+        char group[256];
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.63s/iommu_group", f);
+        ssize_t g = readlink(path, group, sizeof(group) - 1);
+        if (g > 0) {
+            group[g] = '\0';
+            static char members[64][64];
+            snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/devices", strrchr(group, '/') + 1);
+            int m = list(path, members, 64);
+            for (int k = 0; k < m; k++)
+                printf("%s group member %s\n", f, members[k]);
+        }
+    }
+    char mode[8] = "";
+    int fd = open("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode", O_RDONLY);
+    if (fd >= 0 && read(fd, mode, sizeof(mode) - 1) > 0)
+        printf("enable_unsafe_noiommu_mode: %c\n", mode[0]);
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
