@@ -262,6 +262,11 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
                     return EngineDiagnostics.Fail(Errno.EACCES, $"{name} is read-only");
                 }
 
+                if (access != LinuxConstants.O_WRONLY && !attribute.Readable)
+                {
+                    return EngineDiagnostics.Fail(Errno.EACCES, $"{name} is write-only");
+                }
+
                 return _files.Add(new SysfsAttributeFile(name, attribute, readable: access != LinuxConstants.O_WRONLY, writable: write));
             default:
                 return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: not in the engine's sysfs");
@@ -273,7 +278,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         EmulatedDevice? node;
         lock (_devices)
         {
-            node = _devices.Find(d => d.CdevPath == name);
+            node = _devices.Find(d => d.CdevPath == name && d.BoundToVfio);
         }
 
         return node is null || node.NoIommu
@@ -286,7 +291,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         EmulatedDevice? node;
         lock (_devices)
         {
-            node = _devices.Find(d => d.GroupPath == name);
+            node = _devices.Find(d => d.GroupPath == name && d.BoundToVfio);
         }
 
         if (node is null)

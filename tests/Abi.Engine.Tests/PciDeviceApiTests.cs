@@ -139,6 +139,42 @@ public sealed class PciDeviceApiTests
     }
 
     [Fact]
+    public void Release_AndBind_MoveTheFunctionOutOfVfio_AndBack()
+    {
+        var kernel = new EmulatedKernel();
+        kernel.AddDevice(new EduDevice());
+        var address = PciAddress.Parse("0000:00:03.0");
+
+        // Busy while open: the kernel's unbind would wait for the fds; the engine says EBUSY.
+        using (VfioPciDevice open = VfioPciDevice.Open(address, VfioIommuMode.Iommufd, kernel))
+        {
+            var busy = Assert.Throws<VfioSetupException>(() => VfioPciDriver.Release(address, kernel));
+            Assert.Contains("EBUSY", busy.Message, StringComparison.Ordinal);
+        }
+
+        VfioPciDriver.Release(address, kernel);
+        PciFunction released = PciFunction.Find(address, kernel)!;
+        Assert.Null(released.Driver);                                         // the engine has no other driver to take it
+        Assert.Null(released.VfioCdev);
+        Assert.Equal(0, released.IommuGroup);                                 // the IOMMU group stays; VFIO's nodes go
+        Assert.Equal(-(int)Errno.ENOENT, kernel.Open("/dev/vfio/devices/vfio0\0"u8, LinuxConstants.O_RDWR, 0));
+        Assert.Equal(-(int)Errno.ENOENT, kernel.Open("/dev/vfio/0\0"u8, LinuxConstants.O_RDWR, 0));
+        var refused = Assert.Throws<VfioSetupException>(() => VfioPciDevice.Open(address, VfioIommuMode.Iommufd, kernel));
+        Assert.Contains("bound to no driver", refused.Message, StringComparison.Ordinal);
+
+        // vfio-pci matches only through driver_override: a bare bind is ENODEV.
+        Assert.Equal(-(int)Errno.ENODEV, Write(kernel, "/sys/bus/pci/drivers/vfio-pci/bind", "0000:00:03.0\n"));
+        Assert.Equal(-(int)Errno.EACCES, kernel.Open("/sys/bus/pci/drivers/vfio-pci/bind\0"u8, LinuxConstants.O_RDONLY, 0));   // write-only
+
+        Assert.Null(VfioPciDriver.Bind(address, kernel));                    // it had no driver
+        Assert.Equal("vfio-pci", PciFunction.Find(address, kernel)!.Driver);
+        Assert.Equal("vfio-pci", ReadAttribute(kernel, "/sys/bus/pci/devices/0000:00:03.0/driver_override"));
+        using VfioPciDevice again = VfioPciDevice.Open(address, VfioIommuMode.Type1v2, kernel);
+        Assert.Equal(-(int)Errno.EBUSY, Write(kernel, "/sys/bus/pci/drivers/vfio-pci/bind", "0000:00:03.0"));     // has a driver
+        Assert.Equal(-(int)Errno.ENODEV, Write(kernel, "/sys/bus/pci/drivers_probe", "0000:00:1f.0"));
+    }
+
+    [Fact]
     public void RealSysfs_IsReadTheSameWay_AndAFunctionWithoutVfioIsRefusedWithItsDriver()
     {
         // This machine's own PCI functions, through the real kernel, against what .NET's file API reads.
@@ -201,6 +237,28 @@ public sealed class PciDeviceApiTests
         answers.Add("read at its end: " + kernel.Read(vendor, buffer));
         kernel.Close(vendor);
         return answers;
+    }
+
+    private static int Write(EmulatedKernel kernel, string path, string text)
+    {
+        int fd = kernel.Open(Z(path), LinuxConstants.O_WRONLY, 0);
+        if (fd < 0)
+        {
+            return fd;
+        }
+
+        long n = kernel.Write(fd, Encoding.ASCII.GetBytes(text));
+        kernel.Close(fd);
+        return n < 0 ? (int)n : 0;
+    }
+
+    private static string ReadAttribute(EmulatedKernel kernel, string path)
+    {
+        int fd = kernel.Open(Z(path), LinuxConstants.O_RDONLY, 0);
+        byte[] buffer = new byte[64];
+        long n = kernel.Read(fd, buffer);
+        kernel.Close(fd);
+        return Encoding.ASCII.GetString(buffer, 0, (int)n).TrimEnd('\n');
     }
 
     private static string OpenRc(IKernel kernel, string path, int flags)

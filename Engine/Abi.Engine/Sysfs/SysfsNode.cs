@@ -48,11 +48,14 @@ internal sealed class SysfsDirectory : SysfsNode
 
 /// <summary>
 /// An attribute: its text, read at open (kernfs fills a seq_file buffer once per open file), and what
-/// a write does when the attribute is writable (0444 attributes have none: open for writing is EACCES).
+/// a write does when the attribute is writable. An attribute without a show method (0200: bind,
+/// unbind) cannot be opened for reading, one without a store method (0444) not for writing: EACCES.
 /// </summary>
-internal sealed class SysfsAttribute(Func<string> read, Func<string, int>? write = null) : SysfsNode
+internal sealed class SysfsAttribute(Func<string>? read, Func<string, int>? write = null) : SysfsNode
 {
-    public string Read() => read();
+    public bool Readable => read is not null;
+
+    public string Read() => read?.Invoke() ?? string.Empty;
 
     public Func<string, int>? Write => write;
 }

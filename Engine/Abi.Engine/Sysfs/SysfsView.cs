@@ -50,12 +50,20 @@ internal static class SysfsView
         sys.Directory("module").Directory("vfio").Directory("parameters")
             .Add("enable_unsafe_noiommu_mode", new SysfsAttribute(() => noIommuEnabled ? "Y\n" : "N\n"));
 
+        // Binding (drivers/base/bus.c: bind_store, unbind_store, drivers_probe_store; drivers/pci/pci-sysfs.c: driver_override).
+        pciBus.Add("drivers_probe", new SysfsAttribute(null, text => Probe(devices, text)));
+        vfioPci.Add("bind", new SysfsAttribute(null, text => Bind(devices, text)));
+        vfioPci.Add("unbind", new SysfsAttribute(null, text => Unbind(devices, text)));
+
         foreach (EmulatedDevice device in devices)
         {
             string name = device.PciName;
             string group = device.Group.ToString(CultureInfo.InvariantCulture);
             busDevices.Add(name, new SysfsLink($"../../../devices/pci0000:00/{name}"));
-            vfioPci.Add(name, new SysfsLink($"../../../../devices/pci0000:00/{name}"));
+            if (device.BoundToVfio)
+            {
+                vfioPci.Add(name, new SysfsLink($"../../../../devices/pci0000:00/{name}"));
+            }
 
             SysfsDirectory function = hostBridge.Directory(name);
             Pci.PciConfigSpace config = device.Model.Config;
@@ -65,10 +73,14 @@ internal static class SysfsView
             function.Add("subsystem_device", Hex(() => config.Read16(Abi.Linux.Pci.Constants.PCI_SUBSYSTEM_ID), 4));
             function.Add("class", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_CLASS_REVISION, 4) >> 8, 6));
             function.Add("revision", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_REVISION_ID, 1), 2));
-            function.Add("driver_override", new SysfsAttribute(() => "(null)\n", _ => -(int)Errno.EPERM));
-            function.Add("driver", new SysfsLink("../../../bus/pci/drivers/vfio-pci"));
+            function.Add("driver_override", new SysfsAttribute(() => (device.DriverOverride ?? "(null)") + "\n", text => SetOverride(device, text)));
+            if (device.BoundToVfio)
+            {
+                function.Add("driver", new SysfsLink("../../../bus/pci/drivers/vfio-pci"));
+            }
+
             function.Add("iommu_group", new SysfsLink($"../../../kernel/iommu_groups/{group}"));
-            if (!device.NoIommu)
+            if (!device.NoIommu && device.BoundToVfio)
             {
                 function.Directory("vfio-dev").Directory($"vfio{device.Index}")
                     .Add("dev", new SysfsAttribute(() => $"{VfioCdevMajor}:{device.Index}\n"));
@@ -160,6 +172,111 @@ internal static class SysfsView
 
         node = current;
         return 0;
+    }
+
+    // driver_set_override (drivers/base/driver.c): one trailing newline dropped; empty clears.
+    private static int SetOverride(EmulatedDevice device, string text)
+    {
+        string value = text.EndsWith('\n') ? text[..^1] : text;
+        if (value.Length >= Runtime.Kernel.LinuxConstants.PageSize || value.Contains('\n', StringComparison.Ordinal))
+        {
+            return -(int)Errno.EINVAL;
+        }
+
+        lock (device.Sync)
+        {
+            device.DriverOverride = value.Length == 0 ? null : value;
+        }
+
+        return 0;
+    }
+
+    // bind_store: vfio-pci has no static ids, so it matches a function only through driver_override;
+    // no match is ENODEV, a function with a driver EBUSY (device_driver_attach).
+    private static int Bind(IReadOnlyList<EmulatedDevice> devices, string text)
+    {
+        if (Named(devices, text) is not EmulatedDevice device)
+        {
+            return -(int)Errno.ENODEV;
+        }
+
+        lock (device.Sync)
+        {
+            if (device.DriverOverride != "vfio-pci")
+            {
+                return -(int)Errno.ENODEV;
+            }
+
+            if (device.BoundToVfio)
+            {
+                return -(int)Errno.EBUSY;
+            }
+
+            device.BoundToVfio = true;
+            return 0;
+        }
+    }
+
+    // unbind_store: only a function this driver has (ENODEV otherwise). The kernel's vfio-pci remove
+    // then waits until every fd on the device is closed; the engine refuses with EBUSY instead, as a
+    // wait inside a write would hang a single-threaded caller.
+    private static int Unbind(IReadOnlyList<EmulatedDevice> devices, string text)
+    {
+        if (Named(devices, text) is not EmulatedDevice device)
+        {
+            return -(int)Errno.ENODEV;
+        }
+
+        lock (device.Sync)
+        {
+            if (!device.BoundToVfio)
+            {
+                return -(int)Errno.ENODEV;
+            }
+
+            if (device.InUse)
+            {
+                return -(int)Errno.EBUSY;
+            }
+
+            device.BoundToVfio = false;
+            return 0;
+        }
+    }
+
+    // drivers_probe_store: ENODEV for an unknown name; otherwise a probe, which binds vfio-pci when
+    // driver_override names it. The engine has no other drivers: without an override nothing binds.
+    private static int Probe(IReadOnlyList<EmulatedDevice> devices, string text)
+    {
+        if (Named(devices, text) is not EmulatedDevice device)
+        {
+            return -(int)Errno.ENODEV;
+        }
+
+        lock (device.Sync)
+        {
+            if (!device.BoundToVfio && device.DriverOverride == "vfio-pci")
+            {
+                device.BoundToVfio = true;
+            }
+        }
+
+        return 0;
+    }
+
+    // sysfs_streq: a trailing newline on either side does not count.
+    private static EmulatedDevice? Named(IReadOnlyList<EmulatedDevice> devices, string text)
+    {
+        string name = text.EndsWith('\n') ? text[..^1] : text;
+        foreach (EmulatedDevice device in devices)
+        {
+            if (device.PciName == name)
+            {
+                return device;
+            }
+        }
+
+        return null;
     }
 
     private static string[] Components(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);

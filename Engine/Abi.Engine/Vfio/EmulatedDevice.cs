@@ -36,4 +36,16 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
 
     /// <summary>Whether the group file is open (a cdev bind is then EBUSY).</summary>
     public bool GroupOpen => OpenGroup is not null;
+
+    /// <summary>
+    /// Whether vfio-pci has the function (it has, from registration on). Unbound, the function keeps
+    /// its IOMMU group but VFIO shows nothing of it: no cdev, no <c>/dev/vfio/G</c>, no driver link.
+    /// </summary>
+    public bool BoundToVfio { get; set; } = true;
+
+    /// <summary>sysfs <c>driver_override</c>: the one driver a probe may bind (null: any that matches).</summary>
+    public string? DriverOverride { get; set; }
+
+    /// <summary>Whether a device fd or the group holds the function (an unbind then waits in the kernel; the engine refuses it).</summary>
+    public bool InUse => Owner is not null || GroupOpen;
 }

@@ -30,6 +30,26 @@ internal static class Sysfs
         }
     }
 
+    /// <summary>Writes <paramref name="text"/> to an attribute in one write: 0, or <c>-errno</c> from the open or the write.</summary>
+    public static int WriteText(IKernel kernel, string path, string text)
+    {
+        int fd = kernel.Open(Encoding.UTF8.GetBytes(path + "\0"), LinuxConstants.O_WRONLY | LinuxConstants.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            return fd;
+        }
+
+        try
+        {
+            long n = kernel.Write(fd, Encoding.UTF8.GetBytes(text));
+            return n < 0 ? (int)n : 0;
+        }
+        finally
+        {
+            kernel.Close(fd);
+        }
+    }
+
     /// <summary>A symbolic link's target as stored (often relative), or null when the path is not a link.</summary>
     public static string? ReadLink(IKernel kernel, string path)
     {
