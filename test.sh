@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest on the
-# engine (through the LD_PRELOAD interposer), the QEMU conformance run, and a fixed-seed
-# differential fuzzing campaign (the same random ioctl streams on the kernel in QEMU and on the engine).
+# Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest and
+# its VFIO selftests on the engine (through the LD_PRELOAD interposer), the QEMU conformance run, and
+# a fixed-seed differential fuzzing campaign (the same random ioctl streams on the kernel in QEMU and
+# on the engine).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -33,6 +34,13 @@ selftest=${PIPESTATUS[0]}
 set -e
 selftest_line=$(grep -E '^selftest: iommufd.c' "$log" || echo "selftest: did not finish (exit $selftest)")
 
+# The kernel's VFIO selftests (linux-source-7.3), unmodified, on the engine through the interposer.
+set +e
+"$ABI_ROOT/scripts/selftest/vfio.sh" 2>&1 | tee "$log"
+vfio=${PIPESTATUS[0]}
+set -e
+vfio_line=$(grep -E '^vfio selftest: pass:' "$log" || echo "vfio selftest: did not finish (exit $vfio)")
+
 # The real-kernel conformance run under QEMU (builds the kernel once, about 7-12 minutes on 2 cores).
 set +e
 "$ABI_ROOT/scripts/qemu/conformance.sh" 2>&1 | tee "$log"
@@ -48,8 +56,10 @@ set -e
 fuzz_line=$(grep -E '^fuzz: ' "$log" || echo "fuzz: did not finish (exit $fuzz)")
 echo "$conformance_line"
 echo "$selftest_line"
+echo "$vfio_line"
 echo "$fuzz_line"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$selftest" -eq 0 ] || exit "$selftest"
+[ "$vfio" -eq 0 ] || exit "$vfio"
 [ "$conformance" -eq 0 ] || exit "$conformance"
 exit "$fuzz"

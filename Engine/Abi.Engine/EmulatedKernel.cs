@@ -81,6 +81,39 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     public bool ServeFailNth { get; set; }
 
+    /// <summary>
+    /// Whether <c>mmap</c> of a register BAR gives inaccessible pages whose faults the caller turns into
+    /// register accesses (<see cref="MmioAccess"/>), rather than ENODEV. On for C programs under the
+    /// interposer, whose fault handler does that; off for C# drivers, which use MapRegion.
+    /// </summary>
+    public bool TrapBarMappings { get; set; }
+
+    private readonly BarTraps _barTraps = new();
+
+    /// <summary>
+    /// A load or store of <paramref name="size"/> bytes that faulted at <paramref name="address"/> in a
+    /// trapped BAR mapping: performed on the device model (a store writes <paramref name="value"/>, a
+    /// load returns into it). False when no trapped mapping covers the address.
+    /// </summary>
+    public bool MmioAccess(ulong address, int size, bool write, ref ulong value)
+    {
+        if (size is not (1 or 2 or 4 or 8) || !_barTraps.TryFind(address, size, out IMmioHandler? handler, out long offset))
+        {
+            return false;
+        }
+
+        if (write)
+        {
+            handler!.Write(offset, size, value);
+        }
+        else
+        {
+            value = handler!.Read(offset, size);
+        }
+
+        return true;
+    }
+
     /// <summary>Told (fd, open) whenever an engine fd is handed out or released, including fds made inside ioctls.</summary>
     public Action<int, bool>? DescriptorsChanged
     {
@@ -408,6 +441,24 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
             return mapped;
         }
 
+        if (TrapBarMappings && file is VfioDeviceFile trapped && trapped.MmioHandler(offset, (long)length) is IMmioHandler handler)
+        {
+            if ((flags & LinuxConstants.MAP_SHARED) == 0)
+            {
+                return EngineDiagnostics.Fail(Errno.EINVAL, "a BAR can only be mapped MAP_SHARED");
+            }
+
+            // Pages nothing can touch: each access faults into the interposer, which performs it on the model.
+            nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
+            if (reserved > 0)
+            {
+                Memory.Add((ulong)reserved, length, peer: true);
+                _barTraps.Add((ulong)reserved, length, handler);
+            }
+
+            return reserved;
+        }
+
         if (file is IommufdFile context)
         {
             return context.Mmap(address, length, protection, flags, offset);
@@ -439,6 +490,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
 
         // Forget the range first (waiting for DMA in flight), then unmap it for real.
         Memory.Remove((ulong)address, length);
+        _barTraps.Remove((ulong)address, length);
         return LinuxKernel.Instance.Munmap(address, length);
     }
 

@@ -35,6 +35,9 @@ internal static class EngineConfiguration
         {
             EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
             ServeFailNth = IsSet("ABI_ENGINE_FAIL_NTH"),
+
+            // The shim's fault handler performs loads and stores in register BARs a C program mmaps.
+            TrapBarMappings = true,
         };
         Trace = IsSet("ABI_ENGINE_TRACE");
         if (IsSet("ABI_ENGINE_IOMMUFD_TEST"))

@@ -194,6 +194,20 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    /// <summary>A faulting load or store in a trapped BAR mapping: 0 when performed, -EFAULT when no trapped mapping covers the address.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_mmio")]
+    private static int Mmio(nuint address, int size, int write, ulong* value)
+    {
+        try
+        {
+            return Kernel.MmioAccess(address, size, write != 0, ref *value) ? 0 : -(int)Abi.Interop.Errno.EFAULT;
+        }
+        catch (Exception e)
+        {
+            return Crashed("mmio", e);
+        }
+    }
+
     private static void MarkDescriptor(int fd, bool open)
     {
         if ((uint)fd < (uint)s_fdCount)

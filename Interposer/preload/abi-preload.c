@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ucontext.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -69,6 +70,7 @@ struct engine_api {
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
     int (*readlink)(const char *path, char *buf, size_t size);
     long (*getdents64)(int fd, void *buf, size_t count);
+    int (*mmio)(uintptr_t address, int size, int write, uint64_t *value);
 };
 static struct engine_api api;
 
@@ -212,6 +214,181 @@ static void *open_engine_library(void)
     return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
+// Register BARs a program maps are inaccessible pages (the engine's TrapBarMappings): each load or
+// store there faults, and this handler performs it on the device model and steps over the
+// instruction, as a hypervisor emulates a guest's MMIO. It decodes the MOV forms compilers emit for
+// volatile register accesses (readb/w/l/q, writeb/w/l/q): 88, 89, 8A, 8B, C6 /0, C7 /0, 0F B6,
+// 0F B7, with 66 and REX prefixes and any ModRM/SIB addressing. Anything else, and any fault
+// outside a trapped BAR, goes to the handler that was there before (the runtime's, or the default).
+static struct sigaction previous_segv;
+
+struct mmio_instruction {
+    int length; // bytes to step over
+    int size;   // bytes accessed
+    int write;
+    int reg;          // register operand (x86 number 0-15), -1 for an immediate
+    int high_byte;    // AH, CH, DH, BH
+    int zero_extend;  // a 32-bit destination (or movzx): the upper half of the register is cleared
+    uint64_t immediate;
+};
+
+static const int greg_of[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                                REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+// The bytes of a ModRM memory operand after the ModRM byte itself (SIB and displacement); -1 for a register operand.
+static int operand_bytes(const unsigned char *modrm)
+{
+    int mod = modrm[0] >> 6, rm = modrm[0] & 7;
+    if (mod == 3)
+        return -1;
+    int n = 0;
+    if (rm == 4) {
+        n++; // SIB
+        if (mod == 0 && (modrm[1] & 7) == 5)
+            return n + 4;
+    } else if (mod == 0 && rm == 5) {
+        return 4; // RIP-relative disp32
+    }
+    return n + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
+}
+
+static int decode_mmio(const unsigned char *code, struct mmio_instruction *in)
+{
+    const unsigned char *p = code;
+    int operand16 = 0, rex = 0;
+    for (;; p++) {
+        if (*p == 0x66)
+            operand16 = 1;
+        else if (*p == 0x2e || *p == 0x3e || *p == 0x26 || *p == 0x36 || *p == 0x64 || *p == 0x65)
+            continue;
+        else
+            break;
+    }
+    if ((*p & 0xf0) == 0x40)
+        rex = *p++;
+    int wide = rex & 8, r = (rex & 4) << 1;
+    int full = wide ? 8 : operand16 ? 2 : 4;
+    memset(in, 0, sizeof(*in));
+    in->reg = -1;
+    int opcode = *p++, two_byte = 0;
+    if (opcode == 0x0f) {
+        two_byte = 1;
+        opcode = *p++;
+    }
+    const unsigned char *modrm = p;
+    int rest = operand_bytes(modrm);
+    if (rest < 0)
+        return 0;
+    p += 1 + rest;
+    int reg = ((modrm[0] >> 3) & 7) | r;
+    if (!two_byte && (opcode == 0x88 || opcode == 0x8a)) {
+        in->size = 1;
+        in->write = opcode == 0x88;
+        in->reg = reg;
+        in->high_byte = !rex && reg >= 4 && reg < 8;
+        if (in->high_byte)
+            in->reg = reg - 4;
+    } else if (!two_byte && (opcode == 0x89 || opcode == 0x8b)) {
+        in->size = full;
+        in->write = opcode == 0x89;
+        in->reg = reg;
+        in->zero_extend = full == 4;
+    } else if (!two_byte && opcode == 0xc6 && ((modrm[0] >> 3) & 7) == 0) {
+        in->size = 1;
+        in->write = 1;
+        in->immediate = *p++;
+    } else if (!two_byte && opcode == 0xc7 && ((modrm[0] >> 3) & 7) == 0) {
+        in->size = full;
+        in->write = 1;
+        if (full == 2) {
+            uint16_t v;
+            memcpy(&v, p, 2);
+            in->immediate = v;
+            p += 2;
+        } else {
+            int32_t v;
+            memcpy(&v, p, 4);
+            in->immediate = (uint64_t)(int64_t)v; // sign-extended for a 64-bit store
+            p += 4;
+        }
+    } else if (two_byte && (opcode == 0xb6 || opcode == 0xb7)) {
+        in->size = opcode == 0xb6 ? 1 : 2;
+        in->reg = reg;
+        in->zero_extend = 1;
+        if (operand16)
+            return 0; // movzx into a 16-bit register: not emitted for register accesses
+    } else {
+        return 0;
+    }
+    in->length = (int)(p - code);
+    return 1;
+}
+
+static void chain_segv(int sig, siginfo_t *info, void *context)
+{
+    if (previous_segv.sa_flags & SA_SIGINFO) {
+        previous_segv.sa_sigaction(sig, info, context);
+        return;
+    }
+    if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
+        previous_segv.sa_handler(sig);
+        return;
+    }
+    // The default action: returning re-runs the access, which now kills the process as it would have.
+    signal(SIGSEGV, SIG_DFL);
+}
+
+static void on_segv(int sig, siginfo_t *info, void *context)
+{
+    ucontext_t *uc = context;
+    greg_t *regs = uc->uc_mcontext.gregs;
+    struct mmio_instruction in;
+    if (engine_state != 1 || engine_inherited || in_engine || !decode_mmio((const unsigned char *)regs[REG_RIP], &in)) {
+        chain_segv(sig, info, context);
+        return;
+    }
+    uint64_t value = 0;
+    if (in.write) {
+        if (in.reg < 0)
+            value = in.immediate;
+        else
+            value = (uint64_t)regs[greg_of[in.reg]] >> (in.high_byte ? 8 : 0);
+    }
+    int saved = errno;
+    in_engine++;
+    int rc = api.mmio((uintptr_t)info->si_addr, in.size, in.write, &value);
+    in_engine--;
+    errno = saved;
+    if (rc != 0) {
+        chain_segv(sig, info, context);
+        return;
+    }
+    if (!in.write) {
+        if (in.size < 8)
+            value &= (1ULL << (in.size * 8)) - 1;
+        uint64_t *target = (uint64_t *)&regs[greg_of[in.reg]];
+        if (in.zero_extend || in.size == 8)
+            *target = value;
+        else if (in.high_byte)
+            *target = (*target & ~0xff00ULL) | ((value & 0xff) << 8);
+        else {
+            uint64_t mask = in.size == 1 ? 0xffULL : 0xffffULL;
+            *target = (*target & ~mask) | (value & mask);
+        }
+    }
+    regs[REG_RIP] += in.length;
+}
+
+static void install_mmio_trap(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_sigaction = on_segv;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, &previous_segv);
+}
+
 static int load_engine(void)
 {
     pthread_mutex_lock(&engine_lock);
@@ -234,9 +411,11 @@ static int load_engine(void)
             BIND(poll, "abi_engine_poll");
             BIND(readlink, "abi_engine_readlink");
             BIND(getdents64, "abi_engine_getdents64");
+            BIND(mmio, "abi_engine_mmio");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.mmap || !api.poll || !api.readlink || !api.getdents64) {
+                !api.pread || !api.pwrite || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
+                !api.mmio) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
                 in_engine++;
@@ -244,8 +423,10 @@ static int load_engine(void)
                 in_engine--;
                 if (rc < 0)
                     fprintf(stderr, "abi-preload: the engine did not start (%s)\n", strerror(-rc));
-                else
+                else {
                     engine_state = 1;
+                    install_mmio_trap();
+                }
             }
         }
     }

@@ -60,6 +60,17 @@ else
   exit 1
 fi
 
+# Register access through an mmap of an engine BAR: loads and stores of every width fault into the
+# interposer, which performs them on the edu model and steps over the instruction.
+gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/bar-access" "$root/Interposer/examples/bar-access.c"
+ABI_ENGINE_DEVICES=edu LD_PRELOAD="$preload" "$out/bar-access" > "$out/bar-access.engine.txt"
+if diff -u "$root/Interposer/examples/bar-access.engine.expected" "$out/bar-access.engine.txt"; then
+  echo "selftest: bar-access through a trapped BAR mapping: $(wc -l < "$out/bar-access.engine.txt") lines as expected"
+else
+  echo "selftest: register access through an mmap of an engine BAR differs from Interposer/examples/bar-access.engine.expected (diff above)"
+  exit 1
+fi
+
 # The hugepage variants need free 2 MiB pages (the real-kernel run reserves them on its command line).
 # Raised for the run when this user may, put back afterwards.
 pool=/proc/sys/vm/nr_hugepages

@@ -36,6 +36,7 @@ public static class LinuxConstants
     public const int MAP_SHARED = S.MAP_SHARED;
     public const int MAP_PRIVATE = S.MAP_PRIVATE;
     public const int MAP_ANONYMOUS = S.MAP_ANONYMOUS;
+    public const int MAP_FIXED = S.MAP_FIXED;
     public const int MAP_POPULATE = S.MAP_POPULATE;
     public const int MAP_HUGETLB = S.MAP_HUGETLB;
 

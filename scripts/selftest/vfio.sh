@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The kernel's own VFIO selftests (tools/testing/selftests/vfio from Debian's linux-source-7.3,
+# unmodified: libvfio and its seven programs, each fixture over the five IOMMU modes) built with gcc
+# against the pinned 7.2 UAPI headers and run on the engine through the abi-preload interposer, with
+# QEMU's edu device at 0000:00:03.0 and /dev/vfio/vfio served as the type1 backend (a kernel with
+# CONFIG_VFIO_CONTAINER). Prints pass/fail/skip per program and IOMMU mode. Every failing test must be
+# listed with its reason in vfio-known-failures.txt; a failure not listed fails this script, and a
+# listed test that passes is reported so the list shrinks.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${ABI_CACHE:-$HOME/.cache/abi}
+out="$root/artifacts/vfio-selftest"
+mkdir -p "$out"
+start=$(date +%s)
+
+# libvfio links libuuid (VF tokens); from the system's own sources, only when missing.
+if [ ! -e /usr/include/uuid/uuid.h ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "vfio selftest: installing uuid-dev" >&2
+  "${sudo_cmd[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends uuid-dev >&2
+fi
+
+src=$("$here/vfio-sources.sh")
+headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
+[ -d "$headers" ] || { echo "vfio selftest: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }
+S="$src/tools/testing/selftests"
+V="$S/vfio"
+programs=(vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test vfio_pci_device_test vfio_pci_device_init_perf_test vfio_pci_driver_test vfio_pci_sriov_uapi_test)
+# The selftest Makefile's flags (lib.mk adds -D_GNU_SOURCE=; libvfio.mk the include folders).
+cflags=(-isystem "$headers" -D_GNU_SOURCE= -I"$S" -I"$V/lib/include" -I"$src/tools/include" -Wall -Werror -O2)
+objects=()
+mkdir -p "$out/lib"
+for c in iommu.c iova_allocator.c libvfio.c sysfs.c vfio_pci_device.c vfio_pci_driver.c drivers/ioat/ioat.c drivers/dsa/dsa.c drivers/nv_falcon/nv_falcon.c drivers/igb/igb.c; do
+  o="$out/lib/$(echo "$c" | tr / _ | sed 's/\.c$/.o/')"
+  gcc "${cflags[@]}" -c "$V/lib/$c" -o "$o"
+  objects+=("$o")
+done
+for p in "${programs[@]}"; do
+  gcc "${cflags[@]}" -pthread "$V/$p.c" "${objects[@]}" -luuid -o "$out/$p"
+done
+preload=$("$root/scripts/interposer.sh")
+
+# The 2 MiB hugetlb variants need free huge pages: raised for the run when this user may, put back afterwards.
+pool=/proc/sys/vm/nr_hugepages
+restore=""
+if [ -w "$pool" ] && [ "$(cat "$pool")" -lt 64 ]; then
+  restore=$(cat "$pool")
+  echo 64 > "$pool" || restore=""
+fi
+trap '[ -z "$restore" ] || echo "$restore" > "$pool"' EXIT
+
+: > "$out/results.txt"
+for p in "${programs[@]}"; do
+  set +e
+  ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu LD_PRELOAD="$preload" timeout 600 "$out/$p" 0000:00:03.0 > "$out/$p.tap" 2>&1
+  status=$?
+  set -e
+  # One line per test: result, program, mode, name.
+  if ! grep -qE '^(not )?ok ' "$out/$p.tap"; then
+    # The program stopped before its tests (exit 4 is kselftest's skip).
+    reason=$(grep -vE '^(TAP|1\.\.|#)' "$out/$p.tap" | head -n 1 || true)
+    echo "$([ "$status" -eq 4 ] && echo skip || echo fail) $p - (whole program: ${reason:-exit $status})" >> "$out/results.txt"
+    continue
+  fi
+  grep -E '^(not )?ok ' "$out/$p.tap" | while read -r line; do
+    name=$(echo "$line" | sed -E 's/^(not )?ok [0-9]+ //; s/ #.*//')
+    result=pass
+    [[ "$line" == not* ]] && result=fail
+    [[ "$line" == *"# SKIP"* ]] && result=skip
+    # Fixture variants carry the mode in their name; vfio_iommufd_setup_test is all cdev and iommufd.
+    mode=-
+    for m in iommufd_compat_type1v2 iommufd_compat_type1 vfio_type1v2_iommu vfio_type1_iommu iommufd; do
+      if [[ "$name" =~ \.${m}[._] ]]; then mode=$m; break; fi
+    done
+    [ "$p" != vfio_iommufd_setup_test ] || mode=iommufd
+    echo "$result $p $mode $name" >> "$out/results.txt"
+  done
+done
+
+echo "vfio selftest: linux-source $(basename "$src") on the engine (edu at 0000:00:03.0), pass/fail/skip per IOMMU mode:"
+printf '  %-32s' program; for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd -; do printf ' %-23s' "$m"; done; echo
+for p in "${programs[@]}"; do
+  printf '  %-32s' "$p"
+  for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd -; do
+    counts=$(awk -v p="$p" -v m="$m" '$2 == p && $3 == m { c[$1]++ } END { if (c["pass"] + c["fail"] + c["skip"] == 0) print "."; else printf "%d/%d/%d", c["pass"], c["fail"], c["skip"] }' "$out/results.txt")
+    printf ' %-23s' "$counts"
+  done
+  echo
+done
+totals=$(awk '{ c[$1]++ } END { printf "pass:%d fail:%d skip:%d", c["pass"], c["fail"], c["skip"] }' "$out/results.txt")
+echo "vfio selftest: $totals ($(( $(date +%s) - start )) s)"
+
+awk '$1 == "fail" { print $2 " " $4 }' "$out/results.txt" | sed 's/ (whole program.*//' | sort > "$out/failed.txt"
+grep -vE '^\s*(#|$)' "$here/vfio-known-failures.txt" | sed -E 's/\s*#.*//' | sort > "$out/known.txt"
+unexpected=$(comm -23 "$out/failed.txt" "$out/known.txt")
+fixed=$(comm -13 "$out/failed.txt" "$out/known.txt")
+[ -z "$fixed" ] || { echo "vfio selftest: listed as failing but passing now (remove from vfio-known-failures.txt):"; echo "$fixed" | sed 's/^/  /'; }
+if [ -n "$unexpected" ]; then
+  echo "vfio selftest: failures not in vfio-known-failures.txt:"
+  echo "$unexpected" | sed 's/^/  /'
+  exit 1
+fi
+echo "vfio selftest: $(wc -l < "$out/failed.txt") failing, all listed with their reason in scripts/selftest/vfio-known-failures.txt: yes"
