@@ -10,7 +10,7 @@ namespace Abi.Interposer;
 /// <list type="bullet">
 /// <item><c>ABI_ENGINE_CONTAINER</c>: <c>iommufd</c> (default) or <c>type1</c>, which kernel serves <c>/dev/vfio/vfio</c>.</item>
 /// <item><c>ABI_ENGINE_DEVICES</c>: comma-separated emulated PCI functions, in cdev order:
-/// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>virtio-net-pair</c> (two ports on one wire).</item>
+/// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>igb</c> (the 82576 the VFIO selftests' driver drives), <c>virtio-net-pair</c> (two ports on one wire).</item>
 /// <item><c>ABI_ENGINE_IOMMUFD_TEST</c>: <c>1</c> enables IOMMU_TEST_CMD (the kernel's CONFIG_IOMMUFD_TEST).</item>
 /// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> sets enable_unsafe_noiommu_mode.</item>
 /// <item><c>ABI_ENGINE_FAIL_NTH</c>: <c>1</c> serves a task's <c>fail-nth</c> file from the engine's failure points (and accepts writes to the kernel's failslab knobs).</item>
@@ -59,6 +59,9 @@ internal static class EngineConfiguration
                 case "e1000e":
                     kernel.AddDevice(new E1000eDevice());
                     break;
+                case "igb":
+                    kernel.AddDevice(new IgbDevice());
+                    break;
                 case "virtio-net-pair":
                     var a = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
                     var b = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x57]);
@@ -67,7 +70,7 @@ internal static class EngineConfiguration
                     kernel.AddDevice(b);
                     break;
                 default:
-                    throw new ArgumentException($"ABI_ENGINE_DEVICES: unknown device '{name}' (edu, edu-qemu, e1000e, virtio-net-pair)");
+                    throw new ArgumentException($"ABI_ENGINE_DEVICES: unknown device '{name}' (edu, edu-qemu, e1000e, igb, virtio-net-pair)");
             }
         }
 
