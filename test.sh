@@ -39,7 +39,7 @@ set +e
 "$ABI_ROOT/scripts/selftest/vfio.sh" 2>&1 | tee "$log"
 vfio=${PIPESTATUS[0]}
 set -e
-vfio_line=$(grep -E '^vfio selftest: pass:' "$log" || echo "vfio selftest: did not finish (exit $vfio)")
+vfio_line=$(grep -E '^vfio selftest: kernel pass:' "$log" || echo "vfio selftest: did not finish (exit $vfio)")
 
 # The real-kernel conformance run under QEMU (builds the kernel once, about 7-12 minutes on 2 cores).
 set +e
