@@ -489,16 +489,25 @@ static int needs_mode(int flags)
         return ENGINE_CALL(engine_call);                                                           \
     } while (0)
 
-static int engine_open(const char *path, int flags, int mode)
+// Before a call on an engine path: the engine loaded here (EIO in a fork child of a process that
+// had it, ENOENT when it cannot load). 1 when the call may go on.
+static int engine_for_path(void)
 {
     if (engine_state == 1 && engine_inherited) {
         errno = EIO;
-        return -1;
+        return 0;
     }
     if (load_engine() != 1) {
         errno = ENOENT;
-        return -1;
+        return 0;
     }
+    return 1;
+}
+
+static int engine_open(const char *path, int flags, int mode)
+{
+    if (!engine_for_path())
+        return -1;
     return (int)ENGINE_CALL(api.open(path, flags, mode));
 }
 
@@ -676,14 +685,8 @@ ssize_t readlink(const char *path, char *buf, size_t size)
 {
     if (in_engine || !is_engine_sysfs_path(path))
         return real.readlink(path, buf, size);
-    if (engine_state == 1 && engine_inherited) {
-        errno = EIO;
+    if (!engine_for_path())
         return -1;
-    }
-    if (load_engine() != 1) {
-        errno = ENOENT;
-        return -1;
-    }
     return ENGINE_CALL(api.readlink(path, buf, size));
 }
 

@@ -6,42 +6,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${ABI_CACHE:-$HOME/.cache/abi}
 package=linux-source-7.2
 
-# The kernel source is pinned like the header packages: one version, one sha256. It is taken from
-# the cache, then from local package folders ($ABI_LOCAL_DEBS, colon-separated; ../shared/debs when
-# present), then from Debian sid by exact version; every copy is checked before use.
+# The kernel source is pinned like the header packages: one version, one sha256 (scripts/pinned-deb.sh
+# says where it is taken from), from Debian sid.
 version=7.2.13-1
 sha256=30a8c5fc63f9028a62e6d7b3f7f43bee67425dbce2a05fceba83f9b87c92083d
-apt_dir="$cache/apt-sid"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs"
-deb="$apt_dir/debs/${package}_${version}_all.deb"
-if [ -z "${ABI_LOCAL_DEBS:-}" ] && [ -d "$here/../../../shared/debs" ]; then
-  ABI_LOCAL_DEBS=$(cd "$here/../../../shared/debs" && pwd)
-fi
-
-verified() { [ -s "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$sha256" ]; }
-fetch_deb() {
-  verified "$deb" && return 0
-  rm -f "$deb"
-  local dir
-  IFS=: read -r -a dirs <<< "${ABI_LOCAL_DEBS:-}"
-  for dir in "${dirs[@]}"; do
-    if verified "$dir/$(basename "$deb")"; then
-      cp "$dir/$(basename "$deb")" "$deb"
-      return 0
-    fi
-  done
-  # A private apt configuration: sid only, against the system's own mirror; the system's sources stay untouched.
-  local mirror
-  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  echo "deb ${mirror:-http://deb.debian.org/debian} sid main" > "$apt_dir/sources.list"
-  local o=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt_dir/lists" -o Debug::NoLocking=1)
-  apt-get "${o[@]}" update -qq >&2 || true
-  if ! (cd "$apt_dir/debs" && apt-get "${o[@]}" download "$package=$version" >&2) || ! verified "$deb"; then
-    rm -f "$deb"
-    echo "kernel.sh: Debian no longer serves $package $version (sha256 $sha256); put ${package}_${version}_all.deb in ABI_LOCAL_DEBS or $apt_dir/debs and rerun" >&2
-    exit 1
-  fi
-}
+source "$here/../pinned-deb.sh"
+fetch_deb() { deb=$(pinned_deb "$package" "$version" "$sha256" sid) || exit 1; }
 
 # --source-deb: only fetch the source package (the selftest build needs it) and print its path.
 if [ "${1:-}" = --source-deb ]; then
