@@ -1,5 +1,7 @@
 // abi-fuzz: seeded random ioctl streams over /dev/iommu (iommufd with the IOMMU_TEST_CMD mock, and
-// the VFIO container ioctls iommufd's compat layer serves), the same program on the real kernel and
+// the VFIO container ioctls iommufd's compat layer serves) and over a VFIO device cdev (QEMU's edu
+// bound to vfio-pci, found through sysfs: bind, attach, detach, device/region/IRQ info, reset,
+// config space), the same program on the real kernel and
 // on the engine through the LD_PRELOAD interposer. Every call prints one line that does not depend
 // on where things landed in memory (its arena sits at a fixed address, fds are printed as indexes),
 // so the two transcripts compare line by line.
@@ -15,6 +17,7 @@
 // Before the children start, RLIMIT_MEMLOCK is set to 1 MiB and CAP_IPC_LOCK and CAP_SYS_RESOURCE
 // leave the bounding set, so pinned-page accounting is charged and limited the same way on both sides.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -275,13 +278,13 @@ static void size_field(const struct call *c, uint32_t *size, uint32_t exact, uin
 // Performs the ioctl with the argument placed; returns -errno or the result; prints the call's line.
 // fd_offset: where the kernel writes an fd back (printed as an index); in_fd_offset: where the caller
 // passed one. Both are left out of the argument's digest, as fd numbers differ between the two sides.
-static long do_ioctl(const struct call *c, const char *name, unsigned long request, void *arg, size_t size,
-		     int fd_offset, int in_fd_offset)
+static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned long request, void *arg, size_t size,
+			int fd_offset, int in_fd_offset)
 {
 	struct placed p = place(c, arg, size);
 	if (c->sizekind == 3 && p.copy == AT(ARGEND_PAGE) - 512 - ((size + 7) & ~7UL))
 		p.copy[size + 8 * (c->a[6] % 8)] = 0x5A;  // a non-zero byte in the tail
-	long rc = ioctl(iommufd, request, p.ptr);
+	long rc = ioctl(fd, request, p.ptr);
 	if (rc < 0)
 		rc = -errno;
 	if (verbose) {
@@ -317,6 +320,56 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 	return rc;
 }
 
+static long do_ioctl(const struct call *c, const char *name, unsigned long request, void *arg, size_t size,
+		     int fd_offset, int in_fd_offset)
+{
+	return do_ioctl_on(iommufd, c, name, request, arg, size, fd_offset, in_fd_offset);
+}
+
+// The VFIO cdev of the first function vfio-pci has, found as VFIO libraries find it (sysfs).
+static char cdev_path[64];
+static int cdevs[POOL];
+static int ncdevs;
+
+static void find_cdev(void)
+{
+	DIR *devices = opendir("/sys/bus/pci/devices");
+	struct dirent *d;
+	while (devices && !cdev_path[0] && (d = readdir(devices))) {
+		char path[300];
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/vfio-dev", d->d_name);
+		DIR *vfio = opendir(path);
+		struct dirent *v;
+		while (vfio && (v = readdir(vfio)))
+			if (!strncmp(v->d_name, "vfio", 4))
+				snprintf(cdev_path, sizeof(cdev_path), "/dev/vfio/devices/%.40s", v->d_name);
+		if (vfio)
+			closedir(vfio);
+	}
+	if (devices)
+		closedir(devices);
+}
+
+// A device fd: mostly one OP_CDEV_OPEN returned, sometimes the iommufd, a closed or a wild one.
+static int cdev_of(uint64_t r)
+{
+	if (r % 8 < 6 && ncdevs)
+		return cdevs[(r >> 3) % ncdevs];
+	switch (r % 3) {
+	case 0: return iommufd;
+	case 1: return -1;
+	default: return 1000;
+	}
+}
+
+static int cdev_index(int fd)
+{
+	for (int i = 0; i < ncdevs; i++)
+		if (cdevs[i] == fd)
+			return i;
+	return fd == iommufd ? 99 : -1;
+}
+
 // A nested output buffer's digest, printed after the call that wrote it.
 static void emit_out(const char *what, uint64_t addr, size_t len)
 {
@@ -341,11 +394,13 @@ enum {
 	OP_OPTION, OP_VFIO_IOAS, OP_HWPT_ALLOC, OP_HW_INFO, OP_DIRTY_TRACKING, OP_DIRTY_BITMAP, OP_MOCK_DOMAIN,
 	OP_ADD_RESERVED, OP_CREATE_ACCESS, OP_ACCESS_PAGES, OP_ACCESS_RW, OP_DOMAIN_REPLACE, OP_CHECK_EXTENSION,
 	OP_SET_IOMMU, OP_COMPAT_INFO, OP_COMPAT_MAP, OP_COMPAT_UNMAP, OP_JUNK, OP_MAP_FILE, OP_FAULT_ALLOC,
-	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_COUNT
+	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
+	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_COUNT
 };
 
-// How often each operation is drawn (out of the sum).
-static const int weight[OP_COUNT] = {
+// How often each operation is drawn (out of the sum). The device cdev operations are drawn only with
+// ABI_FUZZ_VFIO=1 (campaign.sh --vfio): without it the streams are those of earlier campaigns.
+static int weight[OP_COUNT] = {
 	[OP_IOAS_ALLOC] = 8, [OP_DESTROY] = 5, [OP_IOAS_MAP] = 14, [OP_IOAS_UNMAP] = 8, [OP_IOAS_COPY] = 5,
 	[OP_IOVA_RANGES] = 4, [OP_ALLOW_IOVAS] = 4, [OP_OPTION] = 3, [OP_VFIO_IOAS] = 3, [OP_HWPT_ALLOC] = 4,
 	[OP_HW_INFO] = 2, [OP_DIRTY_TRACKING] = 2, [OP_DIRTY_BITMAP] = 2, [OP_MOCK_DOMAIN] = 6,
@@ -353,6 +408,11 @@ static const int weight[OP_COUNT] = {
 	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
 	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
+};
+
+static const int vfio_weight[OP_COUNT] = {
+	[OP_CDEV_OPEN] = 2, [OP_CDEV_BIND] = 3, [OP_CDEV_ATTACH] = 3, [OP_CDEV_DETACH] = 1, [OP_CDEV_INFO] = 3,
+	[OP_CDEV_RESET] = 1, [OP_CDEV_CONFIG] = 2,
 };
 
 static struct call generate(void)
@@ -655,6 +715,102 @@ static void run_call(const struct call *c)
 		emit("mmap(fd#%d, %zu, %d, %d, 0x%lx) rc=%ld", fd == iommufd ? 99 : fd_index(fd), len, prot, flags, (long)off, rc);
 		break;
 	}
+	case OP_CDEV_OPEN: {
+		int fd = cdev_path[0] ? open(cdev_path, a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC) : -1;
+		int rc = fd < 0 ? -errno : 0;
+		if (fd >= 0 && ncdevs < POOL)
+			cdevs[ncdevs++] = fd;
+		emit("cdev_open rc=%d fd#%d", cdev_path[0] ? rc : -1000, fd >= 0 ? ncdevs - 1 : -1);
+		break;
+	}
+	case OP_CDEV_BIND: {
+		int fd = cdev_of(a[0]);
+		struct vfio_device_bind_iommufd x = {
+			.flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 4, .iommufd = a[2] % 4 ? iommufd : a[2] % 8 == 4 ? memfd : -1,
+		};
+		size_field(c, &x.argsz, sizeof(x), 16);
+		char name[32];
+		snprintf(name, sizeof(name), "cdev_bind(fd#%d)", cdev_index(fd));
+		long rc = do_ioctl_on(fd, c, name, VFIO_DEVICE_BIND_IOMMUFD, &x, sizeof(x), -1, 8);
+		if (rc == 0)
+			remember_id(x.out_devid);
+		break;
+	}
+	case OP_CDEV_ATTACH: {
+		int fd = cdev_of(a[0]);
+		struct vfio_device_attach_iommufd_pt x = { .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 4, .pt_id = id_of(a[2]), .pasid = (uint32_t)(a[3] % 4) };
+		size_field(c, &x.argsz, sizeof(x), 12);
+		char name[32];
+		snprintf(name, sizeof(name), "cdev_attach(fd#%d)", cdev_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_CDEV_DETACH: {
+		int fd = cdev_of(a[0]);
+		struct vfio_device_detach_iommufd_pt x = { .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 4, .pasid = (uint32_t)(a[3] % 4) };
+		size_field(c, &x.argsz, sizeof(x), 8);
+		char name[32];
+		snprintf(name, sizeof(name), "cdev_detach(fd#%d)", cdev_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_DEVICE_DETACH_IOMMUFD_PT, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_CDEV_INFO: {
+		int fd = cdev_of(a[0]);
+		char name[40];
+		switch (a[1] % 3) {
+		case 0: {
+			struct vfio_device_info x = { .flags = (uint32_t)(a[2] % 4 ? 0 : a[2] >> 2) };
+			size_field(c, &x.argsz, sizeof(x), 16);
+			snprintf(name, sizeof(name), "cdev_info(fd#%d)", cdev_index(fd));
+			do_ioctl_on(fd, c, name, VFIO_DEVICE_GET_INFO, &x, sizeof(x), -1, -1);
+			break;
+		}
+		case 1: {
+			struct vfio_region_info x = { .index = (uint32_t)(a[2] % 4 ? a[2] % 12 : a[2] >> 2) };
+			size_field(c, &x.argsz, sizeof(x), 16);
+			snprintf(name, sizeof(name), "cdev_region_info(fd#%d)", cdev_index(fd));
+			do_ioctl_on(fd, c, name, VFIO_DEVICE_GET_REGION_INFO, &x, sizeof(x), -1, -1);
+			break;
+		}
+		default: {
+			struct vfio_irq_info x = { .index = (uint32_t)(a[2] % 4 ? a[2] % 8 : a[2] >> 2) };
+			size_field(c, &x.argsz, sizeof(x), 16);
+			snprintf(name, sizeof(name), "cdev_irq_info(fd#%d)", cdev_index(fd));
+			do_ioctl_on(fd, c, name, VFIO_DEVICE_GET_IRQ_INFO, &x, sizeof(x), -1, -1);
+			break;
+		}
+		}
+		break;
+	}
+	case OP_CDEV_RESET: {
+		int fd = cdev_of(a[0]);
+		long rc = ioctl(fd, VFIO_DEVICE_RESET);
+		emit("cdev_reset(fd#%d) rc=%ld", cdev_index(fd), rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_CDEV_CONFIG: {
+		// Config space (region 7) through pread/pwrite, at any offset and length, into or from the arena.
+		int fd = cdev_of(a[0]);
+		off_t off = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + (off_t)(a[1] % 4 ? a[1] % 256 : a[1] % 8192);
+		size_t len = a[2] % 4 ? (size_t)(1 << (a[2] % 3)) << 1 : (size_t)(a[2] >> 2) % 300;
+		uint8_t *buf = a[3] % 8 ? AT(OUT_PAGE) : (uint8_t *)user_address(a[3] >> 3);
+		long rc;
+		if (a[4] % 4 == 0) {
+			// Writes only to the read-only id registers and the cache line size: nothing that moves the device.
+			off = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + (a[5] % 2 ? 0 : 0x0c);
+			memset(AT(OUT_PAGE), 0x5a, 64);
+			rc = pwrite(fd, buf, len > 4 ? 4 : len, off);
+		} else {
+			memset(AT(OUT_PAGE), 0, 16 * PAGE);
+			rc = pread(fd, buf, len, off);
+		}
+		if (rc < 0)
+			rc = -errno;
+		emit("cdev_config(fd#%d, %s, 0x%lx, %zu) rc=%ld", cdev_index(fd), a[4] % 4 == 0 ? "w" : "r", (long)(off & 0xffffffffff), len, rc);
+		if (a[4] % 4 != 0 && rc > 0)
+			emit_out("config", (uint64_t)buf, (size_t)rc);
+		break;
+	}
 	case OP_CLOSE: {
 		if (!nfds) {
 			emit("close rc=none");
@@ -687,6 +843,8 @@ static void run_script(const struct call *script, int n)
 		emit("open /dev/iommu rc=%d", -errno);
 		return;
 	}
+	if (weight[OP_CDEV_OPEN])
+		find_cdev();
 	memfd = (int)syscall(SYS_memfd_create, "abi-fuzz", 0);
 	if (memfd < 0 || ftruncate(memfd, 32 * PAGE) != 0) {
 		emit("memfd rc=%d", -errno);
@@ -745,6 +903,10 @@ static struct call script[MAX_CALLS];
 int main(int argc, char **argv)
 {
 	verbose = getenv("ABI_FUZZ_VERBOSE") != NULL;
+	if (getenv("ABI_FUZZ_VFIO") && !strcmp(getenv("ABI_FUZZ_VFIO"), "1"))
+		for (int i = 0; i < OP_COUNT; i++)
+			if (vfio_weight[i])
+				weight[i] = vfio_weight[i];
 	if (argc >= 4 && !strcmp(argv[1], "seed")) {
 		int calls = atoi(argv[3]);
 		if (calls > MAX_CALLS)

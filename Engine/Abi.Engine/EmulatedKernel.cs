@@ -192,6 +192,17 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         }
 
         string name = Encoding.UTF8.GetString(path[..^1]);
+        int fd = OpenPath(name, path, flags, mode);
+        if (fd >= 0 && _files.Get(fd) is EngineFile file)
+        {
+            file.AccessMode = flags & LinuxConstants.O_ACCMODE;
+        }
+
+        return fd;
+    }
+
+    private int OpenPath(string name, ReadOnlySpan<byte> path, int flags, int mode)
+    {
         return name switch
         {
             "/dev/iommu" => _files.Add(new IommufdFile(this, name)),
@@ -555,6 +566,13 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         if (positional && !file.CanSeek)
         {
             return -(long)Errno.ESPIPE;
+        }
+
+        // vfs_read / vfs_write: a file not opened for the direction is EBADF, before anything else.
+        int access = file.AccessMode;
+        if (write ? access == LinuxConstants.O_RDONLY : access == LinuxConstants.O_WRONLY)
+        {
+            return -(long)Errno.EBADF;
         }
 
         if (!(write ? file.CanWrite : file.CanRead))

@@ -23,6 +23,9 @@ internal abstract class EngineFile
     /// <summary>FMODE_PREAD / FMODE_PWRITE: pread and pwrite are served (ESPIPE otherwise, first of all).</summary>
     public virtual bool CanSeek => false;
 
+    /// <summary>The access mode it was opened with (O_RDONLY, O_WRONLY, O_RDWR): the kernel's FMODE_READ and FMODE_WRITE.</summary>
+    public int AccessMode { get; set; } = Runtime.Kernel.LinuxConstants.O_RDWR;
+
     /// <summary>The unit a write copies in (a fault queue's response): a buffer that faults part way is taken up to its last whole unit.</summary>
     public virtual int WriteRecord => 1;
 

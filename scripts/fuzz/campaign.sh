@@ -6,7 +6,10 @@
 # whose first line matches an entry of known-differences.txt is counted as known; any other
 # difference, and any seed whose process died, fails the campaign.
 #
-#   campaign.sh [--first N] [--seeds N] [--calls N] [--explain N]
+#   campaign.sh [--first N] [--seeds N] [--calls N] [--explain N] [--vfio]
+#
+# --vfio adds the device cdev operations (QEMU's edu bound to vfio-pci in the guest, edu-qemu on the
+# engine). Not part of ./test.sh yet: a first run stalled the guest at seed 46 (not yet understood).
 #
 # Results go to artifacts/fuzz/: kernel.digests, engine.digests, report.txt, and per differing
 # seed <seed>.kernel.txt / <seed>.engine.txt / <seed>.script (replay with: abi-fuzz replay FILE).
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
     --seeds) seeds=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
     --explain) explain=$2; shift 2 ;;
+    --vfio) export ABI_FUZZ_VFIO=1; shift ;;
     *) echo "campaign.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

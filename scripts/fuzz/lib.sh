@@ -31,7 +31,8 @@ fuzz_initrd() {
 # fuzz_boot <kernel command line words> <console log>: the guest's output between the markers, on stdout.
 fuzz_boot() {
   timeout 3000 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m 1024 -nographic -no-reboot -nic none \
-    -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 loglevel=4 panic=-1 $1" \
+    -device intel-iommu,aw-bits=48 -device edu \
+    -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 $1${ABI_FUZZ_VFIO:+ abi.vfio=1}" \
     < /dev/null > "$2" 2>&1 || true
   if ! grep -aq ABI-FUZZ-END "$2"; then
     echo "fuzz: the guest did not finish; its console is in $2" >&2
@@ -41,8 +42,9 @@ fuzz_boot() {
   sed -n '/ABI-FUZZ-BEGIN/,/ABI-FUZZ-END/p' "$2" | tr -d '\r' | sed '1d;$d'
 }
 
-# The engine side of one run: abi-fuzz with the interposer and the selftest commands on.
-fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 "$fuzz" "$@"; }
+# The engine side of one run: abi-fuzz with the interposer, the selftest commands on, and QEMU's edu
+# exactly as the guest has it (bound to vfio-pci there by the init).
+fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_DEVICES=edu-qemu "$fuzz" "$@"; }
 
 # fuzz_first_difference KERNEL ENGINE: prints the kernel's and the engine's first differing lines
 # (a missing line reads "(none)"), one per line; nothing when the transcripts are identical.

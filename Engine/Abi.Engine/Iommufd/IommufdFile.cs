@@ -32,6 +32,13 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
     public override string Name { get; }
 
+    /// <summary>
+    /// FMODE_PREAD/PWRITE, which every open of a char device gets unless its open makes it a stream
+    /// (iommufd_fops_open does not): a pread or pwrite is then EINVAL for want of a read or write
+    /// method, not ESPIPE.
+    /// </summary>
+    public override bool CanSeek => true;
+
     public ObjectTable Objects { get; } = new();
 
     /// <summary>The IOAS that VFIO container ioctls on this fd act on (IOMMU_VFIO_IOAS), if any.</summary>
