@@ -709,10 +709,13 @@ struct engine_dir {
 
 #define ENGINE_DIR_LIMIT 64
 static struct engine_dir *engine_dirs[ENGINE_DIR_LIMIT];
+static int engine_dirs_open; // how many are registered: while 0, glibc's streams pass without the lock
 static pthread_mutex_t engine_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct engine_dir *as_engine_dir(DIR *stream)
 {
+    if (!__atomic_load_n(&engine_dirs_open, __ATOMIC_ACQUIRE))
+        return NULL;
     struct engine_dir *found = NULL;
     pthread_mutex_lock(&engine_dirs_lock);
     for (int i = 0; i < ENGINE_DIR_LIMIT && !found; i++)
@@ -736,6 +739,7 @@ DIR *opendir(const char *path)
         if (!engine_dirs[i]) {
             engine_dirs[i] = dir;
             slot = i;
+            __atomic_add_fetch(&engine_dirs_open, 1, __ATOMIC_RELEASE);
         }
     pthread_mutex_unlock(&engine_dirs_lock);
     if (slot < 0) {
@@ -791,8 +795,10 @@ int closedir(DIR *stream)
         return real.closedir(stream);
     pthread_mutex_lock(&engine_dirs_lock);
     for (int i = 0; i < ENGINE_DIR_LIMIT; i++)
-        if (engine_dirs[i] == dir)
+        if (engine_dirs[i] == dir) {
             engine_dirs[i] = NULL;
+            __atomic_sub_fetch(&engine_dirs_open, 1, __ATOMIC_RELEASE);
+        }
     pthread_mutex_unlock(&engine_dirs_lock);
     int rc = close(dir->fd);
     free(dir);

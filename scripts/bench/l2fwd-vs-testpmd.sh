@@ -20,13 +20,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=${1:-8}
 source "$root/scripts/setup.sh" >/dev/null
 
-if ! command -v dpdk-testpmd >/dev/null 2>&1; then
-  echo "l2fwd-vs-testpmd: installing dpdk-dev (dpdk-testpmd)" >&2
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends dpdk-dev >&2
-fi
+"$root/scripts/install-missing.sh" dpdk-dev
 
 l2fwd_run() { dotnet "$root/Samples/Abi.Samples.L2fwd/bin/Release/net10.0/l2fwd.dll" --duration "$seconds" --batch 32 --pkt-size 64 --no-live "$@" 2>/dev/null | tail -n 1; }
 field() { grep -oE "\"$1\":[0-9.]+" <<<"$2" | cut -d: -f2; }

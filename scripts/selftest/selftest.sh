@@ -14,14 +14,8 @@ out="$root/artifacts/selftest"
 mkdir -p "$out"
 start=$(date +%s)
 
-# gcc and libcap (the selftest links -lcap), from the system's own sources, only when missing.
-if [ ! -e /usr/include/sys/capability.h ]; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  echo "selftest: installing libcap-dev" >&2
-  "${sudo_cmd[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends libcap-dev >&2
-fi
+# libcap (the selftest links -lcap), only when missing.
+"$root/scripts/install-missing.sh" libcap-dev
 
 src=$("$root/scripts/selftest/sources.sh")
 version=$(basename "$src")

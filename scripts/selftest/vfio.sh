@@ -15,14 +15,8 @@ out="$root/artifacts/vfio-selftest"
 mkdir -p "$out"
 start=$(date +%s)
 
-# libvfio links libuuid (VF tokens); from the system's own sources, only when missing.
-if [ ! -e /usr/include/uuid/uuid.h ]; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  echo "vfio selftest: installing uuid-dev" >&2
-  "${sudo_cmd[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends uuid-dev >&2
-fi
+# libvfio links libuuid (VF tokens), only when missing.
+"$root/scripts/install-missing.sh" uuid-dev
 
 src=$("$here/vfio-sources.sh")
 headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"

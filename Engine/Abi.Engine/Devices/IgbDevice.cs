@@ -102,7 +102,7 @@ public sealed class IgbDevice : PciDevice
         }
 
         uint v = (uint)value;
-        List<int>? fire = null;
+        uint fire = 0;
         lock (_lock)
         {
             switch ((int)offset)
@@ -146,9 +146,9 @@ public sealed class IgbDevice : PciDevice
             }
         }
 
-        foreach (int vector in fire ?? [])
+        for (; fire != 0; fire &= fire - 1)
         {
-            RaiseInterrupt(vector);
+            RaiseInterrupt(System.Numerics.BitOperations.TrailingZeroCount(fire));
         }
     }
 
@@ -175,12 +175,12 @@ public sealed class IgbDevice : PciDevice
         _registers[Mdic / 4] = result | (command & 0x0FFF0000 & ~MdicReady);
     }
 
-    /// <summary>Sends every descriptor between TDH and TDT; returns the vectors to fire.</summary>
-    private List<int>? Transmit()
+    /// <summary>Sends every descriptor between TDH and TDT; returns the vectors to fire, one bit each.</summary>
+    private uint Transmit()
     {
         if ((_registers[Tctl / 4] & TctlEn) == 0)
         {
-            return null;
+            return 0;
         }
 
         uint ringSize = _registers[Tdlen / 4] / 16;
@@ -260,7 +260,7 @@ public sealed class IgbDevice : PciDevice
     }
 
     // The receive cause of queue 0 (IVAR0 byte 0), then whatever is unmasked fires.
-    private List<int>? Fire(bool received)
+    private uint Fire(bool received)
     {
         uint ivar = _registers[Ivar0 / 4];
         if (received && (ivar & IvarValid) != 0)
@@ -271,38 +271,19 @@ public sealed class IgbDevice : PciDevice
         return Evaluate();
     }
 
-    // Unmasked causes fire their MSI-X vector once; EIAC clears the cause, GPIE.EIAME with EIAM masks it.
-    private List<int>? Evaluate()
+    // Unmasked causes fire their MSI-X vector once (the bits returned); EIAC clears the cause,
+    // GPIE.EIAME with EIAM masks it.
+    private uint Evaluate()
     {
-        uint pending = _registers[Eicr / 4] & _registers[Eims / 4];
         uint gpie = _registers[Gpie / 4];
-        if (pending == 0 || (gpie & GpieMsixMode) == 0)
+        uint pending = (gpie & GpieMsixMode) == 0 ? 0 : _registers[Eicr / 4] & _registers[Eims / 4] & 0x1FFFFFF;
+        _registers[Eicr / 4] &= ~(pending & _registers[Eiac / 4]);
+        if ((gpie & GpieEiame) != 0)
         {
-            return null;
+            _registers[Eims / 4] &= ~(pending & _registers[Eiam / 4]);
         }
 
-        var vectors = new List<int>();
-        for (int bit = 0; bit < 25; bit++)
-        {
-            uint mask = 1u << bit;
-            if ((pending & mask) == 0)
-            {
-                continue;
-            }
-
-            vectors.Add(bit);
-            if ((_registers[Eiac / 4] & mask) != 0)
-            {
-                _registers[Eicr / 4] &= ~mask;
-            }
-
-            if ((gpie & GpieEiame) != 0 && (_registers[Eiam / 4] & mask) != 0)
-            {
-                _registers[Eims / 4] &= ~mask;
-            }
-        }
-
-        return vectors;
+        return pending;
     }
 
     private sealed class Registers(IgbDevice device) : IMmioHandler
