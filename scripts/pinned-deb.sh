@@ -1,14 +1,16 @@
-# Sourced: pinned_deb PACKAGE VERSION SHA256 SUITE prints the path of that exact .deb in the cache
+# Sourced: pinned_deb PACKAGE VERSION SHA256 SUITE [ARCH] prints the path of that exact .deb in the cache
 # ($ABI_CACHE/apt-SUITE/debs), taking it from the cache, then from local package folders
 # ($ABI_LOCAL_DEBS, colon-separated; ../shared/debs when present), then from Debian's SUITE by exact
 # version through a private apt configuration against the system's own mirror (the system's
 # sources stay untouched). Every copy is checked against SHA256; when Debian no longer serves the
-# version, one line says where to put the package, and the caller exits.
+# version, one line says where to put the package, and the caller exits. ARCH is the package's
+# architecture as its file name gives it (all by default); an epoch in VERSION is spelled %3a in the
+# file name, as apt-get download writes it.
 pinned_deb() {
-  local package=$1 version=$2 sha256=$3 suite=$4
+  local package=$1 version=$2 sha256=$3 suite=$4 arch=${5:-all}
   local cache=${ABI_CACHE:-$HOME/.cache/abi}
   local apt_dir="$cache/apt-$suite"
-  local deb="$apt_dir/debs/${package}_${version}_all.deb"
+  local deb="$apt_dir/debs/${package}_${version/:/%3a}_${arch}.deb"
   local shared
   shared=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/shared/debs
   local locals=${ABI_LOCAL_DEBS:-}

@@ -133,6 +133,17 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
         Memory.EnableDiscovery(mappingCounter);
     }
 
+    /// <summary>
+    /// Takes the pid whose memory user copies reach from <paramref name="pid"/> instead of the pid
+    /// at start: a process that forks keeps a copy of the engine in the child, and the interposer
+    /// writes the child's pid there (a pthread_atfork handler).
+    /// </summary>
+    public static unsafe void FollowProcessId(int* pid)
+    {
+        ArgumentNullException.ThrowIfNull(pid);
+        UserAccess.FollowProcessId(pid);
+    }
+
     /// <summary>Declares memory the caller allocated itself as usable for DMA mappings.</summary>
     public void RegisterUserMemory(nint address, ulong length) => Memory.Add((ulong)address, length);
 

@@ -19,7 +19,7 @@ internal static unsafe partial class EngineExports
     private static EmulatedKernel Kernel => s_kernel!;
 
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_init")]
-    private static int Init(byte* fds, int count, long* mappingCounter)
+    private static int Init(byte* fds, int count, long* mappingCounter, int* pid)
     {
         try
         {
@@ -28,6 +28,7 @@ internal static unsafe partial class EngineExports
             EmulatedKernel kernel = EngineConfiguration.Create();
             kernel.DescriptorsChanged = MarkDescriptor;
             kernel.DiscoverUserMemory(mappingCounter);
+            EmulatedKernel.FollowProcessId(pid);
             s_kernel = kernel;
             return 0;
         }

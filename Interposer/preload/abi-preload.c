@@ -39,12 +39,14 @@ static unsigned char engine_fds[FD_LIMIT];
 // /proc/self/maps when it changes. Only an atomic add, so it is safe from any thread, GC included.
 static volatile long memory_generation;
 
-// Set in a fork() child (by the pthread_atfork handler) of a process whose engine was loaded: the
-// child inherits the fds but not the engine's threads, so its engine calls fail with EIO rather
-// than run a half-copied runtime. A flag, not a getpid() per call: getpid is a real syscall since
-// glibc 2.25, and it was the largest cost of a call through the shim. A child made by a raw
-// clone(2) without CLONE_VM runs no atfork handler; such a child must not call into the engine.
-static int engine_inherited;
+// The pid whose memory the engine's user copies reach (process_vm_readv/writev). A fork() child
+// goes on with its own copy of the engine (the state at the fork, its own from then on: the kernel
+// would share one state between both processes), and the pthread_atfork handler points the copy at
+// the child. The engine starts no threads of its own, so the forking thread is all the copy needs.
+// A flag-free design: no getpid() per call (a real syscall since glibc 2.25, and once the largest
+// cost of a call through the shim). A child made by a raw clone(2) without CLONE_VM runs no atfork
+// handler; its engine would still reach the parent's memory.
+static volatile int engine_pid;
 static int engine_state; // 0 not loaded, 1 loaded, -1 failed to load
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -58,7 +60,7 @@ static int fail_nth_mode;
 static __thread int in_engine __attribute__((tls_model("initial-exec")));
 
 struct engine_api {
-    int (*init)(unsigned char *fds, int count, volatile long *generation);
+    int (*init)(unsigned char *fds, int count, volatile long *generation, volatile int *pid);
     int (*open)(const char *path, int flags, int mode);
     int (*close)(int fd);
     int (*ioctl)(int fd, unsigned long request, void *arg);
@@ -111,8 +113,7 @@ static void *next_symbol(const char *name)
 
 static void after_fork_in_child(void)
 {
-    if (engine_state == 1)
-        engine_inherited = 1;
+    engine_pid = getpid();
 }
 
 __attribute__((constructor)) static void resolve_libc(void)
@@ -343,7 +344,7 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     ucontext_t *uc = context;
     greg_t *regs = uc->uc_mcontext.gregs;
     struct mmio_instruction in;
-    if (engine_state != 1 || engine_inherited || in_engine || !decode_mmio((const unsigned char *)regs[REG_RIP], &in)) {
+    if (engine_state != 1 || in_engine || !decode_mmio((const unsigned char *)regs[REG_RIP], &in)) {
         chain_segv(sig, info, context);
         return;
     }
@@ -418,8 +419,9 @@ static int load_engine(void)
                 !api.mmio) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
+                engine_pid = getpid();
                 in_engine++;
-                int rc = api.init(engine_fds, FD_LIMIT, &memory_generation);
+                int rc = api.init(engine_fds, FD_LIMIT, &memory_generation, &engine_pid);
                 in_engine--;
                 if (rc < 0)
                     fprintf(stderr, "abi-preload: the engine did not start (%s)\n", strerror(-rc));
@@ -435,14 +437,6 @@ static int load_engine(void)
     return state;
 }
 
-// Whether the engine may run in this process: loaded here, not inherited through fork().
-static int engine_here(void)
-{
-    if (engine_state == 1 && !engine_inherited)
-        return 1;
-    errno = EIO;
-    return 0;
-}
 
 static long finish(long rc)
 {
@@ -484,19 +478,13 @@ static int needs_mode(int flags)
     do {                                                                                           \
         if (!is_engine_fd(fd))                                                                     \
             return real_call;                                                                      \
-        if (!engine_here())                                                                        \
-            return -1;                                                                             \
         return ENGINE_CALL(engine_call);                                                           \
     } while (0)
 
-// Before a call on an engine path: the engine loaded here (EIO in a fork child of a process that
-// had it, ENOENT when it cannot load). 1 when the call may go on.
+// Before a call on an engine path: the engine loaded (ENOENT when it cannot load). 1 when the call
+// may go on.
 static int engine_for_path(void)
 {
-    if (engine_state == 1 && engine_inherited) {
-        errno = EIO;
-        return 0;
-    }
     if (load_engine() != 1) {
         errno = ENOENT;
         return 0;
@@ -570,11 +558,6 @@ int close(int fd)
 {
     if (!is_engine_fd(fd))
         return real.close(fd);
-    if (engine_inherited) {
-        // A fork() child: the number is a plain /dev/null descriptor here; give it back.
-        __atomic_store_n(&engine_fds[fd], 0, __ATOMIC_RELEASE);
-        return real.close(fd);
-    }
     return (int)ENGINE_CALL(api.close(fd));
 }
 
@@ -614,8 +597,6 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribut
 void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
 {
     if (!(flags & MAP_ANONYMOUS) && is_engine_fd(fd)) {
-        if (!engine_here())
-            return MAP_FAILED;
         in_engine++;
         long rc = api.mmap(addr, length, prot, flags, fd, offset);
         in_engine--;
@@ -665,8 +646,6 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
     if (!any_engine_fd(fds, nfds))
         return real.poll(fds, nfds, timeout);
-    if (!engine_here())
-        return -1;
     return (int)ENGINE_CALL(api.poll(fds, nfds, timeout));
 }
 
@@ -674,8 +653,6 @@ int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout, const
 {
     if (!any_engine_fd(fds, nfds))
         return real.ppoll(fds, nfds, timeout, sigmask);
-    if (!engine_here())
-        return -1;
     // The engine's poll takes milliseconds; the signal mask is not applied to engine waits.
     int ms = timeout ? (int)(timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000) : -1;
     return (int)ENGINE_CALL(api.poll(fds, nfds, ms));
@@ -758,8 +735,6 @@ struct dirent64 *readdir64(DIR *stream)
     if (!dir)
         return real.readdir64(stream);
     if (dir->position >= dir->length) {
-        if (!engine_here())
-            return NULL;
         long n = ENGINE_CALL(api.getdents64(dir->fd, dir->records, sizeof(dir->records)));
         if (n <= 0)
             return NULL; // the end (errno untouched), or the error in errno

@@ -65,6 +65,17 @@ else
   exit 1
 fi
 
+# A fork() child goes on with its copy of the engine (the kselftest harness runs each test in one):
+# arguments the child writes on its heap after the fork are read from the child's memory.
+gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/fork-child" "$root/Interposer/examples/fork-child.c"
+LD_PRELOAD="$preload" "$out/fork-child" > "$out/fork-child.engine.txt"
+if diff -u "$root/Interposer/examples/fork-child.engine.expected" "$out/fork-child.engine.txt"; then
+  echo "selftest: fork-child uses the engine after fork(): $(wc -l < "$out/fork-child.engine.txt") lines as expected"
+else
+  echo "selftest: a fork() child's engine calls differ from Interposer/examples/fork-child.engine.expected (diff above)"
+  exit 1
+fi
+
 # The hugepage variants need free 2 MiB pages (the real-kernel run reserves them on its command line).
 # Raised for the run when this user may, put back afterwards.
 pool=/proc/sys/vm/nr_hugepages

@@ -24,7 +24,16 @@ internal static unsafe class UserAccess
     /// <summary>x86-64's TASK_SIZE_MAX with 4-level paging: the first address <c>access_ok</c> refuses.</summary>
     public const ulong TaskSizeMax = (1UL << 47) - LinuxConstants.PageSize;
 
-    private static readonly int s_pid = Environment.ProcessId;
+    private static readonly int s_ownPid = Environment.ProcessId;
+
+    // Where the interposer keeps the current pid: it changes in a fork child, whose copy of the
+    // engine must reach the child's memory, not the parent's (Environment.ProcessId is cached).
+    private static volatile int* s_pidCell;
+
+    private static int Pid => s_pidCell is null ? s_ownPid : *s_pidCell;
+
+    /// <summary>Reads the pid for user copies from <paramref name="cell"/>, which its owner updates after a fork.</summary>
+    public static void FollowProcessId(int* cell) => s_pidCell = cell;
 
     [ThreadStatic]
     private static ulong s_stackLow;
@@ -58,7 +67,7 @@ internal static unsafe class UserAccess
         {
             var l = new Libc.IoVec { Base = (nint)local, Length = (nuint)destination.Length };
             var r = new Libc.IoVec { Base = (nint)source, Length = (nuint)destination.Length };
-            return Libc.ProcessVmReadv(s_pid, &l, 1, &r, 1, 0) == destination.Length;
+            return Libc.ProcessVmReadv(Pid, &l, 1, &r, 1, 0) == destination.Length;
         }
     }
 
@@ -95,7 +104,7 @@ internal static unsafe class UserAccess
         {
             var l = new Libc.IoVec { Base = (nint)local, Length = (nuint)source.Length };
             var r = new Libc.IoVec { Base = (nint)destination, Length = (nuint)source.Length };
-            return Libc.ProcessVmWritev(s_pid, &l, 1, &r, 1, 0) == source.Length;
+            return Libc.ProcessVmWritev(Pid, &l, 1, &r, 1, 0) == source.Length;
         }
     }
 
