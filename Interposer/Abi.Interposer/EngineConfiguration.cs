@@ -12,7 +12,8 @@ namespace Abi.Interposer;
 /// <item><c>ABI_ENGINE_DEVICES</c>: comma-separated emulated PCI functions, in cdev order:
 /// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>igb</c> (the 82576 the VFIO selftests' driver drives), <c>virtio-net-pair</c> (two ports on one wire).</item>
 /// <item><c>ABI_ENGINE_IOMMUFD_TEST</c>: <c>1</c> enables IOMMU_TEST_CMD (the kernel's CONFIG_IOMMUFD_TEST).</item>
-/// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> sets enable_unsafe_noiommu_mode.</item>
+/// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> is a machine without an IOMMU booted with the vfio module's
+/// enable_unsafe_noiommu_mode: every device is in a <c>noiommu-G</c> group and has no cdev.</item>
 /// <item><c>ABI_ENGINE_FAIL_NTH</c>: <c>1</c> serves a task's <c>fail-nth</c> file from the engine's failure points (and accepts writes to the kernel's failslab knobs).</item>
 /// <item><c>ABI_ENGINE_TRACE</c>: <c>1</c> prints every failing engine call with its errno and reason to stderr.</item>
 /// </list>
@@ -45,29 +46,30 @@ internal static class EngineConfiguration
             IommufdSelftest.Enable(kernel);
         }
 
+        bool noIommu = kernel.EnableUnsafeNoIommu;
         string devices = Environment.GetEnvironmentVariable("ABI_ENGINE_DEVICES") ?? "";
         foreach (string name in devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             switch (name)
             {
                 case "edu":
-                    kernel.AddDevice(new EduDevice());
+                    kernel.AddDevice(new EduDevice(), noIommu);
                     break;
                 case "edu-qemu":
-                    kernel.AddDevice(new EduDevice(msix: false, functionReset: false));
+                    kernel.AddDevice(new EduDevice(msix: false, functionReset: false), noIommu);
                     break;
                 case "e1000e":
-                    kernel.AddDevice(new E1000eDevice());
+                    kernel.AddDevice(new E1000eDevice(), noIommu);
                     break;
                 case "igb":
-                    kernel.AddDevice(new IgbDevice());
+                    kernel.AddDevice(new IgbDevice(), noIommu);
                     break;
                 case "virtio-net-pair":
                     var a = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
                     var b = new VirtioNetDevice([0x52, 0x54, 0x00, 0x12, 0x34, 0x57]);
                     EthernetWire.Connect(a, b);
-                    kernel.AddDevice(a);
-                    kernel.AddDevice(b);
+                    kernel.AddDevice(a, noIommu);
+                    kernel.AddDevice(b, noIommu);
                     break;
                 default:
                     throw new ArgumentException($"ABI_ENGINE_DEVICES: unknown device '{name}' (edu, edu-qemu, e1000e, igb, virtio-net-pair)");

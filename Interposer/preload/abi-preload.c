@@ -92,6 +92,7 @@ struct libc_api {
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
     ssize_t (*readlink)(const char *, char *, size_t);
     ssize_t (*readlinkat)(int, const char *, char *, size_t);
+    ssize_t (*getdents64)(int, void *, size_t);
     DIR *(*opendir)(const char *);
     struct dirent *(*readdir)(DIR *);
     struct dirent64 *(*readdir64)(DIR *);
@@ -136,6 +137,7 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.ppoll = next_symbol("ppoll");
     real.readlink = next_symbol("readlink");
     real.readlinkat = next_symbol("readlinkat");
+    real.getdents64 = next_symbol("getdents64");
     real.opendir = next_symbol("opendir");
     real.readdir = next_symbol("readdir");
     real.readdir64 = next_symbol("readdir64");
@@ -672,6 +674,13 @@ ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
     if (!in_engine && path[0] == '/' && is_engine_sysfs_path(path))
         return readlink(path, buf, size);
     return real.readlinkat(dirfd, path, buf, size);
+}
+
+// glibc's getdents64 wrapper (2.30 and later), which programs that read directories through the
+// syscall use (.NET's runtime seam among them) rather than readdir.
+ssize_t getdents64(int fd, void *buffer, size_t count)
+{
+    ROUTE_FD(fd, real.getdents64(fd, buffer, count), api.getdents64(fd, buffer, count));
 }
 
 // A directory stream over an engine directory: glibc's opendir and readdir reach the kernel through

@@ -37,6 +37,12 @@ for p in "${programs[@]}"; do
   gcc "${cflags[@]}" -pthread "$V/$p.c" "${objects[@]}" -luuid -o "$out/$p"
 done
 preload=$("$root/scripts/interposer.sh")
+# The C# side of the same flows (Conformance/Abi.DeviceFlows): the runtime's device API in the five
+# modes against edu, NativeAOT with libc bound directly so that under the interposer its syscalls
+# reach the shim; the same binary runs in the guest.
+dotnet publish "$root/Conformance/Abi.DeviceFlows" -c Release -r linux-x64 -o "$out/device-flows" -v quiet -nologo -clp:ErrorsOnly >&2
+cp "$out/device-flows/abi_device_flows" "$out/abi_device_flows"
+programs+=(abi_device_flows)
 
 # The 2 MiB hugetlb variants need free huge pages: raised for the run when this user may, put back afterwards.
 pool=/proc/sys/vm/nr_hugepages
@@ -64,7 +70,7 @@ parse_tap() {
     [[ "$line" == *"# SKIP"* ]] && result=skip
     # Fixture variants carry the mode in their name; vfio_iommufd_setup_test is all cdev and iommufd.
     mode=-
-    for m in iommufd_compat_type1v2 iommufd_compat_type1 vfio_type1v2_iommu vfio_type1_iommu iommufd; do
+    for m in iommufd_compat_type1v2 iommufd_compat_type1 vfio_type1v2_iommu vfio_type1_iommu iommufd noiommu; do
       if [[ "$name" =~ \.${m}[._] ]]; then mode=$m; break; fi
     done
     [ "$p" != vfio_iommufd_setup_test ] || mode=iommufd
@@ -74,10 +80,10 @@ parse_tap() {
 
 table() {
   local results=$1
-  printf '  %-32s' program; for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd -; do printf ' %-23s' "$m"; done; echo
+  printf '  %-32s' program; for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd noiommu -; do printf ' %-23s' "$m"; done; echo
   for p in "${programs[@]}"; do
     printf '  %-32s' "$p"
-    for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd -; do
+    for m in vfio_type1_iommu vfio_type1v2_iommu iommufd_compat_type1 iommufd_compat_type1v2 iommufd noiommu -; do
       counts=$(awk -v p="$p" -v m="$m" '$2 == p && $3 == m { c[$1]++ } END { if (c["pass"] + c["fail"] + c["skip"] == 0) print "."; else printf "%d/%d/%d", c["pass"], c["fail"], c["skip"] }' "$results")
       printf ' %-23s' "$counts"
     done
@@ -94,11 +100,17 @@ for p in "${programs[@]}"; do
   bdf=0000:00:03.0
   [ "$p" != vfio_pci_driver_test ] || bdf=0000:00:04.0
   set +e
-  ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu-qemu,igb LD_PRELOAD="$preload" timeout 600 "$out/$p" "$bdf" > "$out/$p.tap" 2>&1
+  ABI_BACKEND=kernel ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu-qemu,igb LD_PRELOAD="$preload" timeout 600 "$out/$p" "$bdf" > "$out/$p.tap" 2>&1
   status=$?
   set -e
   parse_tap "$p" "$out/$p.tap" "$out/results.txt" "$status"
 done
+# No-IOMMU mode: a machine without an IOMMU whose vfio module has enable_unsafe_noiommu_mode set.
+set +e
+ABI_BACKEND=kernel ABI_ENGINE_NOIOMMU=1 ABI_ENGINE_DEVICES=edu-qemu LD_PRELOAD="$preload" timeout 600 "$out/abi_device_flows" 0000:00:03.0 --noiommu > "$out/abi_device_flows.noiommu.tap" 2>&1
+status=$?
+set -e
+parse_tap abi_device_flows "$out/abi_device_flows.noiommu.tap" "$out/results.txt" "$status"
 
 # The kernel's side: the same binaries in the conformance guest (Debian's 7.2 kernel built with VT-d,
 # VFIO and iommufd, under QEMU with a VT-d IOMMU and QEMU's edu and igb bound to vfio-pci).
@@ -112,7 +124,7 @@ cp "$here/vfio-guest-init" "$work/root/init"
 chmod +x "$work/root/init"
 for p in "${programs[@]}"; do cp "$out/$p" "$work/root/vfio/"; done
 cp -L /lib64/ld-linux-x86-64.so.2 "$work/root/lib64/"
-cp -L /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libuuid.so.1 "$work/root/lib/x86_64-linux-gnu/"
+cp -L /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libm.so.6 /lib/x86_64-linux-gnu/libuuid.so.1 "$work/root/lib/x86_64-linux-gnu/"
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1 > "$work/initrd.gz")
 # QEMU 10 from bookworm-backports (scripts/qemu/qemu-10.sh): Debian 12's QEMU 7.2 has no igb. The
 # devices sit where the engine puts its models, edu at 00:03.0 and igb at 00:04.0.
@@ -121,6 +133,11 @@ timeout 1500 "$qemu" -machine q35 -accel tcg -cpu max -smp 2 -m 3072 -nographic 
   -device intel-iommu,aw-bits=48 -device edu,addr=03.0 -device igb,addr=04.0,netdev=loop -netdev user,id=loop,restrict=on \
   -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 hugepages=64" \
   < /dev/null > "$out/guest-console.log" 2>&1 || true
+# The no-IOMMU guest: no VT-d, vfio's enable_unsafe_noiommu_mode on, edu alone; its init runs the
+# C# flows in no-IOMMU mode (abi.noiommu on the command line).
+timeout 600 "$qemu" -machine q35 -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot -nic none -device edu,addr=03.0 \
+  -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 loglevel=4 panic=-1 vfio.enable_unsafe_noiommu_mode=1 abi.noiommu" \
+  < /dev/null > "$out/guest-noiommu-console.log" 2>&1 || true
 : > "$out/results-kernel.txt"
 if grep -aq ABI-VFIO-DONE "$out/guest-console.log"; then
   tr -d '\r' < "$out/guest-console.log" > "$work/console.txt"
@@ -133,6 +150,16 @@ if grep -aq ABI-VFIO-DONE "$out/guest-console.log"; then
 else
   echo "vfio selftest: the guest did not finish; its console is in $out/guest-console.log"
   tail -n 20 "$out/guest-console.log"
+fi
+if grep -aq ABI-VFIO-DONE "$out/guest-noiommu-console.log"; then
+  tr -d '\r' < "$out/guest-noiommu-console.log" > "$work/console-noiommu.txt"
+  grep -ao -m1 'guest: .*' "$work/console-noiommu.txt" || true
+  sed -n "/^ABI-VFIO-BEGIN abi_device_flows\$/,/^ABI-VFIO-END abi_device_flows /p" "$work/console-noiommu.txt" | sed '1d;$d' > "$out/abi_device_flows.noiommu.kernel.tap"
+  status=$(grep -a "^ABI-VFIO-END abi_device_flows " "$work/console-noiommu.txt" | awk '{print $3}')
+  parse_tap abi_device_flows "$out/abi_device_flows.noiommu.kernel.tap" "$out/results-kernel.txt" "${status:-1}"
+else
+  echo "vfio selftest: the no-IOMMU guest did not finish; its console is in $out/guest-noiommu-console.log"
+  tail -n 20 "$out/guest-noiommu-console.log"
 fi
 
 echo "vfio selftest: linux-source $(basename "$src"), pass/fail/skip per IOMMU mode, on the real kernel in QEMU (edu):"
