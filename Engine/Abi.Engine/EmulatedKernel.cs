@@ -18,7 +18,7 @@ namespace Abi.Engine;
 /// and call goes to the real kernel untouched. Memory the engine maps with <see cref="Mmap"/> is
 /// recorded as user memory it may pin; other addresses it never dereferences.
 /// </summary>
-public sealed class EmulatedKernel : IKernel, IMmioProvider
+public sealed partial class EmulatedKernel : IKernel, IMmioProvider
 {
     private readonly FdTable _files = new();
     private readonly List<EngineFile> _deferredPuts = [];
@@ -180,7 +180,8 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
                 throw new InvalidOperationException($"{device.Name} is registered already");
             }
 
-            var node = new EmulatedDevice(device, _devices.Count, _devices.Count, noIommu);
+            int index = FreeIndex();
+            var node = new EmulatedDevice(device, index, index, noIommu);
             _devices.Add(node);
             return new EmulatedDeviceInfo(noIommu ? null : node.CdevPath, node.GroupPath, node.Group, node.PciName);
         }
@@ -271,7 +272,7 @@ public sealed class EmulatedKernel : IKernel, IMmioProvider
     {
         lock (_devices)
         {
-            return SysfsView.Build([.. _devices], EnableUnsafeNoIommu);
+            return SysfsView.Build([.. _devices], EnableUnsafeNoIommu, this);
         }
     }
 

@@ -12,6 +12,8 @@ namespace Abi.Interposer;
 /// <item><c>ABI_ENGINE_DEVICES</c>: comma-separated emulated PCI functions, in cdev order:
 /// <c>edu</c>, <c>edu-qemu</c> (QEMU's edu exactly: no MSI-X, no reset), <c>e1000e</c>, <c>igb</c> (the 82576 the VFIO selftests' driver drives), <c>virtio-net-pair</c> (two ports on one wire).</item>
 /// <item><c>ABI_ENGINE_IOMMUFD_TEST</c>: <c>1</c> enables IOMMU_TEST_CMD (the kernel's CONFIG_IOMMUFD_TEST).</item>
+/// <item><c>ABI_ENGINE_VFIO_PCI_ENABLE_SRIOV</c>: <c>1</c> sets vfio-pci's enable_sriov (a PF's
+/// sriov_numvfs then makes VFs).</item>
 /// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> is a machine without an IOMMU booted with the vfio module's
 /// enable_unsafe_noiommu_mode: every device is in a <c>noiommu-G</c> group and has no cdev.</item>
 /// <item><c>ABI_ENGINE_FAIL_NTH</c>: <c>1</c> serves a task's <c>fail-nth</c> file from the engine's failure points (and accepts writes to the kernel's failslab knobs).</item>
@@ -35,6 +37,7 @@ internal static class EngineConfiguration
         var kernel = new EmulatedKernel(backend)
         {
             EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
+            VfioPciEnableSriov = IsSet("ABI_ENGINE_VFIO_PCI_ENABLE_SRIOV"),
             ServeFailNth = IsSet("ABI_ENGINE_FAIL_NTH"),
 
             // The shim's fault handler performs loads and stores in register BARs a C program mmaps.

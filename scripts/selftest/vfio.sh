@@ -96,11 +96,13 @@ totals() { awk '{ c[$1]++ } END { printf "pass:%d fail:%d skip:%d", c["pass"], c
 : > "$out/results.txt"
 for p in "${programs[@]}"; do
   # edu exactly as QEMU models it (no MSI-X, no reset) at 0000:00:03.0, as in the guest; the driver
-  # test takes the igb model at 0000:00:04.0 (libvfio has no edu driver).
+  # test takes the igb model at 0000:00:04.0 (libvfio has no edu driver), and so does the SR-IOV
+  # test (its VFs; vfio-pci's enable_sriov is set, as on the guest's command line).
   bdf=0000:00:03.0
-  [ "$p" != vfio_pci_driver_test ] || bdf=0000:00:04.0
+  case "$p" in vfio_pci_driver_test|vfio_pci_sriov_uapi_test) bdf=0000:00:04.0 ;; esac
   set +e
-  ABI_BACKEND=kernel ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu-qemu,igb LD_PRELOAD="$preload" timeout 600 "$out/$p" "$bdf" > "$out/$p.tap" 2>&1
+  ABI_BACKEND=kernel ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu-qemu,igb ABI_ENGINE_VFIO_PCI_ENABLE_SRIOV=1 LD_PRELOAD="$preload" \
+    timeout 600 "$out/$p" "$bdf" > "$out/$p.tap" 2>&1
   status=$?
   set -e
   parse_tap "$p" "$out/$p.tap" "$out/results.txt" "$status"
@@ -131,7 +133,7 @@ cp -L /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libm.so.6 /lib/x86_6
 qemu=$("$root/scripts/qemu/qemu-10.sh")
 timeout 1500 "$qemu" -machine q35 -accel tcg -cpu max -smp 2 -m 3072 -nographic -no-reboot -nic none \
   -device intel-iommu,aw-bits=48 -device edu,addr=03.0 -device igb,addr=04.0,netdev=loop -netdev user,id=loop,restrict=on \
-  -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 hugepages=64" \
+  -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 hugepages=64 vfio_pci.enable_sriov=1" \
   < /dev/null > "$out/guest-console.log" 2>&1 || true
 # The no-IOMMU guest: no VT-d, vfio's enable_unsafe_noiommu_mode on, edu alone; its init runs the
 # C# flows in no-IOMMU mode (abi.noiommu on the command line).

@@ -22,9 +22,11 @@ namespace Abi.Engine.Devices;
 /// <item>Extended interrupts in MSI-X mode (GPIE.MSIX_MODE): EICR causes, EICS sets causes, EIMS and
 /// EIMC mask, EICR is write-1-to-clear; a cause that is unmasked fires its vector once, is
 /// auto-cleared when EIAC has it and auto-masked when GPIE.EIAME and EIAM have it.</item>
+/// <item>SR-IOV: 8 VFs (8086:10CA), the first at routing id offset 0x80, stride 2, as the 82576 and
+/// QEMU's igb have them; enabling them (sriov_numvfs) makes <see cref="IgbVirtualFunction"/>s.</item>
 /// </list>
 /// Not modelled: the wire (frames only loop back), receive filtering beyond promiscuous acceptance,
-/// offloads, queues other than 0, legacy descriptors, statistics, SR-IOV.
+/// offloads, queues other than 0, legacy descriptors, statistics, the PF-VF mailbox and VF queues.
 /// </summary>
 public sealed class IgbDevice : PciDevice
 {
@@ -57,11 +59,19 @@ public sealed class IgbDevice : PciDevice
         PowerOn();
     }
 
+    private static readonly SriovCapability s_sriov = new(TotalVfs: 8, VfDeviceId: 0x10CA, FirstVfOffset: 0x80, VfStride: 2);
+
+    /// <inheritdoc/>
+    public override SriovCapability? Sriov => s_sriov;
+
     /// <summary>Frames looped back from the transmit to the receive ring.</summary>
     public long LoopedFrames { get; private set; }
 
     /// <summary>Frames transmitted with no receive descriptor free (dropped, as the MAC drops them).</summary>
     public long DroppedFrames { get; private set; }
+
+    /// <inheritdoc/>
+    protected internal override PciDevice CreateVirtualFunction(int index) => new IgbVirtualFunction();
 
     /// <inheritdoc/>
     protected internal override void Reset()

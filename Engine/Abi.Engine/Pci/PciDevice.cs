@@ -99,6 +99,13 @@ public abstract class PciDevice
         Config.DefineBar(index, size, is64: false, io: true);
     }
 
+    /// <summary>The function's SR-IOV capability, if it is a physical function that has one.</summary>
+    public virtual SriovCapability? Sriov => null;
+
+    /// <summary>Makes virtual function <paramref name="index"/> of this physical function (called when SR-IOV is enabled).</summary>
+    /// <exception cref="NotSupportedException">The function has no SR-IOV capability.</exception>
+    protected internal virtual PciDevice CreateVirtualFunction(int index) => throw new NotSupportedException($"{Name} has no SR-IOV capability");
+
     /// <summary>Declares an option ROM of <paramref name="size"/> bytes (VFIO's ROM region).</summary>
     protected void AddOptionRom(ulong size) => OptionRomSize = ulong.IsPow2(size) ? size : throw new ArgumentOutOfRangeException(nameof(size));
 

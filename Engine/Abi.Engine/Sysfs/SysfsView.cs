@@ -12,13 +12,15 @@ namespace Abi.Engine.Sysfs;
 /// <c>subsystem_device</c>, <c>driver_override</c>, the <c>driver</c> and <c>iommu_group</c> links and
 /// <c>vfio-dev/vfioN/dev</c>; <c>/sys/kernel/iommu_groups/N/devices</c> links back; vfio-pci's driver
 /// directory lists what it has bound; <c>/sys/module/vfio/parameters/enable_unsafe_noiommu_mode</c> says
-/// whether no-IOMMU mode is on. The engine serves these subtrees whole (a program sees the engine's
+/// whether no-IOMMU mode is on, <c>/sys/module/vfio_pci/parameters/enable_sriov</c> whether vfio-pci may
+/// enable VFs. An SR-IOV PF has drivers/pci/iov.c's <c>sriov_*</c> files and <c>virtfnN</c> links, its
+/// VFs a <c>physfn</c> link. The engine serves these subtrees whole (a program sees the engine's
 /// machine there, not this one's); the rest of <c>/sys</c> is the real kernel's.
 /// </summary>
 internal static class SysfsView
 {
     /// <summary>Where the engine's view lives; anything under these is the engine's.</summary>
-    private static readonly string[] s_owned = ["/sys/bus/pci", "/sys/devices/pci0000:00", "/sys/kernel/iommu_groups", "/sys/module/vfio"];
+    private static readonly string[] s_owned = ["/sys/bus/pci", "/sys/devices/pci0000:00", "/sys/kernel/iommu_groups", "/sys/module/vfio", "/sys/module/vfio_pci"];
 
     /// <summary>The major number the engine gives VFIO cdevs (dynamic in the kernel; any free number).</summary>
     private const int VfioCdevMajor = 511;
@@ -38,7 +40,7 @@ internal static class SysfsView
     }
 
     /// <summary>The tree as it is now, rooted at <c>/</c>.</summary>
-    public static SysfsDirectory Build(IReadOnlyList<EmulatedDevice> devices, bool noIommuEnabled)
+    public static SysfsDirectory Build(IReadOnlyList<EmulatedDevice> devices, bool noIommuEnabled, EmulatedKernel kernel)
     {
         var root = new SysfsDirectory();
         SysfsDirectory sys = root.Directory("sys");
@@ -49,6 +51,8 @@ internal static class SysfsView
         SysfsDirectory groups = sys.Directory("kernel").Directory("iommu_groups");
         sys.Directory("module").Directory("vfio").Directory("parameters")
             .Add("enable_unsafe_noiommu_mode", new SysfsAttribute(() => noIommuEnabled ? "Y\n" : "N\n"));
+        sys.Directory("module").Directory("vfio_pci").Directory("parameters")
+            .Add("enable_sriov", new SysfsAttribute(() => kernel.VfioPciEnableSriov ? "Y\n" : "N\n", text => SetBool(text, value => kernel.VfioPciEnableSriov = value)));
 
         // Binding (drivers/base/bus.c: bind_store, unbind_store, drivers_probe_store; drivers/pci/pci-sysfs.c: driver_override).
         pciBus.Add("drivers_probe", new SysfsAttribute(null, text => Probe(devices, text)));
@@ -84,6 +88,25 @@ internal static class SysfsView
             {
                 function.Directory("vfio-dev").Directory($"vfio{device.Index}")
                     .Add("dev", new SysfsAttribute(() => $"{VfioCdevMajor}:{device.Index}\n"));
+            }
+
+            if (device.Model.Sriov is Pci.SriovCapability sriov)
+            {
+                // drivers/pci/iov.c: the PF's SR-IOV attributes and one link per enabled VF.
+                function.Add("sriov_totalvfs", Decimal(() => sriov.TotalVfs));
+                function.Add("sriov_numvfs", new SysfsAttribute(() => Invariant($"{device.VirtualFunctions.Count}\n"), text => kernel.StoreNumVfs(device, text)));
+                function.Add("sriov_offset", Decimal(() => sriov.FirstVfOffset));
+                function.Add("sriov_stride", Decimal(() => sriov.VfStride));
+                function.Add("sriov_vf_device", new SysfsAttribute(() => Invariant($"{sriov.VfDeviceId:x}\n")));
+                for (int i = 0; i < device.VirtualFunctions.Count; i++)
+                {
+                    function.Add(Invariant($"virtfn{i}"), new SysfsLink($"../{device.VirtualFunctions[i].PciName}"));
+                }
+            }
+
+            if (device.PhysicalFunction is EmulatedDevice pf)
+            {
+                function.Add("physfn", new SysfsLink($"../{pf.PciName}"));
             }
 
             SysfsDirectory groupDirectory = groups.Directory(group);
@@ -278,6 +301,30 @@ internal static class SysfsView
 
         return null;
     }
+
+    // param_set_bool (kstrtobool): y/Y/1/t/T or n/N/0/f/F, on/off; anything else is EINVAL.
+    private static int SetBool(string text, Action<bool> set)
+    {
+        string value = text.TrimEnd('\n');
+        bool? parsed = value.Length == 0 ? null : value[0] switch
+        {
+            'y' or 'Y' or '1' or 't' or 'T' => true,
+            'n' or 'N' or '0' or 'f' or 'F' => false,
+            'o' or 'O' when value.Length > 1 => value[1] is 'n' or 'N' ? true : value[1] is 'f' or 'F' ? false : null,
+            _ => null,
+        };
+        if (parsed is not bool on)
+        {
+            return -(int)Errno.EINVAL;
+        }
+
+        set(on);
+        return 0;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static SysfsAttribute Decimal(Func<int> value) => new(() => Invariant($"{value()}\n"));
 
     private static string[] Components(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
 

@@ -7,13 +7,31 @@ namespace Abi.Engine.Vfio;
 /// <c>/dev/vfio/G</c>, and who has it open. A device is opened once at a time (a cdev bound to an
 /// iommufd, or a device fd from its group), as vfio-pci allows.
 /// </summary>
-internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool noIommu)
+internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool noIommu, string? pciName = null)
 {
     /// <summary>A device without an IOMMU (no-IOMMU mode): group <c>noiommu-G</c>, no cdev.</summary>
     public bool NoIommu { get; } = noIommu;
 
     /// <summary>Its PCI address, the name VFIO_GROUP_GET_DEVICE_FD takes.</summary>
-    public string PciName => $"0000:00:{Index + 3:x2}.0";
+    public string PciName { get; } = pciName ?? $"0000:00:{index + 3:x2}.0";
+
+    /// <summary>For a VF, the PF that made it (pci_physfn); null for any other function.</summary>
+    public EmulatedDevice? PhysicalFunction { get; init; }
+
+    /// <summary>A PF's VFs while SR-IOV is enabled, in VF order.</summary>
+    public List<EmulatedDevice> VirtualFunctions { get; } = [];
+
+    /// <summary>
+    /// A PF's VF token (vfio_pci_vf_init: a random UUID when vfio-pci takes the PF), and how many of its
+    /// VFs are open (vf_token->users). Null for functions without SR-IOV.
+    /// </summary>
+    public UInt128? VfToken { get; set; } = model.Sriov is null ? null : VfTokens.Random();
+
+    /// <summary>How many of a PF's VFs are open through VFIO (vf_token->users).</summary>
+    public int VfTokenUsers { get; set; }
+
+    /// <summary>Whether vfio-pci enabled this PF's VFs (it is on vfio_pci_sriov_pfs); a VF then has its PF as sriov_pf_core_dev.</summary>
+    public bool SriovByVfio { get; set; }
 
     public PciDevice Model { get; } = model;
 

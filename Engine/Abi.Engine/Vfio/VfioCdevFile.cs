@@ -98,12 +98,25 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
                 return Fail(Errno.EINVAL, "this fd is already bound");
             }
 
+            // vfio_df_check_token: vfio-pci checks a token (or its absence) for every bind.
+            UInt128? uuid = null;
             if (token)
             {
-                Span<byte> uuid = stackalloc byte[16];
-                return !UserAccess.TryRead(bind.token_uuid_ptr, uuid)
-                    ? Fail(Errno.EFAULT, "token_uuid_ptr cannot be read")
-                    : Fail(Errno.EINVAL, "the device is not a VF and takes no token");
+                Span<byte> bytes = stackalloc byte[16];
+                if (!UserAccess.TryRead(bind.token_uuid_ptr, bytes))
+                {
+                    return Fail(Errno.EFAULT, "token_uuid_ptr cannot be read");
+                }
+
+                uuid = VfTokens.FromBytes(bytes);
+            }
+
+            int matched = VfTokens.Match(Device, uuid);
+            if (matched < 0)
+            {
+                return Fail((Errno)(-matched), matched == -(int)Errno.EACCES
+                    ? $"{Device.PciName} needs the VF token of its PF's user (VFIO_DEVICE_BIND_FLAG_TOKEN), or the one given differs"
+                    : $"{Device.PciName} takes no VF token (not an SR-IOV PF, or a VF whose PF vfio-pci does not have)");
             }
 
             switch (Kernel.FileOf(bind.iommufd))

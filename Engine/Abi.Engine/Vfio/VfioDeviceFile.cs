@@ -67,17 +67,38 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo(copy, user),
             Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo(copy),
             Constants.VFIO_DEVICE_SET_IRQS => SetIrqs(copy, user),
-            _ => Feature(copy),
+            _ => Feature(copy, user),
         };
         return rc != 0 || !back || UserAccess.TryWrite(user, new ReadOnlySpan<byte>(copy, head)) ? rc : Fail(Errno.EFAULT, "the result cannot be written back");
     }
 
-    /// <summary>The device was opened: vfio-pci enables it (memory decoding on, bus mastering off).</summary>
-    protected void OpenDevice() => Model.Config.Reset(PciConfigSpace.CommandMemory);
+    /// <summary>
+    /// The device was opened: vfio-pci enables it (memory decoding on, bus mastering off) and counts
+    /// an open VF as a user of its PF's VF token (vfio_pci_core_finish_enable).
+    /// </summary>
+    protected void OpenDevice()
+    {
+        Model.Config.Reset(PciConfigSpace.CommandMemory);
+        if (Device.PhysicalFunction is { SriovByVfio: true } pf)
+        {
+            lock (pf.Sync)
+            {
+                pf.VfTokenUsers++;
+            }
+        }
+    }
 
     /// <summary>The last fd went: interrupts off, the function reset (vfio-pci resets on release when it can).</summary>
     protected void CloseDevice()
     {
+        if (Device.PhysicalFunction is { SriovByVfio: true } pf)
+        {
+            lock (pf.Sync)
+            {
+                pf.VfTokenUsers--;                                 // vfio_pci_core_close_device
+            }
+        }
+
         Model.Interrupts.Release();
         if (Model.CanReset)
         {
@@ -120,7 +141,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         return 0;
     }
 
-    private int Feature(byte* arg)
+    private int Feature(byte* arg, ulong user)
     {
         ref vfio_device_feature feature = ref *(vfio_device_feature*)arg;
         const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET, Probe = (uint)Constants.VFIO_DEVICE_FEATURE_PROBE;
@@ -140,6 +161,46 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.EINVAL, "GET and SET together need PROBE");
         }
 
-        return Fail(Errno.ENOTTY, $"feature {feature.flags & Mask} is not implemented by the engine's vfio-pci");
+        return (feature.flags & Mask) == Constants.VFIO_DEVICE_FEATURE_PCI_VF_TOKEN
+            ? SetVfToken(feature.flags, user + (ulong)sizeof(vfio_device_feature), feature.argsz - (uint)sizeof(vfio_device_feature))
+            : Fail(Errno.ENOTTY, $"feature {feature.flags & Mask} is not implemented by the engine's vfio-pci");
+    }
+
+    // vfio_pci_core_feature_token: SET only (a GET would show the previous user's token), on a PF.
+    private int SetVfToken(uint flags, ulong data, uint argsz)
+    {
+        if (Device.VfToken is null)
+        {
+            return Fail(Errno.ENOTTY, $"{Device.PciName} is not an SR-IOV PF: it has no VF token");
+        }
+
+        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET;
+        if ((flags & Get) != 0)
+        {
+            return Fail(Errno.EINVAL, "the VF token can only be set");           // vfio_check_feature
+        }
+
+        if ((flags & (uint)Constants.VFIO_DEVICE_FEATURE_PROBE) != 0)
+        {
+            return 0;
+        }
+
+        if ((flags & Set) == 0 || argsz < 16)
+        {
+            return Fail(Errno.EINVAL, (flags & Set) == 0 ? "neither GET nor SET" : $"{argsz} bytes of data, the token needs 16");
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        if (!UserAccess.TryRead(data, bytes))
+        {
+            return Fail(Errno.EFAULT, "the token cannot be read");
+        }
+
+        lock (Device.Sync)
+        {
+            Device.VfToken = VfTokens.FromBytes(bytes);
+        }
+
+        return 0;
     }
 }

@@ -188,9 +188,14 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     /// <summary>group.c: vfio_group_ioctl_get_device_fd: the name is looked up first, then the group's IOMMU is checked (vfio_df_group_open).</summary>
     private int GetDeviceFd(ReadOnlySpan<byte> name)
     {
-        if (!name.SequenceEqual(System.Text.Encoding.ASCII.GetBytes(Device.PciName)))
+        // vfio_device_get_from_name: vfio-pci's match (vfio_pci_core_match) takes the address and a VF
+        // token after it, and its token check answers before the group's IOMMU is looked at.
+        int match = VfTokens.MatchName(Device, name);
+        if (match <= 0)
         {
-            return Fail(Errno.ENODEV, $"\"{System.Text.Encoding.UTF8.GetString(name)}\" is not in group {Device.Group} (it holds {Device.PciName})");
+            return match < 0
+                ? Fail((Errno)(-match), match == -(int)Errno.EACCES ? $"{Device.PciName} needs its PF's VF token (\"{Device.PciName} vf_token=<uuid>\")" : $"\"{System.Text.Encoding.UTF8.GetString(name)}\": a VF token where none is taken, or not one vf_token=<uuid>")
+                : Fail(Errno.ENODEV, $"\"{System.Text.Encoding.UTF8.GetString(name)}\" is not in group {Device.Group} (it holds {Device.PciName})");
         }
 
         if (Container is null && Iommufd is null)

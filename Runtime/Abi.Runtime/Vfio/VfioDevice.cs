@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Abi.Interop;
 using Abi.Linux;
@@ -32,7 +33,14 @@ public sealed unsafe class VfioDevice : IDisposable
     public static VfioDevice OpenCdev(string path, IKernel? kernel = null) => new(FileDescriptor.Open(kernel ?? Backend.Default, path));
 
     /// <summary>Binds the cdev to <paramref name="iommufd"/> and returns the device's id in that context.</summary>
-    public uint BindIommufd(IommuFd iommufd)
+    public uint BindIommufd(IommuFd iommufd) => BindIommufd(iommufd, null);
+
+    /// <summary>
+    /// Binds the cdev to <paramref name="iommufd"/> presenting a VF token (VFIO_DEVICE_BIND_FLAG_TOKEN):
+    /// a VF whose PF vfio-pci has needs the token its PF's user set, and a PF whose VFs are in use needs
+    /// theirs; a PF whose VFs nobody uses takes <paramref name="vfToken"/> as its new token.
+    /// </summary>
+    public unsafe uint BindIommufd(IommuFd iommufd, Guid? vfToken)
     {
         ArgumentNullException.ThrowIfNull(iommufd);
         if (iommufd.Kernel != Kernel)
@@ -42,9 +50,35 @@ public sealed unsafe class VfioDevice : IDisposable
 
         using FileDescriptor.Lease iommu = iommufd.Fd.Borrow();
         var arg = new vfio_device_bind_iommufd { iommufd = iommu.Fd };
+        Span<byte> uuid = stackalloc byte[16];
+        if (vfToken is Guid token)
+        {
+            token.TryWriteBytes(uuid, bigEndian: true, out _);   // uuid_t: the bytes in the order the text shows them
+            arg.flags = Constants.VFIO_DEVICE_BIND_FLAG_TOKEN;
+            arg.token_uuid_ptr = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(uuid));
+        }
+
         using FileDescriptor.Lease lease = Fd.Borrow();
         IoctlCheck.Ok(new VfioDeviceIoctls(Kernel, lease.Fd).TryBindIommufd(ref arg), Kernel, "VFIO_DEVICE_BIND_IOMMUFD", Kind);
         return arg.out_devid;
+    }
+
+    /// <summary>
+    /// Sets an SR-IOV PF's VF token (VFIO_DEVICE_FEATURE_PCI_VF_TOKEN): the UUID its VFs' users must
+    /// present. ENOTTY on a function that is not an SR-IOV PF.
+    /// </summary>
+    public unsafe void SetVfToken(Guid token)
+    {
+        Span<byte> buffer = stackalloc byte[sizeof(vfio_device_feature) + 16];
+        var head = new vfio_device_feature
+        {
+            argsz = (uint)buffer.Length,
+            flags = (uint)(Constants.VFIO_DEVICE_FEATURE_SET | Constants.VFIO_DEVICE_FEATURE_PCI_VF_TOKEN),
+        };
+        MemoryMarshal.Write(buffer, in head);
+        token.TryWriteBytes(buffer[sizeof(vfio_device_feature)..], bigEndian: true, out _);
+        using FileDescriptor.Lease lease = Fd.Borrow();
+        IoctlCheck.Ok(new VfioDeviceIoctls(Kernel, lease.Fd).TryFeature(buffer), Kernel, "VFIO_DEVICE_FEATURE(PCI_VF_TOKEN)", Kind);
     }
 
     /// <summary>Attaches the bound device to an IOAS or HWPT (replacing any current attachment). Returns the HWPT id in use.</summary>

@@ -57,9 +57,20 @@ public sealed class VfioGroup : IDisposable
     }
 
     /// <summary>VFIO_GROUP_GET_DEVICE_FD for the device named <paramref name="name"/> (a PCI address such as <c>0000:00:03.0</c>).</summary>
-    public VfioDevice GetDevice(string name)
+    public VfioDevice GetDevice(string name) => GetDevice(name, null);
+
+    /// <summary>
+    /// VFIO_GROUP_GET_DEVICE_FD for <paramref name="name"/> presenting a VF token, as vfio-pci reads it
+    /// from the name (<c>"0000:00:14.0 vf_token=&lt;uuid&gt;"</c>): see <see cref="VfioDevice.BindIommufd(IommuFd, Guid?)"/>.
+    /// </summary>
+    public VfioDevice GetDevice(string name, Guid? vfToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        if (vfToken is Guid token)
+        {
+            name = $"{name} vf_token={token:D}";
+        }
+
         int fd;
         using (FileDescriptor.Lease lease = Fd.Borrow())
         {
