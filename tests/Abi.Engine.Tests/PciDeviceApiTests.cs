@@ -4,6 +4,7 @@ using Abi.Interop;
 using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Pci;
+using static Abi.Engine.Tests.SysfsFiles;
 
 namespace Abi.Engine.Tests;
 
@@ -168,7 +169,7 @@ public sealed class PciDeviceApiTests
 
         Assert.Null(VfioPciDriver.Bind(address, kernel));                    // it had no driver
         Assert.Equal("vfio-pci", PciFunction.Find(address, kernel)!.Driver);
-        Assert.Equal("vfio-pci", ReadAttribute(kernel, "/sys/bus/pci/devices/0000:00:03.0/driver_override"));
+        Assert.Equal("vfio-pci", Read(kernel, "/sys/bus/pci/devices/0000:00:03.0/driver_override"));
         using VfioPciDevice again = VfioPciDevice.Open(address, VfioIommuMode.Type1v2, kernel);
         Assert.Equal(-(int)Errno.EBUSY, Write(kernel, "/sys/bus/pci/drivers/vfio-pci/bind", "0000:00:03.0"));     // has a driver
         Assert.Equal(-(int)Errno.ENODEV, Write(kernel, "/sys/bus/pci/drivers_probe", "0000:00:1f.0"));
@@ -239,28 +240,6 @@ public sealed class PciDeviceApiTests
         return answers;
     }
 
-    private static int Write(EmulatedKernel kernel, string path, string text)
-    {
-        int fd = kernel.Open(Z(path), LinuxConstants.O_WRONLY, 0);
-        if (fd < 0)
-        {
-            return fd;
-        }
-
-        long n = kernel.Write(fd, Encoding.ASCII.GetBytes(text));
-        kernel.Close(fd);
-        return n < 0 ? (int)n : 0;
-    }
-
-    private static string ReadAttribute(EmulatedKernel kernel, string path)
-    {
-        int fd = kernel.Open(Z(path), LinuxConstants.O_RDONLY, 0);
-        byte[] buffer = new byte[64];
-        long n = kernel.Read(fd, buffer);
-        kernel.Close(fd);
-        return Encoding.ASCII.GetString(buffer, 0, (int)n).TrimEnd('\n');
-    }
-
     private static string OpenRc(IKernel kernel, string path, int flags)
     {
         int fd = kernel.Open(Z(path), flags, 0);
@@ -274,5 +253,4 @@ public sealed class PciDeviceApiTests
 
     private static string Rc(int rc) => rc < 0 ? ((Errno)(-rc)).ToString() : "ok";
 
-    private static byte[] Z(string path) => Encoding.UTF8.GetBytes(path + "\0");
 }

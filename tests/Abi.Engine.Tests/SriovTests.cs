@@ -1,9 +1,9 @@
-using System.Text;
 using Abi.Engine.Devices;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Kernel;
 using Abi.Runtime.Vfio;
+using static Abi.Engine.Tests.SysfsFiles;
 
 namespace Abi.Engine.Tests;
 
@@ -106,37 +106,4 @@ public sealed class SriovTests
         Assert.Equal(0, Write(kernel, $"/sys/bus/pci/devices/{Pf}/sriov_numvfs", "1"));
         return (kernel, igb);
     }
-
-    private static int Write(EmulatedKernel kernel, string path, string text)
-    {
-        int fd = kernel.Open(Z(path), LinuxConstants.O_WRONLY, 0);
-        if (fd < 0)
-        {
-            return fd;
-        }
-
-        long n = kernel.Write(fd, Encoding.ASCII.GetBytes(text));
-        kernel.Close(fd);
-        return n < 0 ? (int)n : 0;
-    }
-
-    private static string Read(EmulatedKernel kernel, string path)
-    {
-        int fd = kernel.Open(Z(path), LinuxConstants.O_RDONLY, 0);
-        Assert.True(fd >= 0, $"{path}: open answered {fd}");
-        byte[] buffer = new byte[64];
-        long n = kernel.Read(fd, buffer);
-        kernel.Close(fd);
-        return Encoding.ASCII.GetString(buffer, 0, (int)n).TrimEnd('\n');
-    }
-
-    private static string ReadLink(EmulatedKernel kernel, string path)
-    {
-        byte[] buffer = new byte[256];
-        int n = kernel.ReadLink(Z(path), buffer);
-        Assert.True(n >= 0, $"{path}: readlink answered {n}");
-        return Encoding.ASCII.GetString(buffer, 0, n);
-    }
-
-    private static byte[] Z(string path) => Encoding.UTF8.GetBytes(path + "\0");
 }
