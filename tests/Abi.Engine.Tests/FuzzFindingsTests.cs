@@ -160,4 +160,69 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref unmap));       // the last reference goes: the access with it
         Assert.Equal(Errno.None, Destroy(accessIoas));
     }
+
+    [Fact]
+    public void AnAccess_ReadsAndWritesAShmemFilesPages_ThroughAMapFileArea()
+    {
+        // pages.c: iopt_pages_rw_access reaches a MAP_FILE area's folios (memfd_pin_folios), so an
+        // access reads what the file holds and its writes land in the file; past the end the file had,
+        // nothing is there (fuzzer: access_rw answered 0 on the kernel, EFAULT on the engine).
+        int memfd = MemfdCreate("abi-map-file", 0);
+        Assert.True(memfd >= 0);
+        nint view = 0;
+        try
+        {
+            Assert.Equal(0, Ftruncate(memfd, 8192));
+            view = LinuxKernel.Instance.Mmap(0, 8192, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, memfd, 0);
+            Assert.True(view > 0);
+            ((byte*)view)[4096 + 10] = 0x5A;
+
+            uint ioas = NewIoas();
+            var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas };
+            Assert.Equal(0, Test(ref create));
+            int access = (int)create.create_access.out_access_fd;
+            var map = new iommu_ioas_map_file
+            {
+                flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA),
+                ioas_id = ioas,
+                fd = memfd,
+                start = 4096,
+                length = 8192,                                     // one page past the file's end
+                iova = 0x10_0000,
+            };
+            Assert.Equal(Errno.None, Raw.TryIoasMapFile(ref map));
+
+            byte* buffer = stackalloc byte[4];
+            var read = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = 0x10_0000 + 9, length = 2, uptr = (ulong)buffer } };
+            Assert.Equal(0, Test(ref read));
+            Assert.Equal(0x5A, buffer[1]);
+
+            buffer[0] = 0xC3;
+            var write = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = 0x10_0000 + 100, length = 1, uptr = (ulong)buffer, flags = 1 } };
+            Assert.Equal(0, Test(ref write));
+            Assert.Equal(0xC3, ((byte*)view)[4096 + 100]);
+
+            var past = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = 0x10_1000, length = 1, uptr = (ulong)buffer } };
+            Assert.NotEqual(0, Test(ref past));
+            Assert.Equal(0, Kernel.Close(access));
+        }
+        finally
+        {
+            if (view > 0)
+            {
+                _ = LinuxKernel.Instance.Munmap(view, 8192);
+            }
+
+            _ = Close(memfd);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "memfd_create", SetLastError = true)]
+    private static extern int MemfdCreate(string name, uint flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static extern int Ftruncate(int fd, long length);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int fd);
 }

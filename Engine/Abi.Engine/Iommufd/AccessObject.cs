@@ -125,8 +125,8 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             return 0;
         }
 
-        // pages.c: iopt_pages_rw_access copies through the mapping's user memory; memory that is not
-        // there (or a file's pages, which the engine does not reach) is EFAULT, a hole in the IOVA ENOENT.
+        // pages.c: iopt_pages_rw_access copies through the mapping's user memory or the file's folios;
+        // memory that is not there is EFAULT, a file that cannot be pinned EINVAL, a hole in the IOVA ENOENT.
         IommuFault fault = ioas.Iopt.Faults.Last!.Value;
         return fault.Reason switch
         {

@@ -146,29 +146,55 @@ internal sealed partial class IoPagetable
             return 0;
         }
 
-        if (area.Pages.FileDescriptor is not null || Memory is null)
-        {
-            Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
-            return 0;
-        }
-
-        // Bytes this area maps from iova to the end of its IOVA page, and the host range behind them.
-        ulong host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
         ulong pageEnd = (iova | 0xFFF) < iova ? ulong.MaxValue : iova | 0xFFF;
         ulong lastCovered = Math.Min(pageEnd, area.Last);
         int length = (int)(lastCovered - iova + 1);
-        long memoryGeneration = Memory.Generation;
-        if (!Memory.Contains(host, (ulong)length))
+        ulong host;
+        long memoryGeneration;
+        bool wholePage;
+        if (area.Pages.FileDescriptor is not null)
         {
-            Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
-            return 0;
+            // A shmem file's pages, through the engine's view of the file; not past the end the file
+            // had when it was mapped (memfd_pin_folios refuses pages past EOF).
+            Pages pages = area.Pages;
+            ulong inPages = area.PagesOffset + (iova - area.Iova);
+            ulong fileByte = pages.FileOffset + inPages;
+            if (pages.FileView == 0 || pages.FileSize is not long size || fileByte >= (ulong)size)
+            {
+                Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
+                return 0;
+            }
+
+            length = (int)Math.Min((ulong)length, (ulong)size - fileByte);
+            host = (ulong)pages.FileView + (pages.FileOffset & 0xFFF) + inPages;
+            memoryGeneration = Memory?.Generation ?? 0;
+            wholePage = ((fileByte | 0xFFF) + 1) <= (ulong)size;
+        }
+        else
+        {
+            if (Memory is null)
+            {
+                Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
+                return 0;
+            }
+
+            // Bytes this area maps from iova to the end of its IOVA page, and the host range behind them.
+            host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
+            memoryGeneration = Memory.Generation;
+            if (!Memory.Contains(host, (ulong)length))
+            {
+                Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
+                return 0;
+            }
+
+            wholePage = Memory.Contains(host & ~0xFFFUL, LinuxConstants.PageSize);
         }
 
         valid = length;
 
         // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it.
         ulong pageIova = iova & ~0xFFFUL;
-        if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && Memory.Contains(host & ~0xFFFUL, LinuxConstants.PageSize))
+        if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage)
         {
             ulong page = iova >> 12;
             ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];

@@ -261,7 +261,12 @@ internal sealed partial class IoPagetable
     {
         foreach (Area area in _areas)
         {
-            if (--area.Pages.Areas == 0 && area.Pages.File is EngineFile file)
+            if (--area.Pages.Areas == 0)
+            {
+                area.Pages.UnmapFileView();
+            }
+
+            if (area.Pages.Areas == 0 && area.Pages.File is EngineFile file)
             {
                 area.Pages.File = null;
                 PutFile?.Invoke(file);

@@ -113,6 +113,10 @@ internal sealed unsafe partial class IommufdFile
         pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
         pages.FileSize = stat is (_, _, long size) ? size : null;
         pages.Pinnable = f.Kernel.FileOf(cmd.fd) is null && FileStat.IsShmem(cmd.fd);
+        if (pages.Pinnable)
+        {
+            pages.MapFileView(cmd.fd);              // where the device and accesses reach the file's pages
+        }
         if (f.Kernel.FileOf(cmd.fd) is EngineFile held)
         {
             held.Get();
@@ -189,6 +193,7 @@ internal sealed unsafe partial class IommufdFile
     {
         if (pages.Areas == 0)
         {
+            pages.UnmapFileView();
             if (pages.File is EngineFile file)
             {
                 pages.File = null;

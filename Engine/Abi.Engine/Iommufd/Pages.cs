@@ -40,6 +40,56 @@ internal sealed class Pages
     /// <summary>For MAP_FILE: the file's size when it was mapped (a domain cannot pin past it).</summary>
     public long? FileSize { get; set; }
 
+    /// <summary>
+    /// For MAP_FILE of a shmem file: the engine's own shared mapping of the file range, through which
+    /// DMA and access reads and writes reach the file's pages as the kernel's reach its folios; 0 when
+    /// there is none. It starts at the page holding <see cref="FileOffset"/>.
+    /// </summary>
+    public nint FileView { get; private set; }
+
+    private nuint _fileViewLength;
+
+    /// <summary>Maps the file range (shared, writable when the file allows it) for <see cref="FileView"/>; false when it cannot be mapped.</summary>
+    public bool MapFileView(int fd)
+    {
+        const ulong Page = Abi.Runtime.Kernel.LinuxConstants.PageSize;
+        ulong first = FileOffset & ~(Page - 1);
+        ulong end = FileOffset + Length;
+        if (end < FileOffset || end > long.MaxValue - Page)
+        {
+            return false;
+        }
+
+        nuint length = (nuint)(((end + Page - 1) & ~(Page - 1)) - first);
+        const int Shared = Abi.Runtime.Kernel.LinuxConstants.MAP_SHARED;
+        const int Read = Abi.Runtime.Kernel.LinuxConstants.PROT_READ, Write = Abi.Runtime.Kernel.LinuxConstants.PROT_WRITE;
+        nint view = Native.Libc.Mmap(0, length, Read | Write, Shared, fd, (long)first);
+        if (view == -1)
+        {
+            view = Native.Libc.Mmap(0, length, Read, Shared, fd, (long)first);     // a file opened read-only
+        }
+
+        if (view == -1)
+        {
+            return false;
+        }
+
+        FileView = view;
+        _fileViewLength = length;
+        return true;
+    }
+
+    /// <summary>The pages go: the engine's mapping of the file goes with them.</summary>
+    public void UnmapFileView()
+    {
+        if (FileView != 0)
+        {
+            _ = Native.Libc.Munmap(FileView, _fileViewLength);
+            FileView = 0;
+            _fileViewLength = 0;
+        }
+    }
+
     /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
     public DmaBufFile? DmaBuf { get; set; }
 
