@@ -75,7 +75,7 @@ public sealed partial class EmulatedKernel
 
         // pci_disable_sriov removes the VFs; their removal would wait for their users in the kernel
         // (vfio_unregister_group_dev), which the engine cannot do inside a write: EBUSY instead.
-        if (pf.VirtualFunctions.Exists(vf => vf.InUse))
+        if (pf.VirtualFunctions.Any(vf => vf.InUse))
         {
             return -(int)Errno.EBUSY;
         }
@@ -85,7 +85,7 @@ public sealed partial class EmulatedKernel
             _devices.Remove(vf);
         }
 
-        pf.VirtualFunctions.Clear();
+        pf.RemoveVirtualFunctions();
         pf.SriovByVfio = false;
         return 0;
     }
@@ -104,7 +104,7 @@ public sealed partial class EmulatedKernel
             string name = string.Create(CultureInfo.InvariantCulture, $"0000:{routing >> 8:x2}:{(routing >> 3) & 0x1F:x2}.{routing & 7}");
             var vf = new EmulatedDevice(model, index, index, pf.NoIommu, name) { PhysicalFunction = pf, DriverOverride = "vfio-pci" };
             _devices.Add(vf);
-            pf.VirtualFunctions.Add(vf);
+            pf.AddVirtualFunction(vf);
         }
     }
 

@@ -235,7 +235,7 @@ internal static class SysfsView
                 return -(int)Errno.EBUSY;
             }
 
-            device.BoundToVfio = true;
+            device.TakenByVfioPci();
             return 0;
         }
     }
@@ -280,7 +280,7 @@ internal static class SysfsView
         {
             if (!device.BoundToVfio && device.DriverOverride == "vfio-pci")
             {
-                device.BoundToVfio = true;
+                device.TakenByVfioPci();
             }
         }
 

@@ -18,8 +18,26 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
     /// <summary>For a VF, the PF that made it (pci_physfn); null for any other function.</summary>
     public EmulatedDevice? PhysicalFunction { get; init; }
 
+    private readonly List<EmulatedDevice> _virtualFunctions = [];
+
     /// <summary>A PF's VFs while SR-IOV is enabled, in VF order.</summary>
-    public List<EmulatedDevice> VirtualFunctions { get; } = [];
+    public IReadOnlyList<EmulatedDevice> VirtualFunctions => _virtualFunctions;
+
+    /// <summary>pci_iov_add_virtfn: VF number <see cref="VirtualFunctions"/>.Count appears.</summary>
+    public void AddVirtualFunction(EmulatedDevice vf) => _virtualFunctions.Add(vf);
+
+    /// <summary>pci_disable_sriov: the VFs go.</summary>
+    public void RemoveVirtualFunctions() => _virtualFunctions.Clear();
+
+    /// <summary>vfio_pci_vf_init, when vfio-pci takes an SR-IOV PF: a new random VF token.</summary>
+    public void TakenByVfioPci()
+    {
+        BoundToVfio = true;
+        if (VfToken is not null)
+        {
+            VfToken = VfTokens.Random();
+        }
+    }
 
     /// <summary>
     /// A PF's VF token (vfio_pci_vf_init: a random UUID when vfio-pci takes the PF), and how many of its
