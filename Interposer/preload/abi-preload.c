@@ -43,9 +43,9 @@ static volatile long memory_generation;
 // goes on with its own copy of the engine (the state at the fork, its own from then on: the kernel
 // would share one state between both processes), and the pthread_atfork handler points the copy at
 // the child. The engine starts no threads of its own, so the forking thread is all the copy needs.
-// A flag-free design: no getpid() per call (a real syscall since glibc 2.25, and once the largest
-// cost of a call through the shim). A child made by a raw clone(2) without CLONE_VM runs no atfork
-// handler; its engine would still reach the parent's memory.
+// The handler, not a getpid() per call: getpid is a real syscall since glibc 2.25, and it was once
+// the largest cost of a call through the shim. A child made by a raw clone(2) without CLONE_VM runs
+// no atfork handler; its engine would still reach the parent's memory.
 static volatile int engine_pid;
 static int engine_state; // 0 not loaded, 1 loaded, -1 failed to load
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -438,7 +438,6 @@ static int load_engine(void)
     pthread_mutex_unlock(&engine_lock);
     return state;
 }
-
 
 static long finish(long rc)
 {
