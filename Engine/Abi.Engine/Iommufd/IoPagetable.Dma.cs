@@ -187,14 +187,15 @@ internal sealed partial class IoPagetable
                 return 0;
             }
 
-            wholePage = Memory.Contains(host & ~0xFFFUL, LinuxConstants.PageSize);
+            wholePage = true;                               // checked below, only when the page would be cached
         }
 
         valid = length;
 
         // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it.
         ulong pageIova = iova & ~0xFFFUL;
-        if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage)
+        if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage
+            && (area.Pages.FileDescriptor is not null || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize)))
         {
             ulong page = iova >> 12;
             ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];
