@@ -1,7 +1,9 @@
 // abi-fuzz: seeded random ioctl streams over /dev/iommu (iommufd with the IOMMU_TEST_CMD mock, and
 // the VFIO container ioctls iommufd's compat layer serves) and over a VFIO device cdev (QEMU's edu
 // bound to vfio-pci, found through sysfs: bind, attach, detach, device/region/IRQ info, reset,
-// config space), the same program on the real kernel and
+// config space) and over the legacy VFIO path (containers of /dev/vfio/vfio with type1, edu's group:
+// status, set/unset container, device fds, map/unmap/info/dirty pages on a container), the same
+// program on the real kernel and
 // on the engine through the LD_PRELOAD interposer. Every call prints one line that does not depend
 // on where things landed in memory (its arena sits at a fixed address, fds are printed as indexes),
 // so the two transcripts compare line by line.
@@ -70,6 +72,16 @@ static uint32_t ids[POOL];
 static int nids;
 static int fds[POOL];
 static int nfds;
+// The VFIO cdev of the first function vfio-pci has, found as VFIO libraries find it (sysfs), and the
+// same function's group and name for the legacy path.
+static char cdev_path[64];
+static char group_path[64];
+static char device_name[64];
+static int cdevs[POOL];  // device fds: opened cdevs and fds VFIO_GROUP_GET_DEVICE_FD returned
+static int ncdevs;
+static int containers[POOL], ncontainers;
+static int groups[POOL], ngroups;
+static int vfio_mode;    // ABI_FUZZ_VFIO=1
 static uint64_t transcript_hash = 1469598103934665603ULL;
 static int print_lines = 1;
 static int call_index;
@@ -275,6 +287,8 @@ static void size_field(const struct call *c, uint32_t *size, uint32_t exact, uin
 	}
 }
 
+static int returns_fd;  // the next ioctl returns an fd (printed as 1000 + its device-pool index)
+
 // Performs the ioctl with the argument placed; returns -errno or the result; prints the call's line.
 // fd_offset: where the kernel writes an fd back (printed as an index); in_fd_offset: where the caller
 // passed one. Both are left out of the argument's digest, as fd numbers differ between the two sides.
@@ -287,6 +301,12 @@ static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned
 	long rc = ioctl(fd, request, p.ptr);
 	if (rc < 0)
 		rc = -errno;
+	if (rc >= 0 && returns_fd) {
+		// VFIO_GROUP_GET_DEVICE_FD: the fd becomes a device fd of the pool, printed as its index.
+		if (ncdevs < POOL)
+			cdevs[ncdevs++] = (int)rc;
+		rc = 1000 + ncdevs - 1;
+	}
 	if (verbose) {
 		// The argument as the call left it, in 32-bit words, to stderr (not part of the transcript).
 		fprintf(stderr, "%d %s:", call_index, name);
@@ -310,6 +330,8 @@ static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned
 		}
 		if (in_fd_offset >= 0 && (size_t)in_fd_offset < p.len)
 			memset(snapshot + in_fd_offset, 0, p.len - in_fd_offset < 4 ? p.len - in_fd_offset : 4);
+		if (returns_fd)
+			memset(snapshot, 0, p.len < size ? p.len : size);  // the device's name differs between the sides
 		char hash[40];
 		snprintf(hash, sizeof(hash), " arg=%016" PRIx64, fnv(1469598103934665603ULL, snapshot, p.len));
 		strncat(out, hash, sizeof(out) - strlen(out) - 1);
@@ -326,11 +348,6 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 	return do_ioctl_on(iommufd, c, name, request, arg, size, fd_offset, in_fd_offset);
 }
 
-// The VFIO cdev of the first function vfio-pci has, found as VFIO libraries find it (sysfs).
-static char cdev_path[64];
-static int cdevs[POOL];
-static int ncdevs;
-
 static void find_cdev(void)
 {
 	DIR *devices = opendir("/sys/bus/pci/devices");
@@ -345,6 +362,17 @@ static void find_cdev(void)
 				snprintf(cdev_path, sizeof(cdev_path), "/dev/vfio/devices/%.40s", v->d_name);
 		if (vfio)
 			closedir(vfio);
+		if (cdev_path[0]) {
+			char link[300], target[300];
+			snprintf(link, sizeof(link), "/sys/bus/pci/devices/%.64s/iommu_group", d->d_name);
+			ssize_t n = readlink(link, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = 0;
+				const char *slash = strrchr(target, '/');
+				snprintf(group_path, sizeof(group_path), "/dev/vfio/%.40s", slash ? slash + 1 : target);
+			}
+			snprintf(device_name, sizeof(device_name), "%.60s", d->d_name);
+		}
 	}
 	if (devices)
 		closedir(devices);
@@ -360,6 +388,48 @@ static int cdev_of(uint64_t r)
 	case 1: return -1;
 	default: return 1000;
 	}
+}
+
+// A container fd for the container ioctls: without ABI_FUZZ_VFIO always iommufd (its compat layer,
+// as in earlier campaigns); with it mostly an opened /dev/vfio/vfio, sometimes iommufd.
+static int container_of(uint64_t r)
+{
+	if (!vfio_mode || r % 4 == 0 || !ncontainers)
+		return iommufd;
+	return containers[(r >> 2) % ncontainers];
+}
+
+// How the container ioctls' lines name the fd: nothing for iommufd outside ABI_FUZZ_VFIO (the lines
+// of earlier campaigns), "(iommufd)" or "(c#N)" with it.
+static const char *container_name(int fd)
+{
+	static char name[24];
+	name[0] = 0;
+	if (!vfio_mode)
+		return name;
+	if (fd == iommufd) {
+		snprintf(name, sizeof(name), "(iommufd)");
+		return name;
+	}
+	for (int i = 0; i < ncontainers; i++)
+		if (containers[i] == fd)
+			snprintf(name, sizeof(name), "(c#%d)", i);
+	return name;
+}
+
+static int group_of(uint64_t r)
+{
+	if (r % 8 < 7 && ngroups)
+		return groups[(r >> 3) % ngroups];
+	return r % 2 ? iommufd : -1;
+}
+
+static int group_index(int fd)
+{
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == fd)
+			return i;
+	return fd == iommufd ? 99 : -1;
 }
 
 static int cdev_index(int fd)
@@ -395,11 +465,13 @@ enum {
 	OP_ADD_RESERVED, OP_CREATE_ACCESS, OP_ACCESS_PAGES, OP_ACCESS_RW, OP_DOMAIN_REPLACE, OP_CHECK_EXTENSION,
 	OP_SET_IOMMU, OP_COMPAT_INFO, OP_COMPAT_MAP, OP_COMPAT_UNMAP, OP_JUNK, OP_MAP_FILE, OP_FAULT_ALLOC,
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
-	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_COUNT
+	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
+	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY, OP_COUNT
 };
 
-// How often each operation is drawn (out of the sum). The device cdev operations are drawn only with
-// ABI_FUZZ_VFIO=1 (campaign.sh --vfio): without it the streams are those of earlier campaigns.
+// How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
+// only with ABI_FUZZ_VFIO=1 (campaign.sh --vfio), whose weights replace these (-1: never); without it
+// the streams are those of earlier campaigns.
 static int weight[OP_COUNT] = {
 	[OP_IOAS_ALLOC] = 8, [OP_DESTROY] = 5, [OP_IOAS_MAP] = 14, [OP_IOAS_UNMAP] = 8, [OP_IOAS_COPY] = 5,
 	[OP_IOVA_RANGES] = 4, [OP_ALLOW_IOVAS] = 4, [OP_OPTION] = 3, [OP_VFIO_IOAS] = 3, [OP_HWPT_ALLOC] = 4,
@@ -412,7 +484,13 @@ static int weight[OP_COUNT] = {
 
 static const int vfio_weight[OP_COUNT] = {
 	[OP_CDEV_OPEN] = 2, [OP_CDEV_BIND] = 3, [OP_CDEV_ATTACH] = 3, [OP_CDEV_DETACH] = 1, [OP_CDEV_INFO] = 3,
-	[OP_CDEV_RESET] = 1, [OP_CDEV_CONFIG] = 2,
+	[OP_CDEV_RESET] = 1, [OP_CDEV_CONFIG] = 2, [OP_CONTAINER_OPEN] = 2, [OP_GROUP_OPEN] = 2, [OP_GROUP_STATUS] = 2,
+	[OP_GROUP_SET_CONTAINER] = 3, [OP_GROUP_UNSET_CONTAINER] = 1, [OP_GROUP_DEVICE_FD] = 3, [OP_API_VERSION] = 1,
+	[OP_CONTAINER_DIRTY] = 2, [OP_SET_IOMMU] = 3, [OP_COMPAT_MAP] = 6,
+	// No mock devices beside the real one: the 7.2 kernel's mock IOMMU takes any device a replace hands
+	// it for its own (selftest.c, mock_domain_nop_attach: to_mock_dev on edu's pci_dev) and the guest
+	// hangs, as seed 46 of the first --vfio campaign did (edu replaced onto a mock domain's HWPT).
+	[OP_MOCK_DOMAIN] = -1, [OP_DOMAIN_REPLACE] = -1,
 };
 
 static struct call generate(void)
@@ -462,8 +540,16 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_MAP_FILE: {
+		int file = a[2] % 4 ? memfd : fd_of(a[2] >> 2);
+		// Never a group: an area keeps its file, and a group whose file sits in an IOAS of the iommufd
+		// the group holds (VFIO_GROUP_SET_CONTAINER with an iommufd) is a reference cycle the kernel
+		// never breaks: the group stays open after the process exits and every later seed's group
+		// open is EBUSY. An engine ends with its process; the kernel's leak would outlive it.
+		for (int i = 0; i < ngroups; i++)
+			if (groups[i] == file)
+				file = memfd;
 		struct iommu_ioas_map_file x = {
-			.flags = (uint32_t)(a[0] % 8), .ioas_id = id_of(a[1]), .fd = a[2] % 4 ? memfd : fd_of(a[2] >> 2),
+			.flags = (uint32_t)(a[0] % 8), .ioas_id = id_of(a[1]), .fd = file,
 			.start = a[3] % 4 ? ((a[3] >> 2) % 16) * PAGE : (a[3] >> 2) % (64 * PAGE), .length = length_of(a[4]),
 			.iova = iova_of(a[5]),
 		};
@@ -628,37 +714,160 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_CHECK_EXTENSION: {
-		long rc = ioctl(iommufd, VFIO_CHECK_EXTENSION, (unsigned long)(a[0] % 12));
-		emit("check_extension(%" PRIu64 ") rc=%ld", a[0] % 12, rc < 0 ? -(long)errno : rc);
+		int fd = container_of(a[5]);
+		long rc = ioctl(fd, VFIO_CHECK_EXTENSION, (unsigned long)(a[0] % 12));
+		emit("check_extension%s(%" PRIu64 ") rc=%ld", container_name(fd), a[0] % 12, rc < 0 ? -(long)errno : rc);
 		break;
 	}
 	case OP_SET_IOMMU: {
-		long rc = ioctl(iommufd, VFIO_SET_IOMMU, (unsigned long)(a[0] % 12));
-		emit("set_iommu(%" PRIu64 ") rc=%ld", a[0] % 12, rc < 0 ? -(long)errno : rc);
+		int fd = container_of(a[5]);
+		// With ABI_FUZZ_VFIO, half the calls ask for type1 or type1v2, so containers get a backend.
+		uint64_t type = vfio_mode && a[6] % 2 ? (a[6] % 4 == 1 ? VFIO_TYPE1_IOMMU : VFIO_TYPE1v2_IOMMU) : a[0] % 12;
+		long rc = ioctl(fd, VFIO_SET_IOMMU, (unsigned long)type);
+		emit("set_iommu%s(%" PRIu64 ") rc=%ld", container_name(fd), type, rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_API_VERSION: {
+		int fd = container_of(a[5]);
+		long rc = ioctl(fd, VFIO_GET_API_VERSION);
+		emit("api_version%s rc=%ld", container_name(fd), rc < 0 ? -(long)errno : rc);
 		break;
 	}
 	case OP_COMPAT_INFO: {
+		int fd = container_of(a[5]);
+		char name[40];
+		snprintf(name, sizeof(name), "compat_info%s", container_name(fd));
 		uint8_t buf[512] = { 0 };
 		struct vfio_iommu_type1_info *x = (void *)buf;
 		x->argsz = a[0] % 2 ? (uint32_t)(a[0] >> 1) % 200 : sizeof(*x);
 		size_t n = x->argsz < sizeof(buf) ? (x->argsz > 24 ? x->argsz : 24) : sizeof(buf);
-		do_ioctl(c, "compat_info", VFIO_IOMMU_GET_INFO, buf, n, -1, -1);
+		do_ioctl_on(fd, c, name, VFIO_IOMMU_GET_INFO, buf, n, -1, -1);
 		break;
 	}
 	case OP_COMPAT_MAP: {
+		int fd = container_of(a[5]);
+		char name[40];
+		snprintf(name, sizeof(name), "compat_map%s", container_name(fd));
 		struct vfio_iommu_type1_dma_map x = {
 			.argsz = a[0] % 8 ? sizeof(x) : (uint32_t)(a[0] >> 3) % 40, .flags = (uint32_t)(a[1] % 8),
 			.vaddr = user_address(a[2]), .iova = iova_of(a[3]), .size = length_of(a[4]),
 		};
-		do_ioctl(c, "compat_map", VFIO_IOMMU_MAP_DMA, &x, sizeof(x), -1, -1);
+		do_ioctl_on(fd, c, name, VFIO_IOMMU_MAP_DMA, &x, sizeof(x), -1, -1);
 		break;
 	}
 	case OP_COMPAT_UNMAP: {
-		struct vfio_iommu_type1_dma_unmap x = {
-			.argsz = a[0] % 8 ? sizeof(x) : (uint32_t)(a[0] >> 3) % 40, .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 8,
+		int fd = container_of(a[5]);
+		char name[40];
+		snprintf(name, sizeof(name), "compat_unmap%s", container_name(fd));
+		uint8_t buf[sizeof(struct vfio_iommu_type1_dma_unmap) + sizeof(struct vfio_bitmap)] = { 0 };
+		struct vfio_iommu_type1_dma_unmap *x = (void *)buf;
+		*x = (struct vfio_iommu_type1_dma_unmap){
+			.argsz = a[0] % 8 ? sizeof(*x) : (uint32_t)(a[0] >> 3) % 40, .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) % 8,
 			.iova = iova_of(a[2]), .size = length_of(a[3]),
 		};
-		do_ioctl(c, "compat_unmap", VFIO_IOMMU_UNMAP_DMA, &x, sizeof(x), -1, -1);
+		size_t n = sizeof(*x);
+		if (vfio_mode && a[6] % 4 == 0) {
+			// A dirty bitmap after the struct (VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP's data).
+			size_t len;
+			struct vfio_bitmap *bitmap = (void *)(buf + sizeof(*x));
+			bitmap->pgsize = a[7] % 4 ? PAGE : a[7] % 3 ? 2 * PAGE : 512;
+			bitmap->data = (__u64 *)out_pointer(a[7] >> 2, &len);
+			bitmap->size = (a[7] >> 16) % 4 ? len : (a[7] >> 18) % 64;
+			x->argsz = a[0] % 8 ? sizeof(buf) : x->argsz;
+			n = sizeof(buf);
+		}
+		do_ioctl_on(fd, c, name, VFIO_IOMMU_UNMAP_DMA, buf, n, -1, -1);
+		if (n > sizeof(*x))
+			emit_out("bitmap", (uint64_t)((struct vfio_bitmap *)(buf + sizeof(*x)))->data, 256);
+		break;
+	}
+	case OP_CONTAINER_DIRTY: {
+		// VFIO_IOMMU_DIRTY_PAGES: start, stop or a bitmap, with any flags and sizes.
+		int fd = container_of(a[0]);
+		char name[40];
+		snprintf(name, sizeof(name), "container_dirty%s", container_name(fd));
+		uint8_t buf[sizeof(struct vfio_iommu_type1_dirty_bitmap) + sizeof(struct vfio_iommu_type1_dirty_bitmap_get)] = { 0 };
+		struct vfio_iommu_type1_dirty_bitmap *x = (void *)buf;
+		struct vfio_iommu_type1_dirty_bitmap_get *get = (void *)(buf + sizeof(*x));
+		static const uint32_t flags[] = { VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+						  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP, VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP };
+		x->flags = a[1] % 8 ? flags[(a[1] >> 3) % 4] : (uint32_t)(a[1] >> 3) % 16;
+		size_t len;
+		get->iova = iova_of(a[2]);
+		get->size = length_of(a[3]);
+		get->bitmap.pgsize = a[4] % 4 ? PAGE : a[4] % 3 ? 2 * PAGE : 512;
+		get->bitmap.data = (__u64 *)out_pointer(a[5], &len);
+		get->bitmap.size = (a[4] >> 2) % 4 ? len : (a[4] >> 4) % 64;
+		x->argsz = a[6] % 8 ? (x->flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP ? sizeof(buf) : sizeof(*x)) : (uint32_t)(a[6] >> 3) % 48;
+		do_ioctl_on(fd, c, name, VFIO_IOMMU_DIRTY_PAGES, buf, sizeof(buf), -1, -1);
+		emit_out("bitmap", (uint64_t)get->bitmap.data, 256);
+		break;
+	}
+	case OP_CONTAINER_OPEN: {
+		int fd = open("/dev/vfio/vfio", a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+		int rc = fd < 0 ? -errno : 0;
+		if (fd >= 0 && ncontainers < POOL) {
+			containers[ncontainers++] = fd;
+			remember_fd(fd);
+		}
+		emit("container_open rc=%d c#%d", rc, fd >= 0 ? ncontainers - 1 : -1);
+		break;
+	}
+	case OP_GROUP_OPEN: {
+		int fd = group_path[0] ? open(group_path, a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC) : -1;
+		int rc = fd < 0 ? -errno : 0;
+		if (fd >= 0 && ngroups < POOL) {
+			groups[ngroups++] = fd;
+			remember_fd(fd);
+		}
+		emit("group_open rc=%d g#%d", group_path[0] ? rc : -1000, fd >= 0 ? ngroups - 1 : -1);
+		break;
+	}
+	case OP_GROUP_STATUS: {
+		int fd = group_of(a[0]);
+		struct vfio_group_status x = { .flags = a[1] % 4 ? 0 : (uint32_t)(a[1] >> 2) };
+		size_field(c, &x.argsz, sizeof(x), 8);
+		char name[32];
+		snprintf(name, sizeof(name), "group_status(g#%d)", group_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_GROUP_GET_STATUS, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_GROUP_SET_CONTAINER: {
+		int fd = group_of(a[0]);
+		int container;
+		switch (a[1] % 8) {
+		case 0: container = iommufd; break;
+		case 1: container = memfd; break;
+		case 2: container = a[1] % 16 < 8 ? -1 : 1000; break;
+		default: container = ncontainers ? containers[(a[1] >> 3) % ncontainers] : iommufd; break;
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "group_set_container(g#%d)", group_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_GROUP_SET_CONTAINER, &container, sizeof(container), -1, 0);
+		break;
+	}
+	case OP_GROUP_UNSET_CONTAINER: {
+		int fd = group_of(a[0]);
+		long rc = ioctl(fd, VFIO_GROUP_UNSET_CONTAINER);
+		emit("group_unset_container(g#%d) rc=%ld", group_index(fd), rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_GROUP_DEVICE_FD: {
+		// The device's name, another function's, an empty one, one with a VF token, or junk.
+		int fd = group_of(a[0]);
+		char name_arg[128] = { 0 };
+		switch (a[1] % 8) {
+		case 0: snprintf(name_arg, sizeof(name_arg), "0000:00:1f.0"); break;
+		case 1: break;
+		case 2: snprintf(name_arg, sizeof(name_arg), "%s vf_token=9c3d1c4e-2f1a-4b55-8d0e-6b1f5a7c9e01", device_name); break;
+		case 3: snprintf(name_arg, sizeof(name_arg), "%s ", device_name); break;
+		default: snprintf(name_arg, sizeof(name_arg), "%s", device_name); break;
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "group_device_fd(g#%d)", group_index(fd));
+		returns_fd = 1;
+		do_ioctl_on(fd, c, name, VFIO_GROUP_GET_DEVICE_FD, name_arg, strlen(name_arg) + 1, -1, -1);
+		returns_fd = 0;
 		break;
 	}
 	case OP_JUNK: {
@@ -903,10 +1112,11 @@ static struct call script[MAX_CALLS];
 int main(int argc, char **argv)
 {
 	verbose = getenv("ABI_FUZZ_VERBOSE") != NULL;
-	if (getenv("ABI_FUZZ_VFIO") && !strcmp(getenv("ABI_FUZZ_VFIO"), "1"))
+	vfio_mode = getenv("ABI_FUZZ_VFIO") && !strcmp(getenv("ABI_FUZZ_VFIO"), "1");
+	if (vfio_mode)
 		for (int i = 0; i < OP_COUNT; i++)
 			if (vfio_weight[i])
-				weight[i] = vfio_weight[i];
+				weight[i] = vfio_weight[i] < 0 ? 0 : vfio_weight[i];
 	if (argc >= 4 && !strcmp(argv[1], "seed")) {
 		int calls = atoi(argv[3]);
 		if (calls > MAX_CALLS)
