@@ -48,6 +48,15 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     public bool EnableUnsafeNoIommu { get; set; }
 
+    /// <summary>
+    /// The VT-d unit in front of the emulated functions: the engine's own (scalable mode, dirty
+    /// tracking) or, when set, QEMU's <c>intel-iommu</c> with its defaults (legacy mode, no dirty
+    /// tracking, its capability registers), to answer as a QEMU guest's kernel does.
+    /// </summary>
+    public bool VtdAsQemu { get; set; }
+
+    internal IommuUnit VtdUnit => VtdAsQemu ? VtdIommu.Qemu : VtdIommu.Engine;
+
     /// <summary>type1's <c>dma_entry_limit</c> module parameter (mappings per container).</summary>
     public int Type1DmaEntryLimit { get; set; } = 65535;
 
@@ -441,7 +450,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
     {
         EngineFile? file = fd >= 0 ? _files.Get(fd) : null;
-        if (file is not null && MmapError(length, flags, offset) is int refused)
+        if (file is not null && (MmapError(length, flags, offset) ?? MmapModeError(file, protection, flags)) is int refused)
         {
             return refused;
         }
@@ -550,6 +559,25 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         return type is LinuxConstants.MAP_SHARED or LinuxConstants.MAP_PRIVATE or MapSharedValidate
             ? null
             : EngineDiagnostics.Fail(Errno.EINVAL, $"mapping type 0x{type:X} is neither shared nor private");
+    }
+
+    /// <summary>
+    /// mm/mmap.c: do_mmap's file checks, before it asks whether the file can be mapped at all (ENODEV):
+    /// a shared writable mapping needs FMODE_WRITE, every mapping FMODE_READ (EACCES).
+    /// </summary>
+    private static int? MmapModeError(EngineFile file, int protection, int flags)
+    {
+        const int MapType = 0x0f, MapSharedValidate = 0x03;
+        int type = flags & MapType;
+        bool shared = type is LinuxConstants.MAP_SHARED or MapSharedValidate;
+        if (shared && (protection & LinuxConstants.PROT_WRITE) != 0 && file.AccessMode == LinuxConstants.O_RDONLY)
+        {
+            return EngineDiagnostics.Fail(Errno.EACCES, "a shared writable mapping of a file opened read-only");
+        }
+
+        return file.AccessMode == LinuxConstants.O_WRONLY
+            ? EngineDiagnostics.Fail(Errno.EACCES, "a mapping of a file opened write-only")
+            : null;
     }
 
     /// <inheritdoc/>

@@ -17,6 +17,7 @@ namespace Abi.Interposer;
 /// <item><c>ABI_ENGINE_NOIOMMU</c>: <c>1</c> is a machine without an IOMMU booted with the vfio module's
 /// enable_unsafe_noiommu_mode: every device is in a <c>noiommu-G</c> group and has no cdev.</item>
 /// <item><c>ABI_ENGINE_FAIL_NTH</c>: <c>1</c> serves a task's <c>fail-nth</c> file from the engine's failure points (and accepts writes to the kernel's failslab knobs).</item>
+/// <item><c>ABI_ENGINE_VTD</c>: <c>qemu</c> puts QEMU's <c>intel-iommu</c> (its defaults: legacy mode, no dirty tracking) in front of the devices instead of the engine's VT-d unit.</item>
 /// <item><c>ABI_ENGINE_TRACE</c>: <c>1</c> prints every failing engine call with its errno and reason to stderr.</item>
 /// </list>
 /// </summary>
@@ -38,6 +39,7 @@ internal static class EngineConfiguration
         {
             EnableUnsafeNoIommu = IsSet("ABI_ENGINE_NOIOMMU"),
             VfioPciEnableSriov = IsSet("ABI_ENGINE_VFIO_PCI_ENABLE_SRIOV"),
+            VtdAsQemu = Environment.GetEnvironmentVariable("ABI_ENGINE_VTD") == "qemu",
             ServeFailNth = IsSet("ABI_ENGINE_FAIL_NTH"),
 
             // The shim's fault handler performs loads and stores in register BARs a C program mmaps.

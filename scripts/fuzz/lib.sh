@@ -44,8 +44,8 @@ fuzz_boot() {
 
 # The engine side of one run: abi-fuzz with the interposer, the selftest commands on, QEMU's edu
 # exactly as the guest has it (bound to vfio-pci there by the init), and type1 behind /dev/vfio/vfio
-# (the guest kernel has VFIO_CONTAINER, not iommufd's container).
-fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_DEVICES=edu-qemu ABI_ENGINE_CONTAINER=type1 "$fuzz" "$@"; }
+# (the guest kernel has VFIO_CONTAINER, not iommufd's container), behind QEMU's intel-iommu.
+fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_DEVICES=edu-qemu ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_VTD=qemu "$fuzz" "$@"; }
 
 # fuzz_first_difference KERNEL ENGINE: prints the kernel's and the engine's first differing lines
 # (a missing line reads "(none)"), one per line; nothing when the transcripts are identical.

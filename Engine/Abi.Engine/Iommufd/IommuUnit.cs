@@ -15,9 +15,6 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal abstract record IommuUnit
 {
-    /// <summary>The engine's VT-d unit, in front of every emulated PCI function.</summary>
-    public static IommuUnit Vtd { get; } = new VtdIommu();
-
     public ulong PageSizes { get; init; }
 
     /// <summary>The smallest page the domain maps: an IOAS with this domain aligns IOVAs to it.</summary>

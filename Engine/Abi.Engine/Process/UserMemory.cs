@@ -86,8 +86,11 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    /// <summary>Whether [start, start + length) lies inside one known range, process memory or device memory.</summary>
-    public bool Contains(ulong start, ulong length) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length);
+    /// <summary>
+    /// Whether [start, start + length) lies inside one known range, process memory or device memory;
+    /// with <paramref name="write"/> false, read-only process memory counts too.
+    /// </summary>
+    public bool Contains(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
 
     /// <summary>
     /// Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd

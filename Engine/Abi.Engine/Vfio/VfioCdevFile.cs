@@ -15,6 +15,9 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
     private IommufdFile? _context;
     private DeviceObject? _bound;
 
+    /// <summary>The PASIDs this binding attached (vfio_device's pasids ida).</summary>
+    private readonly HashSet<uint> _pasids = [];
+
     public override string Name => Device.CdevPath;
 
     public override bool Usable => _bound is not null;
@@ -45,6 +48,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
             _context!.Unbind(_bound);
             _bound = null;
+            _pasids.Clear();
             _context = null;
             Device.Owner = null;
             CloseDevice();
@@ -54,30 +58,10 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
     /// <summary>device_cdev.c: vfio_df_ioctl_bind_iommufd (get_user of argsz, copy_struct_from_user, checks, open, out_devid).</summary>
     private int Bind(ulong arg)
     {
-        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_BIND_IOMMUFD;
-        if (!UserAccess.TryRead(arg, out uint size))
-        {
-            return Fail(Errno.EFAULT, "argsz cannot be read");
-        }
-
-        if (size < MinSize)
-        {
-            return Fail(Errno.EINVAL, $"argsz {size} is below {MinSize}");
-        }
-
         uint known = (uint)sizeof(vfio_device_bind_iommufd);
-        var bind = default(vfio_device_bind_iommufd);
-        int copied = UserAccess.CopyStructFromUser(new Span<byte>(&bind, (int)known), arg, size);
-        if (copied != 0)
+        if (ReadBindArgument(arg, out vfio_device_bind_iommufd bind, out uint size) is int refused and < 0)
         {
-            return copied == -(int)Errno.E2BIG
-                ? Fail(Errno.E2BIG, $"non-zero bytes past the {known} bytes VFIO_DEVICE_BIND_IOMMUFD understands")
-                : Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read");
-        }
-
-        if (bind.iommufd < 0 || (bind.flags & ~(uint)Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0)
-        {
-            return Fail(Errno.EINVAL, bind.iommufd < 0 ? $"iommufd {bind.iommufd} is negative" : $"unknown flags 0x{bind.flags:X}");
+            return refused;
         }
 
         bool token = (bind.flags & Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0;
@@ -128,7 +112,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
                     }
 
                     _context = context;
-                    _bound = context.Bind(Device, IommuUnit.Vtd);
+                    _bound = context.Bind(Device, Kernel.VtdUnit);
                     Device.Owner = this;
                     OpenDevice();
                     if (!UserAccess.TryWrite(arg + 12, _bound.Id))
@@ -172,15 +156,37 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             return Fail(Errno.EINVAL, $"unknown flags 0x{attach.flags:X}");
         }
 
-        if ((attach.flags & Constants.VFIO_DEVICE_ATTACH_PASID) != 0)
+        bool withPasid = (attach.flags & Constants.VFIO_DEVICE_ATTACH_PASID) != 0;
+        if (withPasid && ReadPasid(arg, attach.argsz, (uint)sizeof(vfio_device_attach_iommufd_pt), out attach.pasid) is int refused)
         {
-            return Fail(Errno.EINVAL, attach.argsz < sizeof(vfio_device_attach_iommufd_pt) ? $"the PASID flag needs argsz {sizeof(vfio_device_attach_iommufd_pt)} (offsetofend pasid)" : "the device has no PASID capability");
+            return refused;
         }
 
         uint ptId = attach.pt_id;
         lock (Device.Sync)
         {
-            int rc = _context!.Attach(_bound!, ref ptId);
+            // iommufd.c: vfio_iommufd_physical_pasid_attach_ioas replaces a PASID it attached before
+            // (its ida), otherwise reserves the number (ida_alloc_range: ENOSPC past INT_MAX) and attaches.
+            bool known = withPasid && _pasids.Contains(attach.pasid);
+            if (withPasid && !known && attach.pasid > int.MaxValue)
+            {
+                return Fail(Errno.ENOSPC, $"PASID {attach.pasid} is past the ida's range");
+            }
+
+            // PASID 0 is the RID: iommufd_device_attach of an attached RID finds the device in the
+            // attachment already (iommufd_hw_pagetable_attach's xa_insert: EBUSY).
+            if (withPasid && !known && attach.pasid == IommufdFile.NoPasid && _context!.PasidHwpt(_bound!, IommufdFile.NoPasid) is not null)
+            {
+                return Fail(Errno.EBUSY, "the RID is attached already; PASID 0 through the PASID flag is a fresh attach");
+            }
+
+            int rc = withPasid ? _context!.AttachPasid(_bound!, attach.pasid, ref ptId, replace: known) : _context!.Attach(_bound!, ref ptId);
+            if (rc == 0 && withPasid)
+            {
+                _pasids.Add(attach.pasid);
+            }
+
+            // On a failed copy of pt_id the kernel's out_detach detaches the RID (detach_ioas), whatever was attached.
             if (rc == 0 && !UserAccess.TryWrite(arg + 8, ptId))
             {
                 _context.Detach(_bound!);
@@ -209,15 +215,40 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             return Fail(Errno.EINVAL, $"unknown flags 0x{detach.flags:X}");
         }
 
-        if ((detach.flags & Constants.VFIO_DEVICE_DETACH_PASID) != 0)
+        bool withPasid = (detach.flags & Constants.VFIO_DEVICE_DETACH_PASID) != 0;
+        if (withPasid && ReadPasid(arg, detach.argsz, (uint)sizeof(vfio_device_detach_iommufd_pt), out detach.pasid) is int refused)
         {
-            return Fail(Errno.EINVAL, detach.argsz < sizeof(vfio_device_detach_iommufd_pt) ? $"the PASID flag needs argsz {sizeof(vfio_device_detach_iommufd_pt)} (offsetofend pasid)" : "the device has no PASID capability");
+            return refused;
         }
 
         lock (Device.Sync)
         {
-            _context!.Detach(_bound!);
+            // vfio_iommufd_physical_pasid_detach_ioas: a PASID it never attached is no error.
+            if (!withPasid)
+            {
+                _context!.Detach(_bound!);
+            }
+            else if (_pasids.Remove(detach.pasid))
+            {
+                _context!.DetachPasid(_bound!, detach.pasid);
+            }
+
             return 0;
         }
+    }
+
+    /// <summary>
+    /// device_cdev.c: with the PASID flag (vfio-pci has pasid_attach_ioas and pasid_detach_ioas), argsz
+    /// must reach past <c>pasid</c> (EINVAL), which is then copied in (EFAULT).
+    /// </summary>
+    private static int? ReadPasid(ulong arg, uint argsz, uint end, out uint pasid)
+    {
+        pasid = 0;
+        if (argsz < end)
+        {
+            return Fail(Errno.EINVAL, $"the PASID flag needs argsz {end} (offsetofend pasid)");
+        }
+
+        return UserAccess.TryRead(arg + end - sizeof(uint), out pasid) ? null : Fail(Errno.EFAULT, "pasid cannot be read");
     }
 }

@@ -60,6 +60,12 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
                 return Fail(Errno.EPERM, "no-IOMMU and IOMMU-backed groups cannot share a container");
             }
 
+            // iommu_group_claim_dma_owner: a device still bound to an iommufd owns the group's DMA.
+            if (!group.Device.NoIommu && group.Device.Owner is not null)
+            {
+                return Fail(Errno.EPERM, $"{group.Device.PciName}'s DMA is owned by an iommufd binding (a device fd still open)");
+            }
+
             if (HasBackend && AttachError(group) is int failed)
             {
                 return failed;

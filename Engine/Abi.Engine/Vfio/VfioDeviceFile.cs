@@ -30,6 +30,44 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     /// <summary>Whether the fd gives access to the device (a cdev only once bound).</summary>
     public abstract bool Usable { get; }
 
+    /// <summary>
+    /// device_cdev.c: vfio_df_ioctl_bind_iommufd's reading and checking of its argument (get_user of
+    /// argsz, the minimum, copy_struct_from_user, a negative iommufd or unknown flags), which comes
+    /// before it asks what kind of device fd it was called on.
+    /// </summary>
+    protected static int ReadBindArgument(ulong arg, out vfio_device_bind_iommufd bind, out uint size)
+    {
+        const uint MinSize = IoctlMinSizes.VFIO_DEVICE_BIND_IOMMUFD;
+        bind = default;
+        if (!UserAccess.TryRead(arg, out size))
+        {
+            return Fail(Errno.EFAULT, "argsz cannot be read");
+        }
+
+        if (size < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {size} is below {MinSize}");
+        }
+
+        uint known = (uint)sizeof(vfio_device_bind_iommufd);
+        vfio_device_bind_iommufd local = default;
+        int copied = UserAccess.CopyStructFromUser(new Span<byte>(&local, (int)known), arg, size);
+        if (copied != 0)
+        {
+            return copied == -(int)Errno.E2BIG
+                ? Fail(Errno.E2BIG, $"non-zero bytes past the {known} bytes VFIO_DEVICE_BIND_IOMMUFD understands")
+                : Fail(Errno.EFAULT, $"the {size}-byte argument cannot be read");
+        }
+
+        bind = local;
+        if (bind.iommufd < 0 || (bind.flags & ~(uint)Constants.VFIO_DEVICE_BIND_FLAG_TOKEN) != 0)
+        {
+            return Fail(Errno.EINVAL, bind.iommufd < 0 ? $"iommufd {bind.iommufd} is negative" : $"unknown flags 0x{bind.flags:X}");
+        }
+
+        return 0;
+    }
+
     public override int Ioctl(uint request, nint argument)
     {
         if (!Usable)
@@ -69,7 +107,10 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_SET_IRQS => SetIrqs(copy, user),
             _ => Feature(copy, user),
         };
-        return rc != 0 || !back || UserAccess.TryWrite(user, new ReadOnlySpan<byte>(copy, head)) ? rc : Fail(Errno.EFAULT, "the result cannot be written back");
+        // vfio_pci_ioctl_get_info answers min(argsz, sizeof(info)) bytes (cap_offset and the pad, zero
+        // without capabilities), the other heads exactly what they read.
+        int answer = request == Constants.VFIO_DEVICE_GET_INFO ? (int)Math.Min(((vfio_device_info*)copy)->argsz, (uint)sizeof(vfio_device_info)) : head;
+        return rc != 0 || !back || UserAccess.TryWrite(user, new ReadOnlySpan<byte>(copy, answer)) ? rc : Fail(Errno.EFAULT, "the result cannot be written back");
     }
 
     /// <summary>

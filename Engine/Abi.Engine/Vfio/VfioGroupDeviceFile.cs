@@ -1,3 +1,6 @@
+using Abi.Interop;
+using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Vfio;
 
@@ -25,6 +28,19 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
     public override string Name => $"{Device.GroupPath}:{Device.PciName}";
 
     public override bool Usable => true;
+
+    public override int Ioctl(uint request, nint argument)
+    {
+        // vfio_main.c: vfio_device_fops_unl_ioctl sends BIND_IOMMUFD to its handler on every device
+        // fd, which checks the argument and only then refuses a group's device fd (df->group).
+        if (request == Constants.VFIO_DEVICE_BIND_IOMMUFD)
+        {
+            int rc = ReadBindArgument((ulong)argument, out _, out _);
+            return rc < 0 ? rc : Fail(Errno.EINVAL, "VFIO_DEVICE_BIND_IOMMUFD is for a device cdev, not a group's device fd");
+        }
+
+        return base.Ioctl(request, argument);
+    }
 
     public override void Release()
     {

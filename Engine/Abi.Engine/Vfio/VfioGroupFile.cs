@@ -30,6 +30,9 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     /// <summary>The device's binding in the compat context while device fds are open.</summary>
     public DeviceObject? Bound { get; set; }
 
+    /// <summary>The iommufd <see cref="Bound"/> lives in: the device's file keeps it after the group lets go (df->iommufd).</summary>
+    private IommufdFile? _boundThrough;
+
     /// <summary>group.c: vfio_group_fops_unl_ioctl; every argument is copied in as the kernel copies it.</summary>
     public override int Ioctl(uint request, nint argument)
     {
@@ -112,8 +115,9 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         {
             if (Bound is not null)
             {
-                Iommufd!.Unbind(Bound);
+                _boundThrough!.Unbind(Bound);
                 Bound = null;
+                _boundThrough = null;
             }
 
             if (_closed)
@@ -130,7 +134,11 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             return Fail(Errno.EINVAL, $"argsz {status.argsz} is below {IoctlMinSizes.VFIO_GROUP_GET_STATUS}");
         }
 
-        status.flags = (uint)Constants.VFIO_GROUP_FLAGS_VIABLE | (Container is not null || Iommufd is not null ? (uint)Constants.VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+        // group.c: vfio_group_ioctl_get_status. Without a container the group is viable only while no
+        // one owns its DMA: a bound cdev, or a device fd still bound to the iommufd the group let go of.
+        const uint Viable = (uint)Constants.VFIO_GROUP_FLAGS_VIABLE, Set = (uint)Constants.VFIO_GROUP_FLAGS_CONTAINER_SET;
+        bool dmaOwned = Device.Owner is not null && !Device.NoIommu;
+        status.flags = Container is not null || Iommufd is not null ? Set | Viable : dmaOwned ? 0 : Viable;
         return 0;
     }
 
@@ -169,6 +177,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         }
     }
 
+    /// <summary>group.c: vfio_group_ioctl_unset_container.</summary>
     private int UnsetContainer()
     {
         if (Container is null && Iommufd is null)
@@ -176,12 +185,19 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             return Fail(Errno.EINVAL, "the group is in no container");
         }
 
-        if (DeviceFds > 0)
+        // A container counts the group's open device as a user (container_users); an iommufd is only
+        // let go of: an open device stays bound to it through its file (df->iommufd) until it closes.
+        if (Container is not null && DeviceFds > 0)
         {
-            return Fail(Errno.EBUSY, $"{DeviceFds} device fd(s) of the group are open");
+            return Fail(Errno.EBUSY, $"{DeviceFds} device fd(s) of the group use the container");
         }
 
-        Detach();
+        if (Container is not null)
+        {
+            Detach();
+        }
+
+        Iommufd = null;
         return 0;
     }
 
@@ -211,9 +227,11 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         bool first = DeviceFds == 0;
         if (first && Iommufd is not null && !Device.NoIommu)
         {
-            DeviceObject bound = Iommufd.Bind(Device, IommuUnit.Vtd);
+            // vfio_df_group_open: bound first, then vfio_iommufd_compat_attach_ioas, whose compat IOAS
+            // lookup is ENODEV once it was destroyed (vfio_compat.c: get_compat_ioas).
+            DeviceObject bound = Iommufd.Bind(Device, kernel.VtdUnit);
             uint ioas = Iommufd.CompatIoas?.Id ?? 0;
-            int rc = Iommufd.Attach(bound, ref ioas);
+            int rc = Iommufd.CompatIoas is null ? Fail(Errno.ENODEV, "the iommufd's compat IOAS is gone") : Iommufd.Attach(bound, ref ioas);
             if (rc < 0)
             {
                 Iommufd.Unbind(bound);
@@ -221,6 +239,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             }
 
             Bound = bound;
+            _boundThrough = Iommufd;
         }
 
         int fd = kernel.AddFile(new VfioGroupDeviceFile(kernel, Device, this, first));
@@ -228,6 +247,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         {
             Iommufd!.Unbind(Bound);
             Bound = null;
+            _boundThrough = null;
         }
 
         if (fd >= 0 && first && Iommufd is not null && Device.NoIommu)

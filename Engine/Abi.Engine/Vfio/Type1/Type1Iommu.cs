@@ -220,7 +220,10 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EINVAL, $"[0x{iova:X}, 0x{last:X}] is not inside one valid IOVA range");
         }
 
-        if (!Kernel.Memory.Contains(vaddr, size))
+        // vfio_pin_pages_remote: pin_user_pages_remote asks for FOLL_WRITE only for a writable mapping,
+        // so a read-only mapping of read-only memory is pinned.
+        bool write = (map.flags & Write) != 0;
+        if (!Kernel.Memory.Contains(vaddr, size, write))
         {
             return Fail(Errno.EFAULT, $"vaddr 0x{vaddr:X} cannot be pinned (not memory the engine knows)");
         }
@@ -233,7 +236,7 @@ internal sealed unsafe partial class Type1Iommu
         // type1 charges every mapping to VmLck on its own, duplicates included (vfio_iommu_type1.c: vfio_pin_pages_remote, vfio_lock_acct); another
         // device's BAR (peer-to-peer) is mapped without pinning, so without a charge.
         AccountingMode mode = Kernel.Accounting.ModeFor(contextMm: true);
-        long pinned = Kernel.Memory.ContainsPinnable(vaddr, size) ? (long)(size / MinPage) : 0;
+        long pinned = Kernel.Memory.ContainsPinnable(vaddr, size, write) ? (long)(size / MinPage) : 0;
         if (!Kernel.Accounting.Fits(0, mode == AccountingMode.None ? 0 : pinned))
         {
             return Fail(Errno.ENOMEM, $"pinning {pinned} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
