@@ -226,6 +226,8 @@ static void remember_id(uint32_t id)
 
 static void remember_fd(int fd)
 {
+	if (verbose)
+		fprintf(stderr, "%d fd %d\n", call_index, fd);
 	if (nfds < POOL && fd >= 0)
 		fds[nfds++] = fd;
 }
@@ -303,6 +305,8 @@ static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned
 		rc = -errno;
 	if (rc >= 0 && returns_fd) {
 		// VFIO_GROUP_GET_DEVICE_FD: the fd becomes a device fd of the pool, printed as its index.
+		if (verbose)
+			fprintf(stderr, "%d device fd %ld\n", call_index, rc);
 		if (ncdevs < POOL)
 			cdevs[ncdevs++] = (int)rc;
 		rc = 1000 + ncdevs - 1;
@@ -927,6 +931,8 @@ static void run_call(const struct call *c)
 	case OP_CDEV_OPEN: {
 		int fd = cdev_path[0] ? open(cdev_path, a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC) : -1;
 		int rc = fd < 0 ? -errno : 0;
+		if (verbose && fd >= 0)
+			fprintf(stderr, "%d cdev fd %d\n", call_index, fd);
 		if (fd >= 0 && ncdevs < POOL)
 			cdevs[ncdevs++] = fd;
 		emit("cdev_open rc=%d fd#%d", cdev_path[0] ? rc : -1000, fd >= 0 ? ncdevs - 1 : -1);
@@ -1016,8 +1022,15 @@ static void run_call(const struct call *c)
 		if (rc < 0)
 			rc = -errno;
 		emit("cdev_config(fd#%d, %s, 0x%lx, %zu) rc=%ld", cdev_index(fd), a[4] % 4 == 0 ? "w" : "r", (long)(off & 0xffffffffff), len, rc);
-		if (a[4] % 4 != 0 && rc > 0)
+		if (a[4] % 4 != 0 && rc > 0) {
 			emit_out("config", (uint64_t)buf, (size_t)rc);
+			if (verbose) {
+				fprintf(stderr, "%d config:", call_index);
+				for (long i = 0; i < rc; i++)
+					fprintf(stderr, " %02x", buf[i]);
+				fprintf(stderr, "\n");
+			}
+		}
 		break;
 	}
 	case OP_CLOSE: {
@@ -1111,6 +1124,9 @@ static struct call script[MAX_CALLS];
 
 int main(int argc, char **argv)
 {
+	// Fds inherited from whoever started us would shift every number the program gets (the guest's
+	// init passes none): the two sides must count from the same first free fd.
+	syscall(SYS_close_range, 3U, ~0U, 0U);
 	verbose = getenv("ABI_FUZZ_VERBOSE") != NULL;
 	vfio_mode = getenv("ABI_FUZZ_VFIO") && !strcmp(getenv("ABI_FUZZ_VFIO"), "1");
 	if (vfio_mode)

@@ -626,7 +626,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return -(long)Errno.EFAULT;
         }
 
-        long check = file.CheckCount(user.Length, write);
+        long check = file.CheckCount(user.Length, offset, write);
         if (check != 0)
         {
             return check;

@@ -29,8 +29,8 @@ internal abstract class EngineFile
     /// <summary>The unit a write copies in (a fault queue's response): a buffer that faults part way is taken up to its last whole unit.</summary>
     public virtual int WriteRecord => 1;
 
-    /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes, made before it copies from or to the caller; 0 or -errno.</summary>
-    public virtual long CheckCount(long count, bool write) => 0;
+    /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes at <paramref name="offset"/>, made before it copies from or to the caller; 0 or -errno.</summary>
+    public virtual long CheckCount(long count, long offset, bool write) => 0;
 
     public virtual long Read(Span<byte> buffer) => -(long)Errno.EINVAL;
 

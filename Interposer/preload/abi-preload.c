@@ -392,11 +392,34 @@ static void install_mmio_trap(void)
     sigaction(SIGSEGV, &action, &previous_segv);
 }
 
+// The runtime and the engine keep a few fds of their own from their start (the runtime's
+// /dev/urandom, say). The kernel takes none of the program's numbers, so while the engine starts,
+// every free number below ENGINE_FD_FLOOR is held: what it opens then lands above, and the program's
+// next fd is the number the kernel would give. Returns how many were held, in held[].
+#define ENGINE_FD_FLOOR 256
+static int hold_low_fds(int *held)
+{
+    int n = 0;
+    for (;;) {
+        int fd = real.open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            break;
+        if (fd >= ENGINE_FD_FLOOR) {
+            real.close(fd);
+            break;
+        }
+        held[n++] = fd;
+    }
+    return n;
+}
+
 static int load_engine(void)
 {
     pthread_mutex_lock(&engine_lock);
     if (engine_state == 0) {
         engine_state = -1;
+        int held[ENGINE_FD_FLOOR];
+        int nheld = hold_low_fds(held);
         void *library = open_engine_library();
         if (!library) {
             fprintf(stderr, "abi-preload: cannot load the engine: %s\n", dlerror());
@@ -433,6 +456,8 @@ static int load_engine(void)
                 }
             }
         }
+        while (nheld > 0)
+            real.close(held[--nheld]);
     }
     int state = engine_state;
     pthread_mutex_unlock(&engine_lock);

@@ -47,7 +47,10 @@ replays=0 replay_failures=0
 for script in "$here"/replays/*.script; do
   [ -e "$script" ] || continue
   replays=$((replays + 1))
-  if ! fuzz_engine replay "$script" 2> /dev/null | diff -q - "${script%.script}.kernel.txt" > /dev/null; then
+  # *.vfio.script were recorded with the device and legacy operations (ABI_FUZZ_VFIO=1).
+  vfio=0
+  case "$script" in *.vfio.script) vfio=1 ;; esac
+  if ! ABI_FUZZ_VFIO=$vfio fuzz_engine replay "$script" 2> /dev/null | diff -q - "${script%.script}.kernel.txt" > /dev/null; then
     replay_failures=$((replay_failures + 1))
     echo "campaign: replay $(basename "$script") differs from the kernel's transcript" >&2
   fi

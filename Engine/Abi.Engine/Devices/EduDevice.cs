@@ -46,6 +46,11 @@ public sealed class EduDevice : PciDevice
         : base(vendorId: 0x1234, deviceId: 0x11E8, classCode: 0x00FF00, revision: 0x10, interruptPin: 1)
     {
         _functionReset = functionReset;
+
+        // QEMU's defaults for a model that sets no subsystem (pci.c: 0x1af4:0x1100), and the line
+        // SeaBIOS routes the function's INTA to in the project's q35 guests (IRQ 11).
+        Config.SetSubsystem(0x1AF4, 0x1100);
+        Config.FirmwareInterruptLine = 11;
         AddBar(0, 1 << 20, new Registers(this));
         AddMsi(1);
         if (msix)

@@ -25,7 +25,7 @@ internal abstract class EventQueueObject : IommufdObject
     public virtual int WriteRecord => 1;
 
     /// <summary>The checks the fd's read or write makes on the count before it touches the caller's buffer.</summary>
-    public virtual long CheckCount(long count, bool write) => 0;
+    public virtual long CheckCount(long count, long offset, bool write) => 0;
 
     /// <summary><c>write</c> on the fd; EINVAL for a queue without a write operation, as for any such file.</summary>
     public virtual long Write(ReadOnlySpan<byte> buffer) => -(long)Errno.EINVAL;
@@ -43,7 +43,7 @@ internal abstract class EventQueueObject : IommufdObject
 
         public override bool CanWrite => queue.Writable;
 
-        public override long CheckCount(long count, bool write) => queue.CheckCount(count, write);
+        public override long CheckCount(long count, long offset, bool write) => queue.CheckCount(count, offset, write);
 
         public override int WriteRecord => queue.WriteRecord;
 

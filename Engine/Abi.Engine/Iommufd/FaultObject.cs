@@ -32,7 +32,7 @@ internal sealed unsafe class FaultObject : EventQueueObject
     public override unsafe int WriteRecord => sizeof(iommu_hwpt_page_response);
 
     // eventq.c: iommufd_fault_fops_read / _write: whole records only (ESPIPE), checked before any copy.
-    public override long CheckCount(long count, bool write) =>
+    public override long CheckCount(long count, long offset, bool write) =>
         count % (write ? WriteRecord : sizeof(iommu_hwpt_pgfault)) != 0
             ? EngineDiagnostics.Fail(Errno.ESPIPE, $"{(write ? "writes" : "reads")} must be whole records")
             : 0;

@@ -81,7 +81,7 @@ internal sealed unsafe class VeventqObject : EventQueueObject
     public override string FileName => $"[iommufd-viommu-event {Id}]";
 
     // eventq.c: iommufd_veventq_fops_read: at least one header, checked before any copy.
-    public override long CheckCount(long count, bool write) =>
+    public override long CheckCount(long count, long offset, bool write) =>
         !write && count < sizeof(iommufd_vevent_header) ? EngineDiagnostics.Fail(Errno.EINVAL, "a read must hold at least one header") : 0;
 
     /// <summary>Whole events only: as many as fit; EINVAL when not even the first one fits.</summary>

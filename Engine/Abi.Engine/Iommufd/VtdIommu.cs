@@ -12,7 +12,7 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed record VtdIommu : IommuUnit
 {
-    private const int EcapSmts = 43, EcapSlads = 45;
+    private const int EcapSc = 7, EcapSmts = 43, EcapSlads = 45;
 
     private VtdIommu(ulong capReg, ulong ecapReg)
     {
@@ -45,6 +45,9 @@ internal sealed record VtdIommu : IommuUnit
     /// <summary>intel_iommu_hw_info: dirty tracking when the unit has it; edu and the engine's functions have no ATS.</summary>
     public override ulong HwCapabilities =>
         (DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0) | (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+
+    /// <summary>intel_iommu_capable: IOMMU_CAP_ENFORCE_CACHE_COHERENCY is snoop control (ecap SC).</summary>
+    public override bool EnforcesCacheCoherency => ((EcapReg >> EcapSc) & 1) != 0;
 
     /// <summary>
     /// intel_iommu_domain_alloc_second_stage takes IOMMU_HWPT_ALLOC_PASID whatever the unit (the

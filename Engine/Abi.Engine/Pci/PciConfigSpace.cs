@@ -33,7 +33,7 @@ public sealed class PciConfigSpace
         _bytes[P.PCI_CLASS_PROG] = (byte)classCode;
         _bytes[P.PCI_CLASS_DEVICE] = (byte)(classCode >> 8);
         _bytes[P.PCI_CLASS_DEVICE + 1] = (byte)(classCode >> 16);
-        Put16(P.PCI_SUBSYSTEM_VENDOR_ID, vendorId);      // subsystem ids mirror the device's, as QEMU's models do
+        Put16(P.PCI_SUBSYSTEM_VENDOR_ID, vendorId);      // a model that has QEMU's defaults says so (SetSubsystem)
         Put16(P.PCI_SUBSYSTEM_ID, 0x1100);
         _bytes[P.PCI_INTERRUPT_PIN] = interruptPin;
         Mask16(P.PCI_COMMAND, P.PCI_COMMAND_IO | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER | P.PCI_COMMAND_PARITY | P.PCI_COMMAND_SERR | P.PCI_COMMAND_INTX_DISABLE);
@@ -103,6 +103,27 @@ public sealed class PciConfigSpace
     }
 
     /// <summary>Returns the function to its power-on values (VFIO_DEVICE_RESET); identity, BAR sizes and capabilities stay.</summary>
+    /// <summary>The subsystem vendor and device ids (QEMU gives models that set none 0x1af4:0x1100).</summary>
+    internal void SetSubsystem(ushort vendorId, ushort id)
+    {
+        Put16(P.PCI_SUBSYSTEM_VENDOR_ID, vendorId);
+        Put16(P.PCI_SUBSYSTEM_ID, id);
+    }
+
+    /// <summary>
+    /// What the firmware wrote to the interrupt line register at boot: vfio-pci shows the function's
+    /// own register, so each enable finds the firmware's value again, whatever a user wrote before.
+    /// </summary>
+    internal byte FirmwareInterruptLine
+    {
+        get;
+        set
+        {
+            field = value;
+            _bytes[P.PCI_INTERRUPT_LINE] = value;
+        }
+    }
+
     internal void Reset(ushort command)
     {
         lock (_lock)
@@ -112,6 +133,8 @@ public sealed class PciConfigSpace
                 // Writable bits hold state; clear them, keeping the read-only identity and layout.
                 _bytes[i] &= (byte)~_writable[i];
             }
+
+            _bytes[P.PCI_INTERRUPT_LINE] = FirmwareInterruptLine;
 
             _bytes[P.PCI_COMMAND] = (byte)command;
             _bytes[P.PCI_COMMAND + 1] = (byte)(command >> 8);

@@ -100,7 +100,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
     {
         if (Type1 is not null)
         {
-            return Type1Iommu.CheckExtension(extension);
+            return Type1.CheckExtension(extension);
         }
 
         if (NoIommu)

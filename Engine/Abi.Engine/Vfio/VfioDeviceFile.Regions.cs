@@ -34,6 +34,13 @@ internal abstract unsafe partial class VfioDeviceFile
 
     public override bool CanSeek => true;
 
+    /// <summary>
+    /// vfio_main.c: vfio_device_fops_read/write refuse an fd without access (an unbound cdev), and
+    /// vfio_pci_rw a region index past the last, before the buffer is touched.
+    /// </summary>
+    public override long CheckCount(long count, long offset, bool write) =>
+        !Usable || (ulong)offset >> OffsetShift >= Constants.VFIO_PCI_NUM_REGIONS ? -(long)Errno.EINVAL : 0;
+
     public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
 
     public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>

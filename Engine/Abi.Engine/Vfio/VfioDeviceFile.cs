@@ -84,6 +84,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_GET_IRQ_INFO => (16, true),
             Constants.VFIO_DEVICE_SET_IRQS => (20, false),
             Constants.VFIO_DEVICE_FEATURE => (8, false),
+            Constants.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO or Constants.VFIO_DEVICE_PCI_HOT_RESET => (12, false),
             _ => (0, false),
         };
         if (head == 0)
@@ -105,6 +106,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_GET_REGION_INFO => GetRegionInfo(copy, user),
             Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo(copy),
             Constants.VFIO_DEVICE_SET_IRQS => SetIrqs(copy, user),
+            Constants.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO or Constants.VFIO_DEVICE_PCI_HOT_RESET => HotReset(request, copy),
             _ => Feature(copy, user),
         };
         // vfio_pci_ioctl_get_info answers min(argsz, sizeof(info)) bytes (cap_offset and the pad, zero
@@ -168,6 +170,27 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         };
         info = result;
         return 0;
+    }
+
+    /// <summary>
+    /// vfio_pci_core.c: vfio_pci_ioctl_get_pci_hot_reset_info and vfio_pci_ioctl_pci_hot_reset check their
+    /// header (argsz, flags, and a group list only from a group's fd), then ask for a slot or bus reset:
+    /// the engine's functions sit on the root bus, which has neither (pci_probe_reset_bus: no bridge), so ENODEV.
+    /// </summary>
+    private int HotReset(uint request, byte* arg)
+    {
+        uint argsz = *(uint*)arg, flags = *(uint*)(arg + 4), count = *(uint*)(arg + 8);
+        if (argsz < 12 || (request == Constants.VFIO_DEVICE_PCI_HOT_RESET && flags != 0))
+        {
+            return Fail(Errno.EINVAL, argsz < 12 ? $"argsz {argsz} is below 12" : $"flags 0x{flags:X} are not zero");
+        }
+
+        if (request == Constants.VFIO_DEVICE_PCI_HOT_RESET && (count != 0) == this is VfioCdevFile)
+        {
+            return Fail(Errno.EINVAL, "a group list goes with a group's device fd, an empty one with a cdev");
+        }
+
+        return Fail(Errno.ENODEV, $"{Device.PciName} is on the root bus: no slot or bus reset");
     }
 
     private int Reset()

@@ -41,11 +41,14 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>The valid IOVA ranges (inclusive), ascending.</summary>
     private static readonly (ulong Start, ulong Last)[] s_valid = [(0, EngineIommu.MsiStart - 1), (EngineIommu.MsiLast + 1, EngineIommu.ApertureLast)];
 
-    public static int CheckExtension(ulong extension) => extension switch
+    public int CheckExtension(ulong extension) => extension switch
     {
         (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => 1,
         (ulong)Constants.VFIO_UPDATE_VADDR => 1,                           // no emulated (mdev) groups in the engine
-        (ulong)Constants.VFIO_DMA_CC_IOMMU => 1,                           // the engine's IOMMU is coherent
+
+        // vfio_domains_have_enforce_cache_coherency: every domain; the container's groups all sit
+        // behind the machine's VT-d unit (IOMMU_CAP_ENFORCE_CACHE_COHERENCY: its snoop control).
+        (ulong)Constants.VFIO_DMA_CC_IOMMU => Kernel.VtdUnit.EnforcesCacheCoherency ? 1 : 0,
         _ => 0,
     };
 

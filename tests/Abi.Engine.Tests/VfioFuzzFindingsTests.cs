@@ -1,0 +1,234 @@
+using System.Text;
+using Abi.Engine.Devices;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>
+/// Differences from the 7.2 kernel that the fuzzer's device and legacy operations (campaign.sh --vfio)
+/// found on QEMU's edu, each pinned as the kernel behaves, with the kernel function it follows.
+/// </summary>
+public sealed unsafe class VfioFuzzFindingsTests : IDisposable
+{
+    private const int ORdwr = 2;
+    private readonly EmulatedKernel _kernel = new(ContainerBackend.Type1) { VtdAsQemu = true };
+    private readonly EmulatedDeviceInfo _node;
+    private readonly int _iommufd;
+
+    public VfioFuzzFindingsTests()
+    {
+        _node = _kernel.AddDevice(new EduDevice(msix: false, functionReset: false));
+        _iommufd = Open("/dev/iommu", ORdwr);
+    }
+
+    public void Dispose() => _kernel.Close(_iommufd);
+
+    [Fact]
+    public void UnsettingAnIommufd_LeavesTheOpenDeviceBound_AndItsDmaOwned()
+    {
+        // group.c: vfio_group_ioctl_unset_container counts users only for a container; with an iommufd it
+        // only lets go of it, and the open device keeps its binding (df->iommufd). Without a container the
+        // group is then not viable (vfio_group_ioctl_get_status), and a container cannot claim its DMA
+        // (vfio_container_attach_group: iommu_group_claim_dma_owner, EPERM).
+        int group = Open(_node.GroupPath, ORdwr);
+        int iommufd = _iommufd;
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        int device = GetDeviceFd(group, _node.PciName);
+        Assert.True(device >= 0);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
+        Assert.Equal(0u, GroupStatus(group));
+
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(-(int)Errno.EPERM, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        var info = new vfio_device_info { argsz = (uint)sizeof(vfio_device_info) };
+        Assert.Equal(0, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_GET_INFO, (nint)(&info)));
+
+        _kernel.Close(device);
+        Assert.Equal((uint)Constants.VFIO_GROUP_FLAGS_VIABLE, GroupStatus(group));
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.True(cdev >= 0);
+        Assert.Equal(-(int)Errno.EBUSY, BindCdev(cdev));                     // the group is open (vfio_device_block_group)
+    }
+
+    [Fact]
+    public void AContainersUsers_StillKeepItsGroup()
+    {
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        int device = GetDeviceFd(group, _node.PciName);
+        Assert.True(device >= 0);
+        Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
+    }
+
+    [Fact]
+    public void AGroupDeviceAfterItsCompatIoasWasDestroyed_IsEnodev()
+    {
+        // vfio_iommufd_compat_attach_ioas -> iommufd_vfio_compat_ioas_get_id: get_compat_ioas is ENODEV
+        // once the IOAS SET_CONTAINER made is gone (the name is found first).
+        int group = Open(_node.GroupPath, ORdwr);
+        int iommufd = _iommufd;
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        var get = new iommu_vfio_ioas { size = (uint)sizeof(iommu_vfio_ioas), op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_GET };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_VFIO_IOAS, (nint)(&get)));
+        var destroy = new iommu_destroy { size = (uint)sizeof(iommu_destroy), id = get.ioas_id };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_DESTROY, (nint)(&destroy)));
+        Assert.Equal(-(int)Errno.ENODEV, GetDeviceFd(group, _node.PciName));
+        Assert.Equal(-(int)Errno.ENODEV, GetDeviceFd(group, "0000:00:1f.0"));
+    }
+
+    [Fact]
+    public void BindOnAGroupsDeviceFd_ChecksTheArgument_ThenIsEinval()
+    {
+        // device_cdev.c: vfio_df_ioctl_bind_iommufd reads and checks the argument, then refuses df->group.
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        int device = GetDeviceFd(group, _node.PciName);
+        Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, 0));
+        var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind)));
+        bind.argsz = 4;
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind)));
+    }
+
+    [Fact]
+    public void MmapChecksTheFilesAccessMode_First()
+    {
+        // mm/mmap.c: do_mmap answers EACCES for a shared writable mapping of a file opened read-only, and
+        // for any mapping of a write-only one, before it asks whether the file can be mapped (ENODEV).
+        int readOnly = Open("/dev/vfio/vfio", 0);
+        Assert.Equal(-(int)Errno.EACCES, (int)_kernel.Mmap(0, 4096, LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, readOnly, 0));
+        Assert.Equal(-(int)Errno.ENODEV, (int)_kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, readOnly, 0));
+        Assert.Equal(-(int)Errno.ENODEV, (int)_kernel.Mmap(0, 4096, LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE, readOnly, 0));
+        int writeOnly = Open("/dev/vfio/vfio", 1);
+        Assert.Equal(-(int)Errno.EACCES, (int)_kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_PRIVATE, writeOnly, 0));
+    }
+
+    [Fact]
+    public void DeviceInfo_AnswersArgszBytesUpToTheStruct()
+    {
+        // vfio_pci_core.c: vfio_pci_ioctl_get_info copies back min(argsz, sizeof(info)) bytes, so a
+        // 24-byte argument whose last 8 bytes cannot be written is EFAULT, and cap_offset comes back 0.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        nint page = LinuxKernel.Instance.Mmap(0, 8192, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(page > 0);
+        try
+        {
+            Assert.Equal(0, Mprotect(page + 4096, 4096, LinuxConstants.PROT_NONE));
+            nint info = page + 4096 - 16;                                   // 16 readable bytes, then PROT_NONE
+            *(uint*)info = 24;
+            Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_GET_INFO, info));
+            var whole = new vfio_device_info { argsz = 24, cap_offset = 0xFFFF };
+            Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_GET_INFO, (nint)(&whole)));
+            Assert.Equal(0u, whole.cap_offset);
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(page, 8192);
+        }
+    }
+
+    [Fact]
+    public void PasidDetach_OfAPasidNeverAttached_IsNoError_AndPasidZeroOnAnAttachedRid_IsEbusy()
+    {
+        // iommufd.c: vfio_iommufd_physical_pasid_detach_ioas ignores a PASID not in its ida;
+        // pasid_attach_ioas attaches PASID 0 (the RID) afresh, which iommufd_hw_pagetable_attach
+        // refuses for an attached device (EBUSY).
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        var detach = new vfio_device_detach_iommufd_pt { argsz = 8, flags = (uint)Constants.VFIO_DEVICE_DETACH_PASID, pasid = 1 };
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT, (nint)(&detach)));
+        detach.argsz = (uint)sizeof(vfio_device_detach_iommufd_pt);
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT, (nint)(&detach)));
+
+        var alloc = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_IOAS_ALLOC, (nint)(&alloc)));
+        var attach = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), pt_id = alloc.out_ioas_id };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&attach)));
+        attach = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), flags = (uint)Constants.VFIO_DEVICE_ATTACH_PASID, pt_id = alloc.out_ioas_id, pasid = 0 };
+        Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&attach)));
+    }
+
+    [Fact]
+    public void AnUnboundCdev_RefusesRegionAccess_BeforeTouchingTheBuffer()
+    {
+        // vfio_main.c: vfio_device_fops_write is EINVAL without access_granted, whatever the buffer.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)0x10, 4), (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40 | 0xC));
+        Assert.Equal(0, BindCdev(cdev));
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)0x10, 4), 12L << 40));
+        Assert.Equal(-(int)Errno.EFAULT, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)0x10, 4), (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40 | 0xC));
+    }
+
+    [Fact]
+    public void QemusIntelIommu_AnswersAsTheGuestsKernelReadsIt()
+    {
+        // intel/iommu.c: intel_iommu_hw_info sets the errata flag on every unit and returns cap and ecap
+        // (QEMU's: legacy mode, so no dirty tracking); the second stage takes IOMMU_HWPT_ALLOC_PASID.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind)));
+        var vtd = default(iommu_hw_info_vtd);
+        var info = new iommu_hw_info { size = (uint)sizeof(iommu_hw_info), dev_id = bind.out_devid, data_len = (uint)sizeof(iommu_hw_info_vtd), data_uptr = (ulong)(&vtd) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_GET_HW_INFO, (nint)(&info)));
+        Assert.Equal((uint)iommu_hw_info_vtd_flags.IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, vtd.flags);
+        Assert.Equal(0xd2008c222f0606UL, vtd.cap_reg);
+        Assert.Equal(0xf00f4aUL, vtd.ecap_reg);
+        Assert.Equal((ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED, info.out_capabilities);
+
+        var alloc = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_IOAS_ALLOC, (nint)(&alloc)));
+        var hwpt = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), dev_id = bind.out_devid, pt_id = alloc.out_ioas_id, flags = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_PASID };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_HWPT_ALLOC, (nint)(&hwpt)));
+        hwpt.flags = (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+        Assert.Equal(-(int)Errno.EOPNOTSUPP, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_HWPT_ALLOC, (nint)(&hwpt)));
+    }
+
+    [Fact]
+    public void QemusEdu_HasQemusSubsystem_AndTheFirmwaresInterruptLine()
+    {
+        // pci.c: a model that sets no subsystem gets 0x1af4:0x1100; the line is what SeaBIOS wrote (11).
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        Span<byte> config = stackalloc byte[0x40];
+        Assert.Equal(0x40, _kernel.Pread(cdev, config, (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40));
+        Assert.Equal(0x1AF4, config[0x2C] | (config[0x2D] << 8));
+        Assert.Equal(0x1100, config[0x2E] | (config[0x2F] << 8));
+        Assert.Equal(11, config[0x3C]);
+    }
+
+    private int Open(string path, int flags) => _kernel.Open(Encoding.ASCII.GetBytes(path + "\0"), flags, 0);
+
+    private int GetDeviceFd(int group, string name)
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(name + "\0");
+        fixed (byte* p = bytes)
+        {
+            return _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
+        }
+    }
+
+    private uint GroupStatus(int group)
+    {
+        var status = new vfio_group_status { argsz = (uint)sizeof(vfio_group_status) };
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_STATUS, (nint)(&status)));
+        return status.flags;
+    }
+
+    private int BindCdev(int cdev)
+    {
+        var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
+        return _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mprotect")]
+    private static extern int Mprotect(nint address, nuint length, int protection);
+}
