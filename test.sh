@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest and
 # its VFIO selftests on the engine (through the LD_PRELOAD interposer), the QEMU conformance run, and
-# a fixed-seed differential fuzzing campaign (the same random ioctl streams on the kernel in QEMU and
-# on the engine).
+# two fixed-seed differential fuzzing campaigns (the same random ioctl streams on the kernel in QEMU and
+# on the engine: iommufd with the selftest mock, then with the device and legacy VFIO operations).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -54,12 +54,21 @@ set +e
 fuzz=${PIPESTATUS[0]}
 set -e
 fuzz_line=$(grep -E '^fuzz: ' "$log" || echo "fuzz: did not finish (exit $fuzz)")
+
+# The same seeds with the device and legacy operations (edu bound to vfio-pci, its group, type1 containers).
+set +e
+"$ABI_ROOT/scripts/fuzz/campaign.sh" --vfio --first 1 --seeds 300 --calls 200 2>&1 | tee "$log"
+fuzz_vfio=${PIPESTATUS[0]}
+set -e
+fuzz_vfio_line=$(grep -E '^fuzz: ' "$log" | sed 's/^fuzz:/fuzz --vfio:/' || echo "fuzz --vfio: did not finish (exit $fuzz_vfio)")
 echo "$conformance_line"
 echo "$selftest_line"
 echo "$vfio_line"
 echo "$fuzz_line"
+echo "$fuzz_vfio_line"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$selftest" -eq 0 ] || exit "$selftest"
 [ "$vfio" -eq 0 ] || exit "$vfio"
 [ "$conformance" -eq 0 ] || exit "$conformance"
-exit "$fuzz"
+[ "$fuzz" -eq 0 ] || exit "$fuzz"
+exit "$fuzz_vfio"

@@ -142,6 +142,8 @@ public sealed class CdevTests : DeviceTest
         alloc = new iommu_hwpt_alloc { dev_id = deviceId, pt_id = ioas.Id, flags = 4, fault_id = 55 };
         Assert.Equal(Errno.ENOENT, Raw.TryHwptAlloc(ref alloc));
         alloc = new iommu_hwpt_alloc { dev_id = deviceId, pt_id = ioas.Id, flags = 1 };
+        Assert.Equal(Errno.EOPNOTSUPP, Raw.TryHwptAlloc(ref alloc));                                 // intel: no nesting, so no nesting parent
+        alloc = new iommu_hwpt_alloc { dev_id = deviceId, pt_id = ioas.Id };
         Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
         uint parent = alloc.out_hwpt_id;
         alloc = new iommu_hwpt_alloc { dev_id = deviceId, pt_id = parent, data_type = 1, data_len = 24, data_uptr = 8 };

@@ -4,6 +4,39 @@ namespace Abi.Engine.Native;
 
 internal static partial class Libc
 {
-    [LibraryImport(Library, EntryPoint = "dup", SetLastError = true)]
-    internal static partial int Dup(int fd);
+    /// <summary>
+    /// Where the engine's own fds live (eventfd references, BAR and mmap memfds): the kernel takes
+    /// none of the program's fd numbers, so the engine keeps its own above the ones a program meets,
+    /// as the interposer keeps the runtime's there while the engine starts.
+    /// </summary>
+    internal const int OwnFdFloor = 256;
+
+    private const int FDupFdCloexec = 1030;
+
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    /// <summary>A reference of the engine's own to <paramref name="fd"/>, at <see cref="OwnFdFloor"/> or above (close-on-exec).</summary>
+    internal static int DupOwn(int fd) => Fcntl(fd, FDupFdCloexec, OwnFdFloor);
+
+    /// <summary>Moves an fd the engine just made to <see cref="OwnFdFloor"/> or above; the original number is freed.</summary>
+    internal static int MoveOwn(int fd)
+    {
+        if (fd < 0 || fd >= OwnFdFloor)
+        {
+            return fd;
+        }
+
+        int moved = DupOwn(fd);
+        if (moved < 0)
+        {
+            return fd;                       // no number up there: keep the low one rather than fail
+        }
+
+        _ = Close(fd);
+        return moved;
+    }
 }

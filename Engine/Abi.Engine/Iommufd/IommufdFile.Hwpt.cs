@@ -70,6 +70,13 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
                 }
 
+                // The driver's domain_alloc_paging_flags (intel: nested_supported) refuses a nesting
+                // parent it could never nest on, before the domain meets the IOAS.
+                if ((cmd.flags & NestParent) != 0 && !iommu.Nesting)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU builds no nested domains, so no nesting parent");
+                }
+
                 if (ioas.Iopt.AddDomainRefusal(iommu) is int failed)
                 {
                     return failed;

@@ -26,7 +26,7 @@ internal sealed unsafe class MmapRegion : IDisposable
         Owner = owner;
         Offset = offset;
         Length = length;
-        _fd = Libc.MemfdCreate("abi-iommufd-mmap", 1 /* MFD_CLOEXEC */);
+        _fd = Libc.MoveOwn(Libc.MemfdCreate("abi-iommufd-mmap", 1 /* MFD_CLOEXEC */));
         if (_fd < 0)
         {
             throw new SyscallException("memfd_create", "iommufd mmap pages", (Errno)Marshal.GetLastSystemError(), $"{length} bytes");

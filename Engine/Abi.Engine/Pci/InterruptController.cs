@@ -307,6 +307,8 @@ internal sealed class InterruptController(PciDevice device)
     }
 
     /// <summary>eventfd_ctx_fdget: EBADF for a closed fd, EINVAL for one that is not an eventfd; else a reference of our own.</summary>
+    internal static int? AcquireEventfd(int fd, out int dup) => Acquire(fd, out dup);
+
     private static int? Acquire(int fd, out int dup)
     {
         dup = None;
@@ -330,7 +332,7 @@ internal sealed class InterruptController(PciDevice device)
             return Fail(Errno.EINVAL, $"fd {fd} is not an eventfd ({target})");
         }
 
-        dup = Libc.Dup(fd);
+        dup = Libc.DupOwn(fd);
         return dup < 0 ? Fail(Errno.EMFILE, "cannot take a reference to the eventfd") : null;
     }
 

@@ -20,7 +20,7 @@ public sealed unsafe class PciMemory : IMmioHandler
     public PciMemory(ulong size)
     {
         Size = size;
-        FileDescriptor = Libc.MemfdCreate("abi-bar", 1 /* MFD_CLOEXEC */);
+        FileDescriptor = Libc.MoveOwn(Libc.MemfdCreate("abi-bar", 1 /* MFD_CLOEXEC */));
         if (FileDescriptor < 0 || Libc.Ftruncate(FileDescriptor, (long)size) != 0)
         {
             throw new SyscallException("memfd_create", "abi-bar", (Abi.Interop.Errno)Marshal.GetLastSystemError(), $"{size} bytes of BAR memory");

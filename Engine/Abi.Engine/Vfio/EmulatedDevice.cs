@@ -82,6 +82,14 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
     /// <summary>sysfs <c>driver_override</c>: the one driver a probe may bind (null: any that matches).</summary>
     public string? DriverOverride { get; set; }
 
+    /// <summary>
+    /// vfio-pci's pm_runtime_engaged: the user asked for low power (VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY*),
+    /// with the engine's reference to the wakeup eventfd, if one was given (-1 if not).
+    /// </summary>
+    public bool LowPowerEngaged { get; set; }
+
+    public int LowPowerWakeup { get; set; } = -1;
+
     /// <summary>Whether a device fd or the group holds the function (an unbind then waits in the kernel; the engine refuses it).</summary>
     public bool InUse => Owner is not null || GroupOpen;
 }

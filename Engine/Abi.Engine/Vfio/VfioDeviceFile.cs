@@ -142,6 +142,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             }
         }
 
+        ExitLowPower();                                           // vfio_pci_core_disable leaves low power
         Model.Interrupts.Release();
         if (Model.CanReset)
         {
@@ -225,9 +226,100 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.EINVAL, "GET and SET together need PROBE");
         }
 
-        return (feature.flags & Mask) == Constants.VFIO_DEVICE_FEATURE_PCI_VF_TOKEN
-            ? SetVfToken(feature.flags, user + (ulong)sizeof(vfio_device_feature), feature.argsz - (uint)sizeof(vfio_device_feature))
-            : Fail(Errno.ENOTTY, $"feature {feature.flags & Mask} is not implemented by the engine's vfio-pci");
+        ulong data = user + (ulong)sizeof(vfio_device_feature);
+        uint dataSize = feature.argsz - (uint)sizeof(vfio_device_feature);
+        return (feature.flags & Mask) switch
+        {
+            Constants.VFIO_DEVICE_FEATURE_PCI_VF_TOKEN => SetVfToken(feature.flags, data, dataSize),
+            Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY or Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP or Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT
+                => LowPower(feature.flags, data, dataSize),
+
+            // vfio_main.c: vfio_ioctl_device_feature_migration_precopy_info_v2 asks for PRE_COPY first.
+            Constants.VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 => Fail(Errno.EINVAL, "the device does not migrate with pre-copy"),
+            _ => Fail(Errno.ENOTTY, $"feature {feature.flags & Mask} is not implemented by the engine's vfio-pci"),
+        };
+    }
+
+    /// <summary>
+    /// vfio_pci_core.c: vfio_pci_core_pm_entry, _pm_entry_with_wakeup and _pm_exit, each after
+    /// vfio_check_feature (SET only; PROBE answers 0). Entry marks the device engaged (EINVAL if it is);
+    /// exit lets go. The engine's functions have no power states of their own to leave, so only the
+    /// flag and the wakeup eventfd's reference are kept (the kernel also zaps BAR mappings on entry).
+    /// </summary>
+    private int LowPower(uint flags, ulong data, uint dataSize)
+    {
+        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET, Probe = (uint)Constants.VFIO_DEVICE_FEATURE_PROBE;
+        uint which = flags & (uint)Constants.VFIO_DEVICE_FEATURE_MASK;
+        bool wakeup = which == Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP;
+        uint minimum = wakeup ? (uint)sizeof(vfio_device_low_power_entry_with_wakeup) : 0;
+        if ((flags & Get) != 0)
+        {
+            return Fail(Errno.EINVAL, "low power is SET only");
+        }
+
+        if ((flags & Probe) != 0)
+        {
+            return 0;
+        }
+
+        if ((flags & Set) == 0 || dataSize < minimum)
+        {
+            return Fail(Errno.EINVAL, (flags & Set) == 0 ? "neither GET nor SET" : $"{dataSize} bytes of data, {minimum} needed");
+        }
+
+        lock (Device.Sync)
+        {
+            if (which == Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT)
+            {
+                ExitLowPower();
+                return 0;
+            }
+
+            int reference = -1;
+            if (wakeup)
+            {
+                if (!UserAccess.TryRead(data, out vfio_device_low_power_entry_with_wakeup entry))
+                {
+                    return Fail(Errno.EFAULT, "the wakeup entry cannot be read");
+                }
+
+                if (entry.wakeup_eventfd < 0)
+                {
+                    return Fail(Errno.EINVAL, $"wakeup_eventfd {entry.wakeup_eventfd} is negative");
+                }
+
+                if (InterruptController.AcquireEventfd(entry.wakeup_eventfd, out reference) is int refused)
+                {
+                    return refused;
+                }
+            }
+
+            if (Device.LowPowerEngaged)
+            {
+                if (reference >= 0)
+                {
+                    _ = Abi.Runtime.Kernel.LinuxKernel.Instance.Close(reference);
+                }
+
+                return Fail(Errno.EINVAL, "low power is engaged already");
+            }
+
+            Device.LowPowerEngaged = true;
+            Device.LowPowerWakeup = reference;
+            return 0;
+        }
+    }
+
+    /// <summary>__vfio_pci_runtime_pm_exit: not engaged any more, the wakeup eventfd let go of.</summary>
+    private void ExitLowPower()
+    {
+        if (Device.LowPowerWakeup >= 0)
+        {
+            _ = Abi.Runtime.Kernel.LinuxKernel.Instance.Close(Device.LowPowerWakeup);
+        }
+
+        Device.LowPowerEngaged = false;
+        Device.LowPowerWakeup = -1;
     }
 
     // vfio_pci_core_feature_token: SET only (a GET would show the previous user's token), on a PF.

@@ -98,11 +98,20 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     {
         lock (Device.Sync)
         {
+            // A container's open devices hold the group's file (vfio_group_use_container: get_file), so
+            // its release, and with it opened_file, waits for the last of them; another open or a cdev
+            // bind is EBUSY until then. Through an iommufd they hold no such reference: the group is
+            // released now and lets go of the iommufd, the devices stay bound to it (df->iommufd).
             _closed = true;
-            Device.OpenGroup = null;
             if (DeviceFds == 0)
             {
+                Device.OpenGroup = null;
                 Detach();
+            }
+            else if (Container is null)
+            {
+                Device.OpenGroup = null;
+                Iommufd = null;
             }
         }
     }
@@ -120,9 +129,14 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
                 _boundThrough = null;
             }
 
-            if (_closed)
+            if (_closed && Container is not null)
             {
+                Device.OpenGroup = null;
                 Detach();
+            }
+            else if (_closed)
+            {
+                Device.Model.Dma.Detach();                  // the devices' binding is gone with the last of them
             }
         }
     }
