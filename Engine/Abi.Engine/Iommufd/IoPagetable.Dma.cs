@@ -27,8 +27,8 @@ internal sealed partial class IoPagetable
     private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
     private long _generation = 1;
 
-    /// <summary>Device accesses read-lock it; changes to the areas write-lock it.</summary>
-    public ReaderWriterLockSlim DmaLock { get; } = new(LockRecursionPolicy.SupportsRecursion);
+    /// <summary>Device accesses read through it; changes to the areas write through it.</summary>
+    public DmaGate DmaLock { get; } = new();
 
     /// <summary>Where faults go.</summary>
     public FaultLog Faults { get; } = new();
@@ -41,8 +41,7 @@ internal sealed partial class IoPagetable
     {
         ReaderWriterLockSlim? memory = Memory?.Lock;
         memory?.EnterReadLock();
-        DmaLock.EnterReadLock();
-        return new DmaScope(DmaLock, memory);
+        return new DmaScope(DmaLock, DmaLock.EnterRead(), memory);
     }
 
     /// <summary>Called by map/unmap (under the write lock) after the areas changed.</summary>
@@ -227,11 +226,11 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>A read-locked DMA section; dispose to let unmaps proceed.</summary>
-    public readonly ref struct DmaScope(ReaderWriterLockSlim dmaLock, ReaderWriterLockSlim? memoryLock)
+    public readonly ref struct DmaScope(DmaGate dmaLock, bool entered, ReaderWriterLockSlim? memoryLock)
     {
         public void Dispose()
         {
-            dmaLock.ExitReadLock();
+            dmaLock.ExitRead(entered);
             memoryLock?.ExitReadLock();
         }
     }

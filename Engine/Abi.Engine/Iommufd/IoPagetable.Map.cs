@@ -191,7 +191,7 @@ internal sealed partial class IoPagetable
             }
         }
 
-        DmaLock.EnterWriteLock();
+        DmaLock.EnterWrite();
         try
         {
             Remove(area);
@@ -201,7 +201,7 @@ internal sealed partial class IoPagetable
         }
         finally
         {
-            DmaLock.ExitWriteLock();
+            DmaLock.ExitWrite();
         }
 
         return null;

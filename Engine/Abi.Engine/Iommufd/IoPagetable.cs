@@ -203,7 +203,7 @@ internal sealed partial class IoPagetable
     /// <summary>Inserts an area that overlaps none (iopt_insert_area); domains pin its pages.</summary>
     public void Insert(Area area)
     {
-        DmaLock.EnterWriteLock();
+        DmaLock.EnterWrite();
         try
         {
             _areas.Insert(area);
@@ -214,14 +214,14 @@ internal sealed partial class IoPagetable
         }
         finally
         {
-            DmaLock.ExitWriteLock();
+            DmaLock.ExitWrite();
         }
     }
 
     /// <summary>Removes <paramref name="area"/> (it must be in the table); returns once no DMA can reach it any more.</summary>
     public void Remove(in Area area)
     {
-        DmaLock.EnterWriteLock();
+        DmaLock.EnterWrite();
         try
         {
             if (!_areas.Remove(area.Iova))
@@ -237,14 +237,14 @@ internal sealed partial class IoPagetable
         }
         finally
         {
-            DmaLock.ExitWriteLock();
+            DmaLock.ExitWrite();
         }
     }
 
     /// <summary>Puts <paramref name="replacement"/> where <paramref name="old"/> was, in one write section: DMA in flight never sees the range unmapped.</summary>
     public void Replace(in Area old, Area replacement)
     {
-        DmaLock.EnterWriteLock();
+        DmaLock.EnterWrite();
         try
         {
             Remove(old);
@@ -252,7 +252,7 @@ internal sealed partial class IoPagetable
         }
         finally
         {
-            DmaLock.ExitWriteLock();
+            DmaLock.ExitWrite();
         }
     }
 
@@ -272,7 +272,5 @@ internal sealed partial class IoPagetable
                 PutFile?.Invoke(file);
             }
         }
-
-        DmaLock.Dispose();
     }
 }
