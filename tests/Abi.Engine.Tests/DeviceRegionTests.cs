@@ -63,7 +63,7 @@ public sealed class DeviceRegionTests : DeviceTest
         using VfioDevice device = OpenBound(out _);
         int fd = FdOf(device);
         Assert.Equal(0x11E8_1234u, device.ReadConfig32(0));
-        Assert.Equal(0x2u, device.ReadConfig32(4) & 0x7);                                     // enabled: memory on, no bus master
+        Assert.Equal(0x3u, device.ReadConfig32(4) & 0x7);                                     // enabled: memory on (I/O from the firmware), no bus master
         Assert.Equal(-(long)Errno.EFAULT, Kernel.Pread(fd, new byte[8], (7L << 40) + 252));
 
         device.WriteConfig32(0x10, 0xFFFF_FFFF);                                               // BAR sizing

@@ -193,9 +193,10 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     }
 
     [Fact]
-    public void QemusEdu_HasQemusSubsystem_AndTheFirmwaresInterruptLine()
+    public void QemusEdu_HasQemusSubsystem_AndTheFirmwaresInterruptLineAndCommand()
     {
-        // pci.c: a model that sets no subsystem gets 0x1af4:0x1100; the line is what SeaBIOS wrote (11).
+        // pci.c: a model that sets no subsystem gets 0x1af4:0x1100; the line (11) and the command bits are
+        // what SeaBIOS wrote, which vfio-pci shows (pci_enable_device only adds memory).
         int cdev = Open(_node.CdevPath!, ORdwr);
         Assert.Equal(0, BindCdev(cdev));
         Span<byte> config = stackalloc byte[0x40];
@@ -203,6 +204,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         Assert.Equal(0x1AF4, config[0x2C] | (config[0x2D] << 8));
         Assert.Equal(0x1100, config[0x2E] | (config[0x2F] << 8));
         Assert.Equal(11, config[0x3C]);
+        Assert.Equal(0x0103, config[0x04] | (config[0x05] << 8));              // I/O, memory, SERR: the firmware's
     }
 
     private int Open(string path, int flags) => _kernel.Open(Encoding.ASCII.GetBytes(path + "\0"), flags, 0);

@@ -47,10 +47,11 @@ public sealed class EduDevice : PciDevice
     {
         _functionReset = functionReset;
 
-        // QEMU's defaults for a model that sets no subsystem (pci.c: 0x1af4:0x1100), and the line
-        // SeaBIOS routes the function's INTA to in the project's q35 guests (IRQ 11).
+        // QEMU's defaults for a model that sets no subsystem (pci.c: 0x1af4:0x1100); what SeaBIOS leaves
+        // in the project's q35 guests: the line it routes INTA to (IRQ 11), and I/O, memory and SERR on.
         Config.SetSubsystem(0x1AF4, 0x1100);
         Config.FirmwareInterruptLine = 11;
+        Config.FirmwareCommand = (ushort)(Abi.Linux.Pci.Constants.PCI_COMMAND_IO | Abi.Linux.Pci.Constants.PCI_COMMAND_MEMORY | Abi.Linux.Pci.Constants.PCI_COMMAND_SERR);
         AddBar(0, 1 << 20, new Registers(this));
         AddMsi(1);
         if (msix)

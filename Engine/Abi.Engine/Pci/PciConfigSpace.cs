@@ -124,8 +124,25 @@ public sealed class PciConfigSpace
         }
     }
 
+    /// <summary>
+    /// What the firmware left in the command register at boot (SeaBIOS sets I/O, memory and SERR on
+    /// every function it places): vfio-pci shows the function's own register, which keeps those bits
+    /// through each enable (pci_enable_device only adds) and each disable (the saved state comes back).
+    /// </summary>
+    internal ushort FirmwareCommand
+    {
+        get;
+        set
+        {
+            field = value;
+            _bytes[P.PCI_COMMAND] |= (byte)value;
+            _bytes[P.PCI_COMMAND + 1] |= (byte)(value >> 8);
+        }
+    }
+
     internal void Reset(ushort command)
     {
+        command |= FirmwareCommand;
         lock (_lock)
         {
             for (int i = 0; i < Size; i++)
