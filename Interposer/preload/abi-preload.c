@@ -25,6 +25,7 @@
 #include <ucontext.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -399,12 +400,17 @@ static void install_mmio_trap(void)
 #define ENGINE_FD_FLOOR 256
 static int hold_low_fds(int *held)
 {
+    // Under a low RLIMIT_NOFILE the floor comes down, so the engine still has numbers to start with.
+    struct rlimit limit;
+    int floor = ENGINE_FD_FLOOR;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (rlim_t)ENGINE_FD_FLOOR * 2)
+        floor = (int)(limit.rlim_cur / 2);
     int n = 0;
     for (;;) {
         int fd = real.open("/dev/null", O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0)
             break;
-        if (fd >= ENGINE_FD_FLOOR) {
+        if (fd >= floor) {
             real.close(fd);
             break;
         }

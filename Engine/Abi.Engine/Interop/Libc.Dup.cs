@@ -19,8 +19,15 @@ internal static partial class Libc
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
-    /// <summary>A reference of the engine's own to <paramref name="fd"/>, at <see cref="OwnFdFloor"/> or above (close-on-exec).</summary>
-    internal static int DupOwn(int fd) => Fcntl(fd, FDupFdCloexec, OwnFdFloor);
+    /// <summary>
+    /// A reference of the engine's own to <paramref name="fd"/>, at <see cref="OwnFdFloor"/> or above
+    /// (close-on-exec); below it only when RLIMIT_NOFILE leaves no number up there.
+    /// </summary>
+    internal static int DupOwn(int fd)
+    {
+        int own = Fcntl(fd, FDupFdCloexec, OwnFdFloor);
+        return own >= 0 ? own : Fcntl(fd, FDupFdCloexec, 0);
+    }
 
     /// <summary>Moves an fd the engine just made to <see cref="OwnFdFloor"/> or above; the original number is freed.</summary>
     internal static int MoveOwn(int fd)
