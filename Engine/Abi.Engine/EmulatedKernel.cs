@@ -450,7 +450,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     public nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset)
     {
         EngineFile? file = fd >= 0 ? _files.Get(fd) : null;
-        if (file is not null && (MmapError(length, flags, offset) ?? MmapModeError(file, protection, flags)) is int refused)
+        if (file is not null && MmapError(file, length, protection, flags, offset) is int refused)
         {
             return refused;
         }
@@ -528,9 +528,9 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
 
     /// <summary>
     /// The checks mmap makes before a file's own mmap (mm/mmap.c: the syscall's offset alignment, then
-    /// do_mmap: a zero or too large length, pgoff overflow, the mapping type).
+    /// do_mmap: a zero or too large length, pgoff overflow, the mapping type, the file's access mode).
     /// </summary>
-    private static int? MmapError(nuint length, int flags, long offset)
+    private static int? MmapError(EngineFile file, nuint length, int protection, int flags, long offset)
     {
         const int MapType = 0x0f, MapSharedValidate = 0x03;
         if ((offset & (LinuxConstants.PageSize - 1)) != 0)
@@ -555,22 +555,15 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return EngineDiagnostics.Fail(Errno.EOVERFLOW, "offset + length wraps");
         }
 
+        // do_mmap's switch on the type: a shared writable mapping needs FMODE_WRITE, every mapping
+        // FMODE_READ (EACCES), before it asks whether the file can be mapped at all (ENODEV).
         int type = flags & MapType;
-        return type is LinuxConstants.MAP_SHARED or LinuxConstants.MAP_PRIVATE or MapSharedValidate
-            ? null
-            : EngineDiagnostics.Fail(Errno.EINVAL, $"mapping type 0x{type:X} is neither shared nor private");
-    }
+        if (type is not (LinuxConstants.MAP_SHARED or LinuxConstants.MAP_PRIVATE or MapSharedValidate))
+        {
+            return EngineDiagnostics.Fail(Errno.EINVAL, $"mapping type 0x{type:X} is neither shared nor private");
+        }
 
-    /// <summary>
-    /// mm/mmap.c: do_mmap's file checks, before it asks whether the file can be mapped at all (ENODEV):
-    /// a shared writable mapping needs FMODE_WRITE, every mapping FMODE_READ (EACCES).
-    /// </summary>
-    private static int? MmapModeError(EngineFile file, int protection, int flags)
-    {
-        const int MapType = 0x0f, MapSharedValidate = 0x03;
-        int type = flags & MapType;
-        bool shared = type is LinuxConstants.MAP_SHARED or MapSharedValidate;
-        if (shared && (protection & LinuxConstants.PROT_WRITE) != 0 && file.AccessMode == LinuxConstants.O_RDONLY)
+        if (type != LinuxConstants.MAP_PRIVATE && (protection & LinuxConstants.PROT_WRITE) != 0 && file.AccessMode == LinuxConstants.O_RDONLY)
         {
             return EngineDiagnostics.Fail(Errno.EACCES, "a shared writable mapping of a file opened read-only");
         }

@@ -138,7 +138,7 @@ internal sealed class InterruptController(PciDevice device)
         {
             int fd = BitConverter.ToInt32(data);
             int dup = None;
-            if (fd >= 0 && Acquire(fd, out dup) is int failed)
+            if (fd >= 0 && AcquireEventfd(fd, out dup) is int failed)
             {
                 return failed;
             }
@@ -194,7 +194,7 @@ internal sealed class InterruptController(PciDevice device)
             for (int j = 0; j < fds.Length; j++)
             {
                 int dup = None;
-                if (fds[j] >= 0 && Acquire(fds[j], out dup) is int failed)
+                if (fds[j] >= 0 && AcquireEventfd(fds[j], out dup) is int failed)
                 {
                     // Undo this call: vectors set so far go back to none; a fresh enable is undone whole.
                     for (int k = 0; k < j; k++)
@@ -276,7 +276,7 @@ internal sealed class InterruptController(PciDevice device)
 
         int fd = BitConverter.ToInt32(data);
         int dup = None;
-        if (fd >= 0 && Acquire(fd, out dup) is int failed)
+        if (fd >= 0 && AcquireEventfd(fd, out dup) is int failed)
         {
             return failed;
         }
@@ -307,9 +307,7 @@ internal sealed class InterruptController(PciDevice device)
     }
 
     /// <summary>eventfd_ctx_fdget: EBADF for a closed fd, EINVAL for one that is not an eventfd; else a reference of our own.</summary>
-    internal static int? AcquireEventfd(int fd, out int dup) => Acquire(fd, out dup);
-
-    private static int? Acquire(int fd, out int dup)
+    internal static int? AcquireEventfd(int fd, out int dup)
     {
         dup = None;
         string? target;

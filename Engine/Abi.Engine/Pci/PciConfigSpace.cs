@@ -102,7 +102,6 @@ public sealed class PciConfigSpace
         return 0;
     }
 
-    /// <summary>Returns the function to its power-on values (VFIO_DEVICE_RESET); identity, BAR sizes and capabilities stay.</summary>
     /// <summary>The subsystem vendor and device ids (QEMU gives models that set none 0x1af4:0x1100).</summary>
     internal void SetSubsystem(ushort vendorId, ushort id)
     {
@@ -140,6 +139,7 @@ public sealed class PciConfigSpace
         }
     }
 
+    /// <summary>Returns the function to its power-on values (VFIO_DEVICE_RESET); identity, BAR sizes and capabilities stay.</summary>
     internal void Reset(ushort command)
     {
         command |= FirmwareCommand;

@@ -2,6 +2,7 @@ using Abi.Engine.Pci;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Vfio;
@@ -298,7 +299,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             {
                 if (reference >= 0)
                 {
-                    _ = Abi.Runtime.Kernel.LinuxKernel.Instance.Close(reference);
+                    _ = LinuxKernel.Instance.Close(reference);
                 }
 
                 return Fail(Errno.EINVAL, "low power is engaged already");
@@ -315,7 +316,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     {
         if (Device.LowPowerWakeup >= 0)
         {
-            _ = Abi.Runtime.Kernel.LinuxKernel.Instance.Close(Device.LowPowerWakeup);
+            _ = LinuxKernel.Instance.Close(Device.LowPowerWakeup);
         }
 
         Device.LowPowerEngaged = false;
