@@ -70,6 +70,55 @@ public sealed class DmaTranslationTests : EngineTest
     }
 
     [Fact]
+    public void Unmap_DropsOnlyTheUnmappedPages_AndAWideUnmapDropsAll()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 4 * 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        ioas.Map(memory.Address, 4096, Iova);
+        ioas.Map(memory.Address + 4096, 4096, Iova + 4096);
+
+        // Same IOTLB slot as Iova (4096 pages apart): the second fill evicts the first, and both still translate.
+        ulong alias = Iova + ((ulong)IoTlb.Size * 4096);
+        ioas.Map(memory.Address + (2 * 4096), 4096, alias);
+        IoasObject space = Inspect(ioas);
+        Assert.True(space.Iopt.DmaWrite(Iova, [1]));
+        Assert.True(space.Iopt.DmaWrite(Iova + 4096, [2]));
+        Assert.True(space.Iopt.DmaWrite(alias, [3]));
+        Assert.True(space.Iopt.DmaWrite(Iova, [4]));
+        Assert.Equal([4, 2, 3], new[] { memory.Span[0], memory.Span[4096], memory.Span[2 * 4096] });
+
+        ioas.Unmap(Iova, 4096);
+        Assert.False(space.Iopt.DmaWrite(Iova, [5]));
+        Assert.True(space.Iopt.DmaWrite(Iova + 4096, [6]));            // its neighbour's entry survived and is right
+        Assert.Equal(4, memory.Span[0]);
+        Assert.Equal(6, memory.Span[4096]);
+
+        // An unmap wider than the IOTLB clears it whole; what it did not cover still translates afresh.
+        ioas.Map(memory.Address + (3 * 4096), 4096, Iova + (0x2000UL * 4096));
+        Assert.True(space.Iopt.DmaWrite(Iova + (0x2000UL * 4096), [7]));
+        ioas.Unmap(Iova + 4096, 0x1000UL * 4096);
+        Assert.False(space.Iopt.DmaWrite(Iova + 4096, [8]));
+        Assert.True(space.Iopt.DmaWrite(Iova + (0x2000UL * 4096), [9]));
+        Assert.Equal(9, memory.Span[3 * 4096]);
+    }
+
+    [Fact]
+    public void IovasTheIotlbCannotHold_TranslateEveryTime_AndStillFaultAfterUnmap()
+    {
+        using var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using Ioas ioas = Iommufd.AllocIoas();
+        const ulong High = 1UL << 60;                         // past the 51 bits an IOTLB tag holds
+        ioas.Map(memory, High);
+        IoasObject space = Inspect(ioas);
+        Assert.True(space.Iopt.DmaWrite(High + 8, [1]));
+        Assert.True(space.Iopt.DmaWrite(High + 9, [2]));
+        Assert.Equal([1, 2], memory.Span.Slice(8, 2).ToArray());
+        ioas.Unmap(High, 4096);
+        Assert.False(space.Iopt.DmaWrite(High + 8, [3]));
+        Assert.Equal(IommuFaultReason.Unmapped, space.Iopt.Faults.Last!.Value.Reason);
+    }
+
+    [Fact]
     public void Munmap_OfStillMappedMemory_MakesDmaFault_NotTouchIt()
     {
         var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);

@@ -8,24 +8,26 @@ namespace Abi.Engine.Iommufd;
 /// <summary>
 /// Device DMA through the table (an IOAS, or a type1 container): IOVA → user memory, page by page, with READ/WRITE checks.
 /// <para>
-/// Hot path: a direct-mapped IOTLB of 512 pages keyed by IOVA page number. An entry is valid while
-/// its generation equals <see cref="_generation"/> and the user memory's generation matches too;
-/// every unmap or munmap bumps one of them, which invalidates the whole IOTLB at once. Misses
-/// search the sorted areas. Entries are written under a per-entry sequence number (a seqlock), so
-/// a reader never combines the fields of two different writes.
+/// Hot path: the <see cref="IoTlb"/>, one 64-bit word per cached page, read with one plain load. Its
+/// coherence follows from the gate: fills happen inside a DMA section (the gate's read side), unmaps
+/// drop the pages they remove inside the write side (<see cref="Remove"/>), so no reader is in flight
+/// while an entry goes stale. Munmap of user memory bumps the memory's generation; each burst compares
+/// it as it starts (<see cref="BeginDma"/>) and replaces a table filled under an older one. Misses
+/// search the areas' tree.
 /// </para>
 /// <para>
 /// Concurrency protocol: a device holds <see cref="DmaLock"/> and the user memory's lock for reading
-/// around each access (or a burst of them, <see cref="BeginDma"/>); map and unmap take the table's lock
+/// around each access (or a burst of them, <see cref="BeginDma"/>); map and unmap take the table's gate
 /// for writing around their change to the areas, munmap takes the memory lock. So an unmap waits for
 /// the DMA in flight, and once it returns no DMA can reach the unmapped memory: no use-after-unmap.
+/// Memory the interposer learns was unmapped behind the engine's back (discovery) bumps the
+/// generation only when the engine next looks, so a burst already running may finish on the old
+/// translations, as it would have had it run a moment earlier.
 /// </para>
 /// </summary>
 internal sealed partial class IoPagetable
 {
-    private const int TlbSize = 512;
-    private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
-    private long _generation = 1;
+    private IoTlb? _tlb;
 
     /// <summary>Device accesses read through it; changes to the areas write through it.</summary>
     public DmaGate DmaLock { get; } = new();
@@ -39,13 +41,24 @@ internal sealed partial class IoPagetable
     /// <summary>Holds off unmaps for the duration of a burst of accesses.</summary>
     public DmaScope BeginDma()
     {
-        ReaderWriterLockSlim? memory = Memory?.Lock;
-        memory?.EnterReadLock();
-        return new DmaScope(DmaLock, DmaLock.EnterRead(), memory);
+        UserMemory? memory = Memory;
+        ReaderWriterLockSlim? memoryLock = memory?.Lock;
+        memoryLock?.EnterReadLock();
+        var scope = new DmaScope(DmaLock, DmaLock.EnterRead(), memoryLock);
+        long generation = memory?.Generation ?? 0;
+        IoTlb? tlb = Volatile.Read(ref _tlb);
+        if (tlb is null || tlb.MemoryGeneration != generation)
+        {
+            // First DMA, or memory went away since the entries were filled: a fresh table (a burst on
+            // another thread may still be filling the old one, so it is not cleared in place).
+            Interlocked.CompareExchange(ref _tlb, new IoTlb(generation), tlb);
+        }
+
+        return scope;
     }
 
-    /// <summary>Called by map/unmap (under the write lock) after the areas changed.</summary>
-    private void Invalidate() => Interlocked.Increment(ref _generation);
+    /// <summary>Drops cached translations of [<paramref name="iova"/>, <paramref name="last"/>]; called inside the gate's write side.</summary>
+    private void Invalidate(ulong iova, ulong last) => _tlb?.Invalidate(iova, last);
 
     /// <summary>
     /// Translates one IOVA for an access of <paramref name="write"/>, returning the host address and
@@ -55,27 +68,27 @@ internal sealed partial class IoPagetable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public nint Translate(ulong iova, bool write, out int valid)
     {
-        ulong page = iova >> 12;
-        ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];
-        int sequence = Volatile.Read(ref entry.Sequence);
-        ulong cachedPage = entry.Page;
-        long generation = entry.Generation;
-        long memoryGeneration = entry.MemoryGeneration;
-        nint host = entry.Host;
-        bool allowed = write ? entry.Writable : entry.Readable;
-        Volatile.ReadBarrier();
-        if ((sequence & 1) == 0 && entry.Sequence == sequence && cachedPage == page && allowed
-            && generation == Volatile.Read(ref _generation) && memoryGeneration == Memory!.Generation)
+        IoTlb? tlb = _tlb;
+        if (tlb is not null && tlb.TryTranslate(iova, write, out nint host))
         {
             valid = LinuxConstants.PageSize - (int)(iova & 0xFFF);
-            return host + (nint)(iova & 0xFFF);
+            return host;
         }
 
         return TranslateSlow(iova, write, out valid);
     }
 
     /// <summary>Translates one IOVA (see the other overload) when the caller does not need the valid length.</summary>
-    public nint Translate(ulong iova, bool write) => Translate(iova, write, out _);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nint Translate(ulong iova, bool write)
+    {
+        IoTlb? tlb = _tlb;
+        return tlb is not null && tlb.TryTranslate(iova, write, out nint host) ? host : TranslateMiss(iova, write);
+    }
+
+    // Out of line, so that a hit does not set up the slow path's out argument.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private nint TranslateMiss(ulong iova, bool write) => TranslateSlow(iova, write, out _);
 
     /// <summary>Copies device-visible memory at <paramref name="iova"/> into <paramref name="destination"/>; false (and a fault recorded) if any page is refused.</summary>
     public bool DmaRead(ulong iova, Span<byte> destination) => Copy(iova, destination, write: false) == destination.Length;
@@ -191,38 +204,17 @@ internal sealed partial class IoPagetable
 
         valid = length;
 
-        // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it.
+        // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it;
+        // and only into a table of the generation this translation was made under.
         ulong pageIova = iova & ~0xFFFUL;
         if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage
-            && (area.Pages.FileDescriptor is not null || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize)))
+            && (area.Pages.FileDescriptor is not null || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize))
+            && _tlb is IoTlb tlb && tlb.MemoryGeneration == memoryGeneration && (Memory?.Generation ?? 0) == memoryGeneration)
         {
-            ulong page = iova >> 12;
-            ref TlbEntry entry = ref _tlb[(int)(page & (TlbSize - 1))];
-            int sequence = Volatile.Read(ref entry.Sequence);
-            if ((sequence & 1) == 0 && Interlocked.CompareExchange(ref entry.Sequence, sequence + 1, sequence) == sequence)
-            {
-                entry.Page = page;
-                entry.Generation = Volatile.Read(ref _generation);
-                entry.MemoryGeneration = memoryGeneration;
-                entry.Host = (nint)(host & ~0xFFFUL);
-                entry.Readable = area.Readable;
-                entry.Writable = area.Writable;
-                Volatile.Write(ref entry.Sequence, sequence + 2);
-            }
+            tlb.Fill(pageIova, host & ~0xFFFUL, area.Readable, area.Writable);
         }
 
         return (nint)host;
-    }
-
-    private struct TlbEntry
-    {
-        public int Sequence;
-        public ulong Page;
-        public long MemoryGeneration;
-        public long Generation;
-        public nint Host;
-        public bool Readable;
-        public bool Writable;
     }
 
     /// <summary>A read-locked DMA section; dispose to let unmaps proceed.</summary>

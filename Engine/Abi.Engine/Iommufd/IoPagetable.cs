@@ -229,7 +229,7 @@ internal sealed partial class IoPagetable
                 throw new InvalidOperationException($"no area starts at 0x{area.Iova:X}");
             }
 
-            Invalidate();
+            Invalidate(area.Iova, area.Last);
             if (_domains.Count > 0)
             {
                 CountDomainArea(area, -1);

@@ -22,7 +22,7 @@ internal sealed unsafe partial class IommufdFile
 
     internal int CompatAddGroup(EmulatedDevice device)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (device.NoIommu)
             {
@@ -50,7 +50,7 @@ internal sealed unsafe partial class IommufdFile
 
     private int VfioCompatIoctl(uint request, nint argument)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             switch (request)
             {

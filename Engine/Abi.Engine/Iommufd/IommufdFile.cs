@@ -14,12 +14,12 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed unsafe partial class IommufdFile : EngineFile
 {
-    private readonly Lock _lock = new();
+    private readonly ContextLock _lock = new();
     private readonly Stack<Pages> _freePages = new();
     private readonly Action<Pages> _returnIfUnused;
 
     /// <summary>The context lock, for objects that act on the context outside an ioctl (accesses).</summary>
-    internal Lock Sync => _lock;
+    internal ContextLock Sync => _lock;
 
     public IommufdFile(EmulatedKernel kernel, string name)
     {
@@ -49,8 +49,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
     public override int Ioctl(uint request, nint argument)
     {
-        Clear();
-
+        // The diagnostics were cleared by EmulatedKernel.Ioctl, the only caller.
         // main.c: iommufd_fops_ioctl. Only _IOC_NR picks the table slot (the type is checked through
         // the slot's full request code), and numbers outside the table go to the VFIO compat layer.
         uint nr = request & 0xFF;
@@ -64,7 +63,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         ref readonly IoctlTable.Entry entry = ref nr == testNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
         ulong user = (ulong)argument;
         uint size;
-        bool onStack = UserAccess.OnThisStack(user, sizeof(uint));
+        ulong stackRoom = UserAccess.StackRoom(user);
+        bool onStack = stackRoom >= sizeof(uint);
         if (onStack)
         {
             size = *(uint*)argument;
@@ -89,7 +89,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         byte* copy = stackalloc byte[(int)entry.Size];
         var kernelCopy = new Span<byte>(copy, (int)entry.Size);
         int common = (int)Math.Min(size, entry.Size);
-        onStack = onStack && UserAccess.OnThisStack(user, size);
+        onStack = onStack && stackRoom >= size;
         int copied;
         if (onStack)
         {
@@ -111,7 +111,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1 };
         int result;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             Objects.BeginCall();
             result = entry.Handler(this, copy, ref call);
@@ -170,7 +170,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// </summary>
     public override void Release()
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _released = true;
             if (_bindings == 0)
@@ -205,7 +205,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>
     internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped, bool pinsPages = true, bool locksAreas = false)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             var access = new AccessObject(this, unmapped) { Alignment = pinsPages ? Abi.Runtime.Kernel.LinuxConstants.PageSize : 1UL, LocksAreas = locksAreas };
             Objects.Add(access);
@@ -216,7 +216,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Destroys an access whose owner went away (a selftest access fd was closed); silent if the context destroyed it already.</summary>
     internal void DestroyAccess(AccessObject access)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (Objects.Get(access.Id) == access)
             {
@@ -229,7 +229,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Detaches and deletes a mock device (its selftest object was destroyed).</summary>
     internal void DetachMock(DeviceObject device)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             DetachAllLocked(device);
             TombstoneVdevice(device);

@@ -272,6 +272,24 @@ internal static unsafe class UserAccess
         return sp >= s_stackLow && sp < s_stackHigh && address >= sp && address + length <= s_stackHigh && address + length >= address;
     }
 
+    /// <summary>
+    /// How many bytes from <paramref name="address"/> up lie on this thread's stack above its stack
+    /// pointer (0 when the address is not there): one look at the bounds for an argument whose size is
+    /// read from its first word.
+    /// </summary>
+    public static ulong StackRoom(ulong address)
+    {
+        ulong marker = 0;
+        ulong sp = (ulong)&marker;
+        if (s_stackHigh == 0)
+        {
+            LearnStack();
+        }
+
+        ulong high = s_stackHigh;
+        return sp >= s_stackLow && sp < high && address >= sp && address < high ? high - address : 0;
+    }
+
     private static void LearnStack()
     {
         byte* attr = stackalloc byte[Libc.PthreadAttrSize];

@@ -7,8 +7,8 @@ namespace Abi.Engine.Process;
 /// such an address fails with EFAULT, as pinning an unmapped page does in the kernel.
 /// <para>
 /// Unmapping memory takes <see cref="Lock"/> for writing and bumps <see cref="Generation"/>: device
-/// accesses hold it for reading (see IoPagetable.BeginDma) and cached translations carry the
-/// generation, so once munmap returns no DMA reaches the memory it removed.
+/// accesses hold it for reading (see IoPagetable.BeginDma), and each burst drops the translations
+/// cached under an older generation as it starts, so once munmap returns no DMA reaches the memory it removed.
 /// </para>
 /// </summary>
 /// <para>
