@@ -281,7 +281,7 @@ internal static unsafe class IommufdTest
 
         foreach (IommufdFile context in kernel.OpenEngineFiles().OfType<IommufdFile>())
         {
-            lock (context.Sync)
+            using (context.EnterExclusive())
             {
                 var pinned = new Dictionary<Pages, List<(ulong First, ulong Last)>>(ReferenceEqualityComparer.Instance);
                 foreach (IommufdObject value in context.Objects.All())

@@ -9,8 +9,9 @@ using Abi.Runtime.Vfio;
 namespace Abi.Engine.Tests;
 
 /// <summary>
-/// Several drivers in one process, each with its own /dev/iommu, IOAS and device, mapping and
-/// unmapping while their devices DMA into the same IOVAs. What must hold, as on a kernel: every
+/// Several drivers in one process, each with its own IOAS and device (and its own /dev/iommu, or
+/// all on one, beside a thread that allocates, maps and destroys IOASes of its own on that
+/// context, copying the drivers' pages into them so that their unmaps meet shared pages), mapping and unmapping while their devices DMA into the same IOVAs. What must hold, as on a kernel: every
 /// call answers what the caller's own state says it must (no lost or doubled update between the
 /// threads), a DMA either reaches the page mapped at that moment or faults, and once an unmap has
 /// returned no DMA lands in the page it removed.
@@ -26,12 +27,15 @@ public sealed class ConcurrencyStressTests
     private const int Slots = 16;
     private const int Page = 4096;
 
-    [Fact]
-    public void MapAndUnmap_OnSeveralIoases_WhileDevicesDma_LoseNothing_AndNeverWriteAfterUnmap()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MapAndUnmap_OnSeveralIoases_WhileDevicesDma_LoseNothing_AndNeverWriteAfterUnmap(bool oneIommufd)
     {
         const int Drivers = 3;
         const int Iterations = 10000;
         var kernel = new EmulatedKernel();
+        using IommuFd? shared = oneIommufd ? IommuFd.Open(kernel) : null;
         var nodes = Enumerable.Range(0, Drivers).Select(_ => (Device: new EduDevice(), Node: (EmulatedDeviceInfo?)null)).ToArray();
         for (int i = 0; i < Drivers; i++)
         {
@@ -40,15 +44,26 @@ public sealed class ConcurrencyStressTests
 
         var results = new DriverResult[Drivers];
         var counts = new DmaCounts[Drivers];
-        using var start = new Barrier(2 * Drivers);
+        using var start = new Barrier((2 * Drivers) + (oneIommufd ? 1 : 0));
         var threads = new List<Thread>();
+        var stops = new List<StrongBox<bool>>();
         for (int d = 0; d < Drivers; d++)
         {
             int driver = d;
             var stop = new StrongBox<bool>(false);
+            stops.Add(stop);
             counts[d] = new DmaCounts();
-            threads.Add(new Thread(() => results[driver] = RunDriver(kernel, nodes[driver].Node!, driver, Iterations, start, stop)));
+            results[d] = new DriverResult();
+            threads.Add(new Thread(() => RunDriver(kernel, shared, nodes[driver].Node!, driver, Iterations, start, stop, results[driver])));
             threads.Add(new Thread(() => Dma(nodes[driver].Device, start, stop, counts[driver])));
+        }
+
+        // Beside them on the shared context: whole IOAS lifetimes, which hold the context exclusively.
+        string? churnError = null;
+        long churned = 0, copied = 0;
+        if (shared is not null)
+        {
+            threads.Add(new Thread(() => churnError = Churn(kernel, shared, results, start, stops, ref churned, ref copied)));
         }
 
         foreach (Thread thread in threads)
@@ -61,6 +76,9 @@ public sealed class ConcurrencyStressTests
             thread.Join();
         }
 
+        Assert.Null(churnError);
+        Assert.True(shared is null || churned > 0, "the churn thread never completed an IOAS lifetime");
+        Assert.True(shared is null || copied > 0, "the churn thread never copied a driver's page");
         for (int d = 0; d < Drivers; d++)
         {
             DriverResult r = results[d];
@@ -72,13 +90,14 @@ public sealed class ConcurrencyStressTests
         }
     }
 
-    private static DriverResult RunDriver(EmulatedKernel kernel, EmulatedDeviceInfo node, int seed, int iterations, Barrier start, StrongBox<bool> stop)
+    private static void RunDriver(EmulatedKernel kernel, IommuFd? shared, EmulatedDeviceInfo node, int seed, int iterations, Barrier start, StrongBox<bool> stop, DriverResult result)
     {
-        var result = new DriverResult();
         try
         {
-            using IommuFd iommufd = IommuFd.Open(kernel);
+            using IommuFd? own = shared is null ? IommuFd.Open(kernel) : null;
+            IommuFd iommufd = shared ?? own!;
             using Ioas ioas = iommufd.AllocIoas();
+            result.IoasId = ioas.Id;
             using VfioDevice device = VfioDevice.OpenCdev(node.CdevPath!, kernel);
             device.BindIommufd(iommufd);
             device.Attach(ioas.Id);
@@ -149,7 +168,61 @@ public sealed class ConcurrencyStressTests
             stop.Value = true;
         }
 
-        return result;
+    }
+
+    /// <summary>Allocates an IOAS, maps and reads back its ranges, unmaps and destroys it, over and over, until every driver stopped; null, or what went wrong.</summary>
+    private static string? Churn(EmulatedKernel kernel, IommuFd iommufd, DriverResult[] drivers, Barrier start, List<StrongBox<bool>> stops, ref long lifetimes, ref long copies)
+    {
+        using var memory = DmaBuffer.Allocate(kernel, Page, preferHugePages: false);
+        IommufdIoctls raw = iommufd.Raw();
+        start.SignalAndWait();
+        try
+        {
+            while (!stops.TrueForAll(s => Volatile.Read(ref s.Value)))
+            {
+                var alloc = new iommu_ioas_alloc();
+                Expect(raw.TryIoasAlloc(ref alloc), Errno.None, "churn alloc", (int)lifetimes);
+                var map = new iommu_ioas_map { flags = 7, ioas_id = alloc.out_ioas_id, user_va = (ulong)memory.Address, length = Page, iova = Base };
+                Expect(raw.TryIoasMap(ref map), Errno.None, "churn map", (int)lifetimes);
+
+                // A driver's target page, when it is mapped at that moment (ENOENT when not): the pages
+                // are then held by both IOASes until the churn's IOAS goes.
+                var copy = new iommu_ioas_copy
+                {
+                    flags = 7,
+                    dst_ioas_id = alloc.out_ioas_id,
+                    dst_iova = Base + (16 * Page),
+                    src_ioas_id = drivers[(int)(lifetimes % drivers.Length)].IoasId,
+                    src_iova = Base,
+                    length = Page,
+                };
+                Errno copied = raw.TryIoasCopy(ref copy);
+                if (copied == Errno.None)
+                {
+                    // Both unmaps of the shared pages (this one and the driver's) run exclusively.
+                    copies++;
+                    var unmapCopy = new iommu_ioas_unmap { ioas_id = alloc.out_ioas_id, iova = copy.dst_iova, length = Page };
+                    Expect(raw.TryIoasUnmap(ref unmapCopy), Errno.None, "unmap of the copy", (int)lifetimes);
+                }
+                else if (copied != Errno.ENOENT)
+                {
+                    throw new InvalidOperationException($"lifetime {lifetimes}: copy answered {copied}");
+                }
+
+                var unmap = new iommu_ioas_unmap { ioas_id = alloc.out_ioas_id, iova = Base, length = Page };
+                Expect(raw.TryIoasUnmap(ref unmap), Errno.None, "churn unmap", (int)lifetimes);
+                var destroy = new iommu_destroy { id = alloc.out_ioas_id };
+                Expect(raw.TryDestroy(ref destroy), Errno.None, "churn destroy", (int)lifetimes);
+                Expect(raw.TryIoasUnmap(ref unmap), Errno.ENOENT, "unmap of a destroyed IOAS", (int)lifetimes);
+                lifetimes++;
+            }
+
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e.ToString();
+        }
     }
 
     private static void Dma(EduDevice device, Barrier start, StrongBox<bool> stop, DmaCounts counts)
@@ -187,6 +260,7 @@ public sealed class ConcurrencyStressTests
 
     private sealed class DriverResult
     {
+        public uint IoasId;
         public string? Error;
         public ulong ExpectedMappedBytes;
         public ulong UnmappedAtEnd;

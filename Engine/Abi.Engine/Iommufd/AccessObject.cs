@@ -61,7 +61,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     /// <summary>Attaches to (or moves to) <paramref name="ioasId"/>. A HWPT id, or anything else, is ENOENT.</summary>
     public int Attach(uint ioasId)
     {
-        using (owner.Sync.EnterScope())
+        using (owner.EnterExclusive())
         {
             if (owner.Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) is not IoasObject ioas)
             {
@@ -93,7 +93,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     /// <summary>Detaches; silent when not attached. Every pin is dropped first.</summary>
     public void Detach()
     {
-        using (owner.Sync.EnterScope())
+        using (owner.EnterExclusive())
         {
             DetachLocked();
         }
@@ -141,7 +141,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     /// <summary>Pins the pages under [iova, iova + length): fully mapped, writable when <paramref name="write"/>; any alignment, as iommufd_access_pin_pages (VFIO aligns down itself).</summary>
     public int Pin(ulong iova, ulong length, bool write)
     {
-        using (owner.Sync.EnterScope())
+        using (owner.EnterExclusive())
         {
             if (length == 0)
             {
@@ -261,7 +261,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     /// <summary>Unpins a range pinned before.</summary>
     public void Unpin(ulong iova, ulong length)
     {
-        using (owner.Sync.EnterScope())
+        using (owner.EnterExclusive())
         {
             int index = _pins.IndexOf((iova, iova + (length - 1)));
             if (index >= 0)

@@ -159,7 +159,10 @@ internal sealed partial class IoPagetable
             }
 
             area.Pages.Areas--;
-            PagesReleased?.Invoke(area.Pages);
+            if (PoolsPages)
+            {
+                ReleaseIfUnused(area.Pages);
+            }
             unmapped += area.Length;
         }
 

@@ -26,6 +26,7 @@ internal sealed partial class IoPagetable
     private readonly List<HwptPagingObject> _domains = [];
     private readonly List<(ulong Start, ulong Last)> _allowed = [];
     private readonly List<AccessObject> _accesses = [];
+    private readonly Stack<Pages> _freePages = new();
 
     /// <summary>How many areas are mapped.</summary>
     public int AreaCount => _areas.Count;
@@ -58,8 +59,57 @@ internal sealed partial class IoPagetable
     /// <summary>How a mapping's file reference is dropped when the table goes with mappings in it (the kernel's deferred fput).</summary>
     public Action<EngineFile>? PutFile { get; init; }
 
-    /// <summary>Called with an area's pages once the area left the table (the owner recycles pages no area holds).</summary>
-    public Action<Pages>? PagesReleased { get; init; }
+    /// <summary>Whether pages no area holds any more wait in this table's pool for its next map (an IOAS's; type1 makes its own).</summary>
+    public bool PoolsPages { get; init; }
+
+    /// <summary>
+    /// The IOVA lock (the kernel's <c>iopt->iova_rwsem</c>, held for writing): IOAS_MAP and IOAS_UNMAP take
+    /// it alone, every other iommufd handler holds it through the context's exclusive section. It
+    /// guards everything here but DMA, which the gate (<see cref="DmaLock"/>) keeps apart.
+    /// </summary>
+    public HandlerLock IovaLock { get; } = new();
+
+    /// <summary>Whether an access is attached: its unmap notifications call back into the context, so an unmap then runs exclusively.</summary>
+    public bool HasAccesses => _accesses.Count > 0;
+
+    /// <summary>A pages object for a new mapping, from the pool when one waits there (under the IOVA lock).</summary>
+    public Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();
+
+    /// <summary>Pages no area holds any more let go of their file view and file, and wait in the pool (under the IOVA lock).</summary>
+    public void ReleaseIfUnused(Pages pages)
+    {
+        if (pages.Areas != 0)
+        {
+            return;
+        }
+
+        pages.UnmapFileView();
+        if (pages.File is EngineFile file)
+        {
+            pages.File = null;
+            PutFile?.Invoke(file);
+        }
+
+        _freePages.Push(pages);
+    }
+
+    /// <summary>
+    /// Whether an area in [<paramref name="iova"/>, <paramref name="last"/>] maps pages another area
+    /// holds too (IOAS_COPY's, perhaps in another IOAS): unmapping it changes state other tables share,
+    /// so the unmap runs exclusively.
+    /// </summary>
+    public bool SharesPages(ulong iova, ulong last)
+    {
+        foreach (Area area in AreasIn(iova, last))
+        {
+            if (area.Pages.Areas > 1)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Reserves a range for <paramref name="range"/>'s owner (iopt_reserve_iova).</summary>
     public void AddReserved(ReservedRange range) => _reserved.Add(range);

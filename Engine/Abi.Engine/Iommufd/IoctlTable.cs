@@ -21,8 +21,8 @@ internal static unsafe class IoctlTable
         new("IOMMU_IOAS_ALLOW_IOVAS", Constants.IOMMU_IOAS_ALLOW_IOVAS, (uint)sizeof(iommu_ioas_allow_iovas), IoctlMinSizes.IOMMU_IOAS_ALLOW_IOVAS, &IommufdFile.IoasAllowIovas),
         new("IOMMU_IOAS_COPY", Constants.IOMMU_IOAS_COPY, (uint)sizeof(iommu_ioas_copy), IoctlMinSizes.IOMMU_IOAS_COPY, &IommufdFile.IoasCopy, responds: true),
         new("IOMMU_IOAS_IOVA_RANGES", Constants.IOMMU_IOAS_IOVA_RANGES, (uint)sizeof(iommu_ioas_iova_ranges), IoctlMinSizes.IOMMU_IOAS_IOVA_RANGES, &IommufdFile.IoasIovaRanges, responds: true),
-        new("IOMMU_IOAS_MAP", Constants.IOMMU_IOAS_MAP, (uint)sizeof(iommu_ioas_map), IoctlMinSizes.IOMMU_IOAS_MAP, &IommufdFile.IoasMap, responds: true),
-        new("IOMMU_IOAS_UNMAP", Constants.IOMMU_IOAS_UNMAP, (uint)sizeof(iommu_ioas_unmap), IoctlMinSizes.IOMMU_IOAS_UNMAP, &IommufdFile.IoasUnmap, responds: true),
+        new("IOMMU_IOAS_MAP", Constants.IOMMU_IOAS_MAP, (uint)sizeof(iommu_ioas_map), IoctlMinSizes.IOMMU_IOAS_MAP, &IommufdFile.IoasMap, responds: true, unlocked: true),
+        new("IOMMU_IOAS_UNMAP", Constants.IOMMU_IOAS_UNMAP, (uint)sizeof(iommu_ioas_unmap), IoctlMinSizes.IOMMU_IOAS_UNMAP, &IommufdFile.IoasUnmap, responds: true, unlocked: true),
         new("IOMMU_OPTION", Constants.IOMMU_OPTION, (uint)sizeof(iommu_option), IoctlMinSizes.IOMMU_OPTION, &IommufdFile.Option),
         new("IOMMU_VFIO_IOAS", Constants.IOMMU_VFIO_IOAS, (uint)sizeof(iommu_vfio_ioas), IoctlMinSizes.IOMMU_VFIO_IOAS, &IommufdFile.VfioIoas),
         new("IOMMU_HWPT_ALLOC", Constants.IOMMU_HWPT_ALLOC, (uint)sizeof(iommu_hwpt_alloc), IoctlMinSizes.IOMMU_HWPT_ALLOC, &IommufdFile.HwptAlloc, responds: true),
@@ -55,8 +55,11 @@ internal static unsafe class IoctlTable
         return ref index < (uint)s_entries.Length ? ref s_entries[index] : ref Unsafe.NullRef<Entry>();
     }
 
-    public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler, bool responds = false)
+    public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler, bool responds = false, bool unlocked = false)
     {
+        /// <summary>The handler takes its IOAS's IOVA lock itself instead of the context's (see <see cref="IommufdFile.EnterExclusive"/>).</summary>
+        public bool Unlocked { get; } = unlocked;
+
         /// <summary>The handler ends with iommufd_ucmd_respond (the struct goes back to the caller); others write nothing or write fields themselves.</summary>
         public bool Responds { get; } = responds;
 

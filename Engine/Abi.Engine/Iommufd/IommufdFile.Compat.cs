@@ -22,7 +22,7 @@ internal sealed unsafe partial class IommufdFile
 
     internal int CompatAddGroup(EmulatedDevice device)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             if (device.NoIommu)
             {
@@ -50,7 +50,7 @@ internal sealed unsafe partial class IommufdFile
 
     private int VfioCompatIoctl(uint request, nint argument)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             switch (request)
             {
@@ -234,10 +234,10 @@ internal sealed unsafe partial class IommufdFile
 
         // A map with neither READ nor WRITE is accepted here (type1 refuses it); a domain refuses it when it fills.
         uint flags = Fixed | ((map.flags & CompatRead) != 0 ? Readable : 0) | ((map.flags & CompatWrite) != 0 ? Writeable : 0);
-        Pages pages = RentPages().Reset(map.vaddr, map.size, null, 0, (map.flags & CompatWrite) != 0, Kernel.Accounting.ModeFor(AccountMm));
+        Pages pages = ioas.Iopt.RentPages().Reset(map.vaddr, map.size, null, 0, (map.flags & CompatWrite) != 0, Kernel.Accounting.ModeFor(AccountMm));
         ulong iova = map.iova;
         int rc = MapPages(ioas, pages, 0, map.size, flags, ref iova);
-        ReturnIfUnused(pages);
+        ioas.Iopt.ReleaseIfUnused(pages);
         return rc;
     }
 

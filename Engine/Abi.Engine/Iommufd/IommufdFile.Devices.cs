@@ -17,7 +17,7 @@ internal sealed partial class IommufdFile
     /// <summary>Binds a device (VFIO_DEVICE_BIND_IOMMUFD) and returns its object.</summary>
     internal DeviceObject Bind(EmulatedDevice? device, IommuUnit iommu)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             var value = new DeviceObject(device, iommu);
             Objects.Add(value);
@@ -29,7 +29,7 @@ internal sealed partial class IommufdFile
     /// <summary>Detaches and destroys the device object (close of the device fd).</summary>
     internal void Unbind(DeviceObject device)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             DetachAllLocked(device);
             TombstoneVdevice(device);
@@ -45,7 +45,7 @@ internal sealed partial class IommufdFile
     /// <summary>Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.</summary>
     internal int Attach(DeviceObject device, ref uint ptId)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             HwptObject? target;
             bool createAuto = false;
@@ -150,7 +150,7 @@ internal sealed partial class IommufdFile
     /// <summary>Detaches (silent when not attached): DMA is blocked afterwards.</summary>
     internal void Detach(DeviceObject device)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             DetachLocked(device);
         }

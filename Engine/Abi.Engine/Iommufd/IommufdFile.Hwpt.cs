@@ -366,7 +366,7 @@ internal sealed unsafe partial class IommufdFile
     /// <summary>An fd that pins its object (a fault queue's, a vEVENTQ's) was closed.</summary>
     internal void ReleasePinningFd(IommufdObject pinned)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             pinned.Users--;
         }

@@ -38,7 +38,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP flags 0x{cmd.flags & ~MapFlagsKnown:X} or non-zero __reserved");
         }
 
-        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, call.Exclusive, out IoasObject? ioas) is int failed)
         {
             return failed;
         }
@@ -58,10 +58,18 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
         }
 
-        Pages pages = f.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
-        int rc = MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
-        f.ReturnIfUnused(pages);
-        return rc;
+        using (ioas!.Iopt.IovaLock.EnterScope())
+        {
+            if (!call.Exclusive && f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) != ioas)
+            {
+                return Fail(Errno.ENOENT, $"{cmd.ioas_id} was destroyed while the map waited for it");
+            }
+
+            Pages pages = ioas.Iopt.RentPages().Reset(cmd.user_va, cmd.length, null, 0, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
+            int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+            ioas.Iopt.ReleaseIfUnused(pages);
+            return rc;
+        }
     }
 
     internal static int IoasMapFile(IommufdFile f, byte* arg, ref IoctlCall call)
@@ -72,7 +80,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"unknown IOMMU_IOAS_MAP_FILE flags 0x{cmd.flags & ~MapFlagsKnown:X}");
         }
 
-        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, out IoasObject? ioas) is int failed)
+        if (f.CheckMapArguments(cmd.flags, cmd.iova, cmd.length, cmd.ioas_id, exclusive: true, out IoasObject? ioas) is int failed)
         {
             return failed;
         }
@@ -89,7 +97,7 @@ internal sealed unsafe partial class IommufdFile
 
         if (f.Kernel.FileOf(cmd.fd) is DmaBufFile dmabuf)
         {
-            return f.MapDmaBuf(ioas!, dmabuf, ref cmd);
+            return MapDmaBuf(ioas!, dmabuf, ref cmd);
         }
 
         if (!f.Kernel.IsOpenFile(cmd.fd))
@@ -109,7 +117,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
         }
 
-        Pages pages = f.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
+        Pages pages = ioas!.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, f.Kernel.Accounting.ModeFor(f.AccountMm));
         pages.FileIdentity = stat is (ulong device, ulong inode, _) ? (device, inode) : null;
         pages.FileSize = stat is (_, _, long size) ? size : null;
         pages.Pinnable = f.Kernel.FileOf(cmd.fd) is null && FileStat.IsShmem(cmd.fd);
@@ -123,13 +131,13 @@ internal sealed unsafe partial class IommufdFile
             pages.File = held;
         }
 
-        int rc = MapPages(ioas!, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
-        f.ReturnIfUnused(pages);
+        int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
+        ioas.Iopt.ReleaseIfUnused(pages);
         return rc;
     }
 
     /// <summary>MAP_FILE of a dma-buf: the range must lie inside the buffer, which must not be revoked; nothing is pinned or charged.</summary>
-    private int MapDmaBuf(IoasObject ioas, DmaBufFile dmabuf, ref iommu_ioas_map_file cmd)
+    private static int MapDmaBuf(IoasObject ioas, DmaBufFile dmabuf, ref iommu_ioas_map_file cmd)
     {
         if (dmabuf.Length <= cmd.start + (cmd.length - 1))
         {
@@ -141,15 +149,15 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENODEV, "the dma-buf is revoked");
         }
 
-        Pages pages = RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
+        Pages pages = ioas.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
         pages.DmaBuf = dmabuf;
         int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
-        ReturnIfUnused(pages);
+        ioas.Iopt.ReleaseIfUnused(pages);
         return rc;
     }
 
     /// <summary>Steps 2-4 shared by MAP and MAP_FILE: U64_MAX values (EOVERFLOW), no access bit (EINVAL), the IOAS lookup (ENOENT).</summary>
-    private int? CheckMapArguments(uint flags, ulong iova, ulong length, uint ioasId, out IoasObject? ioas)
+    private int? CheckMapArguments(uint flags, ulong iova, ulong length, uint ioasId, bool exclusive, out IoasObject? ioas)
     {
         ioas = null;
         if (iova == ulong.MaxValue || length == ulong.MaxValue)
@@ -162,7 +170,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
         }
 
-        ioas = Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas);
+        ioas = exclusive ? Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) : Objects.GetPublished<IoasObject>(ioasId, ObjectKind.Ioas);
         return ioas is null ? Fail(Errno.ENOENT, $"{ioasId} is not an IOAS") : null;
     }
 
@@ -177,32 +185,15 @@ internal sealed unsafe partial class IommufdFile
     private static int MapPieces(IoasObject ioas, ReadOnlySpan<(Pages Pages, ulong Offset, ulong Length)> pieces, ulong length, uint flags, ref ulong iova) =>
         ioas.Iopt.Map(pieces, length, fixedIova: (flags & Fixed) != 0, readable: (flags & Readable) != 0, writable: (flags & Writeable) != 0, ref iova);
 
-    private Pages RentPages() => _freePages.Count > 0 ? _freePages.Pop() : new Pages();
-
-    /// <summary>A new IOAS of this file: its table pins into the kernel's accounting and gives unused pages back here.</summary>
+    /// <summary>A new IOAS of this file: its table pins into the kernel's accounting and keeps a pool of the pages objects its maps use.</summary>
     internal IoasObject NewIoas() => new(new IoPagetable
     {
         Memory = Kernel.Memory,
         Accounting = Kernel.Accounting,
         Injection = Kernel.Faults,
         PutFile = Kernel.DeferPut,
-        PagesReleased = _returnIfUnused,
+        PoolsPages = true,
     });
-
-    private void ReturnIfUnused(Pages pages)
-    {
-        if (pages.Areas == 0)
-        {
-            pages.UnmapFileView();
-            if (pages.File is EngineFile file)
-            {
-                pages.File = null;
-                Kernel.DeferPut(file);
-            }
-
-            _freePages.Push(pages);
-        }
-    }
 
     internal static int IoasCopy(IommufdFile f, byte* arg, ref IoctlCall call)
     {
@@ -285,11 +276,37 @@ internal sealed unsafe partial class IommufdFile
     internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_ioas_unmap cmd = ref *(iommu_ioas_unmap*)arg;
-        if (f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) is not IoasObject ioas)
+        IoasObject? ioas = call.Exclusive ? f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) : f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas);
+        if (ioas is null)
         {
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
+        using (ioas.Iopt.IovaLock.EnterScope())
+        {
+            if (!call.Exclusive)
+            {
+                if (f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) != ioas)
+                {
+                    return Fail(Errno.ENOENT, $"{cmd.ioas_id} was destroyed while the unmap waited for it");
+                }
+
+                // An access's notification calls back into the context, and pages another area holds are
+                // shared state: both need the context held exclusively (nothing has changed yet).
+                ulong last = cmd.iova == 0 && cmd.length == ulong.MaxValue ? ulong.MaxValue : cmd.iova + (cmd.length - 1);
+                if (ioas.Iopt.HasAccesses || ioas.Iopt.SharesPages(cmd.iova, last < cmd.iova ? ulong.MaxValue : last))
+                {
+                    return RetryExclusive;
+                }
+            }
+
+            return Unmap(ioas, ref cmd);
+        }
+    }
+
+    /// <summary>IOAS_UNMAP's checks and work, under the IOAS's IOVA lock (iommufd_ioas_unmap).</summary>
+    private static int Unmap(IoasObject ioas, ref iommu_ioas_unmap cmd)
+    {
         if (cmd.iova == 0 && cmd.length == ulong.MaxValue)
         {
             // Everything, or up to a locked area (EBUSY; what went before it stays unmapped).

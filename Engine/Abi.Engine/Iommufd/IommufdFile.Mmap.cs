@@ -34,7 +34,7 @@ internal sealed partial class IommufdFile
     /// <summary>Maps the pages at <paramref name="offset"/>; the length is the mapping's, rounded up to pages as mmap does.</summary>
     public nint Mmap(nint address, nuint length, int protection, int flags, long offset)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             // mmap(2)'s own checks come first.
             if (length == 0 || offset % LinuxConstants.PageSize != 0)

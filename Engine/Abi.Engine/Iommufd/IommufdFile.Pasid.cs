@@ -21,7 +21,7 @@ internal sealed partial class IommufdFile
             return replace && device.Hwpt is null ? Fail(Errno.EINVAL, "the RID is not attached; replace needs an attachment") : Attach(device, ref ptId);
         }
 
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             HwptObject hwpt;
             switch (Objects.Get(ptId))
@@ -99,7 +99,7 @@ internal sealed partial class IommufdFile
             return;
         }
 
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             DetachPasidLocked(device, pasid);
         }
@@ -108,7 +108,7 @@ internal sealed partial class IommufdFile
     /// <summary>The HWPT <paramref name="pasid"/> of the device is attached to, or null.</summary>
     internal HwptObject? PasidHwpt(DeviceObject device, uint pasid)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             return pasid == NoPasid ? device.Hwpt : device.PasidHwpt(pasid);
         }

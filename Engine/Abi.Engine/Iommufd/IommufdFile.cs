@@ -10,22 +10,68 @@ namespace Abi.Engine.Iommufd;
 /// <see cref="Ioctl"/>, which applies the kernel's generic checks in the kernel's order (main.c: iommufd_fops_ioctl)
 /// before a handler sees the argument; handlers then validate in one order: unknown flags and
 /// reserved fields (EOPNOTSUPP), overflow (EOVERFLOW), semantics (EINVAL), lookups (ENOENT), then act.
-/// A failed handler leaves the context as it was. One lock per context serialises the handlers.
+/// A failed handler leaves the context as it was.
+/// <para>
+/// Locking, as the kernel's split of it: IOAS_MAP and IOAS_UNMAP take only their IOAS's IOVA lock
+/// (<c>iopt->iova_rwsem</c>), so maps into different IOASes of one context run side by side; every
+/// other handler holds the context exclusively (<see cref="EnterExclusive"/>: the context lock, then
+/// every IOAS's IOVA lock), so it never meets a map or unmap in flight. The unlocked handlers find
+/// their IOAS in the object table as the last exclusive section left it (<see cref="ObjectTable.GetPublished"/>).
+/// </para>
 /// </summary>
 internal sealed unsafe partial class IommufdFile : EngineFile
 {
-    private readonly ContextLock _lock = new();
-    private readonly Stack<Pages> _freePages = new();
-    private readonly Action<Pages> _returnIfUnused;
+    /// <summary>An unlocked handler's answer when it must run again with the context held exclusively (before it changed anything).</summary>
+    internal const int RetryExclusive = int.MinValue;
 
-    /// <summary>The context lock, for objects that act on the context outside an ioctl (accesses).</summary>
-    internal ContextLock Sync => _lock;
+    private readonly HandlerLock _lock = new();
+    private readonly List<IoasObject> _heldIoases = [];
 
     public IommufdFile(EmulatedKernel kernel, string name)
     {
         Kernel = kernel;
         Name = name;
-        _returnIfUnused = ReturnIfUnused;
+    }
+
+    /// <summary>
+    /// Holds the context exclusively: its lock, then the IOVA lock of every IOAS it has (in id order;
+    /// unlocked handlers take one IOVA lock and nothing after it, so no order can deadlock). On the
+    /// outermost exit the object table is published to unlocked handlers, then the locks go.
+    /// </summary>
+    internal Exclusive EnterExclusive()
+    {
+        if (_lock.Enter())
+        {
+            Objects.CollectIoases(_heldIoases);
+            foreach (IoasObject ioas in _heldIoases)
+            {
+                ioas.Iopt.IovaLock.Enter();
+            }
+        }
+
+        return new Exclusive(this);
+    }
+
+    private void ExitExclusive()
+    {
+        if (_lock.IsOutermost)
+        {
+            Objects.Publish();
+            for (int i = _heldIoases.Count - 1; i >= 0; i--)
+            {
+                _heldIoases[i].Iopt.IovaLock.Exit();
+            }
+
+            _heldIoases.Clear();
+        }
+
+        _lock.Exit();
+    }
+
+    /// <summary>The context held exclusively; dispose to leave.</summary>
+    internal readonly ref struct Exclusive(IommufdFile file)
+    {
+        public void Dispose() => file.ExitExclusive();
     }
 
     public EmulatedKernel Kernel { get; }
@@ -111,24 +157,47 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1 };
         int result;
-        using (_lock.EnterScope())
+        if (entry.Unlocked)
+        {
+            // IOAS_MAP/UNMAP lock their IOAS themselves; they create nothing, so a failed answer undoes nothing.
+            result = entry.Handler(this, copy, ref call);
+            if (result == RetryExclusive)
+            {
+                using (EnterExclusive())
+                {
+                    call.Exclusive = true;
+                    result = entry.Handler(this, copy, ref call);
+                }
+            }
+
+            return Respond(in entry, ref call, result, kernelCopy, common, onStack);
+        }
+
+        using (EnterExclusive())
         {
             Objects.BeginCall();
+            call.Exclusive = true;
             result = entry.Handler(this, copy, ref call);
+            return Respond(in entry, ref call, result, kernelCopy, common, onStack);
+        }
+    }
 
-            // iommufd_ucmd_respond: min(size, kernel size) bytes back; a failed copy is EFAULT, and an
-            // object the call created is aborted (iommufd_object_abort_and_destroy), its fd never installed.
-            if (call.Respond && (result >= 0 || call.CopyOutOnError))
+    /// <summary>
+    /// iommufd_ucmd_respond: min(size, kernel size) bytes back; a failed copy is EFAULT, and an
+    /// object the call created is aborted (iommufd_object_abort_and_destroy), its fd never installed.
+    /// </summary>
+    private int Respond(in IoctlTable.Entry entry, ref IoctlCall call, int result, Span<byte> kernelCopy, int common, bool onStack)
+    {
+        if (call.Respond && (result >= 0 || call.CopyOutOnError))
+        {
+            if (onStack)
             {
-                if (onStack)
-                {
-                    kernelCopy[..common].CopyTo(new Span<byte>((byte*)argument, common));
-                }
-                else if (!UserAccess.TryWrite(user, kernelCopy[..common]))
-                {
-                    AbortNew(in entry, ref call);
-                    result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{user:X}");
-                }
+                kernelCopy[..common].CopyTo(new Span<byte>((byte*)call.User, common));
+            }
+            else if (!UserAccess.TryWrite(call.User, kernelCopy[..common]))
+            {
+                AbortNew(in entry, ref call);
+                result = Fail(Errno.EFAULT, $"the result cannot be written back to the argument at 0x{call.User:X}");
             }
         }
 
@@ -170,7 +239,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// </summary>
     public override void Release()
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             _released = true;
             if (_bindings == 0)
@@ -205,7 +274,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Creates an access (VFIO does this when an emulated device binds) and returns it with its id.</summary>
     internal AccessObject CreateAccess(Action<ulong, ulong>? unmapped, bool pinsPages = true, bool locksAreas = false)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             var access = new AccessObject(this, unmapped) { Alignment = pinsPages ? Abi.Runtime.Kernel.LinuxConstants.PageSize : 1UL, LocksAreas = locksAreas };
             Objects.Add(access);
@@ -216,7 +285,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Destroys an access whose owner went away (a selftest access fd was closed); silent if the context destroyed it already.</summary>
     internal void DestroyAccess(AccessObject access)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             if (Objects.Get(access.Id) == access)
             {
@@ -229,7 +298,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>Detaches and deletes a mock device (its selftest object was destroyed).</summary>
     internal void DetachMock(DeviceObject device)
     {
-        using (_lock.EnterScope())
+        using (EnterExclusive())
         {
             DetachAllLocked(device);
             TombstoneVdevice(device);
@@ -260,5 +329,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         /// <summary>What a selftest op does itself when its answer cannot be written (out_free_item, a PASID detach).</summary>
         public Action? Undo;
+
+        /// <summary>The handler runs with the context held exclusively (every handler but an unlocked one's first try).</summary>
+        public bool Exclusive;
     }
 }

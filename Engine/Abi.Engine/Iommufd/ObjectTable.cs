@@ -12,6 +12,8 @@ internal sealed class ObjectTable
     private static readonly IommufdObject s_reserved = new TombstoneEntry();
 
     private readonly List<IommufdObject?> _slots = [null];
+    private IommufdObject?[] _published = [null];
+    private bool _changed;
     private int _lowestFree = 1;
     private int _addedInCall;
     private IommufdObject? _lastAdded;
@@ -44,6 +46,7 @@ internal sealed class ObjectTable
         }
 
         value.Id = (uint)id;
+        _changed = true;
         Count++;
         _addedInCall++;
         _lastAdded = value;
@@ -74,6 +77,7 @@ internal sealed class ObjectTable
     /// <summary>Gives a reserved id back.</summary>
     public void Release(uint id)
     {
+        _changed = true;
         _slots[(int)id] = null;
         _lowestFree = Math.Min(_lowestFree, (int)id);
     }
@@ -84,6 +88,7 @@ internal sealed class ObjectTable
 
     public void Remove(uint id)
     {
+        _changed = true;
         _slots[(int)id] = null;
         Count--;
         _lowestFree = Math.Min(_lowestFree, (int)id);
@@ -99,13 +104,49 @@ internal sealed class ObjectTable
 
         _slots[(int)id] = value;
         value.Id = id;
+        _changed = true;
     }
 
     /// <summary>Removes the object but keeps its id taken: IOMMU_DESTROY of it is ENOENT from now on.</summary>
     public void Tombstone(uint id)
     {
+        _changed = true;
         _slots[(int)id] = s_tombstone;
         Count--;
+    }
+
+    /// <summary>
+    /// What unlocked handlers see (IOAS_MAP/UNMAP, which hold no context lock): the table as the last
+    /// exclusive section left it, read without a lock as the kernel's xa_load under RCU does. Called
+    /// with the context held exclusively, before its IOAS locks are let go.
+    /// </summary>
+    public void Publish()
+    {
+        if (_changed)
+        {
+            _changed = false;
+            Volatile.Write(ref _published, [.. _slots]);
+        }
+    }
+
+    /// <summary>The object with <paramref name="id"/> of <paramref name="kind"/> as last published; safe without the context lock.</summary>
+    public T? GetPublished<T>(uint id, ObjectKind kind)
+        where T : IommufdObject
+    {
+        IommufdObject?[] published = Volatile.Read(ref _published);
+        return id < (uint)published.Length && published[id] is T value && value.Kind == kind ? value : null;
+    }
+
+    /// <summary>Fills <paramref name="into"/> with the IOASes, by id.</summary>
+    public void CollectIoases(List<IoasObject> into)
+    {
+        foreach (IommufdObject? value in _slots)
+        {
+            if (value is IoasObject ioas)
+            {
+                into.Add(ioas);
+            }
+        }
     }
 
     /// <summary>Every live object, by id.</summary>

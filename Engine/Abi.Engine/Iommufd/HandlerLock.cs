@@ -1,22 +1,19 @@
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
-/// The lock an iommufd context's handlers run under (one per open <c>/dev/iommu</c>). Re-entrant: a
-/// handler's callbacks come back into the context (an unmap notifies an access, whose device unpins
-/// through it).
+/// The lock ioctl handlers take: an iommufd context's (held for every ioctl but IOAS_MAP and
+/// IOAS_UNMAP, see <see cref="IommufdFile.EnterExclusive"/>) and each IOAS's IOVA lock (the kernel's
+/// <c>iopt->iova_rwsem</c>, taken for writing: map and unmap of one IOAS run one at a time, those of
+/// different IOASes side by side). Re-entrant: a handler's callbacks come back into the context (an
+/// unmap notifies an access, whose device unpins through it).
 /// <para>
 /// One compare-exchange in and one store out. <see cref="Lock"/> pays an atomic each way (about
 /// 6 ns each in this VM), which a profile of the map+unmap pair showed as 17% of its time. Nothing
 /// is woken on the way out, so leaving needs no atomic: waiters spin, then yield, then sleep
-/// (<see cref="SpinWait"/>), as the DMA gate's do. Contention is two threads on one context, where
-/// the kernel would not serialise at all; handlers are short.
-/// </para>
-/// <para>
-/// Use it as <c>using (x.EnterScope())</c>; a C# <c>lock</c> statement on it would take the object's
-/// monitor instead, which nothing else takes.
+/// (<see cref="SpinWait"/>), as the DMA gate's do. Handlers are short.
 /// </para>
 /// </summary>
-internal sealed class ContextLock
+internal sealed class HandlerLock
 {
     private int _owner;              // managed thread id of the holder, 0 when free
     private int _depth;
@@ -24,8 +21,11 @@ internal sealed class ContextLock
     /// <summary>Whether the calling thread holds the lock.</summary>
     public bool IsHeldByCurrentThread => Volatile.Read(ref _owner) == Environment.CurrentManagedThreadId;
 
-    /// <summary>Enters, and returns the scope whose disposal leaves.</summary>
-    public Scope EnterScope()
+    /// <summary>Whether the holder's current entry is its outermost one; only the holder may ask.</summary>
+    public bool IsOutermost => _depth == 1;
+
+    /// <summary>Enters; true when this is the calling thread's outermost entry.</summary>
+    public bool Enter()
     {
         int me = Environment.CurrentManagedThreadId;
 
@@ -33,26 +33,32 @@ internal sealed class ContextLock
         if (Volatile.Read(ref _owner) == me)
         {
             _depth++;
+            return false;
         }
-        else
+
+        if (Interlocked.CompareExchange(ref _owner, me, 0) != 0)
         {
-            if (Interlocked.CompareExchange(ref _owner, me, 0) != 0)
-            {
-                Wait(me);
-            }
-
-            _depth = 1;
+            Wait(me);
         }
 
-        return new Scope(this);
+        _depth = 1;
+        return true;
     }
 
-    private void Exit()
+    /// <summary>Leaves one entry; the lock is free after the outermost.</summary>
+    public void Exit()
     {
         if (--_depth == 0)
         {
             Volatile.Write(ref _owner, 0);
         }
+    }
+
+    /// <summary>Enters, and returns the scope whose disposal leaves.</summary>
+    public Scope EnterScope()
+    {
+        Enter();
+        return new Scope(this);
     }
 
     private void Wait(int me)
@@ -65,7 +71,7 @@ internal sealed class ContextLock
     }
 
     /// <summary>A held lock; dispose to leave.</summary>
-    public readonly ref struct Scope(ContextLock owner)
+    public readonly ref struct Scope(HandlerLock owner)
     {
         public void Dispose() => owner.Exit();
     }
