@@ -94,22 +94,11 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>
-    /// Whether an area in [<paramref name="iova"/>, <paramref name="last"/>] maps pages another area
-    /// holds too (IOAS_COPY's, perhaps in another IOAS): unmapping it changes state other tables share,
-    /// so the unmap runs exclusively.
+    /// Whether this table may hold pages another table holds too (it was the source or the destination
+    /// of an IOAS_COPY; it stays so): unmapping then changes state other tables share, so the unmap runs
+    /// exclusively. Areas of one table sharing pages (a cut) need nothing more than its own IOVA lock.
     /// </summary>
-    public bool SharesPages(ulong iova, ulong last)
-    {
-        foreach (Area area in AreasIn(iova, last))
-        {
-            if (area.Pages.Areas > 1)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public bool SharesPages { get; set; }
 
     /// <summary>Reserves a range for <paramref name="range"/>'s owner (iopt_reserve_iova).</summary>
     public void AddReserved(ReservedRange range) => _reserved.Add(range);

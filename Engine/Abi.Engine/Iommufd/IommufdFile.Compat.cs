@@ -50,12 +50,16 @@ internal sealed unsafe partial class IommufdFile
 
     private int VfioCompatIoctl(uint request, nint argument)
     {
+        // vfio_compat.c: iommufd_vfio_ioctl answers the version without looking at the context.
+        if (request == Constants.VFIO_GET_API_VERSION)
+        {
+            return Constants.VFIO_API_VERSION;
+        }
+
         using (EnterExclusive())
         {
             switch (request)
             {
-                case Constants.VFIO_GET_API_VERSION:
-                    return Constants.VFIO_API_VERSION;
                 case Constants.VFIO_CHECK_EXTENSION:
                     return CompatCheckExtension((ulong)argument);
                 case Constants.VFIO_SET_IOMMU:

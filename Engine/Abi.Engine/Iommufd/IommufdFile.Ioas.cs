@@ -60,7 +60,7 @@ internal sealed unsafe partial class IommufdFile
 
         using (ioas!.Iopt.IovaLock.EnterScope())
         {
-            if (!call.Exclusive && f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) != ioas)
+            if (!call.Exclusive && f.Objects.GetPublishedIoas(cmd.ioas_id) != ioas)
             {
                 return Fail(Errno.ENOENT, $"{cmd.ioas_id} was destroyed while the map waited for it");
             }
@@ -170,7 +170,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE is set");
         }
 
-        ioas = exclusive ? Objects.Get<IoasObject>(ioasId, ObjectKind.Ioas) : Objects.GetPublished<IoasObject>(ioasId, ObjectKind.Ioas);
+        ioas = exclusive ? Objects.GetIoas(ioasId) : Objects.GetPublishedIoas(ioasId);
         return ioas is null ? Fail(Errno.ENOENT, $"{ioasId} is not an IOAS") : null;
     }
 
@@ -270,13 +270,17 @@ internal sealed unsafe partial class IommufdFile
             pieces[k++] = (area.Pages, area.PagesOffset + (start - area.Iova), end - start + 1);
         }
 
+        // From now on both tables may hold pages the other holds too: their unmaps run exclusively.
+        src.Iopt.SharesPages = true;
+        dst.Iopt.SharesPages = true;
+
         return MapPieces(dst, pieces, cmd.length, cmd.flags, ref cmd.dst_iova);
     }
 
     internal static int IoasUnmap(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_ioas_unmap cmd = ref *(iommu_ioas_unmap*)arg;
-        IoasObject? ioas = call.Exclusive ? f.Objects.Get<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) : f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas);
+        IoasObject? ioas = call.Exclusive ? f.Objects.GetIoas(cmd.ioas_id) : f.Objects.GetPublishedIoas(cmd.ioas_id);
         if (ioas is null)
         {
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
@@ -286,15 +290,14 @@ internal sealed unsafe partial class IommufdFile
         {
             if (!call.Exclusive)
             {
-                if (f.Objects.GetPublished<IoasObject>(cmd.ioas_id, ObjectKind.Ioas) != ioas)
+                if (f.Objects.GetPublishedIoas(cmd.ioas_id) != ioas)
                 {
                     return Fail(Errno.ENOENT, $"{cmd.ioas_id} was destroyed while the unmap waited for it");
                 }
 
-                // An access's notification calls back into the context, and pages another area holds are
-                // shared state: both need the context held exclusively (nothing has changed yet).
-                ulong last = cmd.iova == 0 && cmd.length == ulong.MaxValue ? ulong.MaxValue : cmd.iova + (cmd.length - 1);
-                if (ioas.Iopt.HasAccesses || ioas.Iopt.SharesPages(cmd.iova, last < cmd.iova ? ulong.MaxValue : last))
+                // An access's notification calls back into the context, and pages another table holds
+                // are shared state: both need the context held exclusively (nothing has changed yet).
+                if (ioas.Iopt.HasAccesses || ioas.Iopt.SharesPages)
                 {
                     return RetryExclusive;
                 }

@@ -16,7 +16,7 @@ namespace Abi.Engine.Iommufd;
 /// (<c>iopt->iova_rwsem</c>), so maps into different IOASes of one context run side by side; every
 /// other handler holds the context exclusively (<see cref="EnterExclusive"/>: the context lock, then
 /// every IOAS's IOVA lock), so it never meets a map or unmap in flight. The unlocked handlers find
-/// their IOAS in the object table as the last exclusive section left it (<see cref="ObjectTable.GetPublished"/>).
+/// their IOAS in the object table as the last exclusive section left it (<see cref="ObjectTable.GetPublishedIoas"/>).
 /// </para>
 /// </summary>
 internal sealed unsafe partial class IommufdFile : EngineFile

@@ -129,13 +129,18 @@ internal sealed class ObjectTable
         }
     }
 
-    /// <summary>The object with <paramref name="id"/> of <paramref name="kind"/> as last published; safe without the context lock.</summary>
-    public T? GetPublished<T>(uint id, ObjectKind kind)
-        where T : IommufdObject
+    /// <summary>
+    /// The IOAS with <paramref name="id"/> as last published; safe without the context lock. Not
+    /// generic: NativeAOT shares generic code over classes, and its type test then costs a lookup.
+    /// </summary>
+    public IoasObject? GetPublishedIoas(uint id)
     {
         IommufdObject?[] published = Volatile.Read(ref _published);
-        return id < (uint)published.Length && published[id] is T value && value.Kind == kind ? value : null;
+        return id < (uint)published.Length ? published[id] as IoasObject : null;
     }
+
+    /// <summary>The IOAS with <paramref name="id"/>, if that is one (the hot paths' lookup; see <see cref="GetPublishedIoas"/>).</summary>
+    public IoasObject? GetIoas(uint id) => Get(id) as IoasObject;
 
     /// <summary>Fills <paramref name="into"/> with the IOASes, by id.</summary>
     public void CollectIoases(List<IoasObject> into)
