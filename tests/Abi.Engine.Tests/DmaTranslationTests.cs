@@ -44,6 +44,11 @@ public sealed class DmaTranslationTests : EngineTest
         Assert.Equal(new IommuFault(Iova + 4096, true, IommuFaultReason.Unmapped), space.Iopt.Faults.Last);
         Assert.True(memory.Span.ToArray().All(b => b == 0xCC));
         Assert.True(space.Iopt.DmaRead(Iova, new byte[16]));
+
+        // Now cached for reading: the cached page still refuses a write.
+        Assert.False(space.Iopt.DmaWrite(Iova, [4]));
+        Assert.Equal(IommuFaultReason.Permission, space.Iopt.Faults.Last!.Value.Reason);
+        Assert.True(memory.Span.ToArray().All(b => b == 0xCC));
     }
 
     [Fact]

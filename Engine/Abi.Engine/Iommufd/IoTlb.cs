@@ -7,10 +7,11 @@ namespace Abi.Engine.Iommufd;
 /// the area's read/write permission, one 64-bit word per entry so that a reader never sees half of
 /// a fill (no sequence number, no fence: a hit is one load, a compare and an add).
 /// <para>
-/// The word holds the host page number (bits 29-63: host addresses below 2^47), the IOVA page's tag
-/// (its bits above the index, bits 2-28: IOVAs below 2^51) and the permissions (bits 0-1); a zero word
-/// grants nothing and so never hits. Pages outside those ranges are never cached and always take the
-/// slow path.
+/// The word holds the IOVA page's tag (its bits above the index, IOVA bits 24-50, in bits 0-26: IOVAs
+/// below 2^51), the host page (host address bits 12-46 in bits 27-61: host addresses below 2^47) and
+/// what the mapping refuses (bit 62 reads, bit 63 writes), so that a hit is the IOVA shifted, compared
+/// with the word under one mask. An empty slot is all ones: it refuses both. Pages outside those
+/// ranges are never cached and always take the slow path.
 /// </para>
 /// <para>
 /// Coherence is the owner's protocol (see IoPagetable.Dma): entries are filled by device accesses
@@ -23,17 +24,22 @@ internal sealed class IoTlb
 {
     /// <summary>Entries: 4096 pages (16 MiB of IOVA reach) in 32 KiB, so a NIC's rings and buffer pool stay resident.</summary>
     public const int Size = 4096;
-    private const int IndexBits = 12;
-    private const int TagShift = 2;
+    private const int TagShift = 24;                 // IOVA bits below the tag: the page offset and the index
     private const int TagBits = 27;
-    private const int HostShift = TagShift + TagBits;
-    private const ulong TagMask = ((1UL << TagBits) - 1) << TagShift;
-    private const ulong Readable = 1, Writable = 2;
+    private const ulong TagMask = (1UL << TagBits) - 1;
+    private const int HostShift = TagBits - 12;      // host address bit 12 sits at word bit 27
+    private const ulong HostMask = ((1UL << 47) - 1) & ~0xFFFUL;
+    private const ulong ReadRefused = 1UL << 62, WriteRefused = 1UL << 63;
+    private const ulong Empty = ulong.MaxValue;
 
     private Entries _entries;       // inline: a hit reads the table object, not an array behind it
     private bool _used;
 
-    public IoTlb(long memoryGeneration) => MemoryGeneration = memoryGeneration;
+    public IoTlb(long memoryGeneration)
+    {
+        MemoryGeneration = memoryGeneration;
+        ((Span<ulong>)_entries).Fill(Empty);
+    }
 
     /// <summary>The user memory's generation the entries were filled under; a table is never reused across generations.</summary>
     public long MemoryGeneration { get; }
@@ -43,13 +49,12 @@ internal sealed class IoTlb
     public bool TryTranslate(ulong iova, bool write, out nint host)
     {
         ulong entry = Unsafe.Add(ref _entries.First, (nint)((iova >> 12) & (Size - 1)));
-        ulong need = write ? Writable : Readable;
 
-        // The tag is the IOVA's bits from 24 up, stored from bit 2: one shift and a mask away. A tag
-        // too wide for the field sets bits outside the mask, so such a page can never match.
-        if ((entry & (TagMask | need)) == (((iova >> (12 + IndexBits - TagShift)) & ~((1UL << TagShift) - 1)) | need))
+        // An IOVA too high for the tag keeps bits above the mask after the shift, so it never matches;
+        // nor does a slot that refuses the access, whose refusal bit survives the mask.
+        if ((entry & (TagMask | (write ? WriteRefused : ReadRefused))) == iova >> TagShift)
         {
-            host = (nint)(((entry >> HostShift) << 12) | (iova & 0xFFF));
+            host = (nint)(((entry >> HostShift) & HostMask) | (iova & 0xFFF));
             return true;
         }
 
@@ -60,15 +65,14 @@ internal sealed class IoTlb
     /// <summary>Caches the page at <paramref name="pageIova"/> (page aligned) as mapped to <paramref name="hostPage"/>; does nothing for pages the word cannot hold.</summary>
     public void Fill(ulong pageIova, ulong hostPage, bool readable, bool writable)
     {
-        ulong page = pageIova >> 12;
-        ulong tag = page >> IndexBits;
-        if (tag >= 1UL << TagBits || hostPage >= 1UL << (64 - HostShift + 12) || !(readable || writable))
+        ulong tag = pageIova >> TagShift;
+        if (tag > TagMask || hostPage > HostMask || !(readable || writable))
         {
             return;
         }
 
-        ulong entry = ((hostPage >> 12) << HostShift) | (tag << TagShift) | (readable ? Readable : 0) | (writable ? Writable : 0);
-        Volatile.Write(ref _entries[(int)(page & (Size - 1))], entry);
+        ulong entry = tag | (hostPage << HostShift) | (readable ? 0 : ReadRefused) | (writable ? 0 : WriteRefused);
+        Volatile.Write(ref _entries[(int)((pageIova >> 12) & (Size - 1))], entry);
         _used = true;
     }
 
@@ -83,14 +87,14 @@ internal sealed class IoTlb
         ulong first = iova >> 12, end = last >> 12;
         if (end - first >= Size - 1)
         {
-            ((Span<ulong>)_entries).Clear();
+            ((Span<ulong>)_entries).Fill(Empty);
             _used = false;
             return;
         }
 
         for (ulong page = first; ; page++)
         {
-            _entries[(int)(page & (Size - 1))] = 0;
+            _entries[(int)(page & (Size - 1))] = Empty;
             if (page == end)
             {
                 break;
