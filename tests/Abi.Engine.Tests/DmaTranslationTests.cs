@@ -108,18 +108,23 @@ public sealed class DmaTranslationTests : EngineTest
     }
 
     [Fact]
-    public void IovasTheIotlbCannotHold_TranslateEveryTime_AndStillFaultAfterUnmap()
+    public void IovasTheIotlbCannotHold_NeverHitAnotherPagesEntry_AndStillFaultAfterUnmap()
     {
-        using var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        using var memory = DmaBuffer.Allocate(Kernel, 2 * 4096, preferHugePages: false);
         using Ioas ioas = Iommufd.AllocIoas();
         const ulong High = 1UL << 60;                         // past the 51 bits an IOTLB tag holds
-        ioas.Map(memory, High);
+        ioas.Map(memory.Address, 4096, High);
+
+        // IOVA 0 has High's slot and the same low tag bits: a tag cut short would make High hit its entry.
+        ioas.Map(memory.Address + 4096, 4096, 0);
         IoasObject space = Inspect(ioas);
         Assert.True(space.Iopt.DmaWrite(High + 8, [1]));
-        Assert.True(space.Iopt.DmaWrite(High + 9, [2]));
-        Assert.Equal([1, 2], memory.Span.Slice(8, 2).ToArray());
+        Assert.True(space.Iopt.DmaWrite(8, [2]));             // now cached
+        Assert.True(space.Iopt.DmaWrite(High + 9, [3]));
+        Assert.Equal([1, 3], memory.Span.Slice(8, 2).ToArray());
+        Assert.Equal(2, memory.Span[4096 + 8]);
         ioas.Unmap(High, 4096);
-        Assert.False(space.Iopt.DmaWrite(High + 8, [3]));
+        Assert.False(space.Iopt.DmaWrite(High + 8, [4]));
         Assert.Equal(IommuFaultReason.Unmapped, space.Iopt.Faults.Last!.Value.Reason);
     }
 

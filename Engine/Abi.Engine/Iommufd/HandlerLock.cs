@@ -18,9 +18,6 @@ internal sealed class HandlerLock
     private int _owner;              // managed thread id of the holder, 0 when free
     private int _depth;
 
-    /// <summary>Whether the calling thread holds the lock.</summary>
-    public bool IsHeldByCurrentThread => Volatile.Read(ref _owner) == Environment.CurrentManagedThreadId;
-
     /// <summary>Whether the holder's current entry is its outermost one; only the holder may ask.</summary>
     public bool IsOutermost => _depth == 1;
 

@@ -262,14 +262,8 @@ internal static unsafe class UserAccess
     /// <summary>Whether [address, address + length) lies between this thread's stack pointer and its stack's top: memory that may be copied directly.</summary>
     public static bool OnThisStack(ulong address, ulong length)
     {
-        ulong marker = 0;
-        ulong sp = (ulong)&marker;
-        if (s_stackHigh == 0)
-        {
-            LearnStack();
-        }
-
-        return sp >= s_stackLow && sp < s_stackHigh && address >= sp && address + length <= s_stackHigh && address + length >= address;
+        ulong room = StackRoom(address);
+        return room != 0 && length <= room;
     }
 
     /// <summary>
