@@ -82,7 +82,7 @@ internal sealed class AreaTree
         }
 
         Area[] areas = leaf.Areas!;
-        Array.Copy(areas, slot, areas, slot + 1, leaf.Count - slot);
+        Shift(areas, slot, slot + 1, leaf.Count - slot);
         areas[slot] = area;
         leaf.Count++;
         Count++;
@@ -99,7 +99,7 @@ internal sealed class AreaTree
         }
 
         Area[] areas = leaf.Areas!;
-        Array.Copy(areas, slot + 1, areas, slot, leaf.Count - slot - 1);
+        Shift(areas, slot + 1, slot, leaf.Count - slot - 1);
         areas[--leaf.Count] = default;          // drop the Pages reference
         Count--;
         if (leaf.Count == 0 && leaf != _root)
@@ -175,6 +175,34 @@ internal sealed class AreaTree
         return lo - 1;
     }
 
+    /// <summary>
+    /// Moves <paramref name="count"/> elements within <paramref name="array"/>, one by one when they
+    /// are few. NativeAOT's <see cref="Array.Copy(Array, int, Array, int, int)"/> of elements that hold
+    /// references goes through the runtime's bulk move with its card marking even for one element: 11%
+    /// of a C program's map+unmap pair through the interposer in a profile, beside one live area.
+    /// </summary>
+    private static void Shift<T>(T[] array, int from, int to, int count)
+    {
+        if (count > 4)
+        {
+            Array.Copy(array, from, array, to, count);
+        }
+        else if (to > from)
+        {
+            for (int i = count - 1; i >= 0; i--)
+            {
+                array[to + i] = array[from + i];
+            }
+        }
+        else
+        {
+            for (int i = 0; i < count; i++)
+            {
+                array[to + i] = array[from + i];
+            }
+        }
+    }
+
     private Node SplitLeaf(Node leaf)
     {
         Node right = Rent(leaf: true);
@@ -246,8 +274,8 @@ internal sealed class AreaTree
 
     private static void InsertAt(Node branch, int at, ulong key, Node child)
     {
-        Array.Copy(branch.Keys!, at, branch.Keys!, at + 1, branch.Count - at);
-        Array.Copy(branch.Children!, at, branch.Children!, at + 1, branch.Count - at);
+        Shift(branch.Keys!, at, at + 1, branch.Count - at);
+        Shift(branch.Children!, at, at + 1, branch.Count - at);
         branch.Keys![at] = key;
         branch.Children![at] = child;
         branch.Count++;
@@ -262,8 +290,8 @@ internal sealed class AreaTree
             int at = _slots[depth];
             Node gone = branch.Children![at];
             Return(gone);
-            Array.Copy(branch.Keys!, at + 1, branch.Keys!, at, branch.Count - at - 1);
-            Array.Copy(branch.Children!, at + 1, branch.Children!, at, branch.Count - at - 1);
+            Shift(branch.Keys!, at + 1, at, branch.Count - at - 1);
+            Shift(branch.Children!, at + 1, at, branch.Count - at - 1);
             branch.Children[--branch.Count] = null!;
             if (branch.Count > 0)
             {

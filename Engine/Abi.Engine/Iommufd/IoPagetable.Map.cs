@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
 using static Abi.Engine.EngineDiagnostics;
@@ -132,7 +133,9 @@ internal sealed partial class IoPagetable
         rc = 0;
         while (TryGetFirst(iova, last, out Area area))
         {
-            foreach (AccessObject access in _accesses)
+            // Spans, not the lists' enumerators: NativeAOT calls a shared generic MoveNext per step,
+            // a cost every unmap paid for lists that are nearly always empty.
+            foreach (AccessObject access in CollectionsMarshal.AsSpan(_accesses))
             {
                 if (access.Locks(area.Iova, area.Last))
                 {
@@ -147,13 +150,17 @@ internal sealed partial class IoPagetable
                 return unmapped;
             }
 
-            foreach (AccessObject access in _accesses)
+            if (_accesses.Count != 0)
             {
-                access.NotifyUnmap(area.Iova, area.Last);
+                // The list enumerator stays here: a notification may reach back and change the accesses.
+                foreach (AccessObject access in _accesses)
+                {
+                    access.NotifyUnmap(area.Iova, area.Last);
+                }
             }
 
             Remove(area);
-            foreach (HwptPagingObject domain in _domains)
+            foreach (HwptPagingObject domain in CollectionsMarshal.AsSpan(_domains))
             {
                 domain.Dirty.Clear(area.Iova, area.Last);     // an unmapped IOVA reports nothing
             }
