@@ -171,6 +171,10 @@ internal sealed partial class IoPagetable
                 ReleaseIfUnused(area.Pages);
             }
             unmapped += area.Length;
+            if (area.Last >= last)
+            {
+                break;      // areas never overlap: nothing else starts inside the range (one search, not two, per single unmap)
+            }
         }
 
         return unmapped;

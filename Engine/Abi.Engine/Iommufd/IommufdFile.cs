@@ -141,7 +141,10 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         {
             copied = size > entry.Size && new ReadOnlySpan<byte>((byte*)argument + entry.Size, (int)(size - entry.Size)).ContainsAnyExcept((byte)0) ? -(int)Errno.E2BIG : 0;
             new ReadOnlySpan<byte>((byte*)argument, common).CopyTo(kernelCopy);
-            kernelCopy[common..].Clear();
+            if (common < kernelCopy.Length)
+            {
+                kernelCopy[common..].Clear();
+            }
         }
         else
         {
