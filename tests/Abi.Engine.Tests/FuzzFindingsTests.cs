@@ -162,6 +162,62 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     }
 
     [Fact]
+    public void AnAccess_ReadsReadOnlyMemory_ButCannotWriteIt()
+    {
+        // pages.c: iopt_pages_rw_access reads a mapping's user memory as the process may (a pin without
+        // FOLL_WRITE for a read): an IOAS_MAP that asked for WRITEABLE over read-only memory maps (no
+        // domain pins it), an access reads it, and a write through it is EFAULT (seed 2270, 300 calls:
+        // 0 on the kernel, EFAULT on the engine, which asked for writable memory on every access).
+        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
+        Kernel.DiscoverUserMemory(counter);
+        nint page = LinuxKernel.Instance.Mmap(0, 8192, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
+        Assert.True(page > 0);
+        try
+        {
+            ((byte*)page)[4096 + 7] = 0x6B;
+            Assert.Equal(0, Mprotect(page + 4096, 4096, LinuxConstants.PROT_READ));
+            uint ioas = NewIoas();
+            var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas };
+            Assert.Equal(0, Test(ref create));
+            int access = (int)create.create_access.out_access_fd;
+            var map = new iommu_ioas_map
+            {
+                flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA),
+                ioas_id = ioas,
+                user_va = (ulong)page,
+                length = 8192,
+                iova = 0x10_0000,
+            };
+            Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
+
+            byte* buffer = stackalloc byte[2];
+            for (int round = 0; round < 2; round++)                              // the second from the IOTLB, if it cached the page
+            {
+                buffer[0] = 0;
+                var read = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = 0x10_1000 + 7, length = 1, uptr = (ulong)buffer } };
+                Assert.Equal(0, Test(ref read));
+                Assert.Equal(0x6B, buffer[0]);
+
+                buffer[0] = 0xC3;
+                var write = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = 0x10_1000 + 7, length = 1, uptr = (ulong)buffer, flags = 1 } };
+                Assert.Equal(-(int)Errno.EFAULT, Test(ref write));
+                Assert.Equal(0x6B, ((byte*)page)[4096 + 7]);
+
+                // The writable page before it takes the write.
+                write.access_rw.iova = 0x10_0000 + 7;
+                Assert.Equal(0, Test(ref write));
+                Assert.Equal(0xC3, ((byte*)page)[7]);
+            }
+
+            Assert.Equal(0, Kernel.Close(access));
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(page, 8192);
+        }
+    }
+
+    [Fact]
     public void AnAccess_ReadsAndWritesAShmemFilesPages_ThroughAMapFileArea()
     {
         // pages.c: iopt_pages_rw_access reaches a MAP_FILE area's folios (memfd_pin_folios), so an

@@ -158,6 +158,74 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     }
 
     [Fact]
+    public void PasidZeroOnAnAttachedRid_LooksItsPtUpBeforeItIsBusy()
+    {
+        // Seed 1226 of the --vfio campaign (300 calls). device.c: iommufd_device_change_pt looks pt_id up
+        // (ENOENT; EINVAL for an object that is neither an IOAS nor a HWPT) before
+        // iommufd_hw_pagetable_attach meets the attached RID in its attachment (EBUSY).
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind)));
+        var alloc = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_IOAS_ALLOC, (nint)(&alloc)));
+        var attach = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), pt_id = alloc.out_ioas_id };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&attach)));
+        uint hwpt = attach.pt_id;
+
+        foreach ((uint ptId, Errno expected) in new[] { (9999u, Errno.ENOENT), (bind.out_devid, Errno.EINVAL), (alloc.out_ioas_id, Errno.EBUSY), (hwpt, Errno.EBUSY) })
+        {
+            var pasid0 = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), flags = (uint)Constants.VFIO_DEVICE_ATTACH_PASID, pt_id = ptId, pasid = 0 };
+            Assert.Equal(-(int)expected, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&pasid0)));
+            Assert.Equal(ptId, pasid0.pt_id);                                  // nothing was written back
+        }
+
+        // The RID kept its domain: attaching it to the IOAS again is a replace with the same HWPT.
+        attach = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), pt_id = alloc.out_ioas_id };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&attach)));
+        Assert.Equal(hwpt, attach.pt_id);
+    }
+
+    [Fact]
+    public void AGroupOpenedAgain_OpensTheStillOpenDeviceAgain_WithoutBindingIt()
+    {
+        // Seed 1862 of the --vfio campaign (300 calls). group.c: a group file released while its device
+        // fds stay open lets its iommufd go; opened again and set, its next device fd is the device's
+        // second open (vfio_df_open: open_count), which neither binds nor attaches: a compat IOAS
+        // changed in between does not matter. The device's last close unbinds it.
+        int group = Open(_node.GroupPath, ORdwr);
+        int iommufd = _iommufd;
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        int first = GetDeviceFd(group, _node.PciName);
+        Assert.True(first >= 0);
+        Assert.Equal(0, _kernel.Close(group));
+
+        var alloc = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_IOAS_ALLOC, (nint)(&alloc)));
+        var compat = new iommu_vfio_ioas { size = (uint)sizeof(iommu_vfio_ioas), ioas_id = alloc.out_ioas_id, op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_SET };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_VFIO_IOAS, (nint)(&compat)));
+
+        int again = Open(_node.GroupPath, ORdwr);
+        Assert.True(again >= 0);
+        Assert.Equal(0, _kernel.Ioctl(again, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        int second = GetDeviceFd(again, _node.PciName);
+        Assert.True(second >= 0, $"second open: {second}");
+
+        // The new compat IOAS has no device: nothing was attached to it, so it goes at once.
+        var destroy = new iommu_destroy { size = (uint)sizeof(iommu_destroy), id = alloc.out_ioas_id };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_DESTROY, (nint)(&destroy)));
+
+        Assert.Equal(0, _kernel.Close(first));
+        var info = new vfio_device_info { argsz = (uint)sizeof(vfio_device_info) };
+        Assert.Equal(0, _kernel.Ioctl(second, (uint)Constants.VFIO_DEVICE_GET_INFO, (nint)(&info)));
+        Assert.Equal(0, _kernel.Close(second));
+        Assert.Equal(0, _kernel.Close(again));
+
+        // Closed for good: nothing holds the device, so its cdev binds.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+    }
+
+    [Fact]
     public void AnUnboundCdev_RefusesRegionAccess_BeforeTouchingTheBuffer()
     {
         // vfio_main.c: vfio_device_fops_write is EINVAL without access_granted, whatever the buffer.

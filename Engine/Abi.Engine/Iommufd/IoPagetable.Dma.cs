@@ -191,9 +191,11 @@ internal sealed partial class IoPagetable
             }
 
             // Bytes this area maps from iova to the end of its IOVA page, and the host range behind them.
+            // A read takes read-only memory (iopt_pages_rw_access reads the mm, or pins without
+            // FOLL_WRITE); only a write needs the memory writable.
             host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
             memoryGeneration = Memory.Generation;
-            if (!Memory.Contains(host, (ulong)length))
+            if (!Memory.Contains(host, (ulong)length, write))
             {
                 Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
                 return 0;
@@ -205,13 +207,18 @@ internal sealed partial class IoPagetable
         valid = length;
 
         // Cache only a whole page mapped at the same page offset, so a hit can serve any byte of it;
-        // and only into a table of the generation this translation was made under.
+        // and only into a table of the generation this translation was made under. Memory the process
+        // may only read is cached refusing writes, whatever the mapping allows.
         ulong pageIova = iova & ~0xFFFUL;
         if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage
-            && (area.Pages.FileDescriptor is not null || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize))
             && _tlb is IoTlb tlb && tlb.MemoryGeneration == memoryGeneration && (Memory?.Generation ?? 0) == memoryGeneration)
         {
-            tlb.Fill(pageIova, host & ~0xFFFUL, area.Readable, area.Writable);
+            bool file = area.Pages.FileDescriptor is not null;
+            bool hostWritable = file || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize, write: true);
+            if (hostWritable || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize, write: false))
+            {
+                tlb.Fill(pageIova, host & ~0xFFFUL, area.Readable, area.Writable && hostWritable);
+            }
         }
 
         return (nint)host;

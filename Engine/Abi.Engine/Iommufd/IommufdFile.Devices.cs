@@ -43,7 +43,7 @@ internal sealed partial class IommufdFile
     }
 
     /// <summary>Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.</summary>
-    internal int Attach(DeviceObject device, ref uint ptId)
+    internal int Attach(DeviceObject device, ref uint ptId, bool fresh = false)
     {
         using (EnterExclusive())
         {
@@ -65,6 +65,17 @@ internal sealed partial class IommufdFile
                     break;
                 case IommufdObject other:
                     return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a device attaches to an IOAS or a HWPT");
+            }
+
+            // A fresh attach (PASID 0 through a PASID attach: iommufd_device_attach, not _replace) of a
+            // device whose RID is attached meets it in the attachment's device array (xa_insert in
+            // iommufd_hw_pagetable_attach): EBUSY after the object's lookup and, for an IOAS without an
+            // automatic domain, after that domain's allocation (iommufd_device_auto_get_domain).
+            if (fresh && device.Hwpt is not null)
+            {
+                return createAuto && Kernel.Faults.ShouldFail("hwpt.alloc")
+                    ? Fail(Errno.ENOMEM, "injected failure: hwpt.alloc")
+                    : Fail(Errno.EBUSY, $"the RID is attached to HWPT {device.Hwpt.Id} already; PASID 0 through a PASID attach is a fresh attach");
             }
 
             if (target is not null && target == device.Hwpt)

@@ -18,7 +18,7 @@ internal sealed partial class IommufdFile
     {
         if (pasid == NoPasid)
         {
-            return replace && device.Hwpt is null ? Fail(Errno.EINVAL, "the RID is not attached; replace needs an attachment") : Attach(device, ref ptId);
+            return replace && device.Hwpt is null ? Fail(Errno.EINVAL, "the RID is not attached; replace needs an attachment") : Attach(device, ref ptId, fresh: !replace);
         }
 
         using (EnterExclusive())

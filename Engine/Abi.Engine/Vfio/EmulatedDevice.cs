@@ -1,3 +1,4 @@
+using Abi.Engine.Iommufd;
 using Abi.Engine.Pci;
 
 namespace Abi.Engine.Vfio;
@@ -69,6 +70,16 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
 
     /// <summary>The device fd that opened the device (bound cdev or group device fd), if any.</summary>
     public VfioDeviceFile? Owner { get; set; }
+
+    /// <summary>
+    /// Device fds open through group files (vfio_device's open_count on the group path): counted on the
+    /// device, not the group file, because a group file closed while its iommufd-backed devices stay
+    /// open can be opened again, and its next device fd opens the same, already open, device.
+    /// </summary>
+    public int GroupOpenCount { get; set; }
+
+    /// <summary>The device's binding in an iommufd, made by its first group-path open and undone by its last close (vfio_df_iommufd_bind/unbind).</summary>
+    public (DeviceObject Bound, IommufdFile Context)? GroupBinding { get; set; }
 
     /// <summary>Whether the group file is open (a cdev bind is then EBUSY).</summary>
     public bool GroupOpen => OpenGroup is not null;

@@ -173,13 +173,8 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
                 return Fail(Errno.ENOSPC, $"PASID {attach.pasid} is past the ida's range");
             }
 
-            // PASID 0 is the RID: iommufd_device_attach of an attached RID finds the device in the
-            // attachment already (iommufd_hw_pagetable_attach's xa_insert: EBUSY).
-            if (withPasid && !known && attach.pasid == IommufdFile.NoPasid && _context!.PasidHwpt(_bound!, IommufdFile.NoPasid) is not null)
-            {
-                return Fail(Errno.EBUSY, "the RID is attached already; PASID 0 through the PASID flag is a fresh attach");
-            }
-
+            // PASID 0 through the flag is a fresh attach of the RID: an attached RID answers EBUSY once
+            // pt_id is looked up (IommufdFile.Attach).
             int rc = withPasid ? _context!.AttachPasid(_bound!, attach.pasid, ref ptId, replace: known) : _context!.Attach(_bound!, ref ptId);
             if (rc == 0 && withPasid)
             {

@@ -6,7 +6,7 @@ namespace Abi.Engine.Vfio;
 
 /// <summary>
 /// A device fd from VFIO_GROUP_GET_DEVICE_FD: usable at once (no bind), and there may be several;
-/// the device is opened with the first and closed with the last. ATTACH/DETACH_IOMMUFD_PT are not
+/// the device is opened with the first and closed with the last, whichever group file they came from. ATTACH/DETACH_IOMMUFD_PT are not
 /// ioctls here (ENOTTY), as in the kernel.
 /// </summary>
 internal sealed class VfioGroupDeviceFile : VfioDeviceFile
@@ -18,6 +18,7 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
     {
         _group = group;
         group.DeviceFds++;
+        Device.GroupOpenCount++;
         if (first)
         {
             Device.Owner = this;
@@ -46,10 +47,16 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
     {
         lock (Device.Sync)
         {
-            if (_group.DeviceFds == 1)
+            // vfio_df_close: the device's last fd closes it and undoes its binding (vfio_df_iommufd_unbind).
+            if (--Device.GroupOpenCount == 0)
             {
                 CloseDevice();
                 Device.Owner = null;
+                if (Device.GroupBinding is var (bound, context))
+                {
+                    context.Unbind(bound);
+                    Device.GroupBinding = null;
+                }
             }
 
             _group.DeviceFdClosed();

@@ -24,14 +24,8 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
 
     public IommufdFile? Iommufd { get; private set; }
 
-    /// <summary>Open device fds obtained from this group.</summary>
+    /// <summary>Open device fds obtained from this group file (the device's own count is <see cref="EmulatedDevice.GroupOpenCount"/>).</summary>
     public int DeviceFds { get; set; }
-
-    /// <summary>The device's binding in the compat context while device fds are open.</summary>
-    public DeviceObject? Bound { get; set; }
-
-    /// <summary>The iommufd <see cref="Bound"/> lives in: the device's file keeps it after the group lets go (df->iommufd).</summary>
-    private IommufdFile? _boundThrough;
 
     /// <summary>group.c: vfio_group_fops_unl_ioctl; every argument is copied in as the kernel copies it.</summary>
     public override int Ioctl(uint request, nint argument)
@@ -116,25 +110,18 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         }
     }
 
-    /// <summary>The last device fd closed (device lock held): a closed group now lets go of its container.</summary>
+    /// <summary>A device fd of this group file closed (device lock held, after the device's own count): a closed group lets go of its container with the last.</summary>
     public void DeviceFdClosed()
     {
         DeviceFds--;
         if (DeviceFds == 0)
         {
-            if (Bound is not null)
-            {
-                _boundThrough!.Unbind(Bound);
-                Bound = null;
-                _boundThrough = null;
-            }
-
             if (_closed && Container is not null)
             {
                 Device.OpenGroup = null;
                 Detach();
             }
-            else if (_closed)
+            else if (_closed && Device.GroupOpenCount == 0)
             {
                 Device.Model.Dma.Detach();                  // the devices' binding is gone with the last of them
             }
@@ -238,7 +225,10 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             return Fail(Errno.EINVAL, "the container has no IOMMU backend (VFIO_SET_IOMMU first)");
         }
 
-        bool first = DeviceFds == 0;
+        // vfio_df_open: only the device's first open binds and attaches. A later one, through this
+        // group file or one opened after an earlier file let its iommufd go, finds it open (open_count)
+        // and only counts itself, whatever the group is set to now.
+        bool first = Device.GroupOpenCount == 0;
         if (first && Iommufd is not null && !Device.NoIommu)
         {
             // vfio_df_group_open: bound first, then vfio_iommufd_compat_attach_ioas, whose compat IOAS
@@ -252,16 +242,14 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
                 return rc;
             }
 
-            Bound = bound;
-            _boundThrough = Iommufd;
+            Device.GroupBinding = (bound, Iommufd);
         }
 
         int fd = kernel.AddFile(new VfioGroupDeviceFile(kernel, Device, this, first));
-        if (fd < 0 && first && Bound is not null)
+        if (fd < 0 && first && Device.GroupBinding is var (unbound, context))
         {
-            Iommufd!.Unbind(Bound);
-            Bound = null;
-            _boundThrough = null;
+            context.Unbind(unbound);
+            Device.GroupBinding = null;
         }
 
         if (fd >= 0 && first && Iommufd is not null && Device.NoIommu)
