@@ -226,6 +226,65 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     }
 
     [Fact]
+    public void PasidZeroAttachedThroughTheFlag_MakesARidAttachFresh_AndARidDetachLeavesIt()
+    {
+        // Seed 2667 of a 500-call --vfio run. iommufd.c: vdev->iommufd_attached is set by attach_ioas
+        // only; with PASID 0 attached through the PASID flag, a RID attach is iommufd_device_attach
+        // (not _replace), which meets the device in the attachment (EBUSY), and a RID detach does
+        // nothing (vfio_iommufd_physical_detach_ioas).
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        var alloc = new iommu_ioas_alloc { size = (uint)sizeof(iommu_ioas_alloc) };
+        Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_IOAS_ALLOC, (nint)(&alloc)));
+        var pasid0 = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), flags = (uint)Constants.VFIO_DEVICE_ATTACH_PASID, pt_id = alloc.out_ioas_id, pasid = 0 };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&pasid0)));
+
+        var rid = new vfio_device_attach_iommufd_pt { argsz = (uint)sizeof(vfio_device_attach_iommufd_pt), pt_id = alloc.out_ioas_id };
+        Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&rid)));
+        var detach = new vfio_device_detach_iommufd_pt { argsz = (uint)sizeof(vfio_device_detach_iommufd_pt) };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT, (nint)(&detach)));
+        Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&rid)));   // still attached
+
+        // Detached through the flag, the RID attaches afresh, and a second RID attach is a replace.
+        detach = new vfio_device_detach_iommufd_pt { argsz = (uint)sizeof(vfio_device_detach_iommufd_pt), flags = (uint)Constants.VFIO_DEVICE_DETACH_PASID, pasid = 0 };
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_DETACH_IOMMUFD_PT, (nint)(&detach)));
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&rid)));
+        rid.pt_id = alloc.out_ioas_id;
+        Assert.Equal(0, _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT, (nint)(&rid)));
+    }
+
+    [Fact]
+    public void DirtyPagesOnAType1v1Container_IsEacces_BeforeItsArgumentIsRead()
+    {
+        // Seed 3914 of a 500-call --vfio run. vfio_iommu_type1.c: vfio_iommu_type1_ioctl has no check of
+        // its own, and vfio_iommu_type1_dirty_pages asks for v2 before its copy_from_user.
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1_IOMMU));
+        Assert.Equal(-(int)Errno.EACCES, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_DIRTY_PAGES, 0));
+        Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_MAP_DMA, 0));
+        Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_GET_INFO, 0));
+    }
+
+    [Fact]
+    public void TheLatencyTimer_ReadsZeroAfterAWrite_AsQemusDevicesAnswer()
+    {
+        // Seed 2925 of a 500-call --vfio run: vfio-pci passes PCI_LATENCY_TIMER writes to the device, and
+        // QEMU's edu leaves it out of its write mask (pci_init_wmask; PCIe functions hardwire it to 0),
+        // while the cache line size beside it takes the write.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        long at = (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40 | 0xC;
+        uint written = 0x5A5A5A5A;
+        Assert.Equal(4, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>(&written, 4), at));
+        byte* back = stackalloc byte[2];
+        Assert.Equal(2, _kernel.Pread(cdev, new Span<byte>(back, 2), at));
+        Assert.Equal(0x5A, back[0]);
+        Assert.Equal(0, back[1]);
+    }
+
+    [Fact]
     public void AnUnboundCdev_RefusesRegionAccess_BeforeTouchingTheBuffer()
     {
         // vfio_main.c: vfio_device_fops_write is EINVAL without access_granted, whatever the buffer.

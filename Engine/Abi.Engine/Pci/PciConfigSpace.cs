@@ -37,8 +37,9 @@ public sealed class PciConfigSpace
         Put16(P.PCI_SUBSYSTEM_ID, 0x1100);
         _bytes[P.PCI_INTERRUPT_PIN] = interruptPin;
         Mask16(P.PCI_COMMAND, P.PCI_COMMAND_IO | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER | P.PCI_COMMAND_PARITY | P.PCI_COMMAND_SERR | P.PCI_COMMAND_INTX_DISABLE);
+        // The latency timer stays 0: PCIe functions hardwire it, and QEMU's devices (pci_init_wmask) leave
+        // it out of their write mask, so a write through vfio-pci to QEMU's edu reads back 0 (seed 2925).
         _writable[P.PCI_CACHE_LINE_SIZE] = 0xFF;
-        _writable[P.PCI_LATENCY_TIMER] = 0xFF;
         _writable[P.PCI_INTERRUPT_LINE] = 0xFF;
     }
 

@@ -18,6 +18,11 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
     /// <summary>The PASIDs this binding attached (vfio_device's pasids ida).</summary>
     private readonly HashSet<uint> _pasids = [];
 
+    // vdev->iommufd_attached: set by a RID attach (attach_ioas) only. PASID 0 attached through the PASID
+    // flag also holds the RID's domain, but a RID attach then is a fresh one (EBUSY), not a replace,
+    // and a RID detach leaves it (iommufd.c: vfio_iommufd_physical_attach_ioas / _detach_ioas).
+    private bool _ridAttached;
+
     public override string Name => Device.CdevPath;
 
     public override bool Usable => _bound is not null;
@@ -49,6 +54,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             _context!.Unbind(_bound);
             _bound = null;
             _pasids.Clear();
+            _ridAttached = false;
             _context = null;
             Device.Owner = null;
             CloseDevice();
@@ -175,20 +181,35 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
             // PASID 0 through the flag is a fresh attach of the RID: an attached RID answers EBUSY once
             // pt_id is looked up (IommufdFile.Attach).
-            int rc = withPasid ? _context!.AttachPasid(_bound!, attach.pasid, ref ptId, replace: known) : _context!.Attach(_bound!, ref ptId);
+            int rc = withPasid ? _context!.AttachPasid(_bound!, attach.pasid, ref ptId, replace: known) : _context!.Attach(_bound!, ref ptId, fresh: !_ridAttached);
             if (rc == 0 && withPasid)
             {
                 _pasids.Add(attach.pasid);
             }
+            else if (rc == 0)
+            {
+                _ridAttached = true;
+            }
 
-            // On a failed copy of pt_id the kernel's out_detach detaches the RID (detach_ioas), whatever was attached.
+            // On a failed copy of pt_id the kernel's out_detach detaches the RID (detach_ioas), whatever was
+            // attached: a RID attached before a PASID attach goes, the PASID stays.
             if (rc == 0 && !UserAccess.TryWrite(arg + 8, ptId))
             {
-                _context.Detach(_bound!);
+                DetachRid();
                 return Fail(Errno.EFAULT, "pt_id cannot be written back");
             }
 
             return rc;
+        }
+    }
+
+    /// <summary>iommufd.c: vfio_iommufd_physical_detach_ioas, which does nothing unless a RID attach attached.</summary>
+    private void DetachRid()
+    {
+        if (_ridAttached)
+        {
+            _context!.Detach(_bound!);
+            _ridAttached = false;
         }
     }
 
@@ -221,7 +242,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             // vfio_iommufd_physical_pasid_detach_ioas: a PASID it never attached is no error.
             if (!withPasid)
             {
-                _context!.Detach(_bound!);
+                DetachRid();
             }
             else if (_pasids.Remove(detach.pasid))
             {
