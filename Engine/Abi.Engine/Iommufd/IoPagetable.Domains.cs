@@ -12,7 +12,7 @@ namespace Abi.Engine.Iommufd;
 internal sealed partial class IoPagetable
 {
     /// <summary>Why a new domain of <paramref name="iommu"/> cannot join the table, as an errno, or null.</summary>
-    public int? AddDomainRefusal(IommuUnit iommu) => DomainPageRefusal(iommu) ?? PinRefusal() ?? FirstDomainChargeRefusal() ?? ProtectionRefusal();
+    public int? AddDomainRefusal(IommuUnit iommu) => DomainPageRefusal(iommu) ?? FillRefusal();
 
     /// <summary>iopt_reserve_iova's refusal: an area or an allowed range meets [start, last].</summary>
     private bool OutsideAperture(ulong start, ulong last)
@@ -64,48 +64,76 @@ internal sealed partial class IoPagetable
         return null;
     }
 
-    /// <summary>Filling a new domain pins every mapping: user memory the engine does not know is EFAULT.</summary>
-    private int? PinRefusal()
+    /// <summary>
+    /// io_pagetable.c: iopt_fill_domain goes area by area in IOVA order (iopt_area_fill_domain): it pins
+    /// the area's pages (EFAULT for memory the engine does not know, EINVAL for a file memfd_pin_folios
+    /// refuses), maps them (EINVAL for an area with neither read nor write, which only the VFIO compat
+    /// layer makes), then charges what it newly pinned (a first domain: ENOMEM past RLIMIT_MEMLOCK).
+    /// The first area that fails decides the answer (seed 5330 of a 500-call --vfio run: a later area's
+    /// EFAULT was answered before an earlier area's EINVAL). Nothing stays pinned or charged.
+    /// </summary>
+    private int? FillRefusal()
     {
+        bool charges = _domains.Count == 0;
+        bool asked = false;
+        long user = 0, mm = 0;
+        int pinned = 0;
+        int? refused = null;
         foreach (Area area in Areas)
         {
             if (area.Pages.FileDescriptor is null && Memory?.ContainsPinnable(area.Pages.UserVa + area.PagesOffset, area.Length, area.Pages.Writable) != true)
             {
-                return Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
+                refused = Fail(Errno.EFAULT, $"the mapping at 0x{area.Iova:X} points at memory the engine does not know; it cannot be pinned for a domain");
+                break;
             }
 
             if (area.Pages.FileRefusesPin(area.PagesOffset, area.Length))
             {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} is of a file that is not shmem or hugetlbfs, or runs past its end; a domain cannot pin it (memfd_pin_folios)");
+                refused = Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} is of a file that is not shmem or hugetlbfs, or runs past its end; a domain cannot pin it (memfd_pin_folios)");
+                break;
             }
-        }
 
-        return null;
-    }
-
-    /// <summary>Filling a domain maps every area with its protection: an area neither readable nor writable (from the compat layer) is refused.</summary>
-    private int? ProtectionRefusal()
-    {
-        foreach (Area area in Areas)
-        {
             if (!area.Readable && !area.Writable)
             {
-                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} has neither read nor write; the domain's page table refuses it");
+                refused = Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} has neither read nor write; the domain's page table refuses it");
+                break;
+            }
+
+            if (!charges)
+            {
+                continue;
+            }
+
+            // Two areas over the same pages pin them once: the pins taken so far are undone below.
+            Pages.AddCharge(area.Pages.Mode, area.Pages.Pin(area.PagesOffset, area.Length, 1), ref user, ref mm);
+            pinned++;
+            if ((user | mm) != 0 && !asked)
+            {
+                asked = true;
+                if (Injection?.ShouldFail("pages.account") == true)
+                {
+                    refused = Fail(Errno.ENOMEM, "injected failure: pages.account");
+                    break;
+                }
+            }
+
+            if ((user | mm) != 0 && Accounting?.Fits(user, mm) == false)
+            {
+                refused = Fail(Errno.ENOMEM, $"pinning the table's mapped pages for a domain would pass RLIMIT_MEMLOCK ({Accounting?.LimitPages} pages) at the mapping at 0x{area.Iova:X}");
+                break;
             }
         }
 
-        return null;
-    }
-
-    /// <summary>A first domain pins every mapping of the IOAS: over RLIMIT_MEMLOCK is ENOMEM.</summary>
-    private int? FirstDomainChargeRefusal()
-    {
-        (long user, long mm) = ChargeForFirstDomain();
-        if ((user | mm) != 0 && (Injection?.ShouldFail("pages.account") == true || Accounting?.Fits(user, mm) == false))
+        foreach (Area area in Areas)
         {
-            return Fail(Errno.ENOMEM, $"pinning the table's {user + mm} mapped pages for a domain would pass RLIMIT_MEMLOCK ({Accounting?.LimitPages} pages)");
+            if (pinned-- == 0)
+            {
+                break;
+            }
+
+            area.Pages.Pin(area.PagesOffset, area.Length, -1);
         }
 
-        return null;
+        return refused;
     }
 }

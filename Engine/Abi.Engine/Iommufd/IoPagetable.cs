@@ -196,28 +196,6 @@ internal sealed partial class IoPagetable
 
     public bool IntersectsReserved(ulong iova, ulong last) => _reserved.Intersects(iova, last);
 
-    /// <summary>
-    /// The pages a first domain would newly pin, per mode (user, mm): what must fit under
-    /// RLIMIT_MEMLOCK before a domain is added (0, 0 when a domain exists already).
-    /// </summary>
-    public (long User, long Mm) ChargeForFirstDomain()
-    {
-        if (_domains.Count > 0 || _areas.Count == 0)
-        {
-            return (0, 0);
-        }
-
-        // Two areas over the same pages pin them once.
-        var pieces = new (Pages Pages, ulong Offset, ulong Length)[_areas.Count];
-        int next = 0;
-        foreach (Area area in _areas)
-        {
-            pieces[next++] = (area.Pages, area.PagesOffset, area.Length);
-        }
-
-        return Pages.NewCharge(pieces);
-    }
-
     /// <summary>Called after a domain joined (<paramref name="joined"/>) or left: the first domain pins every area's pages, the last one unpins them.</summary>
     public void DomainsChanged(bool joined)
     {
