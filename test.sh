@@ -48,16 +48,16 @@ conformance=${PIPESTATUS[0]}
 set -e
 conformance_line=$(grep -E '^conformance: [0-9]+ scenarios' "$log" || echo "conformance: did not finish (exit $conformance)")
 
-# Seeds 1-300 of the differential fuzzer, 200 calls each: identical on the kernel and the engine.
+# Seeds 1-300 of the differential fuzzer, 500 calls each: identical on the kernel and the engine.
 set +e
-"$ABI_ROOT/scripts/fuzz/campaign.sh" --first 1 --seeds 300 --calls 200 2>&1 | tee "$log"
+"$ABI_ROOT/scripts/fuzz/campaign.sh" --first 1 --seeds 300 --calls 500 2>&1 | tee "$log"
 fuzz=${PIPESTATUS[0]}
 set -e
 fuzz_line=$(grep -E '^fuzz: ' "$log" || echo "fuzz: did not finish (exit $fuzz)")
 
 # The same seeds with the device and legacy operations (edu bound to vfio-pci, its group, type1 containers).
 set +e
-"$ABI_ROOT/scripts/fuzz/campaign.sh" --vfio --first 1 --seeds 300 --calls 200 2>&1 | tee "$log"
+"$ABI_ROOT/scripts/fuzz/campaign.sh" --vfio --first 1 --seeds 300 --calls 500 2>&1 | tee "$log"
 fuzz_vfio=${PIPESTATUS[0]}
 set -e
 fuzz_vfio_line=$(grep -E '^fuzz: ' "$log" | sed 's/^fuzz:/fuzz --vfio:/' || echo "fuzz --vfio: did not finish (exit $fuzz_vfio)")
