@@ -47,6 +47,15 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         }
     }
 
+    /// <summary>A fresh IOAS with a selftest access on it (IOMMU_TEST_OP_CREATE_ACCESS): the IOAS id and the access fd.</summary>
+    private (uint Ioas, int Access) NewIoasWithAccess()
+    {
+        uint ioas = NewIoas();
+        var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas };
+        Assert.Equal(0, Test(ref create));
+        return (ioas, (int)create.create_access.out_access_fd);
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mprotect")]
     private static extern int Mprotect(nint address, nuint length, int protection);
 
@@ -213,10 +222,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         {
             ((byte*)page)[4096 + 7] = 0x6B;
             Assert.Equal(0, Mprotect(page + 4096, 4096, LinuxConstants.PROT_READ));
-            uint ioas = NewIoas();
-            var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas };
-            Assert.Equal(0, Test(ref create));
-            int access = (int)create.create_access.out_access_fd;
+            (uint ioas, int access) = NewIoasWithAccess();
             var map = new iommu_ioas_map
             {
                 flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA),
@@ -270,10 +276,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
             Assert.True(view > 0);
             ((byte*)view)[4096 + 10] = 0x5A;
 
-            uint ioas = NewIoas();
-            var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas };
-            Assert.Equal(0, Test(ref create));
-            int access = (int)create.create_access.out_access_fd;
+            (uint ioas, int access) = NewIoasWithAccess();
             var map = new iommu_ioas_map_file
             {
                 flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA),
