@@ -6,8 +6,8 @@ namespace Abi.Engine.Vfio;
 
 /// <summary>
 /// A device fd from VFIO_GROUP_GET_DEVICE_FD: usable at once (no bind), and there may be several;
-/// the device is opened with the first and closed with the last, whichever group file they came from. ATTACH/DETACH_IOMMUFD_PT are not
-/// ioctls here (ENOTTY), as in the kernel.
+/// the device is opened with the first and closed with the last, whichever group file they came
+/// from. ATTACH/DETACH_IOMMUFD_PT are not ioctls here (ENOTTY), as in the kernel.
 /// </summary>
 internal sealed class VfioGroupDeviceFile : VfioDeviceFile
 {

@@ -245,11 +245,11 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             Device.GroupBinding = (bound, Iommufd);
         }
 
-        int fd = kernel.AddFile(new VfioGroupDeviceFile(kernel, Device, this, first));
-        if (fd < 0 && first && Device.GroupBinding is var (unbound, context))
+        var file = new VfioGroupDeviceFile(kernel, Device, this, first);
+        int fd = kernel.AddFile(file);
+        if (fd < 0)
         {
-            context.Unbind(unbound);
-            Device.GroupBinding = null;
+            file.Release();         // no fd for it: its release undoes the open (the counts; a first open's device and binding)
         }
 
         if (fd >= 0 && first && Iommufd is not null && Device.NoIommu)
