@@ -34,21 +34,20 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // group is then not viable (vfio_group_ioctl_get_status), and a container cannot claim its DMA
         // (vfio_container_attach_group: iommu_group_claim_dma_owner, EPERM).
         int group = Open(_node.GroupPath, ORdwr);
-        int iommufd = _iommufd;
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        Assert.Equal(0, SetContainer(group, _iommufd));
         int device = GetDeviceFd(group, _node.PciName);
         Assert.True(device >= 0);
         Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
         Assert.Equal(0u, GroupStatus(group));
 
         int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(-(int)Errno.EPERM, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(-(int)Errno.EPERM, SetContainer(group, container));
         var info = new vfio_device_info { argsz = (uint)sizeof(vfio_device_info) };
         Assert.Equal(0, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_GET_INFO, (nint)(&info)));
 
         _kernel.Close(device);
         Assert.Equal((uint)Constants.VFIO_GROUP_FLAGS_VIABLE, GroupStatus(group));
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, SetContainer(group, container));
         int cdev = Open(_node.CdevPath!, ORdwr);
         Assert.True(cdev >= 0);
         Assert.Equal(-(int)Errno.EBUSY, BindCdev(cdev));                     // the group is open (vfio_device_block_group)
@@ -59,7 +58,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     {
         int group = Open(_node.GroupPath, ORdwr);
         int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, SetContainer(group, container));
         Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
         int device = GetDeviceFd(group, _node.PciName);
         Assert.True(device >= 0);
@@ -72,8 +71,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // vfio_iommufd_compat_attach_ioas -> iommufd_vfio_compat_ioas_get_id: get_compat_ioas is ENODEV
         // once the IOAS SET_CONTAINER made is gone (the name is found first).
         int group = Open(_node.GroupPath, ORdwr);
-        int iommufd = _iommufd;
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        Assert.Equal(0, SetContainer(group, _iommufd));
         var get = new iommu_vfio_ioas { size = (uint)sizeof(iommu_vfio_ioas), op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_GET };
         Assert.Equal(0, _kernel.Ioctl(_iommufd, (uint)Constants.IOMMU_VFIO_IOAS, (nint)(&get)));
         var destroy = new iommu_destroy { size = (uint)sizeof(iommu_destroy), id = get.ioas_id };
@@ -88,7 +86,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // device_cdev.c: vfio_df_ioctl_bind_iommufd reads and checks the argument, then refuses df->group.
         int group = Open(_node.GroupPath, ORdwr);
         int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, SetContainer(group, container));
         Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
         int device = GetDeviceFd(group, _node.PciName);
         Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, 0));
@@ -193,8 +191,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // second open (vfio_df_open: open_count), which neither binds nor attaches: a compat IOAS
         // changed in between does not matter. The device's last close unbinds it.
         int group = Open(_node.GroupPath, ORdwr);
-        int iommufd = _iommufd;
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        Assert.Equal(0, SetContainer(group, _iommufd));
         int first = GetDeviceFd(group, _node.PciName);
         Assert.True(first >= 0);
         Assert.Equal(0, _kernel.Close(group));
@@ -206,7 +203,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
 
         int again = Open(_node.GroupPath, ORdwr);
         Assert.True(again >= 0);
-        Assert.Equal(0, _kernel.Ioctl(again, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&iommufd)));
+        Assert.Equal(0, SetContainer(again, _iommufd));
         int second = GetDeviceFd(again, _node.PciName);
         Assert.True(second >= 0, $"second open: {second}");
 
@@ -260,7 +257,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // its own, and vfio_iommu_type1_dirty_pages asks for v2 before its copy_from_user.
         int group = Open(_node.GroupPath, ORdwr);
         int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, SetContainer(group, container));
         Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1_IOMMU));
         Assert.Equal(-(int)Errno.EACCES, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_DIRTY_PAGES, 0));
         Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_MAP_DMA, 0));
@@ -344,6 +341,8 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
             return _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
         }
     }
+
+    private int SetContainer(int group, int fd) => _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&fd));
 
     private uint GroupStatus(int group)
     {
