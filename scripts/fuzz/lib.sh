@@ -9,8 +9,10 @@ fuzz_prepare() {
   kernel=$("$root/scripts/qemu/kernel.sh")
   local src
   src=$("$root/scripts/selftest/sources.sh")
+  local headers="$cache/headers/linux-libc-dev_7.2.13-1/usr/include"
+  [ -d "$headers" ] || { echo "fuzz: the pinned 7.2 headers are missing ($headers); run scripts/setup.sh" >&2; exit 1; }
   fuzz="$work/abi-fuzz"
-  gcc -O2 -Wall -Wextra -Werror -isystem "$cache/headers/linux-libc-dev_7.2.13-1/usr/include" \
+  gcc -O2 -Wall -Wextra -Werror -isystem "$headers" \
     -I "$src/drivers/iommu/iommufd" -o "$fuzz" "$root/Conformance/Fuzz/abi-fuzz.c"
   preload=$("$root/scripts/interposer.sh")
 }

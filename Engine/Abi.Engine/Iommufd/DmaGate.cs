@@ -4,10 +4,17 @@ namespace Abi.Engine.Iommufd;
 /// The io-pagetable's DMA gate: device accesses enter it to read, map and unmap to write. It does
 /// what <see cref="ReaderWriterLockSlim"/> did here at a fraction of the cost on the map/unmap path
 /// (one compare-exchange in, one store out, against about 18 ns per section in this VM's profile):
-/// writers nest (a replace is a remove and an insert), a reader inside its own thread's write
-/// section passes, and a waiting writer holds off new readers unless the thread already reads
-/// (a burst that reads again must not wait for a writer that waits for it), so unmaps are not
-/// starved by overlapping bursts. Waiting spins, then yields, then sleeps (<see cref="SpinWait"/>).
+/// writers nest (a replace is a remove and an insert), and a waiting writer holds off new readers
+/// unless the thread already reads (a burst that reads again must not wait for a writer that waits
+/// for it), so unmaps are not starved by overlapping bursts. Waiting spins, then yields, then sleeps
+/// (<see cref="SpinWait"/>).
+/// <para>
+/// Writers are already one at a time: each holds its table's owner lock (an IOAS's IOVA lock, a
+/// type1 container's lock). So a writer that finds a write section open is inside it itself, and
+/// nesting needs no thread id (asking the runtime for one cost as much as the compare-exchange). A
+/// write section holds only the change to the areas and the counts that follow it; nothing inside
+/// one reads or writes memory through the table, so no thread reads inside its own write section.
+/// </para>
 /// </summary>
 internal sealed class DmaGate
 {
@@ -16,13 +23,12 @@ internal sealed class DmaGate
 
     private int _state;              // readers inside, or -1 while a writer is
     private int _writersWaiting;
-    private int _owner;              // the managed thread id of the writer inside
-    private int _depth;
+    private int _depth;              // the writer's nesting; only the writer inside touches it
 
+    /// <summary>Enters the write section; the caller holds the table's owner lock.</summary>
     public void EnterWrite()
     {
-        int me = Environment.CurrentManagedThreadId;
-        if (Volatile.Read(ref _owner) == me)
+        if (_depth != 0)
         {
             _depth++;
             return;
@@ -33,7 +39,6 @@ internal sealed class DmaGate
             WaitToWrite();
         }
 
-        _owner = me;
         _depth = 1;
     }
 
@@ -41,19 +46,12 @@ internal sealed class DmaGate
     {
         if (--_depth == 0)
         {
-            _owner = 0;
             Volatile.Write(ref _state, 0);
         }
     }
 
-    /// <summary>Enters a read section; false when the thread is inside its own write section (nothing to exit then).</summary>
-    public bool EnterRead()
+    public void EnterRead()
     {
-        if (Volatile.Read(ref _owner) == Environment.CurrentManagedThreadId)
-        {
-            return false;
-        }
-
         int state = Volatile.Read(ref _state);
         if (state < 0 || (Volatile.Read(ref _writersWaiting) != 0 && s_reading == 0) || Interlocked.CompareExchange(ref _state, state + 1, state) != state)
         {
@@ -61,16 +59,12 @@ internal sealed class DmaGate
         }
 
         s_reading++;
-        return true;
     }
 
-    public void ExitRead(bool entered)
+    public void ExitRead()
     {
-        if (entered)
-        {
-            s_reading--;
-            Interlocked.Decrement(ref _state);
-        }
+        s_reading--;
+        Interlocked.Decrement(ref _state);
     }
 
     private void WaitToWrite()

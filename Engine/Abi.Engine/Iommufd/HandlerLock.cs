@@ -1,8 +1,10 @@
+using Abi.Engine.Process;
+
 namespace Abi.Engine.Iommufd;
 
 /// <summary>
 /// The lock ioctl handlers take: an iommufd context's (held for every ioctl but IOAS_MAP and
-/// IOAS_UNMAP, see <see cref="IommufdFile.EnterExclusive"/>) and each IOAS's IOVA lock (the kernel's
+/// IOAS_UNMAP, see <see cref="IommufdFile.EnterExclusive()"/>) and each IOAS's IOVA lock (the kernel's
 /// <c>iopt->iova_rwsem</c>, taken for writing: map and unmap of one IOAS run one at a time, those of
 /// different IOASes side by side). Re-entrant: a handler's callbacks come back into the context (an
 /// unmap notifies an access, whose device unpins through it).
@@ -22,10 +24,11 @@ internal sealed class HandlerLock
     public bool IsOutermost => _depth == 1;
 
     /// <summary>Enters; true when this is the calling thread's outermost entry.</summary>
-    public bool Enter()
-    {
-        int me = Environment.CurrentManagedThreadId;
+    public bool Enter() => Enter(EngineThread.Current.Id);
 
+    /// <summary>Enters for the thread <paramref name="me"/> (the caller's <see cref="EngineThread.Id"/>); true when this is its outermost entry.</summary>
+    public bool Enter(int me)
+    {
         // Only the holder ever stores its own id, so seeing it means this thread holds the lock.
         if (Volatile.Read(ref _owner) == me)
         {
@@ -51,10 +54,10 @@ internal sealed class HandlerLock
         }
     }
 
-    /// <summary>Enters, and returns the scope whose disposal leaves.</summary>
-    public Scope EnterScope()
+    /// <summary>Enters for the thread <paramref name="me"/>, and returns the scope whose disposal leaves.</summary>
+    public Scope EnterScope(int me)
     {
-        Enter();
+        Enter(me);
         return new Scope(this);
     }
 

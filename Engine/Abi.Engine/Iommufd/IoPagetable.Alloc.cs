@@ -1,5 +1,6 @@
 using Abi.Interop;
 using Abi.Runtime.Kernel;
+using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
 
@@ -40,35 +41,30 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>Checks a fixed placement (iopt_check_iova): alignment EINVAL, overflow EOVERFLOW, reserved EINVAL, overlap EEXIST.</summary>
-    public Errno CheckFixed(ulong iova, ulong length, out string reason)
+    public int CheckFixed(ulong iova, ulong length)
     {
         if ((iova & (Alignment - 1)) != 0)
         {
-            reason = $"iova 0x{iova:X} is not aligned to the IOAS alignment 0x{Alignment:X}";
-            return Errno.EINVAL;
+            return Fail(Errno.EINVAL, $"iova 0x{iova:X} is not aligned to the IOAS alignment 0x{Alignment:X}");
         }
 
         if (iova + (length - 1) < iova)
         {
-            reason = $"iova 0x{iova:X} + length 0x{length:X} wraps past 2^64";
-            return Errno.EOVERFLOW;
+            return Fail(Errno.EOVERFLOW, $"iova 0x{iova:X} + length 0x{length:X} wraps past 2^64");
         }
 
         ulong last = iova + (length - 1);
         if (IntersectsReserved(iova, last))
         {
-            reason = $"[0x{iova:X}, 0x{last:X}] touches a reserved IOVA range";
-            return Errno.EINVAL;
+            return Fail(Errno.EINVAL, $"[0x{iova:X}, 0x{last:X}] touches a reserved IOVA range");
         }
 
         if (IntersectsArea(iova, last))
         {
-            reason = $"[0x{iova:X}, 0x{last:X}] overlaps an existing mapping";
-            return Errno.EEXIST;
+            return Fail(Errno.EEXIST, $"[0x{iova:X}, 0x{last:X}] overlaps an existing mapping");
         }
 
-        reason = string.Empty;
-        return Errno.None;
+        return 0;
     }
 
     /// <summary>
@@ -77,13 +73,12 @@ internal sealed partial class IoPagetable
     /// inside the allowed ranges or [PAGE_SIZE, 2^64 - PAGE_SIZE - 1]; the IOVA keeps the source's
     /// sub-page offset.
     /// </summary>
-    public Errno Allocate(ulong sourceAddress, ulong length, out ulong iova, out string reason)
+    public int Allocate(ulong sourceAddress, ulong length, out ulong iova)
     {
         iova = 0;
         if (length == 0 || length >= ulong.MaxValue / 2)
         {
-            reason = $"length 0x{length:X} cannot be placed automatically";
-            return Errno.EOVERFLOW;
+            return Fail(Errno.EOVERFLOW, $"length 0x{length:X} cannot be placed automatically");
         }
 
         ulong alignment = RoundUpPowerOfTwo(length);
@@ -95,8 +90,7 @@ internal sealed partial class IoPagetable
         alignment = Math.Min(alignment, MaxAutoAlignment);
         if (alignment < Alignment)
         {
-            reason = $"the source address allows alignment 0x{alignment:X}, below the IOAS alignment 0x{Alignment:X}";
-            return Errno.EINVAL;
+            return Fail(Errno.EINVAL, $"the source address allows alignment 0x{alignment:X}, below the IOAS alignment 0x{Alignment:X}");
         }
 
         ulong pageOffset = sourceAddress % LinuxConstants.PageSize;
@@ -109,8 +103,7 @@ internal sealed partial class IoPagetable
             ulong lo = SpaceStart;
             if (CheckRange(ref lo, SpaceLast, length, alignment, pageOffset) && FindHole(lo, SpaceLast, length, alignment, pageOffset, out iova))
             {
-                reason = string.Empty;
-                return Errno.None;
+                return 0;
             }
         }
         else
@@ -127,14 +120,12 @@ internal sealed partial class IoPagetable
                 ulong lo = Math.Max(start, SpaceStart), hi = Math.Min(last, SpaceLast);
                 if (lo <= hi && CheckRange(ref lo, hi, length, alignment, pageOffset) && FindHole(lo, hi, length, alignment, pageOffset, out iova))
                 {
-                    reason = string.Empty;
-                    return Errno.None;
+                    return 0;
                 }
             }
         }
 
-        reason = $"no free IOVA range of 0x{length:X} bytes aligned to 0x{alignment:X}";
-        return Errno.ENOSPC;
+        return Fail(Errno.ENOSPC, $"no free IOVA range of 0x{length:X} bytes aligned to 0x{alignment:X}");
     }
 
     /// <summary>The lowest aligned start in [lo, hi] that avoids reserved ranges and areas and fits the length.</summary>

@@ -44,7 +44,8 @@ internal sealed partial class IoPagetable
         UserMemory? memory = Memory;
         ReaderWriterLockSlim? memoryLock = memory?.Lock;
         memoryLock?.EnterReadLock();
-        var scope = new DmaScope(DmaLock, DmaLock.EnterRead(), memoryLock);
+        DmaLock.EnterRead();
+        var scope = new DmaScope(DmaLock, memoryLock);
         long generation = memory?.Generation ?? 0;
         IoTlb? tlb = Volatile.Read(ref _tlb);
         if (tlb is null || tlb.MemoryGeneration != generation)
@@ -225,11 +226,11 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>A read-locked DMA section; dispose to let unmaps proceed.</summary>
-    public readonly ref struct DmaScope(DmaGate dmaLock, bool entered, ReaderWriterLockSlim? memoryLock)
+    public readonly ref struct DmaScope(DmaGate dmaLock, ReaderWriterLockSlim? memoryLock)
     {
         public void Dispose()
         {
-            dmaLock.ExitRead(entered);
+            dmaLock.ExitRead();
             memoryLock?.ExitReadLock();
         }
     }

@@ -26,10 +26,10 @@ internal sealed partial class IoPagetable
 
         ulong source = pieces[0].Pages.SourceAddress + pieces[0].Offset;
         ulong placed = iova;
-        Errno errno = fixedIova ? CheckFixed(iova, length, out string reason) : Allocate(source, length, out placed, out reason);
-        if (errno != Errno.None)
+        int refused = fixedIova ? CheckFixed(iova, length) : Allocate(source, length, out placed);
+        if (refused != 0)
         {
-            return Fail(errno, reason);
+            return refused;
         }
 
         foreach ((Pages pages, ulong offset, ulong _) in pieces)
@@ -46,9 +46,9 @@ internal sealed partial class IoPagetable
             }
         }
 
-        if (_domains.Count > 0 && FillRefusal(pieces, readable, writable) is int refused)
+        if (_domains.Count > 0 && FillRefusal(pieces, readable, writable) is int unfillable)
         {
-            return refused;
+            return unfillable;
         }
 
         foreach ((Pages _, ulong _, ulong _) in pieces)
@@ -127,6 +127,7 @@ internal sealed partial class IoPagetable
     /// already removed (as the kernel does); an area an access locked stops it with EBUSY. Returns the
     /// bytes unmapped.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     public ulong Unmap(ulong iova, ulong last, out int rc)
     {
         ulong unmapped = 0;

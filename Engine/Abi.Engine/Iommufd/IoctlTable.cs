@@ -12,6 +12,9 @@ namespace Abi.Engine.Iommufd;
 internal static unsafe class IoctlTable
 {
     public const uint Type = Constants.IOMMUFD_TYPE;
+
+    /// <summary>The largest struct an entry may name: the dispatcher copies arguments into a buffer of this size on its stack.</summary>
+    public const int MaxSize = 256;
     private const uint First = Constants.IOMMUFD_CMD_BASE;
 
     private static readonly Entry[] s_entries =
@@ -57,7 +60,7 @@ internal static unsafe class IoctlTable
 
     public readonly struct Entry(string name, uint request, uint size, uint minSize, delegate*<IommufdFile, byte*, ref IommufdFile.IoctlCall, int> handler, bool responds = false, bool unlocked = false)
     {
-        /// <summary>The handler takes its IOAS's IOVA lock itself instead of the context's (see <see cref="IommufdFile.EnterExclusive"/>).</summary>
+        /// <summary>The handler takes its IOAS's IOVA lock itself instead of the context's (see <see cref="IommufdFile.EnterExclusive()"/>).</summary>
         public bool Unlocked { get; } = unlocked;
 
         /// <summary>The handler ends with iommufd_ucmd_respond (the struct goes back to the caller); others write nothing or write fields themselves.</summary>
@@ -67,7 +70,7 @@ internal static unsafe class IoctlTable
 
         public uint Request { get; } = request;
 
-        public uint Size { get; } = size;
+        public uint Size { get; } = size <= MaxSize ? size : throw new ArgumentOutOfRangeException(nameof(size), size, $"{name}: an ioctl struct larger than {MaxSize} bytes does not fit the dispatcher's copy");
 
         public uint MinSize { get; } = minSize;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
@@ -30,6 +31,7 @@ internal sealed unsafe partial class IommufdFile
         return 0;
     }
 
+    [SkipLocalsInit]
     internal static int IoasMap(IommufdFile f, byte* arg, ref IoctlCall call)
     {
         ref iommu_ioas_map cmd = ref *(iommu_ioas_map*)arg;
@@ -58,7 +60,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOMEM, "injected failure: pages.alloc");
         }
 
-        using (ioas!.Iopt.IovaLock.EnterScope())
+        using (ioas!.Iopt.IovaLock.EnterScope(call.Thread))
         {
             if (!call.Exclusive && f.Objects.GetPublishedIoas(cmd.ioas_id) != ioas)
             {
@@ -286,7 +288,7 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.ENOENT, $"{cmd.ioas_id} is not an IOAS");
         }
 
-        using (ioas.Iopt.IovaLock.EnterScope())
+        using (ioas.Iopt.IovaLock.EnterScope(call.Thread))
         {
             if (!call.Exclusive)
             {

@@ -14,7 +14,7 @@ namespace Abi.Engine.Iommufd;
 /// <para>
 /// Locking, as the kernel's split of it: IOAS_MAP and IOAS_UNMAP take only their IOAS's IOVA lock
 /// (<c>iopt->iova_rwsem</c>), so maps into different IOASes of one context run side by side; every
-/// other handler holds the context exclusively (<see cref="EnterExclusive"/>: the context lock, then
+/// other handler holds the context exclusively (<see cref="EnterExclusive()"/>: the context lock, then
 /// every IOAS's IOVA lock), so it never meets a map or unmap in flight. The unlocked handlers find
 /// their IOAS in the object table as the last exclusive section left it (<see cref="ObjectTable.GetPublishedIoas"/>).
 /// </para>
@@ -38,14 +38,17 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// unlocked handlers take one IOVA lock and nothing after it, so no order can deadlock). On the
     /// outermost exit the object table is published to unlocked handlers, then the locks go.
     /// </summary>
-    internal Exclusive EnterExclusive()
+    internal Exclusive EnterExclusive() => EnterExclusive(EngineThread.Current.Id);
+
+    /// <summary>Holds the context exclusively for the thread <paramref name="me"/> (its <see cref="EngineThread.Id"/>).</summary>
+    internal Exclusive EnterExclusive(int me)
     {
-        if (_lock.Enter())
+        if (_lock.Enter(me))
         {
             Objects.CollectIoases(_heldIoases);
             foreach (IoasObject ioas in _heldIoases)
             {
-                ioas.Iopt.IovaLock.Enter();
+                ioas.Iopt.IovaLock.Enter(me);
             }
         }
 
@@ -93,6 +96,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     /// <summary>"mm" accounting (VFIO-compatible) rather than "user"; IOMMU_OPTION_RLIMIT_MODE.</summary>
     public bool AccountMm { get; set; }
 
+    // The argument's copy is written in full before a handler sees it (or the call fails first): no zeroing.
+    [SkipLocalsInit]
     public override int Ioctl(uint request, nint argument)
     {
         // The diagnostics were cleared by EmulatedKernel.Ioctl, the only caller.
@@ -109,7 +114,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         ref readonly IoctlTable.Entry entry = ref nr == testNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
         ulong user = (ulong)argument;
         uint size;
-        ulong stackRoom = UserAccess.StackRoom(user);
+        EngineThread thread = EngineThread.Current;
+        ulong stackRoom = UserAccess.StackRoom(thread, user);
         bool onStack = stackRoom >= sizeof(uint);
         if (onStack)
         {
@@ -132,7 +138,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         // The handler works on a zero-extended kernel-sized copy (copy_struct_from_user). An argument
         // on the caller's stack is copied directly, anything else through the checked copies.
-        byte* copy = stackalloc byte[(int)entry.Size];
+        byte* copy = stackalloc byte[IoctlTable.MaxSize];
         var kernelCopy = new Span<byte>(copy, (int)entry.Size);
         int common = (int)Math.Min(size, entry.Size);
         onStack = onStack && stackRoom >= size;
@@ -140,7 +146,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         if (onStack)
         {
             copied = size > entry.Size && new ReadOnlySpan<byte>((byte*)argument + entry.Size, (int)(size - entry.Size)).ContainsAnyExcept((byte)0) ? -(int)Errno.E2BIG : 0;
-            new ReadOnlySpan<byte>((byte*)argument, common).CopyTo(kernelCopy);
+            UserAccess.CopySmall(copy, (byte*)argument, common);
             if (common < kernelCopy.Length)
             {
                 kernelCopy[common..].Clear();
@@ -158,7 +164,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
                 : Fail(Errno.EFAULT, $"the {size}-byte argument at 0x{user:X} cannot be read");
         }
 
-        var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1 };
+        var call = new IoctlCall { Respond = entry.Responds, User = user, NewFd = -1, Thread = thread.Id };
         int result;
         if (entry.Unlocked)
         {
@@ -166,7 +172,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             result = entry.Handler(this, copy, ref call);
             if (result == RetryExclusive)
             {
-                using (EnterExclusive())
+                using (EnterExclusive(call.Thread))
                 {
                     call.Exclusive = true;
                     result = entry.Handler(this, copy, ref call);
@@ -176,7 +182,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             return Respond(in entry, ref call, result, kernelCopy, common, onStack);
         }
 
-        using (EnterExclusive())
+        using (EnterExclusive(call.Thread))
         {
             Objects.BeginCall();
             call.Exclusive = true;
@@ -195,7 +201,10 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         {
             if (onStack)
             {
-                kernelCopy[..common].CopyTo(new Span<byte>((byte*)call.User, common));
+                fixed (byte* from = kernelCopy)
+                {
+                    UserAccess.CopySmall((byte*)call.User, from, common);
+                }
             }
             else if (!UserAccess.TryWrite(call.User, kernelCopy[..common]))
             {
@@ -335,5 +344,8 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
         /// <summary>The handler runs with the context held exclusively (every handler but an unlocked one's first try).</summary>
         public bool Exclusive;
+
+        /// <summary>The calling thread's <see cref="EngineThread.Id"/>, for the locks the handler takes.</summary>
+        public int Thread;
     }
 }

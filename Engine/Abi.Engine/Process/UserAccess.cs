@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Abi.Engine.Native;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
@@ -34,12 +36,6 @@ internal static unsafe class UserAccess
 
     /// <summary>Reads the pid for user copies from <paramref name="cell"/>, which its owner updates after a fork.</summary>
     public static void FollowProcessId(int* cell) => s_pidCell = cell;
-
-    [ThreadStatic]
-    private static ulong s_stackLow;
-
-    [ThreadStatic]
-    private static ulong s_stackHigh;
 
     /// <summary><c>access_ok</c>: the whole range lies in the user half and does not wrap.</summary>
     public static bool AccessOk(ulong address, ulong size) => address <= TaskSizeMax && size <= TaskSizeMax - address;
@@ -259,6 +255,35 @@ internal static unsafe class UserAccess
         return -1;
     }
 
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes between two buffers that do not overlap. An ioctl's
+    /// struct (16 to 64 bytes for nearly all) moves in two to four overlapping vector loads and
+    /// stores, inline: the call into <c>Buffer.Memmove</c> was 7% of a map+unmap pair.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopySmall(byte* destination, byte* source, int length)
+    {
+        if ((uint)(length - 16) <= 48)
+        {
+            Vector128<byte> head = Vector128.Load(source);
+            Vector128<byte> tail = Vector128.Load(source + length - 16);
+            if (length > 32)
+            {
+                Vector128<byte> second = Vector128.Load(source + 16);
+                Vector128<byte> beforeTail = Vector128.Load(source + length - 32);
+                second.Store(destination + 16);
+                beforeTail.Store(destination + length - 32);
+            }
+
+            head.Store(destination);
+            tail.Store(destination + length - 16);
+        }
+        else
+        {
+            Buffer.MemoryCopy(source, destination, length, length);
+        }
+    }
+
     /// <summary>Whether [address, address + length) lies between this thread's stack pointer and its stack's top: memory that may be copied directly.</summary>
     public static bool OnThisStack(ulong address, ulong length)
     {
@@ -271,20 +296,19 @@ internal static unsafe class UserAccess
     /// pointer (0 when the address is not there): one look at the bounds for an argument whose size is
     /// read from its first word.
     /// </summary>
-    public static ulong StackRoom(ulong address)
+    public static ulong StackRoom(ulong address) => StackRoom(EngineThread.Current, address);
+
+    /// <inheritdoc cref="StackRoom(ulong)"/>
+    public static ulong StackRoom(EngineThread thread, ulong address)
     {
         ulong marker = 0;
         ulong sp = (ulong)&marker;
-        if (s_stackHigh == 0)
-        {
-            LearnStack();
-        }
-
-        ulong high = s_stackHigh;
-        return sp >= s_stackLow && sp < high && address >= sp && address < high ? high - address : 0;
+        ulong high = thread.StackHigh;
+        return sp >= thread.StackLow && sp < high && address >= sp && address < high ? high - address : 0;
     }
 
-    private static void LearnStack()
+    /// <summary>The calling thread's stack as [low, high); unknown bounds give an empty range (1, 1), so every copy takes the checked path.</summary>
+    internal static (ulong Low, ulong High) LearnStack()
     {
         byte* attr = stackalloc byte[Libc.PthreadAttrSize];
         nint low = 0;
@@ -300,8 +324,6 @@ internal static unsafe class UserAccess
             _ = Libc.PthreadAttrDestroy(attr);
         }
 
-        // Unknown bounds leave an empty range (1, 1): every copy takes the checked path.
-        s_stackLow = size == 0 ? 1 : (ulong)low;
-        s_stackHigh = size == 0 ? 1 : (ulong)low + size;
+        return size == 0 ? (1, 1) : ((ulong)low, (ulong)low + size);
     }
 }
