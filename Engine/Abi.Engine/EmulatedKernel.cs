@@ -399,13 +399,14 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// <inheritdoc/>
     public int Ioctl(int fd, uint request, nint argument)
     {
-        EngineDiagnostics.Clear();
+        EngineThread thread = EngineThread.Current;
+        thread.LastReason = null;
         if (_files.Get(fd) is not EngineFile file)
         {
             return LinuxKernel.Instance.Ioctl(fd, request, argument);
         }
 
-        int rc = file.Ioctl(request, argument);
+        int rc = file.Ioctl(thread, request, argument);
         if (Volatile.Read(ref _deferredCount) != 0)
         {
             RunDeferredPuts();

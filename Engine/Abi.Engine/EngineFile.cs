@@ -1,3 +1,4 @@
+using Abi.Engine.Process;
 using Abi.Interop;
 
 namespace Abi.Engine;
@@ -12,7 +13,8 @@ internal abstract class EngineFile
     /// <summary>The path it was opened as, for messages.</summary>
     public abstract string Name { get; }
 
-    public virtual int Ioctl(uint request, nint argument) => -(int)Errno.ENOTTY;
+    /// <summary>An ioctl from <paramref name="thread"/> (the kernel's <c>current</c>), whose last reason the caller has cleared.</summary>
+    public virtual int Ioctl(EngineThread thread, uint request, nint argument) => -(int)Errno.ENOTTY;
 
     /// <summary>FMODE_CAN_READ: the file has a read operation (vfs_read answers EINVAL otherwise, before it looks at the buffer).</summary>
     public virtual bool CanRead => false;

@@ -98,7 +98,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
 
     // The argument's copy is written in full before a handler sees it (or the call fails first): no zeroing.
     [SkipLocalsInit]
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         // The diagnostics were cleared by EmulatedKernel.Ioctl, the only caller.
         // main.c: iommufd_fops_ioctl. Only _IOC_NR picks the table slot (the type is checked through
@@ -114,7 +114,6 @@ internal sealed unsafe partial class IommufdFile : EngineFile
         ref readonly IoctlTable.Entry entry = ref nr == testNr && test is not null ? ref test[0] : ref IoctlTable.Find(nr);
         ulong user = (ulong)argument;
         uint size;
-        EngineThread thread = EngineThread.Current;
         ulong stackRoom = UserAccess.StackRoom(thread, user);
         bool onStack = stackRoom >= sizeof(uint);
         if (onStack)

@@ -27,7 +27,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
     public override bool Usable => _bound is not null;
 
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         if (request == Constants.VFIO_DEVICE_BIND_IOMMUFD)
         {
@@ -39,7 +39,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
             return request == Constants.VFIO_DEVICE_ATTACH_IOMMUFD_PT ? Attach((ulong)argument) : Detach((ulong)argument);
         }
 
-        return base.Ioctl(request, argument);
+        return base.Ioctl(thread, request, argument);
     }
 
     public override void Release()

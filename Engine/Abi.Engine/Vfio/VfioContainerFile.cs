@@ -25,7 +25,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
     /// <summary>Whether a backend is set (GET_DEVICE_FD needs one).</summary>
     public bool HasBackend => Type1 is not null || NoIommu;
 
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         lock (_lock)
         {

@@ -69,7 +69,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         return 0;
     }
 
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         if (!Usable)
         {

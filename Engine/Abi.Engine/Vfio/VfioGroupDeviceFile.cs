@@ -1,3 +1,4 @@
+using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
 using static Abi.Engine.EngineDiagnostics;
@@ -30,7 +31,7 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
 
     public override bool Usable => true;
 
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         // vfio_main.c: vfio_device_fops_unl_ioctl sends BIND_IOMMUFD to its handler on every device
         // fd, which checks the argument and only then refuses a group's device fd (df->group).
@@ -40,7 +41,7 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
             return rc < 0 ? rc : Fail(Errno.EINVAL, "VFIO_DEVICE_BIND_IOMMUFD is for a device cdev, not a group's device fd");
         }
 
-        return base.Ioctl(request, argument);
+        return base.Ioctl(thread, request, argument);
     }
 
     public override void Release()

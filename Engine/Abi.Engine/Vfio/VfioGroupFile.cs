@@ -28,7 +28,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     public int DeviceFds { get; set; }
 
     /// <summary>group.c: vfio_group_fops_unl_ioctl; every argument is copied in as the kernel copies it.</summary>
-    public override int Ioctl(uint request, nint argument)
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
     {
         ulong arg = (ulong)argument;
         switch (request)
