@@ -413,14 +413,23 @@ internal static unsafe class IommufdTest
         // The pinned pages must be the pages behind uptr (NULL skips the check, for fuzzers).
         if (uptr != 0)
         {
-            const ulong PageMask = ~(ulong)(LinuxConstants.PageSize - 1);
+            const ulong PageSize = LinuxConstants.PageSize;
+            const ulong PageMask = ~(PageSize - 1);
             ProcessMaps maps = ProcessMaps.Read();
             IoasObject ioas = file.Access.Ioas!;
-            for (ulong at = iova; at < iova + length; at = (at & PageMask) + LinuxConstants.PageSize)
+
+            // selftest.c counts the pages as (ALIGN(iova + length) - ALIGN_DOWN(iova)) / PAGE_SIZE in
+            // 64-bit arithmetic (a range ending at 2^64 wraps to 0 and still counts), and walks uptr
+            // from uptr - (iova - ALIGN_DOWN(iova)), a page at a time.
+            ulong first = iova & PageMask;
+            ulong count = (((iova + length + PageSize - 1) & PageMask) - first) / PageSize;
+            ulong user = uptr - (iova - first);
+            for (ulong i = 0; i < count; i++, user += PageSize)
             {
-                // selftest.c: iommufd_test_check_pages: get_user_pages_fast of each uptr page (EFAULT when
-                // it cannot), then the page must be the one pinned (EBADE).
-                ulong userPage = (uptr + (at - iova)) & PageMask;
+                // iommufd_test_check_pages: get_user_pages_fast of each uptr page (EFAULT when it
+                // cannot), then the page must be the one pinned (EBADE).
+                ulong at = i == 0 ? iova : first + (i * PageSize);
+                ulong userPage = user & PageMask;
                 if (!f.Kernel.Memory.ContainsPinnable(userPage, LinuxConstants.PageSize, write: false))
                 {
                     file.Access.Unpin(iova, length);

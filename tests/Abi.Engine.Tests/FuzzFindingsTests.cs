@@ -261,6 +261,51 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     }
 
     [Fact]
+    public void AccessPages_ChecksUptr_ForARangeEndingAt2To64()
+    {
+        // selftest.c: iommufd_test_access_pages counts (ALIGN(iova + length) - ALIGN_DOWN(iova)) /
+        // PAGE_SIZE pages in 64-bit arithmetic, so the top page of the IOVA space is one page, whose
+        // uptr page is checked (seed 7855, 800 calls: EFAULT on the kernel; the engine's loop ran to
+        // iova + length, which wrapped to 0, checked nothing and answered 0).
+        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
+        Kernel.DiscoverUserMemory(counter);
+        nint pages = LinuxKernel.Instance.Mmap(0, 3 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
+        Assert.True(pages > 0);
+        try
+        {
+            Assert.Equal(0, LinuxKernel.Instance.Munmap(pages + (2 * 4096), 4096));     // a hole after two pages
+            (*counter)++;
+            uint ioas = NewIoas();
+            var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas, create_access = new() { flags = 1 } };    // NEEDS_PIN_PAGES
+            Assert.Equal(0, Test(ref create));
+            int access = (int)create.create_access.out_access_fd;
+            const ulong Top = 0xFFFF_FFFF_FFFF_F000;
+            var map = new iommu_ioas_map
+            {
+                flags = (uint)(iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE | iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA),
+                ioas_id = ioas,
+                user_va = (ulong)pages,
+                length = 4096,
+                iova = Top,
+            };
+            Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
+
+            var unmapped = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_PAGES, id = (uint)access, access_pages = new() { iova = Top, length = 4096, uptr = (ulong)pages + (2 * 4096) + 0x63 } };
+            Assert.Equal(-(int)Errno.EFAULT, Test(ref unmapped));
+            var another = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_PAGES, id = (uint)access, access_pages = new() { iova = Top, length = 4096, uptr = (ulong)pages + 4096 } };
+            Assert.Equal(-(int)Errno.EBADE, Test(ref another));
+            var same = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_PAGES, id = (uint)access, access_pages = new() { iova = Top, length = 4096, uptr = (ulong)pages } };
+            Assert.Equal(0, Test(ref same));
+
+            Assert.Equal(0, Kernel.Close(access));
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(pages, 2 * 4096);
+        }
+    }
+
+    [Fact]
     public void AnAccess_ReadsAndWritesAShmemFilesPages_ThroughAMapFileArea()
     {
         // pages.c: iopt_pages_rw_access reaches a MAP_FILE area's folios (memfd_pin_folios), so an
