@@ -265,6 +265,37 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     }
 
     [Fact]
+    public void UnmapWithTheDirtyBitmap_ChecksItsRange_BeforeTrackingAndPageSize()
+    {
+        // Seed 8713 of an 800-call --vfio run. vfio_iommu_type1.c: vfio_iommu_type1_unmap_dma checks
+        // only access_ok and verify_bitmap_size before vfio_dma_do_unmap, which answers a range that
+        // wraps (EOVERFLOW) before it asks whether dirty tracking runs or the bitmap's page size is the
+        // IOMMU's (EINVAL). The engine asked both first.
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, SetContainer(group, container));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+
+        ulong bits = 0;
+        byte* unmap = stackalloc byte[48];
+        new Span<byte>(unmap, 48).Clear();
+        *(vfio_iommu_type1_dma_unmap*)unmap = new vfio_iommu_type1_dma_unmap { argsz = 48, flags = 1, iova = 0xFFFF_FFFF_FFFF_F000, size = 0x7000 };
+        *(vfio_bitmap*)(unmap + 24) = new vfio_bitmap { pgsize = 4096, size = 8, data = &bits };
+        Assert.Equal(-(int)Errno.EOVERFLOW, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));     // tracking off
+        ((vfio_bitmap*)(unmap + 24))->pgsize = 8192;                                                                         // 3 pages of 8 KiB: 8 bytes still do
+        Assert.Equal(-(int)Errno.EOVERFLOW, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));
+
+        // A range that fits: now tracking off, then the page size, answer EINVAL.
+        ((vfio_iommu_type1_dma_unmap*)unmap)->iova = 0x10000;
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));
+        var start = new vfio_iommu_type1_dirty_bitmap { argsz = 8, flags = 1 };
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_DIRTY_PAGES, (nint)(&start)));
+        Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));
+        ((vfio_bitmap*)(unmap + 24))->pgsize = 4096;
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)unmap));                      // nothing mapped: 0 bytes
+    }
+
+    [Fact]
     public void TheLatencyTimer_ReadsZeroAfterAWrite_AsQemusDevicesAnswer()
     {
         // Seed 2925 of a 500-call --vfio run: vfio-pci passes PCI_LATENCY_TIMER writes to the device, and

@@ -50,7 +50,7 @@ internal sealed unsafe partial class Type1Iommu
                 return Fail(Errno.EFAULT, "the vfio_bitmap cannot be read");
             }
 
-            if (BitmapError(unmap.size, bitmap) is int failed)
+            if (BitmapSizeError(unmap.size, bitmap) is int failed)
             {
                 return failed;
             }
@@ -80,6 +80,12 @@ internal sealed unsafe partial class Type1Iommu
         if (last < iova)
         {
             return Fail(Errno.EOVERFLOW, "iova + size wraps");
+        }
+
+        // vfio_dma_do_unmap: only after the range's checks, the bitmap's page size and tracking.
+        if ((flags & UnmapDirty) != 0 && (!DirtyTracking || bitmap.pgsize != MinPage))
+        {
+            return Fail(Errno.EINVAL, DirtyTracking ? $"pgsize 0x{bitmap.pgsize:X} is not the smallest IOMMU page (4096)" : "dirty tracking is not started (VFIO_IOMMU_DIRTY_PAGES START)");
         }
 
         if ((flags & UnmapVaddr) != 0)
@@ -194,14 +200,24 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EOVERFLOW, "iova + size wraps");
         }
 
-        if (BitmapError(get.size, get.bitmap) is int failed)
+        if (BitmapSizeError(get.size, get.bitmap) is int failed)
         {
             return failed;
+        }
+
+        if (get.bitmap.pgsize != MinPage)
+        {
+            return Fail(Errno.EINVAL, $"pgsize 0x{get.bitmap.pgsize:X} is not the smallest IOMMU page (4096)");
         }
 
         if (get.iova % MinPage != 0 || get.size % MinPage != 0)
         {
             return Fail(Errno.EINVAL, "iova and size must be page aligned");
+        }
+
+        if (!DirtyTracking)
+        {
+            return Fail(Errno.EINVAL, "dirty tracking is not started (VFIO_IOMMU_DIRTY_PAGES START)");
         }
 
         ulong last = get.iova + (get.size - 1);
@@ -213,26 +229,28 @@ internal sealed unsafe partial class Type1Iommu
         return ReportDirty(get.iova, get.bitmap, last) ?? 0;
     }
 
-    /// <summary>The vfio_bitmap rules: pgsize the smallest page, size enough for the range and within the cap, tracking on.</summary>
-    private int? BitmapError(ulong rangeSize, in vfio_bitmap bitmap)
+    /// <summary>
+    /// The vfio_bitmap checks made before the container's lock (vfio_iommu_type1_unmap_dma and
+    /// DIRTY_PAGES GET_BITMAP): the bitmap in user memory (access_ok), then verify_bitmap_size over the
+    /// range counted in the bitmap's own page size (<c>size &gt;&gt; __ffs(pgsize)</c>). Whether that page
+    /// size is the IOMMU's and whether tracking runs are asked later, after the range's own checks.
+    /// </summary>
+    private static int? BitmapSizeError(ulong rangeSize, in vfio_bitmap bitmap)
     {
         if (!UserAccess.AccessOk((ulong)bitmap.data, bitmap.size))
         {
             return Fail(Errno.EINVAL, "the bitmap lies outside user memory (access_ok)");
         }
 
-        if (bitmap.pgsize != MinPage)
+        // A shift of 64 (pgsize 0) is a shift of 0 in C# as on x86's shr, which the kernel's compiles to.
+        ulong pages = rangeSize >> System.Numerics.BitOperations.TrailingZeroCount(bitmap.pgsize);
+        ulong needed = (pages + 63) / 64 * 8;                     // DIRTY_BITMAP_BYTES
+        if (pages == 0 || bitmap.size == 0 || bitmap.size > MaxBitmapBytes || bitmap.size < needed)
         {
-            return Fail(Errno.EINVAL, $"pgsize 0x{bitmap.pgsize:X} is not the smallest IOMMU page (4096)");
+            return Fail(Errno.EINVAL, $"bitmap size {bitmap.size} is not in [{needed}, 0x{MaxBitmapBytes:X}] for {pages} pages of 0x{bitmap.pgsize:X}");
         }
 
-        ulong needed = ((rangeSize / MinPage) + 63) / 64 * 8;
-        if (bitmap.size == 0 || bitmap.size < needed || bitmap.size > MaxBitmapBytes)
-        {
-            return Fail(Errno.EINVAL, $"bitmap size {bitmap.size} is not in [{needed}, 0x{MaxBitmapBytes:X}]");
-        }
-
-        return DirtyTracking ? null : Fail(Errno.EINVAL, "dirty tracking is not started (VFIO_IOMMU_DIRTY_PAGES START)");
+        return null;
     }
 
     /// <summary>Type1 cannot see a physical device's writes: every mapped page in range is reported dirty.</summary>
