@@ -56,10 +56,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     [Fact]
     public void AContainersUsers_StillKeepItsGroup()
     {
-        int group = Open(_node.GroupPath, ORdwr);
-        int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, SetContainer(group, container));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        (int group, _) = GroupInType1Container(Constants.VFIO_TYPE1v2_IOMMU);
         int device = GetDeviceFd(group, _node.PciName);
         Assert.True(device >= 0);
         Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
@@ -84,10 +81,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     public void BindOnAGroupsDeviceFd_ChecksTheArgument_ThenIsEinval()
     {
         // device_cdev.c: vfio_df_ioctl_bind_iommufd reads and checks the argument, then refuses df->group.
-        int group = Open(_node.GroupPath, ORdwr);
-        int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, SetContainer(group, container));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        (int group, _) = GroupInType1Container(Constants.VFIO_TYPE1v2_IOMMU);
         int device = GetDeviceFd(group, _node.PciName);
         Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(device, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, 0));
         var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
@@ -255,10 +249,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     {
         // Seed 3914 of a 500-call --vfio run. vfio_iommu_type1.c: vfio_iommu_type1_ioctl has no check of
         // its own, and vfio_iommu_type1_dirty_pages asks for v2 before its copy_from_user.
-        int group = Open(_node.GroupPath, ORdwr);
-        int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, SetContainer(group, container));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1_IOMMU));
+        (_, int container) = GroupInType1Container(Constants.VFIO_TYPE1_IOMMU);
         Assert.Equal(-(int)Errno.EACCES, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_DIRTY_PAGES, 0));
         Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_MAP_DMA, 0));
         Assert.Equal(-(int)Errno.EFAULT, _kernel.Ioctl(container, (uint)Constants.VFIO_IOMMU_GET_INFO, 0));
@@ -271,10 +262,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // only access_ok and verify_bitmap_size before vfio_dma_do_unmap, which answers a range that
         // wraps (EOVERFLOW) before it asks whether dirty tracking runs or the bitmap's page size is the
         // IOMMU's (EINVAL). The engine asked both first.
-        int group = Open(_node.GroupPath, ORdwr);
-        int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, SetContainer(group, container));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        (_, int container) = GroupInType1Container(Constants.VFIO_TYPE1v2_IOMMU);
 
         ulong bits = 0;
         byte* unmap = stackalloc byte[48];
@@ -374,6 +362,16 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     }
 
     private int SetContainer(int group, int fd) => _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&fd));
+
+    /// <summary>The device's group opened and set to a new container whose backend is <paramref name="type"/>.</summary>
+    private (int Group, int Container) GroupInType1Container(ulong type)
+    {
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, SetContainer(group, container));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)type));
+        return (group, container);
+    }
 
     private uint GroupStatus(int group)
     {
