@@ -498,7 +498,7 @@ internal static unsafe class IommufdTest
         }
 
         // The access's own lock order is the context's; Rw takes the IOAS's DMA locks inside.
-        int rc = file.Access.Rw(iova, buffer, write);
+        int rc = file.Access.Rw(iova, buffer, write, slowPath: (flags & MOCK_ACCESS_RW_SLOW_PATH) != 0);
         if (rc < 0)
         {
             return rc;

@@ -261,6 +261,48 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     }
 
     [Fact]
+    public void ASlowPathRead_AcrossPages_PinsAWritableMappingForWriting()
+    {
+        // pages.c: iopt_pages_rw_access with __IOMMUFD_ACCESS_RW_SLOW_PATH reads one page through
+        // iopt_pages_rw_page (FOLL_WRITE only for a write) and more through iopt_pages_rw_slow, whose
+        // pfn reader pins with FOLL_WRITE when the mapping's pages are writable: read-only memory under
+        // a WRITEABLE mapping is EFAULT there only (seed 20101, 2000 calls: EFAULT on the kernel, 0 on
+        // the engine).
+        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
+        Kernel.DiscoverUserMemory(counter);
+        nint pages = LinuxKernel.Instance.Mmap(0, 3 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
+        Assert.True(pages > 0);
+        try
+        {
+            Assert.Equal(0, Mprotect(pages + 4096, 2 * 4096, LinuxConstants.PROT_READ));     // one writable page, two read-only
+            (uint ioas, int access) = NewIoasWithAccess();
+            const uint Read = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE, Fixed = (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_FIXED_IOVA;
+            var writable = new iommu_ioas_map { flags = Read | Fixed | (uint)iommufd_ioas_map_flags.IOMMU_IOAS_MAP_WRITEABLE, ioas_id = ioas, user_va = (ulong)pages, length = 3 * 4096, iova = 0x10_0000 };
+            Assert.Equal(Errno.None, Raw.TryIoasMap(ref writable));
+            var readOnly = new iommu_ioas_map { flags = Read | Fixed, ioas_id = ioas, user_va = (ulong)pages, length = 3 * 4096, iova = 0x20_0000 };
+            Assert.Equal(Errno.None, Raw.TryIoasMap(ref readOnly));
+
+            byte* buffer = stackalloc byte[2 * 4096];
+            int ReadAt(ulong iova, ulong length, uint flags)
+            {
+                var read = new iommu_test_cmd { op = IOMMU_TEST_OP_ACCESS_RW, id = (uint)access, access_rw = new() { iova = iova, length = length, uptr = (ulong)buffer, flags = flags } };
+                return Test(ref read);
+            }
+
+            Assert.Equal(-(int)Errno.EFAULT, ReadAt(0x10_1000 + 0x10, 0x1400, MOCK_ACCESS_RW_SLOW_PATH));     // two read-only pages
+            Assert.Equal(-(int)Errno.EFAULT, ReadAt(0x10_0F00, 0x200, MOCK_ACCESS_RW_SLOW_PATH));             // the writable page and a read-only one
+            Assert.Equal(0, ReadAt(0x10_1000 + 0x10, 0x100, MOCK_ACCESS_RW_SLOW_PATH));                       // one page
+            Assert.Equal(0, ReadAt(0x10_1000 + 0x10, 0x1400, 0));                                             // copy_from_user
+            Assert.Equal(0, ReadAt(0x20_1000 + 0x10, 0x1400, MOCK_ACCESS_RW_SLOW_PATH));                      // a mapping without WRITEABLE pins for reading
+            Assert.Equal(0, Kernel.Close(access));
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(pages, 3 * 4096);
+        }
+    }
+
+    [Fact]
     public void AccessPages_ChecksUptr_ForARangeEndingAt2To64()
     {
         // selftest.c: iommufd_test_access_pages counts (ALIGN(iova + length) - ALIGN_DOWN(iova)) /

@@ -99,8 +99,12 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
         }
     }
 
-    /// <summary>Copies between the IOVA range and <paramref name="buffer"/>: any alignment; ENOENT for a hole, EPERM for a write to a read-only mapping.</summary>
-    public int Rw(ulong iova, Span<byte> buffer, bool write)
+    /// <summary>
+    /// Copies between the IOVA range and <paramref name="buffer"/>: any alignment; ENOENT for a hole,
+    /// EPERM for a write to a read-only mapping. <paramref name="slowPath"/> is the selftest's
+    /// __IOMMUFD_ACCESS_RW_SLOW_PATH: the copy goes as from another process, through pins.
+    /// </summary>
+    public int Rw(ulong iova, Span<byte> buffer, bool write, bool slowPath = false)
     {
         if (buffer.IsEmpty)
         {
@@ -116,6 +120,11 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
         if (ioas is null)
         {
             return Fail(Errno.ENOENT, "the access is not attached");
+        }
+
+        if (slowPath && !write && SlowReadRefusal(ioas.Iopt, iova, iova + ((ulong)buffer.Length - 1)) is int refused)
+        {
+            return refused;
         }
 
         long faults = ioas.Iopt.Faults.Count;
@@ -136,6 +145,52 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             IommuFaultReason.UnknownMemory => Fail(Errno.EFAULT, $"the memory behind 0x{fault.Iova:X} cannot be reached"),
             _ => Fail(Errno.ENOENT, $"0x{fault.Iova:X} is not mapped ({faults} earlier faults)"),
         };
+    }
+
+    /// <summary>
+    /// What a read on the slow path refuses that the copy does not (pages.c: iopt_pages_rw_access).
+    /// A piece of user memory within one page is pinned for reading only (iopt_pages_rw_page, FOLL_WRITE
+    /// for a write); a piece across pages goes through the pfn reader (iopt_pages_rw_slow), which takes
+    /// pages a domain or an access holds as they are and pins the others with FOLL_WRITE whenever the
+    /// mapping's pages are writable, so read-only memory under a WRITEABLE mapping is EFAULT there
+    /// (seed 20101, 2000 calls: EFAULT on the kernel, 0 on the engine). Areas are taken in IOVA order as
+    /// iommufd_access_rw takes them; a hole or a mapping without read stops the walk, and the copy
+    /// answers those (ENOENT, EPERM). Under the context's exclusive section, like the selftest's call.
+    /// </summary>
+    private static int? SlowReadRefusal(IoPagetable iopt, ulong iova, ulong last)
+    {
+        const ulong Page = LinuxConstants.PageSize;
+        ulong cursor = iova;
+        foreach (Area area in iopt.AreasIn(iova, last))
+        {
+            if (area.Iova > cursor || !area.Readable)
+            {
+                return null;
+            }
+
+            ulong pieceLast = Math.Min(last, area.Last);
+            Pages pages = area.Pages;
+            long first = (long)(area.SourceOf(cursor) / Page), final = (long)(area.SourceOf(pieceLast) / Page);
+            if (pages.FileDescriptor is null && pages.DmaBuf is null && pages.Writable && first != final)
+            {
+                for (long page = first; page <= final; page++)
+                {
+                    if (!pages.Pins.IsPinned(page) && iopt.Memory?.ContainsPinnable((ulong)page * Page, Page, write: true) != true)
+                    {
+                        return Fail(Errno.EFAULT, $"the user page at 0x{(ulong)page * Page:X} behind 0x{area.Iova:X} cannot be pinned for writing (the mapping is writable; iopt_pages_rw_slow pins with FOLL_WRITE)");
+                    }
+                }
+            }
+
+            if (pieceLast == last)
+            {
+                return null;
+            }
+
+            cursor = pieceLast + 1;
+        }
+
+        return null;
     }
 
     /// <summary>Pins the pages under [iova, iova + length): fully mapped, writable when <paramref name="write"/>; any alignment, as iommufd_access_pin_pages (VFIO aligns down itself).</summary>

@@ -15,6 +15,20 @@ internal sealed class PinnedPages
     /// <summary>Pages pinned at least once.</summary>
     public long Distinct { get; private set; }
 
+    /// <summary>Whether page <paramref name="page"/> has at least one user (a domain's area or an access's pin).</summary>
+    public bool IsPinned(long page)
+    {
+        foreach ((long first, long last, int _) in _runs)
+        {
+            if (page <= last)
+            {
+                return page >= first;
+            }
+        }
+
+        return false;
+    }
+
     public void Clear()
     {
         _runs.Clear();
