@@ -14,11 +14,28 @@ namespace Abi.Engine.Iommufd;
 /// is woken on the way out, so leaving needs no atomic: waiters spin, then yield, then sleep
 /// (<see cref="SpinWait"/>), as the DMA gate's do. Handlers are short.
 /// </para>
+/// <para>
+/// Waiting is bounded as the kernel's rw_semaphore bounds it (kernel/locking/rwsem.c, the handoff
+/// flag): a waiter that has waited <see cref="HandoffAfterMilliseconds"/> (4 ms, the rwsem's
+/// RWSEM_WAIT_TIMEOUT at HZ=250) claims the next turn, and from then on nobody else takes the free
+/// lock, newcomers included, until it has. One claim at a time; the next long waiter claims after it.
+/// The fast path pays one more load of the same line.
+/// </para>
 /// </summary>
-internal sealed class HandlerLock
+internal sealed class HandlerLock(int handoffAfterMilliseconds = HandlerLock.DefaultHandoffMilliseconds)
 {
+    /// <summary>How long a waiter waits before it claims the next turn by default.</summary>
+    public const int DefaultHandoffMilliseconds = 4;
+
     private int _owner;              // managed thread id of the holder, 0 when free
+    private int _handoff;            // the waiter whose turn is next, 0 when none has claimed it
     private int _depth;
+
+    /// <summary>How long a waiter waits before it claims the next turn.</summary>
+    public int HandoffAfterMilliseconds { get; } = handoffAfterMilliseconds;
+
+    /// <summary>The thread whose turn is next (it has waited too long), or 0.</summary>
+    public int HandoffWaiter => Volatile.Read(ref _handoff);
 
     /// <summary>Whether the holder's current entry is its outermost one; only the holder may ask.</summary>
     public bool IsOutermost => _depth == 1;
@@ -36,7 +53,7 @@ internal sealed class HandlerLock
             return false;
         }
 
-        if (Interlocked.CompareExchange(ref _owner, me, 0) != 0)
+        if (Volatile.Read(ref _handoff) != 0 || Interlocked.CompareExchange(ref _owner, me, 0) != 0)
         {
             Wait(me);
         }
@@ -64,9 +81,27 @@ internal sealed class HandlerLock
     private void Wait(int me)
     {
         SpinWait spin = default;
-        while (Volatile.Read(ref _owner) != 0 || Interlocked.CompareExchange(ref _owner, me, 0) != 0)
+        long since = Environment.TickCount64;
+        bool claimed = false;
+        while (true)
         {
+            int handoff = Volatile.Read(ref _handoff);
+            if ((handoff == 0 || handoff == me) && Volatile.Read(ref _owner) == 0 && Interlocked.CompareExchange(ref _owner, me, 0) == 0)
+            {
+                break;
+            }
+
+            if (handoff == 0 && Environment.TickCount64 - since >= HandoffAfterMilliseconds)
+            {
+                claimed = Interlocked.CompareExchange(ref _handoff, me, 0) == 0;
+            }
+
             spin.SpinOnce();
+        }
+
+        if (claimed)
+        {
+            Volatile.Write(ref _handoff, 0);
         }
     }
 
