@@ -50,7 +50,7 @@ public sealed partial class AbiGenerator
                 }
                 else if (field.BitWidth is int width)
                 {
-                    Bitfield(w, field, width, storage, absent);
+                    Bitfield(w, record, field, width, storage, absent);
                 }
                 else
                 {
@@ -100,14 +100,14 @@ public sealed partial class AbiGenerator
             w.Line($"public static Span<{element}> Get{pascal}(Span<byte> buffer) => MemoryMarshal.Cast<byte, {element}>(buffer.Slice({offset}));");
         }
 
-        private static void Bitfield(SourceWriter w, FieldDecl field, int width, HashSet<string> storage, string? absent)
+        private static void Bitfield(SourceWriter w, RecordDecl record, FieldDecl field, int width, HashSet<string> storage, string? absent)
         {
-            int unitBits = field.Size * 8;
+            // The normaliser dropped the fields no storage unit holds.
+            _ = BitfieldStorage.TryPlace(field, record.Size, out int unitOffset, out int unitSize);
             int bitOffset = field.BitOffset!.Value;
-            int unitOffset = bitOffset / unitBits * field.Size;
             int shift = bitOffset - (unitOffset * 8);
-            string unitType = field.Size switch { 1 => "byte", 2 => "ushort", 8 => "ulong", _ => "uint" };
-            string backing = FormattableString.Invariant($"_bitfield_{unitOffset}_{field.Size}");
+            string unitType = unitSize switch { 1 => "byte", 2 => "ushort", 8 => "ulong", _ => "uint" };
+            string backing = FormattableString.Invariant($"_bitfield_{unitOffset}_{unitSize}");
             if (storage.Add(backing))
             {
                 w.Line(FormattableString.Invariant($"[FieldOffset({unitOffset})]"));

@@ -17,7 +17,7 @@ namespace Abi.Headers.Tests;
 /// </summary>
 internal static class GeneratedBindings
 {
-    public sealed record Outcome(ImmutableArray<Diagnostic> Generator, ImmutableArray<Diagnostic> Compiler, ImmutableArray<SyntaxTree> Sources);
+    public sealed record Outcome(ImmutableArray<Diagnostic> Generator, ImmutableArray<Diagnostic> Compiler, ImmutableArray<SyntaxTree> Sources, Compilation Output);
 
     public static Outcome Run(AbiModel model, string ns, string ioctlsType)
     {
@@ -39,7 +39,7 @@ internal static class GeneratedBindings
             }));
         driver.RunGeneratorsAndUpdateCompilation(input, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
         ImmutableArray<Diagnostic> compiler = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToImmutableArray();
-        return new Outcome(generatorDiagnostics, compiler, output.SyntaxTrees.Skip(1).ToImmutableArray());
+        return new Outcome(generatorDiagnostics, compiler, output.SyntaxTrees.Skip(1).ToImmutableArray(), output);
     }
 
     private sealed class Options(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider

@@ -17,7 +17,15 @@ namespace Abi.Generators.Helpers;
 /// <item>a macro with the name of an anonymous enum's member is dropped when it has the same value
 /// (the <c>#define X X</c> idiom) and becomes <c>NAME_MACRO</c> otherwise.</item>
 /// </list>
-/// Where a new name is taken too, a number is appended.
+/// Where a new name is taken too, a number is appended. A member named like a member every C# struct
+/// has (<c>ToString</c>, <c>Equals</c>, ...) or like the generated <c>FromBuffer</c> gets a trailing
+/// <c>_</c> too (CS0108).
+/// <para>
+/// Members C# cannot hold are left out, each reported (ABI0101) at its record's line: a member of no
+/// bytes that is not the flexible array at the end (a zero-length array, a record of size 0: a C#
+/// field has at least one byte, and would move or grow what follows), and a bitfield that no integer
+/// inside the record holds (<see cref="BitfieldStorage"/>).
+/// </para>
 /// </summary>
 internal static class ModelNormalizer
 {
@@ -50,7 +58,7 @@ internal static class ModelNormalizer
         }
 
         EquatableArray<RecordDecl> records = model.Records
-            .Select(r => RenameRecord(r, recordRenames, enumRenames, diagnostics))
+            .Select(r => RenameRecord(Representable(r, diagnostics), recordRenames, enumRenames, diagnostics))
             .ToEquatableArray();
         EquatableArray<EnumDecl> enums = model.Enums.Select(e => RenameEnum(e, enumRenames, diagnostics)).ToEquatableArray();
         EquatableArray<MacroDecl> macros = RenameMacros(model, diagnostics);
@@ -64,6 +72,42 @@ internal static class ModelNormalizer
         return model with { Records = records, Enums = enums, Macros = macros, Ioctls = ioctls };
     }
 
+    // Members every C# struct has (object's and ValueType's) and the helper generated for flexible arrays.
+    private static readonly HashSet<string> s_inheritedMembers = new(StringComparer.Ordinal)
+    {
+        "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "Finalize", "ReferenceEquals", "FromBuffer",
+    };
+
+    private static RecordDecl Representable(RecordDecl record, List<DiagnosticInfo> diagnostics)
+    {
+        if (record.Fields.All(f => Holds(record, f)))
+        {
+            return record;
+        }
+
+        var kept = new List<FieldDecl>(record.Fields.Count);
+        foreach (FieldDecl field in record.Fields)
+        {
+            if (Holds(record, field))
+            {
+                kept.Add(field);
+            }
+            else
+            {
+                string why = field.BitWidth is int width
+                    ? FormattableString.Invariant($"its {width} bits at bit {field.BitOffset} fit in no 1-, 2-, 4- or 8-byte integer inside the {record.Size}-byte record")
+                    : "it occupies no bytes (a zero-length array, or a record of size 0), and a C# field has at least one";
+                diagnostics.Add(DiagnosticInfo.AtHeader(DiagnosticDescriptors.Skipped, record.Location, $"{record.Name}.{field.Name}", why));
+            }
+        }
+
+        return record with { Fields = kept.ToEquatableArray() };
+    }
+
+    private static bool Holds(RecordDecl record, FieldDecl field) => field.BitWidth is not null
+        ? BitfieldStorage.TryPlace(field, record.Size, out _, out _)
+        : field.Size > 0 || field.Type.IsFlexibleArray;
+
     private static RecordDecl RenameRecord(RecordDecl record, Dictionary<string, string> recordRenames, Dictionary<string, string> enumRenames, List<DiagnosticInfo> diagnostics)
     {
         string name = recordRenames.TryGetValue(record.Name, out string? renamed) ? renamed : record.Name;
@@ -76,6 +120,11 @@ internal static class ModelNormalizer
             {
                 fieldName = Fresh(fieldName + "_", members);
                 Renamed(diagnostics, record.Location, $"{record.Name}.{field.Name}", fieldName, "a C# member cannot have its type's name");
+            }
+            else if (s_inheritedMembers.Contains(fieldName))
+            {
+                fieldName = Fresh(fieldName + "_", members);
+                Renamed(diagnostics, record.Location, $"{record.Name}.{field.Name}", fieldName, "every C# struct has a member of this name");
             }
 
             fields.Add(field with { Name = fieldName, Type = Retype(field.Type, recordRenames, enumRenames) });

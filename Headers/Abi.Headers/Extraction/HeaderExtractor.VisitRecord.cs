@@ -13,10 +13,13 @@ public sealed partial class HeaderExtractor
 
     private void VisitRecord(CXCursor cursor)
     {
-        // Named records declared inside another record are file-scope in C; find them too.
+        // Named records declared inside another record are file-scope in C; find them too, at any
+        // depth: inside an untagged member's record as well, which is described through its member
+        // and leads here only to what it declares (a member of a size-0 type is left out, so its
+        // tagged type would otherwise go unseen).
         foreach (CXCursor child in cursor.Children())
         {
-            if (child.Kind is CXCursorKind.CXCursor_StructDecl or CXCursorKind.CXCursor_UnionDecl && !IsTagless(child))
+            if (child.Kind is CXCursorKind.CXCursor_StructDecl or CXCursorKind.CXCursor_UnionDecl)
             {
                 VisitRecord(child);
             }

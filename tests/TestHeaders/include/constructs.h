@@ -128,6 +128,50 @@ struct cx_wide {
 	__int128 big;
 };
 
+/* Found by random headers (RandomHeaderTests), each kept here. */
+
+/* Members named like members every C# struct has. */
+struct cx_members {
+	__u32 ToString;
+	__u32 Equals;
+	__u32 GetHashCode;
+};
+
+/* Bits a packed record places across their declared unit and past the record's end (4 bytes, not 8). */
+struct cx_packed_bits {
+	unsigned int a : 6;
+	__u64 b : 8;
+	__u64 c : 15;
+} __attribute__((packed, aligned(4)));
+
+/* A packed 64-bit field that starts inside a byte spans nine: no integer holds it. */
+struct cx_nine_bytes {
+	__u8 low : 4;
+	__u64 wide : 64;
+} __attribute__((packed));
+
+/* Members of size 0 in the middle occupy nothing (a record of size 0, a zero-length array). */
+struct cx_empty {
+	__u8 none[0];
+};
+
+struct cx_zero_members {
+	__u32 a;
+	struct cx_empty e[3];
+	__u16 z[0];
+	__u32 b;
+};
+
+/* A tagged record declared inside an untagged member, reached by nothing else. */
+struct cx_deep {
+	struct {
+		__u32 x;
+		struct cx_deep_inner {
+			__u8 none[0];
+		} y;
+	} outer;
+};
+
 /* Floating-point constants. */
 #define CX_SCALE 1.5
 #define CX_SCALE_F 0.25f
