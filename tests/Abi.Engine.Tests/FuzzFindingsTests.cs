@@ -47,6 +47,20 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         }
     }
 
+    /// <summary>
+    /// <paramref name="count"/> anonymous read-write pages, with the engine told to learn the process's
+    /// memory from /proc/self/maps as the interposer has it do; <paramref name="counter"/> is the
+    /// mapping counter a test bumps after it unmaps (it lives as long as the process: the kernel keeps it).
+    /// </summary>
+    private nint DiscoveredPages(int count, out long* counter)
+    {
+        counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));
+        Kernel.DiscoverUserMemory(counter);
+        nint pages = LinuxKernel.Instance.Mmap(0, (nuint)(count * 4096), LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
+        Assert.True(pages > 0);
+        return pages;
+    }
+
     /// <summary>A fresh IOAS with a selftest access on it (IOMMU_TEST_OP_CREATE_ACCESS): the IOAS id and the access fd.</summary>
     private (uint Ioas, int Access) NewIoasWithAccess()
     {
@@ -214,10 +228,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         // FOLL_WRITE for a read): an IOAS_MAP that asked for WRITEABLE over read-only memory maps (no
         // domain pins it), an access reads it, and a write through it is EFAULT (seed 2270, 300 calls:
         // 0 on the kernel, EFAULT on the engine, which asked for writable memory on every access).
-        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
-        Kernel.DiscoverUserMemory(counter);
-        nint page = LinuxKernel.Instance.Mmap(0, 8192, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
-        Assert.True(page > 0);
+        nint page = DiscoveredPages(2, out _);
         try
         {
             ((byte*)page)[4096 + 7] = 0x6B;
@@ -268,10 +279,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         // pfn reader pins with FOLL_WRITE when the mapping's pages are writable: read-only memory under
         // a WRITEABLE mapping is EFAULT there only (seed 20101, 2000 calls: EFAULT on the kernel, 0 on
         // the engine).
-        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
-        Kernel.DiscoverUserMemory(counter);
-        nint pages = LinuxKernel.Instance.Mmap(0, 3 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
-        Assert.True(pages > 0);
+        nint pages = DiscoveredPages(3, out _);
         try
         {
             Assert.Equal(0, Mprotect(pages + 4096, 2 * 4096, LinuxConstants.PROT_READ));     // one writable page, two read-only
@@ -309,10 +317,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         // PAGE_SIZE pages in 64-bit arithmetic, so the top page of the IOVA space is one page, whose
         // uptr page is checked (seed 7855, 800 calls: EFAULT on the kernel; the engine's loop ran to
         // iova + length, which wrapped to 0, checked nothing and answered 0).
-        long* counter = (long*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(sizeof(long));   // lives as long as the process: the kernel keeps it
-        Kernel.DiscoverUserMemory(counter);
-        nint pages = LinuxKernel.Instance.Mmap(0, 3 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, 0x02 | 0x20, -1, 0);
-        Assert.True(pages > 0);
+        nint pages = DiscoveredPages(3, out long* counter);
         try
         {
             Assert.Equal(0, LinuxKernel.Instance.Munmap(pages + (2 * 4096), 4096));     // a hole after two pages
