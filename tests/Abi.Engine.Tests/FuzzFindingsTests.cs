@@ -320,7 +320,9 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         nint pages = DiscoveredPages(3, out long* counter);
         try
         {
-            Assert.Equal(0, LinuxKernel.Instance.Munmap(pages + (2 * 4096), 4096));     // a hole after two pages
+            // A page no one can read after two: PROT_NONE, not unmapped, so that no other thread's
+            // mmap can land in the hole while the test runs (the kernel reuses a freed page first).
+            Assert.Equal(0, Mprotect(pages + (2 * 4096), 4096, LinuxConstants.PROT_NONE));
             (*counter)++;
             uint ioas = NewIoas();
             var create = new iommu_test_cmd { op = IOMMU_TEST_OP_CREATE_ACCESS, id = ioas, create_access = new() { flags = 1 } };    // NEEDS_PIN_PAGES
@@ -348,7 +350,7 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
         }
         finally
         {
-            _ = LinuxKernel.Instance.Munmap(pages, 2 * 4096);
+            _ = LinuxKernel.Instance.Munmap(pages, 3 * 4096);
         }
     }
 

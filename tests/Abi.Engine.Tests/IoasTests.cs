@@ -296,16 +296,23 @@ public sealed unsafe class IoasTests : EngineTest
             Assert.Equal(Errno.None, Cycle());
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
+        // Windows of 10,000 cycles: an allocation per call shows in every one. What happens once
+        // (the JIT's tier-up, which on a loaded machine can land after the warm-up) shows in one.
+        var windows = new List<long>();
         Errno failures = Errno.None;
-        for (int i = 0; i < 10_000; i++)
+        for (int window = 0; window < 5 && (windows.Count == 0 || windows[^1] != 0); window++)
         {
-            failures |= Cycle();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                failures |= Cycle();
+            }
+
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(Errno.None, failures);
-        Assert.Equal(0, allocated);
+        Assert.True(windows[^1] == 0, $"bytes allocated per window of 10,000 cycles: {string.Join(", ", windows)}");
 
         Errno Cycle()
         {
