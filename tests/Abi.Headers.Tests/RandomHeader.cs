@@ -22,6 +22,8 @@ internal sealed class RandomHeader
         ("unsigned short", 16, false), ("int", 32, true), ("unsigned int", 32, false), ("long", 64, true),
         ("unsigned long", 64, false), ("long long", 64, true), ("unsigned long long", 64, false),
         ("_Bool", 8, false), ("float", 32, true), ("double", 64, true), ("__aligned_u64", 64, false),
+        ("__le16", 16, false), ("__be32", 32, false), ("__le64", 64, false), ("__aligned_be64", 64, false),
+        ("__sum16", 16, false), ("__poll_t", 32, false), ("__kernel_long_t", 64, true), ("__kernel_size_t", 64, false),
     ];
 
     private static readonly string[] s_bitfieldBases =
@@ -287,9 +289,11 @@ internal sealed class RandomHeader
         }
     }
 
-    private string Attributes() => _random.Next(12) switch
+    private string Attributes() => _random.Next(13) switch
     {
-        0 or 1 => " __attribute__((packed))",
+        0 => " __attribute__((packed))",
+        1 => " __attribute__ ((__packed__))",
+        12 => " __attribute__((__aligned__(8)))",
         2 => $" __attribute__((aligned({1 << _random.Next(5)})))",
         3 => $" __attribute__((packed, aligned({1 << _random.Next(4)})))",
         _ => string.Empty,
