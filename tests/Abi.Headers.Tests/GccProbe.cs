@@ -12,7 +12,7 @@ namespace Abi.Headers.Tests;
 /// </summary>
 internal static class GccProbe
 {
-    public static string Source(AbiModel model, IEnumerable<string>? prelude = null)
+    public static string Source(AbiModel model, IEnumerable<string>? prelude = null, bool enumConstants = false)
     {
         var c = new StringBuilder();
         c.Append("#include <stdio.h>\n#include <stddef.h>\n#include <string.h>\n");
@@ -67,6 +67,14 @@ internal static class GccProbe
             c.Append(CultureInfo.InvariantCulture, $"  printf(\"I %s %u\\n\", \"{ioctl.Name}\", (unsigned)({ioctl.Name}));\n");
         }
 
+        // Optional: a header of the matrix may define a macro of an enum constant's name, which the
+        // probe would read instead.
+        foreach (EnumConstant constant in enumConstants ? model.Enums.SelectMany(e => e.Constants) : [])
+        {
+            string n = constant.Name;
+            c.Append(CultureInfo.InvariantCulture, $"  printf(\"E %s %s%llu\\n\", \"{n}\", ({n}) < 0 ? \"-\" : \"\", ({n}) < 0 ? -(unsigned long long)({n}) : (unsigned long long)({n}));\n");
+        }
+
         c.Append("  return 0;\n}\n");
         return c.ToString();
     }
@@ -75,7 +83,7 @@ internal static class GccProbe
     public static string TypeOf(RecordDecl record) => record.CType ?? $"{(record.Kind == RecordKind.Union ? "union" : "struct")} {record.Name}";
 
     /// <summary>The lines the probe must print if the model agrees with gcc.</summary>
-    public static List<string> Expected(AbiModel model)
+    public static List<string> Expected(AbiModel model, bool enumConstants = false)
     {
         var lines = new List<string>();
         foreach (RecordDecl record in model.Records)
@@ -119,18 +127,19 @@ internal static class GccProbe
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"I {ioctl.Name} {ioctl.Request}"));
         }
 
+        lines.AddRange((enumConstants ? model.Enums.SelectMany(e => e.Constants) : []).Select(c => $"E {c.Name} {c.Value}"));
         return lines;
     }
 
     /// <summary>Compiles the probe with gcc against <paramref name="includeDirectories"/> and returns what it prints.</summary>
-    public static List<string> Run(AbiModel model, IReadOnlyList<string> includeDirectories, IEnumerable<string>? prelude = null)
+    public static List<string> Run(AbiModel model, IReadOnlyList<string> includeDirectories, IEnumerable<string>? prelude = null, bool enumConstants = false)
     {
         string dir = Directory.CreateTempSubdirectory("abi-gcc-probe-").FullName;
         try
         {
             string source = Path.Combine(dir, "probe.c");
             string binary = Path.Combine(dir, "probe");
-            File.WriteAllText(source, Source(model, prelude));
+            File.WriteAllText(source, Source(model, prelude, enumConstants));
             var args = new List<string> { "-std=gnu11", "-w", "-o", binary, source };
             args.AddRange(includeDirectories.Select(d => "-I" + d));
             Exec("gcc", args);

@@ -34,12 +34,15 @@ public sealed class HeaderMatrixTests(LinuxHeadersFixture linux)
 
     public static readonly string[] Prelude = ["linux/types.h", "linux/ioctl.h"];
 
-    private AbiModel Extract(string header)
+    private AbiModel Extract(string header) => ExtractAsAUser(linux, header, IncludeDirectories);
+
+    /// <summary>One header extracted as a user's <c>&lt;AbiHeader&gt;</c> takes it: the default prelude, the system's C headers.</summary>
+    internal static AbiModel ExtractAsAUser(LinuxHeadersFixture linux, string header, IReadOnlyList<string> includeDirectories)
     {
         var options = LinuxHeadersFixture.Options(HeaderProfile.Find("7.2"), linux.Headers["7.2"], "x86_64-linux-gnu") with
         {
             Headers = [header],
-            IncludeDirectories = IncludeDirectories,
+            IncludeDirectories = includeDirectories,
             Prelude = Prelude,
             SystemIncludes = true,
         };

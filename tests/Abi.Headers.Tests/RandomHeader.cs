@@ -14,16 +14,12 @@ namespace Abi.Headers.Tests;
 /// </summary>
 internal sealed class RandomHeader
 {
-    private static readonly (string Name, int Bits, bool Signed)[] s_scalars =
+    private static readonly string[] s_scalars =
     [
-        ("__u8", 8, false), ("__u16", 16, false), ("__u32", 32, false), ("__u64", 64, false),
-        ("__s8", 8, true), ("__s16", 16, true), ("__s32", 32, true), ("__s64", 64, true),
-        ("char", 8, true), ("signed char", 8, true), ("unsigned char", 8, false), ("short", 16, true),
-        ("unsigned short", 16, false), ("int", 32, true), ("unsigned int", 32, false), ("long", 64, true),
-        ("unsigned long", 64, false), ("long long", 64, true), ("unsigned long long", 64, false),
-        ("_Bool", 8, false), ("float", 32, true), ("double", 64, true), ("__aligned_u64", 64, false),
-        ("__le16", 16, false), ("__be32", 32, false), ("__le64", 64, false), ("__aligned_be64", 64, false),
-        ("__sum16", 16, false), ("__poll_t", 32, false), ("__kernel_long_t", 64, true), ("__kernel_size_t", 64, false),
+        "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32", "__s64",
+        "char", "signed char", "unsigned char", "short", "unsigned short", "int", "unsigned int", "long",
+        "unsigned long", "long long", "unsigned long long", "_Bool", "float", "double", "__aligned_u64", "__le16",
+        "__be32", "__le64", "__aligned_be64", "__sum16", "__poll_t", "__kernel_long_t", "__kernel_size_t",
     ];
 
     private static readonly string[] s_bitfieldBases =
@@ -36,13 +32,12 @@ internal sealed class RandomHeader
     private readonly string _prefix;
     private readonly StringBuilder _text = new();
 
-    // Complete types a field may use: the spelling and the size in bytes (records that end in a
-    // flexible array are left out: gcc lets them be members only at the end).
-    private readonly List<(string Type, int Size)> _records = [];
+    // Spellings of the complete types a member may use (records that end in a flexible array are
+    // left out: gcc lets them be members only at the end).
+    private readonly List<string> _records = [];
     private readonly List<string> _enumTypes = [];
-    private readonly List<(string Name, string Type)> _scalarTypedefs = [];
-    private readonly List<(string Name, int Size)> _arrayTypedefs = [];
-    private readonly List<string> _integerMacros = [];
+    private readonly List<string> _scalarTypedefs = [];
+    private readonly List<string> _arrayTypedefs = [];
     private int _fieldCounter;
     private int _typeCounter;
     private HashSet<string> _keywordsUsed = [];
@@ -70,7 +65,7 @@ internal sealed class RandomHeader
     public List<string> Enums { get; } = [];
 
     /// <summary>Integer-valued macros (not ioctls).</summary>
-    public List<string> IntegerMacros => _integerMacros;
+    public List<string> IntegerMacros { get; } = [];
 
     /// <summary>String-valued macros.</summary>
     public List<string> StringMacros { get; } = [];
@@ -173,28 +168,26 @@ internal sealed class RandomHeader
         if (Chance(10))
         {
             Line($"typedef int (*{name})(void *, unsigned long);");
-            _scalarTypedefs.Add((name, "function pointer"));
+            _scalarTypedefs.Add(name);
         }
         else if (Chance(10) && _arrayTypedefs.Count > 0)
         {
-            (string inner, int size) = Pick(_arrayTypedefs);
+            string inner = Pick(_arrayTypedefs);
             int length = 1 + _random.Next(3);
             Line($"typedef {inner} {name}[{length}];");
-            _arrayTypedefs.Add((name, size * length));
+            _arrayTypedefs.Add(name);
         }
         else if (Chance(50))
         {
-            (string type, int bits, bool _) = Pick(s_scalars);
-            Line($"typedef {type} {name};");
-            _scalarTypedefs.Add((name, type));
-            _ = bits;
+            Line($"typedef {Pick(s_scalars)} {name};");
+            _scalarTypedefs.Add(name);
         }
         else
         {
-            (string type, int bits, bool _) = Pick(s_scalars[..8]);
+            string type = Pick(s_scalars[..8]);
             int length = 1 + _random.Next(8);
             Line($"typedef {type} {name}[{length}];");
-            _arrayTypedefs.Add((name, bits / 8 * length));
+            _arrayTypedefs.Add(name);
         }
     }
 
@@ -224,14 +217,14 @@ internal sealed class RandomHeader
                 2 => "(-" + _random.Next(1, 1000).ToString(CultureInfo.InvariantCulture) + ")",
                 3 => "(1U << " + _random.Next(32).ToString(CultureInfo.InvariantCulture) + ")",
                 4 => "(1ULL << " + _random.Next(64).ToString(CultureInfo.InvariantCulture) + ")",
-                5 when _integerMacros.Count >= 2 => $"({Pick(_integerMacros)} | {Pick(_integerMacros)})",
+                5 when IntegerMacros.Count >= 2 => $"({Pick(IntegerMacros)} | {Pick(IntegerMacros)})",
                 6 => "'" + (char)('a' + _random.Next(26)) + "'",
-                8 when _records.Count > 0 => $"(sizeof({Pick(_records).Type}))",
+                8 when _records.Count > 0 => $"(sizeof({Pick(_records)}))",
                 7 => _random.Next(1000).ToString(CultureInfo.InvariantCulture) + "UL",
                 _ => "0" + Convert.ToString(_random.Next(1, 4096), 8),
             };
             Line($"#define {name} {body}");
-            _integerMacros.Add(name);
+            IntegerMacros.Add(name);
         }
     }
 
@@ -253,7 +246,7 @@ internal sealed class RandomHeader
         }
 
         var body = new StringBuilder();
-        bool flexible = Fields(body, "\t", depth: 0, union, allowFlexible: !union);
+        bool flexible = Fields(body, "\t", depth: 0, allowFlexible: !union);
         if (untaggedTypedef)
         {
             string name = $"{tag}_t";
@@ -263,7 +256,7 @@ internal sealed class RandomHeader
             RecordTypedefs.Add(name);
             if (!flexible)
             {
-                _records.Add((name, 0));
+                _records.Add(name);
             }
         }
         else
@@ -274,7 +267,7 @@ internal sealed class RandomHeader
             Tags.Add(tag);
             if (!flexible)
             {
-                _records.Add(($"{kind} {tag}", 0));
+                _records.Add($"{kind} {tag}");
             }
 
             if (Chance(20))
@@ -300,7 +293,7 @@ internal sealed class RandomHeader
     };
 
     /// <summary>Appends a record's members; true if the last one is a flexible array.</summary>
-    private bool Fields(StringBuilder body, string indent, int depth, bool union, bool allowFlexible)
+    private bool Fields(StringBuilder body, string indent, int depth, bool allowFlexible)
     {
         int count = 1 + _random.Next(depth == 0 ? 7 : 4);
         for (int i = 0; i < count; i++)
@@ -311,12 +304,11 @@ internal sealed class RandomHeader
         if (allowFlexible && Chance(12))
         {
             // gcc wants a named member before it (unnamed bitfields alone do not count).
-            (string type, int _, bool _) = Pick(s_scalars[..8]);
+            string type = Pick(s_scalars[..8]);
             body.Append(CultureInfo.InvariantCulture, $"{indent}__u32 {FieldName()};\n{indent}{type} {FieldName()}[];\n");
             return true;
         }
 
-        _ = union;
         return false;
     }
 
@@ -326,16 +318,16 @@ internal sealed class RandomHeader
         if (roll < 35)
         {
             string qualifier = _random.Next(12) switch { 0 => "const ", 1 => "volatile ", 2 => "_Alignas(" + (16 << _random.Next(2)).ToString(CultureInfo.InvariantCulture) + ") ", _ => string.Empty };
-            string type = Chance(3) ? (Chance(50) ? "long double" : "__int128") : Pick(s_scalars).Name;
+            string type = Chance(3) ? (Chance(50) ? "long double" : "__int128") : Pick(s_scalars);
             body.Append(CultureInfo.InvariantCulture, $"{indent}{qualifier}{type} {FieldName()}{FieldAttribute()};\n");
         }
         else if (roll < 45)
         {
-            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(s_scalars).Name} {FieldName()}{Dimensions()}{FieldAttribute()};\n");
+            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(s_scalars)} {FieldName()}{Dimensions()}{FieldAttribute()};\n");
         }
         else if (roll < 55 && _records.Count > 0)
         {
-            string type = Pick(_records).Type;
+            string type = Pick(_records);
             body.Append(CultureInfo.InvariantCulture, $"{indent}{type} {FieldName()}{(Chance(30) ? Dimensions(max: 3) : string.Empty)};\n");
         }
         else if (roll < 65 && depth < 2)
@@ -343,7 +335,7 @@ internal sealed class RandomHeader
             // An anonymous struct or union: its members belong to the enclosing record.
             string kind = Chance(50) ? "union" : "struct";
             body.Append(CultureInfo.InvariantCulture, $"{indent}{kind} {{\n");
-            Fields(body, indent + "\t", depth + 1, kind == "union", allowFlexible: false);
+            Fields(body, indent + "\t", depth + 1, allowFlexible: false);
             body.Append(CultureInfo.InvariantCulture, $"{indent}}}{(Chance(15) ? " __attribute__((packed))" : string.Empty)};\n");
         }
         else if (roll < 70 && depth < 2)
@@ -356,7 +348,7 @@ internal sealed class RandomHeader
             HashSet<string> keywords = _keywordsUsed;
             _fieldCounter = 0;
             _keywordsUsed = [];
-            Fields(body, indent + "\t", depth + 1, kind == "union", allowFlexible: false);
+            Fields(body, indent + "\t", depth + 1, allowFlexible: false);
             _fieldCounter = saved;
             _keywordsUsed = keywords;
             body.Append(CultureInfo.InvariantCulture, $"{indent}}} {FieldName()}{(Chance(20) ? Dimensions(max: 3) : string.Empty)};\n");
@@ -376,8 +368,8 @@ internal sealed class RandomHeader
                 0 => "void",
                 1 => "const char",
                 2 => $"struct {_prefix}opaque",
-                3 when _records.Count > 0 => Pick(_records).Type,
-                _ => Pick(s_scalars).Name,
+                3 when _records.Count > 0 => Pick(_records),
+                _ => Pick(s_scalars),
             };
             body.Append(CultureInfo.InvariantCulture, $"{indent}{pointee} *{FieldName()}{(Chance(25) ? Dimensions(max: 3) : string.Empty)};\n");
         }
@@ -391,15 +383,15 @@ internal sealed class RandomHeader
         }
         else if (roll < 95 && _scalarTypedefs.Count > 0)
         {
-            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(_scalarTypedefs).Name} {FieldName()};\n");
+            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(_scalarTypedefs)} {FieldName()};\n");
         }
         else if (roll < 97 && _arrayTypedefs.Count > 0)
         {
-            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(_arrayTypedefs).Name} {FieldName()};\n");
+            body.Append(CultureInfo.InvariantCulture, $"{indent}{Pick(_arrayTypedefs)} {FieldName()};\n");
         }
         else
         {
-            (string type, int _, bool _) = Pick(s_scalars[..8]);
+            string type = Pick(s_scalars[..8]);
             body.Append(CultureInfo.InvariantCulture, $"{indent}{type} {FieldName()}[0];\n");
         }
     }
@@ -447,13 +439,13 @@ internal sealed class RandomHeader
         int nr = _random.Next(256);
         string type = _random.Next(8) switch
         {
-            0 or 1 or 2 when _records.Count > 0 => Pick(_records).Type,
-            3 => Pick(s_scalars[..8]).Name + $"[{1 + _random.Next(4)}]",
+            0 or 1 or 2 when _records.Count > 0 => Pick(_records),
+            3 => Pick(s_scalars[..8]) + $"[{1 + _random.Next(4)}]",
             4 => "void *",
             5 when _enumTypes.Count > 0 => Pick(_enumTypes),
-            6 when _scalarTypedefs.Count > 0 => Pick(_scalarTypedefs).Name,
-            7 when _arrayTypedefs.Count > 0 => Pick(_arrayTypedefs).Name,
-            _ => Pick(s_scalars[..8]).Name,
+            6 when _scalarTypedefs.Count > 0 => Pick(_scalarTypedefs),
+            7 when _arrayTypedefs.Count > 0 => Pick(_arrayTypedefs),
+            _ => Pick(s_scalars[..8]),
         };
         string body = _random.Next(5) switch
         {

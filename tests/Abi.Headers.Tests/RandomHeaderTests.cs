@@ -3,8 +3,6 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
-using Abi.Headers.Extraction;
-using Abi.Headers.Packages;
 using Abi.Model;
 using Microsoft.CodeAnalysis;
 
@@ -45,12 +43,12 @@ public sealed class RandomHeaderTests(LinuxHeadersFixture linux)
         {
             File.WriteAllText(Path.Combine(dir, header.FileName), header.Text);
             IReadOnlyList<string> includes = [dir, .. linux.Headers["7.2"].IncludeDirectories("x86_64-linux-gnu")];
-            AbiModel model = Extract(header.FileName, includes);
+            AbiModel model = HeaderMatrixTests.ExtractAsAUser(linux, header.FileName, includes);
             string context = $"seed {seed} ({header.FileName}):\n{Numbered(header.Text)}";
 
-            // The model against gcc, with enum constants besides the probe's records, macros and ioctls.
-            List<string> expected = [.. GccProbe.Expected(model), .. EnumLines(model)];
-            List<string> actual = RunProbe(model, includes);
+            // The model against gcc, enum constants included.
+            List<string> expected = GccProbe.Expected(model, enumConstants: true);
+            List<string> actual = GccProbe.Run(model, includes, HeaderMatrixTests.Prelude, enumConstants: true);
             List<string> missing = expected.Except(actual).ToList(), extra = actual.Except(expected).ToList();
             Assert.True(missing.Count == 0 && extra.Count == 0,
                 $"{context}\nmodel says: {string.Join("\nmodel says: ", missing.Take(12))}\ngcc says:   {string.Join("\ngcc says:   ", extra.Take(12))}");
@@ -76,52 +74,6 @@ public sealed class RandomHeaderTests(LinuxHeadersFixture linux)
                 .Concat(outcome.Compiler).Take(12).Select(d => d.ToString()));
             Assert.True(failures.Length == 0, $"{context}\n{failures}");
             CheckLayouts(outcome.Output, ns, model, actual, context);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static AbiModel Extract(string header, IReadOnlyList<string> includes)
-    {
-        var options = new ExtractionOptions
-        {
-            Headers = [header],
-            IncludeDirectories = includes,
-            Target = "x86_64-linux-gnu",
-            Profile = "random",
-            Source = new HeaderSource { Package = "random", Version = "0", Suite = "none", Sha256 = string.Empty },
-            Prelude = HeaderMatrixTests.Prelude,
-            SystemIncludes = true,
-        };
-        using var extractor = new HeaderExtractor(options);
-        return extractor.Extract();
-    }
-
-    /// <summary>Each enum constant's value as gcc prints it (E name value).</summary>
-    private static IEnumerable<string> EnumLines(AbiModel model) =>
-        model.Enums.SelectMany(e => e.Constants).Select(c => $"E {c.Name} {c.Value}");
-
-    private static List<string> RunProbe(AbiModel model, IReadOnlyList<string> includes)
-    {
-        // The probe with the enum constants added before main's closing return.
-        string source = GccProbe.Source(model, HeaderMatrixTests.Prelude);
-        var constants = new System.Text.StringBuilder();
-        foreach (EnumConstant constant in model.Enums.SelectMany(e => e.Constants))
-        {
-            string c = constant.Name;
-            constants.Append(CultureInfo.InvariantCulture, $"  printf(\"E %s %s%llu\\n\", \"{c}\", ({c}) < 0 ? \"-\" : \"\", ({c}) < 0 ? -(unsigned long long)({c}) : (unsigned long long)({c}));\n");
-        }
-
-        source = source.Replace("  return 0;\n}\n", constants + "  return 0;\n}\n", StringComparison.Ordinal);
-        string dir = Directory.CreateTempSubdirectory("abi-random-probe-").FullName;
-        try
-        {
-            string file = Path.Combine(dir, "probe.c"), binary = Path.Combine(dir, "probe");
-            File.WriteAllText(file, source);
-            GccProbe.Exec("gcc", ["-std=gnu11", "-w", "-o", binary, file, .. includes.Select(d => "-I" + d)]);
-            return GccProbe.Exec(binary, []).Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
         }
         finally
         {
@@ -160,15 +112,16 @@ public sealed class RandomHeaderTests(LinuxHeadersFixture linux)
 
                 foreach (FieldInfo field in type.GetFields(BindingFlags.Instance | BindingFlags.Public))
                 {
+                    // A renamed member (ABI0103: ToString_, cx_self_) is gcc's under its C name.
                     int offset = field.GetCustomAttribute<FieldOffsetAttribute>()!.Value;
-                    if (!gcc.TryGetValue($"F {record.Name}.{field.Name}", out string? at))
+                    string c = gcc.ContainsKey($"F {record.Name}.{field.Name}") ? field.Name : field.Name.TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9').TrimEnd('_');
+                    if (!gcc.TryGetValue($"F {record.Name}.{c}", out string? at))
                     {
-                        continue;       // a renamed member (ABI0103) or a bitfield's storage: the model's check covers it
+                        problems.Add($"{record.Name}.{field.Name}: a public field of no C member");
                     }
-
-                    if (at != offset.ToString(CultureInfo.InvariantCulture) || gcc[$"Z {record.Name}.{field.Name}"] != SizeOf(field.FieldType).ToString(CultureInfo.InvariantCulture))
+                    else if (at != offset.ToString(CultureInfo.InvariantCulture) || gcc[$"Z {record.Name}.{c}"] != SizeOf(field.FieldType).ToString(CultureInfo.InvariantCulture))
                     {
-                        problems.Add($"{record.Name}.{field.Name}: offset {offset} size {SizeOf(field.FieldType)}, gcc {at} {gcc[$"Z {record.Name}.{field.Name}"]}");
+                        problems.Add($"{record.Name}.{field.Name}: offset {offset} size {SizeOf(field.FieldType)}, gcc {at} {gcc[$"Z {record.Name}.{c}"]}");
                     }
                 }
             }

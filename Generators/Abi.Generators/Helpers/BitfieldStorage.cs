@@ -13,6 +13,8 @@ namespace Abi.Generators.Helpers;
 /// </summary>
 internal static class BitfieldStorage
 {
+    private static readonly int[] s_sizes = [1, 2, 4, 8];
+
     public static bool TryPlace(FieldDecl field, int recordSize, out int unitOffset, out int unitSize)
     {
         int width = field.BitWidth ?? 0, bit = field.BitOffset ?? 0;
@@ -27,7 +29,7 @@ internal static class BitfieldStorage
         }
 
         int first = bit / 8, last = (bit + width - 1) / 8;
-        foreach (int size in new[] { 1, 2, 4, 8 })
+        foreach (int size in s_sizes)
         {
             if (size >= last - first + 1 && size <= recordSize)
             {
