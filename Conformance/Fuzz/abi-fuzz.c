@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -80,8 +81,12 @@ static char device_name[64];
 static int cdevs[POOL];  // device fds: opened cdevs and fds VFIO_GROUP_GET_DEVICE_FD returned
 static int ncdevs;
 static int containers[POOL], ncontainers;
+// Eventfds (ABI_FUZZ_VFIO=2): irq_efds go to SET_IRQS and are read back; io_efds go only to
+// VFIO_DEVICE_IOEVENTFD and are never signalled, so no ioeventfd ever writes to the device.
+static int irq_efds[POOL], nirq_efds;
+static int io_efds[POOL], nio_efds;
 static int groups[POOL], ngroups;
-static int vfio_mode;    // ABI_FUZZ_VFIO=1
+static int vfio_mode;    // ABI_FUZZ_VFIO=1 (the device and legacy paths), 2 (and the device's interrupts, features, resets, ioeventfds)
 static uint64_t transcript_hash = 1469598103934665603ULL;
 static int print_lines = 1;
 static int call_index;
@@ -294,6 +299,7 @@ static void size_field(const struct call *c, uint32_t *size, uint32_t exact, uin
 }
 
 static int returns_fd;  // the next ioctl returns an fd (printed as 1000 + its device-pool index)
+static size_t digest_limit;  // when set, the argument's digest covers only its first bytes (fds follow them)
 
 // Performs the ioctl with the argument placed; returns -errno or the result; prints the call's line.
 // fd_offset: where the kernel writes an fd back (printed as an index); in_fd_offset: where the caller
@@ -341,10 +347,12 @@ static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned
 		if (returns_fd)
 			memset(snapshot, 0, p.len < size ? p.len : size);  // the device's name differs between the sides
 		char hash[40];
-		snprintf(hash, sizeof(hash), " arg=%016" PRIx64, fnv(1469598103934665603ULL, snapshot, p.len));
+		size_t digested = digest_limit && digest_limit < p.len ? digest_limit : p.len;
+		snprintf(hash, sizeof(hash), " arg=%016" PRIx64, fnv(1469598103934665603ULL, snapshot, digested));
 		strncat(out, hash, sizeof(out) - strlen(out) - 1);
 	}
 	emit("%s rc=%ld%s", name, rc, out);
+	digest_limit = 0;
 	if (p.copy && p.copy != (uint8_t *)arg)
 		memcpy(arg, p.copy, p.len < size ? p.len : size);
 	return rc;
@@ -465,6 +473,31 @@ static uint64_t out_pointer(uint64_t r, size_t *len)
 	return (uint64_t)AT(OUT_PAGE);
 }
 
+// An fd for an interrupt's eventfd: mostly one of irq_efds, sometimes -1, below -1, not an eventfd, closed.
+static int32_t irq_fd_of(uint64_t r)
+{
+	if (r % 8 < 5 && nirq_efds)
+		return irq_efds[(r >> 3) % nirq_efds];
+	switch (r % 5) {
+	case 0: return -1;
+	case 1: return -2 - (int32_t)((r >> 8) % 100);
+	case 2: return memfd;
+	case 3: return 1000;
+	default: return iommufd;
+	}
+}
+
+// An argsz for a variable-length VFIO argument of exact bytes (min its fixed head), mutated as sizekind says;
+// with sizekind 0, now and then one byte short of the data.
+static uint32_t vfio_argsz(const struct call *c, uint32_t exact, uint32_t min)
+{
+	uint32_t size;
+	size_field(c, &size, exact, min);
+	if (c->sizekind == 0 && exact > min && c->a[6] % 8 == 0)
+		size = exact - 1;
+	return size;
+}
+
 // ---------------------------------------------------------------- the operations
 
 enum {
@@ -474,7 +507,8 @@ enum {
 	OP_SET_IOMMU, OP_COMPAT_INFO, OP_COMPAT_MAP, OP_COMPAT_UNMAP, OP_JUNK, OP_MAP_FILE, OP_FAULT_ALLOC,
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
-	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY, OP_COUNT
+	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -499,6 +533,13 @@ static const int vfio_weight[OP_COUNT] = {
 	// it for its own (selftest.c, mock_domain_nop_attach: to_mock_dev on edu's pci_dev) and the guest
 	// hangs, as seed 46 of the first --vfio campaign did (edu replaced onto a mock domain's HWPT).
 	[OP_MOCK_DOMAIN] = -1, [OP_DOMAIN_REPLACE] = -1,
+};
+
+// ABI_FUZZ_VFIO=2 (campaign.sh --device): the --vfio streams' operations and the device fd's interrupt,
+// feature, hot reset and ioeventfd ioctls, with eventfds to hand them and to read loopback signals from.
+static const int device_weight[OP_COUNT] = {
+	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 2, [OP_SET_IRQS] = 6, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
+	[OP_IOEVENTFD] = 4,
 };
 
 static struct call generate(void)
@@ -1045,6 +1086,141 @@ static void run_call(const struct call *c)
 		}
 		break;
 	}
+	case OP_EVENTFD: {
+		// a[0] % 4 == 0: one for ioeventfds; otherwise one for interrupts.
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		int io = a[0] % 4 == 0;
+		if (fd >= 0 && io && nio_efds < POOL)
+			io_efds[nio_efds++] = fd;
+		else if (fd >= 0 && !io && nirq_efds < POOL)
+			irq_efds[nirq_efds++] = fd;
+		emit("eventfd(%s) rc=%d", io ? "io" : "irq", fd < 0 ? -errno : 0);
+		break;
+	}
+	case OP_EVENTFD_READ: {
+		// What loopback triggers signalled: the counter, which the read resets.
+		if (!nirq_efds) {
+			emit("eventfd_read rc=none");
+			break;
+		}
+		int i = (int)(a[0] % nirq_efds);
+		uint64_t value = 0;
+		long rc = read(irq_efds[i], &value, sizeof(value));
+		emit("eventfd_read(e#%d) rc=%ld value=%" PRIu64, i, rc < 0 ? -(long)errno : rc, value);
+		break;
+	}
+	case OP_SET_IRQS: {
+		int fd = cdev_of(a[0]);
+		static const uint32_t types[] = { VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD };
+		static const uint32_t actions[] = { VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER,
+						    VFIO_IRQ_SET_ACTION_TRIGGER };
+		struct {
+			struct vfio_irq_set h;
+			uint8_t data[64];
+		} x;
+		memset(&x, 0, sizeof(x));
+		x.h.flags = a[1] % 8 ? types[(a[1] >> 3) % 3] | actions[(a[1] >> 5) % 4] : (uint32_t)(a[1] >> 3) % 64 | (a[1] % 16 ? 0 : 1U << (a[1] >> 10) % 32);
+		x.h.index = a[2] % 8 < 6 ? (uint32_t)(a[2] >> 3) % 5 : a[2] % 16 == 6 ? UINT32_MAX : 5 + (uint32_t)(a[2] >> 4) % 4;
+		x.h.start = a[3] % 4 ? 0 : a[3] % 16 == 4 ? UINT32_MAX - (uint32_t)(a[3] >> 8) % 4 : (uint32_t)(a[3] >> 4) % 4;
+		switch (a[4] % 8) {
+		case 6: x.h.count = (uint32_t)(a[4] >> 3) % 17; break;
+		case 7: x.h.count = UINT32_MAX - (uint32_t)(a[4] >> 8) % 4; break;
+		default: x.h.count = (uint32_t)(a[4] >> 3) % 3; break;
+		}
+		uint32_t element = (x.h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) == VFIO_IRQ_SET_DATA_BOOL ? 1
+				   : (x.h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : 0;
+		uint32_t n = x.h.count < 16 ? x.h.count : 16;
+		for (uint32_t i = 0; i < 16; i++) {
+			if (element == 4)
+				((int32_t *)x.data)[i] = irq_fd_of(a[5] >> (i % 8 * 8) ^ i);
+			else
+				x.data[i] = (uint8_t)(a[5] >> (i * 4) & 1);
+		}
+		x.h.argsz = vfio_argsz(c, (uint32_t)sizeof(x.h) + element * n, (uint32_t)sizeof(x.h));
+		char name[40];
+		snprintf(name, sizeof(name), "set_irqs(fd#%d)", cdev_index(fd));
+		digest_limit = sizeof(x.h);  // the fds after the head are numbers of this process
+		do_ioctl_on(fd, c, name, VFIO_DEVICE_SET_IRQS, &x, sizeof(x.h) + 16 * 4, -1, -1);
+		break;
+	}
+	case OP_FEATURE: {
+		int fd = cdev_of(a[0]);
+		struct {
+			struct vfio_device_feature h;
+			uint64_t data[8];
+		} x;
+		memset(&x, 0, sizeof(x));
+		uint32_t feature = a[1] % 4 ? (uint32_t)(a[1] >> 2) % 13 : (uint32_t)(a[1] >> 2) % 0x10000;
+		uint32_t ops = a[2] % 8 ? (uint32_t)(a[2] >> 3) % 8 << 16 : (uint32_t)(a[2] >> 3) % 64 << 16;
+		// Low power entered for real lets the guest runtime-suspend the device, which masks INTx in its
+		// command register and, with a wakeup eventfd, leaves low power again on the next ioctl: when
+		// depends on the guest's timing. An entry is only ever probed.
+		if (feature == VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY && (ops & VFIO_DEVICE_FEATURE_SET))
+			ops |= VFIO_DEVICE_FEATURE_PROBE;
+		x.h.flags = feature | ops;
+		for (int i = 0; i < 8; i++)
+			x.data[i] = a[4] % 2 ? 0 : a[4] * (uint64_t)(i + 1);
+		// The wakeup eventfd (LOW_POWER_ENTRY_WITH_WAKEUP's first word): never a live eventfd, as above.
+		static const int32_t wakeups[] = { -1, -5, 1000 };
+		int32_t wakeup = a[3] % 4 == 0 ? memfd : a[3] % 4 == 1 ? iommufd : wakeups[(a[3] >> 2) % 3];
+		memcpy(&x.data[0], &wakeup, sizeof(wakeup));
+		uint32_t length = (uint32_t)(a[5] % 8) * 8;
+		x.h.argsz = vfio_argsz(c, (uint32_t)sizeof(x.h) + length, (uint32_t)sizeof(x.h));
+		char name[40];
+		snprintf(name, sizeof(name), "feature(fd#%d)", cdev_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_DEVICE_FEATURE, &x, sizeof(x), -1, 8);
+		break;
+	}
+	case OP_HOT_RESET: {
+		int fd = cdev_of(a[0]);
+		char name[40];
+		if (a[1] % 2) {
+			struct {
+				struct vfio_pci_hot_reset_info h;
+				struct vfio_pci_dependent_device devices[4];
+			} x;
+			memset(&x, 0, sizeof(x));
+			x.h.flags = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2);
+			x.h.count = a[3] % 4 ? 0 : (uint32_t)(a[3] >> 2) % 8;
+			x.h.argsz = vfio_argsz(c, (uint32_t)sizeof(x.h) + (uint32_t)(a[4] % 5) * (uint32_t)sizeof(x.devices[0]), (uint32_t)sizeof(x.h));
+			snprintf(name, sizeof(name), "hot_reset_info(fd#%d)", cdev_index(fd));
+			do_ioctl_on(fd, c, name, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &x, sizeof(x), -1, -1);
+		} else {
+			struct {
+				struct vfio_pci_hot_reset h;
+				int32_t fds[4];
+			} x;
+			memset(&x, 0, sizeof(x));
+			x.h.flags = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2);
+			x.h.count = a[3] % 4 ? (uint32_t)(a[3] >> 2) % 3 : (uint32_t)(a[3] >> 2);
+			for (int i = 0; i < 4; i++)
+				x.fds[i] = (a[5] >> (8 * i)) % 4 == 0 ? iommufd : (a[5] >> (8 * i)) % 4 == 1 ? -1 : group_of(a[5] >> (8 * i + 2));
+			x.h.argsz = vfio_argsz(c, (uint32_t)sizeof(x.h) + 4 * (x.h.count < 4 ? x.h.count : 4), (uint32_t)sizeof(x.h));
+			snprintf(name, sizeof(name), "hot_reset(fd#%d)", cdev_index(fd));
+			digest_limit = sizeof(x.h);
+			do_ioctl_on(fd, c, name, VFIO_DEVICE_PCI_HOT_RESET, &x, sizeof(x), -1, -1);
+		}
+		break;
+	}
+	case OP_IOEVENTFD: {
+		int fd = cdev_of(a[0]);
+		struct vfio_device_ioeventfd x = { 0 };
+		x.flags = a[1] % 8 ? 1U << (a[1] >> 3) % 4 : (uint32_t)(a[1] >> 3) % 64;
+		uint64_t index = a[2] % 8 < 6 ? 0 : (a[2] >> 3) % 10;
+		uint64_t pos = a[3] % 8 ? ((a[3] >> 3) % 8) * 4 : a[3] % 16 == 8 ? (1 << 20) - (a[3] >> 4) % 8 : (a[3] >> 4) % (1 << 21);
+		x.offset = index << 40 | pos;
+		x.data = a[4] % 4 ? (a[4] >> 2) % 3 : a[4];
+		if (a[5] % 8 < 5 && nio_efds)
+			x.fd = io_efds[(a[5] >> 3) % nio_efds];
+		else
+			x.fd = a[5] % 8 == 5 ? -1 : a[5] % 8 == 6 ? -2 - (int32_t)(a[5] >> 8) % 4 : a[5] % 16 == 7 ? memfd : 1000;
+		x.reserved = a[6] % 8 == 1 ? 1 : 0;
+		size_field(c, &x.argsz, sizeof(x), 28);
+		char name[40];
+		snprintf(name, sizeof(name), "ioeventfd(fd#%d)", cdev_index(fd));
+		do_ioctl_on(fd, c, name, VFIO_DEVICE_IOEVENTFD, &x, sizeof(x), -1, 24);
+		break;
+	}
 	case OP_CLOSE: {
 		if (!nfds) {
 			emit("close rc=none");
@@ -1159,11 +1335,15 @@ int main(int argc, char **argv)
 	// init passes none): the two sides must count from the same first free fd.
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 	verbose = getenv("ABI_FUZZ_VERBOSE") != NULL;
-	vfio_mode = getenv("ABI_FUZZ_VFIO") && !strcmp(getenv("ABI_FUZZ_VFIO"), "1");
+	vfio_mode = getenv("ABI_FUZZ_VFIO") ? atoi(getenv("ABI_FUZZ_VFIO")) : 0;
 	if (vfio_mode)
 		for (int i = 0; i < OP_COUNT; i++)
 			if (vfio_weight[i])
 				weight[i] = vfio_weight[i] < 0 ? 0 : vfio_weight[i];
+	if (vfio_mode == 2)
+		for (int i = 0; i < OP_COUNT; i++)
+			if (device_weight[i])
+				weight[i] = device_weight[i];
 	if (argc >= 4 && !strcmp(argv[1], "seed")) {
 		int calls = atoi(argv[3]);
 		if (calls > MAX_CALLS)

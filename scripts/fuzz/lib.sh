@@ -34,7 +34,7 @@ fuzz_initrd() {
 fuzz_boot() {
   timeout 3000 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m 1024 -nographic -no-reboot -nic none \
     -device intel-iommu,aw-bits=48 -device edu \
-    -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 $1${ABI_FUZZ_VFIO:+ abi.vfio=1}" \
+    -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 $1${ABI_FUZZ_VFIO:+ abi.vfio=$ABI_FUZZ_VFIO}" \
     < /dev/null > "$2" 2>&1 || true
   if ! grep -aq ABI-FUZZ-END "$2"; then
     echo "fuzz: the guest did not finish; its console is in $2" >&2

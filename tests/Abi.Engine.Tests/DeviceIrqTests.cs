@@ -114,6 +114,63 @@ public sealed class DeviceIrqTests : DeviceTest
         Assert.Equal(2ul, count);
     }
 
+    [Fact]
+    public void MsixEnable_WithNoVectors_IsErange()
+    {
+        // vfio_msi_enable asks pci_alloc_irq_vectors for 1..start+count vectors: none is ERANGE.
+        using VfioDevice device = OpenBound(out _);
+        Assert.Equal(-(int)Errno.ERANGE, SetIrqs(FdOf(device), Eventfd, Msix, 0, 0, []));
+        Assert.Equal(-1, Edu.Interrupts.Active);
+    }
+
+    [Fact]
+    public void MsixVector_ThatFailsToChange_LosesItsOldEventfd()
+    {
+        // vfio_msi_set_vector_signal frees the vector's old trigger before it looks at the new fd.
+        using VfioDevice device = OpenBound(out _);
+        using EventFd trigger = EventFd.Create(Kernel);
+        int fd = FdOf(device);
+        device.SetIrqTriggers(Msix, 0, [trigger]);
+        Assert.Equal(-(int)Errno.EBADF, SetIrqs(fd, Eventfd, Msix, 0, 1, [99_999]));
+        Assert.Equal((int)Msix, Edu.Interrupts.Active);                                              // still enabled
+        Assert.Equal(0, SetIrqs(fd, None, Msix, 0, 1, []));                                          // loopback: no eventfd left
+        Assert.False(trigger.TryRead(out _));
+    }
+
+    [Fact]
+    public void MsixVector_PastThoseEnabled_IsAllocated()
+    {
+        // Dynamic MSI-X (vfio_msi_alloc_irq): a vector added while MSI-X is enabled gets its interrupt.
+        var express = new Abi.Engine.Devices.E1000eDevice();
+        using VfioDevice e1000e = VfioDevice.OpenCdev(Kernel.AddDevice(express).CdevPath!, Kernel);
+        e1000e.BindIommufd(Iommufd);
+        using EventFd first = EventFd.Create(Kernel);
+        using EventFd added = EventFd.Create(Kernel);
+        int fd = FdOf(e1000e);
+        e1000e.SetIrqTriggers(Msix, 0, [first]);
+        Assert.Equal(0, SetIrqs(fd, Eventfd, Msix, 3, 1, [(int)added.Fd.DangerousGetHandle()]));
+        Assert.Equal(0, SetIrqs(fd, None, Msix, 0, 4, []));                                          // loopback on 0..3
+        Assert.True(first.TryRead(out ulong one));
+        Assert.True(added.TryRead(out ulong other));
+        Assert.Equal((1ul, 1ul), (one, other));
+    }
+
+    [Fact]
+    public void ReqEventfd_BelowMinusOne_IsEinval()
+    {
+        // vfio_pci_set_ctx_trigger_single: -1 lets the eventfd go, an fd sets one, anything else is EINVAL.
+        using VfioDevice device = OpenBound(out _);
+        using EventFd trigger = EventFd.Create(Kernel);
+        int fd = FdOf(device);
+        uint req = Constants.VFIO_PCI_REQ_IRQ_INDEX;
+        Assert.Equal(0, SetIrqs(fd, Eventfd, req, 0, 1, [(int)trigger.Fd.DangerousGetHandle()]));
+        Assert.Equal(-(int)Errno.EINVAL, SetIrqs(fd, Eventfd, req, 0, 1, [-2]));
+        Assert.Equal(0, SetIrqs(fd, None, req, 0, 1, []));                                           // the eventfd stayed
+        Assert.True(trigger.TryRead(out _));
+        Assert.Equal(0, SetIrqs(fd, Eventfd, req, 0, 1, [-1]));
+        Assert.Equal(-(int)Errno.EINVAL, SetIrqs(fd, None, req, 0, 1, []));                          // gone
+    }
+
     private unsafe int SetIrqs(int fd, uint flags, uint index, uint start, uint count, int[] fds, uint? argsz = null)
     {
         byte[] buffer = new byte[20 + (fds.Length * 4)];

@@ -167,6 +167,7 @@ internal sealed class InterruptController(PciDevice device)
         return 0;
     }
 
+    /// <summary>vfio_pci_set_msi_trigger: disable, enable with a block of eventfds, change a block, or loop back.</summary>
     private int MsiTrigger(int index, uint flags, uint start, uint count, ReadOnlySpan<byte> data)
     {
         if (_active == index && count == 0 && (flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0)
@@ -183,37 +184,27 @@ internal sealed class InterruptController(PciDevice device)
         if ((flags & Constants.VFIO_IRQ_SET_DATA_EVENTFD) != 0)
         {
             ReadOnlySpan<int> fds = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(data)[..(int)count];
-            bool enabling = _active != index;
-            if (enabling)
+            if (_active == index)
             {
-                _fds[index] = new int[start + count];
-                Array.Fill(_fds[index], None);
-                _active = index;
+                return SetBlock(index, start, fds);
             }
 
-            for (int j = 0; j < fds.Length; j++)
+            // vfio_msi_enable: pci_alloc_irq_vectors(pdev, 1, start + count) refuses to allocate nothing.
+            if (start + count == 0)
             {
-                int dup = None;
-                if (fds[j] >= 0 && AcquireEventfd(fds[j], out dup) is int failed)
-                {
-                    // Undo this call: vectors set so far go back to none; a fresh enable is undone whole.
-                    for (int k = 0; k < j; k++)
-                    {
-                        Replace(ref _fds[index][(int)start + k], None);
-                    }
-
-                    if (enabling)
-                    {
-                        DisableActive();
-                    }
-
-                    return failed;
-                }
-
-                Replace(ref _fds[index][(int)start + j], dup);
+                return Fail(Errno.ERANGE, "enabling MSI/MSI-X with no vectors (start + count is 0)");
             }
 
-            return 0;
+            _fds[index] = new int[start + count];
+            Array.Fill(_fds[index], None);
+            _active = index;
+            int rc = SetBlock(index, start, fds);
+            if (rc != 0)
+            {
+                DisableActive();
+            }
+
+            return rc;
         }
 
         if (_active != index)
@@ -229,6 +220,66 @@ internal sealed class InterruptController(PciDevice device)
             }
         }
 
+        return 0;
+    }
+
+    /// <summary>vfio_msi_set_block: vector by vector; a failure sets every vector it reached, its own included, to none.</summary>
+    private int SetBlock(int index, uint start, ReadOnlySpan<int> fds)
+    {
+        int rc = 0, reached = 0;
+        while (reached < fds.Length && rc == 0)
+        {
+            rc = SetVectorSignal(index, start + (uint)reached, fds[reached]);
+            reached++;
+        }
+
+        if (rc != 0)
+        {
+            for (int k = 0; k < reached; k++)
+            {
+                SetVectorSignal(index, start + (uint)k, None);
+            }
+        }
+
+        return rc;
+    }
+
+    /// <summary>
+    /// vfio_msi_set_vector_signal: the vector's old eventfd goes first; a negative fd stops there. A
+    /// vector past those enabled is then allocated for MSI-X (dynamic allocation, vfio_msi_alloc_irq)
+    /// and refused for MSI (pci_irq_vector: EINVAL); the eventfd is checked last.
+    /// </summary>
+    private int SetVectorSignal(int index, uint vector, int fd)
+    {
+        if (vector < (uint)_fds[index].Length)
+        {
+            Replace(ref _fds[index][vector], None);
+        }
+
+        if (fd < 0)
+        {
+            return 0;
+        }
+
+        if (vector >= (uint)_fds[index].Length)
+        {
+            if (index != (int)Constants.VFIO_PCI_MSIX_IRQ_INDEX)
+            {
+                return Fail(Errno.EINVAL, $"MSI vector {vector} is past the {_fds[index].Length} enabled");
+            }
+
+            int[] grown = new int[vector + 1];
+            Array.Fill(grown, None);
+            _fds[index].CopyTo(grown, 0);
+            _fds[index] = grown;
+        }
+
+        if (AcquireEventfd(fd, out int dup) is int failed)
+        {
+            return failed;
+        }
+
+        _fds[index][vector] = dup;
         return 0;
     }
 
@@ -281,11 +332,12 @@ internal sealed class InterruptController(PciDevice device)
             return failed;
         }
 
-        if (fd >= 0 || fd == -1)
+        if (fd < -1)
         {
-            Replace(ref slot, dup);
+            return Fail(Errno.EINVAL, $"eventfd {fd} is neither an fd nor -1");     // vfio_pci_set_ctx_trigger_single falls through
         }
 
+        Replace(ref slot, dup);
         return 0;
     }
 
