@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, then runs every test: formatting, the xunit suites, the kernel's iommufd selftest and
 # its VFIO selftests on the engine (through the LD_PRELOAD interposer), the QEMU conformance run, and
-# two fixed-seed differential fuzzing campaigns (the same random ioctl streams on the kernel in QEMU and
-# on the engine: iommufd with the selftest mock, then with the device and legacy VFIO operations).
+# three fixed-seed differential fuzzing campaigns (the same random ioctl streams on the kernel in QEMU and
+# on the engine: iommufd with the selftest mock, then with the device and legacy VFIO operations, then
+# with the device fd's interrupt, feature, reset and ioeventfd ioctls as well).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/setup.sh"
 
@@ -61,14 +62,23 @@ set +e
 fuzz_vfio=${PIPESTATUS[0]}
 set -e
 fuzz_vfio_line=$(grep -E '^fuzz: ' "$log" | sed 's/^fuzz:/fuzz --vfio:/' || echo "fuzz --vfio: did not finish (exit $fuzz_vfio)")
+
+# And with the device fd's interrupts, features, hot resets and ioeventfds (eventfds passed and read back).
+set +e
+"$ABI_ROOT/scripts/fuzz/campaign.sh" --device --first 1 --seeds 300 --calls 500 2>&1 | tee "$log"
+fuzz_device=${PIPESTATUS[0]}
+set -e
+fuzz_device_line=$(grep -E '^fuzz: ' "$log" | sed 's/^fuzz:/fuzz --device:/' || echo "fuzz --device: did not finish (exit $fuzz_device)")
 echo "$conformance_line"
 echo "$selftest_line"
 echo "$vfio_line"
 echo "$fuzz_line"
 echo "$fuzz_vfio_line"
+echo "$fuzz_device_line"
 [ "$status" -eq 0 ] || exit "$status"
 [ "$selftest" -eq 0 ] || exit "$selftest"
 [ "$vfio" -eq 0 ] || exit "$vfio"
 [ "$conformance" -eq 0 ] || exit "$conformance"
 [ "$fuzz" -eq 0 ] || exit "$fuzz"
-exit "$fuzz_vfio"
+[ "$fuzz_vfio" -eq 0 ] || exit "$fuzz_vfio"
+exit "$fuzz_device"

@@ -433,6 +433,15 @@ static const char *container_name(int fd)
 	return name;
 }
 
+// For the device fd's own ioctls (ABI_FUZZ_VFIO=2): mostly the stream's first device fd, which it
+// bound first, otherwise any as cdev_of picks them.
+static int device_fd_of(uint64_t r)
+{
+	if (r % 4 && ncdevs)
+		return cdevs[0];
+	return cdev_of(r >> 2);
+}
+
 static int group_of(uint64_t r)
 {
 	if (r % 8 < 7 && ngroups)
@@ -476,7 +485,7 @@ static uint64_t out_pointer(uint64_t r, size_t *len)
 // An fd for an interrupt's eventfd: mostly one of irq_efds, sometimes -1, below -1, not an eventfd, closed.
 static int32_t irq_fd_of(uint64_t r)
 {
-	if (r % 8 < 5 && nirq_efds)
+	if (r % 8 < 6 && nirq_efds)
 		return irq_efds[(r >> 3) % nirq_efds];
 	switch (r % 5) {
 	case 0: return -1;
@@ -538,7 +547,7 @@ static const int vfio_weight[OP_COUNT] = {
 // ABI_FUZZ_VFIO=2 (campaign.sh --device): the --vfio streams' operations and the device fd's interrupt,
 // feature, hot reset and ioeventfd ioctls, with eventfds to hand them and to read loopback signals from.
 static const int device_weight[OP_COUNT] = {
-	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 2, [OP_SET_IRQS] = 6, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
+	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 3, [OP_SET_IRQS] = 10, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
 	[OP_IOEVENTFD] = 4,
 };
 
@@ -1087,9 +1096,9 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_EVENTFD: {
-		// a[0] % 4 == 0: one for ioeventfds; otherwise one for interrupts.
+		// a[0] % 2 == 0: one for ioeventfds; otherwise one for interrupts.
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		int io = a[0] % 4 == 0;
+		int io = a[0] % 2 == 0;
 		if (fd >= 0 && io && nio_efds < POOL)
 			io_efds[nio_efds++] = fd;
 		else if (fd >= 0 && !io && nirq_efds < POOL)
@@ -1110,8 +1119,9 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_SET_IRQS: {
-		int fd = cdev_of(a[0]);
-		static const uint32_t types[] = { VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD };
+		int fd = device_fd_of(a[0]);
+		static const uint32_t types[] = { VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
+						  VFIO_IRQ_SET_DATA_EVENTFD };
 		static const uint32_t actions[] = { VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK, VFIO_IRQ_SET_ACTION_TRIGGER,
 						    VFIO_IRQ_SET_ACTION_TRIGGER };
 		struct {
@@ -1119,13 +1129,15 @@ static void run_call(const struct call *c)
 			uint8_t data[64];
 		} x;
 		memset(&x, 0, sizeof(x));
-		x.h.flags = a[1] % 8 ? types[(a[1] >> 3) % 3] | actions[(a[1] >> 5) % 4] : (uint32_t)(a[1] >> 3) % 64 | (a[1] % 16 ? 0 : 1U << (a[1] >> 10) % 32);
-		x.h.index = a[2] % 8 < 6 ? (uint32_t)(a[2] >> 3) % 5 : a[2] % 16 == 6 ? UINT32_MAX : 5 + (uint32_t)(a[2] >> 4) % 4;
-		x.h.start = a[3] % 4 ? 0 : a[3] % 16 == 4 ? UINT32_MAX - (uint32_t)(a[3] >> 8) % 4 : (uint32_t)(a[3] >> 4) % 4;
+		x.h.flags = a[1] % 8 ? types[(a[1] >> 3) % 4] | actions[(a[1] >> 5) % 4] : (uint32_t)(a[1] >> 3) % 64 | (a[1] % 16 ? 0 : 1U << (a[1] >> 10) % 32);
+		// Mostly INTx, MSI and REQ, which edu has; MSI-X and ERR, which it has not, and past the last.
+		static const uint32_t indexes[] = { 0, 0, 1, 1, 1, 4, 2, 3 };
+		x.h.index = a[2] % 8 < 7 ? indexes[(a[2] >> 3) % 8] : a[2] % 16 == 7 ? UINT32_MAX : 5 + (uint32_t)(a[2] >> 4) % 4;
+		x.h.start = a[3] % 8 ? 0 : a[3] % 16 == 8 ? UINT32_MAX - (uint32_t)(a[3] >> 8) % 4 : (uint32_t)(a[3] >> 4) % 4;
 		switch (a[4] % 8) {
 		case 6: x.h.count = (uint32_t)(a[4] >> 3) % 17; break;
 		case 7: x.h.count = UINT32_MAX - (uint32_t)(a[4] >> 8) % 4; break;
-		default: x.h.count = (uint32_t)(a[4] >> 3) % 3; break;
+		default: x.h.count = (uint32_t)(a[4] >> 3) % 8 == 7 ? 2 : (uint32_t)(a[4] >> 3) % 8 >= 5 ? 0 : 1; break;
 		}
 		uint32_t element = (x.h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) == VFIO_IRQ_SET_DATA_BOOL ? 1
 				   : (x.h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK) == VFIO_IRQ_SET_DATA_EVENTFD ? 4 : 0;
@@ -1144,7 +1156,7 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_FEATURE: {
-		int fd = cdev_of(a[0]);
+		int fd = device_fd_of(a[0]);
 		struct {
 			struct vfio_device_feature h;
 			uint64_t data[8];
@@ -1172,7 +1184,7 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_HOT_RESET: {
-		int fd = cdev_of(a[0]);
+		int fd = device_fd_of(a[0]);
 		char name[40];
 		if (a[1] % 2) {
 			struct {
@@ -1203,7 +1215,7 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_IOEVENTFD: {
-		int fd = cdev_of(a[0]);
+		int fd = device_fd_of(a[0]);
 		struct vfio_device_ioeventfd x = { 0 };
 		x.flags = a[1] % 8 ? 1U << (a[1] >> 3) % 4 : (uint32_t)(a[1] >> 3) % 64;
 		uint64_t index = a[2] % 8 < 6 ? 0 : (a[2] >> 3) % 10;
@@ -1242,6 +1254,16 @@ static int script_for(uint64_t seed, int calls, struct call *out)
 	rng_state = seed * 0x2545F4914F6CDD1DULL + 1;
 	for (int i = 0; i < calls; i++)
 		out[i] = generate();
+	if (vfio_mode == 2 && calls >= 2) {
+		// The device fd's own ioctls need a device fd with access: the stream opens the cdev read-write
+		// and binds it to the iommufd first (what else the stream does to it stays random).
+		out[0] = (struct call){ .op = OP_CDEV_OPEN, .a = { 1 } };
+		out[1] = (struct call){ .op = OP_CDEV_BIND, .a = { 0, 1, 1 } };
+		if (calls >= 4) {
+			out[2] = (struct call){ .op = OP_EVENTFD, .a = { 1 } };   // one for interrupts
+			out[3] = (struct call){ .op = OP_EVENTFD, .a = { 0 } };   // one for ioeventfds
+		}
+	}
 	return calls;
 }
 

@@ -18,7 +18,8 @@ internal sealed class InterruptController(PciDevice device)
     private readonly Lock _lock = new();
     private readonly int[][] _fds = [[], [], [], [None], [None]];
     private int _active = None;
-    private bool _intxMasked;
+    private volatile bool _intxMasked;   // also cleared by the unmask eventfd's handler, which takes no lock
+    private volatile Virqfd? _intxUnmask;   // ctx->unmask: an eventfd whose signals unmask INTx
 
     /// <summary>Vectors of <paramref name="index"/> (GET_IRQ_INFO count).</summary>
     public int Count(uint index) => index switch
@@ -108,8 +109,39 @@ internal sealed class InterruptController(PciDevice device)
 
         if ((flags & Constants.VFIO_IRQ_SET_DATA_EVENTFD) != 0)
         {
-            // An unmask eventfd (irqfd) is for hypervisors; the engine has no one to listen to it.
-            return mask ? Fail(Errno.ENOTTY, "MASK with an eventfd is not supported") : Fail(Errno.EOPNOTSUPP, "the engine does not implement unmask eventfds");
+            if (mask)
+            {
+                return Fail(Errno.ENOTTY, "MASK with an eventfd is not implemented (vfio_pci_set_intx_mask)");
+            }
+
+            // vfio_pci_set_intx_unmask: an fd sets the unmask eventfd (vfio_virqfd_enable: the fd is checked
+            // before the slot, which must be empty: EBUSY); a negative one takes it away.
+            int fd = BitConverter.ToInt32(data);
+            if (fd < 0)
+            {
+                _intxUnmask?.Disable();
+                _intxUnmask = null;
+                return 0;
+            }
+
+            if (Virqfd.Enable(fd, UnmaskFromEventfd, out Virqfd? unmask, out bool signalled) is int failed)
+            {
+                return failed;
+            }
+
+            if (_intxUnmask is not null)
+            {
+                unmask!.Disable();
+                return Fail(Errno.EBUSY, "INTx has an unmask eventfd already");
+            }
+
+            _intxUnmask = unmask;
+            if (signalled)
+            {
+                _intxMasked = false;
+            }
+
+            return 0;
         }
 
         if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)
@@ -353,6 +385,9 @@ internal sealed class InterruptController(PciDevice device)
             Replace(ref fd, None);
         }
 
+        _intxUnmask?.Disable();                                  // vfio_virqfd_disable(&ctx->unmask)
+        _intxUnmask = null;
+
         _fds[_active] = _active == (int)Constants.VFIO_PCI_INTX_IRQ_INDEX ? [None] : [];
         _active = None;
         _intxMasked = false;
@@ -405,6 +440,21 @@ internal sealed class InterruptController(PciDevice device)
 
         Span<byte> one = stackalloc byte[8];
         BitConverter.TryWriteBytes(one, 1UL);
-        return LinuxKernel.Instance.Write(fd, one) == 8;
+        bool written = LinuxKernel.Instance.Write(fd, one) == 8;
+        VirqfdWatcher.SignalledByEngine(fd);                  // the kernel's virqfds wake inside eventfd_signal
+        return written;
+    }
+
+    /// <summary>
+    /// vfio_pci_intx_unmask_handler, when the unmask eventfd is signalled: INTx is unmasked, if this is
+    /// still its eventfd. Without the controller's lock: the signal may come from inside it (a loopback
+    /// whose trigger is this eventfd), and a disable under it waits for this handler.
+    /// </summary>
+    private void UnmaskFromEventfd(Virqfd virqfd)
+    {
+        if (_intxUnmask == virqfd)
+        {
+            _intxMasked = false;
+        }
     }
 }

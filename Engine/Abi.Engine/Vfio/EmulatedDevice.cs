@@ -101,6 +101,9 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
 
     public int LowPowerWakeup { get; set; } = -1;
 
+    /// <summary>VFIO_DEVICE_IOEVENTFD's registrations (vdev->ioeventfds_list).</summary>
+    public IoEventfds IoEventfds { get; } = new(model);
+
     /// <summary>Whether a device fd or the group holds the function (an unbind then waits in the kernel; the engine refuses it).</summary>
     public bool InUse => Owner is not null || GroupOpen;
 }

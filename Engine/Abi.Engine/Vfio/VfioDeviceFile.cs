@@ -86,6 +86,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_SET_IRQS => (20, false),
             Constants.VFIO_DEVICE_FEATURE => (8, false),
             Constants.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO or Constants.VFIO_DEVICE_PCI_HOT_RESET => (12, false),
+            Constants.VFIO_DEVICE_IOEVENTFD => (28, false),
             _ => (0, false),
         };
         if (head == 0)
@@ -108,6 +109,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             Constants.VFIO_DEVICE_GET_IRQ_INFO => GetIrqInfo(copy),
             Constants.VFIO_DEVICE_SET_IRQS => SetIrqs(copy, user),
             Constants.VFIO_DEVICE_GET_PCI_HOT_RESET_INFO or Constants.VFIO_DEVICE_PCI_HOT_RESET => HotReset(request, copy),
+            Constants.VFIO_DEVICE_IOEVENTFD => IoEventfd(copy),
             _ => Feature(copy, user),
         };
         // vfio_pci_ioctl_get_info answers min(argsz, sizeof(info)) bytes (cap_offset and the pad, zero
@@ -144,6 +146,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         }
 
         ExitLowPower();                                           // vfio_pci_core_disable leaves low power
+        Device.IoEventfds.Clear();                                // and removes the ioeventfds
         Model.Interrupts.Release();
         if (Model.CanReset)
         {
@@ -193,6 +196,31 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         }
 
         return Fail(Errno.ENODEV, $"{Device.PciName} is on the root bus: no slot or bus reset");
+    }
+
+    /// <summary>vfio_pci_ioctl_ioeventfd: argsz, flags, one width bit and an fd of -1 or more; then the device's registry.</summary>
+    private int IoEventfd(byte* arg)
+    {
+        ref vfio_device_ioeventfd request = ref *(vfio_device_ioeventfd*)arg;
+        const uint MinSize = 28;                                       // offsetofend(struct vfio_device_ioeventfd, fd)
+        const uint Widths = (uint)Constants.VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+        if (request.argsz < MinSize)
+        {
+            return Fail(Errno.EINVAL, $"argsz {request.argsz} is below {MinSize}");
+        }
+
+        if ((request.flags & ~Widths) != 0)
+        {
+            return Fail(Errno.EINVAL, $"unknown flags 0x{request.flags & ~Widths:X}");
+        }
+
+        uint width = request.flags & Widths;
+        if (System.Numerics.BitOperations.PopCount(width) != 1 || request.fd < -1)
+        {
+            return Fail(Errno.EINVAL, request.fd < -1 ? $"fd {request.fd} is below -1" : $"width flags 0x{width:X} are not one width");
+        }
+
+        return Device.IoEventfds.Set(request.offset, request.data, (int)width, request.fd);
     }
 
     private int Reset()

@@ -192,6 +192,54 @@ public sealed unsafe class VfioDevice : IDisposable
         IoctlCheck.Ok(new VfioDeviceIoctls(Kernel, lease.Fd).TrySetIrqs(buffer), Kernel, "VFIO_DEVICE_SET_IRQS", Kind);
     }
 
+    /// <summary>
+    /// VFIO_DEVICE_IOEVENTFD: from now on a signal on <paramref name="eventfd"/> makes the kernel write
+    /// <paramref name="data"/> (<paramref name="width"/> bytes: 1, 2 or 4) at <paramref name="offset"/>
+    /// of BAR <paramref name="region"/>, with no trip through this process (a doorbell a VMM's vCPU rings).
+    /// The kernel takes its own reference to the eventfd. EEXIST if that write has an eventfd already.
+    /// </summary>
+    public void AddIoEventfd(VfioRegionInfo region, long offset, int width, ulong data, EventFd eventfd)
+    {
+        ArgumentNullException.ThrowIfNull(eventfd);
+        bool added = false;
+        try
+        {
+            eventfd.Fd.DangerousAddRef(ref added);
+            SetIoEventfd(region, offset, width, data, (int)eventfd.Fd.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                eventfd.Fd.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>VFIO_DEVICE_IOEVENTFD with fd -1: the write <see cref="AddIoEventfd"/> set up goes (ENODEV if there is none).</summary>
+    public void RemoveIoEventfd(VfioRegionInfo region, long offset, int width, ulong data) => SetIoEventfd(region, offset, width, data, -1);
+
+    private void SetIoEventfd(VfioRegionInfo region, long offset, int width, ulong data, int fd)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        if (width is not (1 or 2 or 4 or 8))
+        {
+            throw new ArgumentOutOfRangeException(nameof(width), width, "an ioeventfd writes 1, 2, 4 or 8 bytes");
+        }
+
+        CheckRange(region, offset, width);
+        var arg = new vfio_device_ioeventfd
+        {
+            argsz = (uint)Unsafe.SizeOf<vfio_device_ioeventfd>(),
+            flags = (uint)width,                 // VFIO_DEVICE_IOEVENTFD_8/16/32/64 are the width's own bit
+            offset = region.Offset + (ulong)offset,
+            data = data,
+            fd = fd,
+        };
+        using FileDescriptor.Lease lease = Fd.Borrow();
+        IoctlCheck.Ok(new VfioDeviceIoctls(Kernel, lease.Fd).TryIoeventfd(ref arg), Kernel, "VFIO_DEVICE_IOEVENTFD", Kind);
+    }
+
     /// <summary>VFIO_DEVICE_RESET.</summary>
     public void Reset()
     {

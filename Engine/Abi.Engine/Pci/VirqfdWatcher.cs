@@ -1,0 +1,132 @@
+using System.Globalization;
+using Abi.Engine.Native;
+
+namespace Abi.Engine.Pci;
+
+/// <summary>
+/// The process's watcher of <see cref="Virqfd"/>s: one edge-triggered epoll set and one background
+/// thread, started with the first eventfd, that runs a virqfd's handler whenever its eventfd is written.
+/// Eventfds belong to the process, not to one emulated kernel, so there is one watcher.
+/// </summary>
+internal static class VirqfdWatcher
+{
+    private static readonly Lock s_lock = new();
+    private static readonly Dictionary<ulong, Virqfd> s_watched = [];
+    private static int s_epoll = -1;
+    private static ulong s_nextToken;
+    private static volatile int s_count;
+
+    /// <summary>Whether any virqfd is watched (the engine's own signals look for one only then).</summary>
+    public static bool Any => s_count != 0;
+
+    public static unsafe bool Add(Virqfd virqfd)
+    {
+        lock (s_lock)
+        {
+            if (s_epoll < 0)
+            {
+                int epoll = Libc.EpollCreate1(Libc.EpollCloexec);
+                if (epoll < 0)
+                {
+                    return false;
+                }
+
+                s_epoll = Libc.MoveOwn(epoll);
+                new Thread(Watch) { IsBackground = true, Name = "abi-virqfd" }.Start();
+            }
+
+            ulong token = ++s_nextToken;
+            var ev = new Libc.EpollEvent { Events = Libc.EpollIn | Libc.EpollEt, Data = token };
+            if (Libc.EpollCtl(s_epoll, Libc.EpollCtlAdd, virqfd.Fd, &ev) != 0)
+            {
+                return false;
+            }
+
+            s_watched[token] = virqfd;
+            s_count = s_watched.Count;
+            return true;
+        }
+    }
+
+    public static unsafe void Remove(Virqfd virqfd)
+    {
+        lock (s_lock)
+        {
+            foreach ((ulong token, Virqfd watched) in s_watched)
+            {
+                if (watched == virqfd)
+                {
+                    s_watched.Remove(token);
+                    break;
+                }
+            }
+
+            s_count = s_watched.Count;
+            _ = Libc.EpollCtl(s_epoll, Libc.EpollCtlDel, virqfd.Fd, null);
+        }
+    }
+
+    /// <summary>
+    /// The engine wrote to the eventfd behind <paramref name="fd"/>: every virqfd on the same eventfd
+    /// acts now, as the kernel's wakeup would inside the write.
+    /// </summary>
+    public static void SignalledByEngine(int fd)
+    {
+        if (!Any)
+        {
+            return;
+        }
+
+        long id = EventfdIdOf(fd);
+        Virqfd[] matching;
+        lock (s_lock)
+        {
+            matching = [.. s_watched.Values.Where(v => v.EventfdId == id)];
+        }
+
+        foreach (Virqfd virqfd in matching)
+        {
+            virqfd.Fire(fromWatcher: false);
+        }
+    }
+
+    /// <summary>The eventfd's <c>eventfd-id</c> from <c>/proc/self/fdinfo</c>, or -1 (an eventfd without one: identity unknown).</summary>
+    public static long EventfdIdOf(int fd)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/self/fdinfo/{fd}"))
+            {
+                if (line.StartsWith("eventfd-id:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.AsSpan("eventfd-id:".Length).Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return -1;
+    }
+
+    private static unsafe void Watch()
+    {
+        const int Batch = 16;
+        Libc.EpollEvent* events = stackalloc Libc.EpollEvent[Batch];
+        while (true)
+        {
+            int ready = Libc.EpollWait(s_epoll, events, Batch, -1);
+            for (int i = 0; i < ready; i++)
+            {
+                Virqfd? virqfd;
+                lock (s_lock)
+                {
+                    s_watched.TryGetValue(events[i].Data, out virqfd);
+                }
+
+                virqfd?.Fire(fromWatcher: true);
+            }
+        }
+    }
+}
