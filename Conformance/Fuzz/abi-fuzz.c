@@ -517,7 +517,7 @@ enum {
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
-	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_COUNT
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -548,7 +548,7 @@ static const int vfio_weight[OP_COUNT] = {
 // feature, hot reset and ioeventfd ioctls, with eventfds to hand them and to read loopback signals from.
 static const int device_weight[OP_COUNT] = {
 	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 3, [OP_SET_IRQS] = 10, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
-	[OP_IOEVENTFD] = 4,
+	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4,
 };
 
 static struct call generate(void)
@@ -1233,6 +1233,47 @@ static void run_call(const struct call *c)
 		do_ioctl_on(fd, c, name, VFIO_DEVICE_IOEVENTFD, &x, sizeof(x), -1, 24);
 		break;
 	}
+	case OP_CDEV_BAR: {
+		// Regions other than config space through pread/pwrite: edu's BAR0 read anywhere (its MMIO
+		// answers ~0 to what it does not know), written only at the liveness register and where nothing
+		// is (nothing that computes, interrupts or starts DMA); the ROM, absent BARs, VGA, past the last.
+		int fd = device_fd_of(a[0]);
+		static const uint64_t reads[] = { 0x00, 0x04, 0x08, 0x20, 0x24, 0x80, 0x88, 0x90, 0x98, 0x40000, 0xffff8, 0xffffc, 0x100000, 0x3 };
+		static const uint64_t writes[] = { 0x04, 0x04, 0x04, 0x40000, 0xffffc, 0x100000 };
+		static const size_t lengths[] = { 4, 4, 1, 2, 8, 3, 16, 0, 64 };
+		static const uint64_t regions[] = { 0, 0, 0, 0, 0, 1, 5, 6, 8, 9 };
+		int write = a[4] % 4 == 0;
+		uint64_t index = regions[(a[1] >> 1) % 10];
+		uint64_t at = write ? writes[a[2] % 6] : reads[a[2] % 14];
+		size_t len = lengths[a[3] % 9];
+		if (write && at == 0x04 && len > 4)
+			len = 4;  // 0x08 is the factorial register
+		uint8_t *buf = a[5] % 8 ? AT(OUT_PAGE) : (uint8_t *)user_address(a[5] >> 3);
+		off_t off = (off_t)(index << 40 | at);
+		long rc;
+		if (write) {
+			memset(AT(OUT_PAGE), (int)(a[6] % 256), 64);
+			rc = pwrite(fd, buf, len, off);
+		} else {
+			memset(AT(OUT_PAGE), 0, 16 * PAGE);
+			rc = pread(fd, buf, len, off);
+		}
+		if (rc < 0)
+			rc = -errno;
+		char name[40];
+		snprintf(name, sizeof(name), "cdev_bar(fd#%d)", cdev_index(fd));
+		emit("%s %s region %" PRIu64 " +0x%" PRIx64 " %zu rc=%ld", name, write ? "w" : "r", index, at, len, rc);
+		if (!write && rc > 0) {
+			emit_out("bar", (uint64_t)buf, (size_t)rc);
+			if (verbose && buf >= AT(OUT_PAGE) && buf + rc <= AT(OUT_PAGE + 16)) {
+				fprintf(stderr, "%d bar:", call_index);
+				for (long i = 0; i < rc; i++)
+					fprintf(stderr, " %02x", buf[i]);
+				fprintf(stderr, "\n");
+			}
+		}
+		break;
+	}
 	case OP_CLOSE: {
 		if (!nfds) {
 			emit("close rc=none");
@@ -1259,9 +1300,12 @@ static int script_for(uint64_t seed, int calls, struct call *out)
 		// and binds it to the iommufd first (what else the stream does to it stays random).
 		out[0] = (struct call){ .op = OP_CDEV_OPEN, .a = { 1 } };
 		out[1] = (struct call){ .op = OP_CDEV_BIND, .a = { 0, 1, 1 } };
-		if (calls >= 4) {
+		if (calls >= 5) {
 			out[2] = (struct call){ .op = OP_EVENTFD, .a = { 1 } };   // one for interrupts
 			out[3] = (struct call){ .op = OP_EVENTFD, .a = { 0 } };   // one for ioeventfds
+			// edu's liveness register outlives a process (QEMU's model keeps it through everything): one
+			// stream must not see what the one before it wrote, so each starts by writing 0 there.
+			out[4] = (struct call){ .op = OP_CDEV_BAR, .a = { 0, 0, 0, 0, 0, 1, 0 } };
 		}
 	}
 	return calls;

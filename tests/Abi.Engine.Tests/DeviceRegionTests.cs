@@ -81,10 +81,44 @@ public sealed class DeviceRegionTests : DeviceTest
         Assert.Equal(4, Kernel.Pread(fd, new byte[16], (1L << 20) - 4));                        // truncated at its end
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 1L << 40));             // BAR1 is not there
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 9L << 40));
+        Assert.Equal(0, Kernel.Pread(fd, [], 9L << 40));                                        // no bytes: 0 before the region is looked at
+        Assert.Equal(0, Kernel.Pwrite(fd, [], 9L << 40));
+        nint unmapped = 0x10;                                                                    // a write's region is checked before its bytes
+        unsafe
+        {
+            Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new ReadOnlySpan<byte>((void*)unmapped, 4), 1L << 40));
+            Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new ReadOnlySpan<byte>((void*)unmapped, 4), 1L << 20));
+            Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new ReadOnlySpan<byte>((void*)unmapped, 4), 6L << 40));
+            Assert.Equal(-(long)Errno.EFAULT, Kernel.Pwrite(fd, new ReadOnlySpan<byte>((void*)unmapped, 4), 0));
+        }
 
         device.WriteConfig32(4, 0);                                                            // memory decoding off
         Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[4], 0));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], 1L << 20));             // the range is checked first
+        byte[] table = new byte[16];
+        Assert.Equal(16, Kernel.Pread(fd, table, 0x80000));                                     // no access: the table is the kernel's
+        Assert.All(table, b => Assert.Equal(0xFF, b));
+        Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[32], 0x80000 - 16));           // the access before it needs decoding
         Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, 3, 1, fd, 0));                   // trapped BARs are not memory
+    }
+
+    [Fact]
+    public void EduBar_AnswersAccessWidthsAsQemusModelDoes()
+    {
+        // edu's MemoryRegionOps take 4 and 8 bytes: QEMU's memory core gives 0 for narrower reads and
+        // drops narrower writes; the model answers ~0 to 8 bytes below 0x80. vfio-pci splits a read by alignment.
+        using VfioDevice device = OpenBound(out _);
+        int fd = FdOf(device);
+        byte[] bytes = new byte[16];
+        Assert.Equal(2, Kernel.Pread(fd, bytes.AsSpan(0, 2), 0));
+        Assert.Equal(0, BitConverter.ToUInt16(bytes));
+        Assert.Equal(8, Kernel.Pread(fd, bytes.AsSpan(0, 8), 0));
+        Assert.Equal(ulong.MaxValue, BitConverter.ToUInt64(bytes));
+        Assert.Equal(4, Kernel.Pwrite(fd, [1, 2, 3, 4], 0x04));                                   // one 4-byte write
+        Assert.Equal(2, Kernel.Pwrite(fd, [9, 9], 0x04));                                         // dropped
+        Assert.Equal(16, Kernel.Pread(fd, bytes, 0x04));                                          // 4 + 8 + 4 bytes
+        Assert.Equal(~0x0403_0201u, BitConverter.ToUInt32(bytes));
+        Assert.All(bytes[4..], b => Assert.Equal(0xFF, b));
     }
 
     [Fact]
@@ -95,7 +129,7 @@ public sealed class DeviceRegionTests : DeviceTest
         bar.Write32(0x04, 5);
         Assert.Equal(~5u, bar.Read32(0x04));
         device.Reset();
-        Assert.Equal(~0u, bar.Read32(0x04));
+        Assert.Equal(0u, bar.Read32(0x04));                                                     // as before any write
         Assert.Equal(0x2u, device.ReadConfig32(4) & 0x2);                                       // config space is restored
     }
 }

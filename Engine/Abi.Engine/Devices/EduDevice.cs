@@ -8,7 +8,7 @@ namespace Abi.Engine.Devices;
 /// register, so one driver runs on the engine and on QEMU under a real kernel. BAR0 (1 MiB):
 /// <list type="table">
 /// <item><term>0x00</term><description>identification 0x010000ed (RO)</description></item>
-/// <item><term>0x04</term><description>liveness: reads back the bitwise inverse of what was written</description></item>
+/// <item><term>0x04</term><description>liveness: reads back the bitwise inverse of what was written (0 before any write)</description></item>
 /// <item><term>0x08</term><description>factorial: write n, read n! (status bit 0 is clear once done)</description></item>
 /// <item><term>0x20</term><description>status: bit 0 computing (RO), bit 7 raise an interrupt after the factorial</description></item>
 /// <item><term>0x24 / 0x60 / 0x64</term><description>interrupt status (RO) / raise (ORs into status) / acknowledge (clears)</description></item>
@@ -18,7 +18,9 @@ namespace Abi.Engine.Devices;
 /// The device buffer (4 KiB) sits at address 0x40000 of the device's own space; DMA addresses are
 /// clipped to a 28-bit mask as QEMU's model does. The engine runs a transfer at once (QEMU runs it
 /// from a timer), so a driver that polls bit 0 of the command register works on both. Interrupts:
-/// INTx, one MSI vector and, beyond QEMU's model, one MSI-X vector (table at 0x80000).
+/// INTx, one MSI vector and, beyond QEMU's model, one MSI-X vector (table at 0x80000). Accesses are 4
+/// or 8 bytes: QEMU's memory core refuses narrower ones to the model (reads give 0, writes are dropped),
+/// and the model answers ~0 to an 8-byte one below 0x80 and to a register it does not know.
 /// </summary>
 public sealed class EduDevice : PciDevice
 {
@@ -34,7 +36,7 @@ public sealed class EduDevice : PciDevice
     private const ulong DmaMask = (1UL << 28) - 1;
     private readonly byte[] _buffer = new byte[BufferSize];
     private readonly Lock _lock = new();
-    private uint _liveness, _factorial, _status, _irqStatus;
+    private uint _inverse, _factorial, _status, _irqStatus;     // _inverse: QEMU's addr4, ~ the last liveness write
     private ulong _dmaSource, _dmaDestination, _dmaCount, _dmaCommand;
 
     private readonly bool _functionReset;
@@ -74,7 +76,7 @@ public sealed class EduDevice : PciDevice
     {
         lock (_lock)
         {
-            _liveness = _factorial = _status = _irqStatus = 0;
+            _inverse = _factorial = _status = _irqStatus = 0;
             _dmaSource = _dmaDestination = _dmaCount = _dmaCommand = 0;
             Array.Clear(_buffer);
         }
@@ -82,6 +84,11 @@ public sealed class EduDevice : PciDevice
 
     private ulong Read(long offset, int size)
     {
+        if (size < 4)
+        {
+            return 0;                                 // below the ops' valid minimum: unassigned_mem_read
+        }
+
         if ((offset < 0x80 && size != 4) || (offset >= 0x80 && size is not (4 or 8)))
         {
             return ulong.MaxValue;
@@ -92,7 +99,7 @@ public sealed class EduDevice : PciDevice
             return offset switch
             {
                 0x00 => 0x010000EDu,
-                0x04 => ~_liveness,
+                0x04 => _inverse,
                 0x08 => _factorial,
                 0x20 => _status,
                 0x24 => _irqStatus,
@@ -120,7 +127,7 @@ public sealed class EduDevice : PciDevice
             switch (offset)
             {
                 case 0x04:
-                    _liveness = (uint)value;
+                    _inverse = ~(uint)value;
                     break;
                 case 0x08:
                     _factorial = Factorial((uint)value);

@@ -35,11 +35,36 @@ internal abstract unsafe partial class VfioDeviceFile
     public override bool CanSeek => true;
 
     /// <summary>
-    /// vfio_main.c: vfio_device_fops_read/write refuse an fd without access (an unbound cdev), and
-    /// vfio_pci_rw a region index past the last, before the buffer is touched.
+    /// vfio_main.c: vfio_device_fops_read/write refuse an fd without access (an unbound cdev);
+    /// vfio_pci_core_read/write answer 0 bytes with 0; then the region's checks, before the buffer is touched.
     /// </summary>
     public override long CheckCount(long count, long offset, bool write) =>
-        !Usable || (ulong)offset >> OffsetShift >= Constants.VFIO_PCI_NUM_REGIONS ? -(long)Errno.EINVAL : 0;
+        !Usable ? -(long)Errno.EINVAL : count == 0 ? 0 : RegionCheck((ulong)offset, (ulong)count, write);
+
+    /// <summary>
+    /// What vfio_pci_rw and the region's handler refuse before their first copy from or to the caller
+    /// (a write's bytes are copied chunk by chunk as they go to the device): an index past the last, a
+    /// config range past config space (vfio_pci_config_rw_single: EFAULT), a BAR that is not there or an
+    /// offset past it (vfio_pci_bar_rw), a ROM write or a ROM the device lacks, VGA (no function has it).
+    /// </summary>
+    private long RegionCheck(ulong offset, ulong count, bool write)
+    {
+        ulong index = offset >> OffsetShift;
+        ulong at = offset & InRegionMask;
+        ulong configSize = (ulong)Model.ConfigSize;
+        return index switch
+        {
+            >= Constants.VFIO_PCI_NUM_REGIONS => Fail(Errno.EINVAL, $"offset 0x{offset:X} selects region {index}, past the last"),
+            Constants.VFIO_PCI_CONFIG_REGION_INDEX when at >= configSize || count > configSize - at
+                => Fail(Errno.EFAULT, $"config access at 0x{at:X}+{count} is past the {configSize}-byte config space"),
+            Constants.VFIO_PCI_CONFIG_REGION_INDEX => 0,
+            < 6 when Model.Bars[(int)index] is not PciBar bar => Fail(Errno.EINVAL, $"BAR {index} is not implemented"),
+            < 6 when at >= Model.Bars[(int)index]!.Size => Fail(Errno.EINVAL, $"offset 0x{at:X} is past BAR {index}"),
+            < 6 => 0,
+            Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 => 0,
+            _ => Fail(Errno.EINVAL, $"region {index} cannot be {(write ? "written" : "read")} on this device"),
+        };
+    }
 
     public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
 
@@ -115,16 +140,16 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet");
         }
 
+        if (buffer.IsEmpty)
+        {
+            return 0;                                   // vfio_pci_core_read/write, before the region
+        }
+
         ulong index = (ulong)offset >> OffsetShift;
         ulong at = (ulong)offset & InRegionMask;
         if (index >= Constants.VFIO_PCI_NUM_REGIONS)
         {
             return Fail(Errno.EINVAL, $"offset 0x{offset:X} selects region {index}, past the last");
-        }
-
-        if (buffer.IsEmpty)
-        {
-            return 0;
         }
 
         return index switch
@@ -199,11 +224,6 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EINVAL, $"BAR {index} is not implemented");
         }
 
-        if (!Model.Config.MemoryEnabled)
-        {
-            return Fail(Errno.EIO, "memory decoding is off in the command register");
-        }
-
         if (at >= bar.Size)
         {
             return Fail(Errno.EINVAL, $"offset 0x{at:X} is past BAR {index} (0x{bar.Size:X} bytes)");
@@ -211,22 +231,36 @@ internal abstract unsafe partial class VfioDeviceFile
 
         int length = (int)Math.Min((ulong)buffer.Length, bar.Size - at);
         (int msixBar, ulong msixStart, ulong msixLength) = Model.MsixTable;
+        (ulong excludedStart, ulong excludedEnd) = msixBar == index ? (msixStart, msixStart + msixLength) : (0UL, 0UL);
         int done = 0;
         while (done < length)
         {
+            // vfio_pci_core_do_io_rw: accesses stop at the MSI-X table, which is the kernel's: reads of it
+            // give 0xff, writes to it are dropped.
             ulong position = at + (ulong)done;
-            int size = PieceSize((long)position, length - done, max: 8);
-            Span<byte> piece = buffer.Slice(done, size);
-            bool shadowed = msixBar == index && position < msixStart + msixLength && position + (ulong)size > msixStart;
-            if (shadowed)
+            int remaining = length - done;
+            int fillable = position < excludedStart ? (int)Math.Min((ulong)remaining, excludedStart - position) : position >= excludedEnd ? remaining : 0;
+            if (fillable == 0)
             {
-                // The MSI-X vector table is the kernel's: reads give 0xff, writes are dropped.
+                int skipped = (int)Math.Min((ulong)remaining, excludedEnd - position);
                 if (!write)
                 {
-                    piece.Fill(0xFF);
+                    buffer.Slice(done, skipped).Fill(0xFF);
                 }
+
+                done += skipped;
+                continue;
             }
-            else if (write)
+
+            // vfio_pci_iordwr*'s test_mem: each access to a memory BAR needs memory decoding on.
+            if (!bar.IsIo && !Model.Config.MemoryEnabled)
+            {
+                return Fail(Errno.EIO, "memory decoding is off in the command register");
+            }
+
+            int size = PieceSize((long)position, fillable, max: 8);
+            Span<byte> piece = buffer.Slice(done, size);
+            if (write)
             {
                 bar.Handler.Write((long)position, size, ReadLittle(piece));
             }
