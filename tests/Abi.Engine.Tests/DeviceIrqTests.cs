@@ -38,6 +38,10 @@ public sealed class DeviceIrqTests : DeviceTest
         Assert.Equal(0x20UL, e1000e.GetRegionInfo(Constants.VFIO_PCI_BAR2_REGION_INDEX).Size);
         Assert.False(e1000e.GetRegionInfo(Constants.VFIO_PCI_BAR2_REGION_INDEX).CanMmap);        // I/O space
         Assert.Equal(0UL, e1000e.ReadConfig32(0x100));                                           // extended config reads 0
+        byte[] across = new byte[8];
+        Assert.Equal(8, Kernel.Pread(FdOf(e1000e), across, (7L << 40) + 0xFC));                   // vfio_pci_config_rw goes on into it
+        Assert.Equal(e1000e.ReadConfig32(0xFC), BitConverter.ToUInt32(across));
+        Assert.Equal(0u, BitConverter.ToUInt32(across, 4));
 
         var plain = new Abi.Engine.Devices.EduDevice(msix: false);
         using VfioDevice edu = VfioDevice.OpenCdev(Kernel.AddDevice(plain).CdevPath!, Kernel);

@@ -39,4 +39,18 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>preadv2's RWF_NOWAIT: EAGAIN instead of blocking, whatever the file's O_NONBLOCK says.</summary>
+    internal const int RwfNowait = 0x8;
+
+    /// <summary><c>struct iovec</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Iovec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport(Library, EntryPoint = "preadv2", SetLastError = true)]
+    internal static partial nint Preadv2(int fd, Iovec* iov, int count, long offset, int flags);
 }

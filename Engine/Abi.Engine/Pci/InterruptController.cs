@@ -124,7 +124,7 @@ internal sealed class InterruptController(PciDevice device)
                 return 0;
             }
 
-            if (Virqfd.Enable(fd, UnmaskFromEventfd, out Virqfd? unmask, out bool signalled) is int failed)
+            if (Virqfd.Create(fd, UnmaskFromEventfd, out Virqfd? unmask) is int failed)
             {
                 return failed;
             }
@@ -136,12 +136,14 @@ internal sealed class InterruptController(PciDevice device)
             }
 
             _intxUnmask = unmask;
-            if (signalled)
+            int armed = unmask!.Arm();
+            if (armed != 0)
             {
-                _intxMasked = false;
+                _intxUnmask = null;
+                unmask.Disable();
             }
 
-            return 0;
+            return armed;
         }
 
         if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)

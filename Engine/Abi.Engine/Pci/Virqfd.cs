@@ -7,19 +7,32 @@ namespace Abi.Engine.Pci;
 
 /// <summary>
 /// An eventfd whose signals make the engine act (drivers/vfio/virqfd.c): vfio-pci's INTx unmask
-/// eventfd and its ioeventfds. Each signal consumes the eventfd's count and runs the handler once.
+/// eventfd and its ioeventfds. A signal consumes the eventfd's count and runs the handler once.
 /// The kernel runs it from the eventfd's wakeup, inside the signaller's write; the engine runs it on
 /// <see cref="VirqfdWatcher"/>'s thread for writes it does not make, and at once, on the signalling
 /// thread, for the signals it makes itself (<see cref="VirqfdWatcher.SignalledByEngine"/>: an INTx
 /// loopback whose trigger is also its unmask eventfd), so that those are done when the ioctl returns.
-/// The handler runs under the virqfd's lock, so a signaller waiting for that lock finds the work done,
-/// and <see cref="Disable"/> means no handler after it; a handler therefore takes no lock its owner may
-/// hold while it disables or signals (it reads a published snapshot, or writes one volatile field).
+/// <para>
+/// The handler runs under the virqfd's lock, so <see cref="Disable"/> means no handler after it. A
+/// handler may reach other locks (an ioeventfd's write may make edu raise an interrupt, which takes
+/// the interrupt controller's lock), so a signaller that holds such a lock only tries the virqfd's
+/// lock and leaves a busy virqfd to the watcher, and a signal made from inside a handler is left to
+/// the watcher too (the kernel drops an eventfd signal nested in a wakeup, eventfd_signal_mask).
+/// </para>
+/// <para>
+/// Creation and arming are two steps, as vfio_virqfd_enable ties its handler to its object before it
+/// polls: the owner stores the virqfd (or refuses it, EBUSY) between them, so no signal finds a
+/// virqfd its owner does not know yet.
+/// </para>
 /// </summary>
 internal sealed class Virqfd
 {
+    [ThreadStatic]
+    private static bool t_inHandler;
+
     private readonly Lock _lock = new();
     private readonly Action<Virqfd> _handler;
+    private bool _armed;
     private bool _disabled;
     private bool _reportedAtRegistration;
 
@@ -30,6 +43,9 @@ internal sealed class Virqfd
         _handler = handler;
     }
 
+    /// <summary>Whether this thread is running a virqfd's handler (its own eventfd signals are then the watcher's).</summary>
+    public static bool InHandler => t_inHandler;
+
     /// <summary>The engine's own reference to the eventfd.</summary>
     public int Fd { get; }
 
@@ -37,36 +53,50 @@ internal sealed class Virqfd
     public long EventfdId { get; }
 
     /// <summary>
-    /// vfio_virqfd_enable: EBADF for a closed fd, EINVAL for one that is not an eventfd. An eventfd
-    /// already signalled (<paramref name="signalled"/>) is for the caller to act on at once, once it
-    /// holds the virqfd; its count is left to the next signal's read.
+    /// vfio_virqfd_enable's first half: EBADF for a closed fd, EINVAL for one that is not an eventfd;
+    /// else a reference of the engine's own, not watched until <see cref="Arm"/>.
     /// </summary>
-    public static int? Enable(int fd, Action<Virqfd> handler, out Virqfd? virqfd, out bool signalled)
+    public static int? Create(int fd, Action<Virqfd> handler, out Virqfd? virqfd)
     {
         virqfd = null;
-        signalled = false;
         if (InterruptController.AcquireEventfd(fd, out int own) is int failed)
         {
             return failed;
         }
 
-        long id = VirqfdWatcher.EventfdIdOf(own);
-        var created = new Virqfd(own, id, handler);
-        signalled = IsSignalled(own);
-        created._reportedAtRegistration = signalled;   // epoll reports a ready fd once when it is added
-        if (!VirqfdWatcher.Add(created))
-        {
-            _ = LinuxKernel.Instance.Close(own);
-            return Fail(Errno.ENOMEM, "the eventfd cannot be watched");
-        }
-
-        virqfd = created;
+        virqfd = new Virqfd(own, VirqfdWatcher.EventfdIdOf(own), handler);
         return null;
+    }
+
+    /// <summary>
+    /// The second half: watched from now on; an eventfd signalled already runs the handler now and
+    /// leaves its count to the next signal's read (vfs_poll found EPOLLIN). ENOMEM if it cannot be watched.
+    /// </summary>
+    public int Arm()
+    {
+        lock (_lock)
+        {
+            bool signalled = IsSignalled(Fd);
+            _reportedAtRegistration = signalled;    // epoll reports a ready fd once when it is added
+            if (!VirqfdWatcher.Add(this))
+            {
+                return Fail(Errno.ENOMEM, "the eventfd cannot be watched");
+            }
+
+            _armed = true;
+            if (signalled)
+            {
+                RunHandler();
+            }
+
+            return 0;
+        }
     }
 
     /// <summary>vfio_virqfd_disable: no handler runs after this returns; the reference goes.</summary>
     public void Disable()
     {
+        bool armed;
         lock (_lock)
         {
             if (_disabled)
@@ -75,21 +105,36 @@ internal sealed class Virqfd
             }
 
             _disabled = true;
+            armed = _armed;
         }
 
-        VirqfdWatcher.Remove(this);
+        if (armed)
+        {
+            VirqfdWatcher.Remove(this);
+        }
+
         _ = LinuxKernel.Instance.Close(Fd);
     }
 
     /// <summary>
-    /// A signal (virqfd_wakeup): the count is read and the handler runs, unless another thread took the
-    /// count first or this is epoll's report of a count the registration already answered.
+    /// A signal (virqfd_wakeup): the count is read and the handler runs, unless another reader took the
+    /// count first or this is epoll's report of a count the registration already answered. The engine's
+    /// own signals only try the lock (<paramref name="fromWatcher"/> false): see the class remarks.
     /// </summary>
     internal void Fire(bool fromWatcher)
     {
-        lock (_lock)
+        if (fromWatcher)
         {
-            if (_disabled)
+            _lock.Enter();
+        }
+        else if (!_lock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            if (_disabled || !_armed)
             {
                 return;
             }
@@ -101,14 +146,37 @@ internal sealed class Virqfd
             }
 
             _reportedAtRegistration = false;
-            Span<byte> count = stackalloc byte[8];
-            if (!IsSignalled(Fd) || LinuxKernel.Instance.Read(Fd, count) != 8)
+            if (TryConsume(Fd))
             {
-                return;
+                RunHandler();
             }
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
 
+    private void RunHandler()
+    {
+        bool outer = t_inHandler;
+        t_inHandler = true;
+        try
+        {
             _handler(this);
         }
+        finally
+        {
+            t_inHandler = outer;
+        }
+    }
+
+    /// <summary>eventfd_ctx_do_read: the count, without blocking on a blocking eventfd whose count another reader took.</summary>
+    private static unsafe bool TryConsume(int fd)
+    {
+        ulong count;
+        var iov = new Libc.Iovec { Base = &count, Length = sizeof(ulong) };
+        return Libc.Preadv2(fd, &iov, 1, -1, Libc.RwfNowait) == sizeof(ulong);
     }
 
     private static unsafe bool IsSignalled(int fd)

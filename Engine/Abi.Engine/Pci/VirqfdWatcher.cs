@@ -72,7 +72,7 @@ internal static class VirqfdWatcher
     /// </summary>
     public static void SignalledByEngine(int fd)
     {
-        if (!Any)
+        if (!Any || Virqfd.InHandler)
         {
             return;
         }
@@ -125,7 +125,16 @@ internal static class VirqfdWatcher
                     s_watched.TryGetValue(events[i].Data, out virqfd);
                 }
 
-                virqfd?.Fire(fromWatcher: true);
+                try
+                {
+                    virqfd?.Fire(fromWatcher: true);
+                }
+                catch (Exception e)
+                {
+                    // A device model that throws in a handler must not take the process down with this
+                    // thread: the write is lost, as a failed MMIO write would be, and said.
+                    Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
+                }
             }
         }
     }

@@ -77,18 +77,22 @@ internal sealed class IoEventfds(PciDevice model)
                 return Fail(Errno.ENOSPC, $"the device has {Max} ioeventfds already");
             }
 
-            if (Virqfd.Enable(fd, Deliver, out Virqfd? virqfd, out bool signalled) is int failed)
+            if (Virqfd.Create(fd, Deliver, out Virqfd? virqfd) is int failed)
             {
                 return failed;
             }
 
-            _entries = [.. _entries, new Entry((int)index, position, data, width, virqfd!)];
-            if (signalled)
+            // Known before it is armed: arming delivers a signal the eventfd holds already.
+            var added = new Entry((int)index, position, data, width, virqfd!);
+            _entries = [.. _entries, added];
+            int armed = virqfd!.Arm();
+            if (armed != 0)
             {
-                Deliver(virqfd!);                                          // vfio_virqfd_enable: a signal it missed
+                _entries = Array.FindAll(_entries, e => e != added);
+                virqfd.Disable();
             }
 
-            return 0;
+            return armed;
         }
     }
 

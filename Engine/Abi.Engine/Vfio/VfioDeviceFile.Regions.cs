@@ -181,27 +181,19 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} is past the {configSize}-byte config space");
         }
 
-        if (at >= PciConfigSpace.Size)
+        // vfio_pci_config_rw goes dword by dword: an access may run from config space into extended
+        // config space, which has no extended capabilities here (reads give 0, writes are dropped).
+        int legacy = at >= PciConfigSpace.Size ? 0 : (int)Math.Min((ulong)buffer.Length, PciConfigSpace.Size - at);
+        if (!write)
         {
-            // Extended config space: no extended capabilities; reads give 0, writes are dropped.
-            if (!write)
-            {
-                buffer.Clear();
-            }
-
-            return buffer.Length;
-        }
-
-        if ((ulong)buffer.Length > PciConfigSpace.Size - at)
-        {
-            return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} crosses into extended config space");
+            buffer[legacy..].Clear();
         }
 
         int done = 0;
-        while (done < buffer.Length)
+        while (done < legacy)
         {
             int position = (int)at + done;
-            int size = PieceSize(position, buffer.Length - done, max: 4);
+            int size = PieceSize(position, legacy - done, max: 4);
             if (write)
             {
                 Model.Config.Write(position, size, (uint)ReadLittle(buffer.Slice(done, size)));
@@ -214,7 +206,7 @@ internal abstract unsafe partial class VfioDeviceFile
             done += size;
         }
 
-        return done;
+        return buffer.Length;
     }
 
     private long BarAccess(int index, Span<byte> buffer, ulong at, bool write)

@@ -194,9 +194,11 @@ public sealed unsafe class VfioDevice : IDisposable
 
     /// <summary>
     /// VFIO_DEVICE_IOEVENTFD: from now on a signal on <paramref name="eventfd"/> makes the kernel write
-    /// <paramref name="data"/> (<paramref name="width"/> bytes: 1, 2 or 4) at <paramref name="offset"/>
-    /// of BAR <paramref name="region"/>, with no trip through this process (a doorbell a VMM's vCPU rings).
-    /// The kernel takes its own reference to the eventfd. EEXIST if that write has an eventfd already.
+    /// <paramref name="data"/> (<paramref name="width"/> bytes: 1, 2 or 4; Linux 7.2 refuses 8) at
+    /// <paramref name="offset"/> of BAR <paramref name="region"/>, with no trip through this process (a
+    /// doorbell a VMM's vCPU rings). EEXIST if that write has an eventfd already. Keep
+    /// <paramref name="eventfd"/> open while it is registered: Linux disarms an ioeventfd whose eventfd
+    /// is closed, the engine (which holds a reference of its own) does not.
     /// </summary>
     public void AddIoEventfd(VfioRegionInfo region, long offset, int width, ulong data, EventFd eventfd)
     {
