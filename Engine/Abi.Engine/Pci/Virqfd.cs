@@ -28,7 +28,7 @@ namespace Abi.Engine.Pci;
 internal sealed class Virqfd
 {
     [ThreadStatic]
-    private static bool t_inHandler;
+    private static bool s_inHandler;
 
     private readonly Lock _lock = new();
     private readonly Action<Virqfd> _handler;
@@ -44,7 +44,7 @@ internal sealed class Virqfd
     }
 
     /// <summary>Whether this thread is running a virqfd's handler (its own eventfd signals are then the watcher's).</summary>
-    public static bool InHandler => t_inHandler;
+    public static bool InHandler => s_inHandler;
 
     /// <summary>The engine's own reference to the eventfd.</summary>
     public int Fd { get; }
@@ -159,15 +159,15 @@ internal sealed class Virqfd
 
     private void RunHandler()
     {
-        bool outer = t_inHandler;
-        t_inHandler = true;
+        bool outer = s_inHandler;
+        s_inHandler = true;
         try
         {
             _handler(this);
         }
         finally
         {
-            t_inHandler = outer;
+            s_inHandler = outer;
         }
     }
 
