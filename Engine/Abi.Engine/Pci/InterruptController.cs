@@ -427,6 +427,7 @@ internal sealed class InterruptController(PciDevice device)
     {
         if (slot >= 0)
         {
+            VirqfdWatcher.Forget(slot);
             LinuxKernel.Instance.Close(slot);
         }
 

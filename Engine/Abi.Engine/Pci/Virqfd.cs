@@ -49,6 +49,9 @@ internal sealed class Virqfd
     /// <summary>The engine's own reference to the eventfd.</summary>
     public int Fd { get; }
 
+    /// <summary>Its key in <see cref="VirqfdWatcher"/>'s epoll set, given when it is added.</summary>
+    public ulong Token { get; set; }
+
     /// <summary>The eventfd's identity (<c>eventfd-id</c> of fdinfo), the same through every fd of it.</summary>
     public long EventfdId { get; }
 

@@ -13,6 +13,7 @@ internal static class VirqfdWatcher
     private static readonly Lock s_lock = new();
     private static readonly Dictionary<ulong, Virqfd> s_watched = [];
     private static int s_epoll = -1;
+    private static readonly Dictionary<int, long> s_signalledIds = [];   // the engine's trigger fds → eventfd-id
     private static ulong s_nextToken;
     private static volatile int s_count;
 
@@ -43,6 +44,7 @@ internal static class VirqfdWatcher
             }
 
             s_watched[token] = virqfd;
+            virqfd.Token = token;
             s_count = s_watched.Count;
             return true;
         }
@@ -52,15 +54,7 @@ internal static class VirqfdWatcher
     {
         lock (s_lock)
         {
-            foreach ((ulong token, Virqfd watched) in s_watched)
-            {
-                if (watched == virqfd)
-                {
-                    s_watched.Remove(token);
-                    break;
-                }
-            }
-
+            s_watched.Remove(virqfd.Token);
             s_count = s_watched.Count;
             _ = Libc.EpollCtl(s_epoll, Libc.EpollCtlDel, virqfd.Fd, null);
         }
@@ -77,16 +71,41 @@ internal static class VirqfdWatcher
             return;
         }
 
-        long id = EventfdIdOf(fd);
-        Virqfd[] matching;
+        List<Virqfd>? matching = null;
         lock (s_lock)
         {
-            matching = [.. s_watched.Values.Where(v => v.EventfdId == id)];
+            // fdinfo is read once per trigger fd, not per interrupt; Forget drops it when the fd closes.
+            if (!s_signalledIds.TryGetValue(fd, out long id))
+            {
+                s_signalledIds[fd] = id = EventfdIdOf(fd);
+            }
+
+            foreach (Virqfd virqfd in s_watched.Values)
+            {
+                if (virqfd.EventfdId == id)
+                {
+                    (matching ??= []).Add(virqfd);
+                }
+            }
+        }
+
+        if (matching is null)
+        {
+            return;
         }
 
         foreach (Virqfd virqfd in matching)
         {
             virqfd.Fire(fromWatcher: false);
+        }
+    }
+
+    /// <summary>The engine closes its trigger fd <paramref name="fd"/>: its number may come back for another eventfd.</summary>
+    public static void Forget(int fd)
+    {
+        lock (s_lock)
+        {
+            s_signalledIds.Remove(fd);
         }
     }
 
