@@ -165,6 +165,7 @@ internal sealed partial class IoPagetable
         ulong host;
         long memoryGeneration;
         bool wholePage;
+        bool hostWritable;
         if (area.Pages.FileDescriptor is not null)
         {
             // A shmem file's pages, through the engine's view of the file; not past the end the file
@@ -182,6 +183,7 @@ internal sealed partial class IoPagetable
             host = (ulong)pages.FileView + (pages.FileOffset & 0xFFF) + inPages;
             memoryGeneration = Memory?.Generation ?? 0;
             wholePage = ((fileByte | 0xFFF) + 1) <= (ulong)size;
+            hostWritable = true;
         }
         else
         {
@@ -193,10 +195,13 @@ internal sealed partial class IoPagetable
 
             // Bytes this area maps from iova to the end of its IOVA page, and the host range behind them.
             // A read takes read-only memory (iopt_pages_rw_access reads the mm, or pins without
-            // FOLL_WRITE); only a write needs the memory writable.
+            // FOLL_WRITE); only a write needs the memory writable. When the host page lines up with the
+            // IOVA page (the case the IOTLB caches), a writable host page covers the range too: one
+            // lookup, under the memory lock the DMA scope holds.
             host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
             memoryGeneration = Memory.Generation;
-            if (!Memory.Contains(host, (ulong)length, write))
+            hostWritable = (host & 0xFFF) == (iova & 0xFFF) && Memory.ContainsHeld(host & ~0xFFFUL, LinuxConstants.PageSize, write: true);
+            if (!hostWritable && !Memory.ContainsHeld(host, (ulong)length, write))
             {
                 Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
                 return 0;
@@ -214,9 +219,7 @@ internal sealed partial class IoPagetable
         if (pageIova >= area.Iova && pageEnd <= area.Last && (host & 0xFFF) == (iova & 0xFFF) && wholePage
             && _tlb is IoTlb tlb && tlb.MemoryGeneration == memoryGeneration && (Memory?.Generation ?? 0) == memoryGeneration)
         {
-            bool file = area.Pages.FileDescriptor is not null;
-            bool hostWritable = file || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize, write: true);
-            if (hostWritable || Memory!.Contains(host & ~0xFFFUL, LinuxConstants.PageSize, write: false))
+            if (hostWritable || Memory!.ContainsHeld(host & ~0xFFFUL, LinuxConstants.PageSize, write: false))
             {
                 tlb.Fill(pageIova, host & ~0xFFFUL, area.Readable, area.Writable && hostWritable);
             }

@@ -202,7 +202,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
             {
                 fixed (byte* from = kernelCopy)
                 {
-                    UserAccess.CopySmall((byte*)call.User, from, common);
+                    UserAccess.CopyAnswer((byte*)call.User, from, common);
                 }
             }
             else if (!UserAccess.TryWrite(call.User, kernelCopy[..common]))

@@ -284,6 +284,28 @@ internal static unsafe class UserAccess
         }
     }
 
+    /// <summary>
+    /// Copies a handler's answer back (<paramref name="length"/> bytes, buffers that do not overlap) in
+    /// 4-byte words where the length allows. The handler has just stored the fields it answers (an
+    /// IOVA, a length, an id: 4 or 8 bytes each); a wider load that spans such a store cannot take its
+    /// bytes from the store buffer and waits until the store reaches the cache (a store-forwarding
+    /// stall: 6% of a map+unmap pair in a profile, at the copy-back's first vector load).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyAnswer(byte* destination, byte* source, int length)
+    {
+        if ((length & 3) != 0 || length > 64)
+        {
+            CopySmall(destination, source, length);
+            return;
+        }
+
+        for (int i = 0; i < length; i += 4)
+        {
+            *(uint*)(destination + i) = *(uint*)(source + i);
+        }
+    }
+
     /// <summary>Whether [address, address + length) lies between this thread's stack pointer and its stack's top: memory that may be copied directly.</summary>
     public static bool OnThisStack(ulong address, ulong length)
     {

@@ -90,13 +90,33 @@ internal sealed unsafe class UserMemory
     /// Whether [start, start + length) lies inside one known range, process memory or device memory;
     /// with <paramref name="write"/> false, read-only process memory counts too.
     /// </summary>
-    public bool Contains(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
+    public bool Contains(ulong start, ulong length, bool write = true) => Known(start, length, peers: true) || Discovered(start, length, write);
+
+    /// <summary>
+    /// <see cref="Contains"/> for a caller that holds <see cref="Lock"/> for reading already (a DMA
+    /// scope): the lock's recursive read entry costs more than the lookup, and an IOTLB miss asked up
+    /// to three times.
+    /// </summary>
+    public bool ContainsHeld(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
 
     /// <summary>
     /// Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd
     /// answers EFAULT). A pin for reading also takes read-only memory (pin_user_pages without FOLL_WRITE).
     /// </summary>
-    public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Discovered(start, length, write);
+    public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Known(start, length, peers: false) || Discovered(start, length, write);
+
+    private bool Known(ulong start, ulong length, bool peers)
+    {
+        Lock.EnterReadLock();
+        try
+        {
+            return Within(_ranges, start, length) || (peers && Within(_peers, start, length));
+        }
+        finally
+        {
+            Lock.ExitReadLock();
+        }
+    }
 
     private bool Discovered(ulong start, ulong length, bool write = true)
     {
@@ -197,7 +217,8 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    private bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
+    // The caller holds Lock (for reading at least).
+    private static bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
     {
         if (length == 0 || start + length - 1 < start)
         {
@@ -205,30 +226,21 @@ internal sealed unsafe class UserMemory
         }
 
         ulong last = start + length - 1;
-        Lock.EnterReadLock();
-        try
+        int lo = 0, hi = ranges.Count - 1, found = -1;
+        while (lo <= hi)
         {
-            IList<ulong> keys = ranges.Keys;
-            int lo = 0, hi = keys.Count - 1, found = -1;
-            while (lo <= hi)
+            int mid = (lo + hi) / 2;
+            if (ranges.GetKeyAtIndex(mid) <= start)
             {
-                int mid = (lo + hi) / 2;
-                if (keys[mid] <= start)
-                {
-                    found = mid;
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
+                found = mid;
+                lo = mid + 1;
             }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
 
-            return found >= 0 && ranges.Values[found] >= last;
-        }
-        finally
-        {
-            Lock.ExitReadLock();
-        }
+        return found >= 0 && ranges.GetValueAtIndex(found) >= last;
     }
 }
