@@ -441,11 +441,14 @@ internal sealed class InterruptController(PciDevice device)
             return false;
         }
 
+        if (VirqfdWatcher.TakeEngineSignal(fd))               // the kernel's virqfds wake inside eventfd_signal
+        {
+            return true;
+        }
+
         Span<byte> one = stackalloc byte[8];
         BitConverter.TryWriteBytes(one, 1UL);
-        bool written = LinuxKernel.Instance.Write(fd, one) == 8;
-        VirqfdWatcher.SignalledByEngine(fd);                  // the kernel's virqfds wake inside eventfd_signal
-        return written;
+        return LinuxKernel.Instance.Write(fd, one) == 8;
     }
 
     /// <summary>

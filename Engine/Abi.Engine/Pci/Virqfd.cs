@@ -10,8 +10,9 @@ namespace Abi.Engine.Pci;
 /// eventfd and its ioeventfds. A signal consumes the eventfd's count and runs the handler once.
 /// The kernel runs it from the eventfd's wakeup, inside the signaller's write; the engine runs it on
 /// <see cref="VirqfdWatcher"/>'s thread for writes it does not make, and at once, on the signalling
-/// thread, for the signals it makes itself (<see cref="VirqfdWatcher.SignalledByEngine"/>: an INTx
-/// loopback whose trigger is also its unmask eventfd), so that those are done when the ioctl returns.
+/// thread and in place of the write, for the signals it makes itself (<see cref="VirqfdWatcher.TakeEngineSignal"/>:
+/// an INTx loopback whose trigger is also its unmask eventfd), so that those are done when the ioctl
+/// returns and the watcher, which never sees them, cannot take them first.
 /// <para>
 /// The handler runs under the virqfd's lock, so <see cref="Disable"/> means no handler after it. A
 /// handler may reach other locks (an ioeventfd's write may make edu raise an interrupt, which takes
@@ -120,39 +121,55 @@ internal sealed class Virqfd
     }
 
     /// <summary>
-    /// A signal (virqfd_wakeup): the count is read and the handler runs, unless another reader took the
-    /// count first or this is epoll's report of a count the registration already answered. The engine's
-    /// own signals only try the lock (<paramref name="fromWatcher"/> false): see the class remarks.
+    /// A signal the watcher saw (virqfd_wakeup): the count is read and the handler runs, unless another
+    /// reader took the count first or this is epoll's report of a count the registration already answered.
     /// </summary>
-    internal void Fire(bool fromWatcher)
+    internal void Fire()
     {
-        if (fromWatcher)
-        {
-            _lock.Enter();
-        }
-        else if (!_lock.TryEnter())
-        {
-            return;
-        }
-
-        try
+        lock (_lock)
         {
             if (_disabled || !_armed)
             {
                 return;
             }
 
-            if (fromWatcher && _reportedAtRegistration)
+            if (_reportedAtRegistration)
             {
                 _reportedAtRegistration = false;
                 return;
             }
 
-            _reportedAtRegistration = false;
             if (TryConsume(Fd))
             {
                 RunHandler();
             }
+        }
+    }
+
+    /// <summary>
+    /// A signal the engine is about to make (virqfd_wakeup inside eventfd_signal): the handler runs now
+    /// and takes the count, any count pending with it, so the engine writes nothing and the eventfd ends
+    /// at 0 as the kernel's does. Only tries the lock (see the class remarks); false when the virqfd is
+    /// busy, disabled or not armed yet, and the engine then writes the eventfd.
+    /// </summary>
+    internal bool TakeEngineSignal()
+    {
+        if (!_lock.TryEnter())
+        {
+            return false;
+        }
+
+        try
+        {
+            if (_disabled || !_armed)
+            {
+                return false;
+            }
+
+            _reportedAtRegistration = false;
+            _ = TryConsume(Fd);
+            RunHandler();
+            return true;
         }
         finally
         {

@@ -61,14 +61,16 @@ internal static class VirqfdWatcher
     }
 
     /// <summary>
-    /// The engine wrote to the eventfd behind <paramref name="fd"/>: every virqfd on the same eventfd
-    /// acts now, as the kernel's wakeup would inside the write.
+    /// The engine is about to signal the eventfd behind <paramref name="fd"/>: every virqfd on the same
+    /// eventfd acts now, as the kernel's wakeups would inside the write, and takes the count. True when
+    /// they all did: the engine then writes nothing. A busy virqfd (its handler running on the watcher)
+    /// leaves the write to be made, and sees it there.
     /// </summary>
-    public static void SignalledByEngine(int fd)
+    public static bool TakeEngineSignal(int fd)
     {
         if (!Any || Virqfd.InHandler)
         {
-            return;
+            return false;
         }
 
         List<Virqfd>? matching = null;
@@ -91,13 +93,16 @@ internal static class VirqfdWatcher
 
         if (matching is null)
         {
-            return;
+            return false;
         }
 
+        bool all = true;
         foreach (Virqfd virqfd in matching)
         {
-            virqfd.Fire(fromWatcher: false);
+            all &= virqfd.TakeEngineSignal();
         }
+
+        return all;
     }
 
     /// <summary>The engine closes its trigger fd <paramref name="fd"/>: its number may come back for another eventfd.</summary>
@@ -146,7 +151,7 @@ internal static class VirqfdWatcher
 
                 try
                 {
-                    virqfd?.Fire(fromWatcher: true);
+                    virqfd?.Fire();
                 }
                 catch (Exception e)
                 {
