@@ -166,8 +166,7 @@ internal sealed partial class IoPagetable
         long memoryGeneration;
         bool wholePage;
         bool hostWritable;
-        // Only an area whose user address is 0 can be a file's (or user memory at address 0).
-        if (area.UserAddress == 0 && area.Pages.FileDescriptor is not null)
+        if (area.Pages.FileDescriptor is not null)
         {
             // A shmem file's pages, through the engine's view of the file; not past the end the file
             // had when it was mapped (memfd_pin_folios refuses pages past EOF).
@@ -199,7 +198,7 @@ internal sealed partial class IoPagetable
             // FOLL_WRITE); only a write needs the memory writable. When the host page lines up with the
             // IOVA page (the case the IOTLB caches), a writable host page covers the range too: one
             // lookup, under the memory lock the DMA scope holds.
-            host = area.UserAddress + (iova - area.Iova);
+            host = area.Pages.UserVa + area.PagesOffset + (iova - area.Iova);
             memoryGeneration = Memory.Generation;
             hostWritable = (host & 0xFFF) == (iova & 0xFFF) && Memory.ContainsHeld(host & ~0xFFFUL, LinuxConstants.PageSize, write: true);
             if (!hostWritable && !Memory.ContainsHeld(host, (ulong)length, write))
