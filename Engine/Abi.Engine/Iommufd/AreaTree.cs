@@ -20,7 +20,7 @@ internal sealed class AreaTree
 
     private readonly Node[] _path = new Node[MaxDepth];
     private readonly int[] _slots = new int[MaxDepth];
-    private Node _root = Node.Create(leaf: true);
+    private Node _root = new(leaf: true);
     private Node? _spareLeaves, _spareBranches;
 
     /// <summary>How many areas the tree holds.</summary>
@@ -41,7 +41,7 @@ internal sealed class AreaTree
             at = atLeaf is null ? -1 : atLeaf.Count - 1;
         }
 
-        if (atLeaf is not null && at >= 0 && atLeaf.Areas[at].Last >= iova)
+        if (atLeaf is not null && at >= 0 && atLeaf.Areas![at].Last >= iova)
         {
             position = new Position(atLeaf, at);
             return true;
@@ -58,7 +58,7 @@ internal sealed class AreaTree
         Node node = _root;
         while (!node.IsLeaf)
         {
-            node = node.Children[0];
+            node = node.Children![0];
         }
 
         position = new Position(node, 0).Normalized();
@@ -73,7 +73,7 @@ internal sealed class AreaTree
         if (leaf.Count == LeafCapacity)
         {
             Node right = SplitLeaf(leaf);
-            InsertSeparator(depth - 1, right.Areas[0].Iova, right);
+            InsertSeparator(depth - 1, right.Areas![0].Iova, right);
             if (slot > leaf.Count)
             {
                 slot -= leaf.Count;
@@ -81,7 +81,7 @@ internal sealed class AreaTree
             }
         }
 
-        Span<Area> areas = leaf.Areas;
+        Area[] areas = leaf.Areas!;
         Shift(areas, slot, slot + 1, leaf.Count - slot);
         areas[slot] = area;
         leaf.Count++;
@@ -93,12 +93,12 @@ internal sealed class AreaTree
     {
         Node leaf = Descend(iova, record: true, out int depth);
         int slot = LastAtOrBefore(leaf, iova);
-        if (slot < 0 || leaf.Areas[slot].Iova != iova)
+        if (slot < 0 || leaf.Areas![slot].Iova != iova)
         {
             return false;
         }
 
-        Span<Area> areas = leaf.Areas;
+        Area[] areas = leaf.Areas!;
         Shift(areas, slot + 1, slot, leaf.Count - slot - 1);
         areas[--leaf.Count] = default;          // drop the Pages reference
         Count--;
@@ -125,7 +125,7 @@ internal sealed class AreaTree
         while (!node.IsLeaf)
         {
             // The last child whose smallest IOVA is at or below iova (the first child takes anything smaller).
-            Span<ulong> keys = node.Keys;
+            ulong[] keys = node.Keys!;
             int lo = 1, hi = node.Count;
             while (lo < hi)
             {
@@ -148,7 +148,7 @@ internal sealed class AreaTree
             }
 
             depth++;
-            node = node.Children[child];
+            node = node.Children![child];
         }
 
         return node;
@@ -157,7 +157,7 @@ internal sealed class AreaTree
     /// <summary>The slot of the last area in <paramref name="leaf"/> that starts at or before <paramref name="iova"/>, or -1.</summary>
     private static int LastAtOrBefore(Node leaf, ulong iova)
     {
-        Span<Area> areas = leaf.Areas;
+        Area[] areas = leaf.Areas!;
         int lo = 0, hi = leaf.Count;
         while (lo < hi)
         {
@@ -176,29 +176,29 @@ internal sealed class AreaTree
     }
 
     /// <summary>
-    /// Moves <paramref name="count"/> elements within <paramref name="slots"/>, one by one when they
-    /// are few. NativeAOT's bulk copy of elements that hold references goes through the runtime's
-    /// bulk move with its card marking even for one element: 11%
+    /// Moves <paramref name="count"/> elements within <paramref name="array"/>, one by one when they
+    /// are few. NativeAOT's <see cref="Array.Copy(Array, int, Array, int, int)"/> of elements that hold
+    /// references goes through the runtime's bulk move with its card marking even for one element: 11%
     /// of a C program's map+unmap pair through the interposer in a profile, beside one live area.
     /// </summary>
-    private static void Shift<T>(Span<T> slots, int from, int to, int count)
+    private static void Shift<T>(T[] array, int from, int to, int count)
     {
         if (count > 4)
         {
-            slots.Slice(from, count).CopyTo(slots[to..]);
+            Array.Copy(array, from, array, to, count);
         }
         else if (to > from)
         {
             for (int i = count - 1; i >= 0; i--)
             {
-                slots[to + i] = slots[from + i];
+                array[to + i] = array[from + i];
             }
         }
         else
         {
             for (int i = 0; i < count; i++)
             {
-                slots[to + i] = slots[from + i];
+                array[to + i] = array[from + i];
             }
         }
     }
@@ -207,8 +207,8 @@ internal sealed class AreaTree
     {
         Node right = Rent(leaf: true);
         int half = leaf.Count / 2;
-        leaf.Areas.Slice(half, leaf.Count - half).CopyTo(right.Areas);
-        leaf.Areas.Slice(half, leaf.Count - half).Clear();
+        Array.Copy(leaf.Areas!, half, right.Areas!, 0, leaf.Count - half);
+        Array.Clear(leaf.Areas!, half, leaf.Count - half);
         right.Count = leaf.Count - half;
         leaf.Count = half;
         right.Next = leaf.Next;
@@ -231,8 +231,8 @@ internal sealed class AreaTree
             {
                 // The root split: a new root over the old one and its new sibling.
                 Node root = Rent(leaf: false);
-                root.Children[0] = _root;
-                root.Keys[0] = 0;
+                root.Children![0] = _root;
+                root.Keys![0] = 0;
                 root.Children[1] = child;
                 root.Keys[1] = key;
                 root.Count = 2;
@@ -252,9 +252,9 @@ internal sealed class AreaTree
             Node right = Rent(leaf: false);
             int half = branch.Count / 2;
             int moved = branch.Count - half;
-            branch.Keys.Slice(half, moved).CopyTo(right.Keys);
-            branch.Children.Slice(half, moved).CopyTo(right.Children);
-            branch.Children.Slice(half, moved).Clear();
+            Array.Copy(branch.Keys!, half, right.Keys!, 0, moved);
+            Array.Copy(branch.Children!, half, right.Children!, 0, moved);
+            Array.Clear(branch.Children!, half, moved);
             right.Count = moved;
             branch.Count = half;
             if (at <= half)
@@ -266,7 +266,7 @@ internal sealed class AreaTree
                 InsertAt(right, at - half, key, child);
             }
 
-            key = right.Keys[0];
+            key = right.Keys![0];
             child = right;
             depth--;
         }
@@ -274,10 +274,10 @@ internal sealed class AreaTree
 
     private static void InsertAt(Node branch, int at, ulong key, Node child)
     {
-        Shift(branch.Keys, at, at + 1, branch.Count - at);
-        Shift(branch.Children, at, at + 1, branch.Count - at);
-        branch.Keys[at] = key;
-        branch.Children[at] = child;
+        Shift(branch.Keys!, at, at + 1, branch.Count - at);
+        Shift(branch.Children!, at, at + 1, branch.Count - at);
+        branch.Keys![at] = key;
+        branch.Children![at] = child;
         branch.Count++;
     }
 
@@ -288,10 +288,10 @@ internal sealed class AreaTree
         {
             Node branch = _path[depth];
             int at = _slots[depth];
-            Node gone = branch.Children[at];
+            Node gone = branch.Children![at];
             Return(gone);
-            Shift(branch.Keys, at + 1, at, branch.Count - at - 1);
-            Shift(branch.Children, at + 1, at, branch.Count - at - 1);
+            Shift(branch.Keys!, at + 1, at, branch.Count - at - 1);
+            Shift(branch.Children!, at + 1, at, branch.Count - at - 1);
             branch.Children[--branch.Count] = null!;
             if (branch.Count > 0)
             {
@@ -303,7 +303,7 @@ internal sealed class AreaTree
         while (!_root.IsLeaf && _root.Count == 1)
         {
             Node old = _root;
-            _root = old.Children[0];
+            _root = old.Children![0];
             old.Children[0] = null!;
             old.Count = 0;
             Return(old);
@@ -342,7 +342,7 @@ internal sealed class AreaTree
             return node;
         }
 
-        return Node.Create(leaf);
+        return new Node(leaf);
     }
 
     private void Return(Node node)
@@ -357,7 +357,7 @@ internal sealed class AreaTree
     /// <summary>A place in the tree: a leaf and a slot in it.</summary>
     public readonly record struct Position(Node? Leaf, int Slot)
     {
-        public Area Area => Leaf!.Areas[Slot];
+        public Area Area => Leaf!.Areas![Slot];
 
         /// <summary>The same place, or the first slot of the next leaf when past this one's end; a null leaf past the last area.</summary>
         public Position Normalized() => Leaf is not null && Slot >= Leaf.Count ? new Position(Leaf.Next, 0) : this;
@@ -399,62 +399,35 @@ internal sealed class AreaTree
         }
     }
 
-    /// <summary>
-    /// A leaf (areas) or a branch (children and their smallest IOVAs). Each holds its slots inline, so
-    /// a step down the tree reads one object where a node and its arrays were three: with 10^6 areas
-    /// a lookup is a chain of cache and TLB misses, one per object.
-    /// </summary>
-    public abstract class Node
+    /// <summary>A leaf (areas) or a branch (children and their smallest IOVAs).</summary>
+    public sealed class Node
     {
-        private protected Node(bool leaf) => IsLeaf = leaf;
+        internal Node(bool leaf)
+        {
+            IsLeaf = leaf;
+            if (leaf)
+            {
+                Areas = new Area[LeafCapacity];
+            }
+            else
+            {
+                Keys = new ulong[BranchCapacity];
+                Children = new Node[BranchCapacity];
+            }
+        }
 
         public bool IsLeaf { get; }
 
         public int Count { get; set; }
 
-        /// <summary>A leaf's areas (only a leaf has them).</summary>
-        public Span<Area> Areas => ((Leaf)this).Slots;
+        public Area[]? Areas { get; }
 
-        /// <summary>A branch's children's smallest IOVAs (only a branch has them).</summary>
-        public Span<ulong> Keys => ((Branch)this).KeySlots;
+        public ulong[]? Keys { get; }
 
-        /// <summary>A branch's children (only a branch has them).</summary>
-        public Span<Node> Children => ((Branch)this).ChildSlots;
+        public Node[]? Children { get; }
 
-        /// <summary>The next leaf in order; for a node kept for reuse, the next one kept.</summary>
         public Node? Next { get; set; }
 
         public Node? Prev { get; set; }
-
-        public static Node Create(bool leaf) => leaf ? new Leaf() : new Branch();
-    }
-
-    private sealed class Leaf() : Node(leaf: true)
-    {
-        public LeafSlots Slots;
-    }
-
-    private sealed class Branch() : Node(leaf: false)
-    {
-        public BranchKeys KeySlots;
-        public BranchChildren ChildSlots;
-    }
-
-    [System.Runtime.CompilerServices.InlineArray(LeafCapacity)]
-    private struct LeafSlots
-    {
-        private Area _first;
-    }
-
-    [System.Runtime.CompilerServices.InlineArray(BranchCapacity)]
-    private struct BranchKeys
-    {
-        private ulong _first;
-    }
-
-    [System.Runtime.CompilerServices.InlineArray(BranchCapacity)]
-    private struct BranchChildren
-    {
-        private Node _first;
     }
 }
