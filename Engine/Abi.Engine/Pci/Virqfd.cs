@@ -150,7 +150,7 @@ internal sealed class Virqfd
     /// A signal the engine is about to make (virqfd_wakeup inside eventfd_signal): the handler runs now
     /// and takes the count, any count pending with it, so the engine writes nothing and the eventfd ends
     /// at 0 as the kernel's does. Only tries the lock (see the class remarks); false when the virqfd is
-    /// busy, disabled or not armed yet, and the engine then writes the eventfd.
+    /// busy, disabled or not armed yet (when no virqfd on the eventfd took it, the engine writes it).
     /// </summary>
     internal bool TakeEngineSignal()
     {

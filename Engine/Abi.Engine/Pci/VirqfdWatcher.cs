@@ -63,8 +63,9 @@ internal static class VirqfdWatcher
     /// <summary>
     /// The engine is about to signal the eventfd behind <paramref name="fd"/>: every virqfd on the same
     /// eventfd acts now, as the kernel's wakeups would inside the write, and takes the count. True when
-    /// they all did: the engine then writes nothing. A busy virqfd (its handler running on the watcher)
-    /// leaves the write to be made, and sees it there.
+    /// one did: the engine then writes nothing. When none could (each busy with its handler on the
+    /// watcher, disabled, or not armed), the engine writes and the watcher delivers it; a busy virqfd
+    /// beside one that acted misses this signal (a write would make the other act twice).
     /// </summary>
     public static bool TakeEngineSignal(int fd)
     {
@@ -84,7 +85,7 @@ internal static class VirqfdWatcher
 
             foreach (Virqfd virqfd in s_watched.Values)
             {
-                if (virqfd.EventfdId == id)
+                if (id >= 0 && virqfd.EventfdId == id)            // an unknown identity matches nothing
                 {
                     (matching ??= []).Add(virqfd);
                 }
@@ -96,13 +97,13 @@ internal static class VirqfdWatcher
             return false;
         }
 
-        bool all = true;
+        bool any = false;
         foreach (Virqfd virqfd in matching)
         {
-            all &= virqfd.TakeEngineSignal();
+            any |= virqfd.TakeEngineSignal();
         }
 
-        return all;
+        return any;
     }
 
     /// <summary>The engine closes its trigger fd <paramref name="fd"/>: its number may come back for another eventfd.</summary>

@@ -97,7 +97,11 @@ internal sealed unsafe class UserMemory
     /// scope): the lock's recursive read entry costs more than the lookup, and an IOTLB miss asked up
     /// to three times.
     /// </summary>
-    public bool ContainsHeld(ulong start, ulong length, bool write = true) => Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
+    public bool ContainsHeld(ulong start, ulong length, bool write = true)
+    {
+        System.Diagnostics.Debug.Assert(Lock.IsReadLockHeld || Lock.IsWriteLockHeld, "ContainsHeld without the memory lock");
+        return Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
+    }
 
     /// <summary>
     /// Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd
