@@ -134,6 +134,24 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         Assert.False(both.TryRead(out _));
     }
 
+    [Fact]
+    public void AnInterrupt_WakesEveryVirqfdOnItsEventfd()
+    {
+        // virqfd_wakeup runs for every waiter on the eventfd: an INTx trigger that is also its unmask
+        // eventfd and an ioeventfd's eventfd unmasks and writes the BAR, both before the raise returns.
+        using VfioDevice device = OpenBound(out _);
+        VfioRegionInfo bar0 = device.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        using EventFd shared = EventFd.Create(Kernel);
+        device.SetIrqTriggers(Constants.VFIO_PCI_INTX_IRQ_INDEX, 0, [shared]);
+        Assert.Equal(0, Unmask(FdOf(device), (int)shared.Fd.DangerousGetHandle()));
+        device.AddIoEventfd(bar0, Liveness, 4, 0x55, shared);
+
+        Assert.True(Edu.RaiseInterrupt());
+        Assert.Equal(~0x55u, ReadBar32(device, bar0, Liveness));
+        Assert.True(Edu.RaiseInterrupt());                                                    // unmasked too
+        Assert.False(shared.TryRead(out _));
+    }
+
     private Vfio.IoEventfds IoEventfdsOf(VfioDevice device) => ((Vfio.VfioDeviceFile)Kernel.FileOf(FdOf(device))!).Device.IoEventfds;
 
     private static uint ReadBar32(VfioDevice device, VfioRegionInfo bar, long offset)
