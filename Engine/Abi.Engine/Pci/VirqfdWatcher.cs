@@ -83,11 +83,15 @@ internal static class VirqfdWatcher
                 s_signalledIds[fd] = id = EventfdIdOf(fd);
             }
 
-            foreach (Virqfd virqfd in s_watched.Values)
+            // An unknown identity (-1) matches nothing: a virqfd must not act on another eventfd's signal.
+            if (id >= 0)
             {
-                if (id >= 0 && virqfd.EventfdId == id)            // an unknown identity matches nothing
+                foreach (Virqfd virqfd in s_watched.Values)
                 {
-                    (matching ??= []).Add(virqfd);
+                    if (virqfd.EventfdId == id)
+                    {
+                        (matching ??= []).Add(virqfd);
+                    }
                 }
             }
         }

@@ -100,7 +100,7 @@ internal sealed unsafe class UserMemory
     public bool ContainsHeld(ulong start, ulong length, bool write = true)
     {
         System.Diagnostics.Debug.Assert(Lock.IsReadLockHeld || Lock.IsWriteLockHeld, "ContainsHeld without the memory lock");
-        return Within(_ranges, start, length) || Within(_peers, start, length) || Discovered(start, length, write);
+        return KnownHeld(start, length, peers: true) || Discovered(start, length, write);
     }
 
     /// <summary>
@@ -114,13 +114,16 @@ internal sealed unsafe class UserMemory
         Lock.EnterReadLock();
         try
         {
-            return Within(_ranges, start, length) || (peers && Within(_peers, start, length));
+            return KnownHeld(start, length, peers);
         }
         finally
         {
             Lock.ExitReadLock();
         }
     }
+
+    // The caller holds Lock (for reading at least).
+    private bool KnownHeld(ulong start, ulong length, bool peers) => Within(_ranges, start, length) || (peers && Within(_peers, start, length));
 
     private bool Discovered(ulong start, ulong length, bool write = true)
     {
@@ -221,7 +224,6 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    // The caller holds Lock (for reading at least).
     private static bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
     {
         if (length == 0 || start + length - 1 < start)
