@@ -58,6 +58,29 @@ public sealed class DeviceRegionTests : DeviceTest
     }
 
     [Fact]
+    public void OptionRom_ReadsUpToItsEnd_AndIsEinvalFromThere()
+    {
+        // vfio_pci_rw and vfio_pci_bar_rw: a ROM write is EINVAL, a read at or past the ROM's end is
+        // EINVAL, one that starts inside is cut at the end; a device without a ROM refuses every read.
+        var e1000e = new Abi.Engine.Devices.E1000eDevice();
+        using VfioDevice device = VfioDevice.OpenCdev(Kernel.AddDevice(e1000e).CdevPath!, Kernel);
+        device.BindIommufd(Iommufd);
+        int fd = FdOf(device);
+        VfioRegionInfo rom = device.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX);
+        Assert.Equal(0x40000UL, rom.Size);
+        long at = (long)rom.Offset;
+        Assert.Equal(16, Kernel.Pread(fd, new byte[16], at));
+        Assert.Equal(8, Kernel.Pread(fd, new byte[16], at + 0x40000 - 8));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x40000));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x80000));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new byte[4], at));
+
+        using VfioDevice edu = OpenBound(out _);
+        Assert.Equal(0UL, edu.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX).Size);
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(FdOf(edu), new byte[4], at));
+    }
+
+    [Fact]
     public void ConfigSpaceAndBar_ReadAndWriteLikeVfioPci()
     {
         using VfioDevice device = OpenBound(out _);

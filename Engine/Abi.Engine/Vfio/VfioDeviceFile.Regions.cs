@@ -61,6 +61,8 @@ internal abstract unsafe partial class VfioDeviceFile
             < 6 when Model.Bars[(int)index] is not PciBar bar => Fail(Errno.EINVAL, $"BAR {index} is not implemented"),
             < 6 when at >= Model.Bars[(int)index]!.Size => Fail(Errno.EINVAL, $"offset 0x{at:X} is past BAR {index}"),
             < 6 => 0,
+            Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 && at >= Model.OptionRomSize
+                => Fail(Errno.EINVAL, $"offset 0x{at:X} is past the {Model.OptionRomSize}-byte option ROM"),
             Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 => 0,
             _ => Fail(Errno.EINVAL, $"region {index} cannot be {(write ? "written" : "read")} on this device"),
         };
@@ -161,11 +163,12 @@ internal abstract unsafe partial class VfioDeviceFile
         };
     }
 
+    // vfio_pci_bar_rw: an offset at or past the ROM's end is EINVAL; a read that starts inside is cut at the end.
     private long RomRead(Span<byte> buffer, ulong at)
     {
         if (at >= Model.OptionRomSize)
         {
-            return 0;
+            return Fail(Errno.EINVAL, $"offset 0x{at:X} is past the {Model.OptionRomSize}-byte option ROM");
         }
 
         int length = (int)Math.Min((ulong)buffer.Length, Model.OptionRomSize - at);
