@@ -39,9 +39,6 @@ public unsafe class EngineBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _kernel.Close(_fd);
 
-    /// <summary>The IOAS's page table (for PairLoop.Compare).</summary>
-    internal Abi.Engine.Iommufd.IoPagetable Iopt => ((Abi.Engine.Iommufd.IoasObject)((Abi.Engine.Iommufd.IommufdFile)_kernel.FileOf(_fd)!).Objects.Get(_ioas)!).Iopt;
-
     /// <summary>What the trivial ioctl computes, as a plain call.</summary>
     [Benchmark(Baseline = true)]
     public ulong DirectMethodCall() => ReadMode();

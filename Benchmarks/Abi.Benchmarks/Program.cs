@@ -4,17 +4,9 @@ using BenchmarkDotNet.Running;
 // `--pair-loop N`: the map+unmap pair of EngineBenchmarks, N times in each of five rounds, in this
 // process: for a profiler (perf with DOTNET_PerfMapEnabled=1), which BenchmarkDotNet's child
 // processes and short iterations hide. Prints each round's mean; not a benchmark (no baseline).
-// `--pair-compare N`: the pair on a context only this thread has used against one another thread and
-// a DMA reader have been through, rounds alternating in one process (PairLoop.Compare).
 if (args is ["--pair-loop", string count])
 {
     PairLoop.Run(long.Parse(count, System.Globalization.CultureInfo.InvariantCulture));
-    return;
-}
-
-if (args is ["--pair-compare", string rounds])
-{
-    PairLoop.Compare(long.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
     return;
 }
 

@@ -5,7 +5,6 @@ namespace Abi.Engine.Tests;
 /// <summary>
 /// The handler lock's bound on waiting (the rw_semaphore's handoff): a waiter that has waited long
 /// enough takes the lock before anyone who comes later, and the holder's own re-entry never waits.
-/// Its bias to the first thread: a second thread revokes it and waits for the owner's hold to end.
 /// </summary>
 public sealed class HandlerLockTests
 {
@@ -105,100 +104,5 @@ public sealed class HandlerLockTests
         Assert.Equal(0, overlaps);
         Assert.Equal((long)Threads * Rounds, total);
         Assert.Equal(0, gate.HandoffWaiter);
-    }
-
-    [Fact]
-    public void ASecondThread_RevokesTheBias_AndWaitsForTheBiasOwnersHold()
-    {
-        var gate = new HandlerLock();
-        const int Owner = 4001, Other = 4002;
-        Assert.True(gate.Enter(Owner));             // claims the bias and holds through it
-        Assert.False(gate.Enter(Owner));            // nested through the bias
-        int entered = 0;
-        var other = new Thread(() =>
-        {
-            Assert.True(gate.Enter(Other));
-            Volatile.Write(ref entered, 1);
-            gate.Exit();
-        });
-        other.Start();
-        Thread.Sleep(50);
-        Assert.Equal(0, Volatile.Read(ref entered));
-        gate.Exit();
-        Thread.Sleep(20);
-        Assert.Equal(0, Volatile.Read(ref entered)); // still nested
-        gate.Exit();
-        Assert.True(other.Join(s_patience));
-        Assert.Equal(1, entered);
-
-        // Revoked for good: the former owner now enters as anyone does, and nests as before.
-        Assert.True(gate.Enter(Owner));
-        Assert.False(gate.Enter(Owner));
-        Assert.False(gate.IsOutermost);
-        gate.Exit();
-        Assert.True(gate.IsOutermost);
-        gate.Exit();
-    }
-
-    [Fact]
-    public void TheBiasOwnerAndOthers_NeverInsideTogether_WhileTheBiasIsRevoked()
-    {
-        // The owner enters through its bias in a tight loop; the others arrive at random moments, so
-        // the revocation meets the owner before, inside and after its hold.
-        for (int trial = 0; trial < 20; trial++)
-        {
-            var gate = new HandlerLock(handoffAfterMilliseconds: 1);
-            long inside = 0;
-            int overlaps = 0;
-            bool stop = false;
-            const int Owner = 5001;
-            Assert.True(gate.Enter(Owner));
-            gate.Exit();
-            var owner = new Thread(() =>
-            {
-                while (!Volatile.Read(ref stop))
-                {
-                    gate.Enter(Owner);
-                    if (++inside != 1)
-                    {
-                        Interlocked.Increment(ref overlaps);
-                    }
-
-                    inside--;
-                    gate.Exit();
-                }
-            });
-            owner.Start();
-            var others = new Thread[2];
-            for (int t = 0; t < others.Length; t++)
-            {
-                int me = 5002 + t;
-                others[t] = new Thread(() =>
-                {
-                    Thread.SpinWait(Random.Shared.Next(1, 20_000));
-                    for (int i = 0; i < 2_000; i++)
-                    {
-                        gate.Enter(me);
-                        if (++inside != 1)
-                        {
-                            Interlocked.Increment(ref overlaps);
-                        }
-
-                        inside--;
-                        gate.Exit();
-                    }
-                });
-                others[t].Start();
-            }
-
-            foreach (Thread thread in others)
-            {
-                Assert.True(thread.Join(TimeSpan.FromMinutes(2)));
-            }
-
-            Volatile.Write(ref stop, true);
-            Assert.True(owner.Join(s_patience));
-            Assert.Equal(0, overlaps);
-        }
     }
 }
