@@ -1,3 +1,4 @@
+using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using static Abi.Samples.VirtioNet.VirtioSpec;
 
@@ -47,9 +48,12 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
     /// <summary>Receives up to <paramref name="packets"/>.Length frames; <paramref name="bytes"/>: their frame bytes.</summary>
     public int Burst(Span<Mbuf> packets, out long bytes)
     {
+        // The queue's state lives in locals for the loop and goes back once: the JIT cannot keep a
+        // field in a register across the stores to the ring.
         SplitRing r = ring;
         bytes = 0;
-        int ready = (ushort)(r.UsedIndex - _lastUsed);
+        ushort lastUsed = _lastUsed;
+        int ready = (ushort)(r.UsedIndex - lastUsed);
         int n = Math.Min(ready, packets.Length);
         if (n == 0)
         {
@@ -57,44 +61,61 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
         }
 
         MmioRegion.ReadBarrier();           // the used entries and frames after the index that covers them
+        BufferPool buffers = pool.Buffers;
+        int[] mbufOf = _mbufOf;
+        int mask = _mask;
+        ushort availIndex = _availIndex;
+        long total = 0;
         int received = 0, taken = 0;
         for (; taken < n; taken++)
         {
-            if (!pool.Buffers.TryRent(out int fresh))
+            if (!buffers.TryRent(out int fresh))
             {
                 break;                       // keep the frame in the ring until buffers come back
             }
 
-            ref SplitRing.UsedElement used = ref r.UsedSlot(_lastUsed & _mask);
+            ref SplitRing.UsedElement used = ref r.UsedSlot(lastUsed & mask);
             uint id = used.Id;
             uint length = used.Length;
-            _lastUsed++;
-            if (id >= (uint)r.Size || length <= NetHeaderLength || length > NetHeaderLength + MbufPool.DataRoom)
+            lastUsed++;
+            if (id >= (uint)mbufOf.Length || length <= NetHeaderLength || length > NetHeaderLength + MbufPool.DataRoom)
             {
                 // A completion that carries no frame (a dropped one has length 0) or makes no sense:
                 // its buffer goes straight back to the device, the fresh one back to the pool.
                 Errors++;
-                pool.Buffers.Return(fresh);
-                if (id < (uint)r.Size)
+                buffers.Return(fresh);
+                if (id >= (uint)mbufOf.Length)
                 {
-                    Post((int)id, _mbufOf[id]);
+                    continue;
                 }
 
-                continue;
+                fresh = mbufOf[id];
+            }
+            else
+            {
+                packets[received++] = new Mbuf(mbufOf[id], (int)length - NetHeaderLength);
+                total += length - (uint)NetHeaderLength;
             }
 
-            packets[received++] = new Mbuf(_mbufOf[id], (int)length - NetHeaderLength);
-            bytes += length - (uint)NetHeaderLength;
-            Post((int)id, fresh);
+            ref SplitRing.Descriptor d = ref r[(int)id];
+            d.Address = buffers.IovaOf(fresh) + (ulong)(MbufPool.Headroom - NetHeaderLength);
+            d.Length = (uint)(NetHeaderLength + MbufPool.DataRoom);
+            d.Flags = DescWrite;
+            mbufOf[id] = fresh;
+            r.AvailSlot(availIndex & mask) = (ushort)id;
+            availIndex++;
         }
 
+        _lastUsed = lastUsed;
+        _availIndex = availIndex;
+        bytes = total;
         if (taken == 0)
         {
             return 0;                        // the pool is dry: nothing was reposted, so nothing to publish
         }
 
         MmioRegion.WriteBarrier();
-        Volatile.Write(ref r.AvailIndex, _availIndex);
+        Volatile.Write(ref r.AvailIndex, availIndex);
         Kick();
         return received;
     }

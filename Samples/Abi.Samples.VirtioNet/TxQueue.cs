@@ -57,30 +57,42 @@ internal sealed unsafe class TxQueue
         int offset = MbufPool.Headroom - NetHeaderLength;
         byte* headers = (byte*)buffers.Memory.Address + offset;
         ulong headerIovas = buffers.IovaBase + (ulong)offset;
+        int count = buffers.Count;
         SplitRing r = _ring;
+        ushort[] free = _free;
+        int[] mbufOf = _mbufOf;
+        int mask = _mask;
+        int freeCount = _freeCount;
+        ushort availIndex = _availIndex;
+        long total = 0;
         for (int k = 0; k < n; k++)
         {
             Mbuf mbuf = packets[k];
-            if ((uint)mbuf.Index >= (uint)buffers.Count)
+            if ((uint)mbuf.Index >= (uint)count)
             {
-                throw new ArgumentOutOfRangeException(nameof(packets), $"mbuf {mbuf.Index} is not one of the pool's {buffers.Count}");
+                _freeCount = freeCount;
+                _availIndex = availIndex;
+                throw new ArgumentOutOfRangeException(nameof(packets), $"mbuf {mbuf.Index} is not one of the pool's {count}");
             }
 
-            ushort id = _free[--_freeCount];
+            ushort id = free[--freeCount];
             long at = (long)mbuf.Index * MbufPool.BufferSize;
             Unsafe.WriteUnaligned(headers + at, default(virtio_net_hdr_v1));    // no offloads requested
             ref SplitRing.Descriptor d = ref r[id];
             d.Address = headerIovas + (ulong)at;
             d.Length = (uint)(NetHeaderLength + mbuf.Length);
             d.Flags = 0;
-            _mbufOf[id] = mbuf.Index;
-            r.AvailSlot(_availIndex & _mask) = id;
-            _availIndex++;
-            bytes += mbuf.Length;
+            mbufOf[id] = mbuf.Index;
+            r.AvailSlot(availIndex & mask) = id;
+            availIndex++;
+            total += mbuf.Length;
         }
 
+        _freeCount = freeCount;
+        _availIndex = availIndex;
+        bytes = total;
         MmioRegion.WriteBarrier();              // descriptors and entries before the index (§2.7.13.3)
-        Volatile.Write(ref r.AvailIndex, _availIndex);
+        Volatile.Write(ref r.AvailIndex, availIndex);
         Interlocked.MemoryBarrier();            // the index before the flags load (§2.7.13.4)
         if ((r.UsedFlags & UsedNoNotify) == 0)
         {
@@ -94,20 +106,37 @@ internal sealed unsafe class TxQueue
     public void Reclaim()
     {
         ushort usedIndex = _ring.UsedIndex;
-        if (usedIndex == _lastUsed)
+        ushort lastUsed = _lastUsed;
+        if (usedIndex == lastUsed)
         {
             return;
         }
 
         MmioRegion.ReadBarrier();
-        while (_lastUsed != usedIndex)
+        SplitRing r = _ring;
+        BufferPool buffers = _pool.Buffers;
+        ushort[] free = _free;
+        int[] mbufOf = _mbufOf;
+        int mask = _mask;
+        int freeCount = _freeCount;
+        while (lastUsed != usedIndex)
         {
-            ushort id = (ushort)_ring.UsedSlot(_lastUsed & _mask).Id;
-            _pool.Buffers.Return(_mbufOf[id]);
-            _mbufOf[id] = -1;
-            _free[_freeCount++] = id;
-            _lastUsed++;
+            uint id = r.UsedSlot(lastUsed & mask).Id;
+            if (id >= (uint)mbufOf.Length || mbufOf[id] < 0)
+            {
+                _freeCount = freeCount;
+                _lastUsed = lastUsed;
+                throw new InvalidOperationException($"the device reported descriptor {id} sent, which holds no frame");
+            }
+
+            buffers.Return(mbufOf[id]);
+            mbufOf[id] = -1;
+            free[freeCount++] = (ushort)id;
+            lastUsed++;
         }
+
+        _freeCount = freeCount;
+        _lastUsed = lastUsed;
     }
 
     /// <summary>Returns the mbufs of frames never sent (after the device was reset).</summary>
