@@ -78,17 +78,20 @@ internal sealed class RxQueue(SplitRing ring, MbufPool pool, Action kick)
             uint id = used.Id;
             uint length = used.Length;
             lastUsed++;
-            if (id >= (uint)mbufOf.Length || length <= NetHeaderLength || length > NetHeaderLength + MbufPool.DataRoom)
+            if (id >= (uint)mbufOf.Length || mbufOf[id] < 0)
+            {
+                // A completion for a descriptor that holds no buffer: nothing to hand over or repost.
+                Errors++;
+                buffers.Return(fresh);
+                continue;
+            }
+
+            if (length <= NetHeaderLength || length > NetHeaderLength + MbufPool.DataRoom)
             {
                 // A completion that carries no frame (a dropped one has length 0) or makes no sense:
                 // its buffer goes straight back to the device, the fresh one back to the pool.
                 Errors++;
                 buffers.Return(fresh);
-                if (id >= (uint)mbufOf.Length)
-                {
-                    continue;
-                }
-
                 fresh = mbufOf[id];
             }
             else

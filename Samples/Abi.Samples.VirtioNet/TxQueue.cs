@@ -124,19 +124,19 @@ internal sealed unsafe class TxQueue
             uint id = r.UsedSlot(lastUsed & mask).Id;
             if (id >= (uint)mbufOf.Length || mbufOf[id] < 0)
             {
-                _freeCount = freeCount;
-                _lastUsed = lastUsed;
                 throw new InvalidOperationException($"the device reported descriptor {id} sent, which holds no frame");
             }
 
-            buffers.Return(mbufOf[id]);
+            buffers.Return(mbufOf[id]);             // throws on a double free (one mbuf sent twice)
             mbufOf[id] = -1;
             free[freeCount++] = (ushort)id;
             lastUsed++;
-        }
 
-        _freeCount = freeCount;
-        _lastUsed = lastUsed;
+            // Stored as each completion is done (stores only; nothing reads them back in the loop), so
+            // a throw leaves the completions before it taken.
+            _freeCount = freeCount;
+            _lastUsed = lastUsed;
+        }
     }
 
     /// <summary>Returns the mbufs of frames never sent (after the device was reset).</summary>

@@ -74,6 +74,15 @@ public sealed class DeviceRegionTests : DeviceTest
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x40000));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x80000));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new byte[4], at));
+        Assert.Equal(0, Kernel.Pread(fd, [], at + 0x40000));                                    // no bytes: 0 before the range is looked at
+
+        // The ROM is a memory resource: with memory decoding off its reads are EIO, after the range check.
+        uint command = device.ReadConfig32(4);
+        device.WriteConfig32(4, command & ~2u);
+        Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[4], at));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x40000));
+        device.WriteConfig32(4, command);
+        Assert.Equal(4, Kernel.Pread(fd, new byte[4], at));
 
         using VfioDevice edu = OpenBound(out _);
         Assert.Equal(0UL, edu.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX).Size);

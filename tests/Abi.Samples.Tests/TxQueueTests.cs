@@ -55,4 +55,41 @@ public sealed unsafe class TxQueueTests
             NativeMemory.AlignedFree(memory);
         }
     }
+
+    [Fact]
+    public void ADoubleFreeFoundByReclaim_KeepsTheCompletionsBeforeIt()
+    {
+        // A caller's bug: one mbuf sent twice in a burst. The second completion's return is the pool's
+        // double free; the first completion stays taken, so the next reclaim meets the same double free
+        // again and not a descriptor it already emptied.
+        var kernel = new EmulatedKernel();
+        var a = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xA]);
+        var b = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xB]);
+        EthernetWire.Connect(a, b);
+        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+        const ushort Size = 8;
+        byte* memory = (byte*)NativeMemory.AlignedAlloc((nuint)SplitRing.Footprint(Size), 4096);
+        try
+        {
+            new Span<byte>(memory, SplitRing.Footprint(Size)).Clear();
+            var ring = new SplitRing(memory, 0x10000, Size);
+            var queue = new TxQueue(ring, set.Pool, () => { });
+            Assert.True(set.Pool.Buffers.TryRent(out int index));
+            var frame = new Mbuf(index, 60);
+            int available = set.Pool.Available;
+            Assert.Equal(2, queue.Burst([frame, frame], out _));
+            ring.UsedSlot(0) = new SplitRing.UsedElement { Id = ring.AvailSlot(0), Length = 0 };
+            ring.UsedSlot(1) = new SplitRing.UsedElement { Id = ring.AvailSlot(1), Length = 0 };
+            Volatile.Write(ref *(ushort*)(memory + (ring.DeviceIova - ring.Iova) + 2), (ushort)2);
+
+            Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(queue.Reclaim).Message);
+            Assert.Equal(available + 1, set.Pool.Available);
+            Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(queue.Reclaim).Message);
+            Assert.Equal(available + 1, set.Pool.Available);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
 }

@@ -163,12 +163,18 @@ internal abstract unsafe partial class VfioDeviceFile
         };
     }
 
-    // vfio_pci_bar_rw: an offset at or past the ROM's end is EINVAL; a read that starts inside is cut at the end.
+    // vfio_pci_bar_rw: an offset at or past the ROM's end is EINVAL; a read that starts inside is cut at
+    // the end. The ROM is a memory resource, so its reads need memory decoding on (test_mem), as a BAR's do.
     private long RomRead(Span<byte> buffer, ulong at)
     {
         if (at >= Model.OptionRomSize)
         {
             return Fail(Errno.EINVAL, $"offset 0x{at:X} is past the {Model.OptionRomSize}-byte option ROM");
+        }
+
+        if (!Model.Config.MemoryEnabled)
+        {
+            return Fail(Errno.EIO, "memory decoding is off in the command register");
         }
 
         int length = (int)Math.Min((ulong)buffer.Length, Model.OptionRomSize - at);
