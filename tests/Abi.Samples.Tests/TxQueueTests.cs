@@ -6,54 +6,30 @@ using Abi.Samples.VirtioNet;
 
 namespace Abi.Samples.Tests;
 
-/// <summary>The transmit queue against a device that reports a descriptor it was never given (this test plays the device on a ring in plain memory).</summary>
+/// <summary>The transmit queue against a device that reports what no real one should (this test plays the device on a ring in plain memory).</summary>
 public sealed unsafe class TxQueueTests
 {
     [Fact]
     public void ACompletionForADescriptorWithoutAFrame_Throws_AndLeavesTheQueueAsItWas()
     {
-        var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xA]);
-        var b = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xB]);
-        EthernetWire.Connect(a, b);
-        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
-        const ushort Size = 8;
-        byte* memory = (byte*)NativeMemory.AlignedAlloc((nuint)SplitRing.Footprint(Size), 4096);
-        try
-        {
-            new Span<byte>(memory, SplitRing.Footprint(Size)).Clear();
-            var ring = new SplitRing(memory, 0x10000, Size);
-            var queue = new TxQueue(ring, set.Pool, () => { });
-            Mbuf[] frames = new Mbuf[2];
-            for (int i = 0; i < frames.Length; i++)
-            {
-                Assert.True(set.Pool.Buffers.TryRent(out int index));
-                frames[i] = new Mbuf(index, 60);
-            }
+        using var bench = new Bench();
+        Mbuf[] frames = [bench.Rent(), bench.Rent()];
+        int available = bench.Pool.Available;
+        Assert.Equal(2, bench.Queue.Burst(frames, out _));
+        ushort first = bench.Ring.AvailSlot(0), second = bench.Ring.AvailSlot(1);
 
-            int available = set.Pool.Available;
-            Assert.Equal(2, queue.Burst(frames, out _));
-            ushort first = ring.AvailSlot(0), second = ring.AvailSlot(1);
+        // The device says it sent the first frame, then descriptor 5, which holds nothing.
+        bench.Complete(first, 5);
+        var failure = Assert.Throws<InvalidOperationException>(bench.Queue.Reclaim);
+        Assert.Contains("descriptor 5", failure.Message);
+        Assert.Equal(available + 1, bench.Pool.Available);          // the first came back
 
-            // The device says it sent the first frame, then descriptor 5, which holds nothing.
-            ring.UsedSlot(0) = new SplitRing.UsedElement { Id = first, Length = 0 };
-            ring.UsedSlot(1) = new SplitRing.UsedElement { Id = 5, Length = 0 };
-            Volatile.Write(ref *(ushort*)(memory + (ring.DeviceIova - ring.Iova) + 2), (ushort)2);
-            var failure = Assert.Throws<InvalidOperationException>(queue.Reclaim);
-            Assert.Contains("descriptor 5", failure.Message);
-            Assert.Equal(available + 1, set.Pool.Available);          // the first came back
-
-            // The bad entry was not taken: corrected, it is read again and gives its frame back, once.
-            ring.UsedSlot(1) = new SplitRing.UsedElement { Id = second, Length = 0 };
-            queue.Reclaim();
-            Assert.Equal(available + 2, set.Pool.Available);
-            queue.Reclaim();
-            Assert.Equal(available + 2, set.Pool.Available);
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(memory);
-        }
+        // The bad entry was not taken: corrected, it is read again and gives its frame back, once.
+        bench.Ring.UsedSlot(1) = new SplitRing.UsedElement { Id = second, Length = 0 };
+        bench.Queue.Reclaim();
+        Assert.Equal(available + 2, bench.Pool.Available);
+        bench.Queue.Reclaim();
+        Assert.Equal(available + 2, bench.Pool.Available);
     }
 
     [Fact]
@@ -62,34 +38,65 @@ public sealed unsafe class TxQueueTests
         // A caller's bug: one mbuf sent twice in a burst. The second completion's return is the pool's
         // double free; the first completion stays taken, so the next reclaim meets the same double free
         // again and not a descriptor it already emptied.
-        var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xA]);
-        var b = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xB]);
-        EthernetWire.Connect(a, b);
-        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
-        const ushort Size = 8;
-        byte* memory = (byte*)NativeMemory.AlignedAlloc((nuint)SplitRing.Footprint(Size), 4096);
-        try
-        {
-            new Span<byte>(memory, SplitRing.Footprint(Size)).Clear();
-            var ring = new SplitRing(memory, 0x10000, Size);
-            var queue = new TxQueue(ring, set.Pool, () => { });
-            Assert.True(set.Pool.Buffers.TryRent(out int index));
-            var frame = new Mbuf(index, 60);
-            int available = set.Pool.Available;
-            Assert.Equal(2, queue.Burst([frame, frame], out _));
-            ring.UsedSlot(0) = new SplitRing.UsedElement { Id = ring.AvailSlot(0), Length = 0 };
-            ring.UsedSlot(1) = new SplitRing.UsedElement { Id = ring.AvailSlot(1), Length = 0 };
-            Volatile.Write(ref *(ushort*)(memory + (ring.DeviceIova - ring.Iova) + 2), (ushort)2);
+        using var bench = new Bench();
+        Mbuf frame = bench.Rent();
+        int available = bench.Pool.Available;
+        Assert.Equal(2, bench.Queue.Burst([frame, frame], out _));
+        bench.Complete(bench.Ring.AvailSlot(0), bench.Ring.AvailSlot(1));
 
-            Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(queue.Reclaim).Message);
-            Assert.Equal(available + 1, set.Pool.Available);
-            Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(queue.Reclaim).Message);
-            Assert.Equal(available + 1, set.Pool.Available);
-        }
-        finally
+        Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(bench.Queue.Reclaim).Message);
+        Assert.Equal(available + 1, bench.Pool.Available);
+        Assert.Contains("returned twice", Assert.Throws<InvalidOperationException>(bench.Queue.Reclaim).Message);
+        Assert.Equal(available + 1, bench.Pool.Available);
+    }
+
+    /// <summary>A transmit queue of 8 on a ring in plain memory, with the mbuf pool of two engine ports.</summary>
+    private sealed class Bench : IDisposable
+    {
+        private const ushort Size = 8;
+        private readonly PortSet _set;
+        private readonly byte* _memory;
+
+        public Bench()
         {
-            NativeMemory.AlignedFree(memory);
+            var kernel = new EmulatedKernel();
+            var a = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xA]);
+            var b = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xB]);
+            EthernetWire.Connect(a, b);
+            _set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+            _memory = (byte*)NativeMemory.AlignedAlloc((nuint)SplitRing.Footprint(Size), 4096);
+            new Span<byte>(_memory, SplitRing.Footprint(Size)).Clear();
+            Ring = new SplitRing(_memory, 0x10000, Size);
+            Queue = new TxQueue(Ring, _set.Pool, () => { });
+        }
+
+        public SplitRing Ring { get; }
+
+        public TxQueue Queue { get; }
+
+        public MbufPool Pool => _set.Pool;
+
+        public Mbuf Rent()
+        {
+            Assert.True(Pool.Buffers.TryRent(out int index));
+            return new Mbuf(index, 60);
+        }
+
+        /// <summary>Plays the device: reports <paramref name="ids"/> used, in order, and moves used.idx past them.</summary>
+        public void Complete(params ushort[] ids)
+        {
+            for (int i = 0; i < ids.Length; i++)
+            {
+                Ring.UsedSlot(i) = new SplitRing.UsedElement { Id = ids[i], Length = 0 };
+            }
+
+            Volatile.Write(ref *(ushort*)(_memory + (Ring.DeviceIova - Ring.Iova) + 2), (ushort)ids.Length);
+        }
+
+        public void Dispose()
+        {
+            _set.Dispose();
+            NativeMemory.AlignedFree(_memory);
         }
     }
 }
