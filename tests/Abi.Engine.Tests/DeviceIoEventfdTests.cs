@@ -152,6 +152,27 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         Assert.False(shared.TryRead(out _));
     }
 
+    [Fact]
+    public void AWriteFromOutside_WakesEveryVirqfdOnItsEventfd()
+    {
+        // The same for a write the engine does not make (the watcher sees it): the INTx unmask eventfd
+        // is also an ioeventfd's, and one write both unmasks INTx and writes the BAR.
+        using VfioDevice device = OpenBound(out _);
+        VfioRegionInfo bar0 = device.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        using EventFd trigger = EventFd.Create(Kernel);
+        using EventFd shared = EventFd.Create(Kernel);
+        device.SetIrqTriggers(Constants.VFIO_PCI_INTX_IRQ_INDEX, 0, [trigger]);
+        Assert.Equal(0, Unmask(FdOf(device), (int)shared.Fd.DangerousGetHandle()));
+        device.AddIoEventfd(bar0, Liveness, 4, 0x55, shared);
+        Assert.True(Edu.RaiseInterrupt());
+        Assert.False(Edu.RaiseInterrupt());                                                   // automasked
+
+        shared.Signal();
+        Assert.True(SpinWait.SpinUntil(() => ReadBar32(device, bar0, Liveness) == ~0x55u, TimeSpan.FromSeconds(10)), "the ioeventfd did not write the BAR");
+        Assert.True(SpinWait.SpinUntil(() => Edu.RaiseInterrupt(), TimeSpan.FromSeconds(10)), "INTx was not unmasked");
+        Assert.True(SpinWait.SpinUntil(() => !shared.TryRead(out _), TimeSpan.FromSeconds(10)));
+    }
+
     private Vfio.IoEventfds IoEventfdsOf(VfioDevice device) => ((Vfio.VfioDeviceFile)Kernel.FileOf(FdOf(device))!).Device.IoEventfds;
 
     private static uint ReadBar32(VfioDevice device, VfioRegionInfo bar, long offset)

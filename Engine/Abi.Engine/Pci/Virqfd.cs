@@ -123,23 +123,43 @@ internal sealed class Virqfd
     /// <summary>
     /// A signal the watcher saw (virqfd_wakeup): the count is read and the handler runs, unless another
     /// reader took the count first or this is epoll's report of a count the registration already answered.
+    /// True when it took the count: the other virqfds on the eventfd then act too (<see cref="WakeWithSibling"/>).
     /// </summary>
-    internal void Fire()
+    internal bool Fire()
     {
         lock (_lock)
         {
             if (_disabled || !_armed)
             {
-                return;
+                return false;
             }
 
             if (_reportedAtRegistration)
             {
                 _reportedAtRegistration = false;
-                return;
+                return false;
             }
 
             if (TryConsume(Fd))
+            {
+                RunHandler();
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Another virqfd on this eventfd took a signal's count (<see cref="Fire"/>): this one's handler runs
+    /// for the same signal, as every waiter's virqfd_wakeup runs inside the one eventfd_signal. Its own
+    /// report of the signal then finds the count taken and does nothing.
+    /// </summary>
+    internal void WakeWithSibling()
+    {
+        lock (_lock)
+        {
+            if (!_disabled && _armed)
             {
                 RunHandler();
             }

@@ -139,6 +139,38 @@ internal static class VirqfdWatcher
         return -1;
     }
 
+    /// <summary>
+    /// A write the engine did not make reached <paramref name="taker"/>, which took its count: every other
+    /// virqfd on the same eventfd acts on it too (the kernel wakes each waiter inside the write).
+    /// </summary>
+    private static void WakeSiblings(Virqfd taker)
+    {
+        if (taker.EventfdId < 0)
+        {
+            return;                     // identity unknown: no virqfd is known to share the eventfd
+        }
+
+        List<Virqfd>? siblings = null;
+        lock (s_lock)
+        {
+            foreach (Virqfd virqfd in s_watched.Values)
+            {
+                if (virqfd != taker && virqfd.EventfdId == taker.EventfdId)
+                {
+                    (siblings ??= []).Add(virqfd);
+                }
+            }
+        }
+
+        if (siblings is not null)
+        {
+            foreach (Virqfd sibling in siblings)
+            {
+                sibling.WakeWithSibling();
+            }
+        }
+    }
+
     private static unsafe void Watch()
     {
         const int Batch = 16;
@@ -156,7 +188,10 @@ internal static class VirqfdWatcher
 
                 try
                 {
-                    virqfd?.Fire();
+                    if (virqfd is not null && virqfd.Fire())
+                    {
+                        WakeSiblings(virqfd);
+                    }
                 }
                 catch (Exception e)
                 {
