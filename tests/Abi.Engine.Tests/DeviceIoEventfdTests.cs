@@ -173,6 +173,43 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         Assert.True(SpinWait.SpinUntil(() => !shared.TryRead(out _), TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public void AnEngineSignal_ThatFindsAVirqfdBusy_IsOwedToIt()
+    {
+        // Two virqfds on one eventfd; a write from outside makes the watcher run both, and one of them
+        // blocks there. An engine signal meanwhile: the free one takes it at once (nothing is written),
+        // and the busy one runs for it when its handler returns, instead of never.
+        using EventFd shared = EventFd.Create(Kernel);
+        int fd = (int)shared.Fd.DangerousGetHandle();
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        int slowCalls = 0, quickCalls = 0;
+        Assert.Null(Pci.Virqfd.Create(fd, _ => { Interlocked.Increment(ref slowCalls); entered.Set(); release.Wait(TimeSpan.FromSeconds(20)); }, out Pci.Virqfd? slow));
+        Assert.Null(Pci.Virqfd.Create(fd, _ => Interlocked.Increment(ref quickCalls), out Pci.Virqfd? quick));
+        try
+        {
+            Assert.Equal(0, slow!.Arm());
+            Assert.Equal(0, quick!.Arm());
+            shared.Signal();
+            Assert.True(entered.Wait(TimeSpan.FromSeconds(10)), "the watcher never ran the slow handler");
+            Assert.True(Pci.VirqfdWatcher.TakeEngineSignal(fd));
+            Assert.True(Volatile.Read(ref quickCalls) >= 1);
+            Assert.Equal(1, Volatile.Read(ref slowCalls));
+            release.Set();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref slowCalls) == 2 && Volatile.Read(ref quickCalls) == 2, TimeSpan.FromSeconds(10)),
+                $"slow ran {slowCalls} times, quick {quickCalls}; each should run once for the write and once for the engine's signal");
+            Thread.Sleep(50);
+            Assert.Equal((2, 2), (Volatile.Read(ref slowCalls), Volatile.Read(ref quickCalls)));
+        }
+        finally
+        {
+            release.Set();
+            slow?.Disable();
+            quick?.Disable();
+            Pci.VirqfdWatcher.Forget(fd);
+        }
+    }
+
     private Vfio.IoEventfds IoEventfdsOf(VfioDevice device) => ((Vfio.VfioDeviceFile)Kernel.FileOf(FdOf(device))!).Device.IoEventfds;
 
     private static uint ReadBar32(VfioDevice device, VfioRegionInfo bar, long offset)

@@ -36,6 +36,7 @@ internal sealed class Virqfd
     private bool _armed;
     private bool _disabled;
     private bool _reportedAtRegistration;
+    private int _owed;                       // engine signals that found the handler busy (see Owe)
 
     private Virqfd(int fd, long eventfdId, Action<Virqfd> handler)
     {
@@ -92,9 +93,10 @@ internal sealed class Virqfd
             {
                 RunHandler();
             }
-
-            return 0;
         }
+
+        Settle();
+        return 0;
     }
 
     /// <summary>vfio_virqfd_disable: no handler runs after this returns; the reference goes.</summary>
@@ -127,6 +129,7 @@ internal sealed class Virqfd
     /// </summary>
     internal bool Fire()
     {
+        bool took = false;
         lock (_lock)
         {
             if (_disabled || !_armed)
@@ -137,17 +140,16 @@ internal sealed class Virqfd
             if (_reportedAtRegistration)
             {
                 _reportedAtRegistration = false;
-                return false;
             }
-
-            if (TryConsume(Fd))
+            else if (TryConsume(Fd))
             {
                 RunHandler();
-                return true;
+                took = true;
             }
-
-            return false;
         }
+
+        Settle();
+        return took;
     }
 
     /// <summary>
@@ -164,36 +166,71 @@ internal sealed class Virqfd
                 RunHandler();
             }
         }
+
+        Settle();
     }
 
     /// <summary>
     /// A signal the engine is about to make (virqfd_wakeup inside eventfd_signal): the handler runs now
     /// and takes the count, any count pending with it, so the engine writes nothing and the eventfd ends
-    /// at 0 as the kernel's does. Only tries the lock (see the class remarks); false when the virqfd is
-    /// busy, disabled or not armed yet (when no virqfd on the eventfd took it, the engine writes it).
+    /// at 0 as the kernel's does. Only tries the lock (see the class remarks): <see cref="Take.Busy"/>
+    /// when another thread holds it (the watcher, running the handler for a write the engine did not
+    /// make), <see cref="Take.Refused"/> when the virqfd is disabled or not armed yet.
     /// </summary>
-    internal bool TakeEngineSignal()
+    internal Take TakeEngineSignal()
     {
         if (!_lock.TryEnter())
         {
-            return false;
+            return Take.Busy;
         }
 
         try
         {
             if (_disabled || !_armed)
             {
-                return false;
+                return Take.Refused;
             }
 
             _reportedAtRegistration = false;
             _ = TryConsume(Fd);
             RunHandler();
-            return true;
         }
         finally
         {
             _lock.Exit();
+        }
+
+        Settle();
+        return Take.Taken;
+    }
+
+    /// <summary>
+    /// An engine signal found the handler busy while another virqfd on the eventfd took it (so nothing is
+    /// written for this one to see): the handler runs for it once the lock is free, on whichever thread
+    /// frees it or finds it free, so the signal is not lost.
+    /// </summary>
+    internal void Owe()
+    {
+        Interlocked.Increment(ref _owed);
+        Settle();
+    }
+
+    /// <summary>Runs the handler for the signals owed, when the lock can be had; whoever leaves the lock settles again, so none is left behind.</summary>
+    private void Settle()
+    {
+        while (Volatile.Read(ref _owed) != 0 && _lock.TryEnter())
+        {
+            try
+            {
+                for (int owed = Interlocked.Exchange(ref _owed, 0); owed > 0 && !_disabled && _armed; owed--)
+                {
+                    RunHandler();
+                }
+            }
+            finally
+            {
+                _lock.Exit();
+            }
         }
     }
 
@@ -223,5 +260,18 @@ internal sealed class Virqfd
     {
         var poll = new Libc.PollFd { Fd = fd, Events = Libc.PollIn };
         return Libc.Poll(&poll, 1, 0) == 1 && (poll.Revents & Libc.PollIn) != 0;
+    }
+
+    /// <summary>What a virqfd did with a signal the engine is about to make.</summary>
+    internal enum Take
+    {
+        /// <summary>Its handler ran and took the count.</summary>
+        Taken,
+
+        /// <summary>Its handler is running on another thread.</summary>
+        Busy,
+
+        /// <summary>Disabled, or not armed yet: it takes no signal.</summary>
+        Refused,
     }
 }

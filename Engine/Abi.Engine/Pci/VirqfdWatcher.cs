@@ -64,8 +64,8 @@ internal static class VirqfdWatcher
     /// The engine is about to signal the eventfd behind <paramref name="fd"/>: every virqfd on the same
     /// eventfd acts now, as the kernel's wakeups would inside the write, and takes the count. True when
     /// one did: the engine then writes nothing. When none could (each busy with its handler on the
-    /// watcher, disabled, or not armed), the engine writes and the watcher delivers it; a busy virqfd
-    /// beside one that acted misses this signal (a write would make the other act twice).
+    /// watcher, disabled, or not armed), the engine writes and the watcher delivers it. A busy virqfd
+    /// beside one that acted is owed the signal (<see cref="Virqfd.Owe"/>: a write would make the other act twice).
     /// </summary>
     public static bool TakeEngineSignal(int fd)
     {
@@ -101,13 +101,32 @@ internal static class VirqfdWatcher
             return false;
         }
 
-        bool any = false;
+        bool taken = false;
+        List<Virqfd>? busy = null;
         foreach (Virqfd virqfd in matching)
         {
-            any |= virqfd.TakeEngineSignal();
+            switch (virqfd.TakeEngineSignal())
+            {
+                case Virqfd.Take.Taken:
+                    taken = true;
+                    break;
+                case Virqfd.Take.Busy:
+                    (busy ??= []).Add(virqfd);
+                    break;
+            }
         }
 
-        return any;
+        // Nothing is written when one took it, so the busy ones are owed it; when none took it, the
+        // write goes out and the watcher wakes every virqfd on the eventfd.
+        if (taken && busy is not null)
+        {
+            foreach (Virqfd virqfd in busy)
+            {
+                virqfd.Owe();
+            }
+        }
+
+        return taken;
     }
 
     /// <summary>The engine closes its trigger fd <paramref name="fd"/>: its number may come back for another eventfd.</summary>
