@@ -184,10 +184,11 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         int slowCalls = 0, quickCalls = 0;
-        Assert.Null(Pci.Virqfd.Create(fd, _ => { Interlocked.Increment(ref slowCalls); entered.Set(); release.Wait(TimeSpan.FromSeconds(20)); }, out Pci.Virqfd? slow));
-        Assert.Null(Pci.Virqfd.Create(fd, _ => Interlocked.Increment(ref quickCalls), out Pci.Virqfd? quick));
+        Pci.Virqfd? slow = null, quick = null;
         try
         {
+            Assert.Null(Pci.Virqfd.Create(fd, _ => { Interlocked.Increment(ref slowCalls); entered.Set(); release.Wait(TimeSpan.FromSeconds(20)); }, out slow));
+            Assert.Null(Pci.Virqfd.Create(fd, _ => Interlocked.Increment(ref quickCalls), out quick));
             Assert.Equal(0, slow!.Arm());
             Assert.Equal(0, quick!.Arm());
             shared.Signal();

@@ -17,8 +17,11 @@ namespace Abi.Engine.Pci;
 /// The handler runs under the virqfd's lock, so <see cref="Disable"/> means no handler after it. A
 /// handler may reach other locks (an ioeventfd's write may make edu raise an interrupt, which takes
 /// the interrupt controller's lock), so a signaller that holds such a lock only tries the virqfd's
-/// lock and leaves a busy virqfd to the watcher, and a signal made from inside a handler is left to
-/// the watcher too (the kernel drops an eventfd signal nested in a wakeup, eventfd_signal_mask).
+/// lock, and a signal made from inside a handler is left to the watcher (the kernel drops an eventfd
+/// signal nested in a wakeup, eventfd_signal_mask). An engine signal that finds the virqfd busy while
+/// another virqfd on the eventfd took it is owed (<see cref="Owe"/>): it runs on whichever thread next
+/// leaves or finds the lock free, which may be the engine's signalling thread inside the interrupt
+/// controller's lock, or an ioctl thread arming a virqfd.
 /// </para>
 /// <para>
 /// Creation and arming are two steps, as vfio_virqfd_enable ties its handler to its object before it
@@ -79,6 +82,18 @@ internal sealed class Virqfd
     /// </summary>
     public int Arm()
     {
+        try
+        {
+            return ArmLocked();
+        }
+        finally
+        {
+            Settle();
+        }
+    }
+
+    private int ArmLocked()
+    {
         lock (_lock)
         {
             bool signalled = IsSignalled(Fd);
@@ -95,7 +110,6 @@ internal sealed class Virqfd
             }
         }
 
-        Settle();
         return 0;
     }
 
@@ -129,27 +143,34 @@ internal sealed class Virqfd
     /// </summary>
     internal bool Fire()
     {
-        bool took = false;
-        lock (_lock)
+        try
         {
-            if (_disabled || !_armed)
+            lock (_lock)
             {
-                return false;
-            }
+                if (_disabled || !_armed)
+                {
+                    return false;
+                }
 
-            if (_reportedAtRegistration)
-            {
-                _reportedAtRegistration = false;
-            }
-            else if (TryConsume(Fd))
-            {
+                if (_reportedAtRegistration)
+                {
+                    _reportedAtRegistration = false;
+                    return false;
+                }
+
+                if (!TryConsume(Fd))
+                {
+                    return false;
+                }
+
                 RunHandler();
-                took = true;
+                return true;
             }
         }
-
-        Settle();
-        return took;
+        finally
+        {
+            Settle();
+        }
     }
 
     /// <summary>
@@ -159,15 +180,25 @@ internal sealed class Virqfd
     /// </summary>
     internal void WakeWithSibling()
     {
-        lock (_lock)
+        try
         {
-            if (!_disabled && _armed)
+            lock (_lock)
             {
-                RunHandler();
+                if (_reportedAtRegistration)
+                {
+                    // The count the sibling took is the one this virqfd answered when it was armed.
+                    _reportedAtRegistration = false;
+                }
+                else if (!_disabled && _armed)
+                {
+                    RunHandler();
+                }
             }
         }
-
-        Settle();
+        finally
+        {
+            Settle();
+        }
     }
 
     /// <summary>
@@ -198,9 +229,9 @@ internal sealed class Virqfd
         finally
         {
             _lock.Exit();
+            Settle();
         }
 
-        Settle();
         return Take.Taken;
     }
 
@@ -224,6 +255,8 @@ internal sealed class Virqfd
             {
                 for (int owed = Interlocked.Exchange(ref _owed, 0); owed > 0 && !_disabled && _armed; owed--)
                 {
+                    // The virqfd that took the signal read the count: epoll has nothing left to report.
+                    _reportedAtRegistration = false;
                     RunHandler();
                 }
             }

@@ -185,7 +185,15 @@ internal static class VirqfdWatcher
         {
             foreach (Virqfd sibling in siblings)
             {
-                sibling.WakeWithSibling();
+                try
+                {
+                    sibling.WakeWithSibling();
+                }
+                catch (Exception e)
+                {
+                    // As in Watch: one failed handler does not keep the others from the signal.
+                    Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
+                }
             }
         }
     }
