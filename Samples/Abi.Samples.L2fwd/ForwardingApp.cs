@@ -110,7 +110,9 @@ public static class ForwardingApp
                 bench?.Devices.Sum(d => d.Dma.Faults),
                 forwarder.SteadyStateAllocation.Bytes,
                 forwarder.SteadyStateAllocation.Packets,
-                bench?.Devices.Sum(d => d.DeviceTicks));
+                bench?.Devices.Sum(d => d.DeviceTicks),
+                bench?.Devices.Sum(d => d.MeteredKicks),
+                bench is null ? 0 : ClockReadCost.MeasureTicks());
             Console.WriteLine(summary.ToJson());
             return forwarder.Failure is null ? 0 : DeviceFailed;
         }

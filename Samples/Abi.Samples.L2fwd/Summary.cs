@@ -17,7 +17,9 @@ public sealed record Summary(
     long? Faults,
     long SteadyStateBytes,
     long SteadyStatePackets,
-    long? DeviceTicks)
+    long? DeviceTicks,
+    long? MeteredKicks = null,
+    double ClockReadTicks = 0)
 {
     public double Mpps => Packets / Seconds / 1e6;
 
@@ -26,10 +28,20 @@ public sealed record Summary(
     /// <summary>Nanoseconds of poll-loop time per forwarded packet, all included.</summary>
     public double NanosecondsPerPacket => Packets == 0 ? 0 : Seconds * 1e9 / Packets;
 
-    /// <summary>The same without the time spent inside the engine's device models (engine only).</summary>
+    /// <summary>
+    /// The same without the time spent inside the engine's device models (engine only), and without
+    /// the device meter's own clock reads on the driver's side (<see cref="MeterNanosecondsPerPacket"/>).
+    /// </summary>
     public double? DriverNanosecondsPerPacket => DeviceTicks is long ticks && Packets > 0
-        ? (Seconds - (ticks / (double)Stopwatch.Frequency)) * 1e9 / Packets
+        ? (Seconds - ((ticks + MeterTicks) / (double)Stopwatch.Frequency)) * 1e9 / Packets
         : null;
+
+    /// <summary>What the device meter's clock reads cost the driver's side per packet: one read per doorbell (see <see cref="ClockReadCost"/>).</summary>
+    public double? MeterNanosecondsPerPacket => DeviceTicks is not null && Packets > 0
+        ? MeterTicks / (double)Stopwatch.Frequency * 1e9 / Packets
+        : null;
+
+    private double MeterTicks => (MeteredKicks ?? 0) * ClockReadTicks;
 
     /// <summary>The nominal clock from /proc/cpuinfo, to turn nanoseconds into cycles (0 when unknown).</summary>
     public static double CpuMegahertz { get; } = ReadCpuMegahertz();
@@ -65,7 +77,14 @@ public sealed record Summary(
                 if (CpuMegahertz > 0)
                 {
                     json.WriteNumber("driver_cycles_per_packet", Math.Round(driver * CpuMegahertz / 1000, 1));
+                    json.WriteNumber("meter_cycles_per_packet", Math.Round(MeterNanosecondsPerPacket!.Value * CpuMegahertz / 1000, 1));
                 }
+            }
+
+            if (MeteredKicks is long kicks)
+            {
+                json.WriteNumber("metered_kicks", kicks);
+                json.WriteNumber("clock_read_ns", Math.Round(ClockReadTicks / Stopwatch.Frequency * 1e9, 1));
             }
 
             json.WriteNumber("cpu_mhz", CpuMegahertz);

@@ -8,8 +8,9 @@
 #
 # What differs between the two (say it with the figures):
 #  - l2fwd's driver_cycles_per_packet is the poll loop's time minus the time spent inside the
-#    engine's device models (the emulated virtio-net functions), per forwarded packet, at the
-#    nominal clock; its driver fills and reaps real virtio split rings: descriptors, available and
+#    engine's device models (the emulated virtio-net functions) and minus their meter's clock reads
+#    on the driver's side (meter_cycles_per_packet: one read per doorbell), per forwarded packet,
+#    at the nominal clock; its driver fills and reaps real virtio split rings: descriptors, available and
 #    used rings, a refill per packet, all through DMA memory the emulated IOMMU translates.
 #  - testpmd's net_null has no rings and no device: its RX takes fresh mbufs from the pool in bulk
 #    (the packet bytes are not touched) and its TX frees them in bulk. Its figure is DPDK's own

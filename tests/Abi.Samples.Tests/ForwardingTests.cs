@@ -82,6 +82,8 @@ public sealed class ForwardingAppTests
         Assert.Equal(8, summary.GetProperty("batch").GetInt32());
         Assert.True(summary.GetProperty("packets").GetInt64() > 0);
         Assert.Equal(0, summary.GetProperty("iommu_faults").GetInt64());
+        Assert.True(summary.GetProperty("metered_kicks").GetInt64() > 0);       // the devices' doorbells, each timed
+        Assert.True(summary.GetProperty("clock_read_ns").GetDouble() > 0);
     }
 
     [Fact]

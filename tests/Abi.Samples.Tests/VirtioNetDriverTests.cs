@@ -99,6 +99,28 @@ public sealed class VirtioNetDriverTests
     }
 
     [Fact]
+    public void EveryDoorbell_IsTimed_AndCountedOnce()
+    {
+        var kernel = new EmulatedKernel();
+        var a = new VirtioNetDevice(s_macA);
+        var b = new VirtioNetDevice(s_macB);
+        EthernetWire.Connect(a, b);
+        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+        long kicks = a.MeteredKicks, ticks = a.DeviceTicks;
+
+        Span<Mbuf> burst = stackalloc Mbuf[3];
+        for (int i = 0; i < burst.Length; i++)
+        {
+            Assert.True(set.Pool.Buffers.TryRent(out int index));
+            burst[i] = new Mbuf(index, 60);
+        }
+
+        Assert.Equal(3, set.Ports[0].TxBurst(burst));               // one doorbell for the burst
+        Assert.Equal(kicks + 1, a.MeteredKicks);
+        Assert.True(a.DeviceTicks > ticks);
+    }
+
+    [Fact]
     public void UnmappedQueueMemory_FaultsAtTheIommu_AndTheDeviceAsksForReset()
     {
         var kernel = new EmulatedKernel();
