@@ -118,6 +118,9 @@ public abstract class VirtioPciDevice : PciDevice
         ResetDevice();
     }
 
+    // Out of line: a driver's poll loop calls the doorbell through a delegate the JIT may inline, and
+    // the device's frame (its DMA burst, its failure messages) would then be zeroed on every burst.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void Kick(int queueIndex)
     {
         long start = Stopwatch.GetTimestamp();
