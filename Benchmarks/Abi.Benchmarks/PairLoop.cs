@@ -6,22 +6,39 @@ namespace Abi.Benchmarks;
 /// <summary>The map+unmap pair in a plain loop, for profilers (see Program.cs).</summary>
 internal static class PairLoop
 {
-    public static void Run(long count)
+    /// <summary>EngineBenchmarks' pair, or with <paramref name="liveAreas"/> above 0 ScalingBenchmarks' pair between that many areas.</summary>
+    public static void Run(long count, int liveAreas)
     {
-        var benchmarks = new EngineBenchmarks();
-        benchmarks.Setup();
+        var engine = new EngineBenchmarks();
+        var scaling = new ScalingBenchmarks { LiveAreas = liveAreas };
+        if (liveAreas > 0)
+        {
+            scaling.Setup();
+        }
+        else
+        {
+            engine.Setup();
+        }
+
         var clock = new Stopwatch();
         for (int round = 0; round < 5; round++)
         {
             clock.Restart();
             for (long i = 0; i < count; i++)
             {
-                benchmarks.MapUnmap4KiBPair();
+                _ = liveAreas > 0 ? scaling.PairBetweenLiveAreas() : engine.MapUnmap4KiBPair();
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalNanoseconds / count:F1} ns/pair"));
         }
 
-        benchmarks.Cleanup();
+        if (liveAreas > 0)
+        {
+            scaling.Cleanup();
+        }
+        else
+        {
+            engine.Cleanup();
+        }
     }
 }

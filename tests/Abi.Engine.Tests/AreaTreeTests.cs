@@ -2,7 +2,11 @@ using Abi.Engine.Iommufd;
 
 namespace Abi.Engine.Tests;
 
-/// <summary>The io-pagetable's B+ tree of areas against a sorted reference, through splits, merges and collapses.</summary>
+/// <summary>
+/// The io-pagetable's B+ tree of areas against a sorted reference, through splits, merges and
+/// collapses; with writers' seeks (<c>forChange</c>) before changes at the same place or elsewhere,
+/// whose remembered way down a change may reuse only while it is still the tree's.
+/// </summary>
 public sealed class AreaTreeTests
 {
     [Theory]
@@ -27,7 +31,17 @@ public sealed class AreaTreeTests
                 {
                     used.AsSpan(page, pages).Fill(true);
                     var area = new Area((ulong)page * 0x1000, ((ulong)(page + pages) * 0x1000) - 1, null!, 0, true, true);
+                    SeekAsAWriter(tree, random, area.Iova, span);
                     tree.Insert(area);
+                    if (random.Next(4) == 0)
+                    {
+                        // An unmap and a map again at once, as a driver's pair does: the insert may have split its leaf.
+                        tree.TrySeek(area.Iova, out _, forChange: true);
+                        Assert.True(tree.Remove(area.Iova));
+                        tree.TrySeek(area.Iova, out _, forChange: true);
+                        tree.Insert(area);
+                    }
+
                     reference.Add(area.Iova, area);
                     starts.Add(area.Iova);
                 }
@@ -39,7 +53,17 @@ public sealed class AreaTreeTests
                 starts[pick] = starts[^1];
                 starts.RemoveAt(starts.Count - 1);
                 Area area = reference[start];
+                SeekAsAWriter(tree, random, start, span);
                 Assert.True(tree.Remove(start));
+                if (random.Next(4) == 0)
+                {
+                    // A map and an unmap again at once: the remove may have emptied and dropped its leaf.
+                    tree.TrySeek(start, out _, forChange: true);
+                    tree.Insert(area);
+                    tree.TrySeek(start, out _, forChange: true);
+                    Assert.True(tree.Remove(start));
+                }
+
                 Assert.False(tree.Remove(start));
                 reference.Remove(start);
                 used.AsSpan((int)(area.Iova / 0x1000), (int)(area.Length / 0x1000)).Clear();
@@ -85,6 +109,26 @@ public sealed class AreaTreeTests
         Assert.True(tree.TrySeek(0x3000, out p));
         Assert.Equal(0x4000UL, p.Area.Iova);                                   // in a hole: the next
         Assert.False(tree.TrySeek((999 * 0x3000) + 0x3000, out _));            // past the end
+    }
+
+    // As a map checks its range (or an unmap finds its area) before the change: at the place of the
+    // change, somewhere else, or both in turn; or not at all.
+    private static void SeekAsAWriter(AreaTree tree, Random random, ulong iova, int span)
+    {
+        ulong elsewhere = (ulong)random.Next(span + 4) * 0x1000;
+        switch (random.Next(4))
+        {
+            case 0:
+                tree.TrySeek(iova, out _, forChange: true);
+                break;
+            case 1:
+                tree.TrySeek(elsewhere, out _, forChange: true);
+                break;
+            case 2:
+                tree.TrySeek(iova, out _, forChange: true);
+                tree.TrySeek(elsewhere, out _, forChange: true);
+                break;
+        }
     }
 
     private static void Check(AreaTree tree, SortedDictionary<ulong, Area> reference, Random random, int span)

@@ -23,13 +23,27 @@ internal sealed class AreaTree
     private Node _root = new(leaf: true);
     private Node? _spareLeaves, _spareBranches;
 
+    // The last descent made for a change (a writer's seek, then its insert or remove at the same
+    // IOVA): its leaf, while _path and _slots still hold its way down and nothing changed since.
+    private Node? _memoLeaf;
+    private ulong _memoIova;
+    private int _memoDepth;
+
     /// <summary>How many areas the tree holds.</summary>
     public int Count { get; private set; }
 
     /// <summary>The first area that ends at or after <paramref name="iova"/>, as a position to read from; false if none.</summary>
-    public bool TrySeek(ulong iova, out Position position)
+    /// <param name="iova">Where to look.</param>
+    /// <param name="position">The area found.</param>
+    /// <param name="forChange">
+    /// The caller holds the writers' lock and may insert or remove at <paramref name="iova"/> next (a
+    /// map checks the range free, then inserts; an unmap finds the area, then removes it): the way
+    /// down is kept, so that the change does not walk the branches again. Readers (DMA) never pass
+    /// it: it writes the tree's scratch state.
+    /// </param>
+    public bool TrySeek(ulong iova, out Position position, bool forChange = false)
     {
-        Node leaf = Descend(iova, record: false, out _);
+        Node leaf = Descend(iova, forChange, out _);
         int slot = LastAtOrBefore(leaf, iova);
 
         // The area that starts last at or before iova may sit at the end of the leaf before.
@@ -68,7 +82,8 @@ internal sealed class AreaTree
     /// <summary>Inserts an area that overlaps none of the others.</summary>
     public void Insert(in Area area)
     {
-        Node leaf = Descend(area.Iova, record: true, out int depth);
+        Node leaf = Descend(area.Iova, forChange: true, out int depth);
+        _memoLeaf = null;
         int slot = LastAtOrBefore(leaf, area.Iova) + 1;
         if (leaf.Count == LeafCapacity)
         {
@@ -91,13 +106,14 @@ internal sealed class AreaTree
     /// <summary>Removes the area that starts at <paramref name="iova"/>; false if none does.</summary>
     public bool Remove(ulong iova)
     {
-        Node leaf = Descend(iova, record: true, out int depth);
+        Node leaf = Descend(iova, forChange: true, out int depth);
         int slot = LastAtOrBefore(leaf, iova);
         if (slot < 0 || leaf.Areas![slot].Iova != iova)
         {
             return false;
         }
 
+        _memoLeaf = null;
         Area[] areas = leaf.Areas!;
         Shift(areas, slot + 1, slot, leaf.Count - slot - 1);
         areas[--leaf.Count] = default;          // drop the Pages reference
@@ -115,13 +131,25 @@ internal sealed class AreaTree
     public Enumerator GetEnumerator() => TryFirst(out Position first) ? new Enumerator(first, ulong.MaxValue) : default;
 
     /// <summary>
-    /// Walks to the leaf where <paramref name="iova"/> belongs; with <paramref name="record"/>, keeps the
-    /// branches and child slots taken in _path[0..depth-1] and _slots for the change that follows.
+    /// Walks to the leaf where <paramref name="iova"/> belongs; <paramref name="forChange"/> keeps the
+    /// branches and child slots taken in _path[0..depth-1] and _slots for the change that follows,
+    /// and takes them from the last such walk when it was for the same IOVA and nothing changed since.
     /// </summary>
-    private Node Descend(ulong iova, bool record, out int depth)
+    private Node Descend(ulong iova, bool forChange, out int depth)
     {
         Node node = _root;
         depth = 0;
+        if (node.IsLeaf)
+        {
+            return node;
+        }
+
+        if (forChange && _memoLeaf is Node memo && _memoIova == iova)
+        {
+            depth = _memoDepth;
+            return memo;
+        }
+
         while (!node.IsLeaf)
         {
             // The last child whose smallest IOVA is at or below iova (the first child takes anything smaller).
@@ -141,7 +169,7 @@ internal sealed class AreaTree
             }
 
             int child = lo - 1;
-            if (record)
+            if (forChange)
             {
                 _path[depth] = node;
                 _slots[depth] = child;
@@ -149,6 +177,11 @@ internal sealed class AreaTree
 
             depth++;
             node = node.Children![child];
+        }
+
+        if (forChange)
+        {
+            (_memoLeaf, _memoIova, _memoDepth) = (node, iova, depth);
         }
 
         return node;

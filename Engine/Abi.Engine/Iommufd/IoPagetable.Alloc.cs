@@ -59,7 +59,7 @@ internal sealed partial class IoPagetable
             return Fail(Errno.EINVAL, $"[0x{iova:X}, 0x{last:X}] touches a reserved IOVA range");
         }
 
-        if (IntersectsArea(iova, last))
+        if (TryGetFirst(iova, last, out _, forChange: true))     // the insert that follows starts at iova
         {
             return Fail(Errno.EEXIST, $"[0x{iova:X}, 0x{last:X}] overlaps an existing mapping");
         }

@@ -132,7 +132,7 @@ internal sealed partial class IoPagetable
     {
         ulong unmapped = 0;
         rc = 0;
-        while (TryGetFirst(iova, last, out Area area))
+        while (TryGetFirst(iova, last, out Area area, forChange: true))
         {
             // Spans, not the lists' enumerators: NativeAOT calls a shared generic MoveNext per step,
             // a cost every unmap paid for lists that are nearly always empty.

@@ -180,9 +180,10 @@ internal sealed partial class IoPagetable
     public bool TryGetArea(ulong iova, out Area area) => TryGetFirst(iova, iova, out area);
 
     /// <summary>The lowest area that intersects [<paramref name="start"/>, <paramref name="last"/>], if any.</summary>
-    public bool TryGetFirst(ulong start, ulong last, out Area area)
+    /// <remarks><paramref name="forChange"/>: see <see cref="AreaTree.TrySeek"/> (only under the IOVA lock, never from DMA).</remarks>
+    public bool TryGetFirst(ulong start, ulong last, out Area area, bool forChange = false)
     {
-        if (_areas.TrySeek(start, out AreaTree.Position at) && at.Area.Iova <= last)
+        if (_areas.TrySeek(start, out AreaTree.Position at, forChange) && at.Area.Iova <= last)
         {
             area = at.Area;
             return true;
