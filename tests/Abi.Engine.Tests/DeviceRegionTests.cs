@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Abi.Engine.Pci;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Vfio;
@@ -58,35 +60,63 @@ public sealed class DeviceRegionTests : DeviceTest
     }
 
     [Fact]
-    public void OptionRom_ReadsUpToItsEnd_AndIsEinvalFromThere()
+    public void OptionRom_ReadsItsImage_ThenOnesToTheBarsEnd_AndIsEinvalFromThere()
     {
-        // vfio_pci_rw and vfio_pci_bar_rw: a ROM write is EINVAL, a read at or past the ROM's end is
-        // EINVAL, one that starts inside is cut at the end; a device without a ROM refuses every read.
+        // vfio_pci_rw and vfio_pci_bar_rw: a ROM write is EINVAL, a read at or past the BAR's end is EINVAL,
+        // one that starts inside is cut at the end; pci_map_rom's image is read, the rest of the BAR is 0xFF.
         var e1000e = new Abi.Engine.Devices.E1000eDevice();
         using VfioDevice device = VfioDevice.OpenCdev(Kernel.AddDevice(e1000e).CdevPath!, Kernel);
         device.BindIommufd(Iommufd);
         int fd = FdOf(device);
         VfioRegionInfo rom = device.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX);
         Assert.Equal(0x40000UL, rom.Size);
+        Assert.Equal((uint)Constants.VFIO_REGION_INFO_FLAG_READ, rom.Flags);
         long at = (long)rom.Offset;
-        Assert.Equal(16, Kernel.Pread(fd, new byte[16], at));
-        Assert.Equal(8, Kernel.Pread(fd, new byte[16], at + 0x40000 - 8));
+        byte[] header = new byte[0x34];
+        Assert.Equal(header.Length, Kernel.Pread(fd, header, at));
+        Assert.Equal([0x55, 0xAA], header[..2]);
+        int pcir = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x18));
+        Assert.Equal("PCIR"u8.ToArray(), header[pcir..(pcir + 4)]);
+        Assert.Equal(0x8086, BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(pcir + 4)));     // the function's own ids
+        Assert.Equal(0x10D3, BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(pcir + 6)));
+
+        byte[] across = new byte[16];
+        Assert.Equal(16, Kernel.Pread(fd, across, at + 0x200 - 8));                                // the image is one sector
+        Assert.Equal(new byte[8], across[..8]);
+        Assert.All(across[8..], b => Assert.Equal(0xFF, b));
+        byte[] tail = new byte[16];
+        Assert.Equal(8, Kernel.Pread(fd, tail, at + 0x40000 - 8));
+        Assert.All(tail[..8], b => Assert.Equal(0xFF, b));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x40000));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x80000));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pwrite(fd, new byte[4], at));
         Assert.Equal(0, Kernel.Pread(fd, [], at + 0x40000));                                    // no bytes: 0 before the range is looked at
 
-        // The ROM is a memory resource: with memory decoding off its reads are EIO, after the range check.
+        // With memory decoding off, pci_map_rom reads all ones: no signature, ENOMEM, after the range check.
         uint command = device.ReadConfig32(4);
         device.WriteConfig32(4, command & ~2u);
-        Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[4], at));
+        Assert.Equal(-(long)Errno.ENOMEM, Kernel.Pread(fd, new byte[4], at));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[4], at + 0x40000));
+        Assert.Equal(0x40000UL, device.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX).Size);   // the look turns decoding on for itself
         device.WriteConfig32(4, command);
         Assert.Equal(4, Kernel.Pread(fd, new byte[4], at));
 
         using VfioDevice edu = OpenBound(out _);
         Assert.Equal(0UL, edu.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX).Size);
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(FdOf(edu), new byte[4], at));
+    }
+
+    [Fact]
+    public void OptionRom_WithoutAValidImage_ShowsSizeZero_AndReadsAreEnomem()
+    {
+        using VfioDevice device = VfioDevice.OpenCdev(Kernel.AddDevice(new BlankRomDevice()).CdevPath!, Kernel);
+        device.BindIommufd(Iommufd);
+        VfioRegionInfo rom = device.GetRegionInfo(Constants.VFIO_PCI_ROM_REGION_INDEX);
+        Assert.Equal(0UL, rom.Size);
+        Assert.Equal(0u, rom.Flags);
+        long at = (long)rom.Offset;
+        Assert.Equal(-(long)Errno.ENOMEM, Kernel.Pread(FdOf(device), new byte[4], at));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(FdOf(device), new byte[4], at + 0x1000));  // the BAR's end still bounds it first
     }
 
     [Fact]
@@ -163,5 +193,12 @@ public sealed class DeviceRegionTests : DeviceTest
         device.Reset();
         Assert.Equal(0u, bar.Read32(0x04));                                                     // as before any write
         Assert.Equal(0x2u, device.ReadConfig32(4) & 0x2);                                       // config space is restored
+    }
+
+    /// <summary>A function whose 4 KiB ROM BAR holds zeros where the 55 AA signature should be.</summary>
+    private sealed class BlankRomDevice : PciDevice
+    {
+        public BlankRomDevice()
+            : base(vendorId: 0x1234, deviceId: 0x0002, classCode: 0xFF0000) => AddOptionRom(0x1000, new byte[64]);
     }
 }

@@ -3,7 +3,11 @@ using Abi.Linux;
 
 namespace Abi.Conformance.Scenarios;
 
-/// <summary>What VFIO says about each test device: device info, every region (size, flags), every IRQ index (flags, count).</summary>
+/// <summary>
+/// What VFIO says about each test device: device info, every region (size, flags), every IRQ index
+/// (flags, count); and how its option ROM reads (vfio_pci_bar_rw, pci_map_rom): the image's signature,
+/// 0xFF at the BAR's end, EINVAL past it, ENOMEM with memory decoding off.
+/// </summary>
 internal static class InventoryScenario
 {
     public static void Run(Devices devices, Recorder r)
@@ -28,6 +32,10 @@ internal static class InventoryScenario
             {
                 var region = new vfio_region_info { argsz = 32, index = index };
                 r.Step($"REGION_INFO {index}", dev.TryGetRegionInfo(ref region), ("size", region.size), ("flags", region.flags));
+                if (index == Constants.VFIO_PCI_ROM_REGION_INDEX && region.size != 0)
+                {
+                    ReadRom(kernel, fd, (long)region.offset, (long)region.size, r);
+                }
             }
 
             for (uint index = 0; index < info.num_irqs; index++)
@@ -40,4 +48,36 @@ internal static class InventoryScenario
             kernel.Close(iommufd);
         }
     }
+
+    // The image's bytes past its signature are the ROM's own (QEMU's iPXE build, the engine's minimal
+    // image): only the signature and what VFIO fills in are compared.
+    private static void ReadRom(Abi.Runtime.Kernel.IKernel kernel, int fd, long rom, long size, Recorder r)
+    {
+        Read(kernel, fd, rom, 2, r, "ROM read: signature");
+        Read(kernel, fd, rom + size - 8, 16, r, "ROM read: the BAR's last bytes");
+        Read(kernel, fd, rom + size, 4, r, "ROM read: past the BAR");
+
+        long config = (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40;
+        Span<byte> command = stackalloc byte[2];
+        if (kernel.Pread(fd, command, config + 4) != 2)
+        {
+            r.Step("config read: command", Errno.EIO);
+            return;
+        }
+
+        Span<byte> off = [(byte)(command[0] & ~2), command[1]];
+        r.Step("config write: memory decoding off", ErrnoOf(kernel.Pwrite(fd, off, config + 4)));
+        Read(kernel, fd, rom, 2, r, "ROM read: memory decoding off");
+        r.Step("config write: command restored", ErrnoOf(kernel.Pwrite(fd, command, config + 4)));
+        Read(kernel, fd, rom, 2, r, "ROM read: memory decoding on again");
+    }
+
+    private static void Read(Abi.Runtime.Kernel.IKernel kernel, int fd, long offset, int length, Recorder r, string step)
+    {
+        byte[] buffer = new byte[length];
+        long rc = kernel.Pread(fd, buffer, offset);
+        r.Step(step, ErrnoOf(rc), ("bytes", rc), ("data", Convert.ToHexString(buffer, 0, (int)Math.Max(rc, 0))));
+    }
+
+    private static Errno ErrnoOf(long rc) => rc < 0 ? (Errno)(-rc) : Errno.None;
 }

@@ -49,6 +49,9 @@ public sealed class PciConfigSpace
     /// <summary>PCI device id.</summary>
     public ushort DeviceId => Read16(P.PCI_DEVICE_ID);
 
+    /// <summary>The 24-bit class code (class, subclass, programming interface).</summary>
+    public uint ClassCode => Read(P.PCI_CLASS_PROG, 1) | (Read(P.PCI_CLASS_DEVICE, 2) << 8);
+
     /// <summary>The command register.</summary>
     public ushort Command => Read16(P.PCI_COMMAND);
 

@@ -53,8 +53,11 @@ public abstract class PciDevice
     /// <summary>The size of the config region VFIO shows: 4 KiB for PCI Express, 256 bytes otherwise.</summary>
     public int ConfigSize => IsExpress ? 4096 : PciConfigSpace.Size;
 
-    /// <summary>The option ROM's size (0: none). Its contents read as zeros.</summary>
-    public ulong OptionRomSize { get; private set; }
+    /// <summary>The expansion ROM behind the ROM BAR, if the function has one.</summary>
+    public OptionRom? OptionRom { get; private set; }
+
+    /// <summary>The ROM BAR's size (0: none).</summary>
+    public ulong OptionRomSize => OptionRom?.BarSize ?? 0;
 
     /// <summary>Whether VFIO_DEVICE_RESET works (a function-level reset).</summary>
     public virtual bool CanReset => true;
@@ -106,8 +109,12 @@ public abstract class PciDevice
     /// <exception cref="NotSupportedException">The function has no SR-IOV capability.</exception>
     protected internal virtual PciDevice CreateVirtualFunction(int index) => throw new NotSupportedException($"{Name} has no SR-IOV capability");
 
-    /// <summary>Declares an option ROM of <paramref name="size"/> bytes (VFIO's ROM region).</summary>
-    protected void AddOptionRom(ulong size) => OptionRomSize = ulong.IsPow2(size) ? size : throw new ArgumentOutOfRangeException(nameof(size));
+    /// <summary>Declares a ROM BAR of <paramref name="size"/> bytes holding one minimal image with the function's ids (<see cref="OptionRom.MinimalImage"/>).</summary>
+    protected void AddOptionRom(ulong size) =>
+        AddOptionRom(size, OptionRom.MinimalImage(Config.VendorId, Config.DeviceId, Config.ClassCode));
+
+    /// <summary>Declares a ROM BAR of <paramref name="size"/> bytes holding <paramref name="contents"/> (VFIO's ROM region).</summary>
+    protected void AddOptionRom(ulong size, ReadOnlySpan<byte> contents) => OptionRom = new OptionRom(size, contents);
 
     /// <summary>Makes the function PCI Express: a PCIe capability (endpoint, version 2) and a 4 KiB config space.</summary>
     protected void AddExpressCapability()

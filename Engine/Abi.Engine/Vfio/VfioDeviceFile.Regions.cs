@@ -98,8 +98,14 @@ internal abstract unsafe partial class VfioDeviceFile
 
                 break;
             case Constants.VFIO_PCI_ROM_REGION_INDEX:
-                result.size = Model.OptionRomSize;       // no option ROM: size 0, no flags
-                result.flags = Model.OptionRomSize != 0 ? (uint)Constants.VFIO_REGION_INFO_FLAG_READ : 0u;
+                // vfio_pci_ioctl_get_region_info maps the ROM with memory decoding on for the look: a ROM
+                // with a valid image shows the BAR's size, readable; no ROM, or no valid image, size 0 and no flags.
+                if (Model.OptionRom is { ImageLength: > 0 } rom)
+                {
+                    result.size = rom.BarSize;
+                    result.flags = (uint)Constants.VFIO_REGION_INFO_FLAG_READ;
+                }
+
                 break;
             case Constants.VFIO_PCI_CONFIG_REGION_INDEX:
                 result.size = (ulong)Model.ConfigSize;
@@ -163,22 +169,27 @@ internal abstract unsafe partial class VfioDeviceFile
         };
     }
 
-    // vfio_pci_bar_rw: an offset at or past the ROM's end is EINVAL; a read that starts inside is cut at
-    // the end. The ROM is a memory resource, so its reads need memory decoding on (test_mem), as a BAR's do.
+    // vfio_pci_bar_rw: an offset at or past the ROM BAR's end is EINVAL; a read that starts inside is
+    // cut at the end. Then pci_map_rom looks for a valid image, reading the device: with memory decoding
+    // off those reads come back all ones, no signature, and so does a ROM without a valid image: ENOMEM.
+    // The image's bytes are read from the ROM, the rest of the BAR reads 0xFF (the excluded range).
     private long RomRead(Span<byte> buffer, ulong at)
     {
-        if (at >= Model.OptionRomSize)
+        OptionRom rom = Model.OptionRom!;
+        if (at >= rom.BarSize)
         {
-            return Fail(Errno.EINVAL, $"offset 0x{at:X} is past the {Model.OptionRomSize}-byte option ROM");
+            return Fail(Errno.EINVAL, $"offset 0x{at:X} is past the {rom.BarSize}-byte option ROM");
         }
 
-        if (!Model.Config.MemoryEnabled)
+        if (!Model.Config.MemoryEnabled || rom.ImageLength == 0)
         {
-            return Fail(Errno.EIO, "memory decoding is off in the command register");
+            return Fail(Errno.ENOMEM, Model.Config.MemoryEnabled
+                ? "the option ROM holds no valid image (pci_map_rom)"
+                : "memory decoding is off in the command register: the ROM reads as all ones, no valid image (pci_map_rom)");
         }
 
-        int length = (int)Math.Min((ulong)buffer.Length, Model.OptionRomSize - at);
-        buffer[..length].Clear();
+        int length = (int)Math.Min((ulong)buffer.Length, rom.BarSize - at);
+        rom.Read(at, buffer[..length]);
         return length;
     }
 
