@@ -17,11 +17,7 @@ public sealed class VirtioNetDriverTests
     [Fact]
     public void BackToBack_FramesSentOnOnePortArriveIntactOnTheOther()
     {
-        var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice(s_macA);
-        var b = new VirtioNetDevice(s_macB);
-        EthernetWire.Connect(a, b);
-        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
         VirtioNetPort sender = set.Ports[0], receiver = set.Ports[1];
         Assert.Equal(s_macA, sender.Mac.ToArray());
         Assert.Equal(s_macB, receiver.Mac.ToArray());
@@ -101,11 +97,7 @@ public sealed class VirtioNetDriverTests
     [Fact]
     public void EveryDoorbell_IsTimed_AndCountedOnce()
     {
-        var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice(s_macA);
-        var b = new VirtioNetDevice(s_macB);
-        EthernetWire.Connect(a, b);
-        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
         long kicks = a.MeteredKicks, ticks = a.DeviceTicks;
 
         Span<Mbuf> burst = stackalloc Mbuf[3];
@@ -123,11 +115,7 @@ public sealed class VirtioNetDriverTests
     [Fact]
     public void UnmappedQueueMemory_FaultsAtTheIommu_AndTheDeviceAsksForReset()
     {
-        var kernel = new EmulatedKernel();
-        var a = new VirtioNetDevice(s_macA);
-        var b = new VirtioNetDevice(s_macB);
-        EthernetWire.Connect(a, b);
-        using PortSet set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
         (ulong iova, ulong length) = set.Ports[0].QueueMemory;
         set.Ioas.Unmap(iova, length);
 
@@ -201,5 +189,15 @@ public sealed class VirtioNetDriverTests
         Assert.Equal(1 | 2 | 8, bar.Read8(0x14));
         bar.Write32(0x00, 0);
         Assert.Equal(1u << 5, bar.Read32(0x04));                     // MAC is the only low feature offered
+    }
+
+    /// <summary>Two virtio-net functions on one engine, cabled to each other, opened as ports 0 and 1.</summary>
+    private static PortSet OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b)
+    {
+        var kernel = new EmulatedKernel();
+        a = new VirtioNetDevice(s_macA);
+        b = new VirtioNetDevice(s_macB);
+        EthernetWire.Connect(a, b);
+        return PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
     }
 }
