@@ -9,14 +9,16 @@ internal static class PairLoop
     /// <summary>EngineBenchmarks' pair, or with <paramref name="liveAreas"/> above 0 ScalingBenchmarks' pair between that many areas.</summary>
     public static void Run(long count, int liveAreas)
     {
-        var engine = new EngineBenchmarks();
-        var scaling = new ScalingBenchmarks { LiveAreas = liveAreas };
+        EngineBenchmarks? engine = null;
+        ScalingBenchmarks? scaling = null;
         if (liveAreas > 0)
         {
+            scaling = new ScalingBenchmarks { LiveAreas = liveAreas };
             scaling.Setup();
         }
         else
         {
+            engine = new EngineBenchmarks();
             engine.Setup();
         }
 
@@ -26,19 +28,13 @@ internal static class PairLoop
             clock.Restart();
             for (long i = 0; i < count; i++)
             {
-                _ = liveAreas > 0 ? scaling.PairBetweenLiveAreas() : engine.MapUnmap4KiBPair();
+                _ = scaling is not null ? scaling.PairBetweenLiveAreas() : engine!.MapUnmap4KiBPair();
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed.TotalNanoseconds / count:F1} ns/pair"));
         }
 
-        if (liveAreas > 0)
-        {
-            scaling.Cleanup();
-        }
-        else
-        {
-            engine.Cleanup();
-        }
+        scaling?.Cleanup();
+        engine?.Cleanup();
     }
 }

@@ -5,9 +5,9 @@ using BenchmarkDotNet.Running;
 // process: for a profiler (perf with DOTNET_PerfMapEnabled=1), which BenchmarkDotNet's child
 // processes and short iterations hide. Prints each round's mean; not a benchmark (no baseline).
 // `--pair-loop N AREAS`: the same with ScalingBenchmarks' pair between AREAS live areas.
-if (args is ["--pair-loop", string count, ..])
+if (args is ["--pair-loop", _] or ["--pair-loop", _, _])
 {
-    PairLoop.Run(long.Parse(count, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, string areas] ? int.Parse(areas, System.Globalization.CultureInfo.InvariantCulture) : 0);
+    PairLoop.Run(long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0);
     return;
 }
 

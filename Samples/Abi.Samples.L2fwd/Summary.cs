@@ -74,6 +74,7 @@ public sealed record Summary(
             if (DriverNanosecondsPerPacket is double driver)
             {
                 json.WriteNumber("driver_ns_per_packet", Math.Round(driver, 2));
+                json.WriteNumber("meter_ns_per_packet", Math.Round(MeterNanosecondsPerPacket!.Value, 2));
                 if (CpuMegahertz > 0)
                 {
                     json.WriteNumber("driver_cycles_per_packet", Math.Round(driver * CpuMegahertz / 1000, 1));

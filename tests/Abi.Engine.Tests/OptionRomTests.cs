@@ -92,6 +92,20 @@ public sealed class OptionRomTests
         Assert.All(read[0x300..], b => Assert.Equal(0xFF, b));           // past the image
     }
 
+    [Fact]
+    public void BytesPastTheLastImage_ReadAsOnes_WhateverTheRomHolds()
+    {
+        byte[] contents = new byte[0x800];
+        Image(contents, 0, sectors: 1, last: true);
+        contents.AsSpan(0x200).Fill(0x5A);                                 // the ROM's own bytes after its image
+        var rom = new OptionRom(0x1000, contents);
+        Assert.Equal(0x200, rom.ImageLength);
+        byte[] read = new byte[0x10];
+        rom.Read(0x1F8, read);
+        Assert.Equal(contents[0x1F8..0x200], read[..8]);
+        Assert.All(read[8..], b => Assert.Equal(0xFF, b));                 // vfio_pci_bar_rw's excluded range, not the ROM
+    }
+
     // An image at `at`: the signature, the data structure at `at + pcir` with `length`, its sector count and last flag.
     private static void Image(byte[] rom, int at, int sectors, bool last, int pcir = 0x1C, int length = 0x18)
     {

@@ -22,6 +22,7 @@ public sealed class SummaryTests
 
         using JsonDocument json = JsonDocument.Parse(summary.ToJson());
         Assert.Equal(350, json.RootElement.GetProperty("driver_ns_per_packet").GetDouble());
+        Assert.Equal(50, json.RootElement.GetProperty("meter_ns_per_packet").GetDouble());
         Assert.Equal(50_000, json.RootElement.GetProperty("metered_kicks").GetInt64());
         Assert.Equal(1000, json.RootElement.GetProperty("clock_read_ns").GetDouble());
     }

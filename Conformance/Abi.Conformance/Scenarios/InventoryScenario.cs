@@ -66,9 +66,9 @@ internal static class InventoryScenario
         }
 
         Span<byte> off = [(byte)(command[0] & ~2), command[1]];
-        r.Step("config write: memory decoding off", ErrnoOf(kernel.Pwrite(fd, off, config + 4)));
+        r.Step("config write: memory decoding off", Scenario.ErrnoOf(kernel.Pwrite(fd, off, config + 4)));
         Read(kernel, fd, rom, 2, r, "ROM read: memory decoding off");
-        r.Step("config write: command restored", ErrnoOf(kernel.Pwrite(fd, command, config + 4)));
+        r.Step("config write: command restored", Scenario.ErrnoOf(kernel.Pwrite(fd, command, config + 4)));
         Read(kernel, fd, rom, 2, r, "ROM read: memory decoding on again");
     }
 
@@ -76,8 +76,6 @@ internal static class InventoryScenario
     {
         byte[] buffer = new byte[length];
         long rc = kernel.Pread(fd, buffer, offset);
-        r.Step(step, ErrnoOf(rc), ("bytes", rc), ("data", Convert.ToHexString(buffer, 0, (int)Math.Max(rc, 0))));
+        r.Step(step, Scenario.ErrnoOf(rc), ("bytes", rc), ("data", Convert.ToHexString(buffer, 0, (int)Math.Max(rc, 0))));
     }
-
-    private static Errno ErrnoOf(long rc) => rc < 0 ? (Errno)(-rc) : Errno.None;
 }

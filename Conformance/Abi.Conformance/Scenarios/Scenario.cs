@@ -15,6 +15,8 @@ internal static class Scenario
 
     public static Errno ErrnoOf(int rc) => rc < 0 ? (Errno)(-rc) : Errno.None;
 
+    public static Errno ErrnoOf(long rc) => rc < 0 ? (Errno)(-rc) : Errno.None;
+
     /// <summary>
     /// The first 2 MiB boundary inside <paramref name="memory"/>: the kernel aligns automatic IOVAs
     /// to the user address's own alignment, so both sides must map addresses aligned alike.

@@ -9,7 +9,9 @@ namespace Abi.Engine.Iommufd;
 /// Leaves hold up to <see cref="LeafCapacity"/> areas and are linked in order; branches hold up to
 /// <see cref="BranchCapacity"/> children with the smallest IOVA of each. A leaf that empties is
 /// unlinked and kept for reuse, so map/unmap in steady state allocates nothing. Not thread-safe:
-/// the table changes it under its write lock and reads it under its read lock.
+/// the table changes it under its write lock and reads it under its read lock; a seek for a change
+/// (<see cref="TrySeek"/> with forChange) writes the tree's scratch state, so only a writer makes one
+/// (under the IOVA lock, which serialises the writers), and readers never look at that state.
 /// </para>
 /// </summary>
 internal sealed class AreaTree

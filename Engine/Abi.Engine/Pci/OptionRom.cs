@@ -19,6 +19,8 @@ public sealed class OptionRom
     private const uint DataStructureSignature = 0x52494350;       // "PCIR"
     private const int DataStructureLengthField = 0x0A, ImageLengthField = 0x10, LastImageField = 0x15;
     private const int DataStructureMinLength = 0x18;
+    private const int DataStructureRevision3Length = 0x1C;          // with the configuration utility and DMTF CLP pointers
+    private const int MinimumBarSize = 2048;                        // a ROM BAR decodes at least 2 KiB (its bits 1-10 are fixed)
     private const byte LastImageBit = 0x80;
     private const byte CodeTypeEfi = 3;
 
@@ -27,9 +29,9 @@ public sealed class OptionRom
     /// <summary>A ROM BAR of <paramref name="barSize"/> bytes holding <paramref name="contents"/> from its start; bytes past them read as 0xFF (erased).</summary>
     public OptionRom(ulong barSize, ReadOnlySpan<byte> contents)
     {
-        if (barSize < SectorSize || !ulong.IsPow2(barSize) || barSize > int.MaxValue)
+        if (barSize < MinimumBarSize || !ulong.IsPow2(barSize) || barSize > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(barSize), "a ROM BAR is a power of two of at least 512 bytes");
+            throw new ArgumentOutOfRangeException(nameof(barSize), "a ROM BAR is a power of two of at least 2 KiB");
         }
 
         ArgumentOutOfRangeException.ThrowIfGreaterThan((ulong)contents.Length, barSize, nameof(contents));
@@ -47,9 +49,11 @@ public sealed class OptionRom
     public int ImageLength { get; }
 
     /// <summary>
-    /// One image with nothing in it but what the kernel checks: the 55 AA signature, the data
+    /// One image with nothing in it but what the kernel checks: the 55 AA signature, a revision 3 data
     /// structure with the function's ids and class, one 512-byte sector long, code type EFI, the last
-    /// image. The engine's devices carry no firmware; a real device's ROM holds its boot code here.
+    /// image. The engine's devices carry no firmware: the EFI image header's fields (its 0EF1 signature,
+    /// subsystem, machine type, image offset) are left out, so firmware finds nothing to load; a real
+    /// device's ROM holds its boot code here.
     /// </summary>
     public static byte[] MinimalImage(ushort vendorId, ushort deviceId, uint classCode)
     {
@@ -58,11 +62,11 @@ public sealed class OptionRom
         image[2] = 1;                                                  // the initialization size, in sectors
         const int Pcir = 0x1C;
         BinaryPrimitives.WriteUInt16LittleEndian(image.AsSpan(PointerToDataStructure), Pcir);
-        Span<byte> pcir = image.AsSpan(Pcir, DataStructureMinLength);
+        Span<byte> pcir = image.AsSpan(Pcir, DataStructureRevision3Length);
         BinaryPrimitives.WriteUInt32LittleEndian(pcir, DataStructureSignature);
         BinaryPrimitives.WriteUInt16LittleEndian(pcir[4..], vendorId);
         BinaryPrimitives.WriteUInt16LittleEndian(pcir[6..], deviceId);
-        BinaryPrimitives.WriteUInt16LittleEndian(pcir[DataStructureLengthField..], DataStructureMinLength);
+        BinaryPrimitives.WriteUInt16LittleEndian(pcir[DataStructureLengthField..], DataStructureRevision3Length);
         pcir[0x0C] = 3;                                                // data structure revision
         pcir[0x0D] = (byte)classCode;                                  // programming interface, subclass, class
         pcir[0x0E] = (byte)(classCode >> 8);
@@ -124,7 +128,7 @@ public sealed class OptionRom
         image % SectorSize == 0 && image + HeaderSize <= rom.Length
         && BinaryPrimitives.ReadUInt16LittleEndian(rom[(int)image..]) == ImageSignature;
 
-    // pci_rom_data_struct_valid: 4-byte aligned, inside the ROM (to its length field and one byte more),
+    // pci_rom_data_struct_valid: 4-byte aligned, inside the ROM up to the length field's last byte (pds + 0x0B),
     // the PCIR signature, a length of at least 0x18 (and not 0xFFFF) that stays inside the ROM.
     private static bool DataStructureValid(ReadOnlySpan<byte> rom, long pds)
     {
