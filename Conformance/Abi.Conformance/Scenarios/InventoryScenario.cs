@@ -6,7 +6,8 @@ namespace Abi.Conformance.Scenarios;
 /// <summary>
 /// What VFIO says about each test device: device info, every region (size, flags), every IRQ index
 /// (flags, count); and how its option ROM reads (vfio_pci_bar_rw, pci_map_rom): the image's signature,
-/// 0xFF at the BAR's end, EINVAL past it, ENOMEM with memory decoding off.
+/// 0xFF at the BAR's end, EINVAL past it, ENOMEM with memory decoding off; and the MSI-X table and
+/// PBA through the BAR (the table is the kernel's: vfio_pci_bar_rw reads it as 0xFF).
 /// </summary>
 internal static class InventoryScenario
 {
@@ -38,6 +39,7 @@ internal static class InventoryScenario
                 }
             }
 
+            ReadMsixTable(kernel, fd, r);
             for (uint index = 0; index < info.num_irqs; index++)
             {
                 var irq = new vfio_irq_info { argsz = 16, index = index };
@@ -70,6 +72,41 @@ internal static class InventoryScenario
         Read(kernel, fd, rom, 2, r, "ROM read: memory decoding off");
         r.Step("config write: command restored", Scenario.ErrnoOf(kernel.Pwrite(fd, command, config + 4)));
         Read(kernel, fd, rom, 2, r, "ROM read: memory decoding on again");
+    }
+
+    // The MSI-X capability from config space (vfio_pci_core keeps the table out of BAR reads and writes).
+    private static void ReadMsixTable(Abi.Runtime.Kernel.IKernel kernel, int fd, Recorder r)
+    {
+        long config = (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40;
+        Span<byte> word = stackalloc byte[4];
+        int at = kernel.Pread(fd, word[..1], config + 0x34) == 1 ? word[0] & ~3 : 0;
+        for (int hops = 0; at >= 0x40 && hops < 48; hops++)
+        {
+            if (kernel.Pread(fd, word[..2], config + at) != 2)
+            {
+                return;
+            }
+
+            if (word[0] == 0x11)
+            {
+                if (kernel.Pread(fd, word, config + at + 4) != 4)
+                {
+                    return;
+                }
+
+                uint table = BitConverter.ToUInt32(word);
+                Read(kernel, fd, ((long)(table & 7) << 40) + (table & ~7u), 8, r, "BAR read: the MSI-X table's first entry");
+                if (kernel.Pread(fd, word, config + at + 8) == 4)
+                {
+                    uint pba = BitConverter.ToUInt32(word);
+                    Read(kernel, fd, ((long)(pba & 7) << 40) + (pba & ~7u), 8, r, "BAR read: the MSI-X PBA");
+                }
+
+                return;
+            }
+
+            at = word[1] & ~3;
+        }
     }
 
     private static void Read(Abi.Runtime.Kernel.IKernel kernel, int fd, long offset, int length, Recorder r, string step)
