@@ -1,5 +1,6 @@
 using Abi.Interop;
 using Abi.Linux;
+using P = Abi.Linux.Pci.Constants;
 
 namespace Abi.Conformance.Scenarios;
 
@@ -79,7 +80,7 @@ internal static class InventoryScenario
     {
         long config = (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40;
         Span<byte> word = stackalloc byte[4];
-        int at = kernel.Pread(fd, word[..1], config + 0x34) == 1 ? word[0] & ~3 : 0;
+        int at = kernel.Pread(fd, word[..1], config + P.PCI_CAPABILITY_LIST) == 1 ? word[0] & ~3 : 0;
         for (int hops = 0; at >= 0x40 && hops < 48; hops++)
         {
             if (kernel.Pread(fd, word[..2], config + at) != 2)
@@ -87,19 +88,19 @@ internal static class InventoryScenario
                 return;
             }
 
-            if (word[0] == 0x11)
+            if (word[0] == P.PCI_CAP_ID_MSIX)
             {
-                if (kernel.Pread(fd, word, config + at + 4) != 4)
+                if (kernel.Pread(fd, word, config + at + P.PCI_MSIX_TABLE) != 4)
                 {
                     return;
                 }
 
                 uint table = BitConverter.ToUInt32(word);
-                Read(kernel, fd, ((long)(table & 7) << 40) + (table & ~7u), 8, r, "BAR read: the MSI-X table's first entry");
-                if (kernel.Pread(fd, word, config + at + 8) == 4)
+                Read(kernel, fd, ((long)(table & P.PCI_MSIX_TABLE_BIR) << 40) + (table & P.PCI_MSIX_TABLE_OFFSET), 8, r, "BAR read: the MSI-X table's first entry");
+                if (kernel.Pread(fd, word, config + at + P.PCI_MSIX_PBA) == 4)
                 {
                     uint pba = BitConverter.ToUInt32(word);
-                    Read(kernel, fd, ((long)(pba & 7) << 40) + (pba & ~7u), 8, r, "BAR read: the MSI-X PBA");
+                    Read(kernel, fd, ((long)(pba & P.PCI_MSIX_PBA_BIR) << 40) + (pba & P.PCI_MSIX_PBA_OFFSET), 8, r, "BAR read: the MSI-X PBA");
                 }
 
                 return;
