@@ -205,6 +205,34 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         }
     }
 
+    [Fact]
+    public void AnEngineSignal_WhoseHandlerThrows_StillReachesTheOthers_AndDoesNotReachTheCaller()
+    {
+        // A device model's handler that throws on the engine's own signal: the signal was taken (the
+        // handler runs after reading the count), the failure is reported, and the other virqfd on the
+        // eventfd still runs, in whichever order the two are found.
+        using EventFd shared = EventFd.Create(Kernel);
+        int fd = (int)shared.Fd.DangerousGetHandle();
+        int failing = 0, working = 0;
+        Pci.Virqfd? first = null, second = null;
+        try
+        {
+            Assert.Null(Pci.Virqfd.Create(fd, _ => { Interlocked.Increment(ref failing); throw new InvalidOperationException("a device model's bug"); }, out first));
+            Assert.Null(Pci.Virqfd.Create(fd, _ => Interlocked.Increment(ref working), out second));
+            Assert.Equal(0, first!.Arm());
+            Assert.Equal(0, second!.Arm());
+            Assert.True(Pci.VirqfdWatcher.TakeEngineSignal(fd));
+            Assert.Equal((1, 1), (Volatile.Read(ref failing), Volatile.Read(ref working)));
+            Assert.False(shared.TryRead(out _));                     // taken: nothing was left on the eventfd
+        }
+        finally
+        {
+            first?.Disable();
+            second?.Disable();
+            Pci.VirqfdWatcher.Forget(fd);
+        }
+    }
+
     /// <summary>INTx triggers <paramref name="trigger"/>; <paramref name="shared"/> both unmasks it and is an ioeventfd writing 0x55 to edu's liveness register. Returns BAR0.</summary>
     private VfioRegionInfo IntxWithSharedUnmask(VfioDevice device, EventFd trigger, EventFd shared)
     {

@@ -105,7 +105,20 @@ internal static class VirqfdWatcher
         List<Virqfd>? busy = null;
         foreach (Virqfd virqfd in matching)
         {
-            switch (virqfd.TakeEngineSignal())
+            Virqfd.Take take;
+            try
+            {
+                take = virqfd.TakeEngineSignal();
+            }
+            catch (Exception e)
+            {
+                // As on the watcher: the handler had the count (it runs after reading it), and its
+                // failure neither reaches the device model that raised the signal nor keeps the others from it.
+                ReportFailedHandler(e);
+                take = Virqfd.Take.Taken;
+            }
+
+            switch (take)
             {
                 case Virqfd.Take.Taken:
                     taken = true;
@@ -122,7 +135,14 @@ internal static class VirqfdWatcher
         {
             foreach (Virqfd virqfd in busy)
             {
-                virqfd.Owe();
+                try
+                {
+                    virqfd.Owe();          // runs the handler here if its lock has come free meanwhile
+                }
+                catch (Exception e)
+                {
+                    ReportFailedHandler(e);
+                }
             }
         }
 
@@ -192,7 +212,7 @@ internal static class VirqfdWatcher
                 catch (Exception e)
                 {
                     // As in Watch: one failed handler does not keep the others from the signal.
-                    Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
+                    ReportFailedHandler(e);
                 }
             }
         }
@@ -224,9 +244,12 @@ internal static class VirqfdWatcher
                 {
                     // A device model that throws in a handler must not take the process down with this
                     // thread: the write is lost, as a failed MMIO write would be, and said.
-                    Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
+                    ReportFailedHandler(e);
                 }
             }
         }
     }
+
+    private static void ReportFailedHandler(Exception e) =>
+        Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
 }
