@@ -205,25 +205,34 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         }
     }
 
-    [Fact]
-    public void AnEngineSignal_WhoseHandlerThrows_StillReachesTheOthers_AndDoesNotReachTheCaller()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AHandlerThatThrows_IsReported_AndTheOthersOnItsEventfdStillRun(bool throwingFirst)
     {
-        // A device model's handler that throws on the engine's own signal: the signal was taken (the
-        // handler runs after reading the count), the failure is reported, and the other virqfd on the
-        // eventfd still runs, in whichever order the two are found.
+        // A device model's handler that throws, on the engine's own signal and on a write from outside:
+        // the signal was taken (the handler runs after reading the count), the failure is reported where
+        // the handler runs and reaches no caller, and the other virqfd on the eventfd still runs. Made in
+        // both orders, so that each is the one the watcher reports first (epoll reports in its own order).
         using EventFd shared = EventFd.Create(Kernel);
         int fd = (int)shared.Fd.DangerousGetHandle();
         int failing = 0, working = 0;
+        Action<Pci.Virqfd> throwing = _ => { Interlocked.Increment(ref failing); throw new InvalidOperationException("a device model's bug"); };
+        Action<Pci.Virqfd> counting = _ => Interlocked.Increment(ref working);
         Pci.Virqfd? first = null, second = null;
         try
         {
-            Assert.Null(Pci.Virqfd.Create(fd, _ => { Interlocked.Increment(ref failing); throw new InvalidOperationException("a device model's bug"); }, out first));
-            Assert.Null(Pci.Virqfd.Create(fd, _ => Interlocked.Increment(ref working), out second));
+            Assert.Null(Pci.Virqfd.Create(fd, throwingFirst ? throwing : counting, out first));
+            Assert.Null(Pci.Virqfd.Create(fd, throwingFirst ? counting : throwing, out second));
             Assert.Equal(0, first!.Arm());
             Assert.Equal(0, second!.Arm());
             Assert.True(Pci.VirqfdWatcher.TakeEngineSignal(fd));
             Assert.Equal((1, 1), (Volatile.Read(ref failing), Volatile.Read(ref working)));
-            Assert.False(shared.TryRead(out _));                     // taken: nothing was left on the eventfd
+
+            shared.Signal();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref failing) == 2 && Volatile.Read(ref working) == 2, TimeSpan.FromSeconds(10)),
+                $"after the write the failing handler ran {failing} times, the working one {working}; each should run twice");
+            Assert.False(shared.TryRead(out _));                     // the write's count went to the virqfds
         }
         finally
         {

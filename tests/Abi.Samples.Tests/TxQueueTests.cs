@@ -59,11 +59,7 @@ public sealed unsafe class TxQueueTests
 
         public Bench()
         {
-            var kernel = new EmulatedKernel();
-            var a = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xA]);
-            var b = new VirtioNetDevice([0x52, 0x54, 0, 0, 0, 0xB]);
-            EthernetWire.Connect(a, b);
-            _set = PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
+            _set = CabledPair.Open(out _, out _);
             _memory = (byte*)NativeMemory.AlignedAlloc((nuint)SplitRing.Footprint(Size), 4096);
             new Span<byte>(_memory, SplitRing.Footprint(Size)).Clear();
             Ring = new SplitRing(_memory, 0x10000, Size);

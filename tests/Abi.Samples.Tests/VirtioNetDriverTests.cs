@@ -12,12 +12,12 @@ namespace Abi.Samples.Tests;
 /// <summary>The C# virtio-net driver against the engine's virtio-net device: initialisation, both data paths, faults.</summary>
 public sealed class VirtioNetDriverTests
 {
-    private static readonly byte[] s_macA = [0x52, 0x54, 0, 0, 0, 0xA], s_macB = [0x52, 0x54, 0, 0, 0, 0xB];
+    private static readonly byte[] s_macA = CabledPair.MacA, s_macB = CabledPair.MacB;
 
     [Fact]
     public void BackToBack_FramesSentOnOnePortArriveIntactOnTheOther()
     {
-        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
+        using PortSet set = CabledPair.Open(out VirtioNetDevice a, out VirtioNetDevice b);
         VirtioNetPort sender = set.Ports[0], receiver = set.Ports[1];
         Assert.Equal(s_macA, sender.Mac.ToArray());
         Assert.Equal(s_macB, receiver.Mac.ToArray());
@@ -97,7 +97,7 @@ public sealed class VirtioNetDriverTests
     [Fact]
     public void EveryDoorbell_IsTimed_AndCountedOnce()
     {
-        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
+        using PortSet set = CabledPair.Open(out VirtioNetDevice a, out VirtioNetDevice b);
         long kicks = a.MeteredKicks, ticks = a.DeviceTicks;
 
         Span<Mbuf> burst = stackalloc Mbuf[3];
@@ -115,7 +115,7 @@ public sealed class VirtioNetDriverTests
     [Fact]
     public void UnmappedQueueMemory_FaultsAtTheIommu_AndTheDeviceAsksForReset()
     {
-        using PortSet set = OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b);
+        using PortSet set = CabledPair.Open(out VirtioNetDevice a, out VirtioNetDevice b);
         (ulong iova, ulong length) = set.Ports[0].QueueMemory;
         set.Ioas.Unmap(iova, length);
 
@@ -189,15 +189,5 @@ public sealed class VirtioNetDriverTests
         Assert.Equal(1 | 2 | 8, bar.Read8(0x14));
         bar.Write32(0x00, 0);
         Assert.Equal(1u << 5, bar.Read32(0x04));                     // MAC is the only low feature offered
-    }
-
-    /// <summary>Two virtio-net functions on one engine, cabled to each other, opened as ports 0 and 1.</summary>
-    private static PortSet OpenCabledPair(out VirtioNetDevice a, out VirtioNetDevice b)
-    {
-        var kernel = new EmulatedKernel();
-        a = new VirtioNetDevice(s_macA);
-        b = new VirtioNetDevice(s_macB);
-        EthernetWire.Connect(a, b);
-        return PortSet.Open(kernel, [kernel.AddDevice(a).CdevPath!, kernel.AddDevice(b).CdevPath!], mbufs: 1024);
     }
 }

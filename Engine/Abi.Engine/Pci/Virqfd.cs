@@ -275,6 +275,14 @@ internal sealed class Virqfd
         {
             _handler(this);
         }
+        catch (Exception e)
+        {
+            // A device model that throws in a handler (an ioeventfd's write, an unmask) must not reach
+            // whoever delivered the signal: the watcher's thread, the engine's interrupt path, an ioctl
+            // arming the virqfd, a thread settling what was owed. The handler had the count; its work is
+            // lost, as a failed MMIO write's would be, and said.
+            Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
+        }
         finally
         {
             s_inHandler = outer;

@@ -74,7 +74,7 @@ internal static class VirqfdWatcher
             return false;
         }
 
-        List<Virqfd>? matching = null;
+        List<Virqfd>? matching;
         lock (s_lock)
         {
             // fdinfo is read once per trigger fd, not per interrupt; Forget drops it when the fd closes.
@@ -83,17 +83,7 @@ internal static class VirqfdWatcher
                 s_signalledIds[fd] = id = EventfdIdOf(fd);
             }
 
-            // An unknown identity (-1) matches nothing: a virqfd must not act on another eventfd's signal.
-            if (id >= 0)
-            {
-                foreach (Virqfd virqfd in s_watched.Values)
-                {
-                    if (virqfd.EventfdId == id)
-                    {
-                        (matching ??= []).Add(virqfd);
-                    }
-                }
-            }
+            matching = OnLocked(id, except: null);
         }
 
         if (matching is null)
@@ -105,20 +95,7 @@ internal static class VirqfdWatcher
         List<Virqfd>? busy = null;
         foreach (Virqfd virqfd in matching)
         {
-            Virqfd.Take take;
-            try
-            {
-                take = virqfd.TakeEngineSignal();
-            }
-            catch (Exception e)
-            {
-                // As on the watcher: the handler had the count (it runs after reading it), and its
-                // failure neither reaches the device model that raised the signal nor keeps the others from it.
-                ReportFailedHandler(e);
-                take = Virqfd.Take.Taken;
-            }
-
-            switch (take)
+            switch (virqfd.TakeEngineSignal())
             {
                 case Virqfd.Take.Taken:
                     taken = true;
@@ -135,14 +112,7 @@ internal static class VirqfdWatcher
         {
             foreach (Virqfd virqfd in busy)
             {
-                try
-                {
-                    virqfd.Owe();          // runs the handler here if its lock has come free meanwhile
-                }
-                catch (Exception e)
-                {
-                    ReportFailedHandler(e);
-                }
+                virqfd.Owe();
             }
         }
 
@@ -184,38 +154,41 @@ internal static class VirqfdWatcher
     /// </summary>
     private static void WakeSiblings(Virqfd taker)
     {
-        if (taker.EventfdId < 0)
-        {
-            return;                     // identity unknown: no virqfd is known to share the eventfd
-        }
-
-        List<Virqfd>? siblings = null;
+        List<Virqfd>? siblings;
         lock (s_lock)
         {
-            foreach (Virqfd virqfd in s_watched.Values)
-            {
-                if (virqfd != taker && virqfd.EventfdId == taker.EventfdId)
-                {
-                    (siblings ??= []).Add(virqfd);
-                }
-            }
+            siblings = OnLocked(taker.EventfdId, except: taker);
         }
 
         if (siblings is not null)
         {
             foreach (Virqfd sibling in siblings)
             {
-                try
+                sibling.WakeWithSibling();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The watched virqfds on the eventfd of identity <paramref name="eventfdId"/> but <paramref name="except"/>
+    /// (null when none), under s_lock. An unknown identity (-1) matches nothing: a virqfd must not act on
+    /// another eventfd's signal.
+    /// </summary>
+    private static List<Virqfd>? OnLocked(long eventfdId, Virqfd? except)
+    {
+        List<Virqfd>? found = null;
+        if (eventfdId >= 0)
+        {
+            foreach (Virqfd virqfd in s_watched.Values)
+            {
+                if (virqfd != except && virqfd.EventfdId == eventfdId)
                 {
-                    sibling.WakeWithSibling();
-                }
-                catch (Exception e)
-                {
-                    // As in Watch: one failed handler does not keep the others from the signal.
-                    ReportFailedHandler(e);
+                    (found ??= []).Add(virqfd);
                 }
             }
         }
+
+        return found;
     }
 
     private static unsafe void Watch()
@@ -242,14 +215,11 @@ internal static class VirqfdWatcher
                 }
                 catch (Exception e)
                 {
-                    // A device model that throws in a handler must not take the process down with this
-                    // thread: the write is lost, as a failed MMIO write would be, and said.
-                    ReportFailedHandler(e);
+                    // Handlers' failures are reported where they run (Virqfd.RunHandler); anything else
+                    // thrown here must not take the process down with this thread either.
+                    Console.Error.WriteLine($"abi-engine: the eventfd watcher met {e.GetType().Name}: {e.Message}");
                 }
             }
         }
     }
-
-    private static void ReportFailedHandler(Exception e) =>
-        Console.Error.WriteLine($"abi-engine: an eventfd's handler failed: {e.GetType().Name}: {e.Message}");
 }
