@@ -1,6 +1,4 @@
 using System.Runtime.InteropServices;
-using Abi.Engine;
-using Abi.Engine.Devices.Virtio;
 using Abi.Samples.L2fwd;
 using Abi.Samples.VirtioNet;
 
