@@ -1,10 +1,12 @@
+using System.Runtime.InteropServices;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 
 namespace Abi.Conformance.Scenarios;
 
-/// <summary>The legacy container and group on the edu device, type1v2: version, extensions, group status, SET_IOMMU rules, GET_INFO, MAP/UNMAP rows.</summary>
+/// <summary>The legacy container and group on the edu device, type1v2: version, extensions, group status, SET_IOMMU rules, GET_INFO, MAP/UNMAP rows, dirty bitmaps.</summary>
 internal static unsafe class Type1Scenario
 {
     public static void Run(Devices devices, Recorder r)
@@ -52,6 +54,7 @@ internal static unsafe class Type1Scenario
         Unmap(r, c, "UNMAP_DMA an empty range", 0x300000, 4096, 0);
         Unmap(r, c, "UNMAP_DMA the mapping", 0x100000, 64 << 10, 0);
         Unmap(r, c, "UNMAP_DMA all", 0, 0, Constants.VFIO_DMA_UNMAP_FLAG_ALL);
+        DirtyBitmaps(r, kernel, container, c, (ulong)memory.Address);
 
         int device = 0;
         r.Step("GET_DEVICE_FD", g.TryGetDeviceFd(name, out device));
@@ -63,6 +66,59 @@ internal static unsafe class Type1Scenario
 
         r.Step("GROUP_UNSET_CONTAINER", g.TryUnsetContainer(out _));
         r.Step("close", Scenario.ErrnoOf(Math.Min(kernel.Close(group), kernel.Close(container))));
+    }
+
+    /// <summary>
+    /// Dirty tracking's reports word by word (vfio_iommu_type1.c: update_user_bitmap): two mappings of 4
+    /// and 3 pages with a one-page hole between them, reported twice by GET_BITMAP and once by UNMAP into
+    /// a bitmap that starts as a pattern (which words are written, what the bits past a mapping hold, what
+    /// a mapping that starts inside a word keeps of it); then UNMAP with a bitmap that cannot be written
+    /// (the page at 0x1000 is never mapped), over no mapping and over one.
+    /// </summary>
+    private static void DirtyBitmaps(Recorder r, IKernel kernel, int container, VfioContainerIoctls c, ulong vaddr)
+    {
+        const ulong Base = 0x100000, Pattern = 0xAAAA_AAAA_AAAA_AAAA, Unwritable = 0x1000;
+        ulong* bits = (ulong*)NativeMemory.AllocZeroed(2 * sizeof(ulong));
+        byte* arg = (byte*)NativeMemory.AllocZeroed(48);
+        try
+        {
+            *(vfio_iommu_type1_dirty_bitmap*)arg = new vfio_iommu_type1_dirty_bitmap { argsz = 8, flags = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START };
+            r.Step("DIRTY_PAGES START", Scenario.ErrnoOf(kernel.Ioctl(container, Constants.VFIO_IOMMU_DIRTY_PAGES, (nint)arg)));
+            Map(r, c, "MAP_DMA 4 pages under tracking", 3, vaddr, Base, 0x4000);
+            Map(r, c, "MAP_DMA 3 pages after a one-page hole", 3, vaddr, Base + 0x5000, 0x3000);
+            for (int round = 1; round <= 2; round++)
+            {
+                bits[0] = bits[1] = Pattern;
+                *(vfio_iommu_type1_dirty_bitmap*)arg = new vfio_iommu_type1_dirty_bitmap { argsz = 48, flags = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP };
+                *(vfio_iommu_type1_dirty_bitmap_get*)(arg + 8) = new vfio_iommu_type1_dirty_bitmap_get { iova = Base, size = 0x8000, bitmap = new vfio_bitmap { pgsize = 4096, size = 16, data = bits } };
+                r.Step($"DIRTY_PAGES GET_BITMAP of both, round {round}", Scenario.ErrnoOf(kernel.Ioctl(container, Constants.VFIO_IOMMU_DIRTY_PAGES, (nint)arg)), ("word0", bits[0]), ("word1", bits[1]));
+            }
+
+            bits[0] = bits[1] = Pattern;
+            r.Step("UNMAP_DMA both with the bitmap", UnmapWithBitmap(kernel, container, arg, Base, 0x8000, bits, out ulong size), ("size", size), ("word0", bits[0]), ("word1", bits[1]));
+            r.Step("UNMAP_DMA with an unwritable bitmap, nothing mapped", UnmapWithBitmap(kernel, container, arg, 0x300000, 0x4000, (ulong*)Unwritable, out size), ("size", size));
+            Map(r, c, "MAP_DMA 4 pages again", 3, vaddr, Base, 0x4000);
+            r.Step("UNMAP_DMA it with an unwritable bitmap", UnmapWithBitmap(kernel, container, arg, Base, 0x4000, (ulong*)Unwritable, out size), ("size", size));
+            Unmap(r, c, "UNMAP_DMA what the failed report left", Base, 0x4000, 0);
+            *(vfio_iommu_type1_dirty_bitmap*)arg = new vfio_iommu_type1_dirty_bitmap { argsz = 8, flags = (uint)Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP };
+            r.Step("DIRTY_PAGES STOP", Scenario.ErrnoOf(kernel.Ioctl(container, Constants.VFIO_IOMMU_DIRTY_PAGES, (nint)arg)));
+        }
+        finally
+        {
+            NativeMemory.Free(arg);
+            NativeMemory.Free(bits);
+        }
+    }
+
+    /// <summary>UNMAP_DMA with GET_DIRTY_BITMAP: the struct and its vfio_bitmap after it, in 4 KiB pages.</summary>
+    private static Errno UnmapWithBitmap(IKernel kernel, int container, byte* arg, ulong iova, ulong size, ulong* data, out ulong unmapped)
+    {
+        var unmap = (vfio_iommu_type1_dma_unmap*)arg;
+        *unmap = new vfio_iommu_type1_dma_unmap { argsz = 48, flags = (uint)Constants.VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, iova = iova, size = size };
+        *(vfio_bitmap*)(arg + 24) = new vfio_bitmap { pgsize = 4096, size = 16, data = data };
+        Errno errno = Scenario.ErrnoOf(kernel.Ioctl(container, Constants.VFIO_IOMMU_UNMAP_DMA, (nint)arg));
+        unmapped = unmap->size;
+        return errno;
     }
 
     private static void Map(Recorder r, VfioContainerIoctls c, string step, uint flags, ulong vaddr, ulong iova, ulong size)

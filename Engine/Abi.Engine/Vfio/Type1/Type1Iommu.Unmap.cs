@@ -111,17 +111,20 @@ internal sealed unsafe partial class Type1Iommu
             return 0;
         }
 
-        if ((flags & UnmapDirty) != 0 && ReportDirty(iova, bitmap, last) is int faulted)
-        {
-            return faulted;
-        }
-
+        // vfio_dma_do_unmap: each mapping is reported, then removed; a report that faults ends the
+        // walk with the mappings before it gone (the struct does not go back: the call failed).
         ulong unmapped = 0;
         while (Table.TryGetFirst(iova, last, out Area area))
         {
+            if ((flags & UnmapDirty) != 0 && ReportDirty((ulong)bitmap.data, area, iova) is int faulted)
+            {
+                return faulted;
+            }
+
             // v1 removes a mapping that starts inside the range whole, even if it runs past its end.
             unmapped += area.Length;
             _invalidVaddr.Remove(area.Iova);
+            _dirtyBitmaps.Remove(area.Iova);
             Unpin(area);
             Table.Remove(area);
         }
@@ -173,10 +176,10 @@ internal sealed unsafe partial class Type1Iommu
         switch (dirty.flags)
         {
             case Start:
-                DirtyTracking = true;
+                StartDirtyTracking();
                 return 0;
             case Stop:
-                DirtyTracking = false;
+                StopDirtyTracking();
                 return 0;
         }
 
@@ -226,7 +229,24 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EINVAL, "a mapping is bisected by an end of the range");
         }
 
-        return ReportDirty(get.iova, get.bitmap, last) ?? 0;
+        // vfio_iova_dirty_bitmap: the mappings that start in the range, in order; each one's bits are
+        // cleared once reported (a fault ends the walk, the ones before it cleared).
+        foreach (Area area in Table.AreasIn(get.iova, last))
+        {
+            if (area.Iova < get.iova)
+            {
+                continue;
+            }
+
+            if (ReportDirty((ulong)get.bitmap.data, area, get.iova) is int faulted)
+            {
+                return faulted;
+            }
+
+            ClearReported(area);
+        }
+
+        return 0;
     }
 
     /// <summary>
@@ -251,35 +271,5 @@ internal sealed unsafe partial class Type1Iommu
         }
 
         return null;
-    }
-
-    /// <summary>Type1 cannot see a physical device's writes: every mapped page in range is reported dirty.</summary>
-    private int? ReportDirty(ulong iova, in vfio_bitmap bitmap, ulong last)
-    {
-        ulong bytes = bitmap.size;
-        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent((int)bytes);
-        try
-        {
-            Span<byte> bits = rented.AsSpan(0, (int)bytes);
-            if (!UserAccess.TryRead((ulong)bitmap.data, bits))
-            {
-                return Fail(Errno.EFAULT, "the bitmap cannot be read");
-            }
-
-            foreach (Area area in Table.AreasIn(iova, last))
-            {
-                ulong from = (Math.Max(area.Iova, iova) - iova) / MinPage, to = (Math.Min(area.Last, last) - iova) / MinPage;
-                for (ulong bit = from; bit <= to && bit / 8 < bytes; bit++)
-                {
-                    bits[(int)(bit / 8)] |= (byte)(1 << (int)(bit % 8));
-                }
-            }
-
-            return UserAccess.TryWrite((ulong)bitmap.data, bits) ? null : Fail(Errno.EFAULT, "the bitmap cannot be written");
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
     }
 }

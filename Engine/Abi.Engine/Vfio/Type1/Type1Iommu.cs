@@ -81,6 +81,7 @@ internal sealed unsafe partial class Type1Iommu
             }
 
             _invalidVaddr.Clear();
+            _dirtyBitmaps.Clear();
         }
     }
 
@@ -246,6 +247,7 @@ internal sealed unsafe partial class Type1Iommu
         pages.Areas = 1;
         pages.ChargeAsType1(pinned, Kernel.Accounting);
         Table.Insert(new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0));
+        TrackNewMapping(iova, size);
         return 0;
     }
 
