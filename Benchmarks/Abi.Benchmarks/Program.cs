@@ -5,9 +5,12 @@ using BenchmarkDotNet.Running;
 // process: for a profiler (perf with DOTNET_PerfMapEnabled=1), which BenchmarkDotNet's child
 // processes and short iterations hide. Prints each round's mean; not a benchmark (no baseline).
 // `--pair-loop N AREAS`: the same with ScalingBenchmarks' pair between AREAS live areas.
+// `--pair-loop N handlers`: the pair's two handlers called directly (EngineBenchmarks.MapUnmap4KiBPairHandlersOnly).
 if (args is ["--pair-loop", _] or ["--pair-loop", _, _])
 {
-    PairLoop.Run(long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length == 3 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0);
+    bool handlersOnly = args is [_, _, "handlers"];
+    int areas = args.Length == 3 && !handlersOnly ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0;
+    PairLoop.Run(long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), areas, handlersOnly);
     return;
 }
 

@@ -67,7 +67,7 @@ internal sealed partial class Type1Iommu
     /// </summary>
     private unsafe int? ReportDirty(ulong userBitmap, in Area dma, ulong baseIova)
     {
-        ulong[] bits = _dirtyBitmaps[dma.Iova];
+        ulong[] bits = BitmapOf(dma);
         ulong count = dma.Length / MinPage;
         ulong bitOffset = (dma.Iova - baseIova) / MinPage;
         ulong at = userBitmap + (bitOffset / 64 * sizeof(ulong));
@@ -89,7 +89,18 @@ internal sealed partial class Type1Iommu
     }
 
     /// <summary>vfio_iova_dirty_bitmap after each report: the mapping's own bits are cleared (bitmap_clear), nothing above them.</summary>
-    private void ClearReported(in Area dma) => SetBits(_dirtyBitmaps[dma.Iova], dma.Length / MinPage, value: false);
+    private void ClearReported(in Area dma) => SetBits(BitmapOf(dma), dma.Length / MinPage, value: false);
+
+    /// <summary>The mapping's bitmap; every mapping has one while tracking runs (made here should one ever be missing, never a crash).</summary>
+    private ulong[] BitmapOf(in Area dma)
+    {
+        if (!_dirtyBitmaps.TryGetValue(dma.Iova, out ulong[]? bits))
+        {
+            _dirtyBitmaps[dma.Iova] = bits = NewDirtyBitmap(dma.Length);
+        }
+
+        return bits;
+    }
 
     /// <summary>bitmap_set / bitmap_clear of bits [0, <paramref name="count"/>).</summary>
     private static void SetBits(ulong[] bits, ulong count, bool value)
