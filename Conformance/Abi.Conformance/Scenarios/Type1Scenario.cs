@@ -55,6 +55,7 @@ internal static unsafe class Type1Scenario
         Unmap(r, c, "UNMAP_DMA the mapping", 0x100000, 64 << 10, 0);
         Unmap(r, c, "UNMAP_DMA all", 0, 0, Constants.VFIO_DMA_UNMAP_FLAG_ALL);
         DirtyBitmaps(r, kernel, container, c, (ulong)memory.Address);
+        Vaddr(r, c, (ulong)memory.Address);
 
         int device = 0;
         r.Step("GET_DEVICE_FD", g.TryGetDeviceFd(name, out device));
@@ -108,6 +109,22 @@ internal static unsafe class Type1Scenario
             NativeMemory.Free(arg);
             NativeMemory.Free(bits);
         }
+    }
+
+    /// <summary>
+    /// VFIO_UPDATE_VADDR: UNMAP_DMA with VADDR makes the v2 range checks first (a range that bisects a
+    /// mapping is EINVAL), invalidates whole mappings once (again is EINVAL), and MAP_DMA with VADDR gives
+    /// the vaddr back.
+    /// </summary>
+    private static void Vaddr(Recorder r, VfioContainerIoctls c, ulong vaddr)
+    {
+        const ulong Base = 0x100000;
+        Map(r, c, "MAP_DMA 4 pages for VADDR", 3, vaddr, Base, 0x4000);
+        Unmap(r, c, "UNMAP_DMA VADDR bisecting the mapping", Base + 0x1000, 0x1000, Constants.VFIO_DMA_UNMAP_FLAG_VADDR);
+        Unmap(r, c, "UNMAP_DMA VADDR of the mapping", Base, 0x4000, Constants.VFIO_DMA_UNMAP_FLAG_VADDR);
+        Unmap(r, c, "UNMAP_DMA VADDR of it again", Base, 0x4000, Constants.VFIO_DMA_UNMAP_FLAG_VADDR);
+        Map(r, c, "MAP_DMA VADDR gives the vaddr back", (uint)Constants.VFIO_DMA_MAP_FLAG_VADDR, vaddr, Base, 0x4000);
+        Unmap(r, c, "UNMAP_DMA the mapping after VADDR", Base, 0x4000, 0);
     }
 
     /// <summary>UNMAP_DMA with GET_DIRTY_BITMAP: the struct and its vfio_bitmap after it, in 4 KiB pages.</summary>

@@ -88,11 +88,6 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EINVAL, DirtyTracking ? $"pgsize 0x{bitmap.pgsize:X} is not the smallest IOMMU page (4096)" : "dirty tracking is not started (VFIO_IOMMU_DIRTY_PAGES START)");
         }
 
-        if ((flags & UnmapVaddr) != 0)
-        {
-            return InvalidateVaddr(ref unmap, iova, last);
-        }
-
         if (V2)
         {
             if (Table.TryGetArea(iova, out Area straddling) && straddling.Iova < iova)
@@ -109,6 +104,13 @@ internal sealed unsafe partial class Type1Iommu
         {
             unmap.size = 0;                        // v1: a mapping straddling iova ends the walk, nothing removed
             return 0;
+        }
+
+        // Only now VADDR: vfio_dma_do_unmap makes the v2 checks and the v1 walk's first step before it
+        // looks at the flag, so a range that bisects a mapping is EINVAL (v2) or changes nothing (v1) here too.
+        if ((flags & UnmapVaddr) != 0)
+        {
+            return InvalidateVaddr(ref unmap, iova, last);
         }
 
         // vfio_dma_do_unmap: each mapping is reported, then removed; a report that faults ends the

@@ -9,12 +9,12 @@ using Abi.Runtime.Memory;
 namespace Abi.Engine.Tests;
 
 /// <summary>
-/// A TYPE1v2 container's dirty reports, word for word as vfio_iommu_type1.c writes them
+/// A type1 container's UNMAP_DMA flags as vfio_iommu_type1.c answers them: dirty reports word for word
 /// (update_user_bitmap per mapping; vfio_iova_dirty_bitmap clears only each mapping's own bits after
-/// reporting). The same steps run on the real kernel in the conformance scenario (Type1Scenario:
-/// DirtyBitmaps), which compares these words with the guest's.
+/// reporting) and VADDR after the range's checks (vfio_dma_do_unmap). The TYPE1v2 steps run on the real
+/// kernel in the conformance scenario too (Type1Scenario: DirtyBitmaps, Vaddr).
 /// </summary>
-public sealed unsafe class Type1DirtyBitmapTests : IDisposable
+public sealed unsafe class Type1UnmapTests : IDisposable
 {
     private const ulong Base = 0x100000, Pattern = 0xAAAA_AAAA_AAAA_AAAA;
     private const ulong Unwritable = 0x1000;         // below mmap_min_addr: never mapped, yet access_ok
@@ -24,7 +24,7 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
     private readonly ulong* _bits = (ulong*)NativeMemory.AllocZeroed(2 * sizeof(ulong));
     private readonly byte* _arg = (byte*)NativeMemory.AllocZeroed(48);
 
-    public Type1DirtyBitmapTests()
+    public Type1UnmapTests()
     {
         EmulatedDeviceInfo node = _kernel.AddDevice(new EduDevice());
         _memory = DmaBuffer.Allocate(_kernel, 16 * 4096, preferHugePages: false);
@@ -32,7 +32,6 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
         _container = _kernel.Open("/dev/vfio/vfio\0"u8, 2, 0);
         int container = _container;
         Assert.Equal(0, _kernel.Ioctl(_group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
-        Assert.Equal(0, _kernel.Ioctl(_container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
     }
 
     public void Dispose()
@@ -47,6 +46,7 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
     [Fact]
     public void AnUnwritableBitmap_IsNeverTouched_WhenNoMappingIsInTheRange()
     {
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
         // Seed 6358 of a 2000-call --vfio run: vfio_dma_do_unmap reaches the bitmap only through
         // update_user_bitmap, once per mapping it removes, so over an empty range the call succeeds. The
         // engine wrote the whole bitmap first and answered EFAULT.
@@ -63,6 +63,7 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
     [Fact]
     public void Reports_WriteOnlyTheMappingsWords_AndKeepWhatTheKernelsBitmapsKeep()
     {
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
         Assert.Equal(0, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
         Assert.Equal(0, Map(Base, 0x4000));                 // bits 0-3
         Assert.Equal(0, Map(Base + 0x5000, 0x3000));        // bits 5-7: starts inside word 0, five bits in
@@ -90,6 +91,7 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
     [Fact]
     public void StoppingTracking_DropsTheBitmaps_AndStartingAgainBeginsClean()
     {
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
         Assert.Equal(0, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
         Assert.Equal(0, Map(Base, 0x4000));
         Assert.Equal(0, Map(Base + 0x5000, 0x3000));
@@ -98,6 +100,53 @@ public sealed unsafe class Type1DirtyBitmapTests : IDisposable
         Assert.Equal(0, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
         Assert.Equal(0, GetBitmap(Base, 0x8000));
         Assert.Equal(0xEFul, _bits[0]);                     // as round 1 above: nothing left from before the stop
+    }
+
+    [Fact]
+    public void VaddrOnV2_ChecksTheRangeFirst_AndInvalidatesWholeMappingsOnce()
+    {
+        // vfio_dma_do_unmap: the v2 checks for a bisected mapping come before the walk that looks at
+        // VADDR; the engine invalidated the mapping a range only cut into.
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
+        Assert.Equal(0, Map(Base, 0x4000));
+        Assert.Equal(-(int)Errno.EINVAL, UnmapVaddr(Base + 0x1000, 0x1000, out _));
+        Assert.Equal(-(int)Errno.EINVAL, MapVaddr(Base, 0x4000));           // still valid: nothing to give back
+        Assert.Equal(0, UnmapVaddr(Base, 0x4000, out ulong size));
+        Assert.Equal(0x4000ul, size);
+        Assert.Equal(-(int)Errno.EINVAL, UnmapVaddr(Base, 0x4000, out _));  // already invalid
+        Assert.Equal(0, MapVaddr(Base, 0x4000));
+        Assert.Equal(0x4000ul, Unmap(Base, 0x4000));
+    }
+
+    [Fact]
+    public void VaddrOnV1_OverAMappingThatStartsBeforeTheRange_ChangesNothing()
+    {
+        // v1: the walk's first mapping starts before iova, which ends it (unmapped 0, success) before
+        // VADDR is looked at; a range that starts on the mapping invalidates it whole.
+        SetIommu(Constants.VFIO_TYPE1_IOMMU);
+        Assert.Equal(0, Map(Base, 0x4000));
+        Assert.Equal(0, UnmapVaddr(Base + 0x1000, 0x1000, out ulong size));
+        Assert.Equal(0ul, size);
+        Assert.Equal(-(int)Errno.EINVAL, MapVaddr(Base, 0x4000));           // not invalidated
+        Assert.Equal(0, UnmapVaddr(Base, 0x1000, out size));
+        Assert.Equal(0x4000ul, size);
+        Assert.Equal(0, MapVaddr(Base, 0x4000));
+    }
+
+    private void SetIommu(ulong type) => Assert.Equal(0, _kernel.Ioctl(_container, (uint)Constants.VFIO_SET_IOMMU, (nint)type));
+
+    private int UnmapVaddr(ulong iova, ulong size, out ulong unmapped)
+    {
+        var unmap = new vfio_iommu_type1_dma_unmap { argsz = 24, flags = (uint)Constants.VFIO_DMA_UNMAP_FLAG_VADDR, iova = iova, size = size };
+        int rc = _kernel.Ioctl(_container, (uint)Constants.VFIO_IOMMU_UNMAP_DMA, (nint)(&unmap));
+        unmapped = unmap.size;
+        return rc;
+    }
+
+    private int MapVaddr(ulong iova, ulong size)
+    {
+        var map = new vfio_iommu_type1_dma_map { argsz = 32, flags = (uint)Constants.VFIO_DMA_MAP_FLAG_VADDR, vaddr = (ulong)_memory.Address, iova = iova, size = size };
+        return _kernel.Ioctl(_container, (uint)Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map));
     }
 
     private int DirtyPages(ulong flag)
