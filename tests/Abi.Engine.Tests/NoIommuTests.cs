@@ -1,5 +1,6 @@
 using Abi.Engine.Devices;
 using Abi.Engine.Iommufd;
+using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Linux;
 using Abi.Runtime.Memory;
@@ -46,5 +47,36 @@ public sealed unsafe class NoIommuTests
         Assert.Equal([1, 2, 3], memory.Slice(10, 3).ToArray());
         Assert.False(edu.Dma.Write(0x1000, [1]));                                         // memory the engine does not know
         Assert.Equal(IommuFaultReason.UnknownMemory, edu.Dma.LastFault!.Value.Reason);
+    }
+
+    [Fact]
+    public void AContainersGroups_AllowOnlyTheirKindOfBackend()
+    {
+        // container.c: vfio_iommu_driver_allowed. With groups in it, a container polls and opens only
+        // vfio-noiommu for no-IOMMU groups and only the others (type1) otherwise, in CHECK_EXTENSION and
+        // in SET_IOMMU, where no allowed backend claiming the type is ENODEV.
+        var kernel = new EmulatedKernel(ContainerBackend.Type1) { EnableUnsafeNoIommu = true };
+        EmulatedDeviceInfo fake = kernel.AddDevice(new EduDevice(), noIommu: true);
+        EmulatedDeviceInfo real = kernel.AddDevice(new EduDevice());
+
+        using VfioContainer noIommu = VfioContainer.Open(kernel);
+        Assert.True(noIommu.CheckExtension(Constants.VFIO_TYPE1v2_IOMMU));          // no group yet: every backend answers
+        using VfioGroup fakeGroup = VfioGroup.Open(fake.GroupPath, kernel);
+        fakeGroup.SetContainer(noIommu);
+        Assert.False(noIommu.CheckExtension(Constants.VFIO_TYPE1v2_IOMMU));
+        Assert.True(noIommu.CheckExtension(Constants.VFIO_NOIOMMU_IOMMU));
+        int fd = (int)noIommu.Fd.DangerousGetHandle();
+        Assert.Equal(-(int)Errno.ENODEV, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        Assert.Equal(-(int)Errno.ENODEV, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_UNMAP_ALL));
+
+        using VfioContainer type1 = VfioContainer.Open(kernel);
+        Assert.True(type1.CheckExtension(Constants.VFIO_NOIOMMU_IOMMU));
+        using VfioGroup realGroup = VfioGroup.Open(real.GroupPath, kernel);
+        realGroup.SetContainer(type1);
+        Assert.False(type1.CheckExtension(Constants.VFIO_NOIOMMU_IOMMU));
+        fd = (int)type1.Fd.DangerousGetHandle();
+        Assert.Equal(-(int)Errno.ENODEV, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_NOIOMMU_IOMMU));
+        Assert.Equal(-(int)Errno.EINVAL, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_UNMAP_ALL));   // type1 claims 9, its open refuses it
+        Assert.Equal(0, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
     }
 }

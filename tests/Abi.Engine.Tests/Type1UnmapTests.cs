@@ -21,12 +21,14 @@ public sealed unsafe class Type1UnmapTests : IDisposable
     private readonly EmulatedKernel _kernel = new(ContainerBackend.Type1);
     private readonly DmaBuffer _memory;
     private readonly int _group, _container;
+    private readonly EmulatedDeviceInfo _second;
     private readonly ulong* _bits = (ulong*)NativeMemory.AllocZeroed(2 * sizeof(ulong));
     private readonly byte* _arg = (byte*)NativeMemory.AllocZeroed(48);
 
     public Type1UnmapTests()
     {
         EmulatedDeviceInfo node = _kernel.AddDevice(new EduDevice());
+        _second = _kernel.AddDevice(new EduDevice());           // its own group, for attaching later
         _memory = DmaBuffer.Allocate(_kernel, 16 * 4096, preferHugePages: false);
         _group = _kernel.Open(Encoding.ASCII.GetBytes(node.GroupPath + "\0"), 2, 0);
         _container = _kernel.Open("/dev/vfio/vfio\0"u8, 2, 0);
@@ -131,6 +133,22 @@ public sealed unsafe class Type1UnmapTests : IDisposable
         Assert.Equal(0, UnmapVaddr(Base, 0x1000, out size));
         Assert.Equal(0x4000ul, size);
         Assert.Equal(0, MapVaddr(Base, 0x4000));
+    }
+
+    [Fact]
+    public void AnInvalidatedVaddr_KeepsNewGroupsOut_UntilMapDmaGivesItBack()
+    {
+        // vfio_iommu_type1_attach_group: EBUSY while vaddr_invalid_count is non-zero (attaching may pin).
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
+        Assert.Equal(0, Map(Base, 0x4000));
+        Assert.Equal(0, UnmapVaddr(Base, 0x4000, out _));
+        int group = _kernel.Open(Encoding.ASCII.GetBytes(_second.GroupPath + "\0"), 2, 0);
+        int container = _container;
+        Assert.Equal(-(int)Errno.EBUSY, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, MapVaddr(Base, 0x4000));
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
+        _kernel.Close(group);
     }
 
     private void SetIommu(ulong type) => Assert.Equal(0, _kernel.Ioctl(_container, (uint)Constants.VFIO_SET_IOMMU, (nint)type));

@@ -108,11 +108,15 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
             return extension == Constants.VFIO_NOIOMMU_IOMMU ? 1 : 0;
         }
 
-        // No backend yet: each registered backend answers without an instance.
+        // No backend yet: each registered backend answers without an instance, only those the groups
+        // allow once there are groups (container.c: vfio_iommu_driver_allowed, a no-IOMMU container
+        // takes only vfio-noiommu and any other only the others).
+        bool type1Allowed = _groups.Count == 0 || !_groups[0].Device.NoIommu;
+        bool noIommuAllowed = _groups.Count == 0 || _groups[0].Device.NoIommu;
         return extension switch
         {
-            (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => 1,
-            (ulong)Constants.VFIO_NOIOMMU_IOMMU => kernel.EnableUnsafeNoIommu ? 1 : 0,
+            (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => type1Allowed ? 1 : 0,
+            (ulong)Constants.VFIO_NOIOMMU_IOMMU => noIommuAllowed && kernel.EnableUnsafeNoIommu ? 1 : 0,
             _ => 0,
         };
     }
@@ -124,24 +128,17 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
             return Fail(Errno.EINVAL, _groups.Count == 0 ? "no group is in the container" : "an IOMMU backend is set already");
         }
 
+        // container.c: vfio_ioctl_set_iommu asks only the backends the groups allow (groups never mix,
+        // so the first one's kind is the container's); none that claims the type is ENODEV.
+        bool noIommuGroups = _groups[0].Device.NoIommu;
         switch (type)
         {
-            case (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU:
-                if (_groups.Exists(g => g.Device.NoIommu))
-                {
-                    return Fail(Errno.EINVAL, "type1 cannot drive no-IOMMU groups");
-                }
-
+            case (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU when !noIommuGroups:
                 Type1 = new Type1Iommu(kernel, v2: type == Constants.VFIO_TYPE1v2_IOMMU);
                 break;
-            case (ulong)Constants.VFIO_UNMAP_ALL:
+            case (ulong)Constants.VFIO_UNMAP_ALL when !noIommuGroups:
                 return Fail(Errno.EINVAL, "type1 claims extension 9 (UNMAP_ALL), but vfio_iommu_type1_open refuses it as an IOMMU type");
-            case (ulong)Constants.VFIO_NOIOMMU_IOMMU when kernel.EnableUnsafeNoIommu:
-                if (_groups.Exists(g => !g.Device.NoIommu))
-                {
-                    return Fail(Errno.EINVAL, "the no-IOMMU backend only takes no-IOMMU groups");
-                }
-
+            case (ulong)Constants.VFIO_NOIOMMU_IOMMU when kernel.EnableUnsafeNoIommu && noIommuGroups:
                 if (!ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RAWIO))
                 {
                     return Fail(Errno.EPERM, "no-IOMMU mode needs CAP_SYS_RAWIO");
@@ -150,7 +147,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
                 NoIommu = true;
                 break;
             default:
-                return Fail(Errno.ENODEV, $"no IOMMU backend serves type {type}");
+                return Fail(Errno.ENODEV, $"no IOMMU backend that the container's {(noIommuGroups ? "no-IOMMU" : "IOMMU")} groups allow serves type {type}");
         }
 
         foreach (VfioGroupFile group in _groups)
@@ -161,8 +158,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
         return 0;
     }
 
-    private int? AttachError(VfioGroupFile group) =>
-        Type1 is not null && !Type1.CanAttachGroup() ? Fail(Errno.EINVAL, $"{group.Name}: its reserved MSI window is already mapped in the container") : null;
+    private int? AttachError(VfioGroupFile group) => Type1?.AttachGroupError(group.Name);
 
     private void Attach(VfioGroupFile group)
     {

@@ -88,8 +88,23 @@ internal sealed unsafe partial class Type1Iommu
     /// <summary>Gives back what a mapping charged (it is about to leave the table).</summary>
     private void Unpin(Area area) => area.Pages.UnchargeAsType1(Kernel.Accounting);
 
-    /// <summary>Whether a group's reserved MSI window may join: no mapping may sit in it (EINVAL otherwise).</summary>
-    public bool CanAttachGroup() => !Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast);
+    /// <summary>
+    /// vfio_iommu_type1_attach_group's refusals, in its order: EBUSY while a mapping's vaddr is
+    /// invalidated (attaching may need to pin), then EINVAL when a mapping sits in the group's reserved
+    /// MSI window; null when the group may join.
+    /// </summary>
+    public int? AttachGroupError(string group)
+    {
+        lock (_lock)
+        {
+            if (_invalidVaddr.Count != 0)
+            {
+                return Fail(Errno.EBUSY, $"{group}: a mapping's vaddr is invalidated (VFIO_DMA_UNMAP_FLAG_VADDR) until MAP_DMA gives it back");
+            }
+
+            return Table.IntersectsArea(EngineIommu.MsiStart, EngineIommu.MsiLast) ? Fail(Errno.EINVAL, $"{group}: its reserved MSI window is already mapped in the container") : null;
+        }
+    }
 
     /// <summary>vfio_iommu_type1.c: vfio_iommu_type1_get_info; the chain goes out in one copy when it fits, then the header.</summary>
     private int GetInfo(ulong arg)
