@@ -468,7 +468,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
             if (mapped > 0)
             {
-                Memory.Add((ulong)mapped, length, peer: true);
+                Memory.Add((ulong)mapped, length, peer: true, readOnly: (protection & LinuxConstants.PROT_WRITE) == 0);
             }
 
             return mapped;
@@ -485,7 +485,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
             if (reserved > 0)
             {
-                Memory.Add((ulong)reserved, length, peer: true);
+                Memory.Add((ulong)reserved, length, peer: true, readOnly: (protection & LinuxConstants.PROT_WRITE) == 0);
                 _barTraps.Add((ulong)reserved, length, handler);
             }
 

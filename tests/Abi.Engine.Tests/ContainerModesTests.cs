@@ -4,6 +4,7 @@ using Abi.Engine.Pci;
 using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using Abi.Samples.Edu;
@@ -295,6 +296,28 @@ public sealed unsafe class ContainerModesTests
             using var driver = new EduDriver(setup.Device);
             driver.Copy(Iova, BarIova + 0x100, pattern.Length);
             Assert.Equal(pattern, setup.PeerModel!.Memory.Span.Slice(0x100, pattern.Length).ToArray());
+        }
+        finally
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(bar, (nuint)region.Size));
+        }
+    }
+
+    [Theory]
+    [InlineData(Mode.Type1)]
+    [InlineData(Mode.Type1v2)]
+    public void PeerToPeer_ABarMmappedReadOnly_MapsForReadingOnly(Mode mode)
+    {
+        // vfio_iommu_type1.c: follow_fault_pfn answers EFAULT to a write fault on a VM_PFNMAP area the
+        // process may not write (a BAR mmapped without PROT_WRITE); a mapping for reading pins nothing.
+        using var setup = new Setup(mode, withPeer: true);
+        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
+        Assert.True(bar > 0);
+        try
+        {
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x40_0000, region.Size, access: 3, vaddr: bar));
+            Assert.Equal(0, setup.Map(0x40_0000, region.Size, access: 1, vaddr: bar));
         }
         finally
         {

@@ -21,6 +21,7 @@ internal sealed unsafe class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
     private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
+    private readonly SortedList<ulong, ulong> _readOnlyPeers = [];  // BAR mmaps without PROT_WRITE: reachable for reading only
     private Discovery? _discovery;  // from /proc/self/maps, valid while the counter stands
     private readonly Lock _discoveryLock = new();
     private long* _mappingCounter;
@@ -46,13 +47,17 @@ internal sealed unsafe class UserMemory
     /// <summary>Changes whenever memory is removed; translations cached under an older value are stale.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
-    /// <summary>Makes [start, start + length) known; <paramref name="peer"/> marks another device's memory (an mmap of a BAR).</summary>
-    public void Add(ulong start, ulong length, bool peer = false)
+    /// <summary>
+    /// Makes [start, start + length) known; <paramref name="peer"/> marks another device's memory (an
+    /// mmap of a BAR), which <paramref name="readOnly"/> (mapped without PROT_WRITE) keeps from every
+    /// use that writes: follow_fault_pfn refuses a write fault on it, so type1 cannot map it writable.
+    /// </summary>
+    public void Add(ulong start, ulong length, bool peer = false, bool readOnly = false)
     {
         Lock.EnterWriteLock();
         try
         {
-            (peer ? _peers : _ranges)[start] = start + length - 1;
+            (!peer ? _ranges : readOnly ? _readOnlyPeers : _peers)[start] = start + length - 1;
         }
         finally
         {
@@ -67,7 +72,7 @@ internal sealed unsafe class UserMemory
         Lock.EnterWriteLock();
         try
         {
-            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_ranges, _peers])
+            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_ranges, _peers, _readOnlyPeers])
             {
                 for (int i = list.Count - 1; i >= 0; i--)
                 {
@@ -90,7 +95,7 @@ internal sealed unsafe class UserMemory
     /// Whether [start, start + length) lies inside one known range, process memory or device memory;
     /// with <paramref name="write"/> false, read-only process memory counts too.
     /// </summary>
-    public bool Contains(ulong start, ulong length, bool write = true) => Known(start, length, peers: true) || Discovered(start, length, write);
+    public bool Contains(ulong start, ulong length, bool write = true) => Known(start, length, peers: true, write) || Discovered(start, length, write);
 
     /// <summary>
     /// <see cref="Contains"/> for a caller that holds <see cref="Lock"/> for reading already (a DMA
@@ -100,21 +105,21 @@ internal sealed unsafe class UserMemory
     public bool ContainsHeld(ulong start, ulong length, bool write = true)
     {
         System.Diagnostics.Debug.Assert(Lock.IsReadLockHeld || Lock.IsWriteLockHeld, "ContainsHeld without the memory lock");
-        return KnownHeld(start, length, peers: true) || Discovered(start, length, write);
+        return KnownHeld(start, length, peers: true, write) || Discovered(start, length, write);
     }
 
     /// <summary>
     /// Whether [start, start + length) is process memory that can be pinned (device memory cannot: iommufd
     /// answers EFAULT). A pin for reading also takes read-only memory (pin_user_pages without FOLL_WRITE).
     /// </summary>
-    public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Known(start, length, peers: false) || Discovered(start, length, write);
+    public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Known(start, length, peers: false, write) || Discovered(start, length, write);
 
-    private bool Known(ulong start, ulong length, bool peers)
+    private bool Known(ulong start, ulong length, bool peers, bool write)
     {
         Lock.EnterReadLock();
         try
         {
-            return KnownHeld(start, length, peers);
+            return KnownHeld(start, length, peers, write);
         }
         finally
         {
@@ -123,7 +128,8 @@ internal sealed unsafe class UserMemory
     }
 
     // The caller holds Lock (for reading at least).
-    private bool KnownHeld(ulong start, ulong length, bool peers) => Within(_ranges, start, length) || (peers && Within(_peers, start, length));
+    private bool KnownHeld(ulong start, ulong length, bool peers, bool write) =>
+        Within(_ranges, start, length) || (peers && (Within(_peers, start, length) || (!write && Within(_readOnlyPeers, start, length))));
 
     private bool Discovered(ulong start, ulong length, bool write = true)
     {
