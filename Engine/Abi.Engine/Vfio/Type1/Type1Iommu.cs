@@ -26,6 +26,7 @@ internal sealed unsafe partial class Type1Iommu
         Kernel = kernel;
         V2 = v2;
         Table = new IoPagetable { Memory = kernel.Memory, Alignment = MinPage };
+        DmaEntryLimit = kernel.Type1DmaEntryLimit;
     }
 
     public EmulatedKernel Kernel { get; }
@@ -37,6 +38,9 @@ internal sealed unsafe partial class Type1Iommu
     public IoPagetable Table { get; }
 
     public bool DirtyTracking { get; private set; }
+
+    /// <summary>The module's dma_entry_limit when the backend was set (vfio_iommu_type1_open copies it into dma_avail): later changes reach only new containers.</summary>
+    public int DmaEntryLimit { get; }
 
     /// <summary>The valid IOVA ranges (inclusive), ascending.</summary>
     private static readonly (ulong Start, ulong Last)[] s_valid = [(0, EngineIommu.MsiStart - 1), (EngineIommu.MsiLast + 1, EngineIommu.ApertureLast)];
@@ -135,7 +139,7 @@ internal sealed unsafe partial class Type1Iommu
             migration->header = new vfio_info_cap_header { id = (ushort)Constants.VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version = 1, next = (uint)(infoSize + migrationSize) };
             migration->pgsize_bitmap = MinPage;
             migration->max_dirty_bitmap_size = MaxBitmapBytes;
-            uint avail = (uint)Math.Max(0, Kernel.Type1DmaEntryLimit - Table.AreaCount);
+            uint avail = (uint)Math.Max(0, DmaEntryLimit - Table.AreaCount);
             IommuInfoCapabilities.WriteDmaAvail(c + migrationSize, avail, next: (uint)(infoSize + migrationSize + availSize));
             IommuInfoCapabilities.WriteIovaRange(c + migrationSize + availSize, s_valid, next: 0);
         }
@@ -220,7 +224,7 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EEXIST, $"[0x{iova:X}, 0x{last:X}] overlaps a mapping");
         }
 
-        if (Table.AreaCount >= Kernel.Type1DmaEntryLimit)
+        if (Table.AreaCount >= DmaEntryLimit)
         {
             return Fail(Errno.ENOSPC, $"the container holds {Table.AreaCount} mappings, the dma_entry_limit");
         }
