@@ -754,6 +754,10 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// <summary>The engine file behind <paramref name="fd"/>, for tests that inspect the engine's state.</summary>
     internal EngineFile? FileOf(int fd) => _files.Get(fd);
 
-    /// <summary>Whether <paramref name="fd"/> is open (an engine file or a real descriptor).</summary>
-    internal bool IsOpenFile(int fd) => fd >= 0 && (_files.Contains(fd) || LinuxKernel.Instance.Pread(fd, [], 0) != -(long)Errno.EBADF);
+    /// <summary>
+    /// Whether <paramref name="fd"/> is open (an engine file or a real descriptor), as fdget finds it:
+    /// any access mode (a probe by read called a write-only file closed: EBADF, where the kernel's
+    /// callers go on to their EBADFD for a file that is not theirs).
+    /// </summary>
+    internal bool IsOpenFile(int fd) => fd >= 0 && (_files.Contains(fd) || Native.Libc.IsOpen(fd));
 }

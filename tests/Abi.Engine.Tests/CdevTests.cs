@@ -46,6 +46,10 @@ public sealed class CdevTests : DeviceTest
         bind = new vfio_device_bind_iommufd { iommufd = devnull };
         Assert.Equal(Errno.EBADFD, RawDevice(device).TryBindIommufd(ref bind));
         LinuxKernel.Instance.Close(devnull);
+        int writeOnly = LinuxKernel.Instance.Open("/dev/null\0"u8, 1, 0);                         // O_WRONLY: open, not readable
+        bind = new vfio_device_bind_iommufd { iommufd = writeOnly };
+        Assert.Equal(Errno.EBADFD, RawDevice(device).TryBindIommufd(ref bind));
+        LinuxKernel.Instance.Close(writeOnly);
 
         uint id = device.BindIommufd(Iommufd);
         Assert.True(id > 0);

@@ -12,6 +12,7 @@ internal static partial class Libc
     internal const int OwnFdFloor = 256;
 
     private const int FDupFdCloexec = 1030;
+    private const int FGetFd = 1;
 
     [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
@@ -28,6 +29,9 @@ internal static partial class Libc
         int own = Fcntl(fd, FDupFdCloexec, OwnFdFloor);
         return own >= 0 ? own : Fcntl(fd, FDupFdCloexec, 0);
     }
+
+    /// <summary>Whether <paramref name="fd"/> is an open descriptor of this process, whatever its access mode (fcntl F_GETFD: EBADF only for a closed one).</summary>
+    internal static bool IsOpen(int fd) => Fcntl(fd, FGetFd, 0) >= 0;
 
     /// <summary>Moves an fd the engine just made to <see cref="OwnFdFloor"/> or above; the original number is freed.</summary>
     internal static int MoveOwn(int fd)
