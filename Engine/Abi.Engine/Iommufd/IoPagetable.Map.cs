@@ -182,17 +182,26 @@ internal sealed partial class IoPagetable
     }
 
     /// <summary>
-    /// Cuts the area holding <paramref name="at"/> (if it starts before it) into two at
-    /// <paramref name="at"/> (iopt_cut_iova, the VFIO compat layer's hole punching): the cut must be
-    /// aligned in IOVA and in the source, and no access may have pinned the area.
+    /// iopt_area_split (iopt_cut_iova, the VFIO compat layer's hole punching): the area holding
+    /// <paramref name="iova"/> ends there afterwards and another starts at iova + 1. Nothing happens when
+    /// no area holds it or it is the area's first or last byte (the kernel's own check, so a one-byte
+    /// head is never cut off). Then, in the kernel's order: a dma-buf's area cannot be split
+    /// (EOPNOTSUPP); the new start must be aligned in IOVA and in the source (EINVAL); no access may
+    /// have pinned the area (EINVAL).
     /// </summary>
-    public int? Cut(ulong at)
+    public int? Split(ulong iova)
     {
-        if (!TryGetArea(at, out Area area) || area.Iova >= at)
+        if (!TryGetArea(iova, out Area area) || iova == area.Iova || iova == area.Last)
         {
             return null;
         }
 
+        if (area.Pages.DmaBuf is not null)
+        {
+            return Fail(Errno.EOPNOTSUPP, $"the mapping at 0x{area.Iova:X} is a dma-buf's, which is never split");
+        }
+
+        ulong at = iova + 1;
         if ((at & (Alignment - 1)) != 0 || ((area.Pages.SourceAddress + area.PagesOffset + (at - area.Iova)) & (Alignment - 1)) != 0)
         {
             return Fail(Errno.EINVAL, $"0x{at:X} is not aligned to 0x{Alignment:X}; the mapping cannot be split there");

@@ -304,5 +304,5 @@ internal sealed unsafe partial class IommufdFile
     }
 
     /// <summary>iopt_cut_iova for one point: the area holding <paramref name="last"/> ends there afterwards.</summary>
-    private static int? CutAfter(IoasObject ioas, ulong last) => last == ulong.MaxValue ? null : ioas.Iopt.Cut(last + 1);
+    private static int? CutAfter(IoasObject ioas, ulong last) => ioas.Iopt.Split(last);
 }
