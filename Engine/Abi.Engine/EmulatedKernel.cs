@@ -406,6 +406,15 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return LinuxKernel.Instance.Ioctl(fd, request, argument);
         }
 
+        // fs/ioctl.c: do_vfs_ioctl answers these for every file before its driver sees the call. They act
+        // on the descriptor and its open file, which an engine fd holds on /dev/null (FdTable), so the
+        // real kernel answers them there: close-on-exec, O_NONBLOCK, and FASYNC (ENOTTY to turn it on,
+        // as for iommufd and VFIO files, which have no fasync).
+        if ((request & 0xFFFF_FF00) == 0x5400 && request is LinuxConstants.FIOCLEX or LinuxConstants.FIONCLEX or LinuxConstants.FIONBIO or LinuxConstants.FIOASYNC)
+        {
+            return LinuxKernel.Instance.Ioctl(fd, request, argument);
+        }
+
         int rc = file.Ioctl(thread, request, argument);
         if (Volatile.Read(ref _deferredCount) != 0)
         {

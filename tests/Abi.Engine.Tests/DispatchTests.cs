@@ -1,5 +1,6 @@
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Tests;
 
@@ -7,6 +8,26 @@ namespace Abi.Engine.Tests;
 public sealed unsafe class DispatchTests : EngineTest
 {
     private int Fd => (int)Iommufd.Fd.DangerousGetHandle();
+
+    [Fact]
+    public void TheVfsIoctls_AreAnsweredForTheDescriptor_BeforeTheDriver()
+    {
+        // fs/ioctl.c: do_vfs_ioctl answers FIONCLEX, FIOCLEX, FIONBIO and FIOASYNC for every file; the
+        // engine answered them as unknown iommufd numbers (ENOTTY).
+        Assert.Equal(0, Kernel.Ioctl(Fd, LinuxConstants.FIONCLEX, 0));
+        Assert.Equal(0, Fcntl(Fd, 1 /* F_GETFD */, 0) & 1);
+        Assert.Equal(0, Kernel.Ioctl(Fd, LinuxConstants.FIOCLEX, 0));
+        Assert.Equal(1, Fcntl(Fd, 1, 0) & 1);
+
+        int on = 1;
+        Assert.Equal(0, Kernel.Ioctl(Fd, LinuxConstants.FIONBIO, (nint)(&on)));
+        Assert.NotEqual(0, Fcntl(Fd, 3 /* F_GETFL */, 0) & LinuxConstants.O_NONBLOCK);
+        Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(Fd, LinuxConstants.FIONBIO, 0));
+        Assert.Equal(-(int)Errno.ENOTTY, Kernel.Ioctl(Fd, LinuxConstants.FIOASYNC, (nint)(&on)));   // iommufd has no fasync
+        on = 0;
+        Assert.Equal(0, Kernel.Ioctl(Fd, LinuxConstants.FIOASYNC, (nint)(&on)));
+        Assert.Equal(0, Kernel.Ioctl(Fd, LinuxConstants.FIONBIO, (nint)(&on)));
+    }
 
     [Fact]
     public void NullArgument_IsEfault()
@@ -79,4 +100,7 @@ public sealed unsafe class DispatchTests : EngineTest
             _ = real.Munmap(pages, 8192);
         }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fcntl")]
+    private static extern int Fcntl(int fd, int command, int argument);
 }

@@ -54,6 +54,18 @@ public static class LinuxConstants
     /// <summary>FIONREAD: bytes available to read.</summary>
     public const uint FIONREAD = S.FIONREAD;
 
+    /// <summary>FIOCLEX / FIONCLEX: set or clear the descriptor's close-on-exec flag.</summary>
+    public const uint FIOCLEX = S.FIOCLEX;
+
+    /// <inheritdoc cref="FIOCLEX"/>
+    public const uint FIONCLEX = S.FIONCLEX;
+
+    /// <summary>FIONBIO: set or clear O_NONBLOCK from an int.</summary>
+    public const uint FIONBIO = S.FIONBIO;
+
+    /// <summary>FIOASYNC: set or clear FASYNC from an int.</summary>
+    public const uint FIOASYNC = S.FIOASYNC;
+
     public const int PageSize = 4096;
     public const int HugePageSize = 2 * 1024 * 1024;
 }
