@@ -16,15 +16,52 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
     private const int ORdwr = 2;
     private readonly EmulatedKernel _kernel = new(ContainerBackend.Type1) { VtdAsQemu = true };
     private readonly EmulatedDeviceInfo _node;
+    private readonly EduDevice _edu = new(msix: false, functionReset: false);
     private readonly int _iommufd;
 
     public VfioFuzzFindingsTests()
     {
-        _node = _kernel.AddDevice(new EduDevice(msix: false, functionReset: false));
+        _node = _kernel.AddDevice(_edu);
         _iommufd = Open("/dev/iommu", ORdwr);
     }
 
     public void Dispose() => _kernel.Close(_iommufd);
+
+    [Fact]
+    public void AGroupHoldsItsIommufd_WhoseFdCanCloseFirst()
+    {
+        // group.c: vfio_group_ioctl_set_container keeps a reference on the iommufd's file
+        // (iommufd_ctx_from_file), so its compat IOAS outlives the fd; the engine destroyed it with the
+        // fd and answered GET_DEVICE_FD with ENODEV.
+        int iommufd = Open("/dev/iommu", ORdwr);
+        int group = Open(_node.GroupPath, ORdwr);
+        Assert.Equal(0, SetContainer(group, iommufd));
+        Assert.Equal(0, _kernel.Close(iommufd));
+        int device = GetDeviceFd(group, _node.PciName);
+        Assert.True(device >= 0, $"GET_DEVICE_FD answered {device}");
+        Assert.Equal(0, _kernel.Close(device));
+        Assert.Equal(0, _kernel.Close(group));
+    }
+
+    [Fact]
+    public void ClosingAnotherFileOfTheGroup_LeavesAnOpenDevicesDma()
+    {
+        // group.c: vfio_group_fops_release only lets go of the iommufd; a device fd opened through an
+        // earlier file of the group keeps its binding and its DMA. The engine detached the device's DMA
+        // when the later file closed.
+        int first = Open(_node.GroupPath, ORdwr);
+        Assert.Equal(0, SetContainer(first, _iommufd));
+        int device = GetDeviceFd(first, _node.PciName);
+        Assert.True(device >= 0);
+        Assert.True(_edu.Dma.IsAttached);
+        Assert.Equal(0, _kernel.Close(first));
+        int second = Open(_node.GroupPath, ORdwr);
+        Assert.True(second >= 0);
+        Assert.Equal(0, _kernel.Close(second));
+        Assert.True(_edu.Dma.IsAttached);
+        Assert.Equal(0, _kernel.Close(device));
+        Assert.False(_edu.Dma.IsAttached);
+    }
 
     [Fact]
     public void UnsettingAnIommufd_LeavesTheOpenDeviceBound_AndItsDmaOwned()

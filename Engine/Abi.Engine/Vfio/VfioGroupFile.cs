@@ -105,7 +105,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             else if (Container is null)
             {
                 Device.OpenGroup = null;
-                Iommufd = null;
+                DropIommufd();
             }
         }
     }
@@ -171,6 +171,9 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
                     return refused;
                 }
 
+                // iommufd_ctx_from_file takes a reference on the iommufd's file: closing its fd leaves the
+                // context (and its compat IOAS) alive until the group lets go of it.
+                context.Get();
                 Iommufd = context;
                 return 0;
             default:
@@ -198,7 +201,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
             Detach();
         }
 
-        Iommufd = null;
+        DropIommufd();
         return 0;
     }
 
@@ -260,11 +263,35 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         return fd;
     }
 
+    /// <summary>
+    /// The group leaves its container (its backend detaches the device: DMA is blocked) or lets go of
+    /// its iommufd, which detaches nothing (group.c: vfio_group_fops_release only puts the context): a
+    /// device fd opened through the group, even through an earlier file of it, keeps its binding and its
+    /// DMA until it closes. Only a no-IOMMU device's direct DMA ends here, once no device fd is open.
+    /// </summary>
     private void Detach()
     {
-        Container?.RemoveGroup(this);      // an iommufd keeps its compat IOAS when a group leaves
-        Device.Model.Dma.Detach();
-        Container = null;
-        Iommufd = null;
+        if (Container is not null)
+        {
+            Container.RemoveGroup(this);
+            Device.Model.Dma.Detach();
+            Container = null;
+        }
+        else if (Device.NoIommu && Device.GroupOpenCount == 0)
+        {
+            Device.Model.Dma.Detach();
+        }
+
+        DropIommufd();
+    }
+
+    /// <summary>Puts the reference SET_CONTAINER took on the iommufd's file (when the call or close returns: its release takes the context's locks).</summary>
+    private void DropIommufd()
+    {
+        if (Iommufd is IommufdFile context)
+        {
+            Iommufd = null;
+            kernel.DeferPut(context);
+        }
     }
 }
