@@ -406,10 +406,11 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return LinuxKernel.Instance.Ioctl(fd, request, argument);
         }
 
-        // fs/ioctl.c: do_vfs_ioctl answers these for every file before its driver sees the call. They act
-        // on the descriptor and its open file, which an engine fd holds on /dev/null (FdTable), so the
+        // fs/ioctl.c: do_vfs_ioctl answers these four for every file before its driver sees the call. They
+        // act on the descriptor and its open file, which an engine fd holds on /dev/null (FdTable), so the
         // real kernel answers them there: close-on-exec, O_NONBLOCK, and FASYNC (ENOTTY to turn it on,
-        // as for iommufd and VFIO files, which have no fasync).
+        // as for iommufd and VFIO files, which have no fasync). The others it answers first (FIGETBSZ,
+        // FIEMAP, FIFREEZE, FICLONE, ...) depend on the file's filesystem and still reach the engine file.
         if ((request & 0xFFFF_FF00) == 0x5400 && request is LinuxConstants.FIOCLEX or LinuxConstants.FIONCLEX or LinuxConstants.FIONBIO or LinuxConstants.FIOASYNC)
         {
             return LinuxKernel.Instance.Ioctl(fd, request, argument);
@@ -477,7 +478,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
             if (mapped > 0)
             {
-                Memory.Add((ulong)mapped, length, peer: true, readOnly: (protection & LinuxConstants.PROT_WRITE) == 0);
+                Memory.AddPeer((ulong)mapped, length, protection);
             }
 
             return mapped;
@@ -494,7 +495,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
             if (reserved > 0)
             {
-                Memory.Add((ulong)reserved, length, peer: true, readOnly: (protection & LinuxConstants.PROT_WRITE) == 0);
+                Memory.AddPeer((ulong)reserved, length, protection);
                 _barTraps.Add((ulong)reserved, length, handler);
             }
 
@@ -766,7 +767,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// <summary>
     /// Whether <paramref name="fd"/> is open (an engine file or a real descriptor), as fdget finds it:
     /// any access mode (a probe by read called a write-only file closed: EBADF, where the kernel's
-    /// callers go on to their EBADFD for a file that is not theirs).
+    /// callers go on to their EBADFD for a file that is not theirs), but not an O_PATH descriptor.
     /// </summary>
     internal bool IsOpenFile(int fd) => fd >= 0 && (_files.Contains(fd) || Native.Libc.IsOpen(fd));
 }

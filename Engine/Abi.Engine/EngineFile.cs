@@ -58,6 +58,27 @@ internal abstract class EngineFile
     /// <summary>get_file: something besides the fd holds the file (a MAP_FILE mapping); it stays open until <see cref="Put"/>.</summary>
     internal void Get() => Interlocked.Increment(ref _references);
 
+    /// <summary>
+    /// get_file_rcu: a reference unless the file is already going (its last reference dropped on
+    /// another thread after a caller found it in the fd table, which takes none).
+    /// </summary>
+    internal bool TryGet()
+    {
+        int references = Volatile.Read(ref _references);
+        while (references > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _references, references + 1, references);
+            if (seen == references)
+            {
+                return true;
+            }
+
+            references = seen;
+        }
+
+        return false;
+    }
+
     /// <summary>fput: drops a reference; the last one releases the file.</summary>
     internal void Put()
     {

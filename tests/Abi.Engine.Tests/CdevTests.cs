@@ -50,6 +50,10 @@ public sealed class CdevTests : DeviceTest
         bind = new vfio_device_bind_iommufd { iommufd = writeOnly };
         Assert.Equal(Errno.EBADFD, RawDevice(device).TryBindIommufd(ref bind));
         LinuxKernel.Instance.Close(writeOnly);
+        int pathOnly = LinuxKernel.Instance.Open("/dev/null\0"u8, LinuxConstants.O_PATH, 0);                  // names the file: fget refuses it
+        bind = new vfio_device_bind_iommufd { iommufd = pathOnly };
+        Assert.Equal(Errno.EBADF, RawDevice(device).TryBindIommufd(ref bind));
+        LinuxKernel.Instance.Close(pathOnly);
 
         uint id = device.BindIommufd(Iommufd);
         Assert.True(id > 0);

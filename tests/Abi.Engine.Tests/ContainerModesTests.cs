@@ -329,12 +329,19 @@ public sealed unsafe class ContainerModesTests
         // process may not write (a BAR mmapped without PROT_WRITE); a mapping for reading pins nothing.
         using var setup = new Setup(mode, withPeer: true);
         VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
-        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
+        int fd = (int)setup.Peer.Fd.DangerousGetHandle();
+        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, (long)region.Offset);
         Assert.True(bar > 0);
         try
         {
+            // Mapped again in place without PROT_WRITE: the writable mapping it replaces is gone.
+            Assert.Equal(bar, setup.Kernel.Mmap(bar, (nuint)region.Size, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED, fd, (long)region.Offset));
             Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x40_0000, region.Size, access: 3, vaddr: bar));
             Assert.Equal(0, setup.Map(0x40_0000, region.Size, access: 1, vaddr: bar));
+
+            // Without PROT_READ either, not even a mapping for reading faults it in.
+            Assert.Equal(bar, setup.Kernel.Mmap(bar, (nuint)region.Size, LinuxConstants.PROT_NONE, LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED, fd, (long)region.Offset));
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x80_0000, region.Size, access: 1, vaddr: bar));
         }
         finally
         {

@@ -151,6 +151,35 @@ public sealed unsafe class Type1UnmapTests : IDisposable
         _kernel.Close(group);
     }
 
+    [Fact]
+    public void AMappingTooLargeForADirtyBitmap_IsEinval_UnderTrackingAndForStartingIt()
+    {
+        // vfio_dma_bitmap_alloc: more than INT_MAX pages (DIRTY_BITMAP_PAGES_MAX) is EINVAL. A map under
+        // tracking is removed again (vfio_dma_do_map); START with such a mapping stays off.
+        SetIommu(Constants.VFIO_TYPE1v2_IOMMU);
+        ulong huge = (1UL << 31) * 4096;                                             // 2^31 pages: 8 TiB
+        nint reserve = Abi.Runtime.Kernel.LinuxKernel.Instance.Mmap(0, (nuint)huge, 0, 0x22 | 0x4000, -1, 0);   // PROT_NONE, private anonymous, no reserve
+        Assert.True(reserve > 0, $"mmap of 8 TiB answered {reserve}");
+        try
+        {
+            _kernel.RegisterUserMemory(reserve, huge);
+            var map = new vfio_iommu_type1_dma_map { argsz = 32, flags = 1, vaddr = (ulong)reserve, iova = 1UL << 44, size = huge };
+            Assert.Equal(0, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+            Assert.Equal(-(int)Errno.EINVAL, _kernel.Ioctl(_container, (uint)Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map)));
+            Assert.Equal(0ul, Unmap(1UL << 44, huge));                                 // removed again: nothing to unmap
+            Assert.Equal(0, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+
+            Assert.Equal(0, _kernel.Ioctl(_container, (uint)Constants.VFIO_IOMMU_MAP_DMA, (nint)(&map)));
+            Assert.Equal(-(int)Errno.EINVAL, DirtyPages(Constants.VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+            Assert.Equal(-(int)Errno.EINVAL, GetBitmap(1UL << 44, 4096));            // tracking stayed off
+            Assert.Equal(huge, Unmap(1UL << 44, huge));
+        }
+        finally
+        {
+            Abi.Runtime.Kernel.LinuxKernel.Instance.Munmap(reserve, (nuint)huge);
+        }
+    }
+
     private void SetIommu(ulong type) => Assert.Equal(0, _kernel.Ioctl(_container, (uint)Constants.VFIO_SET_IOMMU, (nint)type));
 
     private int UnmapVaddr(ulong iova, ulong size, out ulong unmapped)

@@ -12,7 +12,7 @@ internal static partial class Libc
     internal const int OwnFdFloor = 256;
 
     private const int FDupFdCloexec = 1030;
-    private const int FGetFd = 1;
+    private const int FGetFl = 3;
 
     [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
@@ -30,8 +30,15 @@ internal static partial class Libc
         return own >= 0 ? own : Fcntl(fd, FDupFdCloexec, 0);
     }
 
-    /// <summary>Whether <paramref name="fd"/> is an open descriptor of this process, whatever its access mode (fcntl F_GETFD: EBADF only for a closed one).</summary>
-    internal static bool IsOpen(int fd) => Fcntl(fd, FGetFd, 0) >= 0;
+    /// <summary>
+    /// Whether <paramref name="fd"/> is a descriptor fget would take: open, whatever its access mode,
+    /// but not O_PATH (fcntl works on those, fget and fdget refuse them: EBADF).
+    /// </summary>
+    internal static bool IsOpen(int fd)
+    {
+        int flags = Fcntl(fd, FGetFl, 0);
+        return flags >= 0 && (flags & Abi.Runtime.Kernel.LinuxConstants.O_PATH) == 0;
+    }
 
     /// <summary>Moves an fd the engine just made to <see cref="OwnFdFloor"/> or above; the original number is freed.</summary>
     internal static int MoveOwn(int fd)

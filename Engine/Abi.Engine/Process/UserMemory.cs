@@ -1,3 +1,4 @@
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Process;
 
@@ -21,7 +22,7 @@ internal sealed unsafe class UserMemory
 {
     private readonly SortedList<ulong, ulong> _ranges = [];   // start -> last (inclusive)
     private readonly SortedList<ulong, ulong> _peers = [];    // device memory (BAR mmaps): reachable, never pinnable
-    private readonly SortedList<ulong, ulong> _readOnlyPeers = [];  // BAR mmaps without PROT_WRITE: reachable for reading only
+    private readonly SortedList<ulong, ulong> _readOnlyPeers = [];  // BAR mmaps with PROT_READ, without PROT_WRITE
     private Discovery? _discovery;  // from /proc/self/maps, valid while the counter stands
     private readonly Lock _discoveryLock = new();
     private long* _mappingCounter;
@@ -47,17 +48,58 @@ internal sealed unsafe class UserMemory
     /// <summary>Changes whenever memory is removed; translations cached under an older value are stale.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
-    /// <summary>
-    /// Makes [start, start + length) known; <paramref name="peer"/> marks another device's memory (an
-    /// mmap of a BAR), which <paramref name="readOnly"/> (mapped without PROT_WRITE) keeps from every
-    /// use that writes: follow_fault_pfn refuses a write fault on it, so type1 cannot map it writable.
-    /// </summary>
-    public void Add(ulong start, ulong length, bool peer = false, bool readOnly = false)
+    /// <summary>Makes [start, start + length) known process memory.</summary>
+    public void Add(ulong start, ulong length)
     {
         Lock.EnterWriteLock();
         try
         {
-            (!peer ? _ranges : readOnly ? _readOnlyPeers : _peers)[start] = start + length - 1;
+            _ranges[start] = start + length - 1;
+        }
+        finally
+        {
+            Lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// Makes [start, start + length) another device's memory (an mmap of a BAR), replacing any BAR
+    /// mapping it overlaps (MAP_FIXED over one). Its protection decides what may use it, as
+    /// follow_fault_pfn's fault on the VM_PFNMAP area does: readable and writable for any mapping,
+    /// readable only for mappings that do not write, and without PROT_READ for none.
+    /// </summary>
+    public void AddPeer(ulong start, ulong length, int protection)
+    {
+        ulong last = start + length - 1;
+        Lock.EnterWriteLock();
+        try
+        {
+            bool replaced = false;
+            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_peers, _readOnlyPeers])
+            {
+                for (int i = list.Count - 1; i >= 0; i--)
+                {
+                    if (list.Keys[i] <= last && start <= list.Values[i])
+                    {
+                        list.RemoveAt(i);
+                        replaced = true;
+                    }
+                }
+            }
+
+            if ((protection & LinuxConstants.PROT_WRITE) != 0)
+            {
+                _peers[start] = last;
+            }
+            else if ((protection & LinuxConstants.PROT_READ) != 0)
+            {
+                _readOnlyPeers[start] = last;
+            }
+
+            if (replaced)
+            {
+                Interlocked.Increment(ref _generation);
+            }
         }
         finally
         {

@@ -166,14 +166,19 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
                 Container = container;
                 return 0;
             case IommufdFile context:
+                // iommufd_ctx_from_file takes a reference on the iommufd's file first: closing its fd
+                // leaves the context (and its compat IOAS) alive until the group lets go of it.
+                if (!context.TryGet())
+                {
+                    return Fail(Errno.EBADF, $"fd {fd} was closed meanwhile");
+                }
+
                 if (context.CompatAddGroup(Device) is < 0 and int refused)
                 {
+                    kernel.DeferPut(context);
                     return refused;
                 }
 
-                // iommufd_ctx_from_file takes a reference on the iommufd's file: closing its fd leaves the
-                // context (and its compat IOAS) alive until the group lets go of it.
-                context.Get();
                 Iommufd = context;
                 return 0;
             default:

@@ -25,6 +25,9 @@ public static class LinuxConstants
     /// <summary>asm-generic's value, x86_64's; arm64's asm/fcntl.h has its own (0100000).</summary>
     public const int O_NOFOLLOW = S.O_NOFOLLOW;
 
+    /// <summary>A descriptor that only names a file (asm-generic's value, x86_64's and arm64's).</summary>
+    public const int O_PATH = S.O_PATH;
+
     /// <summary>The access-mode bits of the open flags.</summary>
     public const int O_ACCMODE = S.O_ACCMODE;
 

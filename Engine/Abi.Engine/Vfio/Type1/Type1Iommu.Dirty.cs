@@ -23,22 +23,34 @@ namespace Abi.Engine.Vfio.Type1;
 /// </summary>
 internal sealed partial class Type1Iommu
 {
+    private const ulong MaxBitmapPages = int.MaxValue;        // vfio_iommu_type1.c: DIRTY_BITMAP_PAGES_MAX (not UAPI)
     private readonly Dictionary<ulong, ulong[]> _dirtyBitmaps = [];
 
-    /// <summary>VFIO_IOMMU_DIRTY_PAGES START: a zeroed bitmap per mapping (none of its pages is pinned by an emulated device).</summary>
-    private void StartDirtyTracking()
+    /// <summary>
+    /// VFIO_IOMMU_DIRTY_PAGES START: a zeroed bitmap per mapping (none of its pages is pinned by an
+    /// emulated device); EINVAL, with tracking still off and no bitmap kept, when a mapping has more
+    /// pages than a bitmap may count (vfio_dma_bitmap_alloc_all).
+    /// </summary>
+    private int StartDirtyTracking()
     {
         if (DirtyTracking)
         {
-            return;     // the bitmaps stay as they are
+            return 0;     // the bitmaps stay as they are
         }
 
         foreach (Area area in Table.AreasIn(0, ulong.MaxValue))
         {
+            if (area.Length / MinPage > MaxBitmapPages)
+            {
+                _dirtyBitmaps.Clear();
+                return Fail(Errno.EINVAL, $"the mapping at 0x{area.Iova:X} has more pages than a dirty bitmap counts (DIRTY_BITMAP_PAGES_MAX)");
+            }
+
             _dirtyBitmaps[area.Iova] = NewDirtyBitmap(area.Length);
         }
 
         DirtyTracking = true;
+        return 0;
     }
 
     /// <summary>VFIO_IOMMU_DIRTY_PAGES STOP (vfio_dma_bitmap_free_all).</summary>
@@ -48,13 +60,24 @@ internal sealed partial class Type1Iommu
         _dirtyBitmaps.Clear();
     }
 
-    /// <summary>A mapping made while tracking runs gets its bitmap (vfio_dma_do_map: vfio_dma_bitmap_alloc).</summary>
-    private void TrackNewMapping(ulong iova, ulong size)
+    /// <summary>
+    /// A mapping made while tracking runs gets its bitmap (vfio_dma_do_map: vfio_dma_bitmap_alloc);
+    /// EINVAL when it has more pages than a bitmap counts, and the caller removes it again.
+    /// </summary>
+    private int? TrackNewMapping(ulong iova, ulong size)
     {
-        if (DirtyTracking)
+        if (!DirtyTracking)
         {
-            _dirtyBitmaps[iova] = NewDirtyBitmap(size);
+            return null;
         }
+
+        if (size / MinPage > MaxBitmapPages)
+        {
+            return Fail(Errno.EINVAL, $"{size / MinPage} pages are more than a dirty bitmap counts (DIRTY_BITMAP_PAGES_MAX)");
+        }
+
+        _dirtyBitmaps[iova] = NewDirtyBitmap(size);
+        return null;
     }
 
     /// <summary>DIRTY_BITMAP_BYTES(npages) + sizeof(u64): one spare word for the shift of a report.</summary>

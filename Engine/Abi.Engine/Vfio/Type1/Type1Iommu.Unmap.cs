@@ -178,8 +178,7 @@ internal sealed unsafe partial class Type1Iommu
         switch (dirty.flags)
         {
             case Start:
-                StartDirtyTracking();
-                return 0;
+                return StartDirtyTracking();
             case Stop:
                 StopDirtyTracking();
                 return 0;

@@ -265,8 +265,15 @@ internal sealed unsafe partial class Type1Iommu
         var pages = new Pages().Reset(vaddr, size, null, 0, (map.flags & Write) != 0, mode);
         pages.Areas = 1;
         pages.ChargeAsType1(pinned, Kernel.Accounting);
-        Table.Insert(new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0));
-        TrackNewMapping(iova, size);
+        var area = new Area(iova, last, pages, 0, (map.flags & Read) != 0, (map.flags & Write) != 0);
+        Table.Insert(area);
+        if (TrackNewMapping(iova, size) is int untracked)
+        {
+            Unpin(area);                        // vfio_remove_dma: the mapping goes again
+            Table.Remove(area);
+            return untracked;
+        }
+
         return 0;
     }
 
