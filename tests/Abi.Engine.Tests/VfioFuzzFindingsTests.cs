@@ -49,10 +49,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // group.c: vfio_group_fops_release only lets go of the iommufd; a device fd opened through an
         // earlier file of the group keeps its binding and its DMA. The engine detached the device's DMA
         // when the later file closed.
-        int first = Open(_node.GroupPath, ORdwr);
-        Assert.Equal(0, SetContainer(first, _iommufd));
-        int device = GetDeviceFd(first, _node.PciName);
-        Assert.True(device >= 0);
+        (int first, int device) = GroupAndDeviceOnTheIommufd();
         Assert.True(_edu.Dma.IsAttached);
         Assert.Equal(0, _kernel.Close(first));
         int second = Open(_node.GroupPath, ORdwr);
@@ -70,10 +67,7 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         // only lets go of it, and the open device keeps its binding (df->iommufd). Without a container the
         // group is then not viable (vfio_group_ioctl_get_status), and a container cannot claim its DMA
         // (vfio_container_attach_group: iommu_group_claim_dma_owner, EPERM).
-        int group = Open(_node.GroupPath, ORdwr);
-        Assert.Equal(0, SetContainer(group, _iommufd));
-        int device = GetDeviceFd(group, _node.PciName);
-        Assert.True(device >= 0);
+        (int group, int device) = GroupAndDeviceOnTheIommufd();
         Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_UNSET_CONTAINER, 0));
         Assert.Equal(0u, GroupStatus(group));
 
@@ -396,6 +390,16 @@ public sealed unsafe class VfioFuzzFindingsTests : IDisposable
         {
             return _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
         }
+    }
+
+    /// <summary>The device's group opened and set to the test's iommufd, and the device opened through it.</summary>
+    private (int Group, int Device) GroupAndDeviceOnTheIommufd()
+    {
+        int group = Open(_node.GroupPath, ORdwr);
+        Assert.Equal(0, SetContainer(group, _iommufd));
+        int device = GetDeviceFd(group, _node.PciName);
+        Assert.True(device >= 0, $"GET_DEVICE_FD answered {device}");
+        return (group, device);
     }
 
     private int SetContainer(int group, int fd) => _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&fd));
