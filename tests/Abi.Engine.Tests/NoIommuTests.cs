@@ -79,4 +79,31 @@ public sealed unsafe class NoIommuTests
         Assert.Equal(-(int)Errno.EINVAL, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_UNMAP_ALL));   // type1 claims 9, its open refuses it
         Assert.Equal(0, kernel.Ioctl(fd, Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
     }
+
+    [Fact]
+    public void ThroughAnIommufd_ANoIommuDevice_OpensOnlyWithoutACompatIoas()
+    {
+        // group.c: vfio_df_group_open refuses a no-IOMMU device's first open through an iommufd that has
+        // a compat IOAS (EPERM: the user asked for translation it cannot have).
+        var kernel = new EmulatedKernel(ContainerBackend.Iommufd) { EnableUnsafeNoIommu = true };
+        EmulatedDeviceInfo node = kernel.AddDevice(new EduDevice(), noIommu: true);
+        using IommuFd iommufd = IommuFd.Open(kernel);
+        using VfioGroup group = VfioGroup.Open(node.GroupPath, kernel);
+        int fd = (int)iommufd.Fd.DangerousGetHandle();
+        int groupFd = (int)group.Fd.DangerousGetHandle();
+        Assert.Equal(0, kernel.Ioctl(groupFd, Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&fd)));
+
+        var vfioIoas = new iommu_vfio_ioas { size = (uint)sizeof(iommu_vfio_ioas), ioas_id = iommufd.AllocIoas().Id, op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_SET };
+        Assert.Equal(0, kernel.Ioctl(fd, Constants.IOMMU_VFIO_IOAS, (nint)(&vfioIoas)));
+        byte[] name = System.Text.Encoding.ASCII.GetBytes(node.PciName + "\0");
+        fixed (byte* n = name)
+        {
+            Assert.Equal(-(int)Errno.EPERM, kernel.Ioctl(groupFd, Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)n));
+            vfioIoas.op = (ushort)iommufd_vfio_ioas_op.IOMMU_VFIO_IOAS_CLEAR;
+            Assert.Equal(0, kernel.Ioctl(fd, Constants.IOMMU_VFIO_IOAS, (nint)(&vfioIoas)));
+            int device = kernel.Ioctl(groupFd, Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)n);
+            Assert.True(device >= 0, $"GET_DEVICE_FD answered {device}");
+            Assert.Equal(0, kernel.Close(device));
+        }
+    }
 }

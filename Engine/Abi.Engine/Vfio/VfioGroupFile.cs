@@ -237,6 +237,14 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
         // group file or one opened after an earlier file let its iommufd go, finds it open (open_count)
         // and only counts itself, whatever the group is set to now.
         bool first = Device.GroupOpenCount == 0;
+
+        // vfio_df_group_open: a no-IOMMU device's first open through an iommufd needs CAP_SYS_RAWIO and
+        // no compat IOAS on it (the user must not have asked for translation).
+        if (first && Iommufd is not null && Device.NoIommu && (!ProcessCapabilities.Has(ProcessCapabilities.CAP_SYS_RAWIO) || Iommufd.CompatIoas is not null))
+        {
+            return Fail(Errno.EPERM, Iommufd.CompatIoas is not null ? "a no-IOMMU device cannot be opened through an iommufd with a compat IOAS" : "a no-IOMMU device needs CAP_SYS_RAWIO");
+        }
+
         if (first && Iommufd is not null && !Device.NoIommu)
         {
             // vfio_df_group_open: bound first, then vfio_iommufd_compat_attach_ioas, whose compat IOAS
