@@ -74,19 +74,7 @@ internal sealed unsafe class UserMemory
         Lock.EnterWriteLock();
         try
         {
-            bool replaced = false;
-            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_peers, _readOnlyPeers])
-            {
-                for (int i = list.Count - 1; i >= 0; i--)
-                {
-                    if (list.Keys[i] <= last && start <= list.Values[i])
-                    {
-                        list.RemoveAt(i);
-                        replaced = true;
-                    }
-                }
-            }
-
+            bool replaced = RemoveOverlapping([_peers, _readOnlyPeers], start, last);
             if ((protection & LinuxConstants.PROT_WRITE) != 0)
             {
                 _peers[start] = last;
@@ -114,23 +102,32 @@ internal sealed unsafe class UserMemory
         Lock.EnterWriteLock();
         try
         {
-            foreach (SortedList<ulong, ulong> list in (ReadOnlySpan<SortedList<ulong, ulong>>)[_ranges, _peers, _readOnlyPeers])
-            {
-                for (int i = list.Count - 1; i >= 0; i--)
-                {
-                    if (list.Keys[i] <= last && start <= list.Values[i])
-                    {
-                        list.RemoveAt(i);
-                    }
-                }
-            }
-
+            RemoveOverlapping([_ranges, _peers, _readOnlyPeers], start, last);
             Interlocked.Increment(ref _generation);
         }
         finally
         {
             Lock.ExitWriteLock();
         }
+    }
+
+    /// <summary>Drops every range of <paramref name="lists"/> that overlaps [start, last]; whether any did. The caller holds the write lock.</summary>
+    private static bool RemoveOverlapping(ReadOnlySpan<SortedList<ulong, ulong>> lists, ulong start, ulong last)
+    {
+        bool removed = false;
+        foreach (SortedList<ulong, ulong> list in lists)
+        {
+            for (int i = list.Count - 1; i >= 0; i--)
+            {
+                if (list.Keys[i] <= last && start <= list.Values[i])
+                {
+                    list.RemoveAt(i);
+                    removed = true;
+                }
+            }
+        }
+
+        return removed;
     }
 
     /// <summary>

@@ -55,7 +55,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
     {
         lock (_lock)
         {
-            if (_groups.Count > 0 && _groups[0].Device.NoIommu != group.Device.NoIommu)
+            if (GroupsAreNoIommu is bool noIommu && noIommu != group.Device.NoIommu)
             {
                 return Fail(Errno.EPERM, "no-IOMMU and IOMMU-backed groups cannot share a container");
             }
@@ -111,12 +111,10 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
         // No backend yet: each registered backend answers without an instance, only those the groups
         // allow once there are groups (container.c: vfio_iommu_driver_allowed, a no-IOMMU container
         // takes only vfio-noiommu and any other only the others).
-        bool type1Allowed = _groups.Count == 0 || !_groups[0].Device.NoIommu;
-        bool noIommuAllowed = _groups.Count == 0 || _groups[0].Device.NoIommu;
         return extension switch
         {
-            (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => type1Allowed ? 1 : 0,
-            (ulong)Constants.VFIO_NOIOMMU_IOMMU => noIommuAllowed && kernel.EnableUnsafeNoIommu ? 1 : 0,
+            (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU or (ulong)Constants.VFIO_UNMAP_ALL => GroupsAreNoIommu != true ? 1 : 0,
+            (ulong)Constants.VFIO_NOIOMMU_IOMMU => GroupsAreNoIommu != false && kernel.EnableUnsafeNoIommu ? 1 : 0,
             _ => 0,
         };
     }
@@ -128,9 +126,9 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
             return Fail(Errno.EINVAL, _groups.Count == 0 ? "no group is in the container" : "an IOMMU backend is set already");
         }
 
-        // container.c: vfio_ioctl_set_iommu asks only the backends the groups allow (groups never mix,
-        // so the first one's kind is the container's); none that claims the type is ENODEV.
-        bool noIommuGroups = _groups[0].Device.NoIommu;
+        // container.c: vfio_ioctl_set_iommu asks only the backends the groups allow; none that claims the
+        // type is ENODEV.
+        bool noIommuGroups = GroupsAreNoIommu == true;
         switch (type)
         {
             case (ulong)Constants.VFIO_TYPE1_IOMMU or (ulong)Constants.VFIO_TYPE1v2_IOMMU when !noIommuGroups:
@@ -157,6 +155,9 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
 
         return 0;
     }
+
+    /// <summary>Whether the container's groups are no-IOMMU ones (container->noiommu: groups never mix), null without groups.</summary>
+    private bool? GroupsAreNoIommu => _groups.Count == 0 ? null : _groups[0].Device.NoIommu;
 
     private int? AttachError(VfioGroupFile group) => Type1?.AttachGroupError(group.Name);
 

@@ -125,10 +125,7 @@ internal sealed unsafe partial class Type1Iommu
 
             // v1 removes a mapping that starts inside the range whole, even if it runs past its end.
             unmapped += area.Length;
-            _invalidVaddr.Remove(area.Iova);
-            _dirtyBitmaps.Remove(area.Iova);
-            Unpin(area);
-            Table.Remove(area);
+            RemoveDma(area);
         }
 
         unmap.size = unmapped;

@@ -80,17 +80,22 @@ internal sealed unsafe partial class Type1Iommu
         {
             while (Table.TryGetFirst(0, ulong.MaxValue, out Area area))
             {
-                Unpin(area);
-                Table.Remove(area);
+                RemoveDma(area);
             }
-
-            _invalidVaddr.Clear();
-            _dirtyBitmaps.Clear();
         }
     }
 
-    /// <summary>Gives back what a mapping charged (it is about to leave the table).</summary>
-    private void Unpin(Area area) => area.Pages.UnchargeAsType1(Kernel.Accounting);
+    /// <summary>
+    /// vfio_remove_dma: the mapping leaves the table, gives back what it charged, and takes its
+    /// invalidated vaddr and its dirty bitmap with it.
+    /// </summary>
+    private void RemoveDma(Area area)
+    {
+        _invalidVaddr.Remove(area.Iova);
+        _dirtyBitmaps.Remove(area.Iova);
+        area.Pages.UnchargeAsType1(Kernel.Accounting);
+        Table.Remove(area);
+    }
 
     /// <summary>
     /// vfio_iommu_type1_attach_group's refusals, in its order: EBUSY while a mapping's vaddr is
@@ -269,8 +274,7 @@ internal sealed unsafe partial class Type1Iommu
         Table.Insert(area);
         if (TrackNewMapping(iova, size) is int untracked)
         {
-            Unpin(area);                        // vfio_remove_dma: the mapping goes again
-            Table.Remove(area);
+            RemoveDma(area);                    // the mapping goes again
             return untracked;
         }
 
