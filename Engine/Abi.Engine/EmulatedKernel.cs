@@ -466,57 +466,26 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return refused;
         }
 
-        if (file is VfioDeviceFile device && device.MemoryBar(offset, (long)length) is PciMemory bar)
+        if (file is VfioDeviceFile device)
         {
-            if ((flags & LinuxConstants.MAP_SHARED) == 0)
-            {
-                // vfio-pci maps BARs shared only: a private copy would be memory the device never sees.
-                return EngineDiagnostics.Fail(Errno.EINVAL, "a BAR can only be mapped MAP_SHARED");
-            }
-
-            // A memory BAR: the device's own pages, which the engine may reach but iommufd will not pin.
-            nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, bar.FileDescriptor, 0);
-            if (mapped > 0)
-            {
-                Memory.AddPeer((ulong)mapped, length, protection);
-            }
-
-            return mapped;
-        }
-
-        if (TrapBarMappings && file is VfioDeviceFile trapped && trapped.MmioHandler(offset, (long)length) is IMmioHandler handler)
-        {
-            if ((flags & LinuxConstants.MAP_SHARED) == 0)
-            {
-                return EngineDiagnostics.Fail(Errno.EINVAL, "a BAR can only be mapped MAP_SHARED");
-            }
-
-            // Pages nothing can touch: each access faults into the interposer, which performs it on the model.
-            nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
-            if (reserved > 0)
-            {
-                Memory.AddPeer((ulong)reserved, length, protection);
-                _barTraps.Add((ulong)reserved, length, handler);
-            }
-
-            return reserved;
+            return MmapBar(device, address, length, protection, flags, offset);
         }
 
         if (file is IommufdFile context)
         {
+            Replacing(address, length, flags);
             return context.Mmap(address, length, protection, flags, offset);
         }
 
         if (file is not null)
         {
-            return EngineDiagnostics.Fail(Errno.ENODEV, file is VfioDeviceFile
-                ? "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite"
-                : "this engine file cannot be mapped");
+            return EngineDiagnostics.Fail(Errno.ENODEV, "this engine file cannot be mapped");
         }
 
         // Only readable and writable anonymous memory becomes DMA-able: a device write into a
         // read-only or inaccessible page would fault this process rather than the IOMMU.
         const int ReadWrite = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
+        Replacing(address, length, flags);
         nint result = LinuxKernel.Instance.Mmap(address, length, protection, flags, fd, offset);
         if (result > 0 && (flags & LinuxConstants.MAP_ANONYMOUS) != 0 && (protection & ReadWrite) == ReadWrite)
         {
@@ -526,15 +495,85 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         return result;
     }
 
+    /// <summary>
+    /// An mmap of a device fd (vfio_pci_core_mmap): any page range of a memory BAR. A memory BAR maps
+    /// the device's own pages, which the engine may reach but iommufd will not pin; a register BAR,
+    /// for a program under the interposer, maps pages nothing can touch, so that each access faults
+    /// into the interposer, which performs it on the model.
+    /// </summary>
+    private nint MmapBar(VfioDeviceFile device, nint address, nuint length, int protection, int flags, long offset)
+    {
+        ulong span = ((ulong)length + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        if (device.MmapRegion(offset, span, flags, out PciBar? bar, out long inBar) is int refused and < 0)
+        {
+            return refused;
+        }
+
+        if (bar!.Handler is PciMemory memory)
+        {
+            Replacing(address, length, flags);
+            nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, memory.FileDescriptor, inBar);
+            if (mapped > 0)
+            {
+                Memory.AddPeer((ulong)mapped, length, protection);
+            }
+
+            return mapped;
+        }
+
+        if (!TrapBarMappings)
+        {
+            return EngineDiagnostics.Fail(Errno.ENODEV, "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite");
+        }
+
+        Replacing(address, length, flags);
+        nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
+        if (reserved > 0)
+        {
+            Memory.AddPeer((ulong)reserved, length, protection);
+            _barTraps.Add((ulong)reserved, length, bar.Handler, inBar);
+        }
+
+        return reserved;
+    }
+
+    /// <summary>
+    /// A MAP_FIXED mapping replaces what its range held, whatever the new mapping is: that memory is
+    /// forgotten first (waiting for DMA in flight), as munmap's is, so no device reaches the new pages
+    /// through the old range's standing.
+    /// </summary>
+    private void Replacing(nint address, nuint length, int flags)
+    {
+        if ((flags & LinuxConstants.MAP_FIXED) != 0)
+        {
+            ForgetMemory(address, length);
+        }
+    }
+
     /// <inheritdoc/>
     public int Munmap(nint address, nuint length)
     {
         EngineDiagnostics.Clear();
 
         // Forget the range first (waiting for DMA in flight), then unmap it for real.
+        ForgetMemory(address, length);
+        return LinuxKernel.Instance.Munmap(address, length);
+    }
+
+    /// <summary>
+    /// Forgets [address, address + length) before the program's own munmap, MAP_FIXED mmap or mremap
+    /// takes it away (the interposer calls this for those it sees): no DMA reaches it afterwards, no
+    /// mapping pins it, and its BAR traps are gone.
+    /// </summary>
+    public void ForgetMemory(nint address, nuint length)
+    {
+        if (length == 0)
+        {
+            return;
+        }
+
         Memory.Remove((ulong)address, length);
         _barTraps.Remove((ulong)address, length);
-        return LinuxKernel.Instance.Munmap(address, length);
     }
 
     /// <summary>

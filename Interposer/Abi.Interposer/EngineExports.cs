@@ -155,6 +155,19 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_forget")]
+    private static void Forget(nint address, nuint length)
+    {
+        try
+        {
+            Kernel.ForgetMemory(address, length);
+        }
+        catch (Exception e)
+        {
+            _ = Crashed("forget", e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_poll")]
     private static int Poll(PollFd* fds, nuint count, int timeout)
     {

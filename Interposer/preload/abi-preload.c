@@ -74,6 +74,7 @@ struct engine_api {
     int (*readlink)(const char *path, char *buf, size_t size);
     long (*getdents64)(int fd, void *buf, size_t count);
     int (*mmio)(uintptr_t address, int size, int write, uint64_t *value);
+    void (*forget)(void *addr, size_t length);
 };
 static struct engine_api api;
 
@@ -444,10 +445,11 @@ static int load_engine(void)
             BIND(readlink, "abi_engine_readlink");
             BIND(getdents64, "abi_engine_getdents64");
             BIND(mmio, "abi_engine_mmio");
+            BIND(forget, "abi_engine_forget");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
                 !api.pread || !api.pwrite || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
-                !api.mmio) {
+                !api.mmio || !api.forget) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
                 engine_pid = getpid();
@@ -626,6 +628,18 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribute__((alias("pwrite")));
 
+// Before the program's own munmap, MAP_FIXED or mremap takes memory away: the engine forgets the
+// range (BAR mappings it made, memory it may pin or reach), waiting for DMA in flight, as the kernel
+// zaps the range before the mapping goes. The engine's own calls already did.
+static void engine_forget(void *addr, size_t length)
+{
+    if (__atomic_load_n(&engine_state, __ATOMIC_ACQUIRE) == 1 && !in_engine) {
+        in_engine++;
+        api.forget(addr, length);
+        in_engine--;
+    }
+}
+
 void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
 {
     if (!(flags & MAP_ANONYMOUS) && is_engine_fd(fd)) {
@@ -638,8 +652,10 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
         }
         return (void *)rc;
     }
-    if (flags & MAP_FIXED)
+    if (flags & MAP_FIXED) {
+        engine_forget(addr, length);
         __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
+    }
     return real.mmap(addr, length, prot, flags, fd, offset);
 }
 
@@ -647,6 +663,7 @@ void *mmap64(void *addr, size_t length, int prot, int flags, int fd, off_t offse
 
 int munmap(void *addr, size_t length)
 {
+    engine_forget(addr, length);
     int rc = real.munmap(addr, length);
     __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
     return rc;
@@ -661,6 +678,9 @@ void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
         target = va_arg(ap, void *);
         va_end(ap);
     }
+    engine_forget(old, old_size);
+    if (flags & MREMAP_FIXED)
+        engine_forget(target, new_size);
     void *rc = real.mremap(old, old_size, new_size, flags, target);
     __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
     return rc;

@@ -65,6 +65,18 @@ else
   exit 1
 fi
 
+# A BAR mapping taken away page by page: the interposer tells the engine before munmap, so the
+# unmapped page is no DMA source any more (type1 maps a BAR's pages), the rest still is, and the
+# registers in the remaining pages still answer.
+gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/bar-unmap" "$root/Interposer/examples/bar-unmap.c"
+ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_DEVICES=edu LD_PRELOAD="$preload" "$out/bar-unmap" > "$out/bar-unmap.engine.txt"
+if diff -u "$root/Interposer/examples/bar-unmap.engine.expected" "$out/bar-unmap.engine.txt"; then
+  echo "selftest: bar-unmap, a BAR mapping unmapped page by page: $(wc -l < "$out/bar-unmap.engine.txt") lines as expected"
+else
+  echo "selftest: a partly unmapped BAR mapping differs from Interposer/examples/bar-unmap.engine.expected (diff above)"
+  exit 1
+fi
+
 # A fork() child goes on with its copy of the engine (the kselftest harness runs each test in one):
 # arguments the child writes on its heap after the fork are read from the child's memory.
 gcc -O2 -Wall -Wextra -Werror -isystem "$headers" -o "$out/fork-child" "$root/Interposer/examples/fork-child.c"

@@ -36,6 +36,15 @@ public sealed class CdevTests : DeviceTest
         Assert.Equal(-(int)Errno.E2BIG, Ioctl(fd, Constants.VFIO_DEVICE_BIND_IOMMUFD, arg));        // non-zero tail
         arg[28] = 0;
 
+        // The TOKEN flag with an argsz that stops before token_uuid_ptr: no argsz check of its own, the
+        // zero-filled pointer is what fails (vfio_df_check_token's copy_from_user of NULL).
+        MemoryMarshal.Write(arg, 16u);
+        MemoryMarshal.Write(arg[4..], (uint)Constants.VFIO_DEVICE_BIND_FLAG_TOKEN);
+        MemoryMarshal.Write(arg[8..], (int)Iommufd.Fd.DangerousGetHandle());
+        MemoryMarshal.Write(arg[16..], 0x1000ul);
+        Assert.Equal(-(int)Errno.EFAULT, Ioctl(fd, Constants.VFIO_DEVICE_BIND_IOMMUFD, arg));
+        arg.Clear();
+
         var bind = new vfio_device_bind_iommufd { iommufd = -1 };
         Assert.Equal(Errno.EINVAL, RawDevice(device).TryBindIommufd(ref bind));
         bind = new vfio_device_bind_iommufd { iommufd = (int)Iommufd.Fd.DangerousGetHandle(), flags = 2 };

@@ -29,6 +29,7 @@ public sealed unsafe class ContainerModesTests
 
     private const ulong Iova = 0x10_0000;
     private const ulong Size = 4 * 4096;
+    private const int ReadWrite = LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE;
 
     public static TheoryData<Mode> AllModes => new(Enum.GetValues<Mode>());
 
@@ -346,6 +347,93 @@ public sealed unsafe class ContainerModesTests
         finally
         {
             Assert.Equal(0, setup.Kernel.Munmap(bar, (nuint)region.Size));
+        }
+    }
+
+    [Fact]
+    public void AMemoryBar_MapsFromAnyPage_AndTheMappingIsThatPartOfTheBar()
+    {
+        using var setup = new Setup(Mode.Native, withPeer: true);
+        int fd = (int)setup.Peer!.Fd.DangerousGetHandle();
+        Assert.Equal(4, setup.Kernel.Pwrite(fd, [0x11, 0x22, 0x33, 0x44], 0x3008));
+        nint mapped = setup.Kernel.Mmap(0, 2 * 4096, ReadWrite, LinuxConstants.MAP_SHARED, fd, 0x2000);
+        Assert.True(mapped > 0);
+        try
+        {
+            Assert.Equal(0x4433_2211u, *(uint*)(mapped + 0x1008));
+            *(uint*)(mapped + 0x10) = 0xCAFE_F00Du;
+            byte[] back = new byte[4];
+            Assert.Equal(4, setup.Kernel.Pread(fd, back, 0x2010));
+            Assert.Equal(0xCAFE_F00Du, BitConverter.ToUInt32(back));
+        }
+        finally
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(mapped, 2 * 4096));
+        }
+    }
+
+    public static TheoryData<Mode> PinningModes => new(Mode.Type1v2, Mode.CompatType1v2, Mode.Native);
+
+    [Theory]
+    [MemberData(nameof(PinningModes))]
+    public void APartialMunmap_LeavesTheRestOfTheMappingPinnable(Mode mode)
+    {
+        // munmap splits the vma and removes only the pages it names; pinning the others still works.
+        using var setup = new Setup(mode);
+        nint memory = setup.Kernel.Mmap(0, 3 * 4096, ReadWrite, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(memory > 0);
+        try
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(memory + 4096, 4096));
+            Assert.Equal(0, setup.Map(0x40_0000, 4096, vaddr: memory));
+            Assert.Equal(0, setup.Map(0x80_0000, 4096, vaddr: memory + 8192));
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0xC0_0000, 4096, vaddr: memory + 4096));
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0xC0_0000, 3 * 4096, vaddr: memory));
+        }
+        finally
+        {
+            _ = setup.Kernel.Munmap(memory, 3 * 4096);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PinningModes))]
+    public void TwoAdjacentMmaps_PinAsOneRange(Mode mode)
+    {
+        // Pinning walks from one vma into the next: two mappings side by side serve one DMA mapping.
+        using var setup = new Setup(mode);
+        nint memory = setup.Kernel.Mmap(0, 2 * 4096, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(memory > 0);
+        try
+        {
+            const int Fixed = LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | LinuxConstants.MAP_FIXED;
+            Assert.Equal(memory, setup.Kernel.Mmap(memory, 4096, ReadWrite, Fixed, -1, 0));
+            Assert.Equal(memory + 4096, setup.Kernel.Mmap(memory + 4096, 4096, ReadWrite, Fixed, -1, 0));
+            Assert.Equal(0, setup.Map(0x40_0000, 2 * 4096, vaddr: memory));
+        }
+        finally
+        {
+            _ = setup.Kernel.Munmap(memory, 2 * 4096);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PinningModes))]
+    public void AFixedMappingOverWritableMemory_TakesItsPlace(Mode mode)
+    {
+        // MAP_FIXED replaces what the range held: a read-only page there cannot be pinned for writing.
+        using var setup = new Setup(mode);
+        nint memory = setup.Kernel.Mmap(0, 2 * 4096, ReadWrite, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(memory > 0);
+        try
+        {
+            Assert.Equal(memory + 4096, setup.Kernel.Mmap(memory + 4096, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | LinuxConstants.MAP_FIXED, -1, 0));
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x40_0000, 2 * 4096, vaddr: memory));
+            Assert.Equal(0, setup.Map(0x40_0000, 4096, vaddr: memory));
+        }
+        finally
+        {
+            _ = setup.Kernel.Munmap(memory, 2 * 4096);
         }
     }
 

@@ -44,6 +44,13 @@ public sealed class DeviceRegionTests : DeviceTest
         Assert.Equal((ushort)3, MemoryMarshal.Read<ushort>(arg[32..]));                      // MSIX_MAPPABLE
         Assert.Equal(0u, MemoryMarshal.Read<uint>(arg[36..]));                               // end of chain
 
+        // The same struct asked about a region without capabilities: vfio_get_region_info writes back
+        // the caller's cap_offset untouched, and only the flags say there is no chain.
+        info.index = Constants.VFIO_PCI_CONFIG_REGION_INDEX;
+        Assert.Equal(0, Ioctl(FdOf(device), Constants.VFIO_DEVICE_GET_REGION_INFO, arg));
+        Assert.Equal((32u, 3u, 256ul), (info.cap_offset, info.flags, info.size));
+        info.index = 0;
+
         VfioRegionInfo bar1 = device.GetRegionInfo(1);
         Assert.Equal((0ul, 0u, 1ul << 40), (bar1.Size, bar1.Flags, bar1.Offset));
         VfioRegionInfo config = device.GetRegionInfo(Constants.VFIO_PCI_CONFIG_REGION_INDEX);
@@ -162,6 +169,37 @@ public sealed class DeviceRegionTests : DeviceTest
         Assert.All(table, b => Assert.Equal(0xFF, b));
         Assert.Equal(-(long)Errno.EIO, Kernel.Pread(fd, new byte[32], 0x80000 - 16));           // the access before it needs decoding
         Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, 3, 1, fd, 0));                   // trapped BARs are not memory
+    }
+
+    [Fact]
+    public void Mmap_ChecksAsVfioPciCoreMmap_AndTakesAnyPageRangeOfABar()
+    {
+        const int ReadWrite = 3, Shared = 1, Private = 2;
+        using VfioDevice unbound = VfioDevice.OpenCdev(Node.CdevPath!, Kernel);
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Shared, FdOf(unbound), 0));   // vfio_device_fops_mmap: no access yet
+        unbound.Dispose();
+
+        using VfioDevice device = OpenBound(out _);
+        int fd = FdOf(device);
+        Kernel.TrapBarMappings = true;                                                          // the interposer's way to map registers
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Private, fd, 9L << 40));  // past the regions, before MAP_SHARED
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Private, fd, 0));         // not shared
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 6L << 40));   // the ROM
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 7L << 40));   // config space
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 1L << 40));   // BAR1 is not there
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 2 << 20, ReadWrite, Shared, fd, 0));       // longer than BAR0
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4097, ReadWrite, Shared, fd, (1 << 20) - 4096));   // the vma is page-rounded
+
+        // The last page of BAR0 alone, and a range in its middle.
+        nint last = Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, (1 << 20) - 4096);
+        Assert.True(last > 0);
+        nint middle = Kernel.Mmap(0, 100, ReadWrite, Shared, fd, 0x2000);
+        Assert.True(middle > 0);
+        Assert.Equal(0, Kernel.Munmap(last, 4096));
+        Assert.Equal(0, Kernel.Munmap(middle, 100));
+
+        Kernel.TrapBarMappings = false;
+        Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 0x1000));    // without traps, registers are not memory
     }
 
     [Fact]

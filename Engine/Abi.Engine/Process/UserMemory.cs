@@ -48,13 +48,23 @@ internal sealed unsafe class UserMemory
     /// <summary>Changes whenever memory is removed; translations cached under an older value are stale.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
-    /// <summary>Makes [start, start + length) known process memory.</summary>
+    /// <summary>
+    /// Makes [start, start + length) known process memory. A new mapping replaces whatever the range
+    /// held before, as mmap over an existing mapping does, so neighbours keep only what lies outside it.
+    /// </summary>
     public void Add(ulong start, ulong length)
     {
+        if (length == 0)
+        {
+            return;
+        }
+
+        ulong last = start + length - 1;
         Lock.EnterWriteLock();
         try
         {
-            _ranges[start] = start + length - 1;
+            Carve([_ranges, _peers, _readOnlyPeers], start, last);
+            _ranges[start] = last;
         }
         finally
         {
@@ -63,18 +73,23 @@ internal sealed unsafe class UserMemory
     }
 
     /// <summary>
-    /// Makes [start, start + length) another device's memory (an mmap of a BAR), replacing any BAR
-    /// mapping it overlaps (MAP_FIXED over one). Its protection decides what may use it, as
+    /// Makes [start, start + length) another device's memory (an mmap of a BAR), replacing whatever
+    /// the range held (MAP_FIXED over it). Its protection decides what may use it, as
     /// follow_fault_pfn's fault on the VM_PFNMAP area does: readable and writable for any mapping,
     /// readable only for mappings that do not write, and without PROT_READ for none.
     /// </summary>
     public void AddPeer(ulong start, ulong length, int protection)
     {
+        if (length == 0)
+        {
+            return;
+        }
+
         ulong last = start + length - 1;
         Lock.EnterWriteLock();
         try
         {
-            bool replaced = RemoveOverlapping([_peers, _readOnlyPeers], start, last);
+            Carve([_ranges, _peers, _readOnlyPeers], start, last);
             if ((protection & LinuxConstants.PROT_WRITE) != 0)
             {
                 _peers[start] = last;
@@ -83,11 +98,6 @@ internal sealed unsafe class UserMemory
             {
                 _readOnlyPeers[start] = last;
             }
-
-            if (replaced)
-            {
-                Interlocked.Increment(ref _generation);
-            }
         }
         finally
         {
@@ -95,14 +105,22 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    /// <summary>Forgets every known range that overlaps [start, start + length): a partial munmap makes the whole range unknown, which errs on the side of faulting.</summary>
+    /// <summary>
+    /// Forgets [start, start + length) (munmap): the pages of a known range outside it stay known, as
+    /// a partial munmap leaves the rest of a mapping in place.
+    /// </summary>
     public void Remove(ulong start, ulong length)
     {
         ulong last = length == 0 ? start : start + (length - 1);
+        if (last < start)
+        {
+            last = ulong.MaxValue;
+        }
+
         Lock.EnterWriteLock();
         try
         {
-            RemoveOverlapping([_ranges, _peers, _readOnlyPeers], start, last);
+            Carve([_ranges, _peers, _readOnlyPeers], start, last);
             Interlocked.Increment(ref _generation);
         }
         finally
@@ -111,23 +129,42 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    /// <summary>Drops every range of <paramref name="lists"/> that overlaps [start, last]; whether any did. The caller holds the write lock.</summary>
-    private static bool RemoveOverlapping(ReadOnlySpan<SortedList<ulong, ulong>> lists, ulong start, ulong last)
+    /// <summary>
+    /// Cuts [start, last] out of every range of <paramref name="lists"/>, keeping the parts of a range
+    /// outside it (split_vma). Translations cached on what was cut are stale, so the generation moves
+    /// when anything was. The caller holds the write lock.
+    /// </summary>
+    private void Carve(ReadOnlySpan<SortedList<ulong, ulong>> lists, ulong start, ulong last)
     {
-        bool removed = false;
+        bool cut = false;
         foreach (SortedList<ulong, ulong> list in lists)
         {
             for (int i = list.Count - 1; i >= 0; i--)
             {
-                if (list.Keys[i] <= last && start <= list.Values[i])
+                ulong first = list.Keys[i], end = list.Values[i];
+                if (first > last || end < start)
                 {
-                    list.RemoveAt(i);
-                    removed = true;
+                    continue;
+                }
+
+                list.RemoveAt(i);
+                cut = true;
+                if (first < start)
+                {
+                    list[first] = start - 1;
+                }
+
+                if (end > last)
+                {
+                    list[last + 1] = end;
                 }
             }
         }
 
-        return removed;
+        if (cut)
+        {
+            Interlocked.Increment(ref _generation);
+        }
     }
 
     /// <summary>
@@ -166,9 +203,34 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    // The caller holds Lock (for reading at least).
-    private bool KnownHeld(ulong start, ulong length, bool peers, bool write) =>
-        Within(_ranges, start, length) || (peers && (Within(_peers, start, length) || (!write && Within(_readOnlyPeers, start, length))));
+    // The caller holds Lock (for reading at least). Adjacent mappings count as one, as a pin or a
+    // copy walks from one vma into the next: the range is known when each byte lies in some known
+    // range, process memory first, then (for a caller that allows them) another device's.
+    private bool KnownHeld(ulong start, ulong length, bool peers, bool write)
+    {
+        if (length == 0 || start + length - 1 < start)
+        {
+            return false;
+        }
+
+        ulong last = start + length - 1;
+        for (ulong next = start; ;)
+        {
+            if (!Holding(_ranges, next, out ulong end)
+                && !(peers && Holding(_peers, next, out end))
+                && !(peers && !write && Holding(_readOnlyPeers, next, out end)))
+            {
+                return false;
+            }
+
+            if (end >= last)
+            {
+                return true;
+            }
+
+            next = end + 1;
+        }
+    }
 
     private bool Discovered(ulong start, ulong length, bool write = true)
     {
@@ -269,19 +331,14 @@ internal sealed unsafe class UserMemory
         }
     }
 
-    private static bool Within(SortedList<ulong, ulong> ranges, ulong start, ulong length)
+    /// <summary>Whether a range of <paramref name="ranges"/> holds <paramref name="address"/>, and its last byte.</summary>
+    private static bool Holding(SortedList<ulong, ulong> ranges, ulong address, out ulong last)
     {
-        if (length == 0 || start + length - 1 < start)
-        {
-            return false;
-        }
-
-        ulong last = start + length - 1;
         int lo = 0, hi = ranges.Count - 1, found = -1;
         while (lo <= hi)
         {
             int mid = (lo + hi) / 2;
-            if (ranges.GetKeyAtIndex(mid) <= start)
+            if (ranges.GetKeyAtIndex(mid) <= address)
             {
                 found = mid;
                 lo = mid + 1;
@@ -292,6 +349,7 @@ internal sealed unsafe class UserMemory
             }
         }
 
-        return found >= 0 && ranges.GetValueAtIndex(found) >= last;
+        last = found >= 0 ? ranges.GetValueAtIndex(found) : 0;
+        return found >= 0 && last >= address;
     }
 }

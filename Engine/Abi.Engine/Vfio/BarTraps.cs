@@ -9,24 +9,46 @@ namespace Abi.Engine.Vfio;
 /// </summary>
 internal sealed class BarTraps
 {
-    private readonly List<(ulong Start, ulong Length, IMmioHandler Handler)> _traps = [];
+    // Offset: the register offset the trap's first byte stands for (a partial munmap leaves a tail).
+    private readonly List<(ulong Start, ulong Length, IMmioHandler Handler, long Offset)> _traps = [];
     private readonly Lock _lock = new();
 
-    public void Add(ulong start, ulong length, IMmioHandler handler)
+    /// <summary>Traps [start, start + length), a mapping of the registers from <paramref name="offset"/> on.</summary>
+    public void Add(ulong start, ulong length, IMmioHandler handler, long offset = 0)
     {
         lock (_lock)
         {
             Remove(start, length);
-            _traps.Add((start, length, handler));
+            _traps.Add((start, length, handler, offset));
         }
     }
 
-    /// <summary>Forgets every trap that overlaps [start, start + length).</summary>
+    /// <summary>Forgets [start, start + length): a trap that overlaps it keeps what lies outside, as munmap splits a vma.</summary>
     public void Remove(ulong start, ulong length)
     {
+        ulong end = start + length < start ? ulong.MaxValue : start + length;
         lock (_lock)
         {
-            _traps.RemoveAll(t => t.Start < start + length && start < t.Start + t.Length);
+            for (int i = _traps.Count - 1; i >= 0; i--)
+            {
+                (ulong first, ulong size, IMmioHandler handler, long offset) = _traps[i];
+                ulong past = first + size;
+                if (first >= end || start >= past)
+                {
+                    continue;
+                }
+
+                _traps.RemoveAt(i);
+                if (first < start)
+                {
+                    _traps.Add((first, start - first, handler, offset));
+                }
+
+                if (past > end)
+                {
+                    _traps.Add((end, past - end, handler, offset + (long)(end - first)));
+                }
+            }
         }
     }
 
@@ -35,12 +57,12 @@ internal sealed class BarTraps
     {
         lock (_lock)
         {
-            foreach ((ulong start, ulong length, IMmioHandler h) in _traps)
+            foreach ((ulong start, ulong length, IMmioHandler h, long first) in _traps)
             {
                 if (address >= start && address - start + (ulong)size <= length)
                 {
                     handler = h;
-                    offset = (long)(address - start);
+                    offset = first + (long)(address - start);
                     return true;
                 }
             }

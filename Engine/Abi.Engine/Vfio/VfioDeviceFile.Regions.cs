@@ -14,18 +14,58 @@ internal abstract unsafe partial class VfioDeviceFile
     private const int OffsetShift = 40;
     private const ulong InRegionMask = (1UL << OffsetShift) - 1;
 
-    /// <summary>The trapped register file behind a region mapping at file offset <paramref name="offset"/>, if it is a BAR.</summary>
+    /// <summary>The trapped register file behind a whole BAR region at file offset <paramref name="offset"/> (the C# API's MapRegion).</summary>
     public IMmioHandler? MmioHandler(long offset, long length)
     {
         int index = (int)((ulong)offset >> OffsetShift);
         return Usable && index < 6 && Model.Bars[index] is PciBar bar && bar.Handler is not PciMemory && !bar.IsIo && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= bar.Size ? bar.Handler : null;
     }
 
-    /// <summary>The plain memory behind the BAR region at <paramref name="offset"/> (an mmap of the device fd), or null for a register BAR.</summary>
-    public PciMemory? MemoryBar(long offset, long length)
+    /// <summary>
+    /// vfio_device_fops_mmap and vfio_pci_core_mmap's checks, in their order, for a mapping of
+    /// <paramref name="length"/> bytes (the vma's, page-rounded) at file offset <paramref name="offset"/>:
+    /// the BAR and the offset inside it, or the errno. Any page of a BAR may be mapped, not only its start.
+    /// </summary>
+    public int MmapRegion(long offset, ulong length, int flags, out PciBar? bar, out long inBar)
     {
+        bar = null;
+        inBar = (long)((ulong)offset & InRegionMask);
         ulong index = (ulong)offset >> OffsetShift;
-        return Usable && index < 6 && Model.Bars[(int)index] is PciBar { Handler: PciMemory memory } && ((ulong)offset & InRegionMask) == 0 && (ulong)length <= memory.Size ? memory : null;
+        if (!Usable)
+        {
+            return Fail(Errno.EINVAL, $"{Name} is not bound to an iommufd yet");
+        }
+
+        if (index >= Constants.VFIO_PCI_NUM_REGIONS)
+        {
+            return Fail(Errno.EINVAL, $"offset 0x{offset:X} selects region {index}, past the last");
+        }
+
+        if ((flags & LinuxConstants.MAP_SHARED) == 0)
+        {
+            // A private copy would be memory the device never sees.
+            return Fail(Errno.EINVAL, "a region can only be mapped MAP_SHARED");
+        }
+
+        if (index >= Constants.VFIO_PCI_ROM_REGION_INDEX)
+        {
+            return Fail(Errno.EINVAL, $"region {index} (the ROM, config space or VGA) cannot be mapped");
+        }
+
+        PciBar? found = Model.Bars[(int)index];
+        if (found is null || found.IsIo)
+        {
+            return Fail(Errno.EINVAL, $"BAR {index} is {(found is null ? "not implemented" : "I/O space")}: it cannot be mapped");
+        }
+
+        ulong pageAligned = (found.Size + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        if ((ulong)inBar + length > pageAligned || (ulong)inBar + length < length)
+        {
+            return Fail(Errno.EINVAL, $"0x{length:X} bytes at 0x{inBar:X} run past BAR {index}'s 0x{pageAligned:X}");
+        }
+
+        bar = found;
+        return 0;
     }
 
     public override bool CanRead => true;
@@ -84,7 +124,9 @@ internal abstract unsafe partial class VfioDeviceFile
         }
 
         uint index = info.index;
-        var result = new vfio_region_info { argsz = argsz, index = index, offset = (ulong)index << OffsetShift };
+        // vfio_get_region_info fills in what the region says and writes the struct back whole: a
+        // cap_offset the caller passed stays unless a capability chain sets it.
+        var result = new vfio_region_info { argsz = argsz, index = index, offset = (ulong)index << OffsetShift, cap_offset = info.cap_offset };
         bool msixCap = false;
         switch (index)
         {
