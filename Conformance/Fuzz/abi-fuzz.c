@@ -517,7 +517,7 @@ enum {
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
-	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_COUNT
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -548,7 +548,7 @@ static const int vfio_weight[OP_COUNT] = {
 // feature, hot reset and ioeventfd ioctls, with eventfds to hand them and to read loopback signals from.
 static const int device_weight[OP_COUNT] = {
 	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 3, [OP_SET_IRQS] = 10, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
-	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4,
+	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4, [OP_CDEV_MMAP] = 3,
 };
 
 static struct call generate(void)
@@ -1234,6 +1234,27 @@ static void run_call(const struct call *c)
 		char name[40];
 		snprintf(name, sizeof(name), "ioeventfd(fd#%d)", cdev_index(fd));
 		do_ioctl_on(fd, c, name, VFIO_DEVICE_IOEVENTFD, &x, sizeof(x), -1, 24);
+		break;
+	}
+	case OP_CDEV_MMAP: {
+		// An mmap of a device fd as vfio_pci_core_mmap checks it: edu's 1 MiB BAR0 from any page, or
+		// past its end, absent BARs, the ROM, config space, VGA, past the last region; shared or
+		// private. Unmapped at once and never touched (with memory decoding off a touch is SIGBUS).
+		int fd = device_fd_of(a[0]);
+		static const uint64_t regions[] = { 0, 0, 0, 0, 1, 5, 6, 7, 8, 9 };
+		static const uint64_t pages[] = { 0, 1, 2, 255, 256 };
+		static const size_t lengths[] = { PAGE, 2 * PAGE, 100, 256 * PAGE, 257 * PAGE, 0 };
+		uint64_t index = regions[a[1] % 10];
+		uint64_t at = pages[a[2] % 5] * PAGE + (a[2] % 7 == 0 ? 0x10 : 0);
+		size_t len = lengths[a[3] % 6];
+		int prot = a[4] % 4 == 0 ? PROT_READ : PROT_READ | PROT_WRITE;
+		int flags = a[5] % 5 == 0 ? MAP_PRIVATE : MAP_SHARED;
+		void *p = mmap(NULL, len, prot, flags, fd, (off_t)(index << 40 | at));
+		long rc = p == MAP_FAILED ? -(long)errno : 0;
+		if (p != MAP_FAILED)
+			munmap(p, len);
+		emit("cdev_mmap(fd#%d) region %" PRIu64 " +0x%" PRIx64 " %zu prot %d flags %d rc=%ld", cdev_index(fd), index, at, len, prot,
+		     flags, rc);
 		break;
 	}
 	case OP_CDEV_BAR: {
