@@ -517,7 +517,7 @@ enum {
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
-	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_COUNT
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -548,7 +548,7 @@ static const int vfio_weight[OP_COUNT] = {
 // feature, hot reset and ioeventfd ioctls, with eventfds to hand them and to read loopback signals from.
 static const int device_weight[OP_COUNT] = {
 	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 3, [OP_SET_IRQS] = 10, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
-	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4, [OP_CDEV_MMAP] = 3,
+	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4, [OP_CDEV_MMAP] = 3, [OP_CONFIG_WRITE] = 4,
 };
 
 static struct call generate(void)
@@ -1098,6 +1098,36 @@ static void run_call(const struct call *c)
 		}
 		break;
 	}
+	case OP_CONFIG_WRITE: {
+		// A write of random bytes anywhere vfio-pci's config virtualization decides what happens: the
+		// command and status registers, the BARs (virtual), the ROM BAR, the interrupt line and pin,
+		// BIST, edu's MSI capability at 0x40 and the bytes after it, and past config space; then the
+		// register's aligned word read back.
+		int fd = device_fd_of(a[0]);
+		static const uint32_t bases[] = { 0x04, 0x04, 0x06, 0x0c, 0x10, 0x30, 0x3c, 0x40, 0x40, 0x50, 0x80, 0xfc, 0x100 };
+		uint32_t at = bases[a[1] % 13] + (uint32_t)((a[1] >> 8) % (a[1] % 13 == 4 ? 24 : a[1] % 13 == 7 ? 14 : 4));
+		size_t len = (size_t)1 << (a[2] % 3);
+		if (a[2] % 16 == 15)
+			len = 3;
+		if (at >= 0x10 && at < 0x28) {
+			// A whole BAR register, so what reads back is the value under the size mask, not the
+			// address bits the guest's firmware assigned (the engine's functions were never placed).
+			at &= ~3u;
+			len = 4;
+		}
+		memcpy(AT(OUT_PAGE), &a[3], 8);
+		off_t off = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + at;
+		long rc = pwrite(fd, AT(OUT_PAGE), len, off);
+		if (rc < 0)
+			rc = -errno;
+		uint32_t back = 0;
+		long rb = pread(fd, &back, 4, off & ~3L);
+		if (rb < 0)
+			rb = -errno;
+		emit("config_write(fd#%d, 0x%x, %zu, 0x%" PRIx64 ") rc=%ld read back rc=%ld 0x%08x", cdev_index(fd), at, len, a[3], rc, rb,
+		     rb == 4 ? back : 0);
+		break;
+	}
 	case OP_EVENTFD: {
 		// a[0] % 2 == 0: one for ioeventfds; otherwise one for interrupts.
 		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1353,6 +1383,29 @@ static void break_cycles(void)
 	}
 }
 
+// The bytes of edu's config space after its MSI capability are the device's own (vfio-pci passes
+// them through raw) and outlive every open: OP_CONFIG_WRITE's writes there would reach the next seed
+// of a run in the same guest. Each --device stream starts by zeroing them, through a device fd of its
+// own that it closes again (the fds it used are free again, so the stream's numbers do not move).
+static void scrub_config(void)
+{
+	if (!cdev_path[0])
+		return;
+	int ctx = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	int fd = open(cdev_path, O_RDWR | O_CLOEXEC);
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = ctx };
+	if (ctx >= 0 && fd >= 0 && ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) == 0) {
+		static const uint8_t zeros[0xb0];
+		off_t config = (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+		if (pwrite(fd, zeros, 2, config + 0x4e) != 2 || pwrite(fd, zeros, sizeof(zeros), config + 0x50) != (ssize_t)sizeof(zeros))
+			fprintf(stderr, "abi-fuzz: scrubbing config space: %s\n", strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ctx >= 0)
+		close(ctx);
+}
+
 static void run_script(const struct call *script, int n)
 {
 	arena_setup();
@@ -1363,6 +1416,8 @@ static void run_script(const struct call *script, int n)
 	}
 	if (weight[OP_CDEV_OPEN])
 		find_cdev();
+	if (vfio_mode == 2)
+		scrub_config();
 	memfd = (int)syscall(SYS_memfd_create, "abi-fuzz", 0);
 	if (memfd < 0 || ftruncate(memfd, 32 * PAGE) != 0) {
 		emit("memfd rc=%d", -errno);

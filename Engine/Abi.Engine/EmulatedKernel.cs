@@ -102,13 +102,19 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// <summary>
     /// A load or store of <paramref name="size"/> bytes that faulted at <paramref name="address"/> in a
     /// trapped BAR mapping: performed on the device model (a store writes <paramref name="value"/>, a
-    /// load returns into it). False when no trapped mapping covers the address.
+    /// load returns into it). <see cref="MmioResult.BusError"/> while the device does not decode it
+    /// (vfio_pci_vmf_insert_pfn answers SIGBUS with memory decoding off or in low power).
     /// </summary>
-    public bool MmioAccess(ulong address, int size, bool write, ref ulong value)
+    public MmioResult MmioAccess(ulong address, int size, bool write, ref ulong value)
     {
-        if (size is not (1 or 2 or 4 or 8) || !_barTraps.TryFind(address, size, out IMmioHandler? handler, out long offset))
+        if (size is not (1 or 2 or 4 or 8) || !_barTraps.TryFind(address, size, out IMmioHandler? handler, out long offset, out bool decoding))
         {
-            return false;
+            return MmioResult.NotTrapped;
+        }
+
+        if (!decoding)
+        {
+            return MmioResult.BusError;
         }
 
         if (write)
@@ -120,7 +126,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             value = handler!.Read(offset, size);
         }
 
-        return true;
+        return MmioResult.Performed;
     }
 
     /// <summary>Told (fd, open) whenever an engine fd is handed out or released, including fds made inside ioctls.</summary>
@@ -531,7 +537,8 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         if (reserved > 0)
         {
             Memory.AddPeer((ulong)reserved, length, protection);
-            _barTraps.Add((ulong)reserved, length, bar.Handler, inBar);
+            EmulatedDevice owner = device.Device;
+            _barTraps.Add((ulong)reserved, length, bar.Handler, inBar, () => owner.MemoryEnabled && !owner.LowPowerEngaged);
         }
 
         return reserved;

@@ -214,7 +214,12 @@ internal static unsafe partial class EngineExports
     {
         try
         {
-            return Kernel.MmioAccess(address, size, write != 0, ref *value) ? 0 : -(int)Abi.Interop.Errno.EFAULT;
+            return Kernel.MmioAccess(address, size, write != 0, ref *value) switch
+            {
+                MmioResult.Performed => 0,
+                MmioResult.BusError => -(int)Abi.Interop.Errno.EIO,
+                _ => -(int)Abi.Interop.Errno.EFAULT,
+            };
         }
         catch (Exception e)
         {

@@ -1,15 +1,26 @@
 // Register access through an mmap of an engine BAR, as a C driver does it: QEMU's edu device,
 // opened through its cdev, BAR0 mapped MAP_SHARED, then plain volatile loads and stores of 1, 2, 4
 // and 8 bytes (the identification, liveness and factorial registers). Each access faults into the
-// interposer, which performs it on the device model. One line per step, for comparison.
+// interposer, which performs it on the device model. With memory decoding turned off in the command
+// register, a load is SIGBUS, as vfio-pci's fault handler answers. One line per step, for comparison.
 #include <fcntl.h>
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+static sigjmp_buf bus_error;
+
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    siglongjmp(bus_error, 1);
+}
 
 int main(void)
 {
@@ -47,5 +58,23 @@ int main(void)
     while (r32[8] & 1)
         ;
     printf("factorial of 7: %u\n", r32[2]);
+
+    // Memory decoding off in the command register: vfio-pci's fault handler answers SIGBUS.
+    off_t command = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + 4;
+    uint16_t on = 0;
+    if (pread(device, &on, 2, command) != 2)
+        return 1;
+    uint16_t off = on & ~0x2;
+    struct sigaction bus = {.sa_handler = on_sigbus};
+    sigaction(SIGBUS, &bus, NULL);
+    if (pwrite(device, &off, 2, command) != 2)
+        return 1;
+    if (sigsetjmp(bus_error, 1) == 0)
+        printf("load with memory decoding off: 0x%08x, no SIGBUS\n", r32[0]);
+    else
+        printf("load with memory decoding off: SIGBUS\n");
+    if (pwrite(device, &on, 2, command) != 2)
+        return 1;
+    printf("identification with decoding back on: 0x%08x\n", r32[0]);
     return munmap(bar, info.size) == 0 ? 0 : 1;
 }

@@ -364,6 +364,12 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     int rc = api.mmio((uintptr_t)info->si_addr, in.size, in.write, &value);
     in_engine--;
     errno = saved;
+    if (rc == -EIO) {
+        // The device does not decode the access (memory decoding off, low power): vfio-pci's fault
+        // handler answers SIGBUS. Returning re-runs the access, which faults again, as it would.
+        raise(SIGBUS);
+        return;
+    }
     if (rc != 0) {
         chain_segv(sig, info, context);
         return;

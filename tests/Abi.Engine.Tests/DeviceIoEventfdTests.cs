@@ -111,8 +111,10 @@ public sealed class DeviceIoEventfdTests : DeviceTest
 
         Assert.True(Edu.RaiseInterrupt());
         Assert.False(Edu.RaiseInterrupt());                                                   // automasked
+        Edu.LowerIntx();                                                                      // acknowledged
         unmask.Signal();
-        Assert.True(SpinWait.SpinUntil(() => Edu.RaiseInterrupt(), TimeSpan.FromSeconds(10)));
+        Assert.True(SpinWait.SpinUntil(() => !Edu.Interrupts.IntxMasked, TimeSpan.FromSeconds(10)));
+        Assert.True(Edu.RaiseInterrupt());
 
         Assert.Equal(0, Unmask(fd, -1));                                                      // taken away
         unmask.Signal();
@@ -130,8 +132,14 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         device.SetIrqTriggers(Constants.VFIO_PCI_INTX_IRQ_INDEX, 0, [both]);
         Assert.Equal(0, Unmask(FdOf(device), (int)both.Fd.DangerousGetHandle()));
         Assert.True(Edu.RaiseInterrupt());
-        Assert.True(Edu.RaiseInterrupt());                                                    // unmasked by then
-        Assert.False(both.TryRead(out _));
+
+        // The line is still up when the unmask runs: INTx stays masked and the interrupt is sent again,
+        // which unmasks again, until the device lowers the line (the kernel's virqfd thread does the same).
+        Assert.False(Edu.RaiseInterrupt());
+        Edu.LowerIntx();
+        both.Signal();                                                                        // an unmask with the line down
+        Assert.True(SpinWait.SpinUntil(() => !Edu.Interrupts.IntxMasked, TimeSpan.FromSeconds(10)), "INTx stayed masked with the line down");
+        Assert.True(Edu.RaiseInterrupt());
     }
 
     [Fact]
@@ -145,8 +153,10 @@ public sealed class DeviceIoEventfdTests : DeviceTest
 
         Assert.True(Edu.RaiseInterrupt());
         Assert.Equal(~0x55u, ReadBar32(device, bar0, Liveness));
-        Assert.True(Edu.RaiseInterrupt());                                                    // unmasked too
-        Assert.False(shared.TryRead(out _));
+        Assert.False(Edu.RaiseInterrupt());                                                   // the line is still up: masked, sent again
+        Edu.LowerIntx();
+        Assert.True(SpinWait.SpinUntil(() => !Edu.Interrupts.IntxMasked, TimeSpan.FromSeconds(10)), "the resent signal did not unmask INTx once the line dropped");
+        Assert.True(Edu.RaiseInterrupt());
     }
 
     [Fact]
@@ -160,10 +170,12 @@ public sealed class DeviceIoEventfdTests : DeviceTest
         VfioRegionInfo bar0 = IntxWithSharedUnmask(device, trigger, shared);
         Assert.True(Edu.RaiseInterrupt());
         Assert.False(Edu.RaiseInterrupt());                                                   // automasked
+        Edu.LowerIntx();                                                                      // acknowledged
 
         shared.Signal();
         Assert.True(SpinWait.SpinUntil(() => ReadBar32(device, bar0, Liveness) == ~0x55u, TimeSpan.FromSeconds(10)), "the ioeventfd did not write the BAR");
-        Assert.True(SpinWait.SpinUntil(() => Edu.RaiseInterrupt(), TimeSpan.FromSeconds(10)), "INTx was not unmasked");
+        Assert.True(SpinWait.SpinUntil(() => !Edu.Interrupts.IntxMasked, TimeSpan.FromSeconds(10)), "INTx was not unmasked");
+        Assert.True(Edu.RaiseInterrupt());
         Assert.False(shared.TryRead(out _));                                                  // the count went to the virqfds
     }
 

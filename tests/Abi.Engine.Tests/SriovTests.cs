@@ -87,6 +87,26 @@ public sealed class SriovTests
     }
 
     [Fact]
+    public void AVfsBars_AnswerWithMemoryDecodingCleared_AndItsMemoryBitIsVirtual()
+    {
+        // A VF has no memory enable of its own (pdev->no_command_memory): vfio-pci shows the bit set,
+        // keeps what the user writes there virtually, and its BAR accesses never check it.
+        (EmulatedKernel kernel, _) = WithOneVf();
+        using IommuFd iommufd = IommuFd.Open(kernel);
+        using VfioDevice pf = VfioDevice.OpenCdev("/dev/vfio/devices/vfio0", kernel);
+        pf.BindIommufd(iommufd, s_token);
+        using VfioDevice vf = VfioDevice.OpenCdev("/dev/vfio/devices/vfio1", kernel);
+        vf.BindIommufd(iommufd, s_token);
+        int fd = (int)vf.Fd.DangerousGetHandle();
+
+        Assert.Equal(2u, vf.ReadConfig32(4) & 2);
+        Assert.Equal(0u, vf.ReadConfig32(0x3C) & 0xFF00);                 // no INTx pin
+        vf.WriteConfig32(4, 0);
+        Assert.Equal(0u, vf.ReadConfig32(4) & 2);
+        Assert.Equal(4, kernel.Pread(fd, new byte[4], 0));                 // BAR0 still answers
+    }
+
+    [Fact]
     public void ATokenWhereNoneIsTaken_IsEinval_AndTheTokenFeatureIsOnlyAPfs()
     {
         var kernel = new EmulatedKernel();

@@ -121,7 +121,7 @@ public sealed class EduDevice : PciDevice
             return;
         }
 
-        bool raise = false;
+        bool raise = false, lower = false;
         lock (_lock)
         {
             switch (offset)
@@ -137,10 +137,11 @@ public sealed class EduDevice : PciDevice
                     _status = (_status & 0x1) | ((uint)value & 0x80);
                     break;
                 case 0x60:
-                    raise = Set(ref _irqStatus, (uint)value);
+                    raise = Set(ref _irqStatus, (uint)value) || _irqStatus != 0;   // edu_raise_irq notifies while any status bit is set
                     break;
                 case 0x64:
                     _irqStatus &= ~(uint)value;
+                    lower = _irqStatus == 0;                 // edu_lower_irq: the INTx line drops with the last bit
                     break;
                 case 0x80:
                     _dmaSource = value;
@@ -167,6 +168,10 @@ public sealed class EduDevice : PciDevice
         if (raise)
         {
             RaiseInterrupt(0);
+        }
+        else if (lower)
+        {
+            LowerIntx();
         }
     }
 

@@ -18,8 +18,10 @@ internal sealed class InterruptController(PciDevice device)
     private readonly Lock _lock = new();
     private readonly int[][] _fds = [[], [], [], [None], [None]];
     private int _active = None;
-    private volatile bool _intxMasked;   // also cleared by the unmask eventfd's handler, which takes no lock
+    private volatile bool _intxMasked;   // ctx->masked; also cleared by the unmask eventfd's handler, which takes no lock
     private volatile Virqfd? _intxUnmask;   // ctx->unmask: an eventfd whose signals unmask INTx
+    private volatile bool _intxLine;        // the function's INTx line: level-triggered, up until the device lowers it
+    private volatile bool _virqDisabled;    // vdev->virq_disabled: the user set INTx disable in the command register
 
     /// <summary>Vectors of <paramref name="index"/> (GET_IRQ_INFO count).</summary>
     public int Count(uint index) => index switch
@@ -43,6 +45,12 @@ internal sealed class InterruptController(PciDevice device)
             }
         }
     }
+
+    /// <summary>
+    /// vdev->msi_qmax: log2 of the MSI vectors the last MSI enable allocated (fls(nvec * 2 - 1) - 1), the
+    /// largest queue size a config write may set. Kept across disables, as vfio-pci keeps it.
+    /// </summary>
+    public int MsiQueueMax { get; private set; }
 
     /// <summary>SET_IRQS after the generic checks: dispatch by index and action.</summary>
     public int Set(uint flags, uint index, uint start, uint count, ReadOnlySpan<byte> data)
@@ -74,15 +82,78 @@ internal sealed class InterruptController(PciDevice device)
                     int[] fds = _fds[_active];
                     return device.Config.BusMaster && (uint)vector < (uint)fds.Length && Signal(fds[vector]);
                 case (int)Constants.VFIO_PCI_INTX_IRQ_INDEX:
-                    if (_intxMasked || (device.Config.Command & PciConfigSpace.CommandIntxDisable) != 0)
-                    {
-                        return false;
-                    }
-
-                    _intxMasked = true;      // vfio-pci's INTx is automasked until the driver unmasks
-                    return Signal(_fds[0][0]);
+                    _intxLine = true;
+                    return IntxHandler();
                 default:
+                    _intxLine = true;        // the line is up whether or not anyone listens
                     return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The function lowers its INTx line (its interrupt status was acknowledged). A line still up when
+    /// the user unmasks INTx interrupts again at once; a lowered one waits for the next raise.
+    /// </summary>
+    public void LowerIntx() => _intxLine = false;
+
+    /// <summary>Whether INTx is masked (ctx->masked): automasked by an interrupt, until an unmask finds the line down.</summary>
+    public bool IntxMasked => _intxMasked;
+
+    // vfio_intx_handler: the line is up and INTx not masked: vfio-pci masks it (pci_check_and_mask_intx)
+    // and signals the trigger, unless the user disabled INTx in the command register.
+    private bool IntxHandler()
+    {
+        if (_active != (int)Constants.VFIO_PCI_INTX_IRQ_INDEX || !_intxLine || _intxMasked)
+        {
+            return false;
+        }
+
+        _intxMasked = true;
+        return SendIntx();
+    }
+
+    // vfio_send_intx_eventfd: nothing while the user has INTx disabled.
+    private bool SendIntx() => _active == (int)Constants.VFIO_PCI_INTX_IRQ_INDEX && !_virqDisabled && Signal(_fds[0][0]);
+
+    // vfio_pci_intx_unmask_handler and __vfio_pci_intx_unmask: a line still up keeps INTx masked and
+    // is sent again (pci_check_and_unmask_intx finds it pending); otherwise INTx is unmasked.
+    private void IntxUnmask()
+    {
+        if (_active != (int)Constants.VFIO_PCI_INTX_IRQ_INDEX || !_intxMasked || _virqDisabled)
+        {
+            return;
+        }
+
+        if (_intxLine)
+        {
+            SendIntx();
+        }
+        else
+        {
+            _intxMasked = false;
+        }
+    }
+
+    /// <summary>
+    /// The command register's INTx disable, as the user wrote it (vfio_basic_config_write's emulation):
+    /// set, INTx is masked and sends nothing; cleared, it is unmasked as an UNMASK would.
+    /// </summary>
+    public void SetVirqDisabled(bool disabled)
+    {
+        lock (_lock)
+        {
+            _virqDisabled = disabled;
+            if (disabled)
+            {
+                if (_active == (int)Constants.VFIO_PCI_INTX_IRQ_INDEX)
+                {
+                    _intxMasked = true;
+                }
+            }
+            else
+            {
+                IntxUnmask();
             }
         }
     }
@@ -93,6 +164,7 @@ internal sealed class InterruptController(PciDevice device)
         lock (_lock)
         {
             DisableActive();
+            _virqDisabled = false;
             for (int index = 3; index < 5; index++)
             {
                 Replace(ref _fds[index][0], None);
@@ -148,7 +220,14 @@ internal sealed class InterruptController(PciDevice device)
 
         if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)
         {
-            _intxMasked = mask;
+            if (mask)
+            {
+                _intxMasked = true;                 // __vfio_pci_intx_mask
+            }
+            else
+            {
+                IntxUnmask();
+            }
         }
 
         return 0;
@@ -177,14 +256,21 @@ internal sealed class InterruptController(PciDevice device)
                 return failed;
             }
 
-            if (_active != Intx)
+            bool enabling = _active != Intx;
+            if (enabling)
             {
+                // vfio_intx_enable: masked as the user's INTx disable says.
                 _fds[Intx] = [None];
                 _active = Intx;
-                _intxMasked = false;
+                _intxMasked = _virqDisabled;
             }
 
             Replace(ref _fds[Intx][0], dup);
+            if (enabling)
+            {
+                IntxHandler();                      // request_irq on a line already up
+            }
+
             return 0;
         }
 
@@ -195,7 +281,7 @@ internal sealed class InterruptController(PciDevice device)
 
         if ((flags & Constants.VFIO_IRQ_SET_DATA_NONE) != 0 || data[0] != 0)
         {
-            Signal(_fds[Intx][0]);
+            SendIntx();
         }
 
         return 0;
@@ -232,6 +318,15 @@ internal sealed class InterruptController(PciDevice device)
             _fds[index] = new int[start + count];
             Array.Fill(_fds[index], None);
             _active = index;
+            if (index == (int)Constants.VFIO_PCI_MSI_IRQ_INDEX)
+            {
+                MsiQueueMax = System.Numerics.BitOperations.Log2((2 * (start + count)) - 1);   // fls(nvec * 2 - 1) - 1
+            }
+            else
+            {
+                device.Config.SetMsixEnabled(true);        // the host's msix_capability_init sets the function's enable bit
+            }
+
             int rc = SetBlock(index, start, fds);
             if (rc != 0)
             {
@@ -390,6 +485,11 @@ internal sealed class InterruptController(PciDevice device)
         _intxUnmask?.Disable();                                  // vfio_virqfd_disable(&ctx->unmask)
         _intxUnmask = null;
 
+        if (_active == (int)Constants.VFIO_PCI_MSIX_IRQ_INDEX)
+        {
+            device.Config.SetMsixEnabled(false);
+        }
+
         _fds[_active] = _active == (int)Constants.VFIO_PCI_INTX_IRQ_INDEX ? [None] : [];
         _active = None;
         _intxMasked = false;
@@ -458,9 +558,37 @@ internal sealed class InterruptController(PciDevice device)
     /// </summary>
     private void UnmaskFromEventfd(Virqfd virqfd)
     {
-        if (_intxUnmask == virqfd)
+        if (_intxUnmask != virqfd || !_intxMasked || _virqDisabled)
+        {
+            return;
+        }
+
+        if (!_intxLine)
         {
             _intxMasked = false;
+            return;
+        }
+
+        // A line still up is sent again, on the trigger the controller holds: briefly take its lock so
+        // the trigger is not swapped under the write. A disable that holds the lock while it waits for
+        // this handler makes the wait time out, and there is nothing left to send. (A trigger that is
+        // also the unmask eventfd wakes this handler again, as the kernel's virqfd thread does, until
+        // the line drops: the send from inside a handler is a real write the watcher delivers.)
+        if (!_lock.TryEnter(TimeSpan.FromMilliseconds(50)))
+        {
+            return;
+        }
+
+        try
+        {
+            if (_intxUnmask == virqfd)
+            {
+                SendIntx();
+            }
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 }

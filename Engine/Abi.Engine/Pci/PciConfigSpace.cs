@@ -21,6 +21,7 @@ public sealed class PciConfigSpace
     private const int FirstCapability = P.PCI_STD_HEADER_SIZEOF;
     private readonly byte[] _bytes = new byte[Size];
     private readonly byte[] _writable = new byte[Size];
+    private readonly bool[] _claimed = new bool[Size];     // header and capability bytes: state a reset clears
     private readonly Lock _lock = new();
     private int _nextCapability = FirstCapability;
     private int _lastCapability;
@@ -36,7 +37,10 @@ public sealed class PciConfigSpace
         Put16(P.PCI_SUBSYSTEM_VENDOR_ID, vendorId);      // a model that has QEMU's defaults says so (SetSubsystem)
         Put16(P.PCI_SUBSYSTEM_ID, 0x1100);
         _bytes[P.PCI_INTERRUPT_PIN] = interruptPin;
-        Mask16(P.PCI_COMMAND, P.PCI_COMMAND_IO | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER | P.PCI_COMMAND_PARITY | P.PCI_COMMAND_SERR | P.PCI_COMMAND_INTX_DISABLE);
+        // QEMU's pci_init_wmask: these command bits, and every byte after the header that no capability
+        // claims (vfio-pci passes those through raw: some devices keep registers there).
+        Mask16(P.PCI_COMMAND, P.PCI_COMMAND_IO | P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_MASTER | P.PCI_COMMAND_SERR | P.PCI_COMMAND_INTX_DISABLE);
+        _writable.AsSpan(FirstCapability).Fill(0xFF);
         // The latency timer stays 0: PCIe functions hardwire it, and QEMU's devices (pci_init_wmask) leave
         // it out of their write mask, so a write through vfio-pci to QEMU's edu reads back 0 (seed 2925).
         _writable[P.PCI_CACHE_LINE_SIZE] = 0xFF;
@@ -151,14 +155,38 @@ public sealed class PciConfigSpace
         {
             for (int i = 0; i < Size; i++)
             {
-                // Writable bits hold state; clear them, keeping the read-only identity and layout.
-                _bytes[i] &= (byte)~_writable[i];
+                // Writable bits of the header and the capabilities hold state; clear them, keeping the
+                // read-only identity and layout. Bytes no capability claims keep what was written.
+                if (i < FirstCapability || _claimed[i])
+                {
+                    _bytes[i] &= (byte)~_writable[i];
+                }
             }
 
             _bytes[P.PCI_INTERRUPT_LINE] = FirmwareInterruptLine;
 
             _bytes[P.PCI_COMMAND] = (byte)command;
             _bytes[P.PCI_COMMAND + 1] = (byte)(command >> 8);
+        }
+    }
+
+    /// <summary>
+    /// The MSI-X enable bit of the function's own control register, as the host kernel sets it when it
+    /// allocates MSI-X vectors for VFIO_DEVICE_SET_IRQS and clears it when it frees them.
+    /// </summary>
+    internal void SetMsixEnabled(bool enabled)
+    {
+        int at = FindCapability(P.PCI_CAP_ID_MSIX);
+        if (at == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            byte high = _bytes[at + P.PCI_MSIX_FLAGS + 1];
+            const byte enable = (byte)(P.PCI_MSIX_FLAGS_ENABLE >> 8);
+            _bytes[at + P.PCI_MSIX_FLAGS + 1] = enabled ? (byte)(high | enable) : (byte)(high & ~enable);
         }
     }
 
@@ -185,7 +213,9 @@ public sealed class PciConfigSpace
 
         _bytes[at + P.PCI_CAP_LIST_ID] = id;
         body.CopyTo(_bytes.AsSpan(at + 2));
+        _writable.AsSpan(at, 2 + body.Length).Clear();        // pci_add_capability: the capability's own masks only
         writableBody.CopyTo(_writable.AsSpan(at + 2));
+        _claimed.AsSpan(at, 2 + body.Length).Fill(true);
         if (_lastCapability == 0)
         {
             _bytes[P.PCI_CAPABILITY_LIST] = (byte)at;

@@ -71,6 +71,12 @@ public abstract class PciDevice
     /// <returns>Whether an eventfd was signalled (false when the driver enabled nothing for it).</returns>
     public bool RaiseInterrupt(int vector = 0) => Interrupts.Raise(vector);
 
+    /// <summary>
+    /// Lowers the INTx line <see cref="RaiseInterrupt"/> raised: INTx is level-triggered, so a line the
+    /// device keeps up (its interrupt status not yet acknowledged) interrupts again when the driver unmasks.
+    /// </summary>
+    public void LowerIntx() => Interrupts.LowerIntx();
+
     /// <summary>Returns the model to its power-on state; called on VFIO_DEVICE_RESET after config space is reset.</summary>
     protected internal virtual void Reset()
     {

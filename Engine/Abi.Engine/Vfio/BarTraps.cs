@@ -10,16 +10,20 @@ namespace Abi.Engine.Vfio;
 internal sealed class BarTraps
 {
     // Offset: the register offset the trap's first byte stands for (a partial munmap leaves a tail).
-    private readonly List<(ulong Start, ulong Length, IMmioHandler Handler, long Offset)> _traps = [];
+    // Decoding: whether the device answers accesses now (memory decoding on, not in low power).
+    private readonly List<(ulong Start, ulong Length, IMmioHandler Handler, long Offset, Func<bool> Decoding)> _traps = [];
     private readonly Lock _lock = new();
 
-    /// <summary>Traps [start, start + length), a mapping of the registers from <paramref name="offset"/> on.</summary>
-    public void Add(ulong start, ulong length, IMmioHandler handler, long offset = 0)
+    /// <summary>
+    /// Traps [start, start + length), a mapping of the registers from <paramref name="offset"/> on, which
+    /// <paramref name="decoding"/> says the device answers (null: always).
+    /// </summary>
+    public void Add(ulong start, ulong length, IMmioHandler handler, long offset = 0, Func<bool>? decoding = null)
     {
         lock (_lock)
         {
             Remove(start, length);
-            _traps.Add((start, length, handler, offset));
+            _traps.Add((start, length, handler, offset, decoding ?? (static () => true)));
         }
     }
 
@@ -31,7 +35,7 @@ internal sealed class BarTraps
         {
             for (int i = _traps.Count - 1; i >= 0; i--)
             {
-                (ulong first, ulong size, IMmioHandler handler, long offset) = _traps[i];
+                (ulong first, ulong size, IMmioHandler handler, long offset, Func<bool> decoding) = _traps[i];
                 ulong past = first + size;
                 if (first >= end || start >= past)
                 {
@@ -41,35 +45,44 @@ internal sealed class BarTraps
                 _traps.RemoveAt(i);
                 if (first < start)
                 {
-                    _traps.Add((first, start - first, handler, offset));
+                    _traps.Add((first, start - first, handler, offset, decoding));
                 }
 
                 if (past > end)
                 {
-                    _traps.Add((end, past - end, handler, offset + (long)(end - first)));
+                    _traps.Add((end, past - end, handler, offset + (long)(end - first), decoding));
                 }
             }
         }
     }
 
-    /// <summary>The handler and offset for an access of <paramref name="size"/> bytes at <paramref name="address"/>, if a trap covers it.</summary>
-    public bool TryFind(ulong address, int size, out IMmioHandler? handler, out long offset)
+    /// <summary>
+    /// The handler and offset for an access of <paramref name="size"/> bytes at <paramref name="address"/>,
+    /// if a trap covers it, and whether the device answers it now.
+    /// </summary>
+    public bool TryFind(ulong address, int size, out IMmioHandler? handler, out long offset, out bool decoding)
     {
+        Func<bool>? live = null;
+        handler = null;
+        offset = 0;
         lock (_lock)
         {
-            foreach ((ulong start, ulong length, IMmioHandler h, long first) in _traps)
+            foreach ((ulong start, ulong length, IMmioHandler h, long first, Func<bool> d) in _traps)
             {
                 if (address >= start && address - start + (ulong)size <= length)
                 {
                     handler = h;
                     offset = first + (long)(address - start);
-                    return true;
+                    live = d;
+                    break;
                 }
             }
         }
 
-        handler = null;
-        offset = 0;
-        return false;
+        decoding = live?.Invoke() ?? false;
+        return handler is not null;
     }
+
+    /// <summary>The handler and offset for an access of <paramref name="size"/> bytes at <paramref name="address"/>, if a trap covers it.</summary>
+    public bool TryFind(ulong address, int size, out IMmioHandler? handler, out long offset) => TryFind(address, size, out handler, out offset, out _);
 }

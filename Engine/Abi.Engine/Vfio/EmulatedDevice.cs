@@ -101,8 +101,15 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
 
     public int LowPowerWakeup { get; set; } = -1;
 
+    /// <summary>Config space as the user of the open device sees it (vfio_config_init at open, freed at the last close).</summary>
+    public VfioPciConfig? Config { get; set; }
+
+    /// <summary>__vfio_pci_memory_enabled: memory decoding as the device's user set it (off while nobody has it open).</summary>
+    public bool MemoryEnabled => Config?.MemoryEnabled ?? Model.Config.MemoryEnabled;
+
     /// <summary>VFIO_DEVICE_IOEVENTFD's registrations (vdev->ioeventfds_list).</summary>
-    public IoEventfds IoEventfds { get; } = new(model);
+    public IoEventfds IoEventfds => LazyInitializer.EnsureInitialized(ref field, () => new(Model, () => MemoryEnabled));
+
 
     /// <summary>Whether a device fd or the group holds the function (an unbind then waits in the kernel; the engine refuses it).</summary>
     public bool InUse => Owner is not null || GroupOpen;

@@ -11,7 +11,7 @@ namespace Abi.Engine.Vfio;
 /// an existing ioeventfd (same BAR, offset, data and width: fd -1 removes it, any other is EEXIST);
 /// new ones need an fd and stay below <see cref="Max"/>. Closing the device removes them all.
 /// </summary>
-internal sealed class IoEventfds(PciDevice model)
+internal sealed class IoEventfds(PciDevice model, Func<bool> memoryEnabled)
 {
     /// <summary>VFIO_PCI_IOEVENTFD_MAX.</summary>
     public const int Max = 1000;
@@ -117,7 +117,7 @@ internal sealed class IoEventfds(PciDevice model)
     private void Deliver(Virqfd virqfd)
     {
         Entry? entry = Array.Find(_entries, e => e.Virqfd == virqfd);
-        if (entry is null || model.Bars[entry.Bar] is not PciBar bar || (!bar.IsIo && !model.Config.MemoryEnabled))
+        if (entry is null || model.Bars[entry.Bar] is not PciBar bar || (!bar.IsIo && !memoryEnabled()))
         {
             return;
         }

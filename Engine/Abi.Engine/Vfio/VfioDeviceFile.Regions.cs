@@ -243,31 +243,8 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EFAULT, $"config access at 0x{at:X}+{buffer.Length} is past the {configSize}-byte config space");
         }
 
-        // vfio_pci_config_rw goes dword by dword: an access may run from config space into extended
-        // config space, which has no extended capabilities here (reads give 0, writes are dropped).
-        int legacy = at >= PciConfigSpace.Size ? 0 : (int)Math.Min((ulong)buffer.Length, PciConfigSpace.Size - at);
-        if (!write)
-        {
-            buffer[legacy..].Clear();
-        }
-
-        int done = 0;
-        while (done < legacy)
-        {
-            int position = (int)at + done;
-            int size = PieceSize(position, legacy - done, max: 4);
-            if (write)
-            {
-                Model.Config.Write(position, size, (uint)ReadLittle(buffer.Slice(done, size)));
-            }
-            else
-            {
-                WriteLittle(buffer.Slice(done, size), Model.Config.Read(position, size));
-            }
-
-            done += size;
-        }
-
+        // vfio_pci_config_rw: chunk by chunk through vfio-pci's view of the function (VfioPciConfig).
+        Device.Config!.Access(buffer, (int)at, write);
         return buffer.Length;
     }
 
@@ -307,7 +284,7 @@ internal abstract unsafe partial class VfioDeviceFile
             }
 
             // vfio_pci_iordwr*'s test_mem: each access to a memory BAR needs memory decoding on.
-            if (!bar.IsIo && !Model.Config.MemoryEnabled)
+            if (!bar.IsIo && !Device.MemoryEnabled)
             {
                 return Fail(Errno.EIO, "memory decoding is off in the command register");
             }

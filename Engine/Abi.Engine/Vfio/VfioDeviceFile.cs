@@ -125,6 +125,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     protected void OpenDevice()
     {
         Model.Config.Reset(PciConfigSpace.CommandMemory);
+        Device.Config = new VfioPciConfig(Model, virtualFunction: Device.PhysicalFunction is not null);
         if (Device.PhysicalFunction is { SriovByVfio: true } pf)
         {
             lock (pf.Sync)
@@ -154,6 +155,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         }
 
         Model.Config.Reset(0);
+        Device.Config = null;
     }
 
     private int GetInfo(byte* arg)

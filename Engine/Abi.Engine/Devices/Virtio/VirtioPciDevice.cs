@@ -255,7 +255,8 @@ public abstract class VirtioPciDevice : PciDevice
         }
 
         byte isr = _isr;
-        _isr = 0;   // reading the ISR status acknowledges it (§4.1.4.5)
+        _isr = 0;   // reading the ISR status acknowledges it (§4.1.4.5) and lowers the INTx line
+        LowerIntx();
         return isr;
     }
 
