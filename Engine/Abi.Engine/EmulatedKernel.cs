@@ -521,7 +521,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, memory.FileDescriptor, inBar);
             if (mapped > 0)
             {
-                Memory.AddPeer((ulong)mapped, length, protection);
+                Memory.AddPeer((ulong)mapped, span, protection);
             }
 
             return mapped;
@@ -536,9 +536,11 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
         if (reserved > 0)
         {
-            Memory.AddPeer((ulong)reserved, length, protection);
+            // The vma is whole pages: an access anywhere in the last one reaches the registers. A mapping
+            // that outlives the device fd keeps the device open in the kernel, so it still answers then.
+            Memory.AddPeer((ulong)reserved, span, protection);
             EmulatedDevice owner = device.Device;
-            _barTraps.Add((ulong)reserved, length, bar.Handler, inBar, () => owner.MemoryEnabled && !owner.LowPowerEngaged);
+            _barTraps.Add((ulong)reserved, span, bar.Handler, inBar, () => owner.Config is not VfioPciConfig open || (open.MemoryEnabled && !owner.LowPowerEngaged));
         }
 
         return reserved;
@@ -574,13 +576,21 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     public void ForgetMemory(nint address, nuint length)
     {
-        if (length == 0)
+        // munmap's own checks first: an unaligned start or an empty range unmaps nothing (EINVAL), and
+        // the range is whole pages.
+        if (length == 0 || ((ulong)address & (LinuxConstants.PageSize - 1)) != 0)
         {
             return;
         }
 
-        Memory.Remove((ulong)address, length);
-        _barTraps.Remove((ulong)address, length);
+        ulong span = ((ulong)length + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        if (span == 0 || span > ulong.MaxValue - (ulong)address)
+        {
+            return;                                 // rounds past the address space: EINVAL
+        }
+
+        Memory.Remove((ulong)address, span);
+        _barTraps.Remove((ulong)address, span);
     }
 
     /// <summary>

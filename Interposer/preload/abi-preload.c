@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -343,6 +344,30 @@ static void chain_segv(int sig, siginfo_t *info, void *context)
     signal(SIGSEGV, SIG_DFL);
 }
 
+// The device does not decode the access (memory decoding off, low power): vfio-pci's fault handler
+// answers VM_FAULT_SIGBUS, which the kernel delivers as force_sig_fault does: BUS_ADRERR at the
+// address, and a SIGBUS the thread blocks or ignores is unblocked and back to its default (death).
+// Returning re-runs the access, which faults again, as it would.
+static void bus_error(void *address, ucontext_t *uc)
+{
+    struct sigaction now;
+    sigaction(SIGBUS, NULL, &now);
+    if (now.sa_handler == SIG_IGN || sigismember(&uc->uc_sigmask, SIGBUS)) {
+        signal(SIGBUS, SIG_DFL);
+        sigdelset(&uc->uc_sigmask, SIGBUS);
+    }
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_signo = SIGBUS;
+    si.si_code = BUS_ADRERR;
+    si.si_addr = address;
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si);
+}
+
 static void on_segv(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
@@ -365,9 +390,7 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     in_engine--;
     errno = saved;
     if (rc == -EIO) {
-        // The device does not decode the access (memory decoding off, low power): vfio-pci's fault
-        // handler answers SIGBUS. Returning re-runs the access, which faults again, as it would.
-        raise(SIGBUS);
+        bus_error(info->si_addr, uc);
         return;
     }
     if (rc != 0) {
@@ -634,16 +657,78 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribute__((alias("pwrite")));
 
-// Before the program's own munmap, MAP_FIXED or mremap takes memory away: the engine forgets the
-// range (BAR mappings it made, memory it may pin or reach), waiting for DMA in flight, as the kernel
-// zaps the range before the mapping goes. The engine's own calls already did.
+// The mappings the engine made for the program (BARs, iommufd's pages), page-rounded. Only a munmap,
+// MAP_FIXED or mremap that touches one of them concerns the engine: everything else (malloc, the .NET
+// runtime's own heap, whose collector maps and unmaps from its own threads) stays out of it, and the
+// engine learns the program's memory from /proc/self/maps when the generation moves. If the table
+// fills, every such call goes to the engine.
+#define ENGINE_MAPS 256
+static struct { uintptr_t start, end; } engine_maps[ENGINE_MAPS];
+static int engine_maps_count, engine_maps_full, engine_maps_lock;
+
+static void maps_lock(void)
+{
+    while (__atomic_exchange_n(&engine_maps_lock, 1, __ATOMIC_ACQUIRE))
+        ;
+}
+
+static void maps_unlock(void) { __atomic_store_n(&engine_maps_lock, 0, __ATOMIC_RELEASE); }
+
+static uintptr_t page_end(uintptr_t start, size_t length)
+{
+    uintptr_t end = start + ((length + 4095) & ~(size_t)4095);
+    return end < start ? UINTPTR_MAX : end;
+}
+
+static void remember_engine_map(void *addr, size_t length)
+{
+    maps_lock();
+    if (engine_maps_count < ENGINE_MAPS) {
+        engine_maps[engine_maps_count].start = (uintptr_t)addr;
+        engine_maps[engine_maps_count].end = page_end((uintptr_t)addr, length);
+        engine_maps_count++;
+    } else
+        engine_maps_full = 1;
+    maps_unlock();
+}
+
+// Cuts [start, end) out of the table; whether anything there was the engine's.
+static int cut_engine_maps(uintptr_t start, uintptr_t end)
+{
+    int touched = 0;
+    maps_lock();
+    for (int i = engine_maps_count - 1; i >= 0; i--) {
+        uintptr_t first = engine_maps[i].start, past = engine_maps[i].end;
+        if (first >= end || start >= past)
+            continue;
+        touched = 1;
+        engine_maps[i] = engine_maps[--engine_maps_count];
+        if (first < start)
+            engine_maps[engine_maps_count++] = (typeof(engine_maps[0])){first, start};
+        if (past > end) {
+            if (engine_maps_count < ENGINE_MAPS)
+                engine_maps[engine_maps_count++] = (typeof(engine_maps[0])){end, past};
+            else
+                engine_maps_full = 1;
+        }
+    }
+    touched |= engine_maps_full;
+    maps_unlock();
+    return touched;
+}
+
+// Before the program's own munmap or MAP_FIXED takes memory away (after an mremap moved or shrank
+// it): if the engine mapped any of it, the engine forgets the range, waiting for DMA in flight, as
+// the kernel zaps the range before the mapping goes. The engine's own calls already did.
 static void engine_forget(void *addr, size_t length)
 {
-    if (__atomic_load_n(&engine_state, __ATOMIC_ACQUIRE) == 1 && !in_engine) {
-        in_engine++;
-        api.forget(addr, length);
-        in_engine--;
-    }
+    if (__atomic_load_n(&engine_state, __ATOMIC_ACQUIRE) != 1 || in_engine || length == 0 || ((uintptr_t)addr & 4095))
+        return;
+    if (!cut_engine_maps((uintptr_t)addr, page_end((uintptr_t)addr, length)))
+        return;
+    in_engine++;
+    api.forget(addr, length);
+    in_engine--;
 }
 
 void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
@@ -656,6 +741,7 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
             errno = (int)-rc;
             return MAP_FAILED;
         }
+        remember_engine_map((void *)rc, length);
         return (void *)rc;
     }
     if (flags & MAP_FIXED) {
@@ -684,10 +770,16 @@ void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    engine_forget(old, old_size);
-    if (flags & MREMAP_FIXED)
-        engine_forget(target, new_size);
     void *rc = real.mremap(old, old_size, new_size, flags, target);
+    if (rc != MAP_FAILED) {
+        // Shrunk in place, the tail is gone; moved, the engine does not follow the memory.
+        if (rc == old && new_size < old_size)
+            engine_forget((char *)old + ((new_size + 4095) & ~(size_t)4095), old_size - ((new_size + 4095) & ~(size_t)4095));
+        else if (rc != old) {
+            engine_forget(old, old_size);
+            engine_forget(rc, new_size);
+        }
+    }
     __atomic_add_fetch(&memory_generation, 1, __ATOMIC_RELEASE);
     return rc;
 }

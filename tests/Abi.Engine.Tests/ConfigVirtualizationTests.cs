@@ -147,4 +147,24 @@ public sealed class ConfigVirtualizationTests : DeviceTest
         Assert.Equal(0, SetIrqs(device, Constants.VFIO_IRQ_SET_ACTION_UNMASK));
         Assert.True(Edu.RaiseInterrupt());
     }
+
+    [Fact]
+    public void TheStatusRegister_ShowsTheIntxLine_AndAResetDropsIt()
+    {
+        // The status register's interrupt bit is the function's (QEMU's pci_update_irq_status); a
+        // function reset lowers the line, so the next unmask has nothing to send again.
+        using VfioDevice device = OpenBound(out _);
+        using EventFd trigger = EventFd.Create(Kernel);
+        device.SetIrqTriggers(Constants.VFIO_PCI_INTX_IRQ_INDEX, 0, [trigger]);
+        Assert.Equal(0, Read16(device, 6) & 0x08);
+        Assert.True(Edu.RaiseInterrupt());
+        Assert.Equal(0x08, Read16(device, 6) & 0x08);
+        Assert.True(trigger.TryRead(out _));
+
+        device.Reset();
+        Assert.Equal(0, Read16(device, 6) & 0x08);
+        Assert.Equal(0, SetIrqs(device, Constants.VFIO_IRQ_SET_ACTION_UNMASK));
+        Assert.False(trigger.TryRead(out _));
+        Assert.False(Edu.Interrupts.IntxMasked);
+    }
 }

@@ -195,8 +195,21 @@ public sealed class DeviceRegionTests : DeviceTest
         Assert.True(last > 0);
         nint middle = Kernel.Mmap(0, 100, ReadWrite, Shared, fd, 0x2000);
         Assert.True(middle > 0);
+        ulong value = 0;
+        Assert.Equal(MmioResult.Performed, Kernel.MmioAccess((ulong)middle + 0x100, 4, false, ref value));   // the vma is the whole page
+
+        // Memory decoding off: the fault handler answers SIGBUS (vfio_pci_vmf_insert_pfn).
+        uint command = device.ReadConfig32(4);
+        device.WriteConfig32(4, command & ~2u);
+        Assert.Equal(MmioResult.BusError, Kernel.MmioAccess((ulong)middle, 4, false, ref value));
+        device.WriteConfig32(4, command);
+        Assert.Equal(MmioResult.Performed, Kernel.MmioAccess((ulong)middle, 4, false, ref value));
+
+        Kernel.ForgetMemory(middle + 8, 4096);                                                   // unaligned: munmap refuses it, nothing goes
+        Assert.Equal(MmioResult.Performed, Kernel.MmioAccess((ulong)middle, 4, false, ref value));
         Assert.Equal(0, Kernel.Munmap(last, 4096));
         Assert.Equal(0, Kernel.Munmap(middle, 100));
+        Assert.Equal(MmioResult.NotTrapped, Kernel.MmioAccess((ulong)middle + 0x100, 4, false, ref value));
 
         Kernel.TrapBarMappings = false;
         Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 0x1000));    // without traps, registers are not memory

@@ -82,10 +82,10 @@ internal sealed class InterruptController(PciDevice device)
                     int[] fds = _fds[_active];
                     return device.Config.BusMaster && (uint)vector < (uint)fds.Length && Signal(fds[vector]);
                 case (int)Constants.VFIO_PCI_INTX_IRQ_INDEX:
-                    _intxLine = true;
+                    SetLine(true);
                     return IntxHandler();
                 default:
-                    _intxLine = true;        // the line is up whether or not anyone listens
+                    SetLine(true);           // the line is up whether or not anyone listens
                     return false;
             }
         }
@@ -95,7 +95,13 @@ internal sealed class InterruptController(PciDevice device)
     /// The function lowers its INTx line (its interrupt status was acknowledged). A line still up when
     /// the user unmasks INTx interrupts again at once; a lowered one waits for the next raise.
     /// </summary>
-    public void LowerIntx() => _intxLine = false;
+    public void LowerIntx() => SetLine(false);
+
+    private void SetLine(bool asserted)
+    {
+        _intxLine = asserted;
+        device.Config.SetInterruptStatus(asserted);
+    }
 
     /// <summary>Whether INTx is masked (ctx->masked): automasked by an interrupt, until an unmask finds the line down.</summary>
     public bool IntxMasked => _intxMasked;
@@ -558,37 +564,39 @@ internal sealed class InterruptController(PciDevice device)
     /// </summary>
     private void UnmaskFromEventfd(Virqfd virqfd)
     {
-        if (_intxUnmask != virqfd || !_intxMasked || _virqDisabled)
+        // Under the controller's lock, as vfio_pci_intx_unmask_handler runs under irqlock, so a raise
+        // cannot fall between the look at the line and the unmask. A disable holds the lock while it
+        // waits for this handler: then the wait times out and the unmask is retried off this thread,
+        // where it finds the virqfd gone.
+        if (_lock.TryEnter(TimeSpan.FromMilliseconds(50)))
         {
-            return;
-        }
-
-        if (!_intxLine)
-        {
-            _intxMasked = false;
-            return;
-        }
-
-        // A line still up is sent again, on the trigger the controller holds: briefly take its lock so
-        // the trigger is not swapped under the write. A disable that holds the lock while it waits for
-        // this handler makes the wait time out, and there is nothing left to send. (A trigger that is
-        // also the unmask eventfd wakes this handler again, as the kernel's virqfd thread does, until
-        // the line drops: the send from inside a handler is a real write the watcher delivers.)
-        if (!_lock.TryEnter(TimeSpan.FromMilliseconds(50)))
-        {
-            return;
-        }
-
-        try
-        {
-            if (_intxUnmask == virqfd)
+            try
             {
-                SendIntx();
+                if (_intxUnmask == virqfd)
+                {
+                    IntxUnmask();
+                }
             }
+            finally
+            {
+                _lock.Exit();
+            }
+
+            return;
         }
-        finally
-        {
-            _lock.Exit();
-        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(
+            state =>
+            {
+                lock (_lock)
+                {
+                    if (_intxUnmask == state)
+                    {
+                        IntxUnmask();
+                    }
+                }
+            },
+            virqfd,
+            preferLocal: false);
     }
 }

@@ -190,6 +190,15 @@ public sealed class PciConfigSpace
         }
     }
 
+    /// <summary>The status register's interrupt bit, which follows the function's INTx line (QEMU's pci_update_irq_status).</summary>
+    internal void SetInterruptStatus(bool asserted)
+    {
+        lock (_lock)
+        {
+            _bytes[P.PCI_STATUS] = asserted ? (byte)(_bytes[P.PCI_STATUS] | P.PCI_STATUS_INTERRUPT) : (byte)(_bytes[P.PCI_STATUS] & ~P.PCI_STATUS_INTERRUPT);
+        }
+    }
+
     internal void DefineBar(int index, ulong size, bool is64, bool io = false)
     {
         int at = P.PCI_BASE_ADDRESS_0 + (4 * index);

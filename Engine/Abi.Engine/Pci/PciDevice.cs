@@ -82,6 +82,13 @@ public abstract class PciDevice
     {
     }
 
+    /// <summary>A function-level reset: the INTx line drops (QEMU's pci_do_device_reset deasserts it) and the model starts over.</summary>
+    internal void ResetFunction()
+    {
+        Interrupts.LowerIntx();
+        Reset();
+    }
+
     /// <summary>Declares a memory BAR whose accesses go to <paramref name="registers"/>.</summary>
     protected void AddBar(int index, ulong size, IMmioHandler registers, bool is64 = false)
     {

@@ -244,7 +244,13 @@ internal abstract unsafe partial class VfioDeviceFile
         }
 
         // vfio_pci_config_rw: chunk by chunk through vfio-pci's view of the function (VfioPciConfig).
-        Device.Config!.Access(buffer, (int)at, write);
+        // A bind still opening the device has not made it yet (vfio_main.c grants access after the open).
+        if (Device.Config is not VfioPciConfig config)
+        {
+            return Fail(Errno.EINVAL, $"{Name} is still being opened");
+        }
+
+        config.Access(buffer, (int)at, write);
         return buffer.Length;
     }
 

@@ -151,7 +151,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         Model.Interrupts.Release();
         if (Model.CanReset)
         {
-            Model.Reset();
+            Model.ResetFunction();
         }
 
         Model.Config.Reset(0);
@@ -233,7 +233,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         }
 
         // pci_reset_function saves and restores config space around the reset: only the model's state goes.
-        Model.Reset();
+        Model.ResetFunction();
         return 0;
     }
 

@@ -51,16 +51,7 @@ internal sealed class VfioPciConfig
     }
 
     /// <summary>__vfio_pci_memory_enabled: memory decoding as the user set it (always on for a VF).</summary>
-    public bool MemoryEnabled
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _virtualFunction || (_vconfig[P.PCI_COMMAND] & P.PCI_COMMAND_MEMORY) != 0;
-            }
-        }
-    }
+    public bool MemoryEnabled => _virtualFunction || (Volatile.Read(ref _vconfig[P.PCI_COMMAND]) & P.PCI_COMMAND_MEMORY) != 0;   // one byte: no lock for a BAR access
 
     /// <summary>vfio_pci_config_rw_single, chunk after chunk: the caller has checked the range.</summary>
     public void Access(Span<byte> buffer, int at, bool write)
@@ -309,7 +300,7 @@ internal sealed class VfioPciConfig
             SetCopy(control, 2, devctl & ~(uint)P.PCI_EXP_DEVCTL_BCR_FLR);
             if ((Hardware(start + P.PCI_EXP_DEVCAP, 4) & P.PCI_EXP_DEVCAP_FLR) != 0 && _model.CanReset)
             {
-                _model.Reset();
+                _model.ResetFunction();
             }
         }
     }
