@@ -54,6 +54,19 @@ public sealed class ConfigVirtualizationTests : DeviceTest
     }
 
     [Fact]
+    public void AVirtioBar_SizesAsA64BitPrefetchableBar()
+    {
+        // vfio_generate_bar_flags: the type bits come from the resource; QEMU's modern virtio BAR (BAR4)
+        // is 64-bit and prefetchable, and its upper half sizes too.
+        using VfioDevice virtio = OpenBound(new Devices.Virtio.VirtioNetDevice([2, 0, 0, 0, 0, 1]));
+        virtio.WriteConfig32(0x20, 0xFFFF_FFFF);
+        virtio.WriteConfig32(0x24, 0xFFFF_FFFF);
+        VfioRegionInfo bar4 = virtio.GetRegionInfo(4);
+        Assert.Equal((uint)~(bar4.Size - 1) | 0xCu, virtio.ReadConfig32(0x20));
+        Assert.Equal(0xFFFF_FFFFu, virtio.ReadConfig32(0x24));
+    }
+
+    [Fact]
     public void MsixControl_IsTheFunctions_ReadOnly_AndFollowsSetIrqs()
     {
         // cap_perms[MSI-X] has no write function: writes are dropped; the enable bit is the one the

@@ -8,4 +8,5 @@ namespace Abi.Engine.Pci;
 /// <param name="Handler">The device model's register file.</param>
 /// <param name="Is64">Whether the BAR is a 64-bit memory BAR.</param>
 /// <param name="IsIo">Whether it is an I/O-space BAR (read and written through the region, never mapped).</param>
-public sealed record PciBar(int Index, ulong Size, IMmioHandler Handler, bool Is64, bool IsIo = false);
+/// <param name="Prefetchable">Whether the memory BAR is prefetchable (QEMU's modern virtio BAR is).</param>
+public sealed record PciBar(int Index, ulong Size, IMmioHandler Handler, bool Is64, bool IsIo = false, bool Prefetchable = false);

@@ -199,10 +199,11 @@ public sealed class PciConfigSpace
         }
     }
 
-    internal void DefineBar(int index, ulong size, bool is64, bool io = false)
+    internal void DefineBar(int index, ulong size, bool is64, bool io = false, bool prefetchable = false)
     {
         int at = P.PCI_BASE_ADDRESS_0 + (4 * index);
-        _bytes[at] = (byte)(io ? P.PCI_BASE_ADDRESS_SPACE_IO : is64 ? P.PCI_BASE_ADDRESS_MEM_TYPE_64 : P.PCI_BASE_ADDRESS_MEM_TYPE_32);
+        _bytes[at] = (byte)(io ? P.PCI_BASE_ADDRESS_SPACE_IO
+            : (is64 ? P.PCI_BASE_ADDRESS_MEM_TYPE_64 : P.PCI_BASE_ADDRESS_MEM_TYPE_32) | (prefetchable ? P.PCI_BASE_ADDRESS_MEM_PREFETCH : 0));
         ulong mask = ~(size - 1) & (io ? P.PCI_BASE_ADDRESS_IO_MASK : P.PCI_BASE_ADDRESS_MEM_MASK);
         Mask32(at, (uint)mask);
         if (is64)

@@ -90,7 +90,7 @@ public abstract class PciDevice
     }
 
     /// <summary>Declares a memory BAR whose accesses go to <paramref name="registers"/>.</summary>
-    protected void AddBar(int index, ulong size, IMmioHandler registers, bool is64 = false)
+    protected void AddBar(int index, ulong size, IMmioHandler registers, bool is64 = false, bool prefetchable = false)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(index, is64 ? 4 : 5);
         if (size < 16 || !ulong.IsPow2(size))
@@ -98,8 +98,8 @@ public abstract class PciDevice
             throw new ArgumentOutOfRangeException(nameof(size), "a BAR is a power of two of at least 16 bytes");
         }
 
-        _bars[index] = new PciBar(index, size, registers, is64);
-        Config.DefineBar(index, size, is64);
+        _bars[index] = new PciBar(index, size, registers, is64, Prefetchable: prefetchable);
+        Config.DefineBar(index, size, is64, prefetchable: prefetchable);
     }
 
     /// <summary>Declares an I/O-space BAR whose accesses (through the VFIO region) go to <paramref name="registers"/>.</summary>

@@ -327,8 +327,9 @@ internal sealed class VfioPciConfig
             }
 
             ulong mask = ~(bar.Size - 1);
+            // vfio_generate_bar_flags: the type from the resource's flags.
             uint type = bar.IsIo ? (uint)P.PCI_BASE_ADDRESS_SPACE_IO
-                : (uint)(P.PCI_BASE_ADDRESS_SPACE_MEMORY | (bar.Is64 ? P.PCI_BASE_ADDRESS_MEM_TYPE_64 : 0));
+                : (uint)(P.PCI_BASE_ADDRESS_SPACE_MEMORY | (bar.Prefetchable ? P.PCI_BASE_ADDRESS_MEM_PREFETCH : 0) | (bar.Is64 ? P.PCI_BASE_ADDRESS_MEM_TYPE_64 : 0));
             SetCopy(at, 4, (Copy(at, 4) & (uint)mask) | type);
             if (!bar.IsIo && bar.Is64)
             {

@@ -43,7 +43,7 @@ public abstract class VirtioPciDevice : PciDevice
         }
 
         AddBar(MsixBar, MsixBarSize, new MsixTableRegisters());
-        AddBar(StructuresBar, StructuresBarSize, new Registers(this), is64: true);
+        AddBar(StructuresBar, StructuresBarSize, new Registers(this), is64: true, prefetchable: true);   // virtio-pci's modern BAR: 64-bit prefetchable
         AddMsix(4, MsixBar, MsixTableOffset, MsixPbaOffset);      // QEMU's default for virtio-net: 2 × queue pairs + 2
         AddOptionRom(0x40000);                                      // QEMU's efi-virtio.rom region
         AddVirtioCapability(CommonCfg, CommonOffset, (uint)CommonLength);
