@@ -189,13 +189,15 @@ internal sealed record MockIommu : IommuUnit
                 return Fail(Errno.EOPNOTSUPP, $"entry {i}: unknown flags 0x{entry[0]:X}");
             }
 
+            // mock_domain_cache_invalidate_user: the id is checked even when FLAG_ALL ignores it.
+            if (entry[1] >= MockNestedDomain.IotlbSlots)
+            {
+                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {MockNestedDomain.IotlbSlots} slots");
+            }
+
             if ((entry[0] & FlagAll) != 0)
             {
                 ((MockNestedDomain)nested.DriverState!).ClearIotlb();
-            }
-            else if (entry[1] >= MockNestedDomain.IotlbSlots)
-            {
-                return Fail(Errno.EINVAL, $"entry {i}: iotlb_id {entry[1]} is beyond the mock's {MockNestedDomain.IotlbSlots} slots");
             }
             else
             {
@@ -230,29 +232,28 @@ internal sealed record MockIommu : IommuUnit
             return Fail(Errno.EINVAL, $"data_type 0x{cmd.data_type:X}: the mock vIOMMU takes only its selftest invalidation (0xdeadbeef)");
         }
 
-        // The whole array is copied in before any entry acts.
+        // iommu_copy_struct_from_full_user_array: the whole array at once when the entries are the
+        // mock's size, else entry by entry with copy_struct_from_user (the tail's zero check first,
+        // word by word, so a non-zero byte before a hole is E2BIG), before any entry acts.
         var entries = new uint[requested * 3];
-        Span<byte> tail = stackalloc byte[256];
-        for (uint i = 0; i < requested; i++)
+        Span<byte> all = MemoryMarshal.AsBytes(entries.AsSpan());
+        if (cmd.entry_len == EntrySize)
         {
-            ulong at = cmd.data_uptr + ((ulong)i * cmd.entry_len);
-            int common = (int)Math.Min(cmd.entry_len, EntrySize);
-            if (!UserAccess.TryRead(at, MemoryMarshal.AsBytes(entries.AsSpan((int)i * 3, 3))[..common]))
+            if (!UserAccess.TryRead(cmd.data_uptr, all))
             {
-                return Fail(Errno.EFAULT, $"entry {i} cannot be read");
+                return Fail(Errno.EFAULT, "the entry array cannot be read");
             }
-
-            for (ulong past = (ulong)EntrySize; past < cmd.entry_len; past += (ulong)tail.Length)
+        }
+        else
+        {
+            for (uint i = 0; i < requested; i++)
             {
-                int n = (int)Math.Min((ulong)tail.Length, cmd.entry_len - past);
-                if (!UserAccess.TryRead(at + past, tail[..n]))
+                int copied = UserAccess.CopyStructFromUser(all.Slice((int)i * EntrySize, EntrySize), cmd.data_uptr + ((ulong)i * cmd.entry_len), cmd.entry_len);
+                if (copied != 0)
                 {
-                    return Fail(Errno.EFAULT, $"entry {i} cannot be read");
-                }
-
-                if (tail[..n].ContainsAnyExcept((byte)0))
-                {
-                    return Fail(Errno.E2BIG, $"entry {i} has non-zero bytes past the {EntrySize} the mock understands");
+                    return Fail((Errno)(-copied), copied == -(int)Errno.E2BIG
+                        ? $"entry {i} has non-zero bytes past the {EntrySize} the mock understands"
+                        : $"entry {i} cannot be read");
                 }
             }
         }

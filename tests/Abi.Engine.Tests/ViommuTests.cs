@@ -160,6 +160,55 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
+    public void HwQueue_WhoseAnswerCannotBeWritten_GoesWithItsAccess_AndAnOversizedOneIsEnomem()
+    {
+        const ulong Iova = 0x100_0000, Page = 4096;
+        using var memory = DmaBuffer.Allocate(Kernel, (long)Page, preferHugePages: false);
+        var map = Map(_ioas, (ulong)memory.Address, Page, Iova);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
+
+        // kvzalloc of the page array refuses more than INT_MAX bytes, before anything is pinned.
+        var huge = new iommu_hw_queue_alloc { size = (uint)sizeof(iommu_hw_queue_alloc), viommu_id = _viommu, type = Selftest, nesting_parent_iova = Iova, length = 1UL << 40 };
+        Assert.Equal(Errno.ENOMEM, Raw.TryHwQueueAlloc(ref huge));
+
+        // iommufd_object_abort_and_destroy of the queue: its internal access goes with it, so the
+        // pages are no longer locked and slot 0 is free again.
+        nint page = LinuxKernel.Instance.Mmap(0, 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        try
+        {
+            *(iommu_hw_queue_alloc*)page = new iommu_hw_queue_alloc { size = (uint)sizeof(iommu_hw_queue_alloc), viommu_id = _viommu, type = Selftest, nesting_parent_iova = Iova, length = Page };
+            Assert.Equal(0, Mprotect(page, 4096, LinuxConstants.PROT_READ));
+            Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl((int)Iommufd.Fd.DangerousGetHandle(), Constants.IOMMU_HW_QUEUE_ALLOC, page));
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(page, 4096);
+        }
+
+        var again = new iommu_hw_queue_alloc { size = (uint)sizeof(iommu_hw_queue_alloc), viommu_id = _viommu, type = Selftest, nesting_parent_iova = Iova, length = Page };
+        Assert.Equal(Errno.None, Raw.TryHwQueueAlloc(ref again));
+        Assert.Equal(Errno.None, Destroy(again.out_hw_queue_id));
+        var unmap = new iommu_ioas_unmap { ioas_id = _ioas, iova = Iova, length = Page };
+        Assert.Equal(Errno.None, Raw.TryIoasUnmap(ref unmap));
+    }
+
+    [Fact]
+    public void NestedInvalidate_ChecksTheIotlbId_EvenForAll()
+    {
+        // mock_domain_cache_invalidate_user: iotlb_id past the mock's last is EINVAL before FLAG_ALL is looked at.
+        Span<uint> entry = [1 /* FLAG_ALL */, 4];
+        fixed (uint* e = entry)
+        {
+            var invalidate = new iommu_hwpt_invalidate { hwpt_id = _nested, data_uptr = (ulong)e, data_type = 0xdeadbeef, entry_len = 8, entry_num = 1 };
+            Assert.Equal(Errno.EINVAL, Raw.TryHwptInvalidate(ref invalidate));
+            Assert.Equal(0u, invalidate.entry_num);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mprotect")]
+    private static extern int Mprotect(nint address, nuint length, int protection);
+
+    [Fact]
     public void ViommuData_IsLoopedBack_AndItsPagesAreMappedWhole_HoldingTheVIommuBusy()
     {
         ulong[] data = [0xbeef, 0, 0];                                               // in_data, out_data | offset | length

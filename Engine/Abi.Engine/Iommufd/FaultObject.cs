@@ -59,7 +59,8 @@ internal sealed unsafe class FaultObject : EventQueueObject
                 n++;
             }
 
-            return (long)n * record;
+            // iommufd_fault_fops_read: a fault pending that the count leaves no room for, first of all, is EINVAL.
+            return n == 0 && _pending.Count != 0 ? EngineDiagnostics.Fail(Errno.EINVAL, "the read has no room for the pending fault") : (long)n * record;
         }
     }
 

@@ -194,6 +194,11 @@ internal sealed unsafe partial class IommufdFile
         }
 
         ulong pinned = (offset + cmd.length + (Page - 1)) & ~(Page - 1);
+        if (pinned / Page * (ulong)sizeof(nint) > int.MaxValue)
+        {
+            // iommufd_hw_queue_alloc_phys: kvzalloc of the page array refuses more than INT_MAX bytes.
+            return Fail(Errno.ENOMEM, $"{pinned / Page} pages need a page array past INT_MAX bytes");
+        }
 
         // The kernel numbers the queue before the internal access that pins its pages.
         uint queueId = f.Objects.Add(new PendingHwQueue());
@@ -211,7 +216,9 @@ internal sealed unsafe partial class IommufdFile
         }
 
         HwQueueObject? previous = cmd.index > 0 ? viommu.HwQueue((int)cmd.index - 1) : null;
-        f.Objects.Replace(queueId, new HwQueueObject(viommu, cmd.index, cmd.nesting_parent_iova, cmd.length, access, previous));
+        var queue = new HwQueueObject(viommu, cmd.index, cmd.nesting_parent_iova, cmd.length, access, previous);
+        f.Objects.Replace(queueId, queue);
+        call.NewObject = queue;          // an answer that cannot be written destroys the queue (and its access with it)
         cmd.out_hw_queue_id = queueId;
         return 0;
     }
