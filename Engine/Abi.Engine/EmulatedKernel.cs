@@ -718,7 +718,27 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
                 return n;
             }
 
-            return UserAccess.TryWrite((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel[..(int)n]) ? n : -(int)Errno.EFAULT;
+            ulong address = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user));
+            if (file.RecordLength(0) == 0)
+            {
+                return UserAccess.TryWrite(address, kernel[..(int)n]) ? n : -(int)Errno.EFAULT;
+            }
+
+            // Record by record, as the event queues' reads copy: a record that cannot be copied goes
+            // back with those after it, and the read answers what was copied (EFAULT if nothing).
+            int done = 0;
+            for (int index = 0, length; done < n && (length = file.RecordLength(index)) > 0; index++)
+            {
+                if (!UserAccess.TryWrite(address + (ulong)done, kernel.Slice(done, length)))
+                {
+                    file.GiveBack(index);
+                    return done == 0 ? -(int)Errno.EFAULT : done;
+                }
+
+                done += length;
+            }
+
+            return done;
         }
         finally
         {

@@ -36,6 +36,18 @@ internal abstract class EngineFile
 
     public virtual long Read(Span<byte> buffer) => -(long)Errno.EINVAL;
 
+    /// <summary>
+    /// For a file whose reads hand out records (the event queues): the length of record
+    /// <paramref name="index"/> of what the last <see cref="Read"/> produced, so that a copy to the caller
+    /// that faults stops at a record's start; 0 past the last, and always 0 for a file read in one piece.
+    /// </summary>
+    public virtual int RecordLength(int index) => 0;
+
+    /// <summary>Records from <paramref name="index"/> on of the last read never reached the caller: back to the queue's head, as the kernel's deliver_restore puts them.</summary>
+    public virtual void GiveBack(int index)
+    {
+    }
+
     public virtual long Write(ReadOnlySpan<byte> buffer) => -(long)Errno.EINVAL;
 
     public virtual long Pread(Span<byte> buffer, long offset) => -(long)Errno.ESPIPE;

@@ -160,6 +160,37 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
+    public void Veventq_AReadIntoABufferThatFaults_KeepsTheEventsItCouldNotCopy()
+    {
+        // iommufd_veventq_fops_read copies event by event: the one that faults goes back to the head,
+        // still counted, and the read answers what was copied (EFAULT when nothing was).
+        var alloc = new iommu_veventq_alloc { viommu_id = _viommu, type = SelftestEvents, veventq_depth = 4 };
+        Assert.Equal(Errno.None, Raw.TryVeventqAlloc(ref alloc));
+        int fd = (int)alloc.out_veventq_fd;
+        Assert.Equal(Errno.None, AllocVdevice(_device, 0x99, out _));
+        Assert.Equal(0, Replace(_stdev, _nested));
+        Assert.Equal(0, Trigger(_device));
+        Assert.Equal(0, Trigger(_device));
+
+        nint pages = LinuxKernel.Instance.Mmap(0, 2 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        try
+        {
+            Assert.Equal(0, Mprotect(pages + 4096, 4096, LinuxConstants.PROT_NONE));
+            Assert.Equal(12, Kernel.Read(fd, new Span<byte>((void*)(pages + 4096 - 12), 24)));       // the second event falls into the hole
+            Assert.Equal(0u, *(uint*)(pages + 4096 - 8));                                           // the first one's sequence
+            Assert.Equal(-(long)Errno.EFAULT, Kernel.Read(fd, new Span<byte>((void*)(pages + 4096), 24)));
+            Span<byte> buffer = stackalloc byte[24];
+            Assert.Equal(12, Kernel.Read(fd, buffer));
+            Assert.Equal([0u, 1u, 0x99u], MemoryMarshal.Cast<byte, uint>(buffer[..12]).ToArray());
+        }
+        finally
+        {
+            _ = LinuxKernel.Instance.Munmap(pages, 2 * 4096);
+            Assert.Equal(0, Kernel.Close(fd));
+        }
+    }
+
+    [Fact]
     public void HwQueue_WhoseAnswerCannotBeWritten_GoesWithItsAccess_AndAnOversizedOneIsEnomem()
     {
         const ulong Iova = 0x100_0000, Page = 4096;

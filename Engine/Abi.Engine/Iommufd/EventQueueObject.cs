@@ -33,6 +33,12 @@ internal abstract class EventQueueObject : IommufdObject
     /// <summary>The poll events ready now.</summary>
     public abstract short Ready();
 
+    /// <summary>The length of record <paramref name="index"/> of what the last read handed out; 0 past the last.</summary>
+    public abstract int RecordLength(int index);
+
+    /// <summary>Records from <paramref name="index"/> on of the last read did not reach the caller: back to the head.</summary>
+    public abstract void GiveBack(int index);
+
     /// <summary>The fd side: every call goes to the queue; closing it unpins the object.</summary>
     internal sealed class File(EventQueueObject queue, IommufdFile owner) : EngineFile
     {
@@ -48,6 +54,10 @@ internal abstract class EventQueueObject : IommufdObject
         public override int WriteRecord => queue.WriteRecord;
 
         public override long Read(Span<byte> buffer) => queue.Read(buffer);
+
+        public override int RecordLength(int index) => queue.RecordLength(index);
+
+        public override void GiveBack(int index) => queue.GiveBack(index);
 
         public override long Write(ReadOnlySpan<byte> buffer) => queue.Write(buffer);
 

@@ -11,7 +11,8 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed unsafe class FaultObject : EventQueueObject
 {
-    private readonly Queue<iommu_hwpt_pgfault> _pending = new();
+    private readonly LinkedList<iommu_hwpt_pgfault> _pending = new();
+    private readonly List<iommu_hwpt_pgfault> _lastRead = [];     // what the last read handed out, with cookies
     private readonly HashSet<uint> _awaitingResponse = [];
 
     public override ObjectKind Kind => ObjectKind.Fault;
@@ -21,7 +22,7 @@ internal sealed unsafe class FaultObject : EventQueueObject
     {
         lock (Sync)
         {
-            _pending.Enqueue(fault);
+            _pending.AddLast(fault);
         }
     }
 
@@ -44,8 +45,11 @@ internal sealed unsafe class FaultObject : EventQueueObject
         lock (Sync)
         {
             int n = 0;
-            while ((n + 1) * record <= buffer.Length && _pending.TryDequeue(out iommu_hwpt_pgfault next))
+            _lastRead.Clear();
+            while ((n + 1) * record <= buffer.Length && _pending.First is { } first)
             {
+                iommu_hwpt_pgfault next = first.Value;
+                _pending.RemoveFirst();
                 // The cookie is given at delivery: the lowest one not awaiting a response, from 1.
                 uint cookie = 1;
                 while (_awaitingResponse.Contains(cookie))
@@ -56,11 +60,36 @@ internal sealed unsafe class FaultObject : EventQueueObject
                 next.cookie = cookie;
                 System.Runtime.InteropServices.MemoryMarshal.Write(buffer[(n * record)..], in next);
                 _awaitingResponse.Add(next.cookie);
+                _lastRead.Add(next);
                 n++;
             }
 
             // iommufd_fault_fops_read: a fault pending that the count leaves no room for, first of all, is EINVAL.
             return n == 0 && _pending.Count != 0 ? EngineDiagnostics.Fail(Errno.EINVAL, "the read has no room for the pending fault") : (long)n * record;
+        }
+    }
+
+    public override int RecordLength(int index)
+    {
+        lock (Sync)
+        {
+            return index < _lastRead.Count ? sizeof(iommu_hwpt_pgfault) : 0;
+        }
+    }
+
+    // iommufd_fault_fops_read: a fault that could not be copied loses its cookie and goes back to the head.
+    public override void GiveBack(int index)
+    {
+        lock (Sync)
+        {
+            for (int k = _lastRead.Count - 1; k >= index; k--)
+            {
+                iommu_hwpt_pgfault fault = _lastRead[k];
+                _awaitingResponse.Remove(fault.cookie);
+                _pending.AddFirst(fault with { cookie = 0 });
+            }
+
+            _lastRead.RemoveRange(index, _lastRead.Count - index);
         }
     }
 

@@ -19,6 +19,7 @@ internal sealed unsafe class VeventqObject : EventQueueObject
     private readonly LinkedListNode<Entry> _lost = new(default);
     private int _pending;
     private uint _sequence;
+    private readonly List<Entry> _lastRead = [];     // what the last read handed out, in order
 
     public VeventqObject(ViommuObject viommu, uint type, uint depth)
     {
@@ -93,6 +94,7 @@ internal sealed unsafe class VeventqObject : EventQueueObject
         lock (Sync)
         {
             int done = 0;
+            _lastRead.Clear();
             while (_deliver.First is LinkedListNode<Entry> next)
             {
                 Entry entry = next.Value;
@@ -127,10 +129,46 @@ internal sealed unsafe class VeventqObject : EventQueueObject
                     _pending--;
                 }
 
+                _lastRead.Add(entry);
                 done += need;
             }
 
             return done;
+        }
+    }
+
+    public override int RecordLength(int index)
+    {
+        lock (Sync)
+        {
+            return index < _lastRead.Count ? sizeof(iommufd_vevent_header) + (_lastRead[index].Data?.Length ?? 0) : 0;
+        }
+    }
+
+    // iommufd_veventq_fops_read: an event that could not be copied goes back to the head, still counted.
+    public override void GiveBack(int index)
+    {
+        lock (Sync)
+        {
+            for (int k = _lastRead.Count - 1; k >= index; k--)
+            {
+                Entry entry = _lastRead[k];
+                if (entry.Data is null)
+                {
+                    if (_lost.List is null)
+                    {
+                        _lost.Value = entry;
+                        _deliver.AddFirst(_lost);
+                    }
+                }
+                else
+                {
+                    _deliver.AddFirst(entry);
+                    _pending++;
+                }
+            }
+
+            _lastRead.RemoveRange(index, _lastRead.Count - index);
         }
     }
 
