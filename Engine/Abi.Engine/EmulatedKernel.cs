@@ -663,6 +663,11 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     private static unsafe long Transfer(EngineFile file, Span<byte> user, long offset, bool write, bool positional)
     {
+        if (positional && offset < 0)
+        {
+            return -(long)Errno.EINVAL;             // ksys_pread64 / ksys_pwrite64, before the file is looked at
+        }
+
         if (positional && !file.CanSeek)
         {
             return -(long)Errno.ESPIPE;

@@ -24,6 +24,7 @@ public sealed class FaultQueueTests : EngineTest
         Assert.Equal(0, Kernel.Read(fd, new byte[40]));                         // empty: 0, never blocks
         Assert.Equal(-(long)Errno.ESPIPE, Kernel.Read(fd, new byte[39]));
         Assert.Equal(-(long)Errno.ESPIPE, Kernel.Pread(fd, new byte[40], 40));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Pread(fd, new byte[40], -1));               // a negative offset, before the file's lack of pread
         Assert.Equal(-(long)Errno.ESPIPE, Kernel.Write(fd, new byte[7]));
         Assert.Equal(-(long)Errno.EINVAL, Kernel.Write(fd, new byte[8]));         // no such cookie
         Span<PollFd> poll = [new PollFd { Fd = fd, Events = LinuxConstants.POLLIN | LinuxConstants.POLLOUT }];
