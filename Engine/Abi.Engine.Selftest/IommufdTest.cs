@@ -608,8 +608,8 @@ internal static unsafe class IommufdTest
     /// <summary>
     /// TRIGGER_IOPF: the mock device raises a page request (last page of its group). It goes to the
     /// fault queue of what the PASID is attached to; the mock keeps PASID tables in the user's
-    /// stage 1, so an unattached PASID falls back to the RID's HWPT. Without a fault queue the
-    /// request is answered by the core and nothing is queued.
+    /// stage 1, so an unattached PASID falls back to the RID's HWPT when that is nested. Without a
+    /// fault queue the request is answered by the core and nothing is queued.
     /// </summary>
     private static int TriggerIopf(IommufdFile f, ref iommu_test_cmd cmd)
     {
@@ -624,7 +624,10 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EINVAL, $"device {deviceId} is not a mock device");
         }
 
-        HwptObject? target = (pasid != IommufdFile.NoPasid ? device.PasidHwpt(pasid) : null) ?? device.Hwpt;
+        // find_fault_handler: the PASID's attach handle; for an unattached PASID the RID's, only when it
+        // is a nested domain (the user's stage 1 holds the PASID table). Otherwise nobody handles it.
+        HwptObject? target = pasid == IommufdFile.NoPasid ? device.Hwpt
+            : device.PasidHwpt(pasid) ?? (device.Hwpt is HwptNestedObject nested ? nested : null);
         var fault = new iommu_hwpt_pgfault
         {
             flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE

@@ -191,6 +191,28 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
+    public void APageRequestOnAnUnattachedPasid_FallsBackOnlyToANestedRid()
+    {
+        // find_fault_handler: an unattached PASID's request goes to the RID's handle only when the RID
+        // is attached to a nested domain; on a paging HWPT nobody handles it and nothing is queued.
+        var fault = new iommu_fault_alloc();
+        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
+        int fd = (int)fault.out_fault_fd;
+        var alloc = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), flags = 1u << 2 /* FAULT_ID_VALID */, dev_id = _device, pt_id = _ioas, fault_id = fault.out_fault_id };
+        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
+        Assert.Equal(0, Replace(_stdev, alloc.out_hwpt_id));
+
+        var onPasid = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 1, grpid = 2, perm = 1, addr = 0x1000 } };
+        Assert.Equal(0, Test(ref onPasid));
+        Assert.Equal(0, Kernel.Read(fd, new byte[40]));
+
+        var onRid = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 0 /* IOMMU_NO_PASID */, grpid = 2, perm = 1, addr = 0x1000 } };
+        Assert.Equal(0, Test(ref onRid));
+        Assert.Equal(40, Kernel.Read(fd, new byte[40]));
+        Assert.Equal(0, Kernel.Close(fd));
+    }
+
+    [Fact]
     public void HwQueue_WhoseAnswerCannotBeWritten_GoesWithItsAccess_AndAnOversizedOneIsEnomem()
     {
         const ulong Iova = 0x100_0000, Page = 4096;
