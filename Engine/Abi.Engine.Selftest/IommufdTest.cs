@@ -626,8 +626,10 @@ internal static unsafe class IommufdTest
 
         // find_fault_handler: the PASID's attach handle; for an unattached PASID the RID's, only when it
         // is a nested domain (the user's stage 1 holds the PASID table). Otherwise nobody handles it.
+        HwptObject? onPasid = pasid == IommufdFile.NoPasid ? null : device.PasidHwpt(pasid);
         HwptObject? target = pasid == IommufdFile.NoPasid ? device.Hwpt
-            : device.PasidHwpt(pasid) ?? (device.Hwpt is HwptNestedObject nested ? nested : null);
+            : onPasid ?? (device.Hwpt is HwptNestedObject nested ? nested : null);
+        uint handlePasid = onPasid is null ? IommufdFile.NoPasid : pasid;
         var fault = new iommu_hwpt_pgfault
         {
             flags = (uint)iommu_hwpt_pgfault_flags.IOMMU_PGFAULT_FLAGS_LAST_PAGE
@@ -638,7 +640,7 @@ internal static unsafe class IommufdTest
             perm = cmd.trigger_iopf.perm,
             addr = cmd.trigger_iopf.addr,
         };
-        target?.Fault?.Report(fault);
+        target?.Fault?.Report(fault, handlePasid);
         return 0;
     }
 

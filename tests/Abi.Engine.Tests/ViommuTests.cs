@@ -191,7 +191,7 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
-    public void APageRequestOnAnUnattachedPasid_FallsBackOnlyToANestedRid()
+    public void PageRequests_OnAnUnattachedPasid_FallBackOnlyToANestedRid_AndGoWithTheirAttachment()
     {
         // find_fault_handler: an unattached PASID's request goes to the RID's handle only when the RID
         // is attached to a nested domain; on a paging HWPT nobody handles it and nothing is queued.
@@ -208,7 +208,17 @@ public sealed unsafe class ViommuTests : MockIommuTest
 
         var onRid = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 0 /* IOMMU_NO_PASID */, grpid = 2, perm = 1, addr = 0x1000 } };
         Assert.Equal(0, Test(ref onRid));
-        Assert.Equal(40, Kernel.Read(fd, new byte[40]));
+        Assert.Equal(0, Test(ref onRid));
+        byte[] read = new byte[40];
+        Assert.Equal(40, Kernel.Read(fd, read));
+
+        // iommufd_auto_response_faults: the attachment ends, so its request still queued is dropped
+        // and the one read is answered for the user (its cookie no longer takes a response).
+        Assert.Equal(0, Replace(_stdev, _ioas));
+        Assert.Equal(0, Kernel.Read(fd, new byte[40]));
+        byte[] response = new byte[8];
+        BitConverter.TryWriteBytes(response, BitConverter.ToUInt32(read, 36));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Write(fd, response));
         Assert.Equal(0, Kernel.Close(fd));
     }
 

@@ -11,18 +11,47 @@ namespace Abi.Engine.Iommufd;
 /// </summary>
 internal sealed unsafe class FaultObject : EventQueueObject
 {
-    private readonly LinkedList<iommu_hwpt_pgfault> _pending = new();
-    private readonly List<iommu_hwpt_pgfault> _lastRead = [];     // what the last read handed out, with cookies
-    private readonly HashSet<uint> _awaitingResponse = [];
+    // Each request remembers the attachment that took it (device, and the PASID of the attach handle:
+    // an unattached PASID's request taken by the RID's nested HWPT is the RID's).
+    private readonly LinkedList<(iommu_hwpt_pgfault Fault, uint HandlePasid)> _pending = new();
+    private readonly List<(iommu_hwpt_pgfault Fault, uint HandlePasid)> _lastRead = [];     // what the last read handed out, with cookies
+    private readonly Dictionary<uint, (uint Device, uint HandlePasid)> _awaitingResponse = [];
 
     public override ObjectKind Kind => ObjectKind.Fault;
 
-    /// <summary>Queues a fault record (devices call this when a page request arrives).</summary>
-    public void Report(in iommu_hwpt_pgfault fault)
+    /// <summary>Queues a fault record (devices call this when a page request arrives) for the attachment of <paramref name="handlePasid"/>.</summary>
+    public void Report(in iommu_hwpt_pgfault fault, uint handlePasid)
     {
         lock (Sync)
         {
-            _pending.AddLast(fault);
+            _pending.AddLast((fault, handlePasid));
+        }
+    }
+
+    /// <summary>
+    /// iommufd_auto_response_faults: the attachment of <paramref name="device"/>'s <paramref name="handlePasid"/>
+    /// to a HWPT reporting here ends (detach or replace): its requests not yet read are dropped and those
+    /// read but not answered are answered for the user (their cookies are no longer valid).
+    /// </summary>
+    public void AutoRespond(uint device, uint handlePasid)
+    {
+        lock (Sync)
+        {
+            for (LinkedListNode<(iommu_hwpt_pgfault Fault, uint HandlePasid)>? node = _pending.First; node is not null;)
+            {
+                LinkedListNode<(iommu_hwpt_pgfault Fault, uint HandlePasid)>? next = node.Next;
+                if (node.Value.Fault.dev_id == device && node.Value.HandlePasid == handlePasid)
+                {
+                    _pending.Remove(node);
+                }
+
+                node = next;
+            }
+
+            foreach (uint cookie in _awaitingResponse.Where(a => a.Value == (device, handlePasid)).Select(a => a.Key).ToArray())
+            {
+                _awaitingResponse.Remove(cookie);
+            }
         }
     }
 
@@ -48,19 +77,19 @@ internal sealed unsafe class FaultObject : EventQueueObject
             _lastRead.Clear();
             while ((n + 1) * record <= buffer.Length && _pending.First is { } first)
             {
-                iommu_hwpt_pgfault next = first.Value;
+                (iommu_hwpt_pgfault next, uint handlePasid) = first.Value;
                 _pending.RemoveFirst();
                 // The cookie is given at delivery: the lowest one not awaiting a response, from 1.
                 uint cookie = 1;
-                while (_awaitingResponse.Contains(cookie))
+                while (_awaitingResponse.ContainsKey(cookie))
                 {
                     cookie++;
                 }
 
                 next.cookie = cookie;
                 System.Runtime.InteropServices.MemoryMarshal.Write(buffer[(n * record)..], in next);
-                _awaitingResponse.Add(next.cookie);
-                _lastRead.Add(next);
+                _awaitingResponse.Add(next.cookie, (next.dev_id, handlePasid));
+                _lastRead.Add((next, handlePasid));
                 n++;
             }
 
@@ -84,9 +113,9 @@ internal sealed unsafe class FaultObject : EventQueueObject
         {
             for (int k = _lastRead.Count - 1; k >= index; k--)
             {
-                iommu_hwpt_pgfault fault = _lastRead[k];
+                (iommu_hwpt_pgfault fault, uint handlePasid) = _lastRead[k];
                 _awaitingResponse.Remove(fault.cookie);
-                _pending.AddFirst(fault with { cookie = 0 });
+                _pending.AddFirst((fault with { cookie = 0 }, handlePasid));
             }
 
             _lastRead.RemoveRange(index, _lastRead.Count - index);

@@ -150,6 +150,7 @@ internal sealed partial class IommufdFile
             device.Device?.Model.Dma.Attach(ioas.Iopt, target.Paging);
             if (old is not null)
             {
+                old.Fault?.AutoRespond(device.Id, NoPasid);      // iommufd_hwpt_replace_device
                 Release(old);
             }
 
@@ -189,6 +190,7 @@ internal sealed partial class IommufdFile
         old.Ioas.Iopt.RemoveReserved(device);
         device.Hwpt = null;
         device.Iommu.Attached(device, null);
+        old.Fault?.AutoRespond(device.Id, NoPasid);              // iommufd_hwpt_detach_device
         Release(old);
     }
 

@@ -82,6 +82,7 @@ internal sealed partial class IommufdFile
             device.SetPasid(pasid, hwpt);
             if (old is not null)
             {
+                old.Fault?.AutoRespond(device.Id, pasid);        // iommufd_hwpt_replace_device
                 Release(old);
             }
 
@@ -119,7 +120,7 @@ internal sealed partial class IommufdFile
         if (device.RemovePasid(pasid, out HwptObject? old))
         {
             device.Iommu.PasidBlocked(device, pasid);
-
+            old.Fault?.AutoRespond(device.Id, pasid);            // iommufd_hwpt_detach_device
             Release(old);
         }
     }
