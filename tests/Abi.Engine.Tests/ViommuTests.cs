@@ -209,6 +209,7 @@ public sealed unsafe class ViommuTests : MockIommuTest
         var onRid = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 0 /* IOMMU_NO_PASID */, grpid = 2, perm = 1, addr = 0x1000 } };
         Assert.Equal(0, Test(ref onRid));
         Assert.Equal(0, Test(ref onRid));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Read(fd, []));                   // no room for the pending request
         byte[] read = new byte[40];
         Assert.Equal(40, Kernel.Read(fd, read));
 
