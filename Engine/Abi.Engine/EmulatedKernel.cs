@@ -509,15 +509,20 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// </summary>
     private nint MmapBar(VfioDeviceFile device, nint address, nuint length, int protection, int flags, long offset)
     {
-        ulong span = ((ulong)length + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        ulong span = LinuxConstants.PageAlign((ulong)length);
         if (device.MmapRegion(offset, span, flags, out PciBar? bar, out long inBar) is int refused and < 0)
         {
             return refused;
         }
 
-        if (bar!.Handler is PciMemory memory)
+        if (bar!.Handler is not PciMemory && !TrapBarMappings)
         {
-            Replacing(address, length, flags);
+            return EngineDiagnostics.Fail(Errno.ENODEV, "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite");
+        }
+
+        Replacing(address, length, flags);
+        if (bar.Handler is PciMemory memory)
+        {
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, memory.FileDescriptor, inBar);
             if (mapped > 0)
             {
@@ -527,12 +532,6 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return mapped;
         }
 
-        if (!TrapBarMappings)
-        {
-            return EngineDiagnostics.Fail(Errno.ENODEV, "this BAR is a trapped register file, not memory: map it with VfioDevice.MapRegion, or use pread/pwrite");
-        }
-
-        Replacing(address, length, flags);
         nint reserved = LinuxKernel.Instance.Mmap(address, length, LinuxConstants.PROT_NONE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS | (flags & LinuxConstants.MAP_FIXED), -1, 0);
         if (reserved > 0)
         {
@@ -583,7 +582,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return;
         }
 
-        ulong span = ((ulong)length + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        ulong span = LinuxConstants.PageAlign((ulong)length);
         if (span == 0 || span > ulong.MaxValue - (ulong)address)
         {
             return;                                 // rounds past the address space: EINVAL

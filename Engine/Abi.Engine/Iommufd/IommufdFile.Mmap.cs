@@ -42,7 +42,7 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EINVAL, "the length is zero or the offset is not page aligned");
             }
 
-            ulong vmaLength = ((ulong)length + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+            ulong vmaLength = LinuxConstants.PageAlign((ulong)length);
             if ((flags & LinuxConstants.MAP_SHARED) == 0)
             {
                 return Fail(Errno.EINVAL, "iommufd pages can only be mapped MAP_SHARED");

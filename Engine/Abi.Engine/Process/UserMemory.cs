@@ -111,15 +111,18 @@ internal sealed unsafe class UserMemory
     /// </summary>
     public void Remove(ulong start, ulong length)
     {
-        ulong last = length == 0 ? start : start + (length - 1);
-        if (last < start)
+        if (length == 0)
         {
-            last = ulong.MaxValue;
+            return;
         }
+
+        ulong last = start + (length - 1) < start ? ulong.MaxValue : start + (length - 1);
 
         Lock.EnterWriteLock();
         try
         {
+            // The generation moves even when nothing known was cut: translations may rest on memory
+            // discovered in /proc/self/maps, which the munmap takes away too.
             Carve([_ranges, _peers, _readOnlyPeers], start, last);
             Interlocked.Increment(ref _generation);
         }

@@ -58,7 +58,7 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EINVAL, $"BAR {index} is {(found is null ? "not implemented" : "I/O space")}: it cannot be mapped");
         }
 
-        ulong pageAligned = (found.Size + LinuxConstants.PageSize - 1) & ~(ulong)(LinuxConstants.PageSize - 1);
+        ulong pageAligned = LinuxConstants.PageAlign(found.Size);
         if ((ulong)inBar + length > pageAligned || (ulong)inBar + length < length)
         {
             return Fail(Errno.EINVAL, $"0x{length:X} bytes at 0x{inBar:X} run past BAR {index}'s 0x{pageAligned:X}");

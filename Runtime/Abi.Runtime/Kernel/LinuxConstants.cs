@@ -70,5 +70,8 @@ public static class LinuxConstants
     public const uint FIOASYNC = S.FIOASYNC;
 
     public const int PageSize = 4096;
+
+    /// <summary>PAGE_ALIGN: <paramref name="length"/> rounded up to whole pages (0 when that wraps).</summary>
+    public static ulong PageAlign(ulong length) => (length + PageSize - 1) & ~(ulong)(PageSize - 1);
     public const int HugePageSize = 2 * 1024 * 1024;
 }
