@@ -465,6 +465,27 @@ static int cdev_index(int fd)
 	return fd == iommufd ? 99 : -1;
 }
 
+// IOVAs that maps succeeded at (the ones they were given or chose), for transfers to aim at (mostly).
+static struct { uint64_t iova; uint32_t ioas; } mapped[16];   // ioas 0: a container's map
+static int nmapped;
+
+static void note_mapped(uint64_t iova, uint32_t ioas)
+{
+	int i = nmapped < 16 ? nmapped++ : (int)(iova % 16);
+	mapped[i].iova = iova;
+	mapped[i].ioas = ioas;
+}
+
+// What a device's transfer into memory can reach: the arena's readable pages and the memfd's.
+static uint64_t memory_digest(void)
+{
+	static uint8_t file[32 * PAGE];
+	uint64_t h = fnv(1469598103934665603ULL, AT(DATA_PAGE), 80 * PAGE);
+	h = fnv(h, AT(DATA2_PAGE), 16 * PAGE);
+	ssize_t n = pread(memfd, file, sizeof(file), 0);
+	return n > 0 ? fnv(h, file, (size_t)n) : h;
+}
+
 // A nested output buffer's digest, printed after the call that wrote it.
 static void emit_out(const char *what, uint64_t addr, size_t len)
 {
@@ -517,7 +538,7 @@ enum {
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
-	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_COUNT
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -549,6 +570,8 @@ static const int vfio_weight[OP_COUNT] = {
 static const int device_weight[OP_COUNT] = {
 	[OP_EVENTFD] = 2, [OP_EVENTFD_READ] = 3, [OP_SET_IRQS] = 10, [OP_FEATURE] = 4, [OP_HOT_RESET] = 2,
 	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4, [OP_CDEV_MMAP] = 3, [OP_CONFIG_WRITE] = 4,
+	// Each transfer waits on QEMU's edu, which runs it from a 100 ms timer: few of them.
+	[OP_EDU_DMA] = 1,
 };
 
 static struct call generate(void)
@@ -594,7 +617,8 @@ static void run_call(const struct call *c)
 			.ioas_id = id_of(a[1]), .user_va = user_address(a[2]), .length = length_of(a[3]), .iova = iova_of(a[4]),
 		};
 		SIZED(x, sizeof(x), 40);
-		do_ioctl(c, "ioas_map", IOMMU_IOAS_MAP, &x, sizeof(x), -1, -1);
+		if (do_ioctl(c, "ioas_map", IOMMU_IOAS_MAP, &x, sizeof(x), -1, -1) == 0)
+			note_mapped(x.iova, x.ioas_id);
 		break;
 	}
 	case OP_MAP_FILE: {
@@ -810,7 +834,8 @@ static void run_call(const struct call *c)
 			.argsz = a[0] % 8 ? sizeof(x) : (uint32_t)(a[0] >> 3) % 40, .flags = (uint32_t)(a[1] % 8),
 			.vaddr = user_address(a[2]), .iova = iova_of(a[3]), .size = length_of(a[4]),
 		};
-		do_ioctl_on(fd, c, name, VFIO_IOMMU_MAP_DMA, &x, sizeof(x), -1, -1);
+		if (do_ioctl_on(fd, c, name, VFIO_IOMMU_MAP_DMA, &x, sizeof(x), -1, -1) == 0)
+			note_mapped(x.iova, 0);
 		break;
 	}
 	case OP_COMPAT_UNMAP: {
@@ -1328,6 +1353,61 @@ static void run_call(const struct call *c)
 		}
 		break;
 	}
+	case OP_EDU_DMA: {
+		// One edu transfer between the device buffer and memory through the IOMMU: what the stream's
+		// maps, copies, unmaps, attaches and detaches left the device able to reach, and the command
+		// register's bus master bit (set first with memory decoding, mostly). QEMU runs the transfer from a timer, so the
+		// command register is polled until its run bit clears (the engine's is clear at once). Then a
+		// digest of the arena's and the memfd's pages, which a transfer into memory may have written.
+		int fd = device_fd_of(a[0]);
+		// The guest's QEMU (7.2) aborts on a transfer of nothing, or one that reaches the buffer's last
+		// byte (edu_check_range's off-by-one): every transfer stays within its first 4095 bytes.
+		static const uint64_t counts[] = { 1, 8, 100, 0x800, 0xfff, 0xfff };
+		static const uint64_t offsets[] = { 0, 0, 0x10, 0x800, 0xff8 };
+		int to_ram = a[1] % 3 != 0;   // mostly: what a transfer into the buffer read shows only when one copies it out
+		int target = a[2] % 4 && nmapped ? (int)((a[2] >> 2) % nmapped) : -1;
+		uint64_t ram = (target >= 0 ? mapped[target].iova : iova_of(a[2] >> 2)) + ((a[2] >> 40) % 3 == 0 ? (a[2] >> 44) % (2 * PAGE) : 0);
+		// Mostly, the device is first attached to the IOAS the aimed-at map went to.
+		long attached = 0;
+		if (target >= 0 && mapped[target].ioas && a[5] % 4) {
+			struct vfio_device_attach_iommufd_pt x = { .argsz = sizeof(x), .pt_id = mapped[target].ioas };
+			attached = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &x) < 0 ? -errno : 1;
+		}
+		uint64_t off = offsets[a[3] % 5];
+		uint64_t cnt = counts[(a[3] >> 8) % 6];
+		if (off + cnt > 0xfff)
+			cnt = 0xfff - off;
+		off_t config = (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+		long master = 0;   // what setting the command register's bits answered
+		if (a[4] % 4) {
+			uint16_t command = 0;
+			master = pread(fd, &command, 2, config + 4);
+			command |= 6;  // PCI_COMMAND_MEMORY (random config writes often clear it), PCI_COMMAND_MASTER
+			if (master == 2)
+				master = pwrite(fd, &command, 2, config + 4);
+			if (master < 0)
+				master = -errno;
+		}
+		uint64_t before = memory_digest();
+		uint64_t regs[4] = { to_ram ? 0x40000 + off : ram, to_ram ? ram : 0x40000 + off, cnt, 1 | (uint64_t)to_ram << 1 };
+		long rc = 0;
+		for (int i = 0; i < 4 && rc >= 0; i++)
+			if ((rc = pwrite(fd, &regs[i], 8, 0x80 + 8 * i)) < 0)
+				rc = -errno;
+		uint64_t command = 1;
+		int polls = 0;
+		while (rc >= 0 && (command & 1) && polls++ < 3000) {
+			if (pread(fd, &command, 8, 0x98) != 8)
+				break;
+			if (command & 1)
+				usleep(1000);
+		}
+		uint64_t after = memory_digest();
+		emit("edu_dma(fd#%d) %s ram 0x%" PRIx64 " buffer +0x%" PRIx64 " count 0x%" PRIx64 " attach rc=%ld master rc=%ld rc=%ld %s memory %s %016" PRIx64,
+		     cdev_index(fd), to_ram ? "to memory" : "from memory", ram, off, cnt, attached, master, rc,
+		     rc < 0 ? "-" : command & 1 ? "running" : "done", after == before ? "unchanged" : "written", after);
+		break;
+	}
 	case OP_CLOSE: {
 		if (!nfds) {
 			emit("close rc=none");
@@ -1385,8 +1465,9 @@ static void break_cycles(void)
 
 // The bytes of edu's config space after its MSI capability are the device's own (vfio-pci passes
 // them through raw) and outlive every open: OP_CONFIG_WRITE's writes there would reach the next seed
-// of a run in the same guest. Each --device stream starts by zeroing them, through a device fd of its
-// own that it closes again (the fds it used are free again, so the stream's numbers do not move).
+// of a run in the same guest. Each --device stream starts by zeroing them, and edu's DMA buffer, through
+// a device fd and an iommufd of its own that it closes again (the fds it used are free again, so the
+// stream's numbers do not move).
 static void scrub_config(void)
 {
 	if (!cdev_path[0])
@@ -1399,6 +1480,31 @@ static void scrub_config(void)
 		off_t config = (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
 		if (pwrite(fd, zeros, 2, config + 0x4e) != 2 || pwrite(fd, zeros, sizeof(zeros), config + 0x50) != (ssize_t)sizeof(zeros))
 			fprintf(stderr, "abi-fuzz: scrubbing config space: %s\n", strerror(errno));
+		// edu's DMA buffer outlives every open too (the model has no reset): one transfer of a zero
+		// page into it, so what a stream's transfers into memory copy out is only what it put there.
+		struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+		struct iommu_ioas_map map = { .size = sizeof(map), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+					      .user_va = (uint64_t)AT(OUT_PAGE), .length = PAGE, .iova = PAGE };
+		struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+		uint16_t command = 0;
+		uint64_t regs[4] = { PAGE, 0x40000, 0xfff, 1 }, run = 1;   // all but the last byte, which no transfer reaches
+		int ok = ioctl(ctx, IOMMU_IOAS_ALLOC, &ioas) == 0;
+		map.ioas_id = attach.pt_id = ioas.out_ioas_id;
+		ok = ok && ioctl(ctx, IOMMU_IOAS_MAP, &map) == 0 && ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) == 0 &&
+		     pread(fd, &command, 2, config + 4) == 2;
+		command |= 4;  // PCI_COMMAND_MASTER
+		ok = ok && pwrite(fd, &command, 2, config + 4) == 2;
+		for (int i = 0; ok && i < 4; i++)
+			ok = pwrite(fd, &regs[i], 8, 0x80 + 8 * i) == 8;
+		for (int polls = 0; ok && (run & 1) && polls < 3000; polls++)
+			if ((ok = pread(fd, &run, 8, 0x98) == 8) && (run & 1))
+				usleep(1000);
+		// And the transfer registers back to 0, as a stream that never ran one finds them.
+		static const uint64_t zero;
+		for (int i = 0; ok && !(run & 1) && i < 3; i++)
+			ok = pwrite(fd, &zero, 8, 0x80 + 8 * i) == 8;
+		if (!ok || (run & 1))
+			fprintf(stderr, "abi-fuzz: scrubbing edu's DMA buffer: %s\n", ok ? "the transfer did not finish" : strerror(errno));
 	}
 	if (fd >= 0)
 		close(fd);

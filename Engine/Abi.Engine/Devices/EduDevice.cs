@@ -17,7 +17,8 @@ namespace Abi.Engine.Devices;
 /// </list>
 /// The device buffer (4 KiB) sits at address 0x40000 of the device's own space; DMA addresses are
 /// clipped to a 28-bit mask as QEMU's model does. The engine runs a transfer at once (QEMU runs it
-/// from a timer), so a driver that polls bit 0 of the command register works on both. Interrupts:
+/// from a timer), so a driver that polls bit 0 of the command register works on both; page by page, as
+/// QEMU does, a page the IOMMU refuses reading as zeros and dropping writes while the others transfer. Interrupts:
 /// INTx, one MSI vector and, beyond QEMU's model, one MSI-X vector (table at 0x80000). Accesses are 4
 /// or 8 bytes: QEMU's memory core refuses narrower ones to the model (reads give 0, writes are dropped),
 /// and the model answers ~0 to an 8-byte one below 0x80 and to a register it does not know.
@@ -152,15 +153,12 @@ public sealed class EduDevice : PciDevice
                 case 0x90:
                     _dmaCount = value;
                     break;
-                case 0x98:
+                case 0x98 when (value & 1) != 0:
+                    // edu_mmio_write: a command without the run bit is dropped, not stored.
                     _dmaCommand = value;
-                    if ((value & 1) != 0)
-                    {
-                        RunDma();
-                        _dmaCommand &= ~1UL;
-                        raise = (value & 4) != 0 && Set(ref _irqStatus, DmaDoneInterrupt);
-                    }
-
+                    RunDma();
+                    _dmaCommand &= ~1UL;
+                    raise = (value & 4) != 0 && Set(ref _irqStatus, DmaDoneInterrupt);
                     break;
             }
         }
@@ -188,8 +186,30 @@ public sealed class EduDevice : PciDevice
             return;
         }
 
+        // QEMU's memory core (flatview_read_continue, flatview_write_continue) translates the transfer
+        // page by page and goes on past a page the IOMMU refuses, or every page when bus mastering is
+        // off: such a page reads as zeros (unassigned_mem_read) and drops what is written to it.
         Span<byte> window = _buffer.AsSpan((int)(bufferSide - BufferAddress), (int)_dmaCount);
-        bool ok = toRam ? Dma.Write(ramSide, window) : Dma.Read(ramSide, window);
+        bool ok = true;
+        using (DmaBurst burst = Dma.BeginBurst())
+        {
+            for (int done = 0; done < window.Length;)
+            {
+                ulong iova = ramSide + (ulong)done;
+                Span<byte> page = window.Slice(done, (int)Math.Min((ulong)(window.Length - done), (ulong)LinuxConstants.PageSize - (iova & (LinuxConstants.PageSize - 1))));
+                if (!(toRam ? burst.Write(iova, page) : burst.Read(iova, page)))
+                {
+                    ok = false;
+                    if (!toRam)
+                    {
+                        page.Clear();
+                    }
+                }
+
+                done += page.Length;
+            }
+        }
+
         Transfers++;
         FailedTransfers += ok ? 0 : 1;
     }
