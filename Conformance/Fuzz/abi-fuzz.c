@@ -73,11 +73,13 @@ static uint32_t ids[POOL];
 static int nids;
 static int fds[POOL];
 static int nfds;
-// The VFIO cdev of the first function vfio-pci has, found as VFIO libraries find it (sysfs), and the
-// same function's group and name for the legacy path.
-static char cdev_path[64];
-static char group_path[64];
-static char device_name[64];
+// The VFIO cdevs of the functions vfio-pci has (up to two, in the order of their PCI names), found as
+// VFIO libraries find them (sysfs), and each function's group and name for the legacy path.
+enum { MAX_DEVICES = 2 };
+static char cdev_paths[MAX_DEVICES][64];
+static char group_paths[MAX_DEVICES][64];
+static char device_names[MAX_DEVICES][64];
+static int ndevices;
 static int cdevs[POOL];  // device fds: opened cdevs and fds VFIO_GROUP_GET_DEVICE_FD returned
 static int ncdevs;
 static int containers[POOL], ncontainers;
@@ -364,34 +366,51 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 	return do_ioctl_on(iommufd, c, name, request, arg, size, fd_offset, in_fd_offset);
 }
 
-static void find_cdev(void)
+static void find_cdevs(void)
 {
-	DIR *devices = opendir("/sys/bus/pci/devices");
-	struct dirent *d;
-	while (devices && !cdev_path[0] && (d = readdir(devices))) {
+	struct dirent **list;
+	int n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *d = list[i]->d_name;
 		char path[300];
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/vfio-dev", d->d_name);
-		DIR *vfio = opendir(path);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/vfio-dev", d);
+		DIR *vfio = ndevices < MAX_DEVICES ? opendir(path) : NULL;
 		struct dirent *v;
+		char *cdev = cdev_paths[ndevices < MAX_DEVICES ? ndevices : 0];
 		while (vfio && (v = readdir(vfio)))
 			if (!strncmp(v->d_name, "vfio", 4))
-				snprintf(cdev_path, sizeof(cdev_path), "/dev/vfio/devices/%.40s", v->d_name);
-		if (vfio)
+				snprintf(cdev, sizeof(cdev_paths[0]), "/dev/vfio/devices/%.40s", v->d_name);
+		if (vfio) {
 			closedir(vfio);
-		if (cdev_path[0]) {
 			char link[300], target[300];
-			snprintf(link, sizeof(link), "/sys/bus/pci/devices/%.64s/iommu_group", d->d_name);
-			ssize_t n = readlink(link, target, sizeof(target) - 1);
-			if (n > 0) {
-				target[n] = 0;
+			snprintf(link, sizeof(link), "/sys/bus/pci/devices/%.64s/iommu_group", d);
+			ssize_t len = readlink(link, target, sizeof(target) - 1);
+			if (len > 0) {
+				target[len] = 0;
 				const char *slash = strrchr(target, '/');
-				snprintf(group_path, sizeof(group_path), "/dev/vfio/%.40s", slash ? slash + 1 : target);
+				snprintf(group_paths[ndevices], sizeof(group_paths[0]), "/dev/vfio/%.40s", slash ? slash + 1 : target);
 			}
-			snprintf(device_name, sizeof(device_name), "%.60s", d->d_name);
+			snprintf(device_names[ndevices], sizeof(device_names[0]), "%.60s", d);
+			ndevices += cdev[0] != 0;
 		}
+		free(list[i]);
 	}
-	if (devices)
-		closedir(devices);
+	if (n >= 0)
+		free(list);
+}
+
+// Which of the devices an operation names (the only one, mostly), and how its line says so: nothing
+// with one device, so that one-device transcripts stay as they were.
+static int device_of(uint64_t r)
+{
+	return ndevices > 1 ? (int)(r % (uint64_t)ndevices) : 0;
+}
+
+static const char *device_tag(int device)
+{
+	static char tag[16];
+	snprintf(tag, sizeof(tag), " dev#%d", device);
+	return ndevices > 1 ? tag : "";
 }
 
 // A device fd: mostly one OP_CDEV_OPEN returned, sometimes the iommufd, a closed or a wild one.
@@ -897,13 +916,15 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_GROUP_OPEN: {
+		int dev = device_of(a[0] >> 2);
+		const char *group_path = group_paths[dev];
 		int fd = group_path[0] ? open(group_path, a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC) : -1;
 		int rc = fd < 0 ? -errno : 0;
 		if (fd >= 0 && ngroups < POOL) {
 			groups[ngroups++] = fd;
 			remember_fd(fd);
 		}
-		emit("group_open rc=%d g#%d", group_path[0] ? rc : -1000, fd >= 0 ? ngroups - 1 : -1);
+		emit("group_open%s rc=%d g#%d", device_tag(dev), group_path[0] ? rc : -1000, fd >= 0 ? ngroups - 1 : -1);
 		break;
 	}
 	case OP_GROUP_STATUS: {
@@ -938,13 +959,14 @@ static void run_call(const struct call *c)
 	case OP_GROUP_DEVICE_FD: {
 		// The device's name, another function's, an empty one, one with a VF token, or junk.
 		int fd = group_of(a[0]);
+		const char *device_name = device_names[device_of(a[1] >> 3)];
 		char name_arg[128] = { 0 };
 		switch (a[1] % 8) {
 		case 0: snprintf(name_arg, sizeof(name_arg), "0000:00:1f.0"); break;
 		case 1: break;
-		case 2: snprintf(name_arg, sizeof(name_arg), "%s vf_token=9c3d1c4e-2f1a-4b55-8d0e-6b1f5a7c9e01", device_name); break;
-		case 3: snprintf(name_arg, sizeof(name_arg), "%s ", device_name); break;
-		default: snprintf(name_arg, sizeof(name_arg), "%s", device_name); break;
+		case 2: snprintf(name_arg, sizeof(name_arg), "%.60s vf_token=9c3d1c4e-2f1a-4b55-8d0e-6b1f5a7c9e01", device_name); break;
+		case 3: snprintf(name_arg, sizeof(name_arg), "%.60s ", device_name); break;
+		default: snprintf(name_arg, sizeof(name_arg), "%.60s", device_name); break;
 		}
 		char name[32];
 		snprintf(name, sizeof(name), "group_device_fd(g#%d)", group_index(fd));
@@ -1008,13 +1030,15 @@ static void run_call(const struct call *c)
 		break;
 	}
 	case OP_CDEV_OPEN: {
+		int dev = device_of(a[0] >> 2);
+		const char *cdev_path = cdev_paths[dev];
 		int fd = cdev_path[0] ? open(cdev_path, a[0] % 4 ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC) : -1;
 		int rc = fd < 0 ? -errno : 0;
 		if (verbose && fd >= 0)
 			fprintf(stderr, "%d cdev fd %d\n", call_index, fd);
 		if (fd >= 0 && ncdevs < POOL)
 			cdevs[ncdevs++] = fd;
-		emit("cdev_open rc=%d fd#%d", cdev_path[0] ? rc : -1000, fd >= 0 ? ncdevs - 1 : -1);
+		emit("cdev_open%s rc=%d fd#%d", device_tag(dev), cdev_path[0] ? rc : -1000, fd >= 0 ? ncdevs - 1 : -1);
 		break;
 	}
 	case OP_CDEV_BIND: {
@@ -1468,10 +1492,8 @@ static void break_cycles(void)
 // of a run in the same guest. Each --device stream starts by zeroing them, and edu's DMA buffer, through
 // a device fd and an iommufd of its own that it closes again (the fds it used are free again, so the
 // stream's numbers do not move).
-static void scrub_config(void)
+static void scrub_device(const char *cdev_path)
 {
-	if (!cdev_path[0])
-		return;
 	int ctx = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	int fd = open(cdev_path, O_RDWR | O_CLOEXEC);
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = ctx };
@@ -1512,6 +1534,12 @@ static void scrub_config(void)
 		close(ctx);
 }
 
+static void scrub_config(void)
+{
+	for (int i = 0; i < ndevices; i++)
+		scrub_device(cdev_paths[i]);
+}
+
 static void run_script(const struct call *script, int n)
 {
 	arena_setup();
@@ -1521,7 +1549,7 @@ static void run_script(const struct call *script, int n)
 		return;
 	}
 	if (weight[OP_CDEV_OPEN])
-		find_cdev();
+		find_cdevs();
 	if (vfio_mode == 2)
 		scrub_config();
 	memfd = (int)syscall(SYS_memfd_create, "abi-fuzz", 0);

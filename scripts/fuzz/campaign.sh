@@ -6,13 +6,15 @@
 # whose first line matches an entry of known-differences.txt is counted as known; any other
 # difference, and any seed whose process died, fails the campaign.
 #
-#   campaign.sh [--first N] [--seeds N] [--calls N] [--explain N] [--vfio | --device]
+#   campaign.sh [--first N] [--seeds N] [--calls N] [--explain N] [--vfio | --device] [--two-devices]
 #
 # --vfio adds the device cdev operations (QEMU's edu bound to vfio-pci in the guest, edu-qemu on the
 # engine); the guest stall its first run met at seed 46 was the mock IOMMU taking edu for its own, and
 # the mock's operations are left out of --vfio streams (abi-fuzz.c: vfio_weight). --device adds to
 # --vfio's operations the device fd's SET_IRQS, FEATURE, hot reset and IOEVENTFD ioctls, with eventfds
-# to pass them and to read loopback signals back from (abi-fuzz.c: device_weight).
+# to pass them and to read loopback signals back from (abi-fuzz.c: device_weight). --two-devices gives
+# both sides a second edu in a group of its own, which the streams open, bind, attach and put in
+# containers beside the first (replays recorded so are named *.two.{vfio,device}.script).
 #
 # Results go to artifacts/fuzz/: kernel.digests, engine.digests, report.txt, and per differing
 # seed <seed>.kernel.txt / <seed>.engine.txt / <seed>.script (replay with: abi-fuzz replay FILE).
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --explain) explain=$2; shift 2 ;;
     --vfio) export ABI_FUZZ_VFIO=1; shift ;;
     --device) export ABI_FUZZ_VFIO=2; shift ;;
+    --two-devices) export ABI_FUZZ_TWO_DEVICES=1; shift ;;
     *) echo "campaign.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +58,9 @@ for script in "$here"/replays/*.script; do
   # with the device fd's interrupt, feature, reset and ioeventfd operations too (ABI_FUZZ_VFIO=2).
   vfio=0
   case "$script" in *.vfio.script) vfio=1 ;; *.device.script) vfio=2 ;; esac
-  if ! ABI_FUZZ_VFIO=$vfio fuzz_engine replay "$script" 2> /dev/null | diff -q - "${script%.script}.kernel.txt" > /dev/null; then
+  two=
+  case "$script" in *.two.*) two=1 ;; esac
+  if ! ABI_FUZZ_TWO_DEVICES=$two ABI_FUZZ_VFIO=$vfio fuzz_engine replay "$script" 2> /dev/null | diff -q - "${script%.script}.kernel.txt" > /dev/null; then
     replay_failures=$((replay_failures + 1))
     echo "campaign: replay $(basename "$script") differs from the kernel's transcript" >&2
   fi

@@ -33,7 +33,7 @@ fuzz_initrd() {
 # fuzz_boot <kernel command line words> <console log>: the guest's output between the markers, on stdout.
 fuzz_boot() {
   timeout 3000 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m 1024 -nographic -no-reboot -nic none \
-    -device intel-iommu,aw-bits=48 -device edu \
+    -device intel-iommu,aw-bits=48 -device edu ${ABI_FUZZ_TWO_DEVICES:+-device edu} \
     -kernel "$kernel" -initrd "$work/initrd.gz" -append "console=ttyS0 intel_iommu=on loglevel=4 panic=-1 $1${ABI_FUZZ_VFIO:+ abi.vfio=$ABI_FUZZ_VFIO}" \
     < /dev/null > "$2" 2> "$2.qemu" || true
   # QEMU's own messages (intel-iommu reports each translation fault an edu transfer meets) stay out of
@@ -48,8 +48,9 @@ fuzz_boot() {
 
 # The engine side of one run: abi-fuzz with the interposer, the selftest commands on, QEMU's edu
 # exactly as the guest has it (bound to vfio-pci there by the init), and type1 behind /dev/vfio/vfio
-# (the guest kernel has VFIO_CONTAINER, not iommufd's container), behind QEMU's intel-iommu.
-fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_DEVICES=edu-qemu ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_VTD=qemu "$fuzz" "$@"; }
+# (the guest kernel has VFIO_CONTAINER, not iommufd's container), behind QEMU's intel-iommu. With
+# ABI_FUZZ_TWO_DEVICES set, both sides have a second edu, each in a group of its own.
+fuzz_engine() { LD_PRELOAD=$preload ABI_ENGINE_IOMMUFD_TEST=1 ABI_ENGINE_DEVICES=edu-qemu${ABI_FUZZ_TWO_DEVICES:+,edu-qemu} ABI_ENGINE_CONTAINER=type1 ABI_ENGINE_VTD=qemu "$fuzz" "$@"; }
 
 # fuzz_first_difference KERNEL ENGINE: prints the kernel's and the engine's first differing lines
 # (a missing line reads "(none)"), one per line; nothing when the transcripts are identical.

@@ -17,11 +17,12 @@ namespace Abi.Engine.Devices;
 /// </list>
 /// The device buffer (4 KiB) sits at address 0x40000 of the device's own space; DMA addresses are
 /// clipped to a 28-bit mask as QEMU's model does. The engine runs a transfer at once (QEMU runs it
-/// from a timer), so a driver that polls bit 0 of the command register works on both; page by page, as
-/// QEMU does, a page the IOMMU refuses reading as zeros and dropping writes while the others transfer. Interrupts:
-/// INTx, one MSI vector and, beyond QEMU's model, one MSI-X vector (table at 0x80000). Accesses are 4
-/// or 8 bytes: QEMU's memory core refuses narrower ones to the model (reads give 0, writes are dropped),
-/// and the model answers ~0 to an 8-byte one below 0x80 and to a register it does not know.
+/// from a timer), so a driver that polls bit 0 of the command register works on both. As in QEMU, a
+/// transfer goes page by page: a page the IOMMU refuses reads as zeros and takes no writes, and the
+/// pages after it still transfer. Interrupts: INTx, one MSI vector and, beyond QEMU's model, one MSI-X
+/// vector (table at 0x80000). Accesses are 4 or 8 bytes: QEMU's memory core refuses narrower ones to
+/// the model (reads give 0, writes are dropped), and the model answers ~0 to an 8-byte one below 0x80
+/// and to a register it does not know.
 /// </summary>
 public sealed class EduDevice : PciDevice
 {
