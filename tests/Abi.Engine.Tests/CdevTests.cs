@@ -139,6 +139,27 @@ public sealed class CdevTests : DeviceTest
     }
 
     [Fact]
+    public void Replace_ToAnIoasWithoutADomain_FillsTheDomainBeforeReservingTheMsiWindow()
+    {
+        // iommufd_device_do_replace reserves the device's MSI window only after iommufd_hwpt_paging_alloc
+        // filled the new automatic domain (a first attach reserves first, as the test above shows): an
+        // area over the window whose memory is gone answers EFAULT, not EADDRINUSE.
+        using Ioas first = Iommufd.AllocIoas();
+        using Ioas second = Iommufd.AllocIoas();
+        using VfioDevice device = OpenBound(out _);
+        uint hwpt = device.Attach(first.Id);
+        var memory = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        second.Map(memory.Address, 4096, 0xFEE0_0000, iommufd_ioas_map_flags.IOMMU_IOAS_MAP_READABLE);  // nothing pinned yet
+        memory.Dispose();
+
+        var attach = new vfio_device_attach_iommufd_pt { pt_id = second.Id };
+        Assert.Equal(Errno.EFAULT, RawDevice(device).TryAttachIommufdPt(ref attach));
+        Assert.Single(Context.Objects.All(), o => o.Kind == ObjectKind.HwptPaging);          // no domain was left behind
+        Assert.Equal(hwpt, device.Attach(first.Id));                                        // still on its old HWPT
+        Assert.True(Edu.Dma.IsAttached);
+    }
+
+    [Fact]
     public void ExplicitHwpt_AllocValidatesInTheKernelsOrder_AndOutlivesItsDevices()
     {
         using Ioas ioas = Iommufd.AllocIoas();

@@ -82,6 +82,17 @@ internal static class CdevScenario
             r.Step("edu: liveness, factorial, DMA copy", Errno.EIO, ("error", e.Message));
         }
 
+        // A replace into an IOAS without a domain fills the new domain before it reserves the device's MSI
+        // window (iommufd_device_do_replace; a first attach reserves first): an area over the window whose
+        // memory is gone answers EFAULT, not EADDRINUSE, and the device stays where it was.
+        var second = new iommu_ioas_alloc { size = 12 };
+        r.Step("IOAS_ALLOC a second", io.TryIoasAlloc(ref second), ("ioas_id", second.out_ioas_id));
+        var gone = DmaBuffer.Allocate(kernel, 4096, preferHugePages: false);
+        IoasScenario.Map(r, io, "MAP at the second's MSI window, of memory unmapped next", 5, second.out_ioas_id, (ulong)gone.Address, 4096, 0xFEE00000);
+        gone.Dispose();
+        var replace = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = second.out_ioas_id };
+        r.Step("ATTACH (replace) to the second IOAS", dev.TryAttachIommufdPt(ref replace), ("pt_id", replace.pt_id));
+
         var detach = new vfio_device_detach_iommufd_pt { argsz = 8 };
         r.Step("DETACH", dev.TryDetachIommufdPt(ref detach));
         r.Step("DETACH again", dev.TryDetachIommufdPt(ref detach));

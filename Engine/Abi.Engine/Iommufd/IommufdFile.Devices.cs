@@ -97,6 +97,21 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EINVAL, $"HWPT {target.Id} tracks dirty pages, which the device's IOMMU cannot do");
             }
 
+            // An automatic domain is allocated first (iommufd_device_auto_get_domain, iommufd_hwpt_paging_alloc).
+            // A first attach attaches it at once, reserving the device's MSI window before the IOAS's areas
+            // fill the domain (iopt_table_add_domain); a replace fills it first and reserves afterwards
+            // (iommufd_device_do_replace), so there an area that cannot be pinned answers before a window
+            // that is mapped.
+            if (createAuto && Kernel.Faults.ShouldFail("hwpt.alloc"))
+            {
+                return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+            }
+
+            if (createAuto && device.Hwpt is not null && ioas.Iopt.AddDomainRefusal(device.Iommu) is int fillFailed)
+            {
+                return fillFailed;
+            }
+
             // The device's MSI window, and for a new domain its aperture, become reserved in the IOAS.
             bool movesIoas = device.Hwpt?.Ioas != ioas;
             if (movesIoas && device.Iommu.MsiWindow && !ioas.Iopt.CanReserve(EngineIommu.MsiStart, EngineIommu.MsiLast))
@@ -116,18 +131,13 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.ENOENT, $"device {device.Id} has no vDEVICE on vIOMMU {viommu.Id}, which nested HWPT {target!.Id} is built on (IOMMU_VDEVICE_ALLOC first)");
             }
 
-            if (createAuto && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
+            if (createAuto && device.Hwpt is null && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
             {
                 return domainFailed;
             }
 
             if (createAuto)
             {
-                if (Kernel.Faults.ShouldFail("hwpt.alloc"))
-                {
-                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
-                }
-
                 var automatic = new HwptPagingObject(ioas, automatic: true, flags: 0, fault: null, device.Iommu);
                 Objects.Add(automatic);
                 automatic.AddToIoas();
