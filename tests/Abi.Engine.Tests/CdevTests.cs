@@ -160,6 +160,27 @@ public sealed class CdevTests : DeviceTest
     }
 
     [Fact]
+    public void HwptWithAFaultQueue_AllocatesForEdu_ButCannotAttach_ForEduHasNoPri()
+    {
+        // intel_iommu_attach_device → iopf_for_domain_replace → intel_iommu_enable_iopf: ENODEV without
+        // PRI enabled on the device; the device stays where it was.
+        using Ioas ioas = Iommufd.AllocIoas();
+        using VfioDevice device = OpenBound(out uint deviceId);
+        uint hwpt = device.Attach(ioas.Id);
+        var fault = new iommu_fault_alloc();
+        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
+        var alloc = new iommu_hwpt_alloc { dev_id = deviceId, pt_id = ioas.Id, flags = 4 /* FAULT_ID_VALID */, fault_id = fault.out_fault_id };
+        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
+
+        var attach = new vfio_device_attach_iommufd_pt { pt_id = alloc.out_hwpt_id };
+        Assert.Equal(Errno.ENODEV, RawDevice(device).TryAttachIommufdPt(ref attach));
+        Assert.Equal(hwpt, device.Attach(ioas.Id));                                         // still on its automatic HWPT
+        var destroy = new iommu_destroy { id = alloc.out_hwpt_id };
+        Assert.Equal(Errno.None, Raw.TryDestroy(ref destroy));
+        Assert.Equal(0, Kernel.Close((int)fault.out_fault_fd));
+    }
+
+    [Fact]
     public void ExplicitHwpt_AllocValidatesInTheKernelsOrder_AndOutlivesItsDevices()
     {
         using Ioas ioas = Iommufd.AllocIoas();

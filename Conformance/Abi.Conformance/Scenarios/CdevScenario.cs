@@ -93,6 +93,18 @@ internal static class CdevScenario
         var replace = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = second.out_ioas_id };
         r.Step("ATTACH (replace) to the second IOAS", dev.TryAttachIommufdPt(ref replace), ("pt_id", replace.pt_id));
 
+        // A HWPT with a fault queue allocates for edu, but the driver's attach enables page requests,
+        // which edu (no PRI) cannot take (intel_iommu_enable_iopf).
+        var fault = new iommu_fault_alloc { size = 16 };
+        r.Step("FAULT_QUEUE_ALLOC", io.TryFaultQueueAlloc(ref fault), ("out_fault_id", fault.out_fault_id));
+        var faulting = new iommu_hwpt_alloc { size = 48, flags = 4 /* FAULT_ID_VALID */, dev_id = bind.out_devid, pt_id = alloc.out_ioas_id, fault_id = fault.out_fault_id };
+        r.Step("HWPT_ALLOC with the fault queue", io.TryHwptAlloc(ref faulting), ("out_hwpt_id", faulting.out_hwpt_id));
+        var onFaulting = new vfio_device_attach_iommufd_pt { argsz = 12, pt_id = faulting.out_hwpt_id };
+        r.Step("ATTACH (replace) to the HWPT with the fault queue", dev.TryAttachIommufdPt(ref onFaulting), ("pt_id", onFaulting.pt_id));
+        var destroyFaulting = new iommu_destroy { size = 8, id = faulting.out_hwpt_id };
+        r.Step("DESTROY the HWPT with the fault queue", io.TryDestroy(ref destroyFaulting));
+        r.Step("close the fault queue", Scenario.ErrnoOf(kernel.Close((int)fault.out_fault_fd)));
+
         var detach = new vfio_device_detach_iommufd_pt { argsz = 8 };
         r.Step("DETACH", dev.TryDetachIommufdPt(ref detach));
         r.Step("DETACH again", dev.TryDetachIommufdPt(ref detach));

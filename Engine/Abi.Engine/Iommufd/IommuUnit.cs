@@ -58,6 +58,12 @@ internal abstract record IommuUnit
     /// <summary>IOMMU_CAP_ENFORCE_CACHE_COHERENCY: its domains can force snooping, so VFIO_DMA_CC_IOMMU holds for them.</summary>
     public virtual bool EnforcesCacheCoherency => true;
 
+    /// <summary>
+    /// The driver's attach of a domain with a fault handler (a HWPT allocated with a fault queue):
+    /// null when it enables page requests for the device, or the errno it answers instead.
+    /// </summary>
+    public virtual int? FaultDomainRefusal() => null;
+
     /// <summary><c>ops->hw_info</c>: writes the driver's information blob into <paramref name="blob"/> (64 bytes) and returns its length.</summary>
     public abstract int HwInfo(Span<byte> blob);
 

@@ -131,6 +131,12 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.ENOENT, $"device {device.Id} has no vDEVICE on vIOMMU {viommu.Id}, which nested HWPT {target!.Id} is built on (IOMMU_VDEVICE_ALLOC first)");
             }
 
+            // The driver's attach: a domain with a fault handler needs page requests on the device.
+            if (target?.Fault is not null && device.Iommu.FaultDomainRefusal() is int noPageRequests)
+            {
+                return noPageRequests;
+            }
+
             if (createAuto && device.Hwpt is null && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
             {
                 return domainFailed;

@@ -76,6 +76,11 @@ internal sealed partial class IommufdFile
                 {
                     return refused;
                 }
+
+                if (hwpt.Fault is not null && device.Iommu.FaultDomainRefusal() is int noPageRequests)
+                {
+                    return noPageRequests;
+                }
             }
 
             hwpt.Users++;

@@ -1,4 +1,6 @@
+using Abi.Interop;
 using Abi.Linux;
+using static Abi.Engine.EngineDiagnostics;
 
 namespace Abi.Engine.Iommufd;
 
@@ -45,6 +47,14 @@ internal sealed record VtdIommu : IommuUnit
     /// <summary>intel_iommu_hw_info: dirty tracking when the unit has it; edu and the engine's functions have no ATS.</summary>
     public override ulong HwCapabilities =>
         (DirtyTracking ? (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_DIRTY_TRACKING : 0) | (ulong)iommufd_hw_capabilities.IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+
+    /// <summary>
+    /// intel_iommu_attach_device and intel_iommu_set_dev_pasid enable page requests for a domain with
+    /// a fault handler (iopf_for_domain_replace → intel_iommu_enable_iopf), which needs PRI enabled on
+    /// the device: edu and the engine's functions have no PRI capability, so such a domain is ENODEV.
+    /// </summary>
+    public override int? FaultDomainRefusal() =>
+        Fail(Errno.ENODEV, "intel_iommu_enable_iopf: the device has no PRI enabled, so a HWPT with a fault queue cannot attach to it");
 
     /// <summary>intel_iommu_capable: IOMMU_CAP_ENFORCE_CACHE_COHERENCY is snoop control (ecap SC).</summary>
     public override bool EnforcesCacheCoherency => ((EcapReg >> EcapSc) & 1) != 0;
