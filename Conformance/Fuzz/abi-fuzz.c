@@ -1524,10 +1524,12 @@ static void scrub_device(const char *cdev_path)
 		for (int polls = 0; ok && (run & 1) && polls < 3000; polls++)
 			if ((ok = pread(fd, &run, 8, 0x98) == 8) && (run & 1))
 				usleep(1000);
-		// And the transfer registers back to 0, as a stream that never ran one finds them.
+		// And the transfer registers back to 0, as a stream that never ran one finds them, and the
+		// liveness register (the stream's first calls write it on the first device only).
 		static const uint64_t zero;
 		for (int i = 0; ok && !(run & 1) && i < 3; i++)
 			ok = pwrite(fd, &zero, 8, 0x80 + 8 * i) == 8;
+		ok = ok && pwrite(fd, &zero, 4, 0x04) == 4;
 		if (!ok || (run & 1))
 			fprintf(stderr, "abi-fuzz: scrubbing edu's DMA buffer: %s\n", ok ? "the transfer did not finish" : strerror(errno));
 	}
