@@ -366,37 +366,49 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 	return do_ioctl_on(iommufd, c, name, request, arg, size, fd_offset, in_fd_offset);
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
 static void find_cdevs(void)
 {
-	struct dirent **list;
-	int n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *d = list[i]->d_name;
+	// opendir/readdir, not scandir: glibc's scandir reads the directory through internal calls the
+	// interposer never sees, so the engine's sysfs would not answer it.
+	static char names[64][64];
+	int n = 0;
+	DIR *devices = opendir("/sys/bus/pci/devices");
+	struct dirent *d;
+	while (devices && n < 64 && (d = readdir(devices)))
+		if (d->d_name[0] != '.')
+			snprintf(names[n++], sizeof(names[0]), "%.60s", d->d_name);
+	if (devices)
+		closedir(devices);
+	qsort(names, (size_t)n, sizeof(names[0]), by_name);
+	for (int i = 0; i < n && ndevices < MAX_DEVICES; i++) {
 		char path[300];
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/vfio-dev", d);
-		DIR *vfio = ndevices < MAX_DEVICES ? opendir(path) : NULL;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/vfio-dev", names[i]);
+		DIR *vfio = opendir(path);
 		struct dirent *v;
-		char *cdev = cdev_paths[ndevices < MAX_DEVICES ? ndevices : 0];
+		char *cdev = cdev_paths[ndevices];
 		while (vfio && (v = readdir(vfio)))
 			if (!strncmp(v->d_name, "vfio", 4))
 				snprintf(cdev, sizeof(cdev_paths[0]), "/dev/vfio/devices/%.40s", v->d_name);
-		if (vfio) {
+		if (vfio)
 			closedir(vfio);
-			char link[300], target[300];
-			snprintf(link, sizeof(link), "/sys/bus/pci/devices/%.64s/iommu_group", d);
-			ssize_t len = readlink(link, target, sizeof(target) - 1);
-			if (len > 0) {
-				target[len] = 0;
-				const char *slash = strrchr(target, '/');
-				snprintf(group_paths[ndevices], sizeof(group_paths[0]), "/dev/vfio/%.40s", slash ? slash + 1 : target);
-			}
-			snprintf(device_names[ndevices], sizeof(device_names[0]), "%.60s", d);
-			ndevices += cdev[0] != 0;
+		if (!cdev[0])
+			continue;
+		char link[300], target[300];
+		snprintf(link, sizeof(link), "/sys/bus/pci/devices/%.64s/iommu_group", names[i]);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = 0;
+			const char *slash = strrchr(target, '/');
+			snprintf(group_paths[ndevices], sizeof(group_paths[0]), "/dev/vfio/%.40s", slash ? slash + 1 : target);
 		}
-		free(list[i]);
+		snprintf(device_names[ndevices], sizeof(device_names[0]), "%.60s", names[i]);
+		ndevices++;
 	}
-	if (n >= 0)
-		free(list);
 }
 
 // Which of the devices an operation names (the only one, mostly), and how its line says so: nothing
@@ -655,7 +667,8 @@ static void run_call(const struct call *c)
 			.iova = iova_of(a[5]),
 		};
 		SIZED(x, sizeof(x), 40);
-		do_ioctl(c, "ioas_map_file", IOMMU_IOAS_MAP_FILE, &x, sizeof(x), -1, 12);
+		if (do_ioctl(c, "ioas_map_file", IOMMU_IOAS_MAP_FILE, &x, sizeof(x), -1, 12) == 0)
+			note_mapped(x.iova, x.ioas_id);
 		break;
 	}
 	case OP_IOAS_UNMAP: {
@@ -674,7 +687,8 @@ static void run_call(const struct call *c)
 			.length = length_of(a[3]), .dst_iova = iova_of(a[4]), .src_iova = iova_of(a[5]),
 		};
 		SIZED(x, sizeof(x), 40);
-		do_ioctl(c, "ioas_copy", IOMMU_IOAS_COPY, &x, sizeof(x), -1, -1);
+		if (do_ioctl(c, "ioas_copy", IOMMU_IOAS_COPY, &x, sizeof(x), -1, -1) == 0)
+			note_mapped(x.dst_iova, x.dst_ioas_id);
 		break;
 	}
 	case OP_IOVA_RANGES: {
@@ -1525,7 +1539,8 @@ static void scrub_device(const char *cdev_path)
 			if ((ok = pread(fd, &run, 8, 0x98) == 8) && (run & 1))
 				usleep(1000);
 		// And the transfer registers back to 0, as a stream that never ran one finds them, and the
-		// liveness register (the stream's first calls write it on the first device only).
+		// liveness register to what writing 0 leaves (~0), as the stream's first calls do on the first
+		// device only.
 		static const uint64_t zero;
 		for (int i = 0; ok && !(run & 1) && i < 3; i++)
 			ok = pwrite(fd, &zero, 8, 0x80 + 8 * i) == 8;

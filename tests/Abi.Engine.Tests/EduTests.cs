@@ -82,8 +82,10 @@ public sealed class EduTests : DeviceTest
         using var driver = new EduDriver(device);
         byte[] before = memory.Span.ToArray();
 
-        // Memory → buffer over pages 0 and 1 (the last 100 bytes of one, the first 100 of the other),
-        // then buffer → memory into the writable page 0 to see what the buffer holds.
+        // The buffer's first 200 bytes from page 0; then memory → buffer over pages 0 and 1 (the last 100
+        // bytes of one, the first 100 of the other), which leaves zeros where page 1 was refused; then
+        // buffer → memory into the writable page 0 to see what the buffer holds.
+        driver.ReadFromMemory(Iova, 200);
         driver.ReadFromMemory(Iova + 4096 - 100, 200);
         driver.WriteToMemory(Iova + 1000, 200);
         Assert.Equal(before.AsSpan(4096 - 100, 100).ToArray(), memory.Slice(1000, 100).ToArray());
