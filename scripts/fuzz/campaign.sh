@@ -14,7 +14,8 @@
 # --vfio's operations the device fd's SET_IRQS, FEATURE, hot reset and IOEVENTFD ioctls, with eventfds
 # to pass them and to read loopback signals back from (abi-fuzz.c: device_weight). --two-devices gives
 # both sides a second edu in a group of its own, which the streams open, bind, attach and put in
-# containers beside the first (replays recorded so are named *.two.{vfio,device}.script).
+# containers beside the first (replays recorded so are named *.two.{vfio,device}.script; reduce.sh
+# reduces such a seed with ABI_FUZZ_TWO_DEVICES=1 in its environment).
 #
 # Results go to artifacts/fuzz/: kernel.digests, engine.digests, report.txt, and per differing
 # seed <seed>.kernel.txt / <seed>.engine.txt / <seed>.script (replay with: abi-fuzz replay FILE).
