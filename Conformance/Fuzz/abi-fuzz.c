@@ -1394,15 +1394,17 @@ static void run_call(const struct call *c)
 	case OP_EDU_DMA: {
 		// One edu transfer between the device buffer and memory through the IOMMU: what the stream's
 		// maps, copies, unmaps, attaches and detaches left the device able to reach, and the command
-		// register's bus master bit (set first with memory decoding, mostly). QEMU runs the transfer from a timer, so the
-		// command register is polled until its run bit clears (the engine's is clear at once). Then a
-		// digest of the arena's and the memfd's pages, which a transfer into memory may have written.
+		// register's bus master bit (set first with memory decoding, mostly). QEMU runs the transfer
+		// from a timer, so the command register is polled until its run bit clears (the engine's is
+		// clear at once). Then a digest of the arena's and the memfd's pages, which a transfer into
+		// memory may have written.
 		int fd = device_fd_of(a[0]);
 		// The guest's QEMU (7.2) aborts on a transfer of nothing, or one that reaches the buffer's last
 		// byte (edu_check_range's off-by-one): every transfer stays within its first 4095 bytes.
 		static const uint64_t counts[] = { 1, 8, 100, 0x800, 0xfff, 0xfff };
 		static const uint64_t offsets[] = { 0, 0, 0x10, 0x800, 0xff8 };
-		int to_ram = a[1] % 3 != 0;   // mostly: what a transfer into the buffer read shows only when one copies it out
+		// Mostly into memory: what a transfer into the buffer read shows only when one copies it out.
+		int to_ram = a[1] % 3 != 0;
 		int target = a[2] % 4 && nmapped ? (int)((a[2] >> 2) % nmapped) : -1;
 		uint64_t ram = (target >= 0 ? mapped[target].iova : iova_of(a[2] >> 2)) + ((a[2] >> 40) % 3 == 0 ? (a[2] >> 44) % (2 * PAGE) : 0);
 		// Within edu's 28-bit DMA mask: the guest's QEMU (7.2) prints a line on its console, which is
