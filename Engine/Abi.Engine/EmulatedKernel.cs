@@ -99,6 +99,9 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
 
     private readonly BarTraps _barTraps = new();
 
+    /// <summary>Whether every BAR mmap overlapping [start, start + length) is decoded by its device now (see BarTraps.Decoded).</summary>
+    internal bool BarMappingsDecoded(ulong start, ulong length) => _barTraps.Decoded(start, length);
+
     /// <summary>
     /// A load or store of <paramref name="size"/> bytes that faulted at <paramref name="address"/> in a
     /// trapped BAR mapping: performed on the device model (a store writes <paramref name="value"/>, a
@@ -521,12 +524,15 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
 
         Replacing(address, length, flags);
+        EmulatedDevice owner = device.Device;
+        Func<bool> decoding = () => owner.Config is not VfioPciConfig open || (open.MemoryEnabled && !owner.LowPowerEngaged);
         if (bar.Handler is PciMemory memory)
         {
             nint mapped = LinuxKernel.Instance.Mmap(address, length, protection, flags, memory.FileDescriptor, inBar);
             if (mapped > 0)
             {
                 Memory.AddPeer((ulong)mapped, span, protection);
+                _barTraps.Add((ulong)mapped, span, handler: null, inBar, decoding);
             }
 
             return mapped;
@@ -538,8 +544,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             // The vma is whole pages: an access anywhere in the last one reaches the registers. A mapping
             // that outlives the device fd keeps the device open in the kernel, so it still answers then.
             Memory.AddPeer((ulong)reserved, span, protection);
-            EmulatedDevice owner = device.Device;
-            _barTraps.Add((ulong)reserved, span, bar.Handler, inBar, () => owner.Config is not VfioPciConfig open || (open.MemoryEnabled && !owner.LowPowerEngaged));
+            _barTraps.Add((ulong)reserved, span, bar.Handler, inBar, decoding);
         }
 
         return reserved;

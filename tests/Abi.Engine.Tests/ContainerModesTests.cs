@@ -350,6 +350,34 @@ public sealed unsafe class ContainerModesTests
         }
     }
 
+    [Theory]
+    [InlineData(Mode.Type1)]
+    [InlineData(Mode.Type1v2)]
+    public void PeerToPeer_ABarWhoseDeviceDoesNotDecodeMemory_CannotBeMapped(Mode mode)
+    {
+        // follow_fault_pfn → vfio_pci_vmf_insert_pfn: the peer's BAR is faulted in only while the peer
+        // decodes memory (clearing the bit zaps what was faulted in): EFAULT, and a mapping again once
+        // the bit is back.
+        using var setup = new Setup(mode, withPeer: true);
+        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, ReadWrite, LinuxConstants.MAP_SHARED, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
+        Assert.True(bar > 0);
+        try
+        {
+            uint command = setup.Peer.ReadConfig32(0x04);
+            setup.Peer.WriteConfig32(0x04, command & ~(uint)Abi.Linux.Pci.Constants.PCI_COMMAND_MEMORY);
+            Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x40_0000, region.Size, vaddr: bar));
+            Assert.Contains("does not decode memory", setup.Kernel.LastErrorReason, StringComparison.Ordinal);
+
+            setup.Peer.WriteConfig32(0x04, command | Abi.Linux.Pci.Constants.PCI_COMMAND_MEMORY);
+            Assert.Equal(0, setup.Map(0x40_0000, region.Size, vaddr: bar));
+        }
+        finally
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(bar, (nuint)region.Size));
+        }
+    }
+
     [Fact]
     public void AMemoryBar_MapsFromAnyPage_AndTheMappingIsThatPartOfTheBar()
     {

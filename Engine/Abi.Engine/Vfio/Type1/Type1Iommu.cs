@@ -253,6 +253,13 @@ internal sealed unsafe partial class Type1Iommu
             return Fail(Errno.EFAULT, $"vaddr 0x{vaddr:X} cannot be pinned (not memory the engine knows)");
         }
 
+        // vaddr_get_pfns → follow_fault_pfn: another device's BAR is faulted in only while that device
+        // decodes memory and is not in low power (vfio_pci_vmf_insert_pfn answers SIGBUS otherwise).
+        if (!Kernel.BarMappingsDecoded(vaddr, size))
+        {
+            return Fail(Errno.EFAULT, $"vaddr 0x{vaddr:X} reaches a BAR mapping whose device does not decode memory now (memory decoding off, or low power)");
+        }
+
         if (Kernel.Faults.ShouldFail("type1.map"))
         {
             return Fail(Errno.ENOMEM, "injected failure: type1.map");
