@@ -517,6 +517,39 @@ static uint64_t memory_digest(void)
 	return n > 0 ? fnv(h, file, (size_t)n) : h;
 }
 
+// Sets bits in a device's command register through its config region (read, or, write back): the
+// write's answer, or the read's when it was short, -errno for a failure.
+static long set_command_bits(int fd, uint16_t bits)
+{
+	off_t at = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + 4;
+	uint16_t command = 0;
+	long rc = pread(fd, &command, 2, at);
+	command |= bits;
+	if (rc == 2)
+		rc = pwrite(fd, &command, 2, at);
+	return rc < 0 ? -errno : rc;
+}
+
+// Starts an edu transfer (source, destination, count, command written to BAR0's 0x80-0x98) and polls
+// the command register until its run bit clears (QEMU runs the transfer from a 100 ms timer; the
+// engine's bit is clear at once): the last register write's answer (-errno for a failure), and in
+// *command the command register as last read.
+static long edu_transfer(int fd, const uint64_t regs[4], uint64_t *command)
+{
+	long rc = 0;
+	for (int i = 0; i < 4 && rc >= 0; i++)
+		if ((rc = pwrite(fd, &regs[i], 8, 0x80 + 8 * i)) < 0)
+			rc = -errno;
+	*command = 1;
+	for (int polls = 0; rc >= 0 && (*command & 1) && polls < 3000; polls++) {
+		if (pread(fd, command, 8, 0x98) != 8)
+			break;
+		if (*command & 1)
+			usleep(1000);
+	}
+	return rc;
+}
+
 // A nested output buffer's digest, printed after the call that wrote it.
 static void emit_out(const char *what, uint64_t addr, size_t len)
 {
@@ -1420,31 +1453,12 @@ static void run_call(const struct call *c)
 		uint64_t cnt = counts[(a[3] >> 8) % 6];
 		if (off + cnt > 0xfff)
 			cnt = 0xfff - off;
-		off_t config = (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
-		long master = 0;   // what setting the command register's bits answered
-		if (a[4] % 4) {
-			uint16_t command = 0;
-			master = pread(fd, &command, 2, config + 4);
-			command |= 6;  // PCI_COMMAND_MEMORY (random config writes often clear it), PCI_COMMAND_MASTER
-			if (master == 2)
-				master = pwrite(fd, &command, 2, config + 4);
-			if (master < 0)
-				master = -errno;
-		}
+		// PCI_COMMAND_MEMORY (random config writes often clear it) and PCI_COMMAND_MASTER.
+		long master = a[4] % 4 ? set_command_bits(fd, 6) : 0;
 		uint64_t before = memory_digest();
 		uint64_t regs[4] = { to_ram ? 0x40000 + off : ram, to_ram ? ram : 0x40000 + off, cnt, 1 | (uint64_t)to_ram << 1 };
-		long rc = 0;
-		for (int i = 0; i < 4 && rc >= 0; i++)
-			if ((rc = pwrite(fd, &regs[i], 8, 0x80 + 8 * i)) < 0)
-				rc = -errno;
-		uint64_t command = 1;
-		int polls = 0;
-		while (rc >= 0 && (command & 1) && polls++ < 3000) {
-			if (pread(fd, &command, 8, 0x98) != 8)
-				break;
-			if (command & 1)
-				usleep(1000);
-		}
+		uint64_t command;
+		long rc = edu_transfer(fd, regs, &command);
 		uint64_t after = memory_digest();
 		emit("edu_dma(fd#%d) %s ram 0x%" PRIx64 " buffer +0x%" PRIx64 " count 0x%" PRIx64 " attach rc=%ld master rc=%ld rc=%ld %s memory %s %016" PRIx64,
 		     cdev_index(fd), to_ram ? "to memory" : "from memory", ram, off, cnt, attached, master, rc,
@@ -1527,19 +1541,11 @@ static void scrub_device(const char *cdev_path)
 		struct iommu_ioas_map map = { .size = sizeof(map), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
 					      .user_va = (uint64_t)AT(OUT_PAGE), .length = PAGE, .iova = PAGE };
 		struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-		uint16_t command = 0;
 		uint64_t regs[4] = { PAGE, 0x40000, 0xfff, 1 }, run = 1;   // all but the last byte, which no transfer reaches
 		int ok = ioctl(ctx, IOMMU_IOAS_ALLOC, &ioas) == 0;
 		map.ioas_id = attach.pt_id = ioas.out_ioas_id;
 		ok = ok && ioctl(ctx, IOMMU_IOAS_MAP, &map) == 0 && ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) == 0 &&
-		     pread(fd, &command, 2, config + 4) == 2;
-		command |= 4;  // PCI_COMMAND_MASTER
-		ok = ok && pwrite(fd, &command, 2, config + 4) == 2;
-		for (int i = 0; ok && i < 4; i++)
-			ok = pwrite(fd, &regs[i], 8, 0x80 + 8 * i) == 8;
-		for (int polls = 0; ok && (run & 1) && polls < 3000; polls++)
-			if ((ok = pread(fd, &run, 8, 0x98) == 8) && (run & 1))
-				usleep(1000);
+		     set_command_bits(fd, 4) == 2 && edu_transfer(fd, regs, &run) == 8;   // PCI_COMMAND_MASTER
 		// And the transfer registers back to 0, as a stream that never ran one finds them, and the
 		// liveness register to what writing 0 leaves (~0), as the stream's first calls do on the first
 		// device only.

@@ -290,10 +290,8 @@ public sealed unsafe class ContainerModesTests
     public void PeerToPeer_MappingABarMmap_WorksInType1Only(Mode mode)
     {
         using var setup = new Setup(mode, withPeer: true);
-        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        nint bar = setup.MapPeerBar0(out VfioRegionInfo region);
         Assert.True(region.CanMmap);
-        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, 3, 1, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
-        Assert.True(bar > 0);
         try
         {
             const ulong BarIova = 0x40_0000;
@@ -329,10 +327,8 @@ public sealed unsafe class ContainerModesTests
         // vfio_iommu_type1.c: follow_fault_pfn answers EFAULT to a write fault on a VM_PFNMAP area the
         // process may not write (a BAR mmapped without PROT_WRITE); a mapping for reading pins nothing.
         using var setup = new Setup(mode, withPeer: true);
-        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
-        int fd = (int)setup.Peer.Fd.DangerousGetHandle();
-        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, fd, (long)region.Offset);
-        Assert.True(bar > 0);
+        nint bar = setup.MapPeerBar0(out VfioRegionInfo region);
+        int fd = (int)setup.Peer!.Fd.DangerousGetHandle();
         try
         {
             // Mapped again in place without PROT_WRITE: the writable mapping it replaces is gone.
@@ -359,12 +355,10 @@ public sealed unsafe class ContainerModesTests
         // decodes memory (clearing the bit zaps what was faulted in): EFAULT, and a mapping again once
         // the bit is back.
         using var setup = new Setup(mode, withPeer: true);
-        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
-        nint bar = setup.Kernel.Mmap(0, (nuint)region.Size, ReadWrite, LinuxConstants.MAP_SHARED, (int)setup.Peer.Fd.DangerousGetHandle(), (long)region.Offset);
-        Assert.True(bar > 0);
+        nint bar = setup.MapPeerBar0(out VfioRegionInfo region);
         try
         {
-            uint command = setup.Peer.ReadConfig32(0x04);
+            uint command = setup.Peer!.ReadConfig32(0x04);
             setup.Peer.WriteConfig32(0x04, command & ~(uint)Abi.Linux.Pci.Constants.PCI_COMMAND_MEMORY);
             Assert.Equal(-(int)Errno.EFAULT, setup.Map(0x40_0000, region.Size, vaddr: bar));
             Assert.Contains("does not decode memory", setup.Kernel.LastErrorReason, StringComparison.Ordinal);
@@ -542,6 +536,15 @@ public sealed unsafe class ContainerModesTests
         public int ContainerFd => (int)Container!.Fd.DangerousGetHandle();
 
         /// <summary>Maps [iova, iova+size) onto the start of the memory; access 3 = read|write in both APIs' terms.</summary>
+        /// <summary>The peer's BAR0, mmapped shared and read-write as a driver maps it.</summary>
+        public nint MapPeerBar0(out VfioRegionInfo region)
+        {
+            region = Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+            nint bar = Kernel.Mmap(0, (nuint)region.Size, ReadWrite, LinuxConstants.MAP_SHARED, (int)Peer.Fd.DangerousGetHandle(), (long)region.Offset);
+            Assert.True(bar > 0);
+            return bar;
+        }
+
         public int Map(ulong iova, ulong size, uint access = 3, nint vaddr = 0)
         {
             ulong source = (ulong)(vaddr != 0 ? vaddr : Memory.Address);

@@ -107,7 +107,8 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
             }
 
-            if (createAuto && device.Hwpt is not null && ioas.Iopt.AddDomainRefusal(device.Iommu) is int fillFailed)
+            bool replacing = device.Hwpt is not null;
+            if (createAuto && replacing && ioas.Iopt.AddDomainRefusal(device.Iommu) is int fillFailed)
             {
                 return fillFailed;
             }
@@ -137,7 +138,7 @@ internal sealed partial class IommufdFile
                 return noPageRequests;
             }
 
-            if (createAuto && device.Hwpt is null && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
+            if (createAuto && !replacing && ioas.Iopt.AddDomainRefusal(device.Iommu) is int domainFailed)
             {
                 return domainFailed;
             }
