@@ -301,6 +301,8 @@ static void size_field(const struct call *c, uint32_t *size, uint32_t exact, uin
 }
 
 static int returns_fd;  // the next ioctl returns an fd (printed as 1000 + its device-pool index)
+static int returns_dmabuf;  // the next ioctl may return a dma-buf's fd (printed as 2000 + its index)
+static int dmabufs[POOL], ndmabufs;
 static size_t digest_limit;  // when set, the argument's digest covers only its first bytes (fds follow them)
 
 // Performs the ioctl with the argument placed; returns -errno or the result; prints the call's line.
@@ -322,6 +324,12 @@ static long do_ioctl_on(int fd, const struct call *c, const char *name, unsigned
 		if (ncdevs < POOL)
 			cdevs[ncdevs++] = (int)rc;
 		rc = 1000 + ncdevs - 1;
+	}
+	if (rc > 0 && returns_dmabuf) {
+		if (ndmabufs < POOL)
+			dmabufs[ndmabufs++] = (int)rc;
+		remember_fd((int)rc);
+		rc = 2000 + ndmabufs - 1;
 	}
 	if (verbose) {
 		// The argument as the call left it, in 32-bit words, to stderr (not part of the transcript).
@@ -507,6 +515,37 @@ static void note_mapped(uint64_t iova, uint32_t ioas)
 	mapped[i].ioas = ioas;
 }
 
+// IOVA ranges a dma-buf was ever mapped at, in any IOAS (a MAP_FILE of one, or a copy of a range that
+// overlaps one): a transfer never goes there. DMA to a dma-buf of edu's BAR reaches edu's registers in
+// QEMU, which the engine does not model (its peer-to-peer reaches BARs of plain memory only), and
+// which could start another transfer. Unmaps do not shrink the list.
+static struct { uint64_t iova, last; } peer_ranges[POOL];
+static int npeer_ranges;
+
+static int overlaps_peer(uint64_t iova, uint64_t length)
+{
+	uint64_t last = length ? iova + length - 1 : iova;
+	for (int i = 0; i < npeer_ranges; i++)
+		if (iova <= peer_ranges[i].last && peer_ranges[i].iova <= last)
+			return 1;
+	return last < iova && npeer_ranges > 0;
+}
+
+static void note_peer(uint64_t iova, uint64_t length)
+{
+	int i = npeer_ranges < POOL ? npeer_ranges++ : (int)(iova % POOL);
+	peer_ranges[i].iova = iova;
+	peer_ranges[i].last = length ? iova + length - 1 : iova;
+}
+
+static int is_dmabuf(int fd)
+{
+	for (int i = 0; i < ndmabufs; i++)
+		if (dmabufs[i] == fd)
+			return 1;
+	return 0;
+}
+
 // What a device's transfer into memory can reach: the arena's readable pages and the memfd's.
 static uint64_t memory_digest(void)
 {
@@ -602,7 +641,8 @@ enum {
 	OP_CLOSE, OP_DESTROY_ACCESS_PAGES, OP_READ, OP_WRITE, OP_MMAP, OP_CDEV_OPEN, OP_CDEV_BIND, OP_CDEV_ATTACH,
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
-	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_COUNT
+	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_DMABUF,
+	OP_COUNT
 };
 
 // How often each operation is drawn (out of the sum). The device and legacy-path operations are drawn
@@ -636,6 +676,7 @@ static const int device_weight[OP_COUNT] = {
 	[OP_IOEVENTFD] = 4, [OP_CDEV_BAR] = 4, [OP_CDEV_MMAP] = 3, [OP_CONFIG_WRITE] = 4,
 	// Each transfer waits on QEMU's edu, which runs it from a 100 ms timer: few of them.
 	[OP_EDU_DMA] = 1,
+	[OP_DMABUF] = 4,
 };
 
 static struct call generate(void)
@@ -687,6 +728,9 @@ static void run_call(const struct call *c)
 	}
 	case OP_MAP_FILE: {
 		int file = a[2] % 4 ? memfd : fd_of(a[2] >> 2);
+		// A dma-buf of a BAR, when the stream exported one (OP_DMABUF, --device only).
+		if (ndmabufs && a[2] % 4 == 1)
+			file = dmabufs[(a[2] >> 2) % ndmabufs];
 		// Never a group: an area keeps its file, and a group whose file sits in an IOAS of the iommufd
 		// the group holds (VFIO_GROUP_SET_CONTAINER with an iommufd) is a reference cycle the kernel
 		// never breaks: the group stays open after the process exits and every later seed's group
@@ -699,9 +743,20 @@ static void run_call(const struct call *c)
 			.start = a[3] % 4 ? ((a[3] >> 2) % 16) * PAGE : (a[3] >> 2) % (64 * PAGE), .length = length_of(a[4]),
 			.iova = iova_of(a[5]),
 		};
+		// A dma-buf holds a few pages: mostly the first one or two of it.
+		if (verbose && is_dmabuf(file))
+			fprintf(stderr, "%d map_file of a dma-buf\n", call_index);
+		if (is_dmabuf(file) && a[6] % 4) {
+			x.start = 0;
+			x.length = (1 + a[6] % 2) * PAGE;
+		}
 		SIZED(x, sizeof(x), 40);
-		if (do_ioctl(c, "ioas_map_file", IOMMU_IOAS_MAP_FILE, &x, sizeof(x), -1, 12) == 0)
-			note_mapped(x.iova, x.ioas_id);
+		if (do_ioctl(c, "ioas_map_file", IOMMU_IOAS_MAP_FILE, &x, sizeof(x), -1, 12) == 0) {
+			if (is_dmabuf(file))
+				note_peer(x.iova, x.length);
+			else
+				note_mapped(x.iova, x.ioas_id);
+		}
 		break;
 	}
 	case OP_IOAS_UNMAP: {
@@ -720,8 +775,12 @@ static void run_call(const struct call *c)
 			.length = length_of(a[3]), .dst_iova = iova_of(a[4]), .src_iova = iova_of(a[5]),
 		};
 		SIZED(x, sizeof(x), 40);
-		if (do_ioctl(c, "ioas_copy", IOMMU_IOAS_COPY, &x, sizeof(x), -1, -1) == 0)
-			note_mapped(x.dst_iova, x.dst_ioas_id);
+		if (do_ioctl(c, "ioas_copy", IOMMU_IOAS_COPY, &x, sizeof(x), -1, -1) == 0) {
+			if (overlaps_peer(x.src_iova, x.length))
+				note_peer(x.dst_iova, x.length);
+			else
+				note_mapped(x.dst_iova, x.dst_ioas_id);
+		}
 		break;
 	}
 	case OP_IOVA_RANGES: {
@@ -1443,16 +1502,20 @@ static void run_call(const struct call *c)
 		// Within edu's 28-bit DMA mask: the guest's QEMU (7.2) prints a line on its console, which is
 		// the transcript, for every address it clamps.
 		ram &= (1ULL << 28) - 1;
+		uint64_t off = offsets[a[3] % 5];
+		uint64_t cnt = counts[(a[3] >> 8) % 6];
+		if (off + cnt > 0xfff)
+			cnt = 0xfff - off;
+		if (overlaps_peer(ram, cnt)) {
+			emit("edu_dma(fd#%d) ram 0x%" PRIx64 " count 0x%" PRIx64 ": not run, a dma-buf may be mapped there", cdev_index(fd), ram, cnt);
+			break;
+		}
 		// Mostly, the device is first attached to the IOAS the aimed-at map went to.
 		long attached = 0;
 		if (target >= 0 && mapped[target].ioas && a[5] % 4) {
 			struct vfio_device_attach_iommufd_pt x = { .argsz = sizeof(x), .pt_id = mapped[target].ioas };
 			attached = ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &x) < 0 ? -errno : 1;
 		}
-		uint64_t off = offsets[a[3] % 5];
-		uint64_t cnt = counts[(a[3] >> 8) % 6];
-		if (off + cnt > 0xfff)
-			cnt = 0xfff - off;
 		// PCI_COMMAND_MEMORY (random config writes often clear it) and PCI_COMMAND_MASTER.
 		long master = a[4] % 4 ? set_command_bits(fd, 6) : 0;
 		uint64_t before = memory_digest();
@@ -1463,6 +1526,60 @@ static void run_call(const struct call *c)
 		emit("edu_dma(fd#%d) %s ram 0x%" PRIx64 " buffer +0x%" PRIx64 " count 0x%" PRIx64 " attach rc=%ld master rc=%ld rc=%ld %s memory %s %016" PRIx64,
 		     cdev_index(fd), to_ram ? "to memory" : "from memory", ram, off, cnt, attached, master, rc,
 		     rc < 0 ? "-" : command & 1 ? "running" : "done", after == before ? "unchanged" : "written", after);
+		break;
+	}
+	case OP_DMABUF: {
+		// VFIO_DEVICE_FEATURE_DMA_BUF: mostly a GET of one page-aligned range of BAR0 (edu's 1 MiB of
+		// registers), sometimes other BARs, several ranges, none, flags, or ranges that are unaligned,
+		// empty, past the BAR or wrapping; the ranges are read by their count whatever argsz says. A new
+		// fd joins the pool, and MAP_FILE maps it now and then.
+		int fd = device_fd_of(a[0]);
+		struct {
+			struct vfio_device_feature h;
+			struct vfio_device_feature_dma_buf d;
+			struct vfio_region_dma_range r[4];
+		} x;
+		memset(&x, 0, sizeof(x));
+		uint32_t ops = a[1] % 8 ? VFIO_DEVICE_FEATURE_GET : (uint32_t)(a[1] >> 3) % 8 << 16;
+		x.h.flags = VFIO_DEVICE_FEATURE_DMA_BUF | ops;
+		x.d.region_index = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2) % 8;
+		x.d.open_flags = O_RDWR | O_CLOEXEC;
+		x.d.flags = a[2] % 32 == 1 ? (uint32_t)(a[2] >> 8) | 1 : 0;
+		uint32_t kind = (uint32_t)(a[3] % 16);
+		x.d.nr_ranges = kind < 11 ? 1 : kind < 14 ? 2 + (uint32_t)(a[3] >> 4) % 3 : kind == 14 ? 0 : 0x40001 + (uint32_t)(a[3] >> 4) % 0x100000;
+		for (int i = 0; i < 4; i++) {
+			uint64_t r = a[4 + i] ^ (a[3] >> (8 * i));
+			switch (r % 16) {
+			case 0: x.r[i].offset = (r >> 4) % 0x200000; break;          // anywhere, mostly unaligned
+			case 1: x.r[i].offset = 0xfffffffffffff000ULL; break;         // wraps
+			case 2: x.r[i].offset = 0x100000 - PAGE * ((r >> 4) % 2); break;  // at the BAR's end
+			default: x.r[i].offset = ((r >> 4) % 256) * PAGE; break;
+			}
+			switch ((r >> 24) % 16) {
+			case 0: x.r[i].length = 0; break;
+			case 1: x.r[i].length = (r >> 28) % 0x3000; break;
+			case 2: x.r[i].length = 0x8000000000000000ULL; break;
+			default: x.r[i].length = (1 + (r >> 28) % 16) * PAGE; break;
+			}
+		}
+		uint32_t shown = x.d.nr_ranges < 4 ? x.d.nr_ranges : 4;
+		x.h.argsz = vfio_argsz(c, (uint32_t)(sizeof(x.h) + sizeof(x.d) + sizeof(x.r[0]) * shown), (uint32_t)sizeof(x.h));
+		char name[40];
+		snprintf(name, sizeof(name), "dmabuf(fd#%d)", cdev_index(fd));
+		returns_dmabuf = !(ops & VFIO_DEVICE_FEATURE_PROBE);
+		long rc = do_ioctl_on(fd, c, name, VFIO_DEVICE_FEATURE, &x, sizeof(x), -1, -1);
+		returns_dmabuf = 0;
+		// Mostly, a new buffer's first page is mapped into an IOAS at once.
+		if (rc >= 2000 && a[1] % 4) {
+			struct iommu_ioas_map_file m = {
+				.size = sizeof(m), .flags = a[6] % 4 ? 7 : (uint32_t)(a[6] % 8), .ioas_id = id_of(a[5]),
+				.fd = dmabufs[rc - 2000], .length = a[6] % 8 == 1 ? 3 * PAGE : PAGE, .iova = iova_of(a[5] >> 8),
+			};
+			long mapped_rc = ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &m) < 0 ? -errno : 0;
+			emit("dmabuf#%ld ioas_map_file iova 0x%" PRIx64 " rc=%ld", rc - 2000, (uint64_t)m.iova, mapped_rc);
+			if (mapped_rc == 0)
+				note_peer(m.iova, m.length);
+		}
 		break;
 	}
 	case OP_CLOSE: {

@@ -580,7 +580,7 @@ internal static unsafe class IommufdTest
         return fd < 0 ? Fail((Errno)(-fd), "no descriptor for the dma-buf") : fd;
     }
 
-    /// <summary>DMABUF_REVOKE: revoking takes the buffer out of every domain (the areas stay); restoring lets it be mapped again.</summary>
+    /// <summary>DMABUF_REVOKE: revoking or restoring takes what is mapped of the buffer out of every domain (the areas stay); restored, it can be mapped again.</summary>
     private static int RevokeDmaBuf(IommufdFile f, int fd, bool revoked)
     {
         if (f.Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
@@ -588,7 +588,9 @@ internal static unsafe class IommufdTest
             return f.Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
         }
 
+        // iommufd_test_dmabuf_revoke invalidates the importers' mappings either way.
         buffer.Revoked = revoked;
+        buffer.InvalidateMappings();
         return 0;
     }
 

@@ -1,17 +1,80 @@
+using Abi.Interop;
+
 namespace Abi.Engine;
 
 /// <summary>
 /// A dma-buf as IOMMU_IOAS_MAP_FILE sees one (<c>iopt_map_file_pages</c> and the dma-buf importer in
-/// <c>drivers/iommu/iommufd/pages.c</c>): a length in whole pages that an exporter may revoke and
-/// restore. The importer never pins or charges it. Exporters derive from it (the selftest's
-/// <c>IOMMU_TEST_OP_DMABUF_GET</c> is the only one the engine has).
+/// <c>drivers/iommu/iommufd/pages.c</c>): a length in whole pages that its exporter may revoke and
+/// restore. The importer never pins or charges it. Exporters derive from it: the selftest's
+/// <c>IOMMU_TEST_OP_DMABUF_GET</c> and vfio-pci's <c>VFIO_DEVICE_FEATURE_DMA_BUF</c>.
+/// <para>
+/// An importer attaches for as long as it maps the buffer (iommufd's pages object, which also holds
+/// the file). A revocation, and equally a restore, invalidates every attachment
+/// (<c>dma_buf_invalidate_mappings</c>): iommufd's <c>iopt_revoke_notify</c> takes the pages out of
+/// every domain for good, so a restored buffer serves new mappings only.
+/// </para>
 /// </summary>
 internal abstract class DmaBufFile(ulong length) : EngineFile
 {
+    private readonly List<IDmaBufImporter> _importers = [];
+
     public override string Name => "dmabuf:";
 
     public ulong Length { get; } = length;
 
     /// <summary>Revoked by its exporter: new mappings fail with ENODEV; existing areas stay, with nothing behind them in the domains.</summary>
     public volatile bool Revoked;
+
+    /// <summary>
+    /// The exporter's checks when iommufd attaches and asks for the buffer's one physical range
+    /// (<c>iopt_map_dmabuf</c>): null when it may map it, else the failure.
+    /// </summary>
+    public virtual int? RefuseImport() => Revoked ? EngineDiagnostics.Fail(Errno.ENODEV, "the dma-buf is revoked") : null;
+
+    /// <summary>
+    /// Where device DMA through an importer reaches byte <paramref name="offset"/> of the buffer, and how
+    /// many bytes from there are contiguous; 0 when the engine has no memory behind it (a register file,
+    /// or an exporter whose contents are not modelled).
+    /// </summary>
+    public virtual nint Reach(ulong offset, out ulong contiguous)
+    {
+        contiguous = 0;
+        return 0;
+    }
+
+    /// <summary>dma_buf_dynamic_attach: <paramref name="importer"/> hears of every invalidation until it detaches.</summary>
+    public void Attach(IDmaBufImporter importer)
+    {
+        lock (_importers)
+        {
+            _importers.Add(importer);
+        }
+    }
+
+    /// <summary>dma_buf_detach.</summary>
+    public void Detach(IDmaBufImporter importer)
+    {
+        lock (_importers)
+        {
+            _importers.Remove(importer);
+        }
+    }
+
+    /// <summary>dma_buf_invalidate_mappings: every attached importer lets go of what it mapped.</summary>
+    public void InvalidateMappings()
+    {
+        lock (_importers)
+        {
+            foreach (IDmaBufImporter importer in _importers)
+            {
+                importer.Invalidate();
+            }
+        }
+    }
+}
+
+/// <summary>A dma-buf importer's move_notify (<c>invalidate_mappings</c>), called with the exporter's reservation held.</summary>
+internal interface IDmaBufImporter
+{
+    void Invalidate();
 }

@@ -486,6 +486,12 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return context.Mmap(address, length, protection, flags, offset);
         }
 
+        if (file is DmaBufFile)
+        {
+            // dma_buf_mmap_internal: neither exporter the engine has gives its buffers an mmap operation.
+            return EngineDiagnostics.Fail(Errno.EINVAL, "this dma-buf's exporter has no mmap");
+        }
+
         if (file is not null)
         {
             return EngineDiagnostics.Fail(Errno.ENODEV, "this engine file cannot be mapped");

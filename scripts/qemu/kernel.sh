@@ -41,7 +41,7 @@ start=$(date +%s)
   # shellcheck disable=SC2046
   ./scripts/config $(grep -v '^#' "$here/kernel.config" | tr '\n' ' ')
   make -s olddefconfig >&2
-  for option in IOMMUFD VFIO_DEVICE_CDEV VFIO_CONTAINER IOMMUFD_TEST INTEL_IOMMU VFIO_PCI VIRTIO_PCI; do
+  for option in IOMMUFD VFIO_DEVICE_CDEV VFIO_CONTAINER IOMMUFD_TEST INTEL_IOMMU VFIO_PCI VIRTIO_PCI PCI_P2PDMA VFIO_PCI_DMABUF; do
     grep -q "^CONFIG_$option=y" .config || { echo "kernel.sh: CONFIG_$option did not stick" >&2; exit 1; }
   done
   echo "kernel.sh: building bzImage ($(nproc) jobs; about 7 minutes on 2 cores the first time)" >&2

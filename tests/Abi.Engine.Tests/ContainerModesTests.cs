@@ -459,15 +459,6 @@ public sealed unsafe class ContainerModesTests
         }
     }
 
-    /// <summary>A function whose BAR0 is 64 KiB of plain memory, as a frame buffer or a controller memory buffer is.</summary>
-    private sealed class MemoryBarDevice : PciDevice
-    {
-        public MemoryBarDevice()
-            : base(vendorId: 0x1234, deviceId: 0x0001, classCode: 0x058000) => Memory = AddMemoryBar(0, 0x10000);
-
-        public PciMemory Memory { get; }
-    }
-
     /// <summary>An engine, an edu device opened the way <paramref name="mode"/> opens it, and 4 pages of DMA memory.</summary>
     private sealed class Setup : IDisposable
     {

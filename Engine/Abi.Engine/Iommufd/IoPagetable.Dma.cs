@@ -162,6 +162,11 @@ internal sealed partial class IoPagetable
         ulong pageEnd = (iova | 0xFFF) < iova ? ulong.MaxValue : iova | 0xFFF;
         ulong lastCovered = Math.Min(pageEnd, area.Last);
         int length = (int)(lastCovered - iova + 1);
+        if (area.Pages.DmaBuf is DmaBufFile buffer)
+        {
+            return TranslateDmaBuf(area, buffer, iova, write, length, out valid);
+        }
+
         ulong host;
         long memoryGeneration;
         bool wholePage;
@@ -226,6 +231,26 @@ internal sealed partial class IoPagetable
         }
 
         return (nint)host;
+    }
+
+    /// <summary>
+    /// A dma-buf's area: peer-to-peer, to the exporter's memory, while the mapping was never invalidated
+    /// (a revoked buffer's pages are out of every domain for good). Never cached in the IOTLB, so an
+    /// invalidation needs no shootdown; a burst that looked before it finishes on memory that stays.
+    /// </summary>
+    private nint TranslateDmaBuf(Area area, DmaBufFile buffer, ulong iova, bool write, int length, out int valid)
+    {
+        valid = 0;
+        ulong contiguous = 0;
+        nint host = area.Pages.DmaBufRevoked ? 0 : buffer.Reach(area.Pages.FileOffset + area.PagesOffset + (iova - area.Iova), out contiguous);
+        if (host == 0)
+        {
+            Faults.Record(iova, write, IommuFaultReason.UnknownMemory);
+            return 0;
+        }
+
+        valid = (int)Math.Min((ulong)length, contiguous);
+        return host;
     }
 
     /// <summary>A read-locked DMA section; dispose to let unmaps proceed.</summary>

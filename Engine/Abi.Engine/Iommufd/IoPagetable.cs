@@ -83,13 +83,7 @@ internal sealed partial class IoPagetable
             return;
         }
 
-        pages.UnmapFileView();
-        if (pages.File is EngineFile file)
-        {
-            pages.File = null;
-            PutFile?.Invoke(file);
-        }
-
+        pages.LetGo(PutFile);
         _freePages.Push(pages);
     }
 
@@ -281,13 +275,7 @@ internal sealed partial class IoPagetable
         {
             if (--area.Pages.Areas == 0)
             {
-                area.Pages.UnmapFileView();
-            }
-
-            if (area.Pages.Areas == 0 && area.Pages.File is EngineFile file)
-            {
-                area.Pages.File = null;
-                PutFile?.Invoke(file);
+                area.Pages.LetGo(PutFile);
             }
         }
     }

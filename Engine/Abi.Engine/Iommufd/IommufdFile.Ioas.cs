@@ -138,7 +138,11 @@ internal sealed unsafe partial class IommufdFile
         return rc;
     }
 
-    /// <summary>MAP_FILE of a dma-buf: the range must lie inside the buffer, which must not be revoked; nothing is pinned or charged.</summary>
+    /// <summary>
+    /// MAP_FILE of a dma-buf (iopt_alloc_dmabuf_pages): the range must lie inside the buffer, then the
+    /// exporter must let iommufd attach and take its one physical range (not revoked, one range);
+    /// nothing is pinned or charged.
+    /// </summary>
     private static int MapDmaBuf(IoasObject ioas, DmaBufFile dmabuf, ref iommu_ioas_map_file cmd)
     {
         if (dmabuf.Length <= cmd.start + (cmd.length - 1))
@@ -146,13 +150,13 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the 0x{dmabuf.Length:X}-byte dma-buf");
         }
 
-        if (dmabuf.Revoked)
+        if (dmabuf.RefuseImport() is int refused)
         {
-            return Fail(Errno.ENODEV, "the dma-buf is revoked");
+            return refused;
         }
 
         Pages pages = ioas.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
-        pages.DmaBuf = dmabuf;
+        pages.ImportDmaBuf(dmabuf);
         int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         ioas.Iopt.ReleaseIfUnused(pages);
         return rc;

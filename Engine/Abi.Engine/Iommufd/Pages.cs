@@ -9,7 +9,7 @@ namespace Abi.Engine.Iommufd;
 /// one owner of pinning and of what pinning charges to RLIMIT_MEMLOCK: callers pin and unpin
 /// through it with the accounting to charge, and ask it what a set of pins would newly charge.
 /// </summary>
-internal sealed class Pages
+internal sealed class Pages : IDmaBufImporter
 {
     public ulong UserVa { get; set; }
 
@@ -91,7 +91,40 @@ internal sealed class Pages
     }
 
     /// <summary>For MAP_FILE of a dma-buf: the buffer (its pages are the exporter's, never pinned or charged).</summary>
-    public DmaBufFile? DmaBuf { get; set; }
+    public DmaBufFile? DmaBuf { get; private set; }
+
+    /// <summary>
+    /// A dma-buf's mapping was invalidated (pages.c: iopt_revoke_notify sets the physical range's length
+    /// to 0): nothing of it is in any domain any more, whatever its exporter does next.
+    /// </summary>
+    public bool DmaBufRevoked => _dmaBufRevoked;
+
+    private volatile bool _dmaBufRevoked;
+
+    /// <summary>iopt_map_dmabuf: the pages hold <paramref name="buffer"/>'s file and hear of its invalidations until they go.</summary>
+    public void ImportDmaBuf(DmaBufFile buffer)
+    {
+        buffer.Get();
+        File = buffer;
+        DmaBuf = buffer;
+        _dmaBufRevoked = false;
+        buffer.Attach(this);
+    }
+
+    /// <inheritdoc/>
+    void IDmaBufImporter.Invalidate() => _dmaBufRevoked = true;
+
+    /// <summary>The last area went (iopt_release_pages): the file view is unmapped, a dma-buf detached, the file let go of through <paramref name="putFile"/>.</summary>
+    public void LetGo(Action<EngineFile>? putFile)
+    {
+        UnmapFileView();
+        DmaBuf?.Detach(this);
+        if (File is EngineFile file)
+        {
+            File = null;
+            putFile?.Invoke(file);
+        }
+    }
 
     /// <summary>Whether the pages may be mapped writable (a read-only source cannot become writable by COPY).</summary>
     public bool Writable { get; set; }
@@ -202,6 +235,7 @@ internal sealed class Pages
         FileDescriptor = fileDescriptor;
         FileOffset = fileOffset;
         DmaBuf = null;
+        _dmaBufRevoked = false;
         FileIdentity = null;
         FileSize = null;
         File = null;

@@ -43,6 +43,9 @@ public sealed unsafe class PciMemory : IMmioHandler
 
     internal int FileDescriptor { get; }
 
+    /// <summary>The device's view, where DMA from a peer lands (a dma-buf of the BAR mapped by iommufd).</summary>
+    internal byte* View => _view;
+
     /// <inheritdoc/>
     public ulong Read(long offset, int size)
     {

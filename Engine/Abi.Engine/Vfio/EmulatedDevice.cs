@@ -107,6 +107,9 @@ internal sealed class EmulatedDevice(PciDevice model, int index, int group, bool
     /// <summary>__vfio_pci_memory_enabled: memory decoding as the device's user set it (off while nobody has it open).</summary>
     public bool MemoryEnabled => Config?.MemoryEnabled ?? Model.Config.MemoryEnabled;
 
+    /// <summary>The dma-bufs exported of its BARs (VFIO_DEVICE_FEATURE_DMA_BUF), revoked while its memory does not decode.</summary>
+    public VfioDmaBufs DmaBufs { get; } = new();
+
     /// <summary>VFIO_DEVICE_IOEVENTFD's registrations (vdev->ioeventfds_list).</summary>
     public IoEventfds IoEventfds => LazyInitializer.EnsureInitialized(ref field, () => new(Model, () => MemoryEnabled));
 

@@ -125,7 +125,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     protected void OpenDevice()
     {
         Model.Config.Reset(PciConfigSpace.CommandMemory);
-        Device.Config = new VfioPciConfig(Model, virtualFunction: Device.PhysicalFunction is not null);
+        Device.Config = new VfioPciConfig(Model, virtualFunction: Device.PhysicalFunction is not null, Device.DmaBufs);
         if (Device.PhysicalFunction is { SriovByVfio: true } pf)
         {
             lock (pf.Sync)
@@ -146,6 +146,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             }
         }
 
+        Device.DmaBufs.Cleanup();                                 // vfio_pci_dma_buf_cleanup: revoked for good
         ExitLowPower();                                           // vfio_pci_core_disable leaves low power
         Device.IoEventfds.Clear();                                // and removes the ioeventfds
         Model.Interrupts.Release();
@@ -233,7 +234,14 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         }
 
         // pci_reset_function saves and restores config space around the reset: only the model's state goes.
+        // The dma-bufs are revoked around it (vfio_pci_ioctl_reset).
+        Device.DmaBufs.Move(revoked: true);
         Model.ResetFunction();
+        if (Device.MemoryEnabled)
+        {
+            Device.DmaBufs.Move(revoked: false);
+        }
+
         return 0;
     }
 
@@ -262,6 +270,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         return (feature.flags & Mask) switch
         {
             Constants.VFIO_DEVICE_FEATURE_PCI_VF_TOKEN => SetVfToken(feature.flags, data, dataSize),
+            Constants.VFIO_DEVICE_FEATURE_DMA_BUF => GetDmaBuf(feature.flags, data, dataSize),
             Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY or Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP or Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT
                 => LowPower(feature.flags, data, dataSize),
 
@@ -303,6 +312,11 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             if (which == Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT)
             {
                 ExitLowPower();
+                if (Device.MemoryEnabled)
+                {
+                    Device.DmaBufs.Move(revoked: false);         // vfio_pci_runtime_pm_exit
+                }
+
                 return 0;
             }
 
@@ -325,6 +339,7 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
                 }
             }
 
+            Device.DmaBufs.Move(revoked: true);                  // vfio_pci_runtime_pm_entry, before it looks
             if (Device.LowPowerEngaged)
             {
                 if (reference >= 0)

@@ -26,10 +26,13 @@ internal sealed class VfioPciConfig
     private bool _barDirty = true;
     private bool _virqDisabled;
 
+    private readonly VfioDmaBufs? _dmaBufs;
+
     /// <summary>vfio_config_init: the copy and the map, from the function as it is now.</summary>
-    public VfioPciConfig(PciDevice model, bool virtualFunction)
+    public VfioPciConfig(PciDevice model, bool virtualFunction, VfioDmaBufs? dmaBufs = null)
     {
         _model = model;
+        _dmaBufs = dmaBufs;
         _interrupts = model.Interrupts;
         _virtualFunction = virtualFunction;
         int size = model.ConfigSize;
@@ -239,13 +242,25 @@ internal sealed class VfioPciConfig
 
     // vfio_basic_config_write: the command register's memory and I/O enables are remembered in the
     // copy, INTx disable masks and unmasks INTx, and a BAR write makes the BARs answer sizing again.
+    // A write of the command register without memory enable revokes the device's dma-bufs first
+    // (vfio_pci_dma_buf_move under memory_lock), and any write of it restores them after when memory
+    // decodes then: so a VF, which always decodes, has its buffers revoked and restored.
     private void BasicWrite(int pos, int count, uint value, int offset)
     {
+        if (offset == P.PCI_COMMAND && (value & P.PCI_COMMAND_MEMORY) == 0)
+        {
+            _dmaBufs?.Move(revoked: true);
+        }
+
         DefaultWrite(pos, count, value, ConfigPermissions.Basic, offset);
         if (offset == P.PCI_COMMAND)
         {
             const int enables = P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_IO;
             _vconfig[P.PCI_COMMAND] = (byte)((_vconfig[P.PCI_COMMAND] & ~enables) | (int)(value & enables));
+            if (MemoryEnabled)
+            {
+                _dmaBufs?.Move(revoked: false);
+            }
         }
 
         if (offset is P.PCI_COMMAND or P.PCI_COMMAND + 1)
@@ -289,7 +304,8 @@ internal sealed class VfioPciConfig
         }
     }
 
-    // vfio_exp_config_write: a set FLR bit is cleared (and resets a function that has FLR).
+    // vfio_exp_config_write: a set FLR bit is cleared, and a function that has FLR is reset with its
+    // dma-bufs revoked around the reset.
     private void ExpressWrite(int pos, int count, uint value, int offset, int start)
     {
         DefaultWrite(pos, count, value, ConfigPermissions.Express, offset);
@@ -298,9 +314,18 @@ internal sealed class VfioPciConfig
         if ((devctl & P.PCI_EXP_DEVCTL_BCR_FLR) != 0)
         {
             SetCopy(control, 2, devctl & ~(uint)P.PCI_EXP_DEVCTL_BCR_FLR);
-            if ((Hardware(start + P.PCI_EXP_DEVCAP, 4) & P.PCI_EXP_DEVCAP_FLR) != 0 && _model.CanReset)
+            if ((Hardware(start + P.PCI_EXP_DEVCAP, 4) & P.PCI_EXP_DEVCAP_FLR) != 0)
             {
-                _model.ResetFunction();
+                _dmaBufs?.Move(revoked: true);
+                if (_model.CanReset)
+                {
+                    _model.ResetFunction();
+                }
+
+                if (MemoryEnabled)
+                {
+                    _dmaBufs?.Move(revoked: false);
+                }
             }
         }
     }

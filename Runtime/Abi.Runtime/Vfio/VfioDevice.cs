@@ -81,6 +81,45 @@ public sealed unsafe class VfioDevice : IDisposable
         IoctlCheck.Ok(new VfioDeviceIoctls(Kernel, lease.Fd).TryFeature(buffer), Kernel, "VFIO_DEVICE_FEATURE(PCI_VF_TOKEN)", Kind);
     }
 
+    /// <summary>
+    /// Exports ranges of a memory BAR as a dma-buf (VFIO_DEVICE_FEATURE_DMA_BUF), for peer-to-peer DMA:
+    /// another device's IOAS maps it with <see cref="Ioas.MapFile"/> (one range only), and DMA to that
+    /// IOVA reaches this BAR. Offsets and lengths are page multiples inside the BAR. The buffer is
+    /// revoked while this device's memory does not decode (command register, reset, low power) and
+    /// for good once the device is closed; iommufd then holds nothing of it.
+    /// </summary>
+    public unsafe FileDescriptor ExportDmaBuf(uint bar, ReadOnlySpan<(ulong Offset, ulong Length)> ranges)
+    {
+        int size = sizeof(vfio_device_feature) + sizeof(vfio_device_feature_dma_buf) + (ranges.Length * sizeof(vfio_region_dma_range));
+        byte[] buffer = new byte[size];
+        MemoryMarshal.Write(buffer, new vfio_device_feature
+        {
+            argsz = (uint)size,
+            flags = (uint)(Constants.VFIO_DEVICE_FEATURE_GET | Constants.VFIO_DEVICE_FEATURE_DMA_BUF),
+        });
+        MemoryMarshal.Write(buffer.AsSpan(sizeof(vfio_device_feature)), new vfio_device_feature_dma_buf
+        {
+            region_index = bar,
+            open_flags = (uint)(LinuxConstants.O_RDWR | LinuxConstants.O_CLOEXEC),
+            nr_ranges = (uint)ranges.Length,
+        });
+        Span<vfio_region_dma_range> slots = MemoryMarshal.Cast<byte, vfio_region_dma_range>(buffer.AsSpan(sizeof(vfio_device_feature) + sizeof(vfio_device_feature_dma_buf)));
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            slots[i] = new vfio_region_dma_range { offset = ranges[i].Offset, length = ranges[i].Length };
+        }
+
+        using FileDescriptor.Lease lease = Fd.Borrow();
+        int fd;
+        fixed (byte* argument = buffer)
+        {
+            fd = Kernel.Ioctl(lease.Fd, Constants.VFIO_DEVICE_FEATURE, (nint)argument);
+        }
+
+        IoctlCheck.Ok(fd < 0 ? (Errno)(-fd) : Errno.None, Kernel, "VFIO_DEVICE_FEATURE(DMA_BUF)", Kind);
+        return FileDescriptor.Adopt(Kernel, fd, $"{Fd.Name}:dmabuf");
+    }
+
     /// <summary>Attaches the bound device to an IOAS or HWPT (replacing any current attachment). Returns the HWPT id in use.</summary>
     public uint Attach(uint ioasOrHwptId)
     {
