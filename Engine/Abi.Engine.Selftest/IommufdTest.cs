@@ -585,7 +585,8 @@ internal static unsafe class IommufdTest
     {
         if (f.Kernel.FileOf(fd) is not SelftestDmaBuf buffer)
         {
-            return f.Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
+            return f.Kernel.FileOf(fd) is DmaBufFile ? Fail(Errno.EOPNOTSUPP, $"fd {fd} is another exporter's dma-buf")
+                : f.Kernel.IsOpenFile(fd) ? Fail(Errno.EINVAL, $"fd {fd} is not a dma-buf") : Fail(Errno.EBADF, $"fd {fd} is not open");
         }
 
         // iommufd_test_dmabuf_revoke invalidates the importers' mappings either way.

@@ -42,6 +42,9 @@ internal abstract class DmaBufFile(ulong length) : EngineFile
         return 0;
     }
 
+    /// <summary>dma_buf_poll: no fences are ever attached, so reading and writing are ready at once.</summary>
+    public override short Poll(short requested) => (short)(requested & (Runtime.Kernel.LinuxConstants.POLLIN | Runtime.Kernel.LinuxConstants.POLLOUT));
+
     /// <summary>dma_buf_dynamic_attach: <paramref name="importer"/> hears of every invalidation until it detaches.</summary>
     public void Attach(IDmaBufImporter importer)
     {

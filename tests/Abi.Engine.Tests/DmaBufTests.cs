@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Abi.Engine.Iommufd;
+using Abi.Engine.Selftest;
 using Abi.Engine.Vfio;
 using Abi.Interop;
 using Abi.Linux;
@@ -8,6 +9,8 @@ using Abi.Runtime.Kernel;
 using Abi.Runtime.Memory;
 using Abi.Runtime.Vfio;
 using Abi.Samples.Edu;
+using static Abi.Engine.Selftest.Uapi.Constants;
+using iommu_test_cmd = Abi.Engine.Selftest.Uapi.iommu_test_cmd;
 
 namespace Abi.Engine.Tests;
 
@@ -128,6 +131,43 @@ public sealed unsafe class DmaBufTests : DeviceTest
         // dma_buf_mmap_internal: the exporter has no mmap.
         int fd = (int)revoked.DangerousGetHandle();
         Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, fd, 0));
+    }
+
+    [Fact]
+    public void Accesses_CannotReachOrPinADmaBufsArea_ButCopyWhatComesBeforeIt()
+    {
+        using FileDescriptor dmabuf = _peer.ExportDmaBuf(0, [(0, 0x2000)]);
+        _ioas.MapFile(dmabuf, 0, 0x2000, BarIova);
+        using DmaBuffer below = DmaBuffer.Allocate(Kernel, 4096, preferHugePages: false);
+        _ioas.Map(below, BarIova - 4096);
+        AccessObject access = Context.CreateAccess((_, _) => { });
+        Assert.Equal(0, access.Attach(_ioas.Id));
+
+        // pages.c: iopt_pages_rw_access and iopt_area_add_access refuse a dma-buf's pages (EINVAL).
+        byte[] data = [1, 2, 3, 4];
+        Assert.Equal(-(int)Errno.EINVAL, access.Rw(BarIova, data, write: true));
+        Assert.Equal(-(int)Errno.EINVAL, access.Pin(BarIova, 4096, write: false));
+        Assert.Equal(-(int)Errno.EINVAL, access.Rw(BarIova - 2, data, write: true));   // the two bytes before it are written
+        Assert.Equal(data[..2], below.Span[4094..].ToArray());
+        Assert.All(_peerModel.Memory.Span[..4].ToArray(), b => Assert.Equal(0, b));
+        Assert.Equal(-(int)Errno.EINVAL, access.Pin(BarIova - 4096, 2 * 4096, write: false));
+        Assert.Empty(access.Pins);
+    }
+
+    [Fact]
+    public void TheSelftestsRevoke_RefusesAnotherExportersBuffer_AndPollIsReady()
+    {
+        IommufdSelftest.Enable(Kernel);
+        using FileDescriptor dmabuf = _peer.ExportDmaBuf(0, [(0, 0x1000)]);
+        int fd = (int)dmabuf.DangerousGetHandle();
+        var revoke = new iommu_test_cmd { size = (uint)sizeof(iommu_test_cmd), op = IOMMU_TEST_OP_DMABUF_REVOKE, dmabuf_revoke = new() { dmabuf_fd = fd, revoked = 1 } };
+        Assert.Equal(-(int)Errno.EOPNOTSUPP, Kernel.Ioctl((int)Iommufd.Fd.DangerousGetHandle(), IOMMU_TEST_CMD, (nint)(&revoke)));
+        Assert.Equal(Errno.None, MapFile(dmabuf, BarIova));
+
+        // dma_buf_poll: no fences, so both directions are ready at once.
+        var poll = new PollFd { Fd = fd, Events = (short)(LinuxConstants.POLLIN | LinuxConstants.POLLOUT) };
+        Assert.Equal(1, Kernel.Poll(new Span<PollFd>(ref poll), -1));
+        Assert.Equal(LinuxConstants.POLLIN | LinuxConstants.POLLOUT, poll.ReturnedEvents);
     }
 
     public static TheoryData<string, uint, uint, uint, uint, uint, ulong, ulong, Errno> Requests => new()

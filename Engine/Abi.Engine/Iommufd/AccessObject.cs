@@ -127,6 +127,20 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             return refused;
         }
 
+        // iopt_pages_rw_access: a dma-buf's area is EINVAL once the walk reaches it, the areas before
+        // it copied; a hole or a missing permission before it is answered by the copy.
+        if (DmaBufReached(ioas.Iopt, iova, iova + ((ulong)buffer.Length - 1), write) is ulong stop)
+        {
+            int copied = stop == iova ? 0 : Copy(ioas, iova, buffer[..(int)(stop - iova)], write);
+            return copied != 0 ? copied : Fail(Errno.EINVAL, $"the mapping at 0x{stop:X} is a dma-buf's, which accesses cannot reach");
+        }
+
+        return Copy(ioas, iova, buffer, write);
+    }
+
+    /// <summary>The copy itself, through the table's translation; a refused page's fault says the errno.</summary>
+    private static int Copy(IoasObject ioas, ulong iova, Span<byte> buffer, bool write)
+    {
         long faults = ioas.Iopt.Faults.Count;
         bool ok = write ? ioas.Iopt.DmaWrite(iova, buffer) : ioas.Iopt.DmaRead(iova, buffer);
         if (ok)
@@ -170,6 +184,11 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
 
             ulong pieceLast = Math.Min(last, area.Last);
             Pages pages = area.Pages;
+            if (pages.DmaBuf is not null)
+            {
+                return null;                        // the walk stops there (EINVAL, see Rw)
+            }
+
             long first = (long)(area.SourceOf(cursor) / Page), final = (long)(area.SourceOf(pieceLast) / Page);
             if (pages.FileDescriptor is null && pages.DmaBuf is null && pages.Writable && first != final)
             {
@@ -188,6 +207,33 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             }
 
             cursor = pieceLast + 1;
+        }
+
+        return null;
+    }
+
+    /// <summary>The IOVA of the first dma-buf area a walk from <paramref name="iova"/> reaches through contiguous areas it may access, if any.</summary>
+    private static ulong? DmaBufReached(IoPagetable iopt, ulong iova, ulong last, bool write)
+    {
+        ulong cursor = iova;
+        foreach (Area area in iopt.AreasIn(iova, last))
+        {
+            if (area.Iova > cursor || (write ? !area.Writable : !area.Readable))
+            {
+                return null;
+            }
+
+            if (area.Pages.DmaBuf is not null)
+            {
+                return cursor;
+            }
+
+            if (area.Last >= last)
+            {
+                return null;
+            }
+
+            cursor = area.Last + 1;
         }
 
         return null;
@@ -238,8 +284,14 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
                     return Fail(Errno.EPERM, $"the mapping at 0x{at.Iova:X} is not {(write ? "writable" : "readable")}");
                 }
 
-                // iopt_area_add_access pins what no domain holds yet: user memory that is not there is
-                // EFAULT (pin_user_pages), a file that is not shmem, or past its end, EINVAL (memfd_pin_folios).
+                // iopt_area_add_access refuses a dma-buf's pages (EINVAL), then pins what no domain holds
+                // yet: user memory that is not there is EFAULT (pin_user_pages), a file that is not shmem,
+                // or past its end, EINVAL (memfd_pin_folios).
+                if (at.Pages.DmaBuf is not null)
+                {
+                    return Fail(Errno.EINVAL, $"the mapping at 0x{at.Iova:X} is a dma-buf's, which accesses cannot pin");
+                }
+
                 if (at.Pages.DomainAreas == 0 && PinRefusal(at, cursor, Math.Min(at.Last, last)) is int refused)
                 {
                     return refused;
@@ -296,11 +348,6 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
     {
         Pages pages = area.Pages;
         ulong offset = area.PagesOffset + (from - area.Iova), length = to - from + 1;
-        if (pages.DmaBuf is not null)
-        {
-            return null;
-        }
-
         if (pages.FileDescriptor is null)
         {
             return owner.Kernel.Memory.ContainsPinnable(pages.UserVa + offset, length, pages.Writable)

@@ -150,13 +150,15 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the 0x{dmabuf.Length:X}-byte dma-buf");
         }
 
+        // Attached before the exporter is asked, so a revocation from now on reaches these pages.
+        Pages pages = ioas.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
+        pages.ImportDmaBuf(dmabuf);
         if (dmabuf.RefuseImport() is int refused)
         {
+            ioas.Iopt.ReleaseIfUnused(pages);
             return refused;
         }
 
-        Pages pages = ioas.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
-        pages.ImportDmaBuf(dmabuf);
         int rc = MapPages(ioas, pages, 0, cmd.length, cmd.flags, ref cmd.iova);
         ioas.Iopt.ReleaseIfUnused(pages);
         return rc;

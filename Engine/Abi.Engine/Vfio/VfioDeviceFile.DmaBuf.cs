@@ -131,8 +131,9 @@ internal abstract unsafe partial class VfioDeviceFile
             kept[i] = (ranges[i].offset, ranges[i].length);
         }
 
-        var buffer = new VfioPciDmaBuf(Device.DmaBufs, bar, kept, length, revoked: !Device.MemoryEnabled);
-        Device.DmaBufs.Add(buffer);
+        var buffer = new VfioPciDmaBuf(Device.DmaBufs, bar, kept, length);
+        EmulatedDevice device = Device;
+        Device.DmaBufs.Add(buffer, () => device.MemoryEnabled);
         int fd = Kernel.AddFile(buffer);
         if (fd < 0)
         {

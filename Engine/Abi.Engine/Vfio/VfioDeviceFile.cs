@@ -235,11 +235,11 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
 
         // pci_reset_function saves and restores config space around the reset: only the model's state goes.
         // The dma-bufs are revoked around it (vfio_pci_ioctl_reset).
-        Device.DmaBufs.Move(revoked: true);
-        Model.ResetFunction();
-        if (Device.MemoryEnabled)
+        lock (Device.DmaBufs.MemoryLock)
         {
-            Device.DmaBufs.Move(revoked: false);
+            Device.DmaBufs.Move(revoked: true);
+            Model.ResetFunction();
+            Device.DmaBufs.RestoreIf(() => Device.MemoryEnabled);
         }
 
         return 0;
@@ -311,10 +311,10 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
         {
             if (which == Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT)
             {
-                ExitLowPower();
-                if (Device.MemoryEnabled)
+                lock (Device.DmaBufs.MemoryLock)
                 {
-                    Device.DmaBufs.Move(revoked: false);         // vfio_pci_runtime_pm_exit
+                    ExitLowPower();
+                    Device.DmaBufs.RestoreIf(() => Device.MemoryEnabled);    // vfio_pci_runtime_pm_exit
                 }
 
                 return 0;

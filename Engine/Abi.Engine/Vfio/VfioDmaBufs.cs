@@ -2,27 +2,45 @@ namespace Abi.Engine.Vfio;
 
 /// <summary>
 /// The dma-bufs a device exported (<c>vdev->dmabufs</c>), and what happens to them as its memory
-/// decoding comes and goes (<c>vfio_pci_dma_buf_move</c>, <c>vfio_pci_dma_buf_cleanup</c>). The
-/// kernel moves them under the device's memory_lock held for writing; the list's own lock stands in
-/// for it here.
+/// decoding comes and goes (<c>vfio_pci_dma_buf_move</c>, <c>vfio_pci_dma_buf_cleanup</c>).
+/// <see cref="MemoryLock"/> stands for the device's memory_lock held for writing: whoever changes
+/// whether memory decodes (a command write, a reset, low power) holds it from the revoke through the
+/// change to the restore, and an export decides its first state and joins the list under it, so no
+/// buffer is restored on a device that stopped decoding meanwhile. Reentrant.
 /// </summary>
 internal sealed class VfioDmaBufs
 {
     private readonly List<VfioPciDmaBuf> _buffers = [];
 
-    public void Add(VfioPciDmaBuf buffer)
+    public Lock MemoryLock { get; } = new();
+
+    /// <summary>A new buffer joins the list, revoked at once unless <paramref name="memoryEnabled"/> says the device decodes now.</summary>
+    public void Add(VfioPciDmaBuf buffer, Func<bool> memoryEnabled)
     {
-        lock (_buffers)
+        lock (MemoryLock)
         {
+            buffer.Revoked = !memoryEnabled();
             _buffers.Add(buffer);
         }
     }
 
     public void Remove(VfioPciDmaBuf buffer)
     {
-        lock (_buffers)
+        lock (MemoryLock)
         {
             _buffers.Remove(buffer);
+        }
+    }
+
+    /// <summary>The buffers are restored if <paramref name="memoryEnabled"/> says the device decodes (the kernel's `if (__vfio_pci_memory_enabled(vdev))`).</summary>
+    public void RestoreIf(Func<bool> memoryEnabled)
+    {
+        lock (MemoryLock)
+        {
+            if (memoryEnabled())
+            {
+                Move(revoked: false);
+            }
         }
     }
 
@@ -32,7 +50,7 @@ internal sealed class VfioDmaBufs
     /// </summary>
     public void Move(bool revoked)
     {
-        lock (_buffers)
+        lock (MemoryLock)
         {
             foreach (VfioPciDmaBuf buffer in _buffers)
             {
@@ -53,7 +71,7 @@ internal sealed class VfioDmaBufs
     /// <summary>vfio_pci_dma_buf_cleanup, at the device's last close: every buffer revoked and let go of; each stays revoked.</summary>
     public void Cleanup()
     {
-        lock (_buffers)
+        lock (MemoryLock)
         {
             Move(revoked: true);
             foreach (VfioPciDmaBuf buffer in _buffers)

@@ -26,10 +26,10 @@ internal sealed class VfioPciConfig
     private bool _barDirty = true;
     private bool _virqDisabled;
 
-    private readonly VfioDmaBufs? _dmaBufs;
+    private readonly VfioDmaBufs _dmaBufs;
 
     /// <summary>vfio_config_init: the copy and the map, from the function as it is now.</summary>
-    public VfioPciConfig(PciDevice model, bool virtualFunction, VfioDmaBufs? dmaBufs = null)
+    public VfioPciConfig(PciDevice model, bool virtualFunction, VfioDmaBufs dmaBufs)
     {
         _model = model;
         _dmaBufs = dmaBufs;
@@ -247,20 +247,24 @@ internal sealed class VfioPciConfig
     // decodes then: so a VF, which always decodes, has its buffers revoked and restored.
     private void BasicWrite(int pos, int count, uint value, int offset)
     {
-        if (offset == P.PCI_COMMAND && (value & P.PCI_COMMAND_MEMORY) == 0)
-        {
-            _dmaBufs?.Move(revoked: true);
-        }
-
-        DefaultWrite(pos, count, value, ConfigPermissions.Basic, offset);
         if (offset == P.PCI_COMMAND)
         {
-            const int enables = P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_IO;
-            _vconfig[P.PCI_COMMAND] = (byte)((_vconfig[P.PCI_COMMAND] & ~enables) | (int)(value & enables));
-            if (MemoryEnabled)
+            lock (_dmaBufs.MemoryLock)
             {
-                _dmaBufs?.Move(revoked: false);
+                if ((value & P.PCI_COMMAND_MEMORY) == 0)
+                {
+                    _dmaBufs.Move(revoked: true);
+                }
+
+                DefaultWrite(pos, count, value, ConfigPermissions.Basic, offset);
+                const int enables = P.PCI_COMMAND_MEMORY | P.PCI_COMMAND_IO;
+                _vconfig[P.PCI_COMMAND] = (byte)((_vconfig[P.PCI_COMMAND] & ~enables) | (int)(value & enables));
+                _dmaBufs.RestoreIf(() => MemoryEnabled);
             }
+        }
+        else
+        {
+            DefaultWrite(pos, count, value, ConfigPermissions.Basic, offset);
         }
 
         if (offset is P.PCI_COMMAND or P.PCI_COMMAND + 1)
@@ -316,15 +320,15 @@ internal sealed class VfioPciConfig
             SetCopy(control, 2, devctl & ~(uint)P.PCI_EXP_DEVCTL_BCR_FLR);
             if ((Hardware(start + P.PCI_EXP_DEVCAP, 4) & P.PCI_EXP_DEVCAP_FLR) != 0)
             {
-                _dmaBufs?.Move(revoked: true);
-                if (_model.CanReset)
+                lock (_dmaBufs.MemoryLock)
                 {
-                    _model.ResetFunction();
-                }
+                    _dmaBufs.Move(revoked: true);
+                    if (_model.CanReset)
+                    {
+                        _model.ResetFunction();
+                    }
 
-                if (MemoryEnabled)
-                {
-                    _dmaBufs?.Move(revoked: false);
+                    _dmaBufs.RestoreIf(() => MemoryEnabled);
                 }
             }
         }

@@ -15,13 +15,12 @@ internal sealed class VfioPciDmaBuf : DmaBufFile
 {
     private readonly (ulong Offset, ulong Length)[] _ranges;
 
-    public VfioPciDmaBuf(VfioDmaBufs exports, PciBar bar, (ulong Offset, ulong Length)[] ranges, ulong length, bool revoked)
+    public VfioPciDmaBuf(VfioDmaBufs exports, PciBar bar, (ulong Offset, ulong Length)[] ranges, ulong length)
         : base(length)
     {
         Exports = exports;
         Bar = bar;
         _ranges = ranges;
-        Revoked = revoked;
     }
 
     /// <summary>The device's list it is on (priv->vdev): null once the device's last close let go of it.</summary>
