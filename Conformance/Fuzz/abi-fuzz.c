@@ -41,6 +41,7 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 #include "iommufd_test.h"
+#include <linux/dma-buf.h>
 
 #define PAGE 4096UL
 #define ARENA_BASE 0x300000000000UL
@@ -1109,6 +1110,11 @@ static void run_call(const struct call *c)
 	case OP_WRITE: {
 		// read or write an fd the calls made (fault queues, accesses) or iommufd itself, into any memory.
 		int fd = a[0] % 3 ? fd_of(a[0] >> 2) : iommufd;
+		// A read of a device fd now and then (never a write: its position starts in BAR0's registers):
+		// read goes where the fd's position is, which only reads and writes move.
+		int device = c->op == OP_READ && ncdevs && a[3] % 8 == 7 ? (int)((a[3] >> 3) % (uint64_t)ncdevs) : -1;
+		if (device >= 0)
+			fd = cdevs[device];
 		uint64_t buf = a[1] % 4 ? (uint64_t)AT(OUT_PAGE) : user_address(a[1] >> 2);
 		size_t len = a[2] % 4 ? (size_t)(a[2] >> 2) % 256 : (size_t)(a[2] >> 2) % (64 * PAGE);
 		if (c->op == OP_WRITE && a[3] % 2)
@@ -1116,7 +1122,10 @@ static void run_call(const struct call *c)
 		else if (c->op == OP_READ)
 			memset(AT(OUT_PAGE), 0, 16 * PAGE);
 		long rc = c->op == OP_READ ? read(fd, (void *)buf, len) : write(fd, (void *)buf, len);
-		emit("%s(fd#%d, %zu) rc=%ld", c->op == OP_READ ? "read" : "write", fd == iommufd ? 99 : fd_index(fd), len, rc < 0 ? -(long)errno : rc);
+		if (device >= 0)
+			emit("read(cdev#%d, %zu) rc=%ld", device, len, rc < 0 ? -(long)errno : rc);
+		else
+			emit("%s(fd#%d, %zu) rc=%ld", c->op == OP_READ ? "read" : "write", fd == iommufd ? 99 : fd_index(fd), len, rc < 0 ? -(long)errno : rc);
 		if (c->op == OP_READ)
 			emit_out("read", (uint64_t)AT(OUT_PAGE), 256);
 		break;
@@ -1533,6 +1542,21 @@ static void run_call(const struct call *c)
 		// registers), sometimes other BARs, several ranges, none, flags, or ranges that are unaligned,
 		// empty, past the BAR or wrapping; the ranges are read by their count whatever argsz says. A new
 		// fd joins the pool, and MAP_FILE maps it now and then.
+		if (ndmabufs && a[1] % 16 == 15) {
+			// Now and then a dma-buf's own ioctl instead (dma_buf_ioctl): SYNC with any flags, SET_NAME
+			// with a name of up to 40 bytes, or another number of its type.
+			int buf = dmabufs[(a[2] >> 8) % ndmabufs];
+			uint64_t sync = a[3] % 16;
+			char text[48];
+			size_t length = (size_t)(a[4] % 41);
+			memset(text, 'n', length);
+			text[length] = 0;
+			unsigned long request = a[2] % 3 == 0 ? DMA_BUF_IOCTL_SYNC : a[2] % 3 == 1 ? DMA_BUF_SET_NAME_B : _IOC((a[5] % 4), 'b', (a[5] >> 2) % 8, (a[5] >> 5) % 16);
+			void *arg = a[6] % 8 == 0 ? NULL : request == DMA_BUF_IOCTL_SYNC ? (void *)&sync : (void *)text;
+			long rc = ioctl(buf, request, arg) < 0 ? -errno : 0;
+			emit("dmabuf#%d ioctl 0x%lx rc=%ld", (int)((a[2] >> 8) % ndmabufs), request, rc);
+			break;
+		}
 		int fd = device_fd_of(a[0]);
 		struct {
 			struct vfio_device_feature h;
@@ -1543,7 +1567,9 @@ static void run_call(const struct call *c)
 		uint32_t ops = a[1] % 8 ? VFIO_DEVICE_FEATURE_GET : (uint32_t)(a[1] >> 3) % 8 << 16;
 		x.h.flags = VFIO_DEVICE_FEATURE_DMA_BUF | ops;
 		x.d.region_index = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2) % 8;
-		x.d.open_flags = O_RDWR | O_CLOEXEC;
+		// Mostly read-write; now and then read-only, write-only, neither (3), or without O_CLOEXEC.
+		static const uint32_t modes[] = { O_RDWR | O_CLOEXEC, O_RDONLY | O_CLOEXEC, O_WRONLY, 3, O_RDWR | O_NONBLOCK };
+		x.d.open_flags = a[2] % 8 < 4 ? modes[0] : modes[(a[2] >> 3) % 5];
 		x.d.flags = a[2] % 32 == 1 ? (uint32_t)(a[2] >> 8) | 1 : 0;
 		uint32_t kind = (uint32_t)(a[3] % 16);
 		x.d.nr_ranges = kind < 11 ? 1 : kind < 14 ? 2 + (uint32_t)(a[3] >> 4) % 3 : kind == 14 ? 0 : 0x40001 + (uint32_t)(a[3] >> 4) % 0x100000;

@@ -1,3 +1,4 @@
+using Abi.Engine.Process;
 using Abi.Interop;
 
 namespace Abi.Engine;
@@ -39,6 +40,54 @@ internal abstract class DmaBufFile(ulong length) : EngineFile
     public virtual nint Reach(ulong offset, out ulong contiguous)
     {
         contiguous = 0;
+        return 0;
+    }
+
+    // include/uapi/linux/dma-buf.h: _IOW('b', 0, struct dma_buf_sync) and _IOW('b', 1, __u32 / __u64),
+    // and the sync flags (READ 1, WRITE 2, END 4).
+    private const uint IoctlSync = 0x4008_6200, SetNameA = 0x4004_6201, SetNameB = 0x4008_6201;
+    private const ulong SyncReadWrite = 3, SyncValidFlags = 7;
+    private const int NameLength = 32;   // DMA_BUF_NAME_LEN, the NUL included
+
+    /// <summary>The name DMA_BUF_SET_NAME gave it (shown in the kernel's fdinfo and debugfs).</summary>
+    public string? BufferName { get; private set; }
+
+    /// <summary>
+    /// dma_buf_ioctl: SYNC checks its flags (one or both directions, nothing unknown) and, with no fences
+    /// and no cpu-access hooks in either exporter, is done; SET_NAME takes a string of up to 31 bytes
+    /// (strndup_user); the sync-file ioctls are not built in the kernel the engine follows
+    /// (CONFIG_SYNC_FILE is off), so they are ENOTTY with everything else.
+    /// </summary>
+    public override int Ioctl(EngineThread thread, uint request, nint argument)
+    {
+        switch (request)
+        {
+            case IoctlSync:
+                if (!UserAccess.TryRead((ulong)argument, out ulong flags))
+                {
+                    return EngineDiagnostics.Fail(Errno.EFAULT, "struct dma_buf_sync cannot be read");
+                }
+
+                return (flags & ~SyncValidFlags) != 0 || (flags & SyncReadWrite) == 0
+                    ? EngineDiagnostics.Fail(Errno.EINVAL, $"sync flags 0x{flags:X} are not a direction and START or END")
+                    : 0;
+            case SetNameA or SetNameB:
+                Span<byte> name = stackalloc byte[NameLength];
+                int length = UserAccess.StrnlenUser((ulong)argument, name);
+                return length switch
+                {
+                    0 => EngineDiagnostics.Fail(Errno.EFAULT, "the name cannot be read"),
+                    < 0 => EngineDiagnostics.Fail(Errno.EINVAL, $"the name is longer than {NameLength - 1} bytes"),
+                    _ => SetName(System.Text.Encoding.UTF8.GetString(name[..(length - 1)])),
+                };
+            default:
+                return EngineDiagnostics.Fail(Errno.ENOTTY, $"0x{request:X} is not a dma-buf ioctl");
+        }
+    }
+
+    private int SetName(string name)
+    {
+        BufferName = name;
         return 0;
     }
 

@@ -519,7 +519,9 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     private nint MmapBar(VfioDeviceFile device, nint address, nuint length, int protection, int flags, long offset)
     {
         ulong span = LinuxConstants.PageAlign((ulong)length);
-        if (device.MmapRegion(offset, span, flags, out PciBar? bar, out long inBar) is int refused and < 0)
+        // do_mmap: a shared mapping of a file not open for writing is not VM_SHARED, which vfio refuses.
+        int shared = device.OpenedForWriting ? flags : flags & ~LinuxConstants.MAP_SHARED;
+        if (device.MmapRegion(offset, span, shared, out PciBar? bar, out long inBar) is int refused and < 0)
         {
             return refused;
         }
@@ -640,13 +642,13 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return EngineDiagnostics.Fail(Errno.EINVAL, $"mapping type 0x{type:X} is neither shared nor private");
         }
 
-        if (type != LinuxConstants.MAP_PRIVATE && (protection & LinuxConstants.PROT_WRITE) != 0 && file.AccessMode == LinuxConstants.O_RDONLY)
+        if (type != LinuxConstants.MAP_PRIVATE && (protection & LinuxConstants.PROT_WRITE) != 0 && !file.OpenedForWriting)
         {
-            return EngineDiagnostics.Fail(Errno.EACCES, "a shared writable mapping of a file opened read-only");
+            return EngineDiagnostics.Fail(Errno.EACCES, "a shared writable mapping of a file not opened for writing");
         }
 
-        return file.AccessMode == LinuxConstants.O_WRONLY
-            ? EngineDiagnostics.Fail(Errno.EACCES, "a mapping of a file opened write-only")
+        return !file.OpenedForReading
+            ? EngineDiagnostics.Fail(Errno.EACCES, "a mapping of a file not opened for reading")
             : null;
     }
 
@@ -684,8 +686,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
 
         // vfs_read / vfs_write: a file not opened for the direction is EBADF, before anything else.
-        int access = file.AccessMode;
-        if (write ? access == LinuxConstants.O_RDONLY : access == LinuxConstants.O_WRONLY)
+        if (write ? !file.OpenedForWriting : !file.OpenedForReading)
         {
             return -(long)Errno.EBADF;
         }
@@ -701,15 +702,22 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return -(long)Errno.EFAULT;
         }
 
-        long check = file.CheckCount(user.Length, offset, write);
+        // read and write start at the file's position (vfs_read's *ppos), which their own checks see.
+        long check = file.CheckCount(user.Length, positional ? offset : file.Position, write);
         if (check != 0)
         {
             return check;
         }
 
-        return write
+        long done = write
             ? FromUser(user, file, offset, positional ? static (f, b, o) => f.Pwrite(b, o) : static (f, b, _) => f.Write(b))
             : ToUser(user, file, offset, positional ? static (f, b, o) => f.Pread(b, o) : static (f, b, _) => f.Read(b));
+        if (done > 0 && !positional)
+        {
+            file.Advance(done);
+        }
+
+        return done;
     }
 
     private delegate long ReadInto(EngineFile file, Span<byte> kernel, long offset);
@@ -847,7 +855,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     }
 
     /// <summary>Gives an engine file a descriptor (fault and event queues, device fds).</summary>
-    internal int AddFile(EngineFile file) => _files.Add(file);
+    internal int AddFile(EngineFile file, bool closeOnExec = true) => _files.Add(file, closeOnExec);
 
     /// <summary>Every open engine file (IOMMU_TEST_CMD's page-reference check walks all contexts).</summary>
     internal List<EngineFile> OpenEngineFiles() => _files.Files();

@@ -1,5 +1,6 @@
 using Abi.Engine.Process;
 using Abi.Interop;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine;
 
@@ -25,8 +26,13 @@ internal abstract class EngineFile
     /// <summary>FMODE_PREAD / FMODE_PWRITE: pread and pwrite are served (ESPIPE otherwise, first of all).</summary>
     public virtual bool CanSeek => false;
 
-    /// <summary>The access mode it was opened with (O_RDONLY, O_WRONLY, O_RDWR): the kernel's FMODE_READ and FMODE_WRITE.</summary>
+    /// <summary>The access mode it was opened with (O_RDONLY, O_WRONLY, O_RDWR, or 3): the kernel's FMODE_READ and FMODE_WRITE.</summary>
     public int AccessMode { get; set; } = Runtime.Kernel.LinuxConstants.O_RDWR;
+
+    // OPEN_FMODE: (flags + 1) & O_ACCMODE, so O_ACCMODE itself (3) opens for neither.
+    public bool OpenedForReading => ((AccessMode + 1) & 1) != 0;
+
+    public bool OpenedForWriting => ((AccessMode + 1) & 2) != 0;
 
     /// <summary>The unit a write copies in (a fault queue's response): a buffer that faults part way is taken up to its last whole unit.</summary>
     public virtual int WriteRecord => 1;
@@ -54,8 +60,20 @@ internal abstract class EngineFile
 
     public virtual long Pwrite(ReadOnlySpan<byte> buffer, long offset) => -(long)Errno.ESPIPE;
 
-    /// <summary>The poll events that are ready now.</summary>
-    public virtual short Poll(short requested) => 0;
+    /// <summary>
+    /// The poll events that are ready now. A file without a poll operation is always ready for both
+    /// directions (vfs_poll's DEFAULT_POLLMASK), as iommufd's, VFIO's group, container and device files are.
+    /// </summary>
+    public virtual short Poll(short requested) =>
+        (short)(requested & (LinuxConstants.POLLIN | LinuxConstants.POLLOUT | LinuxConstants.POLLRDNORM | LinuxConstants.POLLWRNORM));
+
+    /// <summary>f_pos: where read and write (not pread and pwrite) start, for a file whose transfers use it.</summary>
+    public virtual long Position => 0;
+
+    /// <summary>ksys_read / ksys_write: a read or write that answered <paramref name="done"/> bytes, copies included, moves the position; a failure leaves it.</summary>
+    public virtual void Advance(long done)
+    {
+    }
 
     /// <summary>getdents64: directory records, 0 at the end; ENOTDIR for anything but a directory.</summary>
     public virtual long GetDents64(Span<byte> buffer) => -(long)Errno.ENOTDIR;

@@ -3,12 +3,13 @@ using System.Runtime.InteropServices;
 using Abi.Engine.Pci;
 using Abi.Interop;
 using Abi.Linux;
+using Abi.Runtime.Kernel;
 using Abi.Runtime.Vfio;
 
 namespace Abi.Engine.Tests;
 
 /// <summary>Device info, regions and their capability chain, config space and BAR access (drivers/vfio/pci/vfio_pci_core.c: vfio_pci_ioctl_get_info, vfio_pci_ioctl_get_region_info, vfio_pci_rw).</summary>
-public sealed class DeviceRegionTests : DeviceTest
+public sealed unsafe class DeviceRegionTests : DeviceTest
 {
     [Fact]
     public void DeviceInfo_IsVfioPcis()
@@ -213,6 +214,50 @@ public sealed class DeviceRegionTests : DeviceTest
 
         Kernel.TrapBarMappings = false;
         Assert.Equal(-(nint)Errno.ENODEV, Kernel.Mmap(0, 4096, ReadWrite, Shared, fd, 0x1000));    // without traps, registers are not memory
+    }
+
+    [Fact]
+    public void ReadAndWrite_GoThroughTheFilePosition_FromBar0()
+    {
+        // vfs_read passes f_pos, which vfio_pci_rw advances; the position starts at 0, BAR0's first byte.
+        using VfioDevice device = OpenBound(out _);
+        int fd = FdOf(device);
+        byte[] word = new byte[4];
+        Assert.Equal(4, Kernel.Read(fd, word));
+        Assert.Equal(0x010000EDu, BinaryPrimitives.ReadUInt32LittleEndian(word));            // edu's id register
+        Assert.Equal(4, Kernel.Write(fd, BitConverter.GetBytes(0x12345678u)));                // at 4: the liveness register
+        Assert.Equal(4, Kernel.Read(fd, word));                                               // at 8: the factorial register
+        Assert.Equal(4, Kernel.Pread(fd, word, 4));                                           // pread leaves the position alone
+        Assert.Equal(~0x12345678u, BinaryPrimitives.ReadUInt32LittleEndian(word));
+        Assert.Equal(12, ((EngineFile)Kernel.FileOf(fd)!).Position);
+        Assert.Equal(0, Kernel.Read(fd, Span<byte>.Empty));
+        Assert.Equal(-(long)Errno.EFAULT, Kernel.Read(fd, new Span<byte>((void*)0x1000, 4)));   // nothing answered: the position stays
+        Assert.Equal(12, ((EngineFile)Kernel.FileOf(fd)!).Position);
+
+        // A read running past BAR0 is cut at its end; from there on it is EINVAL (vfio_pci_bar_rw).
+        Assert.Equal(4, Kernel.Read(fd, new byte[4]));
+        byte[] rest = new byte[(1 << 20) - 16 + 64];
+        Assert.Equal((1 << 20) - 16, Kernel.Read(fd, rest));
+        Assert.Equal(-(long)Errno.EINVAL, Kernel.Read(fd, word));
+    }
+
+    [Fact]
+    public void Poll_OfVfioAndIommufdFds_IsReady_AndAReadOnlyFdMapsNothingShared()
+    {
+        using VfioDevice device = OpenBound(out _);
+        int fd = FdOf(device);
+        Span<PollFd> fds = [new PollFd { Fd = fd, Events = (short)(LinuxConstants.POLLIN | LinuxConstants.POLLPRI) }, new PollFd { Fd = (int)Iommufd.Fd.DangerousGetHandle(), Events = LinuxConstants.POLLOUT }];
+        Assert.Equal(2, Kernel.Poll(fds, -1));
+        Assert.Equal(LinuxConstants.POLLIN, fds[0].ReturnedEvents);                           // DEFAULT_POLLMASK has no POLLPRI
+        Assert.Equal(LinuxConstants.POLLOUT, fds[1].ReturnedEvents);
+        device.Dispose();
+
+        // do_mmap drops VM_SHARED for a file not open for writing: vfio_pci_core_mmap refuses the mapping.
+        using VfioDevice readOnly = VfioDevice.Adopt(Abi.Runtime.FileDescriptor.Open(Kernel, Node.CdevPath!, LinuxConstants.O_RDONLY | LinuxConstants.O_CLOEXEC));
+        readOnly.BindIommufd(Iommufd);
+        Kernel.TrapBarMappings = true;
+        Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, FdOf(readOnly), 0));
+        Assert.Equal(-(nint)Errno.EACCES, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, FdOf(readOnly), 0));
     }
 
     [Fact]

@@ -170,6 +170,74 @@ public sealed unsafe class DmaBufTests : DeviceTest
         Assert.Equal(LinuxConstants.POLLIN | LinuxConstants.POLLOUT, poll.ReturnedEvents);
     }
 
+    [Fact]
+    public void OpenFlags_GiveTheFileItsAccessModeAndCloseOnExec()
+    {
+        // dma_buf_getfile keeps O_ACCMODE (OPEN_FMODE: 3 opens for neither direction); dma_buf_fd O_CLOEXEC.
+        int readOnly = Export(LinuxConstants.O_RDONLY), neither = Export(LinuxConstants.O_ACCMODE | LinuxConstants.O_CLOEXEC);
+        try
+        {
+            byte[] buffer = new byte[8];
+            Assert.Equal(-(long)Errno.EBADF, Kernel.Write(readOnly, buffer));
+            Assert.Equal(-(long)Errno.EINVAL, Kernel.Read(readOnly, buffer));             // readable, but no read operation
+            Assert.Equal(-(nint)Errno.EACCES, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_SHARED, readOnly, 0));
+            Assert.Equal(-(nint)Errno.EINVAL, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, readOnly, 0));
+            Assert.Equal(-(long)Errno.EBADF, Kernel.Read(neither, buffer));
+            Assert.Equal(-(nint)Errno.EACCES, Kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_PRIVATE, neither, 0));
+            Assert.Equal(0, FdInfoFlags(readOnly) & LinuxConstants.O_CLOEXEC);
+            Assert.Equal(LinuxConstants.O_CLOEXEC, FdInfoFlags(neither) & LinuxConstants.O_CLOEXEC);
+        }
+        finally
+        {
+            _ = Kernel.Close(readOnly);
+            _ = Kernel.Close(neither);
+        }
+    }
+
+    [Fact]
+    public void DmaBufIoctls_SyncAndSetName_AnswerAsDmaBufIoctl()
+    {
+        int fd = Export(LinuxConstants.O_RDWR | LinuxConstants.O_CLOEXEC);
+        try
+        {
+            const uint Sync = 0x4008_6200, SetName = 0x4008_6201;
+            foreach ((ulong flags, int expected) in new[] { (1UL, 0), (7UL, 0), (4UL, -(int)Errno.EINVAL), (0UL, -(int)Errno.EINVAL), (9UL, -(int)Errno.EINVAL) })
+            {
+                ulong sync = flags;
+                Assert.Equal(expected, Kernel.Ioctl(fd, Sync, (nint)(&sync)));
+            }
+
+            Assert.Equal(-(int)Errno.EFAULT, Kernel.Ioctl(fd, Sync, 0));
+            fixed (byte* name = "abi-bar0\0"u8, tooLong = "0123456789012345678901234567890123456789\0"u8)
+            {
+                Assert.Equal(0, Kernel.Ioctl(fd, SetName, (nint)name));
+                Assert.Equal(-(int)Errno.EINVAL, Kernel.Ioctl(fd, SetName, (nint)tooLong));
+            }
+
+            Assert.Equal("abi-bar0", ((DmaBufFile)Kernel.FileOf(fd)!).BufferName);
+            Assert.Equal(-(int)Errno.ENOTTY, Kernel.Ioctl(fd, 0xC0086202, 0));      // EXPORT_SYNC_FILE: no CONFIG_SYNC_FILE
+        }
+        finally
+        {
+            _ = Kernel.Close(fd);
+        }
+    }
+
+    /// <summary>A dma-buf of BAR0's first page with <paramref name="openFlags"/>, through the raw ioctl.</summary>
+    private int Export(int openFlags)
+    {
+        byte[] argument = new byte[8 + 16 + 16];
+        MemoryMarshal.Write(argument, new vfio_device_feature { argsz = (uint)argument.Length, flags = Constants.VFIO_DEVICE_FEATURE_GET | Constants.VFIO_DEVICE_FEATURE_DMA_BUF });
+        MemoryMarshal.Write(argument.AsSpan(8), new vfio_device_feature_dma_buf { open_flags = (uint)openFlags, nr_ranges = 1 });
+        MemoryMarshal.Write(argument.AsSpan(24), new vfio_region_dma_range { length = 0x1000 });
+        int fd = Ioctl(FdOf(_peer), Constants.VFIO_DEVICE_FEATURE, argument);
+        Assert.True(fd > 0, $"the export answered {fd}");
+        return fd;
+    }
+
+    private static int FdInfoFlags(int fd) =>
+        Convert.ToInt32(File.ReadAllLines($"/proc/self/fdinfo/{fd}").Single(l => l.StartsWith("flags:", StringComparison.Ordinal))["flags:".Length..].Trim(), 8);
+
     public static TheoryData<string, uint, uint, uint, uint, uint, ulong, ulong, Errno> Requests => new()
     {
         // name, feature flags, data bytes, region, flags, ranges, first offset, first length, errno

@@ -23,9 +23,9 @@ internal sealed class FdTable
     /// <summary>Told (fd, open) whenever an engine fd appears or goes, so an interposer knows which fds to route here.</summary>
     public Action<int, bool>? Changed { get; set; }
 
-    public int Add(EngineFile file)
+    public int Add(EngineFile file, bool closeOnExec = true)
     {
-        int fd = LinuxKernel.Instance.Open("/dev/null\0"u8, LinuxConstants.O_RDONLY | LinuxConstants.O_CLOEXEC, 0);
+        int fd = LinuxKernel.Instance.Open("/dev/null\0"u8, LinuxConstants.O_RDONLY | (closeOnExec ? LinuxConstants.O_CLOEXEC : 0), 0);
         if (fd < 0)
         {
             return fd;

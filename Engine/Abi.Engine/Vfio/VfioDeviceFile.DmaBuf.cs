@@ -77,7 +77,7 @@ internal abstract unsafe partial class VfioDeviceFile
                 return Fail(Errno.EFAULT, $"the {head.nr_ranges} ranges cannot be read");
             }
 
-            return ExportDmaBuf(bar, MemoryMarshal.Cast<byte, vfio_region_dma_range>(copy.AsSpan(0, (int)bytes)));
+            return ExportDmaBuf(bar, head.open_flags, MemoryMarshal.Cast<byte, vfio_region_dma_range>(copy.AsSpan(0, (int)bytes)));
         }
         finally
         {
@@ -85,7 +85,7 @@ internal abstract unsafe partial class VfioDeviceFile
         }
     }
 
-    private int ExportDmaBuf(PciBar bar, ReadOnlySpan<vfio_region_dma_range> ranges)
+    private int ExportDmaBuf(PciBar bar, uint openFlags, ReadOnlySpan<vfio_region_dma_range> ranges)
     {
         const ulong PageMask = LinuxConstants.PageSize - 1;
         ulong length = 0;
@@ -131,10 +131,11 @@ internal abstract unsafe partial class VfioDeviceFile
             kept[i] = (ranges[i].offset, ranges[i].length);
         }
 
-        var buffer = new VfioPciDmaBuf(Device.DmaBufs, bar, kept, length);
+        // dma_buf_getfile keeps the access mode of open_flags; dma_buf_fd takes O_CLOEXEC from them.
+        var buffer = new VfioPciDmaBuf(Device.DmaBufs, bar, kept, length) { AccessMode = (int)openFlags & LinuxConstants.O_ACCMODE };
         EmulatedDevice device = Device;
         Device.DmaBufs.Add(buffer, () => device.MemoryEnabled);
-        int fd = Kernel.AddFile(buffer);
+        int fd = Kernel.AddFile(buffer, closeOnExec: (openFlags & LinuxConstants.O_CLOEXEC) != 0);
         if (fd < 0)
         {
             buffer.Put();

@@ -53,6 +53,8 @@ public static class LinuxConstants
     public const short POLLOUT = S.POLLOUT;
     public const short POLLERR = S.POLLERR;
     public const short POLLRDNORM = S.POLLRDNORM;
+    public const short POLLWRNORM = S.POLLWRNORM;
+    public const short POLLPRI = S.POLLPRI;
 
     /// <summary>FIONREAD: bytes available to read.</summary>
     public const uint FIONREAD = S.FIONREAD;
