@@ -1110,9 +1110,9 @@ static void run_call(const struct call *c)
 	case OP_WRITE: {
 		// read or write an fd the calls made (fault queues, accesses) or iommufd itself, into any memory.
 		int fd = a[0] % 3 ? fd_of(a[0] >> 2) : iommufd;
-		// A read of a device fd now and then (never a write: its position starts in BAR0's registers):
+		// With --device, a read of a device fd now and then (never a write: its position starts in BAR0's registers):
 		// read goes where the fd's position is, which only reads and writes move.
-		int device = c->op == OP_READ && ncdevs && a[3] % 8 == 7 ? (int)((a[3] >> 3) % (uint64_t)ncdevs) : -1;
+		int device = c->op == OP_READ && vfio_mode == 2 && ncdevs && a[3] % 8 == 7 ? (int)((a[3] >> 3) % (uint64_t)ncdevs) : -1;
 		if (device >= 0)
 			fd = cdevs[device];
 		uint64_t buf = a[1] % 4 ? (uint64_t)AT(OUT_PAGE) : user_address(a[1] >> 2);

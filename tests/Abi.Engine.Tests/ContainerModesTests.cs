@@ -372,6 +372,38 @@ public sealed unsafe class ContainerModesTests
         }
     }
 
+    [Theory]
+    [InlineData(Mode.Type1)]
+    [InlineData(Mode.Type1v2)]
+    public void PeerToPeer_AMappingOfMemoryAndABar_ChargesItsMemory(Mode mode)
+    {
+        // vfio_pin_pages_remote pins a mapping chunk by chunk, a reserved (BAR) pfn ending a chunk: the
+        // memory's pages are charged to VmLck, the BAR's are not, in either order.
+        using var setup = new Setup(mode, withPeer: true);
+        setup.Kernel.Accounting.HasIpcLock = false;                                             // charged, as without CAP_IPC_LOCK
+        setup.Kernel.Accounting.LimitPages = 1 << 20;
+        VfioRegionInfo region = setup.Peer!.GetRegionInfo(Constants.VFIO_PCI_BAR0_REGION_INDEX);
+        nint span = setup.Kernel.Mmap(0, 4 * 4096, ReadWrite, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(span > 0);
+        try
+        {
+            int fd = (int)setup.Peer.Fd.DangerousGetHandle();
+            const int Fixed = LinuxConstants.MAP_SHARED | LinuxConstants.MAP_FIXED;
+            Assert.Equal(span + 4096, setup.Kernel.Mmap(span + 4096, 2 * 4096, ReadWrite, Fixed, fd, (long)region.Offset));
+            long before = setup.Kernel.Accounting.MmLockedPages;
+            Assert.Equal(0, setup.Map(0x40_0000, 3 * 4096, vaddr: span));                       // memory, then two BAR pages
+            Assert.Equal(before + 1, setup.Kernel.Accounting.MmLockedPages);
+            Assert.Equal(0, setup.Map(0x50_0000, 3 * 4096, vaddr: span + 4096));                // two BAR pages, then memory
+            Assert.Equal(before + 2, setup.Kernel.Accounting.MmLockedPages);
+            Assert.Equal((0, 6UL * 4096), setup.Unmap(0, 0, all: true));
+            Assert.Equal(before, setup.Kernel.Accounting.MmLockedPages);
+        }
+        finally
+        {
+            Assert.Equal(0, setup.Kernel.Munmap(span, 4 * 4096));
+        }
+    }
+
     [Fact]
     public void AMemoryBar_MapsFromAnyPage_AndTheMappingIsThatPartOfTheBar()
     {

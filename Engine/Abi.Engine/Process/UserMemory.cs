@@ -193,6 +193,37 @@ internal sealed unsafe class UserMemory
     /// </summary>
     public bool ContainsPinnable(ulong start, ulong length, bool write = true) => Known(start, length, peers: false, write) || Discovered(start, length, write);
 
+    /// <summary>Bytes of [start, start + length) that are another device's memory (BAR mmaps): what a type1 mapping maps without pinning.</summary>
+    public ulong PeerBytes(ulong start, ulong length)
+    {
+        if (length == 0 || start + length - 1 < start)
+        {
+            return 0;
+        }
+
+        ulong last = start + length - 1, total = 0;
+        Lock.EnterReadLock();
+        try
+        {
+            foreach (SortedList<ulong, ulong> ranges in (ReadOnlySpan<SortedList<ulong, ulong>>)[_peers, _readOnlyPeers])
+            {
+                foreach ((ulong first, ulong end) in ranges)
+                {
+                    if (first <= last && start <= end)
+                    {
+                        total += Math.Min(end, last) - Math.Max(first, start) + 1;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Lock.ExitReadLock();
+        }
+
+        return total;
+    }
+
     private bool Known(ulong start, ulong length, bool peers, bool write)
     {
         Lock.EnterReadLock();
