@@ -521,10 +521,12 @@ static void note_mapped(uint64_t iova, uint32_t ioas)
 // QEMU, which the engine does not model (its peer-to-peer reaches BARs of plain memory only), and
 // which could start another transfer. Unmaps do not shrink the list.
 static struct { uint64_t iova, last; } peer_ranges[POOL];
-static int npeer_ranges;
+static int npeer_ranges, peer_ranges_full;  // full: no transfer runs any more
 
 static int overlaps_peer(uint64_t iova, uint64_t length)
 {
+	if (peer_ranges_full)
+		return 1;
 	uint64_t last = length ? iova + length - 1 : iova;
 	for (int i = 0; i < npeer_ranges; i++)
 		if (iova <= peer_ranges[i].last && peer_ranges[i].iova <= last)
@@ -534,13 +536,19 @@ static int overlaps_peer(uint64_t iova, uint64_t length)
 
 static void note_peer(uint64_t iova, uint64_t length)
 {
-	int i = npeer_ranges < POOL ? npeer_ranges++ : (int)(iova % POOL);
+	if (npeer_ranges == POOL) {
+		peer_ranges_full = 1;
+		return;
+	}
+	int i = npeer_ranges++;
 	peer_ranges[i].iova = iova;
 	peer_ranges[i].last = length ? iova + length - 1 : iova;
 }
 
 static int is_dmabuf(int fd)
 {
+	if (fd < 0)
+		return 0;
 	for (int i = 0; i < ndmabufs; i++)
 		if (dmabufs[i] == fd)
 			return 1;
@@ -1616,6 +1624,10 @@ static void run_call(const struct call *c)
 		int i = (int)(a[0] % nfds);
 		int rc = close(fds[i]);
 		emit("close(fd#%d) rc=%d", i, rc < 0 ? -errno : rc);
+		// A dma-buf closed here is -1 for MAP_FILE too: the kernel reuses its number, the engine not.
+		for (int j = 0; j < ndmabufs; j++)
+			if (dmabufs[j] == fds[i])
+				dmabufs[j] = -1;
 		fds[i] = -1;
 		break;
 	}

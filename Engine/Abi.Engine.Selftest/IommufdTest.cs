@@ -46,7 +46,7 @@ internal static unsafe class IommufdTest
             IOMMU_TEST_OP_TRIGGER_VEVENT => TriggerVevent(f, cmd.trigger_vevent.dev_id),
             IOMMU_TEST_OP_PASID_ATTACH or IOMMU_TEST_OP_PASID_REPLACE => MockDevice(f, cmd.id) is DeviceObject d ? AttachMockPasid(f, d, ref cmd, ref call) : NotMockDevice(cmd.id),
             IOMMU_TEST_OP_PASID_DETACH => MockDevice(f, cmd.id) is DeviceObject d ? DetachMockPasid(f, d, cmd.pasid_detach.pasid) : NotMockDevice(cmd.id),
-            IOMMU_TEST_OP_DMABUF_GET => GetDmaBuf(f, cmd.dmabuf_get.length),
+            IOMMU_TEST_OP_DMABUF_GET => GetDmaBuf(f, cmd.dmabuf_get.length, cmd.dmabuf_get.open_flags),
             IOMMU_TEST_OP_DMABUF_REVOKE => RevokeDmaBuf(f, (int)cmd.dmabuf_revoke.dmabuf_fd, cmd.dmabuf_revoke.revoked != 0),
             IOMMU_TEST_OP_PASID_CHECK_HWPT => MockDevice(f, cmd.id) is DeviceObject d ? CheckPasidHwpt(f, d, cmd.pasid_check.pasid, cmd.pasid_check.hwpt_id) : NotMockDevice(cmd.id),
             _ => Fail(Errno.EOPNOTSUPP, $"IOMMU_TEST_CMD op {cmd.op} is not modelled by the engine"),
@@ -566,8 +566,8 @@ internal static unsafe class IommufdTest
     // The selftest exporter's limit: 512 pages.
     private const ulong DmaBufMaxLength = 512 * LinuxConstants.PageSize;
 
-    /// <summary>DMABUF_GET: a new dma-buf of <paramref name="length"/> bytes rounded up to pages; the ioctl returns its fd.</summary>
-    private static int GetDmaBuf(IommufdFile f, uint length)
+    /// <summary>DMABUF_GET: a new dma-buf of <paramref name="length"/> bytes rounded up to pages, opened with <paramref name="openFlags"/> (its access mode and close-on-exec); the ioctl returns its fd.</summary>
+    private static int GetDmaBuf(IommufdFile f, uint length, uint openFlags)
     {
         const ulong Page = LinuxConstants.PageSize;
         ulong size = ((ulong)length + Page - 1) & ~(Page - 1);
@@ -576,7 +576,8 @@ internal static unsafe class IommufdTest
             return Fail(Errno.EINVAL, $"a test dma-buf holds 1 to 512 pages; {length} bytes asked");
         }
 
-        int fd = f.Kernel.AddFile(new SelftestDmaBuf(size));
+        var buffer = new SelftestDmaBuf(size) { AccessMode = (int)openFlags & LinuxConstants.O_ACCMODE };
+        int fd = f.Kernel.AddFile(buffer, closeOnExec: (openFlags & LinuxConstants.O_CLOEXEC) != 0);
         return fd < 0 ? Fail((Errno)(-fd), "no descriptor for the dma-buf") : fd;
     }
 

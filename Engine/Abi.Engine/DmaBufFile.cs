@@ -94,12 +94,23 @@ internal abstract class DmaBufFile(ulong length) : EngineFile
     /// <summary>dma_buf_poll: no fences are ever attached, so reading and writing are ready at once.</summary>
     public override short Poll(short requested) => (short)(requested & (Runtime.Kernel.LinuxConstants.POLLIN | Runtime.Kernel.LinuxConstants.POLLOUT));
 
-    /// <summary>dma_buf_dynamic_attach: <paramref name="importer"/> hears of every invalidation until it detaches.</summary>
-    public void Attach(IDmaBufImporter importer)
+    /// <summary>
+    /// dma_buf_dynamic_attach and the exporter's answer for iommufd, under the buffer's reservation
+    /// (the importers' lock here): refused (the failure), or attached, hearing of every invalidation
+    /// from now until it detaches. A revocation sets <see cref="Revoked"/> before it invalidates, so
+    /// an import either sees it or is invalidated by it.
+    /// </summary>
+    public int? Import(IDmaBufImporter importer)
     {
         lock (_importers)
         {
+            if (RefuseImport() is int refused)
+            {
+                return refused;
+            }
+
             _importers.Add(importer);
+            return null;
         }
     }
 

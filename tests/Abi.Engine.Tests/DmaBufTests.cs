@@ -92,11 +92,17 @@ public sealed unsafe class DmaBufTests : DeviceTest
         Assert.Equal(IommuFaultReason.UnknownMemory, Edu.Dma.LastFault!.Value.Reason);
         Assert.Equal(Errno.None, MapFile(dmabuf, BarIova + 0x1_0000));
 
-        // Low power revokes (even an entry refused because low power is engaged already); exit restores.
+        // Low power revokes, even an entry refused because low power is engaged already (the revoke
+        // comes first in vfio_pci_runtime_pm_entry); exit restores.
         Assert.Equal(0, Feature(Constants.VFIO_DEVICE_FEATURE_SET | Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY));
         Assert.Equal(Errno.ENODEV, MapFile(dmabuf, BarIova + 0x2_0000));
-        Assert.Equal(0, Feature(Constants.VFIO_DEVICE_FEATURE_SET | Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT));
+        uint command = _peer.ReadConfig32(4);
+        _peer.WriteConfig32(4, command);                                 // memory decodes: restored while engaged
         Assert.Equal(Errno.None, MapFile(dmabuf, BarIova + 0x2_0000));
+        Assert.Equal(-(int)Errno.EINVAL, Feature(Constants.VFIO_DEVICE_FEATURE_SET | Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY));
+        Assert.Equal(Errno.ENODEV, MapFile(dmabuf, BarIova + 0x3_0000));
+        Assert.Equal(0, Feature(Constants.VFIO_DEVICE_FEATURE_SET | Constants.VFIO_DEVICE_FEATURE_LOW_POWER_EXIT));
+        Assert.Equal(Errno.None, MapFile(dmabuf, BarIova + 0x3_0000));
     }
 
     [Fact]
@@ -163,6 +169,13 @@ public sealed unsafe class DmaBufTests : DeviceTest
         var revoke = new iommu_test_cmd { size = (uint)sizeof(iommu_test_cmd), op = IOMMU_TEST_OP_DMABUF_REVOKE, dmabuf_revoke = new() { dmabuf_fd = fd, revoked = 1 } };
         Assert.Equal(-(int)Errno.EOPNOTSUPP, Kernel.Ioctl((int)Iommufd.Fd.DangerousGetHandle(), IOMMU_TEST_CMD, (nint)(&revoke)));
         Assert.Equal(Errno.None, MapFile(dmabuf, BarIova));
+
+        // The selftest's exporter takes open_flags too (iommufd_test_dmabuf_get: dma_buf_export, dma_buf_fd).
+        var get = new iommu_test_cmd { size = (uint)sizeof(iommu_test_cmd), op = IOMMU_TEST_OP_DMABUF_GET, dmabuf_get = new() { length = 4096, open_flags = (uint)LinuxConstants.O_CLOEXEC } };
+        int readOnly = Kernel.Ioctl((int)Iommufd.Fd.DangerousGetHandle(), IOMMU_TEST_CMD, (nint)(&get));
+        Assert.True(readOnly > 0);
+        Assert.Equal(-(long)Errno.EBADF, Kernel.Write(readOnly, new byte[4]));
+        Assert.Equal(0, Kernel.Close(readOnly));
 
         // dma_buf_poll: no fences, so both directions are ready at once.
         var poll = new PollFd { Fd = fd, Events = (short)(LinuxConstants.POLLIN | LinuxConstants.POLLOUT) };

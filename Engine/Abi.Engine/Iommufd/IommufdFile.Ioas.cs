@@ -129,7 +129,12 @@ internal sealed unsafe partial class IommufdFile
         }
         if (f.Kernel.FileOf(cmd.fd) is EngineFile held)
         {
-            held.Get();
+            if (!held.TryGet())
+            {
+                ioas.Iopt.ReleaseIfUnused(pages);
+                return Fail(Errno.EBADF, $"fd {cmd.fd} is being closed");
+            }
+
             pages.File = held;
         }
 
@@ -150,10 +155,8 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EINVAL, $"[0x{cmd.start:X}, +0x{cmd.length:X}) runs past the end of the 0x{dmabuf.Length:X}-byte dma-buf");
         }
 
-        // Attached before the exporter is asked, so a revocation from now on reaches these pages.
         Pages pages = ioas.Iopt.RentPages().Reset(0, cmd.length, cmd.fd, cmd.start, (cmd.flags & Writeable) != 0, AccountingMode.None);
-        pages.ImportDmaBuf(dmabuf);
-        if (dmabuf.RefuseImport() is int refused)
+        if (pages.ImportDmaBuf(dmabuf) is int refused)
         {
             ioas.Iopt.ReleaseIfUnused(pages);
             return refused;

@@ -101,14 +101,22 @@ internal sealed class Pages : IDmaBufImporter
 
     private volatile bool _dmaBufRevoked;
 
-    /// <summary>iopt_map_dmabuf: the pages hold <paramref name="buffer"/>'s file and hear of its invalidations until they go.</summary>
-    public void ImportDmaBuf(DmaBufFile buffer)
+    /// <summary>
+    /// iopt_alloc_dmabuf_pages: the pages hold <paramref name="buffer"/>'s file (EBADF when its last
+    /// reference is going already) and, when the exporter lets them, hear of its invalidations until
+    /// they go; the failure otherwise. Either way <see cref="IoPagetable.ReleaseIfUnused"/> lets go.
+    /// </summary>
+    public int? ImportDmaBuf(DmaBufFile buffer)
     {
-        buffer.Get();
+        if (!buffer.TryGet())
+        {
+            return EngineDiagnostics.Fail(Abi.Interop.Errno.EBADF, "the dma-buf's file is being closed");
+        }
+
         File = buffer;
         DmaBuf = buffer;
         _dmaBufRevoked = false;
-        buffer.Attach(this);
+        return buffer.Import(this);
     }
 
     /// <inheritdoc/>
