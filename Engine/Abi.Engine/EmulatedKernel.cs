@@ -714,7 +714,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             : ToUser(user, file, offset, positional ? static (f, b, o) => f.Pread(b, o) : static (f, b, _) => f.Read(b));
         if (done > 0 && !positional)
         {
-            file.Advance(done);
+            file.Advance(done, write);
         }
 
         return done;

@@ -67,12 +67,21 @@ internal abstract class EngineFile
     public virtual short Poll(short requested) =>
         (short)(requested & (LinuxConstants.POLLIN | LinuxConstants.POLLOUT | LinuxConstants.POLLRDNORM | LinuxConstants.POLLWRNORM));
 
-    /// <summary>f_pos: where read and write (not pread and pwrite) start, for a file whose transfers use it.</summary>
-    public virtual long Position => 0;
+    private long _position;
 
-    /// <summary>ksys_read / ksys_write: a read or write that answered <paramref name="done"/> bytes, copies included, moves the position; a failure leaves it.</summary>
-    public virtual void Advance(long done)
+    /// <summary>f_pos: where read and write (not pread and pwrite) start; it stays 0 for a file whose handlers never move *ppos.</summary>
+    public long Position => Volatile.Read(ref _position);
+
+    /// <summary>Whether the file's read (or write) handler moves *ppos by what it did (vfio_pci_rw, seq_read, simple_read_from_buffer do; the event queues do not).</summary>
+    protected virtual bool MovesPosition(bool write) => false;
+
+    /// <summary>ksys_read / ksys_write: a read or write that answered <paramref name="done"/> bytes, copies included, stores the moved position; a failure leaves it.</summary>
+    public void Advance(long done, bool write)
     {
+        if (MovesPosition(write))
+        {
+            Interlocked.Add(ref _position, done);
+        }
     }
 
     /// <summary>getdents64: directory records, 0 at the end; ENOTDIR for anything but a directory.</summary>

@@ -242,6 +242,28 @@ public sealed unsafe class DeviceRegionTests : DeviceTest
     }
 
     [Fact]
+    public void ASysfsAttributesRead_MovesThePosition_OnlyWhenItAnswers()
+    {
+        // kernfs's seq_read_iter stores the moved position only for what reached the caller.
+        int fd = Kernel.Open(SysfsFiles.Z($"/sys/bus/pci/devices/{Node.PciName}/vendor"), LinuxConstants.O_RDONLY, 0);
+        Assert.True(fd >= 0);
+        try
+        {
+            byte[] two = new byte[2];
+            Assert.Equal(-(long)Errno.EFAULT, Kernel.Read(fd, new Span<byte>((void*)0x1000, 4)));
+            Assert.Equal(2, Kernel.Read(fd, two));
+            Assert.Equal("0x"u8.ToArray(), two);
+            Assert.Equal(2, Kernel.Read(fd, two));
+            Assert.Equal("12"u8.ToArray(), two);                                              // 0x1234, QEMU's vendor
+            Assert.Equal(4, ((EngineFile)Kernel.FileOf(fd)!).Position);
+        }
+        finally
+        {
+            Assert.Equal(0, Kernel.Close(fd));
+        }
+    }
+
+    [Fact]
     public void Poll_OfVfioAndIommufdFds_IsReady_AndAReadOnlyFdMapsNothingShared()
     {
         using VfioDevice device = OpenBound(out _);

@@ -41,6 +41,13 @@ public sealed unsafe class FailNthTests
         Assert.Equal("0\n"u8, text[..2]);                                          // injected
         Assert.Equal(Errno.None, ioctls.TryIoasAlloc(ref alloc));                 // and only once
 
+        // read() goes through the position, which simple_read_from_buffer moves and the write leaves.
+        Assert.Equal(1, kernel.Write(nth, "5"u8));
+        Assert.Equal(2, kernel.Read(nth, text));
+        Assert.Equal("5\n"u8, text[..2]);
+        Assert.Equal(0, kernel.Read(nth, text));                                   // at the end now
+        Assert.Equal(2, kernel.Pread(nth, text, 0));
+
         Assert.Equal(1, kernel.Pwrite(nth, "0"u8, 0));
         Assert.Equal(0, kernel.Faults.FailNth);
         Assert.Equal(0, kernel.Close(fd));

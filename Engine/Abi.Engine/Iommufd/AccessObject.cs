@@ -190,7 +190,7 @@ internal sealed class AccessObject(IommufdFile owner, Action<ulong, ulong>? unma
             }
 
             long first = (long)(area.SourceOf(cursor) / Page), final = (long)(area.SourceOf(pieceLast) / Page);
-            if (pages.FileDescriptor is null && pages.DmaBuf is null && pages.Writable && first != final)
+            if (pages.FileDescriptor is null && pages.Writable && first != final)
             {
                 for (long page = first; page <= final; page++)
                 {

@@ -24,7 +24,11 @@ internal sealed class FailNthFile(FaultInjection faults) : EngineFile
     public static bool Matches(string path) =>
         path.StartsWith("/proc/", StringComparison.Ordinal) && path.EndsWith("/fail-nth", StringComparison.Ordinal);
 
-    public override long Read(Span<byte> buffer) => Pread(buffer, 0);
+    // proc_fail_nth_read answers through simple_read_from_buffer, which moves the position; its write
+    // ignores the position.
+    protected override bool MovesPosition(bool write) => !write;
+
+    public override long Read(Span<byte> buffer) => Pread(buffer, Position);
 
     public override long Pread(Span<byte> buffer, long offset)
     {

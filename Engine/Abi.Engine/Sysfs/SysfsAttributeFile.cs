@@ -10,7 +10,6 @@ namespace Abi.Engine.Sysfs;
 internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, bool readable, bool writable) : EngineFile
 {
     private readonly byte[] _text = readable ? Encoding.ASCII.GetBytes(attribute.Read()) : [];
-    private long _position;
 
     public override string Name { get; } = path;
 
@@ -20,12 +19,10 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
 
     public override bool CanSeek => true;
 
-    public override long Read(Span<byte> buffer)
-    {
-        long n = Pread(buffer, _position);
-        _position += Math.Max(n, 0);
-        return n;
-    }
+    // kernfs's seq_read_iter and write_iter both move the position by what they did.
+    protected override bool MovesPosition(bool write) => true;
+
+    public override long Read(Span<byte> buffer) => Pread(buffer, Position);
 
     public override long Pread(Span<byte> buffer, long offset)
     {

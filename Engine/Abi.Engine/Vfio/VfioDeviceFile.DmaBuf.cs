@@ -32,20 +32,9 @@ internal abstract unsafe partial class VfioDeviceFile
     /// </summary>
     private int GetDmaBuf(uint flags, ulong data, uint dataSize)
     {
-        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET;
-        if ((flags & Set) != 0)
+        if (CheckFeature(flags, dataSize, (uint)Constants.VFIO_DEVICE_FEATURE_GET, (uint)sizeof(vfio_device_feature_dma_buf)) is int checkedOut)
         {
-            return Fail(Errno.EINVAL, "a dma-buf is only taken with GET");
-        }
-
-        if ((flags & (uint)Constants.VFIO_DEVICE_FEATURE_PROBE) != 0)
-        {
-            return 0;
-        }
-
-        if ((flags & Get) == 0 || dataSize < (uint)sizeof(vfio_device_feature_dma_buf))
-        {
-            return Fail(Errno.EINVAL, (flags & Get) == 0 ? "neither GET nor SET" : $"{dataSize} bytes of data, the head needs {sizeof(vfio_device_feature_dma_buf)}");
+            return checkedOut;
         }
 
         if (!UserAccess.TryRead(data, out vfio_device_feature_dma_buf head))

@@ -111,17 +111,14 @@ internal abstract unsafe partial class VfioDeviceFile
     public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
 
     // read and write go through the file position (vfio_pci_rw advances *ppos by what it did); the fd
-    // cannot seek (no llseek), so only they move it, from 0: config space first.
-    private long _position;
-
-    public override long Position => Volatile.Read(ref _position);
+    // cannot seek (no llseek), so only they move it, from 0: BAR0's first byte.
+    protected override bool MovesPosition(bool write) => true;
 
     public override long Read(Span<byte> buffer) => RegionAccess(buffer, Position, write: false);
 
     public override long Write(ReadOnlySpan<byte> buffer) =>
         RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), Position, write: true);
 
-    public override void Advance(long done) => Interlocked.Add(ref _position, done);
 
     public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>
         RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true);

@@ -281,6 +281,32 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     }
 
     /// <summary>
+    /// vfio_check_feature, which every feature of vfio-pci asks first: a GET or SET the feature does not
+    /// support is EINVAL, PROBE answers 0, neither GET nor SET is EINVAL, and so is less data than
+    /// <paramref name="minimum"/>; null when the feature goes on.
+    /// </summary>
+    private static int? CheckFeature(uint flags, uint dataSize, uint supported, uint minimum)
+    {
+        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET;
+        if ((flags & (Get | Set) & ~supported) != 0)
+        {
+            return Fail(Errno.EINVAL, $"feature {flags & (uint)Constants.VFIO_DEVICE_FEATURE_MASK} takes {(supported == Get ? "GET" : "SET")} only");
+        }
+
+        if ((flags & (uint)Constants.VFIO_DEVICE_FEATURE_PROBE) != 0)
+        {
+            return 0;
+        }
+
+        if ((flags & (Get | Set)) == 0)
+        {
+            return Fail(Errno.EINVAL, "neither GET nor SET");
+        }
+
+        return dataSize < minimum ? Fail(Errno.EINVAL, $"{dataSize} bytes of data, {minimum} needed") : null;
+    }
+
+    /// <summary>
     /// vfio_pci_core.c: vfio_pci_core_pm_entry, _pm_entry_with_wakeup and _pm_exit, each after
     /// vfio_check_feature (SET only; PROBE answers 0). Entry marks the device engaged (EINVAL if it is);
     /// exit lets go. The engine's functions have no power states of their own to leave, so only the
@@ -288,23 +314,12 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
     /// </summary>
     private int LowPower(uint flags, ulong data, uint dataSize)
     {
-        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET, Probe = (uint)Constants.VFIO_DEVICE_FEATURE_PROBE;
         uint which = flags & (uint)Constants.VFIO_DEVICE_FEATURE_MASK;
         bool wakeup = which == Constants.VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP;
         uint minimum = wakeup ? (uint)sizeof(vfio_device_low_power_entry_with_wakeup) : 0;
-        if ((flags & Get) != 0)
+        if (CheckFeature(flags, dataSize, (uint)Constants.VFIO_DEVICE_FEATURE_SET, minimum) is int checkedOut)
         {
-            return Fail(Errno.EINVAL, "low power is SET only");
-        }
-
-        if ((flags & Probe) != 0)
-        {
-            return 0;
-        }
-
-        if ((flags & Set) == 0 || dataSize < minimum)
-        {
-            return Fail(Errno.EINVAL, (flags & Set) == 0 ? "neither GET nor SET" : $"{dataSize} bytes of data, {minimum} needed");
+            return checkedOut;
         }
 
         lock (Device.Sync)
@@ -376,20 +391,9 @@ internal abstract unsafe partial class VfioDeviceFile : EngineFile
             return Fail(Errno.ENOTTY, $"{Device.PciName} is not an SR-IOV PF: it has no VF token");
         }
 
-        const uint Get = (uint)Constants.VFIO_DEVICE_FEATURE_GET, Set = (uint)Constants.VFIO_DEVICE_FEATURE_SET;
-        if ((flags & Get) != 0)
+        if (CheckFeature(flags, argsz, (uint)Constants.VFIO_DEVICE_FEATURE_SET, 16) is int checkedOut)
         {
-            return Fail(Errno.EINVAL, "the VF token can only be set");           // vfio_check_feature
-        }
-
-        if ((flags & (uint)Constants.VFIO_DEVICE_FEATURE_PROBE) != 0)
-        {
-            return 0;
-        }
-
-        if ((flags & Set) == 0 || argsz < 16)
-        {
-            return Fail(Errno.EINVAL, (flags & Set) == 0 ? "neither GET nor SET" : $"{argsz} bytes of data, the token needs 16");
+            return checkedOut;
         }
 
         Span<byte> bytes = stackalloc byte[16];

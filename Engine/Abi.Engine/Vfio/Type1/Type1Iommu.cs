@@ -269,7 +269,7 @@ internal sealed unsafe partial class Type1Iommu
         // device's BAR (peer-to-peer) is mapped without pinning, so without a charge: a mapping that spans
         // memory and a BAR is pinned chunk by chunk (a reserved pfn ends a chunk) and charges its memory.
         AccountingMode mode = Kernel.Accounting.ModeFor(contextMm: true);
-        long pinned = (long)((size - (Kernel.Memory.ContainsPinnable(vaddr, size, write) ? 0 : Kernel.Memory.PeerBytes(vaddr, size))) / MinPage);
+        long pinned = (long)((size - Kernel.Memory.PeerBytes(vaddr, size)) / MinPage);
         if (!Kernel.Accounting.Fits(0, mode == AccountingMode.None ? 0 : pinned))
         {
             return Fail(Errno.ENOMEM, $"pinning {pinned} more pages would pass RLIMIT_MEMLOCK ({Kernel.Accounting.LimitPages} pages)");
