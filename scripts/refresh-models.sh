@@ -6,8 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 for profile in 7.2 6.12; do
   abi_headers extract --profile "$profile" --out "$ABI_ROOT/Abi/Models/linux-iommufd-vfio.$profile.abi.json"
 done
-# The flags the seam takes (open, mmap, eventfd, poll, FIONREAD): x86_64 takes them from asm-generic.
-abi_headers extract --profile 7.2 --header asm-generic/fcntl.h --header linux/mman.h --header asm-generic/mman-common.h --header linux/eventfd.h --header asm-generic/poll.h --header asm-generic/ioctls.h --out "$ABI_ROOT/Abi/Models/linux-sys.7.2.abi.json"
+# The flags the seam takes (open, mmap, eventfd, poll, FIONREAD, lseek): x86_64 takes them from asm-generic.
+abi_headers extract --profile 7.2 --header asm-generic/fcntl.h --header linux/mman.h --header asm-generic/mman-common.h --header linux/eventfd.h --header asm-generic/poll.h --header asm-generic/ioctls.h --header linux/fs.h --out "$ABI_ROOT/Abi/Models/linux-sys.7.2.abi.json"
 abi_headers extract --profile 7.2 --header linux/pci_regs.h --out "$ABI_ROOT/Abi/Models/linux-pci.7.2.abi.json"
 abi_headers extract --profile 7.2 --header linux/virtio_config.h --header linux/virtio_ring.h --header linux/virtio_pci.h --header linux/virtio_net.h --header linux/virtio_ids.h --out "$ABI_ROOT/Abi/Models/linux-virtio.7.2.abi.json"
 # The selftest's own header (drivers/iommu/iommufd/iommufd_test.h, not UAPI) from the pinned linux-source-7.2,

@@ -651,6 +651,7 @@ enum {
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
 	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_DMABUF,
+	OP_SEEK, OP_FAULTING_WRITE,
 	OP_COUNT
 };
 
@@ -665,6 +666,7 @@ static int weight[OP_COUNT] = {
 	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
 	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
+	[OP_SEEK] = 1,
 };
 
 static const int vfio_weight[OP_COUNT] = {
@@ -686,6 +688,7 @@ static const int device_weight[OP_COUNT] = {
 	// Each transfer waits on QEMU's edu, which runs it from a 100 ms timer: few of them.
 	[OP_EDU_DMA] = 1,
 	[OP_DMABUF] = 4,
+	[OP_FAULTING_WRITE] = 2,
 };
 
 static struct call generate(void)
@@ -1614,6 +1617,51 @@ static void run_call(const struct call *c)
 			if (mapped_rc == 0)
 				note_peer(m.iova, m.length);
 		}
+		break;
+	}
+	case OP_SEEK: {
+		// lseek of a file the stream holds: none of iommufd's or VFIO's files has an llseek (ESPIPE), a
+		// dma-buf only finds its end or its start, and a whence past SEEK_MAX is EINVAL before the file
+		// is asked. The line names the kind of file, not its number (the engine's numbers differ).
+		int kind = (int)(a[0] % 8);
+		int fd;
+		switch (kind) {
+		case 0: fd = iommufd; break;
+		case 1: fd = vfio_mode ? cdev_of(a[0] >> 3) : fd_of(a[0] >> 3); break;
+		case 2: fd = vfio_mode ? group_of(a[0] >> 3) : fd_of(a[0] >> 3); break;
+		case 3: fd = container_of(a[0] >> 3); break;
+		case 4: fd = ndmabufs ? dmabufs[(a[0] >> 3) % ndmabufs] : iommufd; break;
+		default: fd = fd_of(a[0] >> 3); break;
+		}
+		static const int64_t offsets[] = { 0, 0, 1, -1, 4096, 0x10000000000LL, INT64_MIN };
+		off_t off = (off_t)offsets[a[1] % 7];
+		int whence = (int)(a[2] % 7);
+		off_t rc = lseek(fd, off, whence);
+		emit("lseek(kind %d, %ld, %d) rc=%ld", kind, (long)off, whence, rc < 0 ? -(long)errno : (long)rc);
+		break;
+	}
+	case OP_FAULTING_WRITE: {
+		// A config or BAR0 write whose buffer runs into the unmapped hole after 0 to len readable bytes:
+		// vfio-pci copies piece by piece as it writes, so the pieces before the fault reach the device
+		// and the call answers EFAULT. Config: the cache line size, its read-only neighbours and the
+		// interrupt line; BAR0: edu's liveness register. Then the dword read back.
+		int fd = device_fd_of(a[0]);
+		static const uint32_t configs[] = { 0x0b, 0x0c, 0x0d, 0x0e, 0x3b, 0x3c, 0x3d };
+		int bar = a[1] % 4 == 0;
+		size_t len = 1 + (size_t)(a[2] % 4);
+		size_t readable = (size_t)((a[2] >> 2) % (len + 1));
+		uint8_t *buf = AT(HOLE_PAGE) - readable;
+		memcpy(buf, &a[3], readable);
+		off_t off = bar ? 0x04 : ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + configs[(a[1] >> 2) % 7];
+		long rc = pwrite(fd, buf, len, off);
+		if (rc < 0)
+			rc = -errno;
+		uint32_t back = 0;
+		long rb = pread(fd, &back, 4, off & ~3L);
+		if (rb < 0)
+			rb = -errno;
+		emit("faulting_write(fd#%d, %s 0x%lx, %zu, %zu readable) rc=%ld read back rc=%ld 0x%08x", cdev_index(fd),
+		     bar ? "bar0" : "config", (long)(off & 0xffffffffff), len, readable, rc, rb, rb == 4 ? back : 0);
 		break;
 	}
 	case OP_CLOSE: {

@@ -1,5 +1,6 @@
 using Abi.Engine.Process;
 using Abi.Interop;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine;
 
@@ -42,6 +43,15 @@ internal abstract class DmaBufFile(ulong length) : EngineFile
         contiguous = 0;
         return 0;
     }
+
+    /// <summary>
+    /// dma_buf_llseek: only the end can be found (SEEK_END 0 is the size) and SEEK_SET 0 answers 0, for
+    /// the SEEK_END, SEEK_SET idiom; any other whence, or any other offset, is EINVAL. The position stays.
+    /// </summary>
+    public override long Llseek(long offset, int whence) =>
+        whence is not (LinuxConstants.SEEK_END or LinuxConstants.SEEK_SET) || offset != 0
+            ? EngineDiagnostics.Fail(Errno.EINVAL, "a dma-buf seeks only to its end or its start, with offset 0")
+            : whence == LinuxConstants.SEEK_END ? (long)Length : 0;
 
     // include/uapi/linux/dma-buf.h: _IOW('b', 0, struct dma_buf_sync) and _IOW('b', 1, __u32 / __u64),
     // and the sync flags (READ 1, WRITE 2, END 4).

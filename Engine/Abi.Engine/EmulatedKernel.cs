@@ -661,6 +661,21 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         _files.Get(fd) is EngineFile file ? Transfer(file, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true, positional: true) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
 
     /// <inheritdoc/>
+    public long Lseek(int fd, long offset, int whence)
+    {
+        EngineDiagnostics.Clear();
+        if (_files.Get(fd) is not EngineFile file)
+        {
+            return LinuxKernel.Instance.Lseek(fd, offset, whence);
+        }
+
+        // ksys_lseek: a whence past SEEK_MAX is EINVAL before vfs_llseek looks at the file.
+        return (uint)whence > LinuxConstants.SEEK_MAX
+            ? EngineDiagnostics.Fail(Errno.EINVAL, $"whence {whence} is past SEEK_MAX")
+            : file.Llseek(offset, whence);
+    }
+
+    /// <inheritdoc/>
     public long Read(int fd, Span<byte> buffer) =>
         _files.Get(fd) is EngineFile file ? Transfer(file, buffer, 0, write: false, positional: false) : LinuxKernel.Instance.Read(fd, buffer);
 
@@ -710,7 +725,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
 
         long done = write
-            ? FromUser(user, file, offset, positional ? static (f, b, o) => f.Pwrite(b, o) : static (f, b, _) => f.Write(b))
+            ? FromUser(user, file, offset, positional)
             : ToUser(user, file, offset, positional ? static (f, b, o) => f.Pread(b, o) : static (f, b, _) => f.Read(b));
         if (done > 0 && !positional)
         {
@@ -721,8 +736,6 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     }
 
     private delegate long ReadInto(EngineFile file, Span<byte> kernel, long offset);
-
-    private delegate long WriteFrom(EngineFile file, ReadOnlySpan<byte> kernel, long offset);
 
     /// <summary>
     /// read/pread of an engine file: the file fills a kernel buffer, which then goes to the caller's
@@ -772,26 +785,19 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
     }
 
-    /// <summary>write/pwrite of an engine file: the caller's bytes come in with copy_from_user first.</summary>
-    private static unsafe long FromUser(ReadOnlySpan<byte> user, EngineFile file, long offset, WriteFrom write)
+    /// <summary>
+    /// write/pwrite of an engine file: the caller's bytes come in first, as far as they can be read, and
+    /// the file decides what a buffer that faults part way does (<see cref="EngineFile.WriteFrom"/>).
+    /// </summary>
+    private static unsafe long FromUser(ReadOnlySpan<byte> user, EngineFile file, long offset, bool positional)
     {
         byte[]? rented = user.Length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(user.Length) : null;
         Span<byte> kernel = rented is null ? stackalloc byte[512] : rented;
         kernel = kernel[..user.Length];
         try
         {
-            // The kernel copies record by record and stops at the first that faults: the file sees the
-            // whole records that could be read, and a fault right after them ends the call.
             int readable = UserAccess.ReadPrefix((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(user)), kernel);
-
-            if (readable == kernel.Length)
-            {
-                return write(file, kernel, offset);
-            }
-
-            int whole = readable - (readable % file.WriteRecord);
-            long done = whole == 0 ? 0 : write(file, kernel[..whole], offset);
-            return done < 0 || done < whole ? done : done > 0 ? done : -(int)Errno.EFAULT;
+            return file.WriteFrom(kernel, readable, offset, positional);
         }
         finally
         {

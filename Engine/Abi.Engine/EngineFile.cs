@@ -37,6 +37,25 @@ internal abstract class EngineFile
     /// <summary>The unit a write copies in (a fault queue's response): a buffer that faults part way is taken up to its last whole unit.</summary>
     public virtual int WriteRecord => 1;
 
+    /// <summary>
+    /// write/pwrite of <paramref name="kernel"/>, whose first <paramref name="readable"/> bytes came from
+    /// the caller (all of them unless the caller's buffer faults part way; the rest is not the caller's).
+    /// The default copies record by record, as the event queues do: the file sees the whole records that
+    /// could be read, and a fault right after them ends the call with what they did (EFAULT if nothing).
+    /// A file whose handler copies differently (all at once, or piece by piece as it goes) overrides it.
+    /// </summary>
+    public virtual long WriteFrom(ReadOnlySpan<byte> kernel, int readable, long offset, bool positional)
+    {
+        if (readable == kernel.Length)
+        {
+            return positional ? Pwrite(kernel, offset) : Write(kernel);
+        }
+
+        int whole = readable - (readable % WriteRecord);
+        long done = whole == 0 ? 0 : positional ? Pwrite(kernel[..whole], offset) : Write(kernel[..whole]);
+        return done < 0 || done < whole ? done : done > 0 ? done : -(int)Errno.EFAULT;
+    }
+
     /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes at <paramref name="offset"/>, made before it copies from or to the caller; 0 or -errno.</summary>
     public virtual long CheckCount(long count, long offset, bool write) => 0;
 
@@ -74,6 +93,51 @@ internal abstract class EngineFile
 
     /// <summary>Whether the file's read (or write) handler moves *ppos by what it did (vfio_pci_rw, seq_read, simple_read_from_buffer do; the event queues do not).</summary>
     protected virtual bool MovesPosition(bool write) => false;
+
+    /// <summary>
+    /// lseek, after ksys_lseek refused a whence past SEEK_MAX: the new position or -errno. A file without
+    /// an llseek operation has no FMODE_LSEEK, and vfs_llseek answers ESPIPE (iommufd's, VFIO's and the
+    /// event queues' files, a task's fail-nth).
+    /// </summary>
+    public virtual long Llseek(long offset, int whence) => -(long)Errno.ESPIPE;
+
+    /// <summary>
+    /// generic_file_llseek_size (fs/read_write.c) for a file of <paramref name="eof"/> bytes that may grow to
+    /// <paramref name="maxSize"/>: SEEK_CUR 0 reads the position without storing it, SEEK_DATA and SEEK_HOLE
+    /// see one extent of data then a hole at the end (ENXIO at or past it), and vfs_setpos refuses a
+    /// negative position or one past the limit (EINVAL).
+    /// </summary>
+    protected long GenericLlseek(long offset, int whence, long maxSize, long eof)
+    {
+        switch (whence)
+        {
+            case LinuxConstants.SEEK_END:
+                offset += eof;
+                break;
+            case LinuxConstants.SEEK_CUR when offset == 0:
+                return Position;
+            case LinuxConstants.SEEK_CUR:
+                offset += Position;
+                break;
+            case LinuxConstants.SEEK_DATA when (ulong)offset >= (ulong)eof:
+            case LinuxConstants.SEEK_HOLE when (ulong)offset >= (ulong)eof:
+                return -(long)Errno.ENXIO;
+            case LinuxConstants.SEEK_HOLE:
+                offset = eof;
+                break;
+        }
+
+        if (offset < 0 || offset > maxSize)
+        {
+            return -(long)Errno.EINVAL;
+        }
+
+        Volatile.Write(ref _position, offset);
+        return offset;
+    }
+
+    /// <summary>Stores the position a handler that keeps its own (a directory's iterate) moved to.</summary>
+    protected void SetPosition(long position) => Volatile.Write(ref _position, position);
 
     /// <summary>ksys_read / ksys_write: a read or write that answered <paramref name="done"/> bytes, copies included, stores the moved position; a failure leaves it.</summary>
     public void Advance(long done, bool write)

@@ -195,6 +195,19 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_lseek")]
+    private static long Lseek(int fd, long offset, int whence)
+    {
+        try
+        {
+            return Kernel.Lseek(fd, offset, whence);
+        }
+        catch (Exception e)
+        {
+            return Crashed("lseek", e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_getdents64")]
     private static nint GetDents64(int fd, byte* buffer, nuint count)
     {

@@ -2,6 +2,7 @@
 // find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
 // attribute files, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/,
 // and the group's members listed. One line per fact, sorted, so that runs compare.
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,11 +22,17 @@ static int list(const char *path, char names[][64], int room)
     DIR *dir = opendir(path);
     if (!dir)
         return -1;
-    int n = 0;
+    int n = 0, again = 0;
     struct dirent *entry;
     while ((entry = readdir(dir)) && n < room)
         if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
             snprintf(names[n++], 64, "%.63s", entry->d_name);
+    // rewinddir starts the listing over (kernfs seeks the directory back to 0).
+    rewinddir(dir);
+    while ((entry = readdir(dir)))
+        again += strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..");
+    if (again != n && n < room)
+        printf("%s: %d entries, %d after rewinddir\n", path, n, again);
     closedir(dir);
     qsort(names, (size_t)n, 64, by_name);
     return n;
@@ -101,6 +108,23 @@ int main(void)
             for (int k = 0; k < m; k++)
                 printf("%s group member %s\n", f, members[k]);
         }
+    }
+    // lseek: a sysfs attribute is a page long and reads from where it is put; VFIO's files cannot seek.
+    if (count > 0) {
+        char path[512], text[16] = "";
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.63s/vendor", functions[0]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        long end = lseek(fd, 0, SEEK_END), at = lseek(fd, 2, SEEK_SET);
+        ssize_t n = read(fd, text, sizeof(text) - 1);
+        text[n > 0 ? n : 0] = '\0';
+        text[strcspn(text, "\n")] = '\0';
+        printf("%s vendor: SEEK_END %ld, SEEK_SET 2 %ld, then \"%s\"\n", functions[0], end, at, text);
+        close(fd);
+        fd = open("/dev/vfio/devices/vfio0", O_RDWR | O_CLOEXEC);
+        errno = 0;
+        long rc = lseek(fd, 0, SEEK_SET);
+        printf("/dev/vfio/devices/vfio0 lseek: %ld %s\n", rc, rc < 0 ? strerrorname_np(errno) : "");
+        close(fd);
     }
     char mode[8] = "";
     int fd = open("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode", O_RDONLY);

@@ -70,6 +70,7 @@ struct engine_api {
     long (*write)(int fd, const void *buf, size_t count);
     long (*pread)(int fd, void *buf, size_t count, long offset);
     long (*pwrite)(int fd, const void *buf, size_t count, long offset);
+    long (*lseek)(int fd, long offset, int whence);
     long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
     int (*readlink)(const char *path, char *buf, size_t size);
@@ -88,6 +89,7 @@ struct libc_api {
     ssize_t (*write)(int, const void *, size_t);
     ssize_t (*pread)(int, void *, size_t, off_t);
     ssize_t (*pwrite)(int, const void *, size_t, off_t);
+    off_t (*lseek)(int, off_t, int);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
@@ -101,6 +103,7 @@ struct libc_api {
     struct dirent64 *(*readdir64)(DIR *);
     int (*closedir)(DIR *);
     int (*dirfd)(DIR *);
+    void (*rewinddir)(DIR *);
 };
 static struct libc_api real;
 
@@ -133,6 +136,7 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.write = next_symbol("write");
     real.pread = next_symbol("pread");
     real.pwrite = next_symbol("pwrite");
+    real.lseek = next_symbol("lseek");
     real.mmap = next_symbol("mmap");
     real.munmap = next_symbol("munmap");
     real.mremap = next_symbol("mremap");
@@ -146,6 +150,7 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.readdir64 = next_symbol("readdir64");
     real.closedir = next_symbol("closedir");
     real.dirfd = next_symbol("dirfd");
+    real.rewinddir = next_symbol("rewinddir");
 }
 
 static int is_fail_nth_path(const char *path)
@@ -469,6 +474,7 @@ static int load_engine(void)
             BIND(write, "abi_engine_write");
             BIND(pread, "abi_engine_pread");
             BIND(pwrite, "abi_engine_pwrite");
+            BIND(lseek, "abi_engine_lseek");
             BIND(mmap, "abi_engine_mmap");
             BIND(poll, "abi_engine_poll");
             BIND(readlink, "abi_engine_readlink");
@@ -477,7 +483,7 @@ static int load_engine(void)
             BIND(forget, "abi_engine_forget");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
+                !api.pread || !api.pwrite || !api.lseek || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
                 !api.mmio || !api.forget) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
@@ -656,6 +662,15 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) __attribute__((alias("pwrite")));
+
+// An engine file answers as its kernel file: ESPIPE for VFIO's and iommufd's (no llseek), a sysfs
+// attribute or directory as kernfs, a dma-buf only to find its end.
+off_t lseek(int fd, off_t offset, int whence)
+{
+    ROUTE_FD(fd, real.lseek(fd, offset, whence), api.lseek(fd, offset, whence));
+}
+
+off_t lseek64(int fd, off_t offset, int whence) __attribute__((alias("lseek")));
 
 // The mappings the engine made for the program (BARs, iommufd's pages), page-rounded. Only a munmap,
 // MAP_FIXED or mremap that touches one of them concerns the engine: everything else (malloc, the .NET
@@ -935,6 +950,21 @@ int closedir(DIR *stream)
     int rc = close(dir->fd);
     free(dir);
     return rc;
+}
+
+// glibc's rewinddir would reset a stream of its own layout: an engine stream seeks its fd back to
+// the first entry and drops what it had buffered.
+void rewinddir(DIR *stream)
+{
+    struct engine_dir *dir = as_engine_dir(stream);
+    if (!dir) {
+        real.rewinddir(stream);
+        return;
+    }
+    int saved = errno;
+    lseek(dir->fd, 0, SEEK_SET);
+    errno = saved;
+    dir->position = dir->length = 0;
 }
 
 int dirfd(DIR *stream)

@@ -31,7 +31,7 @@ public sealed class ModelFileTests(LinuxHeadersFixture linux)
     [Theory]
     [InlineData("linux-virtio.7.2.abi.json", "linux/virtio_config.h linux/virtio_ring.h linux/virtio_pci.h linux/virtio_net.h linux/virtio_ids.h")]
     [InlineData("linux-pci.7.2.abi.json", "linux/pci_regs.h")]
-    [InlineData("linux-sys.7.2.abi.json", "asm-generic/fcntl.h linux/mman.h asm-generic/mman-common.h linux/eventfd.h asm-generic/poll.h asm-generic/ioctls.h")]
+    [InlineData("linux-sys.7.2.abi.json", "asm-generic/fcntl.h linux/mman.h asm-generic/mman-common.h linux/eventfd.h asm-generic/poll.h asm-generic/ioctls.h linux/fs.h")]
     public void CheckedInSharedModel_EqualsAFreshExtraction(string file, string headers)
     {
         HeaderProfile p = HeaderProfile.Find("7.2");

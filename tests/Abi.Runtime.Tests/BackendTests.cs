@@ -64,6 +64,8 @@ public sealed class BackendTests
 
         public long Write(int fd, ReadOnlySpan<byte> buffer) => throw new NotSupportedException();
 
+        public long Lseek(int fd, long offset, int whence) => throw new NotSupportedException();
+
         public int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer) => throw new NotSupportedException();
 
         public long GetDents64(int fd, Span<byte> buffer) => throw new NotSupportedException();

@@ -1,5 +1,6 @@
 using System.Text;
 using Abi.Interop;
+using Abi.Runtime.Kernel;
 
 namespace Abi.Engine.Sysfs;
 
@@ -36,11 +37,35 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
         return n;
     }
 
-    public override long Write(ReadOnlySpan<byte> buffer) => Pwrite(buffer, 0);
+    public override long Write(ReadOnlySpan<byte> buffer) => WriteFrom(buffer, buffer.Length, 0, positional: false);
 
-    public override long Pwrite(ReadOnlySpan<byte> buffer, long offset)
+    public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) => WriteFrom(buffer, buffer.Length, offset, positional: true);
+
+    /// <summary>
+    /// kernfs_fop_write_iter: one write hands the attribute at most a page, copied from the caller at
+    /// once (a fault anywhere in it is EFAULT, before the store runs) and ended with a NUL, so the store
+    /// reads it as a C string; sysfs_kf_write answers 0 for nothing, and a store that takes it answers the
+    /// page-cut length, wherever the position is.
+    /// </summary>
+    public override long WriteFrom(ReadOnlySpan<byte> kernel, int readable, long offset, bool positional)
     {
-        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(buffer)) ?? -(int)Errno.EACCES;
-        return rc < 0 ? EngineDiagnostics.Fail((Errno)(-rc), $"{Name} refused the write") : buffer.Length;
+        int length = Math.Min(kernel.Length, LinuxConstants.PageSize);
+        if (readable < length)
+        {
+            return EngineDiagnostics.Fail(Errno.EFAULT, $"the {length} bytes written to {Name} cannot all be read");
+        }
+
+        if (length == 0)
+        {
+            return 0;
+        }
+
+        ReadOnlySpan<byte> text = kernel[..length];
+        int end = text.IndexOf((byte)0);
+        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(end < 0 ? text : text[..end])) ?? -(int)Errno.EACCES;
+        return rc < 0 ? EngineDiagnostics.Fail((Errno)(-rc), $"{Name} refused the write") : length;
     }
+
+    /// <summary>kernfs_fop_llseek: generic_file_llseek over the attribute's inode, a page long (sysfs gives every attribute PAGE_SIZE).</summary>
+    public override long Llseek(long offset, int whence) => GenericLlseek(offset, whence, long.MaxValue, LinuxConstants.PageSize);
 }

@@ -23,21 +23,25 @@ internal sealed class SysfsDirectoryFile(string path, SysfsDirectory directory, 
         })),
     ];
 
-    private int _next;
-
     public override string Name { get; } = path;
 
     public override bool CanRead => true;
 
     public override long Read(Span<byte> buffer) => EngineDiagnostics.Fail(Errno.EISDIR, $"{Name} is a directory; list it with getdents64");
 
+    /// <summary>
+    /// The file position is the index of the next entry, and each record's d_off the index after it, so
+    /// an lseek to a d_off resumes after that entry (kernfs's positions are name hashes instead: programs
+    /// may only hand back what getdents gave them, and both resume the same way).
+    /// </summary>
     public override long GetDents64(Span<byte> buffer)
     {
         int written = 0;
-        while (_next < _entries.Length)
+        long next = Position;
+        while (next < _entries.Length)
         {
-            (string name, ulong inode, byte type) = _entries[_next];
-            int size = DirectoryEntries.Write(buffer[written..], inode, _next + 1, type, Encoding.UTF8.GetBytes(name));
+            (string name, ulong inode, byte type) = _entries[next];
+            int size = DirectoryEntries.Write(buffer[written..], inode, next + 1, type, Encoding.UTF8.GetBytes(name));
             if (size == 0)
             {
                 // fs/readdir.c: a buffer too small for the first record is EINVAL; otherwise stop before it.
@@ -45,9 +49,12 @@ internal sealed class SysfsDirectoryFile(string path, SysfsDirectory directory, 
             }
 
             written += size;
-            _next++;
+            SetPosition(++next);
         }
 
         return written;
     }
+
+    /// <summary>kernfs_dir_fops: generic_file_llseek, over a directory inode of size 0 (rewinddir seeks to 0).</summary>
+    public override long Llseek(long offset, int whence) => GenericLlseek(offset, whence, long.MaxValue, 0);
 }

@@ -108,20 +108,25 @@ internal abstract unsafe partial class VfioDeviceFile
         };
     }
 
-    public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false);
+    public override long Pread(Span<byte> buffer, long offset) => RegionAccess(buffer, offset, write: false, buffer.Length);
 
     // read and write go through the file position (vfio_pci_rw advances *ppos by what it did); the fd
     // cannot seek (no llseek), so only they move it, from 0: BAR0's first byte.
     protected override bool MovesPosition(bool write) => true;
 
-    public override long Read(Span<byte> buffer) => RegionAccess(buffer, Position, write: false);
+    public override long Read(Span<byte> buffer) => RegionAccess(buffer, Position, write: false, buffer.Length);
 
-    public override long Write(ReadOnlySpan<byte> buffer) =>
-        RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), Position, write: true);
+    public override long Write(ReadOnlySpan<byte> buffer) => WriteFrom(buffer, buffer.Length, 0, positional: false);
 
+    public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) => WriteFrom(buffer, buffer.Length, offset, positional: true);
 
-    public override long Pwrite(ReadOnlySpan<byte> buffer, long offset) =>
-        RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true);
+    /// <summary>
+    /// The region handlers copy from the caller piece by piece as they go (vfio_pci_core_do_io_rw,
+    /// vfio_pci_config_rw_single): the piece that needs a byte the caller's buffer cannot give is EFAULT,
+    /// after the pieces before it reached the device.
+    /// </summary>
+    public override long WriteFrom(ReadOnlySpan<byte> kernel, int readable, long offset, bool positional) =>
+        RegionAccess(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(kernel), kernel.Length), positional ? offset : Position, write: true, readable);
 
     private int GetRegionInfo(byte* arg, ulong user)
     {
@@ -193,7 +198,7 @@ internal abstract unsafe partial class VfioDeviceFile
         return 0;
     }
 
-    private long RegionAccess(Span<byte> buffer, long offset, bool write)
+    private long RegionAccess(Span<byte> buffer, long offset, bool write, int readable)
     {
         if (!Usable)
         {
@@ -214,8 +219,8 @@ internal abstract unsafe partial class VfioDeviceFile
 
         return index switch
         {
-            Constants.VFIO_PCI_CONFIG_REGION_INDEX => ConfigAccess(buffer, at, write),
-            < 6 => BarAccess((int)index, buffer, at, write),
+            Constants.VFIO_PCI_CONFIG_REGION_INDEX => ConfigAccess(buffer, at, write, readable),
+            < 6 => BarAccess((int)index, buffer, at, write, readable),
             Constants.VFIO_PCI_ROM_REGION_INDEX when !write && Model.OptionRomSize != 0 => RomRead(buffer, at),
             _ => Fail(Errno.EINVAL, $"region {index} cannot be read or written on this device"),
         };
@@ -245,7 +250,7 @@ internal abstract unsafe partial class VfioDeviceFile
         return length;
     }
 
-    private long ConfigAccess(Span<byte> buffer, ulong at, bool write)
+    private long ConfigAccess(Span<byte> buffer, ulong at, bool write, int readable)
     {
         ulong configSize = (ulong)Model.ConfigSize;
         if (at >= configSize || (ulong)buffer.Length > configSize - at)
@@ -260,11 +265,11 @@ internal abstract unsafe partial class VfioDeviceFile
             return Fail(Errno.EINVAL, $"{Name} is still being opened");
         }
 
-        config.Access(buffer, (int)at, write);
-        return buffer.Length;
+        int done = config.Access(buffer, (int)at, write, readable);
+        return done < 0 ? Fail((Errno)(-done), $"the caller's buffer faults before config byte 0x{at:X}+{buffer.Length}") : done;
     }
 
-    private long BarAccess(int index, Span<byte> buffer, ulong at, bool write)
+    private long BarAccess(int index, Span<byte> buffer, ulong at, bool write, int readable)
     {
         if (Model.Bars[index] is not PciBar bar)
         {
@@ -299,14 +304,20 @@ internal abstract unsafe partial class VfioDeviceFile
                 continue;
             }
 
-            // vfio_pci_iordwr*'s test_mem: each access to a memory BAR needs memory decoding on.
+            // vfio_pci_iordwr*: a write's piece comes from the caller first, then test_mem: each access
+            // to a memory BAR needs memory decoding on.
+            int size = PieceSize((long)position, fillable, max: 8);
+            Span<byte> piece = buffer.Slice(done, size);
+            if (write && done + size > readable)
+            {
+                return Fail(Errno.EFAULT, $"the caller's buffer faults inside the {size}-byte write at BAR {index} offset 0x{position:X}");
+            }
+
             if (!bar.IsIo && !Device.MemoryEnabled)
             {
                 return Fail(Errno.EIO, "memory decoding is off in the command register");
             }
 
-            int size = PieceSize((long)position, fillable, max: 8);
-            Span<byte> piece = buffer.Slice(done, size);
             if (write)
             {
                 bar.Handler.Write((long)position, size, ReadLittle(piece));

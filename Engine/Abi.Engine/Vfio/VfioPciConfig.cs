@@ -56,8 +56,14 @@ internal sealed class VfioPciConfig
     /// <summary>__vfio_pci_memory_enabled: memory decoding as the user set it (always on for a VF).</summary>
     public bool MemoryEnabled => _virtualFunction || (Volatile.Read(ref _vconfig[P.PCI_COMMAND]) & P.PCI_COMMAND_MEMORY) != 0;   // one byte: no lock for a BAR access
 
-    /// <summary>vfio_pci_config_rw_single, chunk after chunk: the caller has checked the range.</summary>
-    public void Access(Span<byte> buffer, int at, bool write)
+    /// <summary>
+    /// vfio_pci_config_rw_single, chunk after chunk: the caller has checked the range. A write copies
+    /// each chunk from the caller as it goes, so only the first <paramref name="readable"/> bytes of
+    /// <paramref name="buffer"/> are the caller's: the chunk that needs a byte past them is EFAULT, after
+    /// the chunks before it took effect (vfio_pci_config_rw returns the error, not what was done), and a
+    /// chunk without a write function is dropped without a copy. The bytes done, or -EFAULT.
+    /// </summary>
+    public int Access(Span<byte> buffer, int at, bool write, int readable)
     {
         lock (_lock)
         {
@@ -68,6 +74,11 @@ internal sealed class VfioPciConfig
                 int count = Math.Min(buffer.Length - done, RemainingInDword(pos));
                 count = count >= 4 && pos % 4 == 0 ? 4 : count >= 2 && pos % 2 == 0 ? 2 : 1;
                 Span<byte> chunk = buffer.Slice(done, count);
+                if (write && done + count > readable && PermissionsAt(pos).Perm.Kind != ConfigAccessKind.DirectReadOnly)
+                {
+                    return -(int)Abi.Interop.Errno.EFAULT;
+                }
+
                 if (write)
                 {
                     Write(pos, count, (uint)Little(chunk));
@@ -83,6 +94,8 @@ internal sealed class VfioPciConfig
 
                 done += count;
             }
+
+            return done;
         }
     }
 

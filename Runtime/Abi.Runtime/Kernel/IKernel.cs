@@ -41,6 +41,9 @@ public interface IKernel : IIoctlSeam
     /// <summary><c>write</c>: bytes written, or <c>-errno</c>.</summary>
     long Write(int fd, ReadOnlySpan<byte> buffer);
 
+    /// <summary><c>lseek(fd, offset, whence)</c>: the new position, or <c>-errno</c> (ESPIPE for a file that cannot seek, as VFIO's and iommufd's cannot).</summary>
+    long Lseek(int fd, long offset, int whence);
+
     /// <summary><c>readlink(path, buffer)</c>: the link's target (no NUL, cut to the buffer), its length in bytes, or <c>-errno</c>; the path is NUL-terminated UTF-8.</summary>
     int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer);
 

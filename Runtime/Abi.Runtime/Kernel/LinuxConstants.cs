@@ -7,7 +7,7 @@ namespace Abi.Runtime.Kernel;
 /// <summary>
 /// The flag values the seam takes, under their C names: the values of the pinned 7.2 UAPI headers
 /// (asm-generic/fcntl.h, linux/mman.h, asm-generic/mman-common.h, linux/eventfd.h, asm-generic/poll.h,
-/// asm-generic/ioctls.h), which x86_64 and arm64 share. Page sizes are the machine's, not a header's.
+/// asm-generic/ioctls.h, linux/fs.h), which x86_64 and arm64 share. Page sizes are the machine's, not a header's.
 /// </summary>
 public static class LinuxConstants
 {
@@ -48,6 +48,16 @@ public static class LinuxConstants
 
     public const int EFD_NONBLOCK = S.EFD_NONBLOCK;
     public const int EFD_CLOEXEC = S.EFD_CLOEXEC;
+
+    /// <summary>lseek's whence (linux/fs.h): from the start, the position, the end; the next data, the next hole.</summary>
+    public const int SEEK_SET = S.SEEK_SET;
+    public const int SEEK_CUR = S.SEEK_CUR;
+    public const int SEEK_END = S.SEEK_END;
+    public const int SEEK_DATA = S.SEEK_DATA;
+    public const int SEEK_HOLE = S.SEEK_HOLE;
+
+    /// <summary>The last whence lseek knows (SEEK_HOLE): ksys_lseek refuses one past it with EINVAL, before the file is asked.</summary>
+    public const int SEEK_MAX = S.SEEK_MAX;
 
     public const short POLLIN = S.POLLIN;
     public const short POLLOUT = S.POLLOUT;

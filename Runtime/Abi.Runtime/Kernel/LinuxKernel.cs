@@ -96,6 +96,13 @@ public sealed unsafe class LinuxKernel : IKernel
     }
 
     /// <inheritdoc/>
+    public long Lseek(int fd, long offset, int whence)
+    {
+        long position = Libc.Lseek(fd, offset, whence);
+        return position < 0 ? -(long)LastErrno() : position;
+    }
+
+    /// <inheritdoc/>
     public int ReadLink(ReadOnlySpan<byte> path, Span<byte> buffer)
     {
         if (path.IsEmpty || path[^1] != 0)

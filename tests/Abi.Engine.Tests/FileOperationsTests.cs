@@ -1,0 +1,240 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Abi.Engine.Devices;
+using Abi.Engine.Vfio;
+using Abi.Interop;
+using Abi.Linux;
+using Abi.Runtime.Kernel;
+
+namespace Abi.Engine.Tests;
+
+/// <summary>
+/// The file operations around the ioctls, as fs/read_write.c and each file's handlers answer them:
+/// lseek (ksys_lseek, then the file's llseek or ESPIPE without one) and a write whose buffer faults
+/// part way (each handler copies from the caller in its own way, and that decides what was done).
+/// </summary>
+public sealed unsafe class FileOperationsTests : IDisposable
+{
+    private const int ORdwr = 2;
+    private readonly EmulatedKernel _kernel = new(ContainerBackend.Type1) { VtdAsQemu = true };
+    private readonly EmulatedDeviceInfo _node;
+    private readonly int _iommufd;
+    private readonly nint _pages;
+
+    public FileOperationsTests()
+    {
+        _node = _kernel.AddDevice(new EduDevice(msix: false, functionReset: false));
+        _iommufd = Open("/dev/iommu", ORdwr);
+
+        // Two pages, the second PROT_NONE: a buffer that ends n bytes before it has n readable bytes.
+        _pages = LinuxKernel.Instance.Mmap(0, 8192, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
+        Assert.True(_pages > 0);
+        Assert.Equal(0, Mprotect(_pages + 4096, 4096, LinuxConstants.PROT_NONE));
+    }
+
+    public void Dispose()
+    {
+        _kernel.Close(_iommufd);
+        _ = LinuxKernel.Instance.Munmap(_pages, 8192);
+    }
+
+    [Fact]
+    public void Lseek_OfIommufdAndVfioFiles_IsEspipe_AfterAWhencePastSeekMaxIsEinval()
+    {
+        // None of iommufd_fops, vfio_fops, vfio_group_fops or vfio_device_fops has an llseek, so the
+        // files lack FMODE_LSEEK (vfs_llseek: ESPIPE); ksys_lseek checks whence before that.
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        int group = Open(_node.GroupPath, ORdwr);
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        foreach (int fd in new[] { _iommufd, container, group, cdev })
+        {
+            Assert.Equal(-(long)Errno.EINVAL, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_MAX + 1));
+            Assert.Equal(-(long)Errno.ESPIPE, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_SET));
+            Assert.Equal(-(long)Errno.ESPIPE, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_CUR));
+        }
+
+        _kernel.Close(group);
+        _kernel.Close(container);
+        Assert.Equal(0, BindCdev(cdev));
+        Assert.Equal(-(long)Errno.ESPIPE, _kernel.Lseek(cdev, 0x1000, LinuxConstants.SEEK_SET));
+        _kernel.Close(cdev);
+    }
+
+    [Fact]
+    public void Lseek_OfASysfsAttribute_IsGenericOverAPage_AndReadsFollowIt()
+    {
+        // kernfs_fop_llseek: generic_file_llseek over an inode of PAGE_SIZE (sysfs_add_file_mode_ns).
+        int fd = Open($"/sys/bus/pci/devices/{_node.PciName}/driver_override", LinuxConstants.O_RDONLY);
+        Assert.True(fd >= 0);
+        Assert.Equal(4096, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_END));
+        Assert.Equal(2, _kernel.Lseek(fd, 2, LinuxConstants.SEEK_SET));
+        byte[] text = new byte[16];
+        long n = _kernel.Read(fd, text);
+        Assert.Equal("ull)\n", Encoding.ASCII.GetString(text, 0, (int)n));
+        Assert.Equal(7, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_CUR));
+        Assert.Equal(5, _kernel.Lseek(fd, -2, LinuxConstants.SEEK_CUR));
+        Assert.Equal(-(long)Errno.EINVAL, _kernel.Lseek(fd, -6, LinuxConstants.SEEK_CUR));
+        Assert.Equal(5, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_CUR));              // a refused seek leaves it
+        Assert.Equal(10, _kernel.Lseek(fd, 10, LinuxConstants.SEEK_DATA));
+        Assert.Equal(4096, _kernel.Lseek(fd, 10, LinuxConstants.SEEK_HOLE));
+        Assert.Equal(-(long)Errno.ENXIO, _kernel.Lseek(fd, 4096, LinuxConstants.SEEK_DATA));
+        Assert.Equal(-(long)Errno.ENXIO, _kernel.Lseek(fd, -1, LinuxConstants.SEEK_HOLE));  // compared unsigned
+        Assert.Equal(0, _kernel.Read(fd, text));                                         // past the text
+        _kernel.Close(fd);
+    }
+
+    [Fact]
+    public void Lseek_OfASysfsDirectory_RewindsItsEntries()
+    {
+        int fd = Open($"/sys/bus/pci/devices/{_node.PciName}", LinuxConstants.O_RDONLY | LinuxConstants.O_DIRECTORY);
+        Assert.True(fd >= 0);
+        byte[] first = new byte[4096], again = new byte[4096];
+        long n = _kernel.GetDents64(fd, first);
+        Assert.True(n > 0);
+        Assert.Equal(0, _kernel.GetDents64(fd, again));                                  // the end
+        Assert.Equal(0, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_SET));
+        Assert.Equal(n, _kernel.GetDents64(fd, again));
+        Assert.Equal(first.AsSpan(0, (int)n).ToArray(), again.AsSpan(0, (int)n).ToArray());
+
+        // A record's d_off resumes after it: the second record onwards again.
+        long secondOffset = BitConverter.ToInt64(first, 8);
+        int firstLength = BitConverter.ToUInt16(first, 16);
+        Assert.Equal(secondOffset, _kernel.Lseek(fd, secondOffset, LinuxConstants.SEEK_SET));
+        Assert.Equal(n - firstLength, _kernel.GetDents64(fd, again));
+        _kernel.Close(fd);
+    }
+
+    [Fact]
+    public void Write_ToABar_ThatFaultsPartWay_IsEfault_AfterThePiecesBefore()
+    {
+        // vfio_pci_core_do_io_rw copies each naturally aligned piece as it writes it and returns the
+        // error, not what it did: 8 bytes at BAR0 0x04 are pieces 0x04 (liveness) and 0x08
+        // (factorial); with 4 readable bytes the first reaches the device and the second faults.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        uint factorial = ReadBar32(cdev, 0x08);
+        nint buffer = _pages + 4096 - 4;
+        *(uint*)buffer = 0x1234_5678;
+        long rc = _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)buffer, 8), 0x04);
+        Assert.Equal(-(long)Errno.EFAULT, rc);
+        Assert.Equal(~0x1234_5678u, ReadBar32(cdev, 0x04));
+        Assert.Equal(factorial, ReadBar32(cdev, 0x08));                                   // never written
+
+        // write() at the file's position: a failed write leaves it.
+        Assert.Equal(-(long)Errno.EFAULT, _kernel.Write(cdev, new ReadOnlySpan<byte>((void*)buffer, 8)));
+        uint word;
+        Assert.Equal(4, _kernel.Read(cdev, new Span<byte>(&word, 4)));                   // BAR0 0x00, the identification
+        Assert.Equal(0x010000EDu, word);
+        _kernel.Close(cdev);
+    }
+
+    [Fact]
+    public void Write_ToConfigSpace_ThatFaultsInAPiece_IsEfault_AndTheWholePieceIsLeft()
+    {
+        // vfio_pci_config_rw_single copies a whole aligned piece (here the 2 bytes at 0x0c) before it
+        // writes any of it: with 1 readable byte the cache line size stays as it was.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        long config = (long)Constants.VFIO_PCI_CONFIG_REGION_INDEX << 40;
+        byte before = ReadConfig8(cdev, config + 0x0c);
+        nint buffer = _pages + 4096 - 1;
+        *(byte*)buffer = (byte)(before ^ 0x10);
+        Assert.Equal(-(long)Errno.EFAULT, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)buffer, 2), config + 0x0c));
+        Assert.Equal(before, ReadConfig8(cdev, config + 0x0c));
+
+        // The same byte alone is a 1-byte piece, readable: it is written.
+        Assert.Equal(1, _kernel.Pwrite(cdev, new ReadOnlySpan<byte>((void*)buffer, 1), config + 0x0c));
+        Assert.Equal((byte)(before ^ 0x10), ReadConfig8(cdev, config + 0x0c));
+        _kernel.Close(cdev);
+    }
+
+    [Fact]
+    public void Write_ToASysfsAttribute_TakesAtMostAPage_CopiedAtOnce_AsACString()
+    {
+        // kernfs_fop_write_iter: min(count, PAGE_SIZE) bytes copied in one go (EFAULT before the store if
+        // any cannot be read), then NUL-terminated for the store, which answers the page-cut length.
+        string path = $"/sys/bus/pci/devices/{_node.PciName}/driver_override";
+        int fd = Open(path, LinuxConstants.O_WRONLY);
+        byte[] text = new byte[5000];
+        Encoding.ASCII.GetBytes("vfio-pci\n\0ignored").CopyTo(text, 0);
+        Assert.Equal(4096, _kernel.Write(fd, text));
+        Assert.Equal("vfio-pci", SysfsFiles.Read(_kernel, path));
+
+        nint buffer = _pages + 4096 - 4;
+        Encoding.ASCII.GetBytes("none").CopyTo(new Span<byte>((void*)buffer, 4));
+        Assert.Equal(-(long)Errno.EFAULT, _kernel.Write(fd, new ReadOnlySpan<byte>((void*)buffer, 6)));
+        Assert.Equal("vfio-pci", SysfsFiles.Read(_kernel, path));
+        Assert.Equal(0, _kernel.Write(fd, ReadOnlySpan<byte>.Empty));                      // sysfs_kf_write: nothing is 0
+        _kernel.Close(fd);
+    }
+
+    [Theory]
+    [InlineData("7\n", 7)]
+    [InlineData("+7", 7)]
+    [InlineData("0x1f", 31)]
+    [InlineData("017\n", 15)]
+    [InlineData("0", 0)]
+    [InlineData("7 ", -(int)Errno.EINVAL)]
+    [InlineData("7\n\n", -(int)Errno.EINVAL)]
+    [InlineData("0x", -(int)Errno.EINVAL)]
+    [InlineData("08", -(int)Errno.EINVAL)]
+    [InlineData("-1", -(int)Errno.EINVAL)]
+    [InlineData("4294967296", -(int)Errno.ERANGE)]
+    [InlineData("99999999999999999999999", -(int)Errno.ERANGE)]
+    public void FailNth_ParsesAsKstrtouintWithBaseZero(string text, int expected)
+    {
+        // proc_fail_nth_write: kstrtouint_from_user(buf, count, 0, &n), then the whole count.
+        var kernel = new EmulatedKernel { ServeFailNth = true };
+        int fd = kernel.Open("/proc/self/task/1/fail-nth\0"u8, ORdwr, 0);
+        Assert.True(fd >= 0);
+        long rc = kernel.Write(fd, Encoding.ASCII.GetBytes(text));
+        Assert.Equal(expected < 0 ? expected : text.Length, rc);
+        if (expected >= 0)
+        {
+            Assert.Equal(expected, kernel.Faults.FailNth);
+        }
+
+        kernel.Close(fd);
+    }
+
+    [Fact]
+    public void FailNth_CopiesOnlyWhatANumberTakes()
+    {
+        // kstrtouint_from_user copies at most 34 bytes: a longer write whose tail cannot be read is
+        // taken whole, when the 34 can.
+        var kernel = new EmulatedKernel { ServeFailNth = true };
+        int fd = kernel.Open("/proc/self/task/1/fail-nth\0"u8, ORdwr, 0);
+        nint buffer = _pages + 4096 - 34;
+        new Span<byte>((void*)buffer, 34).Clear();
+        "12\n"u8.CopyTo(new Span<byte>((void*)buffer, 3));
+        Assert.Equal(100, kernel.Write(fd, new ReadOnlySpan<byte>((void*)buffer, 100)));
+        Assert.Equal(12, kernel.Faults.FailNth);
+        Assert.Equal(-(long)Errno.EFAULT, kernel.Write(fd, new ReadOnlySpan<byte>((void*)(buffer + 1), 100)));
+        kernel.Close(fd);
+    }
+
+    private uint ReadBar32(int cdev, long offset)
+    {
+        uint value;
+        Assert.Equal(4, _kernel.Pread(cdev, new Span<byte>(&value, 4), offset));
+        return value;
+    }
+
+    private byte ReadConfig8(int cdev, long offset)
+    {
+        byte value;
+        Assert.Equal(1, _kernel.Pread(cdev, new Span<byte>(&value, 1), offset));
+        return value;
+    }
+
+    private int Open(string path, int flags) => _kernel.Open(Encoding.ASCII.GetBytes(path + "\0"), flags, 0);
+
+    private int BindCdev(int cdev)
+    {
+        var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
+        return _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind));
+    }
+
+    [DllImport("libc", EntryPoint = "mprotect")]
+    private static extern int Mprotect(nint address, nuint length, int protection);
+}
