@@ -815,14 +815,70 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     public int Poll(Span<PollFd> fds, int timeoutMilliseconds)
     {
         EngineDiagnostics.Clear();
-        int engineReady = 0;
-        int realCount = 0;
+        long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
+        PollWaiter? waiter = null;
+        try
+        {
+            // do_poll: ask every file; if none is ready and time is left, sleep until a file's wait queue
+            // wakes the call or the time is up, then ask again.
+            while (true)
+            {
+                int engineReady = PollEngineFiles(fds, out int realCount, out bool mayWake);
+                int remaining = deadline == long.MaxValue ? -1 : (int)Math.Max(0, deadline - Environment.TickCount64);
+                if (engineReady > 0 || remaining == 0 || (!mayWake && realCount > 0))
+                {
+                    // Ready, out of time, or only the real descriptors can change: they decide, waiting
+                    // the time left unless an engine file is ready already.
+                    return realCount == 0 ? engineReady : PollRealFiles(fds, engineReady > 0 ? 0 : remaining, engineReady);
+                }
+
+                if (realCount > 0)
+                {
+                    // Real descriptors beside engine files that may become ready: the real ones are polled
+                    // in slices, the engine's asked between them (a record queued is seen within a slice).
+                    const int Slice = 5;
+                    int n = PollRealFiles(fds, remaining < 0 ? Slice : Math.Min(remaining, Slice), 0);
+                    if (n != 0)
+                    {
+                        return n;
+                    }
+                }
+                else if (waiter is null)
+                {
+                    // poll_wait on each engine file's queue, then ask again: a wake between the first
+                    // look and the registration is not lost.
+                    waiter = new PollWaiter();
+                    PollWait(fds, waiter, add: true);
+                }
+                else
+                {
+                    waiter.Wait(remaining);
+                }
+            }
+        }
+        finally
+        {
+            if (waiter is not null)
+            {
+                PollWait(fds, waiter, add: false);
+                waiter.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Each engine file's ready events, the real descriptors counted; whether a not-ready engine file has a wait queue.</summary>
+    private int PollEngineFiles(Span<PollFd> fds, out int realCount, out bool mayWake)
+    {
+        int ready = 0;
+        realCount = 0;
+        mayWake = false;
         foreach (ref PollFd fd in fds)
         {
             if (_files.Get(fd.Fd) is EngineFile file)
             {
                 fd.ReturnedEvents = file.Poll(fd.Events);
-                engineReady += fd.ReturnedEvents != 0 ? 1 : 0;
+                ready += fd.ReturnedEvents != 0 ? 1 : 0;
+                mayWake |= fd.ReturnedEvents == 0 && file.PollQueue is not null;
             }
             else
             {
@@ -830,20 +886,38 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             }
         }
 
-        if (realCount == 0)
-        {
-            return engineReady;
-        }
+        return ready;
+    }
 
-        // Poll the real descriptors (an engine fd is replaced by -1, which poll skips); wait only if
-        // no engine file is ready already.
-        Span<PollFd> real = realCount + (fds.Length - realCount) <= 64 ? stackalloc PollFd[fds.Length] : new PollFd[fds.Length];
+    /// <summary>poll_wait on, or poll_freewait off, the wait queue of each engine file polled.</summary>
+    private void PollWait(Span<PollFd> fds, PollWaiter waiter, bool add)
+    {
+        foreach (ref PollFd fd in fds)
+        {
+            if (_files.Get(fd.Fd)?.PollQueue is WaitQueue queue)
+            {
+                if (add)
+                {
+                    queue.Add(waiter);
+                }
+                else
+                {
+                    queue.Remove(waiter);
+                }
+            }
+        }
+    }
+
+    /// <summary>The real descriptors through the kernel's poll (an engine fd is replaced by -1, which poll skips); <paramref name="engineReady"/> plus the real ones ready, or -errno.</summary>
+    private int PollRealFiles(Span<PollFd> fds, int timeoutMilliseconds, int engineReady)
+    {
+        Span<PollFd> real = fds.Length <= 64 ? stackalloc PollFd[fds.Length] : new PollFd[fds.Length];
         for (int i = 0; i < fds.Length; i++)
         {
             real[i] = _files.Contains(fds[i].Fd) ? new PollFd { Fd = -1 } : fds[i];
         }
 
-        int n = LinuxKernel.Instance.Poll(real, engineReady > 0 ? 0 : timeoutMilliseconds);
+        int n = LinuxKernel.Instance.Poll(real, timeoutMilliseconds);
         if (n < 0)
         {
             return n;

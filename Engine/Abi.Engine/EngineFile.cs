@@ -86,6 +86,9 @@ internal abstract class EngineFile
     public virtual short Poll(short requested) =>
         (short)(requested & (LinuxConstants.POLLIN | LinuxConstants.POLLOUT | LinuxConstants.POLLRDNORM | LinuxConstants.POLLWRNORM));
 
+    /// <summary>The wait queue poll waits on when the file is not ready (null for a file whose readiness never changes on its own).</summary>
+    public virtual WaitQueue? PollQueue => null;
+
     private long _position;
 
     /// <summary>f_pos: where read and write (not pread and pwrite) start; it stays 0 for a file whose handlers never move *ppos.</summary>

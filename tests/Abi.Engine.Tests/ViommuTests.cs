@@ -224,6 +224,52 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
+    public void Poll_OfAFaultQueue_SleepsUntilAPageRequestIsQueued_AloneOrBesideARealFd()
+    {
+        // iommufd_fault_fops_poll: POLLOUT always, POLLIN once a request is queued; do_poll sleeps on the
+        // queue's wait_queue, which iommufd_fault_iopf_handler wakes. The engine answered 0 at once.
+        var fault = new iommu_fault_alloc();
+        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
+        int fd = (int)fault.out_fault_fd;
+        var alloc = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), flags = 1u << 2 /* FAULT_ID_VALID */, dev_id = _device, pt_id = _ioas, fault_id = fault.out_fault_id };
+        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
+        Assert.Equal(0, Replace(_stdev, alloc.out_hwpt_id));
+        var request = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 0 /* IOMMU_NO_PASID */, grpid = 2, perm = 1, addr = 0x1000 } };
+        Span<PollFd> now = [new PollFd { Fd = fd, Events = LinuxConstants.POLLIN }];
+        Assert.Equal(0, Kernel.Poll(now, 20));                                      // nothing queued: the time runs out
+
+        int eventfd = Kernel.EventFd(0, LinuxConstants.EFD_CLOEXEC);
+        Assert.True(eventfd >= 0);
+        try
+        {
+            foreach (bool besideRealFd in new[] { false, true })
+            {
+                (int Ready, short Events) result = default;
+                var waiting = new Thread(() =>
+                {
+                    Span<PollFd> fds = besideRealFd
+                        ? [new PollFd { Fd = eventfd, Events = LinuxConstants.POLLIN }, new PollFd { Fd = fd, Events = LinuxConstants.POLLIN }]
+                        : [new PollFd { Fd = fd, Events = LinuxConstants.POLLIN }];
+                    int n = Kernel.Poll(fds, -1);
+                    result = (n, fds[^1].ReturnedEvents);
+                });
+                waiting.Start();
+                Assert.False(waiting.Join(200), "poll without a timeout returned with nothing queued");
+                Assert.Equal(0, Test(ref request));
+                Assert.True(waiting.Join(TimeSpan.FromSeconds(60)));
+                Assert.Equal((1, LinuxConstants.POLLIN), result);
+                Assert.Equal(40, Kernel.Read(fd, new byte[40]));
+            }
+        }
+        finally
+        {
+            Kernel.Close(eventfd);
+            Assert.Equal(0, Replace(_stdev, _ioas));
+            Assert.Equal(0, Kernel.Close(fd));
+        }
+    }
+
+    [Fact]
     public void HwQueue_WhoseAnswerCannotBeWritten_GoesWithItsAccess_AndAnOversizedOneIsEnomem()
     {
         const ulong Iova = 0x100_0000, Page = 4096;

@@ -1,3 +1,4 @@
+using Abi.Engine.Process;
 using Abi.Interop;
 
 namespace Abi.Engine.Iommufd;
@@ -11,6 +12,9 @@ namespace Abi.Engine.Iommufd;
 internal abstract class EventQueueObject : IommufdObject
 {
     public Lock Sync { get; } = new();
+
+    /// <summary>The fd's pollers, woken when a record is queued (the eventq's wait_queue).</summary>
+    public WaitQueue Waiters { get; } = new();
 
     /// <summary>The fd's name, as /proc/self/fd shows an anonymous inode.</summary>
     public abstract string FileName { get; }
@@ -62,6 +66,8 @@ internal abstract class EventQueueObject : IommufdObject
         public override long Write(ReadOnlySpan<byte> buffer) => queue.Write(buffer);
 
         public override short Poll(short requested) => (short)(queue.Ready() & requested);
+
+        public override WaitQueue? PollQueue => queue.Waiters;
 
         public override void Release() => owner.ReleasePinningFd(queue);
     }

@@ -26,6 +26,8 @@ internal sealed unsafe class FaultObject : EventQueueObject
         {
             _pending.AddLast((fault, handlePasid));
         }
+
+        Waiters.WakeUp();                                   // iommufd_fault_iopf_handler: wake_up_interruptible
     }
 
     /// <summary>

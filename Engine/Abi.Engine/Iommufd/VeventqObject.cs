@@ -69,6 +69,8 @@ internal sealed unsafe class VeventqObject : EventQueueObject
             _deliver.AddLast(node);
             _sequence = (_sequence + 1) & int.MaxValue;
         }
+
+        Waiters.WakeUp();                                   // iommufd_vevent_handler (iommufd_private.h): wake_up_interruptible
     }
 
     public override void Destroyed()
