@@ -489,6 +489,20 @@ static int group_of(uint64_t r)
 	return r % 2 ? iommufd : -1;
 }
 
+// A file of one kind the stream holds, for the file operations (lseek, dup): iommufd, a device fd, a
+// group, a container, a dma-buf, or any pooled fd.
+static int file_of_kind(int kind, uint64_t r)
+{
+	switch (kind) {
+	case 0: return iommufd;
+	case 1: return vfio_mode ? cdev_of(r) : fd_of(r);
+	case 2: return vfio_mode ? group_of(r) : fd_of(r);
+	case 3: return container_of(r);
+	case 4: return ndmabufs ? dmabufs[r % ndmabufs] : iommufd;
+	default: return fd_of(r);
+	}
+}
+
 static int group_index(int fd)
 {
 	for (int i = 0; i < ngroups; i++)
@@ -651,7 +665,7 @@ enum {
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
 	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_DMABUF,
-	OP_SEEK, OP_FAULTING_WRITE,
+	OP_SEEK, OP_FAULTING_WRITE, OP_DUP,
 	OP_COUNT
 };
 
@@ -666,7 +680,7 @@ static int weight[OP_COUNT] = {
 	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
 	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
-	[OP_SEEK] = 1,
+	[OP_SEEK] = 1, [OP_DUP] = 1,
 };
 
 static const int vfio_weight[OP_COUNT] = {
@@ -1624,15 +1638,7 @@ static void run_call(const struct call *c)
 		// dma-buf only finds its end or its start, and a whence past SEEK_MAX is EINVAL before the file
 		// is asked. The line names the kind of file, not its number (the engine's numbers differ).
 		int kind = (int)(a[0] % 8);
-		int fd;
-		switch (kind) {
-		case 0: fd = iommufd; break;
-		case 1: fd = vfio_mode ? cdev_of(a[0] >> 3) : fd_of(a[0] >> 3); break;
-		case 2: fd = vfio_mode ? group_of(a[0] >> 3) : fd_of(a[0] >> 3); break;
-		case 3: fd = container_of(a[0] >> 3); break;
-		case 4: fd = ndmabufs ? dmabufs[(a[0] >> 3) % ndmabufs] : iommufd; break;
-		default: fd = fd_of(a[0] >> 3); break;
-		}
+		int fd = file_of_kind(kind, a[0] >> 3);
 		static const int64_t offsets[] = { 0, 0, 1, -1, 4096, 0x10000000000LL, INT64_MIN };
 		off_t off = (off_t)offsets[a[1] % 7];
 		int whence = (int)(a[2] % 7);
@@ -1662,6 +1668,40 @@ static void run_call(const struct call *c)
 			rb = -errno;
 		emit("faulting_write(fd#%d, %s 0x%lx, %zu, %zu readable) rc=%ld read back rc=%ld 0x%08x", cdev_index(fd),
 		     bar ? "bar0" : "config", (long)(off & 0xffffffffff), len, readable, rc, rb, rb == 4 ? back : 0);
+		break;
+	}
+	case OP_DUP: {
+		// dup, fcntl(F_DUPFD[_CLOEXEC]), dup2 or dup3 of a file the stream holds: the copy names the same
+		// file, so closing either leaves it open, and joins the pool of its kind. dup2 and dup3 land on
+		// another pooled fd (never the stream's iommufd), putting what it held; dup3 with a bad flag or
+		// onto itself is EINVAL.
+		int kind = (int)(a[0] % 8);
+		int fd = file_of_kind(kind, a[0] >> 3);
+		int how = (int)(a[1] % 6);
+		int target = nfds ? fds[(a[2] >> 2) % nfds] : 900;
+		if (target == iommufd || target < 0)
+			target = 900 + (int)(a[2] % 8);
+		int rc;
+		switch (how) {
+		case 0: rc = dup(fd); break;
+		case 1: rc = fcntl(fd, F_DUPFD, (int)(a[2] % 2 ? 0 : 500)); break;
+		case 2: rc = fcntl(fd, F_DUPFD_CLOEXEC, 0); break;
+		case 3: rc = dup2(fd, a[3] % 8 ? target : fd); break;
+		default: rc = dup3(fd, a[3] % 8 ? target : fd, a[3] % 8 == 1 ? O_CLOEXEC | 1 : O_CLOEXEC); break;
+		}
+		int err = rc < 0 ? -errno : 0;
+		if (rc >= 0 && rc != fd) {
+			if (kind == 1 && vfio_mode && ncdevs < POOL)
+				cdevs[ncdevs++] = rc;
+			else if (kind == 2 && vfio_mode && ngroups < POOL)
+				groups[ngroups++] = rc;
+			else if (kind == 3 && vfio_mode && ncontainers < POOL)
+				containers[ncontainers++] = rc;
+			else if (kind == 4 && ndmabufs < POOL)
+				dmabufs[ndmabufs++] = rc;
+			remember_fd(rc);
+		}
+		emit("dup(kind %d, how %d) rc=%d", kind, how, rc < 0 ? err : rc == fd ? 1 : 0);
 		break;
 	}
 	case OP_CLOSE: {

@@ -222,25 +222,54 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
 
         string name = Encoding.UTF8.GetString(path[..^1]);
-        int fd = OpenPath(name, path, flags, mode);
-        if (fd >= 0 && _files.Get(fd) is EngineFile file)
+        return OpenPath(name, path, flags, mode);
+    }
+
+    /// <summary>
+    /// dup(2) (fcntl F_DUPFD, or F_DUPFD_CLOEXEC with <paramref name="closeOnExec"/>): a new number for
+    /// the same file, the lowest free one; closing either leaves the file open. A real fd goes to the kernel.
+    /// </summary>
+    public int Dup(int fd, bool closeOnExec = false)
+    {
+        EngineDiagnostics.Clear();
+        int copy = Native.Libc.Dup(fd, closeOnExec);
+        if (copy < 0)
         {
-            file.AccessMode = flags & LinuxConstants.O_ACCMODE;
+            return -Marshal.GetLastPInvokeError();
         }
 
-        return fd;
+        Duplicated(fd, copy);
+        return copy;
+    }
+
+    /// <summary>
+    /// After dup, dup2, dup3 or fcntl(F_DUPFD) made <paramref name="copy"/> from <paramref name="fd"/> on
+    /// the reserved numbers (the interposer makes the real call, which chooses the number, its flags
+    /// and its errors): the copy names fd's file, and an engine file the copy replaced loses a reference.
+    /// </summary>
+    public void Duplicated(int fd, int copy) => _files.Duplicated(fd, copy);
+
+    /// <summary>
+    /// do_dentry_open's file for an engine node: the access mode and status flags the open asked for
+    /// (f_flags, which fcntl's F_GETFL shows) and close-on-exec only with O_CLOEXEC, all carried by the
+    /// descriptor's reserved number.
+    /// </summary>
+    private int Install(EngineFile file, int flags)
+    {
+        file.AccessMode = flags & LinuxConstants.O_ACCMODE;
+        return _files.Add(file, (flags & LinuxConstants.O_CLOEXEC) != 0, flags & FdTable.StatusFlags);
     }
 
     private int OpenPath(string name, ReadOnlySpan<byte> path, int flags, int mode)
     {
         return name switch
         {
-            "/dev/iommu" => _files.Add(new IommufdFile(this, name)),
-            _ when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal) => OpenCdev(name),
-            "/dev/vfio/vfio" => _files.Add(ContainerBackend == ContainerBackend.Type1 ? new VfioContainerFile(this) : new IommufdFile(this, name) { AccountMm = true }),
-            _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name),
+            "/dev/iommu" => Install(new IommufdFile(this, name), flags),
+            _ when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal) => OpenCdev(name, flags),
+            "/dev/vfio/vfio" => Install(ContainerBackend == ContainerBackend.Type1 ? new VfioContainerFile(this) : new IommufdFile(this, name) { AccountMm = true }, flags),
+            _ when name.StartsWith("/dev/vfio/", StringComparison.Ordinal) => OpenGroup(name, flags),
             _ when name.StartsWith("/dev/vfio", StringComparison.Ordinal) => EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: the engine has no such node"),
-            _ when ServeFailNth && FailNthFile.Matches(name) => _files.Add(new FailNthFile(Faults)),
+            _ when ServeFailNth && FailNthFile.Matches(name) => Install(new FailNthFile(Faults), flags),
             _ when SysfsView.Owns(name) => OpenSysfs(name, flags),
             _ => LinuxKernel.Instance.Open(path, flags, mode),
         };
@@ -323,7 +352,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
                 }
 
                 SysfsView.Resolve(root, name + "/..", followLast: true, out SysfsNode? parent);
-                return _files.Add(new SysfsDirectoryFile(name, directory, parent?.Inode ?? directory.Inode));
+                return Install(new SysfsDirectoryFile(name, directory, parent?.Inode ?? directory.Inode), flags);
             case SysfsAttribute attribute:
                 if ((flags & LinuxConstants.O_DIRECTORY) != 0)
                 {
@@ -341,13 +370,13 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
                     return EngineDiagnostics.Fail(Errno.EACCES, $"{name} is write-only");
                 }
 
-                return _files.Add(new SysfsAttributeFile(name, attribute, readable: access != LinuxConstants.O_WRONLY, writable: write));
+                return Install(new SysfsAttributeFile(name, attribute, readable: access != LinuxConstants.O_WRONLY, writable: write), flags);
             default:
                 return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: not in the engine's sysfs");
         }
     }
 
-    private int OpenCdev(string name)
+    private int OpenCdev(string name, int flags)
     {
         EmulatedDevice? node;
         lock (_devices)
@@ -357,10 +386,10 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
 
         return node is null || node.NoIommu
             ? EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)")
-            : _files.Add(new VfioCdevFile(this, node));
+            : Install(new VfioCdevFile(this, node), flags);
     }
 
-    private int OpenGroup(string name)
+    private int OpenGroup(string name, int flags)
     {
         EmulatedDevice? node;
         lock (_devices)
@@ -386,7 +415,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             }
 
             var group = new VfioGroupFile(this, node);
-            int fd = _files.Add(group);
+            int fd = Install(group, flags);
             if (fd >= 0)
             {
                 node.OpenGroup = group;

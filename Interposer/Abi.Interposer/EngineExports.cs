@@ -208,6 +208,19 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_duplicated")]
+    private static void Duplicated(int fd, int copy)
+    {
+        try
+        {
+            Kernel.Duplicated(fd, copy);
+        }
+        catch (Exception e)
+        {
+            _ = Crashed("dup", e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_getdents64")]
     private static nint GetDents64(int fd, byte* buffer, nuint count)
     {

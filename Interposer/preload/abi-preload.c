@@ -71,6 +71,7 @@ struct engine_api {
     long (*pread)(int fd, void *buf, size_t count, long offset);
     long (*pwrite)(int fd, const void *buf, size_t count, long offset);
     long (*lseek)(int fd, long offset, int whence);
+    void (*duplicated)(int fd, int copy);
     long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
     int (*readlink)(const char *path, char *buf, size_t size);
@@ -90,6 +91,10 @@ struct libc_api {
     ssize_t (*pread)(int, void *, size_t, off_t);
     ssize_t (*pwrite)(int, const void *, size_t, off_t);
     off_t (*lseek)(int, off_t, int);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
@@ -137,6 +142,10 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.pread = next_symbol("pread");
     real.pwrite = next_symbol("pwrite");
     real.lseek = next_symbol("lseek");
+    real.dup = next_symbol("dup");
+    real.dup2 = next_symbol("dup2");
+    real.dup3 = next_symbol("dup3");
+    real.fcntl = next_symbol("fcntl");
     real.mmap = next_symbol("mmap");
     real.munmap = next_symbol("munmap");
     real.mremap = next_symbol("mremap");
@@ -475,6 +484,7 @@ static int load_engine(void)
             BIND(pread, "abi_engine_pread");
             BIND(pwrite, "abi_engine_pwrite");
             BIND(lseek, "abi_engine_lseek");
+            BIND(duplicated, "abi_engine_duplicated");
             BIND(mmap, "abi_engine_mmap");
             BIND(poll, "abi_engine_poll");
             BIND(readlink, "abi_engine_readlink");
@@ -483,7 +493,7 @@ static int load_engine(void)
             BIND(forget, "abi_engine_forget");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.lseek || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
+                !api.pread || !api.pwrite || !api.lseek || !api.duplicated || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
                 !api.mmio || !api.forget) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
@@ -671,6 +681,49 @@ off_t lseek(int fd, off_t offset, int whence)
 }
 
 off_t lseek64(int fd, off_t offset, int whence) __attribute__((alias("lseek")));
+
+// dup and its kin run on the reserved numbers, so the kernel chooses the new number, sets its flags
+// and answers the errors (EBADF, EINVAL, EMFILE); then the engine learns that the copy names the
+// same file, or that a copy over one of its fds took that number away.
+static int duplicated(int fd, int copy)
+{
+    if (copy >= 0 && copy != fd && !in_engine && (is_engine_fd(fd) || is_engine_fd(copy))) {
+        int saved = errno;
+        in_engine++;
+        api.duplicated(fd, copy);
+        in_engine--;
+        errno = saved;
+    }
+    return copy;
+}
+
+int dup(int fd)
+{
+    return duplicated(fd, real.dup(fd));
+}
+
+int dup2(int fd, int target)
+{
+    return duplicated(fd, real.dup2(fd, target));
+}
+
+int dup3(int fd, int target, int flags)
+{
+    return duplicated(fd, real.dup3(fd, target, flags));
+}
+
+// fcntl's third argument is an int or a pointer, as the command says; passed on as glibc reads it.
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int rc = real.fcntl(fd, cmd, arg);
+    return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? duplicated(fd, rc) : rc;
+}
+
+int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 // The mappings the engine made for the program (BARs, iommufd's pages), page-rounded. Only a munmap,
 // MAP_FIXED or mremap that touches one of them concerns the engine: everything else (malloc, the .NET

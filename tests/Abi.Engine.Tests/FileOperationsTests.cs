@@ -213,6 +213,58 @@ public sealed unsafe class FileOperationsTests : IDisposable
         kernel.Close(fd);
     }
 
+    [Fact]
+    public void Dup_NamesTheSameFile_WhichStaysOpenUntilItsLastNumberCloses()
+    {
+        // fs/file.c: dup takes a reference on the file; the release runs at the last fput.
+        int files = _kernel.OpenFiles;
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        int copy = _kernel.Dup(cdev);
+        Assert.True(copy >= 0 && copy != cdev);
+        Assert.Equal(files + 2, _kernel.OpenFiles);
+        Assert.Equal(0, _kernel.Close(cdev));
+        Assert.Equal(0, BindCdev(copy));                                                   // the same file, still open
+        Assert.Equal(-(int)Errno.EBUSY, Open(_node.GroupPath, ORdwr));                    // its device still bound through the cdev
+        Assert.Equal(0, _kernel.Close(copy));
+        Assert.Equal(files, _kernel.OpenFiles);
+        int group = Open(_node.GroupPath, ORdwr);                                         // released: the group opens
+        Assert.True(group >= 0);
+        _kernel.Close(group);
+    }
+
+    [Fact]
+    public void Dup2_OfARealFdOverAnEngineFd_ReleasesTheEngineFile()
+    {
+        // do_dup2: the file the target held is put; here it was the cdev's last reference.
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        Assert.Equal(0, BindCdev(cdev));
+        int real = LinuxKernel.Instance.Open("/dev/zero\0"u8, LinuxConstants.O_RDONLY | LinuxConstants.O_CLOEXEC, 0);
+        Assert.Equal(cdev, Dup2(real, cdev));
+        _kernel.Duplicated(real, cdev);                                                    // what the interposer tells the engine
+        Assert.Null(_kernel.FileOf(cdev));
+        int group = Open(_node.GroupPath, ORdwr);
+        Assert.True(group >= 0, $"the group answered {group}: the cdev was not released");
+        _kernel.Close(group);
+        Assert.Equal(0, LinuxKernel.Instance.Close(cdev));
+        Assert.Equal(0, LinuxKernel.Instance.Close(real));
+    }
+
+    [Theory]
+    [InlineData(LinuxConstants.O_RDWR)]
+    [InlineData(LinuxConstants.O_RDONLY | LinuxConstants.O_CLOEXEC)]
+    [InlineData(LinuxConstants.O_WRONLY | LinuxConstants.O_NONBLOCK)]
+    public void Fcntl_OfAnEngineFd_AnswersTheOpensModeAndFlags(int flags)
+    {
+        // The reserved number carries f_flags (access mode, O_NONBLOCK; O_LARGEFILE, which open forces
+        // on 64-bit) and FD_CLOEXEC only when asked, as the kernel's file and fd would.
+        int fd = Open("/dev/iommu", flags);
+        Assert.True(fd >= 0);
+        const int OLargefile = 0x8000, FGetFd = 1, FGetFl = 3, FdCloexec = 1;
+        Assert.Equal(flags & ~LinuxConstants.O_CLOEXEC | OLargefile, Fcntl(fd, FGetFl, 0));
+        Assert.Equal((flags & LinuxConstants.O_CLOEXEC) != 0 ? FdCloexec : 0, Fcntl(fd, FGetFd, 0));
+        _kernel.Close(fd);
+    }
+
     private uint ReadBar32(int cdev, long offset)
     {
         uint value;
@@ -234,6 +286,12 @@ public sealed unsafe class FileOperationsTests : IDisposable
         var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
         return _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind));
     }
+
+    [DllImport("libc", EntryPoint = "dup2")]
+    private static extern int Dup2(int fd, int target);
+
+    [DllImport("libc", EntryPoint = "fcntl")]
+    private static extern int Fcntl(int fd, int command, int argument);
 
     [DllImport("libc", EntryPoint = "mprotect")]
     private static extern int Mprotect(nint address, nuint length, int protection);

@@ -20,6 +20,11 @@ internal static partial class Libc
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    private const int FDupFd = 0;
+
+    /// <summary>fcntl(F_DUPFD or F_DUPFD_CLOEXEC): the lowest free number from 0, or -1 with errno.</summary>
+    internal static int Dup(int fd, bool closeOnExec) => Fcntl(fd, closeOnExec ? FDupFdCloexec : FDupFd, 0);
+
     /// <summary>
     /// A reference of the engine's own to <paramref name="fd"/>, at <see cref="OwnFdFloor"/> or above
     /// (close-on-exec); below it only when RLIMIT_NOFILE leaves no number up there.

@@ -23,9 +23,17 @@ internal sealed class FdTable
     /// <summary>Told (fd, open) whenever an engine fd appears or goes, so an interposer knows which fds to route here.</summary>
     public Action<int, bool>? Changed { get; set; }
 
-    public int Add(EngineFile file, bool closeOnExec = true)
+    /// <summary>The open flags a file keeps in f_flags besides its access mode, which the reserved number carries.</summary>
+    public const int StatusFlags = LinuxConstants.O_NONBLOCK | LinuxConstants.O_APPEND;
+
+    /// <summary>
+    /// Gives <paramref name="file"/> a descriptor: <c>/dev/null</c> opened with the file's access mode,
+    /// <paramref name="statusFlags"/> and close-on-exec as asked, so that fcntl (F_GETFL, F_GETFD,
+    /// F_SETFL), which the engine does not serve, answers for the number as for the kernel's file.
+    /// </summary>
+    public int Add(EngineFile file, bool closeOnExec = true, int statusFlags = 0)
     {
-        int fd = LinuxKernel.Instance.Open("/dev/null\0"u8, LinuxConstants.O_RDONLY | (closeOnExec ? LinuxConstants.O_CLOEXEC : 0), 0);
+        int fd = LinuxKernel.Instance.Open("/dev/null\0"u8, file.AccessMode | statusFlags | (closeOnExec ? LinuxConstants.O_CLOEXEC : 0), 0);
         if (fd < 0)
         {
             return fd;
@@ -49,6 +57,52 @@ internal sealed class FdTable
 
         Changed?.Invoke(fd, true);
         return fd;
+    }
+
+    /// <summary>
+    /// dup, dup2, dup3 or fcntl(F_DUPFD) made <paramref name="copy"/> from <paramref name="fd"/> (the
+    /// real call on the reserved numbers chose the number and its close-on-exec flag): the copy names
+    /// the same file, a reference of its own (get_file). An engine file the copy replaced loses its
+    /// reference (do_dup2's fput); a real fd copied over an engine one leaves the number to the kernel.
+    /// </summary>
+    public void Duplicated(int fd, int copy)
+    {
+        if (fd == copy || copy < 0)
+        {
+            return;
+        }
+
+        EngineFile? replaced;
+        EngineFile? file;
+        lock (_lock)
+        {
+            EngineFile?[] slots = _slots;
+            file = (uint)fd < (uint)slots.Length ? slots[fd] : null;
+            if (copy >= slots.Length)
+            {
+                if (file is null)
+                {
+                    return;
+                }
+
+                var larger = new EngineFile?[Math.Max(slots.Length * 2, copy + 1)];
+                slots.CopyTo(larger, 0);
+                Volatile.Write(ref _slots, larger);
+                slots = larger;
+            }
+
+            replaced = slots[copy];
+            file?.Get();
+            Volatile.Write(ref slots[copy], file);
+            _count += (file is null ? 0 : 1) - (replaced is null ? 0 : 1);
+        }
+
+        if ((file is null) != (replaced is null))
+        {
+            Changed?.Invoke(copy, file is not null);
+        }
+
+        replaced?.Put();
     }
 
     public EngineFile? Get(int fd)

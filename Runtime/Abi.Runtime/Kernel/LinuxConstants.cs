@@ -17,6 +17,7 @@ public static class LinuxConstants
     public const int O_CREAT = S.O_CREAT;
     public const int O_TRUNC = S.O_TRUNC;
     public const int O_NONBLOCK = S.O_NONBLOCK;
+    public const int O_APPEND = S.O_APPEND;
     public const int O_CLOEXEC = S.O_CLOEXEC;
 
     /// <summary>asm-generic's value, x86_64's; arm64's asm/fcntl.h has its own (040000).</summary>
