@@ -665,7 +665,7 @@ enum {
 	OP_CDEV_DETACH, OP_CDEV_INFO, OP_CDEV_RESET, OP_CDEV_CONFIG, OP_CONTAINER_OPEN, OP_GROUP_OPEN, OP_GROUP_STATUS,
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
 	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_DMABUF,
-	OP_SEEK, OP_FAULTING_WRITE, OP_DUP,
+	OP_SEEK, OP_FAULTING_WRITE, OP_DUP, OP_MAP_KIND,
 	OP_COUNT
 };
 
@@ -680,7 +680,7 @@ static int weight[OP_COUNT] = {
 	[OP_DOMAIN_REPLACE] = 2, [OP_CHECK_EXTENSION] = 1, [OP_SET_IOMMU] = 1, [OP_COMPAT_INFO] = 2,
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
 	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
-	[OP_SEEK] = 1, [OP_DUP] = 1,
+	[OP_SEEK] = 1, [OP_DUP] = 1, [OP_MAP_KIND] = 1,
 };
 
 static const int vfio_weight[OP_COUNT] = {
@@ -1702,6 +1702,22 @@ static void run_call(const struct call *c)
 			remember_fd(rc);
 		}
 		emit("dup(kind %d, how %d) rc=%d", kind, how, rc < 0 ? err : rc == fd ? 1 : 0);
+		break;
+	}
+	case OP_MAP_KIND: {
+		// mmap of a file of each kind, executable now and then: do_mmap's checks (the access mode, then
+		// an executable mapping of a file on a noexec filesystem, as anonymous inodes and dma-bufs are:
+		// EPERM), then the file's own mmap or its lack (ENODEV). A device fd maps BAR0's first page.
+		int kind = (int)(a[0] % 8);
+		int fd = file_of_kind(kind, a[0] >> 3);
+		int prot = (int)(a[1] % 8);
+		static const int types[] = { MAP_SHARED, MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE };
+		int flags = types[(a[1] >> 3) % 4];
+		void *p = mmap(NULL, PAGE, prot, flags, fd, 0);
+		long rc = p == MAP_FAILED ? -(long)errno : 0;
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+		emit("map_kind(kind %d, prot %d, flags %d) rc=%ld", kind, prot, flags, rc);
 		break;
 	}
 	case OP_CLOSE: {

@@ -25,6 +25,9 @@ internal sealed class SelftestAccessFile : EngineFile
 
     public override string Name => "[iommufd_test_staccess]";
 
+    // iommufd_test_create_access: an anonymous inode.
+    public override bool NoExec => true;
+
     public AccessObject Access { get; }
 
     public bool NeedsPinPages { get; }

@@ -22,6 +22,12 @@ internal abstract class DmaBufFile(ulong length) : EngineFile
 
     public override string Name => "dmabuf:";
 
+    // dma_buf_getfile: a file of dma-buf's own pseudo filesystem (init_pseudo: SB_I_NOEXEC).
+    public override bool NoExec => true;
+
+    /// <summary>dma_buf_getfile: an anonymous inode of the buffer's size.</summary>
+    public override InodeAttributes Attributes => InodeAttributes.AnonymousInode((long)Length);
+
     public ulong Length { get; } = length;
 
     /// <summary>Revoked by its exporter: new mappings fail with ENODEV; existing areas stay, with nothing behind them in the domains.</summary>

@@ -676,8 +676,13 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
             return EngineDiagnostics.Fail(Errno.EACCES, "a shared writable mapping of a file not opened for writing");
         }
 
-        return !file.OpenedForReading
-            ? EngineDiagnostics.Fail(Errno.EACCES, "a mapping of a file not opened for reading")
+        if (!file.OpenedForReading)
+        {
+            return EngineDiagnostics.Fail(Errno.EACCES, "a mapping of a file not opened for reading");
+        }
+
+        return file.NoExec && (protection & LinuxConstants.PROT_EXEC) != 0
+            ? EngineDiagnostics.Fail(Errno.EPERM, $"an executable mapping of {file.Name}, whose filesystem has no exec (path_noexec)")
             : null;
     }
 
@@ -688,6 +693,27 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// <inheritdoc/>
     public long Pwrite(int fd, ReadOnlySpan<byte> buffer, long offset) =>
         _files.Get(fd) is EngineFile file ? Transfer(file, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true, positional: true) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
+
+    /// <summary>
+    /// fstat of an engine fd over <paramref name="stat"/> (x86_64's struct stat), which the caller filled
+    /// from the fd's reserved /dev/null: the type and permission bits, st_rdev, st_size and st_blocks
+    /// become the engine file's, as the kernel's inode shows them. False for an fd not the engine's.
+    /// </summary>
+    public bool Fstat(int fd, Span<byte> stat)
+    {
+        const int Mode = 24, RDev = 40, Size = 48, Blocks = 64;
+        if (_files.Get(fd) is not EngineFile file || stat.Length < Blocks + 8)
+        {
+            return false;
+        }
+
+        InodeAttributes attributes = file.Attributes;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(stat[Mode..], attributes.Mode);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(stat[RDev..], attributes.DeviceNumber);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[Size..], attributes.Size);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[Blocks..], 0);
+        return true;
+    }
 
     /// <inheritdoc/>
     public long Lseek(int fd, long offset, int whence)

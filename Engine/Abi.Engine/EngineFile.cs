@@ -23,6 +23,15 @@ internal abstract class EngineFile
     /// <summary>FMODE_CAN_WRITE: the file has a write operation.</summary>
     public virtual bool CanWrite => false;
 
+    /// <summary>What fstat shows of the file (an anonymous inode's attributes unless the file says otherwise).</summary>
+    public virtual InodeAttributes Attributes => InodeAttributes.AnonymousInode();
+
+    /// <summary>
+    /// path_noexec: the file lives on a filesystem without exec (an anonymous inode's, dma-buf's: both
+    /// pseudo filesystems set SB_I_NOEXEC), so an executable mapping of it is EPERM.
+    /// </summary>
+    public virtual bool NoExec => false;
+
     /// <summary>FMODE_PREAD / FMODE_PWRITE: pread and pwrite are served (ESPIPE otherwise, first of all).</summary>
     public virtual bool CanSeek => false;
 

@@ -221,6 +221,19 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_fstat")]
+    private static int Fstat(int fd, byte* stat)
+    {
+        try
+        {
+            return Kernel.Fstat(fd, new Span<byte>(stat, 144)) ? 0 : -(int)Abi.Interop.Errno.EBADF;
+        }
+        catch (Exception e)
+        {
+            return Crashed("fstat", e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_getdents64")]
     private static nint GetDents64(int fd, byte* buffer, nuint count)
     {

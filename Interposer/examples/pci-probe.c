@@ -1,7 +1,9 @@
 // A plain C look at the PCI functions a machine offers to VFIO, the way VFIO user-space libraries
 // find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
-// attribute files, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/,
-// and the group's members listed. One line per fact, sorted, so that runs compare.
+// attribute files, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/
+// and opened (fstat's device number set beside sysfs's, as QEMU checks it), the group's members
+// listed, each listing read again after rewinddir; then lseek of an attribute and of a cdev. One line
+// per fact, sorted, so that runs compare.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static int by_name(const void *a, const void *b)
@@ -94,6 +98,19 @@ int main(void)
             snprintf(node, sizeof(node), "/dev/vfio/devices/%.63s", cdevs[c]);
             int fd = open(node, O_RDWR | O_CLOEXEC);
             printf("%s cdev %s: %s\n", f, node, fd >= 0 ? "opens" : strerror(errno));
+            // As QEMU opens a cdev: fstat's st_rdev must be the number sysfs gives in vfio-dev/*/dev.
+            struct stat st;
+            char dev[32] = "";
+            snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.63s/vfio-dev/%.63s/dev", f, cdevs[c]);
+            int attr = open(path, O_RDONLY | O_CLOEXEC);
+            ssize_t got = attr < 0 ? -1 : read(attr, dev, sizeof(dev) - 1);
+            if (attr >= 0)
+                close(attr);
+            dev[got > 0 ? got : 0] = '\0';
+            dev[strcspn(dev, "\n")] = '\0';
+            if (fd >= 0 && fstat(fd, &st) == 0)
+                printf("%s cdev %s: %s %u:%u, sysfs dev %s\n", f, node, S_ISCHR(st.st_mode) ? "character device" : "not a character device",
+                       major(st.st_rdev), minor(st.st_rdev), dev);
             if (fd >= 0)
                 close(fd);
         }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ struct engine_api {
     long (*pwrite)(int fd, const void *buf, size_t count, long offset);
     long (*lseek)(int fd, long offset, int whence);
     void (*duplicated)(int fd, int copy);
+    int (*fstat)(int fd, struct stat *st);
     long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
     int (*readlink)(const char *path, char *buf, size_t size);
@@ -95,6 +97,8 @@ struct libc_api {
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
     int (*fcntl)(int, int, ...);
+    int (*fstat)(int, struct stat *);
+    int (*fxstat)(int, int, struct stat *);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
@@ -146,6 +150,8 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.dup2 = next_symbol("dup2");
     real.dup3 = next_symbol("dup3");
     real.fcntl = next_symbol("fcntl");
+    real.fstat = next_symbol("fstat");
+    real.fxstat = next_symbol("__fxstat64");
     real.mmap = next_symbol("mmap");
     real.munmap = next_symbol("munmap");
     real.mremap = next_symbol("mremap");
@@ -485,6 +491,7 @@ static int load_engine(void)
             BIND(pwrite, "abi_engine_pwrite");
             BIND(lseek, "abi_engine_lseek");
             BIND(duplicated, "abi_engine_duplicated");
+            BIND(fstat, "abi_engine_fstat");
             BIND(mmap, "abi_engine_mmap");
             BIND(poll, "abi_engine_poll");
             BIND(readlink, "abi_engine_readlink");
@@ -493,7 +500,7 @@ static int load_engine(void)
             BIND(forget, "abi_engine_forget");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.lseek || !api.duplicated || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
+                !api.pread || !api.pwrite || !api.lseek || !api.duplicated || !api.fstat || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
                 !api.mmio || !api.forget) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
@@ -724,6 +731,34 @@ int fcntl(int fd, int cmd, ...)
 }
 
 int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+// fstat of an engine fd: the reserved /dev/null's answer (owner, times), with the type, mode, device
+// number and size of the engine's file, as a program that checks a VFIO cdev's st_rdev against its
+// sysfs dev attribute expects.
+static int engine_fstat(int fd, struct stat *st, int rc)
+{
+    if (rc == 0 && !in_engine && is_engine_fd(fd)) {
+        in_engine++;
+        api.fstat(fd, st);
+        in_engine--;
+    }
+    return rc;
+}
+
+int fstat(int fd, struct stat *st)
+{
+    return engine_fstat(fd, st, real.fstat(fd, st));
+}
+
+int fstat64(int fd, struct stat64 *st) __attribute__((alias("fstat")));
+
+// Binaries built against glibc before 2.33 call the versioned wrapper.
+int __fxstat64(int version, int fd, struct stat64 *st)
+{
+    return engine_fstat(fd, (struct stat *)st, real.fxstat(version, fd, (struct stat *)st));
+}
+
+int __fxstat(int version, int fd, struct stat *st) __attribute__((alias("__fxstat64")));
 
 // The mappings the engine made for the program (BARs, iommufd's pages), page-rounded. Only a munmap,
 // MAP_FIXED or mremap that touches one of them concerns the engine: everything else (malloc, the .NET

@@ -265,6 +265,96 @@ public sealed unsafe class FileOperationsTests : IDisposable
         _kernel.Close(fd);
     }
 
+    [Fact]
+    public void Mmap_Executable_OfAnAnonymousInodeFile_IsEperm_AfterTheAccessModeChecks()
+    {
+        // do_mmap: FMODE_READ first (EACCES), then path_noexec (the anonymous inode filesystem is
+        // SB_I_NOEXEC) before the file's own mmap; the group's device fd is an anonymous inode.
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        byte[] name = Encoding.ASCII.GetBytes(_node.PciName + "\0");
+        int device;
+        fixed (byte* p = name)
+        {
+            device = _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
+        }
+
+        Assert.True(device >= 0);
+        const int ReadExec = LinuxConstants.PROT_READ | LinuxConstants.PROT_EXEC;
+        Assert.Equal(-(nint)Errno.EPERM, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 0));
+        Assert.Equal(-(nint)Errno.EINVAL, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 1));   // the offset, before
+        nint bar = _kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, device, 0);
+        Assert.NotEqual(-(nint)Errno.EPERM, bar);                                                             // not executable: the BAR's own answer
+        if (bar > 0)
+        {
+            _kernel.Munmap(bar, 4096);
+        }
+
+        foreach (int fd in new[] { device, group, container })
+        {
+            _kernel.Close(fd);
+        }
+    }
+
+    [Fact]
+    public void Fstat_OfEngineFds_ShowsTheKernelsInodes()
+    {
+        // A cdev is a character device whose number sysfs's vfio-dev/vfioN/dev gives (QEMU compares the
+        // two before it uses the fd); a sysfs attribute a page-long regular file; a group's device fd an
+        // anonymous inode (0600, no type: anon_inode_getattr masks it off); /dev/vfio/vfio VFIO_MINOR.
+        const uint TypeMask = 0xF000, CharDevice = 0x2000, Regular = 0x8000;
+        int cdev = Open(_node.CdevPath!, ORdwr);
+        (uint mode, ulong rdev, long size) = Stat(cdev);
+        Assert.Equal(CharDevice | 0x180, mode);
+        string dev = SysfsFiles.Read(_kernel, $"/sys/bus/pci/devices/{_node.PciName}/vfio-dev/{Path.GetFileName(_node.CdevPath)}/dev");
+        Assert.Equal(dev, $"{Major(rdev)}:{Minor(rdev)}");
+        Assert.Equal(0, size);
+        _kernel.Close(cdev);
+
+        int attribute = Open($"/sys/bus/pci/devices/{_node.PciName}/vendor", LinuxConstants.O_RDONLY);
+        Assert.Equal((Regular | 0x124, 0UL, 4096L), Stat(attribute));
+        _kernel.Close(attribute);
+
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        (mode, rdev, _) = Stat(container);
+        Assert.Equal((CharDevice | 0x1B6, 10u, 196u), (mode, Major(rdev), Minor(rdev)));
+        int group = Open(_node.GroupPath, ORdwr);
+        Assert.Equal(CharDevice, Stat(group).Mode & TypeMask);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        byte[] name = Encoding.ASCII.GetBytes(_node.PciName + "\0");
+        int device;
+        fixed (byte* p = name)
+        {
+            device = _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
+        }
+
+        Assert.Equal((0x180u, 0UL, 0L), Stat(device));
+        Assert.False(_kernel.Fstat(0, new byte[144]));                                      // not the engine's
+        foreach (int fd in new[] { device, group, container })
+        {
+            _kernel.Close(fd);
+        }
+    }
+
+    private (uint Mode, ulong RDev, long Size) Stat(int fd)
+    {
+        byte[] stat = new byte[144];
+        fixed (byte* p = stat)
+        {
+            Assert.Equal(0, Fstat(fd, p));                                                  // the reserved /dev/null's
+        }
+
+        Assert.True(_kernel.Fstat(fd, stat));
+        return (BitConverter.ToUInt32(stat, 24), BitConverter.ToUInt64(stat, 40), BitConverter.ToInt64(stat, 48));
+    }
+
+    private static uint Major(ulong rdev) => (uint)(((rdev >> 32) & 0xFFFFF000) | ((rdev >> 8) & 0xFFF));
+
+    private static uint Minor(ulong rdev) => (uint)(((rdev >> 12) & 0xFFFFFF00) | (rdev & 0xFF));
+
     private uint ReadBar32(int cdev, long offset)
     {
         uint value;
@@ -286,6 +376,9 @@ public sealed unsafe class FileOperationsTests : IDisposable
         var bind = new vfio_device_bind_iommufd { argsz = (uint)sizeof(vfio_device_bind_iommufd), iommufd = _iommufd };
         return _kernel.Ioctl(cdev, (uint)Constants.VFIO_DEVICE_BIND_IOMMUFD, (nint)(&bind));
     }
+
+    [DllImport("libc", EntryPoint = "fstat")]
+    private static extern int Fstat(int fd, byte* stat);
 
     [DllImport("libc", EntryPoint = "dup2")]
     private static extern int Dup2(int fd, int target);

@@ -48,6 +48,9 @@ internal abstract class EventQueueObject : IommufdObject
     {
         public override string Name => queue.FileName;
 
+        // iommufd_eventq_init: an anonymous inode.
+        public override bool NoExec => true;
+
         // An anonymous-inode file: no pread or pwrite (ESPIPE, the defaults).
         public override bool CanRead => true;
 

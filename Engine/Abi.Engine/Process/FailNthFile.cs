@@ -14,6 +14,9 @@ internal sealed class FailNthFile(FaultInjection faults) : EngineFile
 {
     public override string Name => "fail-nth";
 
+    /// <summary>A procfs file of mode 0644 and no size.</summary>
+    public override InodeAttributes Attributes => InodeAttributes.Regular(0x1A4, 0);
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;

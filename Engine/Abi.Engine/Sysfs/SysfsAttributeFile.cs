@@ -1,4 +1,5 @@
 using System.Text;
+using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
 
@@ -19,6 +20,9 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
     public override bool CanWrite => writable;
 
     public override bool CanSeek => true;
+
+    /// <summary>A regular file a page long, readable by all when it has a show method, writable by its owner when it has a store.</summary>
+    public override InodeAttributes Attributes => InodeAttributes.Regular((attribute.Readable ? 0x124u : 0) | (attribute.Write is null ? 0 : 0x80u), LinuxConstants.PageSize);
 
     // kernfs's seq_read_iter and write_iter both move the position by what they did.
     protected override bool MovesPosition(bool write) => true;

@@ -1,4 +1,5 @@
 using System.Text;
+using Abi.Engine.Process;
 using Abi.Interop;
 using Abi.Runtime.Kernel;
 
@@ -26,6 +27,8 @@ internal sealed class SysfsDirectoryFile(string path, SysfsDirectory directory, 
     public override string Name { get; } = path;
 
     public override bool CanRead => true;
+
+    public override InodeAttributes Attributes => InodeAttributes.Directory;
 
     public override long Read(Span<byte> buffer) => EngineDiagnostics.Fail(Errno.EISDIR, $"{Name} is a directory; list it with getdents64");
 

@@ -23,7 +23,6 @@ internal static class SysfsView
     private static readonly string[] s_owned = ["/sys/bus/pci", "/sys/devices/pci0000:00", "/sys/kernel/iommu_groups", "/sys/module/vfio", "/sys/module/vfio_pci"];
 
     /// <summary>The major number the engine gives VFIO cdevs (dynamic in the kernel; any free number).</summary>
-    private const int VfioCdevMajor = 511;
 
     /// <summary>Whether <paramref name="path"/> (absolute) is in the engine's view.</summary>
     public static bool Owns(string path)
@@ -87,7 +86,7 @@ internal static class SysfsView
             if (!device.NoIommu && device.BoundToVfio)
             {
                 function.Directory("vfio-dev").Directory($"vfio{device.Index}")
-                    .Add("dev", new SysfsAttribute(() => $"{VfioCdevMajor}:{device.Index}\n"));
+                    .Add("dev", new SysfsAttribute(() => $"{DeviceNumbers.VfioCdevMajor}:{device.Index}\n"));
             }
 
             if (device.Model.Sriov is Pci.SriovCapability sriov)

@@ -18,6 +18,9 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
 
     public override string Name => "/dev/vfio/vfio";
 
+    /// <summary>container.c's vfio_dev: a misc device, VFIO_MINOR, mode 0666.</summary>
+    public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x1B6, DeviceNumbers.MiscMajor, DeviceNumbers.VfioMinor);
+
     public Type1Iommu? Type1 { get; private set; }
 
     public bool NoIommu { get; private set; }

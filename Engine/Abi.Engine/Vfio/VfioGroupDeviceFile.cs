@@ -29,6 +29,9 @@ internal sealed class VfioGroupDeviceFile : VfioDeviceFile
 
     public override string Name => $"{Device.GroupPath}:{Device.PciName}";
 
+    // vfio_device_open_file: an anonymous inode (anon_inode_getfile_fmode).
+    public override bool NoExec => true;
+
     public override bool Usable => true;
 
     public override int Ioctl(EngineThread thread, uint request, nint argument)

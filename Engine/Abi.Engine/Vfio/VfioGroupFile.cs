@@ -18,6 +18,9 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
 
     public override string Name => Device.GroupPath;
 
+    /// <summary>A group's character device (vfio_devnode gives no mode: 0600).</summary>
+    public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x180, DeviceNumbers.VfioGroupMajor, (uint)Device.Group);
+
     public EmulatedDevice Device { get; } = device;
 
     public VfioContainerFile? Container { get; private set; }
