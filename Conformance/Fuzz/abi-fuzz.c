@@ -32,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -1644,6 +1645,10 @@ static void run_call(const struct call *c)
 		int whence = (int)(a[2] % 7);
 		off_t rc = lseek(fd, off, whence);
 		emit("lseek(kind %d, %ld, %d) rc=%ld", kind, (long)off, whence, rc < 0 ? -(long)errno : (long)rc);
+		// And fstat: the inode's type and mode and its size (not the device numbers, dynamic on the kernel).
+		struct stat st;
+		int sr = fstat(fd, &st) < 0 ? -errno : 0;
+		emit("fstat(kind %d) rc=%d mode 0%o size %lld", kind, sr, sr ? 0 : (unsigned)st.st_mode, sr ? 0LL : (long long)st.st_size);
 		break;
 	}
 	case OP_FAULTING_WRITE: {

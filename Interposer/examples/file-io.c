@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SHOW(what, expr)                                                                                   \
@@ -84,6 +85,31 @@ int main(int argc, char **argv)
     SHOW("eventfd read", read(efd, &value, 8));
     printf("  value %llu\n", (unsigned long long)value);
     close(efd);
+
+    // stdio, dup and fstat of ordinary files pass through the interposer untouched.
+    char spath[] = "/tmp/abi-file-io-stdio-XXXXXX";
+    int sfd = mkstemp(spath);
+    FILE *out = fdopen(sfd, "w");
+    SHOW("fdopen for writing", out != NULL);
+    SHOW("fputs", fputs("line one\nline two\n", out) >= 0);
+    SHOW("fclose", fclose(out));
+    FILE *in = fopen(spath, "re");
+    SHOW("fopen for reading", in != NULL);
+    char line[32] = "";
+    SHOW("fgets", fgets(line, sizeof(line), in) != NULL);
+    printf("  \"%.8s\"\n", line);
+    SHOW("fseek to 9", fseek(in, 9, SEEK_SET));
+    SHOW("fgets again", fgets(line, sizeof(line), in) != NULL);
+    printf("  \"%.8s\"\n", line);
+    int copy = dup(fileno(in));
+    SHOW("dup the stream's fd", copy >= 0);
+    struct stat st;
+    SHOW("fstat the copy", fstat(copy, &st));
+    printf("  regular %d, size %lld\n", S_ISREG(st.st_mode), (long long)st.st_size);
+    SHOW("fcntl F_DUPFD_CLOEXEC", fcntl(copy, F_DUPFD_CLOEXEC, 0) >= 0);
+    SHOW("close the copy", close(copy));
+    SHOW("fclose", fclose(in));
+    SHOW("unlink", unlink(spath));
 
     void *anon = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     SHOW("mmap 1 MiB anonymous", anon != MAP_FAILED);

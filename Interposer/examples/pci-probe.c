@@ -1,6 +1,6 @@
 // A plain C look at the PCI functions a machine offers to VFIO, the way VFIO user-space libraries
 // find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
-// attribute files, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/
+// attribute files with fopen and fgets, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/
 // and opened (fstat's device number set beside sysfs's, as QEMU checks it), the group's members
 // listed, each listing read again after rewinddir; then lseek of an attribute and of a cdev. One line
 // per fact, sorted, so that runs compare.
@@ -42,19 +42,20 @@ static int list(const char *path, char names[][64], int room)
     return n;
 }
 
+// An attribute read as DPDK's eal_parse_sysfs_value reads one: fopen and fgets.
 static void attribute(const char *function, const char *name)
 {
     char path[512], text[128] = "";
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", function, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
-    if (fd >= 0)
-        close(fd);
-    if (n < 0) {
-        printf("%s %s: errno %d\n", function, name, errno);
+    FILE *file = fopen(path, "re");
+    int failed = !file || !fgets(text, sizeof(text), file);
+    int error = errno;
+    if (file)
+        fclose(file);
+    if (failed) {
+        printf("%s %s: errno %d\n", function, name, error);
         return;
     }
-    text[n] = '\0';
     text[strcspn(text, "\n")] = '\0';
     printf("%s %s: %s\n", function, name, text);
 }

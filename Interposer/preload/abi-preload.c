@@ -113,6 +113,8 @@ struct libc_api {
     int (*closedir)(DIR *);
     int (*dirfd)(DIR *);
     void (*rewinddir)(DIR *);
+    FILE *(*fopen)(const char *, const char *);
+    FILE *(*fdopen)(int, const char *);
 };
 static struct libc_api real;
 
@@ -166,6 +168,8 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.closedir = next_symbol("closedir");
     real.dirfd = next_symbol("dirfd");
     real.rewinddir = next_symbol("rewinddir");
+    real.fopen = next_symbol("fopen");
+    real.fdopen = next_symbol("fdopen");
 }
 
 static int is_fail_nth_path(const char *path)
@@ -1053,6 +1057,81 @@ void rewinddir(DIR *stream)
     lseek(dir->fd, 0, SEEK_SET);
     errno = saved;
     dir->position = dir->length = 0;
+}
+
+// Streams over engine files: glibc's fopen opens through an internal call no preload sees, so an
+// engine path gets a stream of fopencookie whose reads, writes, seeks and close are this shim's
+// (a stream's fileno is then -1). fdopen of an engine fd is one too.
+static ssize_t stream_read(void *cookie, char *buffer, size_t size)
+{
+    return read((int)(intptr_t)cookie, buffer, size);
+}
+
+static ssize_t stream_write(void *cookie, const char *buffer, size_t size)
+{
+    ssize_t n = write((int)(intptr_t)cookie, buffer, size);
+    return n < 0 ? 0 : n; // fopencookie: 0 reports an error
+}
+
+static int stream_seek(void *cookie, off64_t *offset, int whence)
+{
+    off_t at = lseek((int)(intptr_t)cookie, *offset, whence);
+    if (at < 0)
+        return -1;
+    *offset = at;
+    return 0;
+}
+
+static int stream_close(void *cookie)
+{
+    return close((int)(intptr_t)cookie);
+}
+
+static FILE *engine_stream(int fd, const char *mode)
+{
+    static const cookie_io_functions_t io = { stream_read, stream_write, stream_seek, stream_close };
+    return fopencookie((void *)(intptr_t)fd, mode, io);
+}
+
+// fopen's mode as open's flags: r, w, a, each with +; e for O_CLOEXEC, x for O_EXCL.
+static int stream_flags(const char *mode)
+{
+    int flags = mode[0] == 'r' ? O_RDONLY : mode[0] == 'w' ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY | O_CREAT | O_APPEND;
+    for (const char *m = mode + 1; *m && *m != ','; m++) {
+        if (*m == '+')
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        else if (*m == 'e')
+            flags |= O_CLOEXEC;
+        else if (*m == 'x')
+            flags |= O_EXCL;
+    }
+    return flags;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+    if (in_engine || !path || !mode || !(is_engine_path(path) || (fail_nth_mode && is_fail_nth_path(path))) ||
+        (mode[0] != 'r' && mode[0] != 'w' && mode[0] != 'a'))
+        return real.fopen(path, mode);
+    int fd = open(path, stream_flags(mode), 0666);
+    if (fd < 0)
+        return NULL;
+    FILE *stream = engine_stream(fd, mode);
+    if (!stream) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return stream;
+}
+
+FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
+
+FILE *fdopen(int fd, const char *mode)
+{
+    if (in_engine || !is_engine_fd(fd))
+        return real.fdopen(fd, mode);
+    return engine_stream(fd, mode);
 }
 
 int dirfd(DIR *stream)
