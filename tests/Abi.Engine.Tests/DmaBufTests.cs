@@ -308,6 +308,18 @@ public sealed unsafe class DmaBufTests : DeviceTest
         }
     }
 
+    [Fact]
+    public void ChangeProcess_WithADmaBufMapped_IsEinval()
+    {
+        // ioas.c: iommufd_ioas_change_process moves only IOPT_ADDRESS_FILE pages; a dma-buf's are not.
+        _ioas.Unmap(RamIova, 4096);
+        var change = new iommu_ioas_change_process { size = (uint)sizeof(iommu_ioas_change_process) };
+        Assert.Equal(Errno.None, Raw.TryIoasChangeProcess(ref change));                 // nothing mapped: nothing to move
+        using FileDescriptor dmabuf = _peer.ExportDmaBuf(0, [(0, 0x1000)]);
+        Assert.Equal(Errno.None, MapFile(dmabuf, BarIova));
+        Assert.Equal(Errno.EINVAL, Raw.TryIoasChangeProcess(ref change));
+    }
+
     private Errno MapFile(FileDescriptor dmabuf, ulong iova)
     {
         var map = new iommu_ioas_map_file { size = 48, flags = 7, ioas_id = _ioas.Id, fd = (int)dmabuf.DangerousGetHandle(), start = 0, length = 0x1000, iova = iova };

@@ -58,6 +58,17 @@ public sealed unsafe class FileOperationsTests : IDisposable
         Assert.Equal(0, BindCdev(cdev));
         Assert.Equal(-(long)Errno.ESPIPE, _kernel.Lseek(cdev, 0x1000, LinuxConstants.SEEK_SET));
         _kernel.Close(cdev);
+
+        // A character device's open leaves FMODE_PREAD/PWRITE, so a pread of a group or container is
+        // EINVAL (no read method), not ESPIPE as for an anonymous inode without them.
+        container = Open("/dev/vfio/vfio", ORdwr);
+        group = Open(_node.GroupPath, ORdwr);
+        foreach (int fd in new[] { container, group })
+        {
+            Assert.Equal(-(long)Errno.EINVAL, _kernel.Pread(fd, new byte[4], 0));
+            Assert.Equal(-(long)Errno.EINVAL, _kernel.Pwrite(fd, new byte[4], 0));
+            _kernel.Close(fd);
+        }
     }
 
     [Fact]

@@ -463,11 +463,12 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, "__reserved is not zero");
         }
 
+        // ioas.c: every area's pages must be IOPT_ADDRESS_FILE; user memory and dma-bufs are EINVAL.
         foreach (IommufdObject value in f.Objects.All())
         {
-            if (value is IoasObject ioas && ioas.Iopt.Areas.Any(a => a.Pages.FileDescriptor is null))
+            if (value is IoasObject ioas && ioas.Iopt.Areas.Any(a => a.Pages.FileDescriptor is null || a.Pages.DmaBuf is not null))
             {
-                return Fail(Errno.EINVAL, $"IOAS {ioas.Id} has a mapping that is not file-backed (only MAP_FILE mappings can change process)");
+                return Fail(Errno.EINVAL, $"IOAS {ioas.Id} has a mapping that is not of a memory file (only those can change process)");
             }
         }
 

@@ -18,6 +18,10 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
 
     public override string Name => "/dev/vfio/vfio";
 
+    // A misc device's open gives FMODE_PREAD and FMODE_PWRITE (vfio_fops_open keeps them): pread and
+    // pwrite are EINVAL for want of read and write methods, not ESPIPE.
+    public override bool CanSeek => true;
+
     /// <summary>container.c's vfio_dev: a misc device, VFIO_MINOR, mode 0666.</summary>
     public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x1B6, DeviceNumbers.MiscMajor, DeviceNumbers.VfioMinor);
 

@@ -18,6 +18,10 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
 
     public override string Name => Device.GroupPath;
 
+    // A character device's open gives FMODE_PREAD and FMODE_PWRITE (vfio_group_fops_open keeps them):
+    // pread and pwrite are EINVAL for want of read and write methods, not ESPIPE.
+    public override bool CanSeek => true;
+
     /// <summary>A group's character device (vfio_devnode gives no mode: 0600).</summary>
     public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x180, DeviceNumbers.VfioGroupMajor, (uint)Device.Group);
 
