@@ -1683,9 +1683,10 @@ static void run_call(const struct call *c)
 		int kind = (int)(a[0] % 8);
 		int fd = file_of_kind(kind, a[0] >> 3);
 		int how = (int)(a[1] % 6);
-		int target = nfds ? fds[(a[2] >> 2) % nfds] : 900;
+		int target = nfds ? fds[(a[2] >> 2) % nfds] : 200;
+		// Free numbers below the engine's own (it keeps those at 256 and up; the kernel has none there).
 		if (target == iommufd || target < 0)
-			target = 900 + (int)(a[2] % 8);
+			target = 200 + (int)(a[2] % 8);
 		int rc;
 		switch (how) {
 		case 0: rc = dup(fd); break;

@@ -247,7 +247,11 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
     /// the reserved numbers (the interposer makes the real call, which chooses the number, its flags
     /// and its errors): the copy names fd's file, and an engine file the copy replaced loses a reference.
     /// </summary>
-    public void Duplicated(int fd, int copy) => _files.Duplicated(fd, copy);
+    public void Duplicated(int fd, int copy)
+    {
+        _files.Duplicated(fd, copy);
+        RunDeferredPuts();                          // a file the copy replaced may have been the last holder of others
+    }
 
     /// <summary>
     /// do_dentry_open's file for an engine node: the access mode and status flags the open asked for
@@ -376,27 +380,32 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         }
     }
 
-    private int OpenCdev(string name, int flags)
+    /// <summary>The device whose cdev <paramref name="name"/> is, while vfio-pci has it (a no-IOMMU device has none).</summary>
+    private EmulatedDevice? CdevNode(string name)
     {
-        EmulatedDevice? node;
         lock (_devices)
         {
-            node = _devices.Find(d => d.CdevPath == name && d.BoundToVfio);
+            return _devices.Find(d => d.CdevPath == name && d.BoundToVfio && !d.NoIommu);
         }
-
-        return node is null || node.NoIommu
-            ? EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)")
-            : Install(new VfioCdevFile(this, node), flags);
     }
+
+    /// <summary>The device whose group node <paramref name="name"/> is, while vfio-pci has it.</summary>
+    private EmulatedDevice? GroupNode(string name)
+    {
+        lock (_devices)
+        {
+            return _devices.Find(d => d.GroupPath == name && d.BoundToVfio);
+        }
+    }
+
+    private int OpenCdev(string name, int flags) =>
+        CdevNode(name) is EmulatedDevice node
+            ? Install(new VfioCdevFile(this, node), flags)
+            : EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no emulated device has this node ({_devices.Count} registered)");
 
     private int OpenGroup(string name, int flags)
     {
-        EmulatedDevice? node;
-        lock (_devices)
-        {
-            node = _devices.Find(d => d.GroupPath == name && d.BoundToVfio);
-        }
-
+        EmulatedDevice? node = GroupNode(name);
         if (node is null)
         {
             return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: no such group");
@@ -695,24 +704,86 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         _files.Get(fd) is EngineFile file ? Transfer(file, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(buffer), buffer.Length), offset, write: true, positional: true) : LinuxKernel.Instance.Pwrite(fd, buffer, offset);
 
     /// <summary>
+    /// stat (or lstat, without <paramref name="followLast"/>) of a path, over <paramref name="stat"/>
+    /// (x86_64's struct stat, which the caller filled from /dev/null's): an engine node shows what
+    /// fstat of it opened would. 0, -ENOENT for an engine path where nothing is, or 1 for a path that
+    /// is not the engine's (the kernel's to answer).
+    /// </summary>
+    public int StatPath(ReadOnlySpan<byte> path, bool followLast, Span<byte> stat)
+    {
+        EngineDiagnostics.Clear();
+        if (path.IsEmpty || path[^1] != 0 || stat.Length < 72)
+        {
+            return 1;
+        }
+
+        string name = Encoding.UTF8.GetString(path[..^1]);
+        InodeAttributes? node;
+        switch (name)
+        {
+            case "/dev/iommu":
+                node = DevNodes.Iommu;
+                break;
+            case "/dev/vfio/vfio":
+                node = DevNodes.VfioContainer;
+                break;
+            case "/dev/vfio" or "/dev/vfio/devices":
+                node = InodeAttributes.Directory;
+                break;
+            case not null when name.StartsWith("/dev/vfio/devices/", StringComparison.Ordinal):
+                node = CdevNode(name) is EmulatedDevice cdev ? DevNodes.Cdev(cdev.Index) : null;
+                break;
+            case not null when name.StartsWith("/dev/vfio/", StringComparison.Ordinal):
+                node = GroupNode(name) is EmulatedDevice group ? DevNodes.Group(group.Group) : null;
+                break;
+            case not null when ServeFailNth && FailNthFile.Matches(name):
+                node = FailNthFile.Inode;
+                break;
+            case not null when SysfsView.Owns(name):
+                node = SysfsView.Resolve(SysfsTree(), name, followLast, out SysfsNode? found) < 0 ? null : found switch
+                {
+                    SysfsDirectory => InodeAttributes.Directory,
+                    SysfsLink link => InodeAttributes.Link(Encoding.UTF8.GetByteCount(link.Target)),
+                    SysfsAttribute attribute => SysfsAttributeFile.InodeOf(attribute),
+                    _ => null,
+                };
+                break;
+            default:
+                return 1;
+        }
+
+        if (node is not InodeAttributes attributes)
+        {
+            return EngineDiagnostics.Fail(Errno.ENOENT, $"{name}: nothing there in the engine");
+        }
+
+        WriteStat(stat, attributes);
+        return 0;
+    }
+
+    /// <summary>
     /// fstat of an engine fd over <paramref name="stat"/> (x86_64's struct stat), which the caller filled
     /// from the fd's reserved /dev/null: the type and permission bits, st_rdev, st_size and st_blocks
     /// become the engine file's, as the kernel's inode shows them. False for an fd not the engine's.
     /// </summary>
     public bool Fstat(int fd, Span<byte> stat)
     {
-        const int Mode = 24, RDev = 40, Size = 48, Blocks = 64;
-        if (_files.Get(fd) is not EngineFile file || stat.Length < Blocks + 8)
+        if (_files.Get(fd) is not EngineFile file || stat.Length < 72)
         {
             return false;
         }
 
-        InodeAttributes attributes = file.Attributes;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(stat[Mode..], attributes.Mode);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(stat[RDev..], attributes.DeviceNumber);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[Size..], attributes.Size);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[Blocks..], 0);
+        WriteStat(stat, file.Attributes);
         return true;
+    }
+
+    // x86_64's struct stat: st_mode at 24, st_rdev at 40, st_size at 48, st_blocks at 64.
+    private static void WriteStat(Span<byte> stat, InodeAttributes attributes)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(stat[24..], attributes.Mode);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(stat[40..], attributes.DeviceNumber);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[48..], attributes.Size);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(stat[64..], 0);
     }
 
     /// <inheritdoc/>
@@ -872,6 +943,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         EngineDiagnostics.Clear();
         long deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
         PollWaiter? waiter = null;
+        List<WaitQueue>? queues = null;
         try
         {
             // do_poll: ask every file; if none is ready and time is left, sleep until a file's wait queue
@@ -903,7 +975,7 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
                     // poll_wait on each engine file's queue, then ask again: a wake between the first
                     // look and the registration is not lost.
                     waiter = new PollWaiter();
-                    PollWait(fds, waiter, add: true);
+                    queues = PollWait(fds, waiter);
                 }
                 else
                 {
@@ -915,7 +987,12 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         {
             if (waiter is not null)
             {
-                PollWait(fds, waiter, add: false);
+                // poll_freewait: off the queues it went on, whatever the fds name now.
+                foreach (WaitQueue queue in queues!)
+                {
+                    queue.Remove(waiter);
+                }
+
                 waiter.Dispose();
             }
         }
@@ -944,23 +1021,20 @@ public sealed partial class EmulatedKernel : IKernel, IMmioProvider
         return ready;
     }
 
-    /// <summary>poll_wait on, or poll_freewait off, the wait queue of each engine file polled.</summary>
-    private void PollWait(Span<PollFd> fds, PollWaiter waiter, bool add)
+    /// <summary>poll_wait: <paramref name="waiter"/> on the wait queue of each engine file polled; the queues it went on.</summary>
+    private List<WaitQueue> PollWait(Span<PollFd> fds, PollWaiter waiter)
     {
+        var queues = new List<WaitQueue>();
         foreach (ref PollFd fd in fds)
         {
-            if (_files.Get(fd.Fd)?.PollQueue is WaitQueue queue)
+            if (_files.Get(fd.Fd)?.PollQueue is WaitQueue queue && !queues.Contains(queue))
             {
-                if (add)
-                {
-                    queue.Add(waiter);
-                }
-                else
-                {
-                    queue.Remove(waiter);
-                }
+                queue.Add(waiter);
+                queues.Add(queue);
             }
         }
+
+        return queues;
     }
 
     /// <summary>The real descriptors through the kernel's poll (an engine fd is replaced by -1, which poll skips); <paramref name="engineReady"/> plus the real ones ready, or -errno.</summary>

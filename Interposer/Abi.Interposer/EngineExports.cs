@@ -234,6 +234,20 @@ internal static unsafe partial class EngineExports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "abi_engine_stat")]
+    private static int Stat(byte* path, int follow, byte* stat)
+    {
+        try
+        {
+            int length = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(path).Length;
+            return Kernel.StatPath(new ReadOnlySpan<byte>(path, length + 1), follow != 0, new Span<byte>(stat, 144));
+        }
+        catch (Exception e)
+        {
+            return Crashed("stat", e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "abi_engine_getdents64")]
     private static nint GetDents64(int fd, byte* buffer, nuint count)
     {

@@ -2,8 +2,8 @@
 // find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
 // attribute files with fopen and fgets, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/
 // and opened (fstat's device number set beside sysfs's, as QEMU checks it), the group's members
-// listed, each listing read again after rewinddir; then lseek of an attribute and of a cdev. One line
-// per fact, sorted, so that runs compare.
+// listed, each listing read again after rewinddir; then lseek of an attribute, stat and access of
+// the nodes, and lseek of a cdev. One line per fact, sorted, so that runs compare.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -138,6 +138,13 @@ int main(void)
         text[strcspn(text, "\n")] = '\0';
         printf("%s vendor: SEEK_END %ld, SEEK_SET 2 %ld, then \"%s\"\n", functions[0], end, at, text);
         close(fd);
+        // stat and access of the nodes, as tools check them before they open anything.
+        struct stat st;
+        int found = stat("/dev/vfio/devices/vfio0", &st);
+        printf("/dev/vfio/devices/vfio0 stat: %d, %s %u:%u mode 0%o\n", found, S_ISCHR(st.st_mode) ? "character device" : "other",
+               major(st.st_rdev), minor(st.st_rdev), (unsigned)(st.st_mode & 07777));
+        int rw = access("/dev/iommu", R_OK | W_OK), x = access("/dev/iommu", X_OK), absent = access("/dev/vfio/99", F_OK);
+        printf("/dev/iommu access R_OK|W_OK: %d, X_OK: %d; /dev/vfio/99 F_OK: %d %s\n", rw, x, absent, strerrorname_np(errno));
         fd = open("/dev/vfio/devices/vfio0", O_RDWR | O_CLOEXEC);
         errno = 0;
         long rc = lseek(fd, 0, SEEK_SET);

@@ -74,6 +74,7 @@ struct engine_api {
     long (*lseek)(int fd, long offset, int whence);
     void (*duplicated)(int fd, int copy);
     int (*fstat)(int fd, struct stat *st);
+    int (*stat)(const char *path, int follow, struct stat *st);
     long (*mmap)(void *addr, size_t length, int prot, int flags, int fd, long offset);
     int (*poll)(struct pollfd *fds, unsigned long nfds, int timeout);
     int (*readlink)(const char *path, char *buf, size_t size);
@@ -99,6 +100,12 @@ struct libc_api {
     int (*fcntl)(int, int, ...);
     int (*fstat)(int, struct stat *);
     int (*fxstat)(int, int, struct stat *);
+    int (*stat)(const char *, struct stat *);
+    int (*lstat)(const char *, struct stat *);
+    int (*xstat)(int, const char *, struct stat *);
+    int (*lxstat)(int, const char *, struct stat *);
+    int (*fstatat)(int, const char *, struct stat *, int);
+    int (*access)(const char *, int);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
@@ -154,6 +161,12 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.fcntl = next_symbol("fcntl");
     real.fstat = next_symbol("fstat");
     real.fxstat = next_symbol("__fxstat64");
+    real.stat = next_symbol("stat");
+    real.lstat = next_symbol("lstat");
+    real.xstat = next_symbol("__xstat64");
+    real.lxstat = next_symbol("__lxstat64");
+    real.fstatat = next_symbol("fstatat");
+    real.access = next_symbol("access");
     real.mmap = next_symbol("mmap");
     real.munmap = next_symbol("munmap");
     real.mremap = next_symbol("mremap");
@@ -496,6 +509,7 @@ static int load_engine(void)
             BIND(lseek, "abi_engine_lseek");
             BIND(duplicated, "abi_engine_duplicated");
             BIND(fstat, "abi_engine_fstat");
+            BIND(stat, "abi_engine_stat");
             BIND(mmap, "abi_engine_mmap");
             BIND(poll, "abi_engine_poll");
             BIND(readlink, "abi_engine_readlink");
@@ -504,7 +518,7 @@ static int load_engine(void)
             BIND(forget, "abi_engine_forget");
 #undef BIND
             if (!api.init || !api.open || !api.close || !api.ioctl || !api.read || !api.write ||
-                !api.pread || !api.pwrite || !api.lseek || !api.duplicated || !api.fstat || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
+                !api.pread || !api.pwrite || !api.lseek || !api.duplicated || !api.fstat || !api.stat || !api.mmap || !api.poll || !api.readlink || !api.getdents64 ||
                 !api.mmio || !api.forget) {
                 fprintf(stderr, "abi-preload: the engine library lacks an entry point\n");
             } else {
@@ -763,6 +777,97 @@ int __fxstat64(int version, int fd, struct stat64 *st)
 }
 
 int __fxstat(int version, int fd, struct stat *st) __attribute__((alias("__fxstat64")));
+
+// stat and lstat of an engine path: what fstat of the node opened would show, over /dev/null's
+// answer (owner, times); ENOENT where the engine has nothing. -2 for a path that is not the engine's.
+static int engine_stat(const char *path, struct stat *st, int follow)
+{
+    if (in_engine || !path || !(is_engine_path(path) || (fail_nth_mode && is_fail_nth_path(path))))
+        return -2;
+    if (!engine_for_path())
+        return -1;
+    struct stat base;
+    if (real.stat("/dev/null", &base) != 0)
+        return -1;
+    in_engine++;
+    int rc = api.stat(path, follow, &base);
+    in_engine--;
+    if (rc == 1)
+        return -2;
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    *st = base;
+    return 0;
+}
+
+int stat(const char *path, struct stat *st)
+{
+    int rc = engine_stat(path, st, 1);
+    return rc != -2 ? rc : real.stat(path, st);
+}
+
+int stat64(const char *path, struct stat64 *st) __attribute__((alias("stat")));
+
+int lstat(const char *path, struct stat *st)
+{
+    int rc = engine_stat(path, st, 0);
+    return rc != -2 ? rc : real.lstat(path, st);
+}
+
+int lstat64(const char *path, struct stat64 *st) __attribute__((alias("lstat")));
+
+int __xstat64(int version, const char *path, struct stat64 *st)
+{
+    int rc = engine_stat(path, (struct stat *)st, 1);
+    return rc != -2 ? rc : real.xstat(version, path, (struct stat *)st);
+}
+
+int __xstat(int version, const char *path, struct stat *st) __attribute__((alias("__xstat64")));
+
+int __lxstat64(int version, const char *path, struct stat64 *st)
+{
+    int rc = engine_stat(path, (struct stat *)st, 0);
+    return rc != -2 ? rc : real.lxstat(version, path, (struct stat *)st);
+}
+
+int __lxstat(int version, const char *path, struct stat *st) __attribute__((alias("__lxstat64")));
+
+// fstatat: an absolute engine path, or AT_EMPTY_PATH on an engine fd.
+int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    if (path[0] == '\0' && (flags & AT_EMPTY_PATH))
+        return engine_fstat(dirfd, st, real.fstatat(dirfd, path, st, flags));
+    int rc = path[0] == '/' ? engine_stat(path, st, !(flags & AT_SYMLINK_NOFOLLOW)) : -2;
+    return rc != -2 ? rc : real.fstatat(dirfd, path, st, flags);
+}
+
+int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) __attribute__((alias("fstatat")));
+
+// access of an engine path: the node's mode bits decide, as generic_permission does (root may read
+// and write anything, and execute what has an execute bit or is a directory).
+int access(const char *path, int mode)
+{
+    struct stat st;
+    int rc = engine_stat(path, &st, 1);
+    if (rc == -2)
+        return real.access(path, mode);
+    if (rc < 0 || mode == F_OK)
+        return rc;
+    int granted;
+    if (geteuid() == 0)
+        granted = R_OK | W_OK | ((st.st_mode & 0111) || S_ISDIR(st.st_mode) ? X_OK : 0);
+    else {
+        int bits = st.st_uid == geteuid() ? (int)(st.st_mode >> 6) : st.st_gid == getegid() ? (int)(st.st_mode >> 3) : (int)st.st_mode;
+        granted = ((bits & 4) ? R_OK : 0) | ((bits & 2) ? W_OK : 0) | ((bits & 1) ? X_OK : 0);
+    }
+    if ((mode & granted) != mode) {
+        errno = EACCES;
+        return -1;
+    }
+    return 0;
+}
 
 // The mappings the engine made for the program (BARs, iommufd's pages), page-rounded. Only a munmap,
 // MAP_FIXED or mremap that touches one of them concerns the engine: everything else (malloc, the .NET
@@ -1067,10 +1172,18 @@ static ssize_t stream_read(void *cookie, char *buffer, size_t size)
     return read((int)(intptr_t)cookie, buffer, size);
 }
 
+// A short write goes on with the rest, as glibc's own file streams do (a sysfs store takes at most a
+// page per write); fopencookie takes 0 for an error.
 static ssize_t stream_write(void *cookie, const char *buffer, size_t size)
 {
-    ssize_t n = write((int)(intptr_t)cookie, buffer, size);
-    return n < 0 ? 0 : n; // fopencookie: 0 reports an error
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write((int)(intptr_t)cookie, buffer + done, size - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
 }
 
 static int stream_seek(void *cookie, off64_t *offset, int whence)
@@ -1087,10 +1200,13 @@ static int stream_close(void *cookie)
     return close((int)(intptr_t)cookie);
 }
 
+// fopencookie reads only the first letter and a '+' right after it (or after a 'b'): the mode it gets
+// is those two, with the '+' wherever fopen's mode had it.
 static FILE *engine_stream(int fd, const char *mode)
 {
     static const cookie_io_functions_t io = { stream_read, stream_write, stream_seek, stream_close };
-    return fopencookie((void *)(intptr_t)fd, mode, io);
+    char plain[3] = { mode[0], strchr(mode, '+') ? '+' : '\0', '\0' };
+    return fopencookie((void *)(intptr_t)fd, plain, io);
 }
 
 // fopen's mode as open's flags: r, w, a, each with +; e for O_CLOEXEC, x for O_EXCL.
@@ -1127,10 +1243,19 @@ FILE *fopen(const char *path, const char *mode)
 
 FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
 
+// glibc's fdopen: a mode the fd's access mode does not allow is EINVAL.
 FILE *fdopen(int fd, const char *mode)
 {
     if (in_engine || !is_engine_fd(fd))
         return real.fdopen(fd, mode);
+    int flags = real.fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return NULL;
+    int wanted = stream_flags(mode) & O_ACCMODE, has = flags & O_ACCMODE;
+    if (has != O_RDWR && wanted != has) {
+        errno = EINVAL;
+        return NULL;
+    }
     return engine_stream(fd, mode);
 }
 

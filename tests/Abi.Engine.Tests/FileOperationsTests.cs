@@ -164,11 +164,21 @@ public sealed unsafe class FileOperationsTests : IDisposable
     {
         // kernfs_fop_write_iter: min(count, PAGE_SIZE) bytes copied in one go (EFAULT before the store if
         // any cannot be read), then NUL-terminated for the store, which answers the page-cut length.
+        const string Sriov = "/sys/module/vfio_pci/parameters/enable_sriov";
+        int sriov = Open(Sriov, LinuxConstants.O_WRONLY);
+        byte[] text = new byte[5000];
+        Encoding.ASCII.GetBytes("Y\n\0ignored").CopyTo(text, 0);
+        Assert.Equal(4096, _kernel.Write(sriov, text));                                    // param_attr_store answers the length
+        Assert.Equal("Y", SysfsFiles.Read(_kernel, Sriov));
+        _kernel.Close(sriov);
+
+        // __device_set_driver_override refuses a count of PAGE_SIZE - 1 or more (its show must fit),
+        // then ends the string at its NUL and its first newline.
         string path = $"/sys/bus/pci/devices/{_node.PciName}/driver_override";
         int fd = Open(path, LinuxConstants.O_WRONLY);
-        byte[] text = new byte[5000];
-        Encoding.ASCII.GetBytes("vfio-pci\n\0ignored").CopyTo(text, 0);
-        Assert.Equal(4096, _kernel.Write(fd, text));
+        Encoding.ASCII.GetBytes("vfio-pci\nrest\0ignored").CopyTo(text, 0);
+        Assert.Equal(-(long)Errno.EINVAL, _kernel.Write(fd, text));
+        Assert.Equal(4094, _kernel.Write(fd, text.AsSpan(0, 4094)));
         Assert.Equal("vfio-pci", SysfsFiles.Read(_kernel, path));
 
         nint buffer = _pages + 4096 - 4;
@@ -176,6 +186,26 @@ public sealed unsafe class FileOperationsTests : IDisposable
         Assert.Equal(-(long)Errno.EFAULT, _kernel.Write(fd, new ReadOnlySpan<byte>((void*)buffer, 6)));
         Assert.Equal("vfio-pci", SysfsFiles.Read(_kernel, path));
         Assert.Equal(0, _kernel.Write(fd, ReadOnlySpan<byte>.Empty));                      // sysfs_kf_write: nothing is 0
+        _kernel.Close(fd);
+    }
+
+    [Fact]
+    public void Read_OfASysfsAttribute_FromTheStartOrElsewhere_RunsTheShowAgain()
+    {
+        // seq_read_iter: a read at offset 0, or at any offset but where the last read ended, runs the
+        // show again; one that goes on from there reads on in the text it had.
+        string path = $"/sys/bus/pci/devices/{_node.PciName}/driver_override";
+        int fd = Open(path, ORdwr);
+        byte[] buffer = new byte[3];
+        Assert.Equal(3, _kernel.Read(fd, buffer));                                          // "(nu"
+        Assert.Equal(0, SysfsFiles.Write(_kernel, path, "vfio-pci\n"));
+        Assert.Equal(3, _kernel.Read(fd, buffer));                                          // goes on: "ll)"
+        Assert.Equal("ll)", Encoding.ASCII.GetString(buffer));
+        Assert.Equal(0, _kernel.Lseek(fd, 0, LinuxConstants.SEEK_SET));
+        Assert.Equal(3, _kernel.Read(fd, buffer));
+        Assert.Equal("vfi", Encoding.ASCII.GetString(buffer));
+        Assert.Equal(3, _kernel.Pread(fd, buffer, 5));                                      // elsewhere: shown again
+        Assert.Equal("pci", Encoding.ASCII.GetString(buffer));
         _kernel.Close(fd);
     }
 
@@ -296,12 +326,11 @@ public sealed unsafe class FileOperationsTests : IDisposable
         const int ReadExec = LinuxConstants.PROT_READ | LinuxConstants.PROT_EXEC;
         Assert.Equal(-(nint)Errno.EPERM, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 0));
         Assert.Equal(-(nint)Errno.EINVAL, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 1));   // the offset, before
-        nint bar = _kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, device, 0);
-        Assert.NotEqual(-(nint)Errno.EPERM, bar);                                                             // not executable: the BAR's own answer
-        if (bar > 0)
-        {
-            _kernel.Munmap(bar, 4096);
-        }
+        Assert.Equal(-(nint)Errno.ENODEV, _kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_SHARED, device, 0));   // not executable: the BAR's own answer (untrapped registers)
+        int attribute = Open($"/sys/bus/pci/devices/{_node.PciName}/vendor", LinuxConstants.O_RDONLY);     // sysfs is noexec too
+        Assert.Equal(-(nint)Errno.EPERM, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_PRIVATE, attribute, 0));
+        Assert.Equal(-(nint)Errno.ENODEV, _kernel.Mmap(0, 4096, LinuxConstants.PROT_READ, LinuxConstants.MAP_PRIVATE, attribute, 0));
+        _kernel.Close(attribute);
 
         foreach (int fd in new[] { device, group, container })
         {
@@ -348,6 +377,50 @@ public sealed unsafe class FileOperationsTests : IDisposable
         {
             _kernel.Close(fd);
         }
+    }
+
+    [Fact]
+    public void StatPath_OfEngineNodes_ShowsWhatFstatOfThemOpenedWould()
+    {
+        // stat of a /dev node or a sysfs path answers without opening it (a group's open is exclusive).
+        Assert.Equal(Stat(Open(_node.CdevPath!, ORdwr), close: true), StatPath(_node.CdevPath!, follow: true));
+        int group = Open(_node.GroupPath, ORdwr);
+        Assert.Equal(Stat(group), StatPath(_node.GroupPath, follow: true));                // while it is open, too
+        _kernel.Close(group);
+        Assert.Equal(Stat(Open("/dev/vfio/vfio", ORdwr), close: true), StatPath("/dev/vfio/vfio", follow: true));
+        Assert.Equal(0x41EDu, StatPath("/dev/vfio", follow: true).Mode);                   // a directory
+        string attribute = $"/sys/bus/pci/devices/{_node.PciName}/vendor";
+        Assert.Equal(Stat(Open(attribute, LinuxConstants.O_RDONLY), close: true), StatPath(attribute, follow: true));
+
+        // A sysfs link: itself for lstat, its target for stat.
+        string driver = $"/sys/bus/pci/devices/{_node.PciName}/driver";
+        (uint mode, _, long size) = StatPath(driver, follow: false);
+        Assert.Equal(0xA1FFu, mode);
+        Assert.Equal(SysfsFiles.ReadLink(_kernel, driver).Length, size);
+        Assert.Equal(0x41EDu, StatPath(driver, follow: true).Mode);
+
+        byte[] stat = new byte[144];
+        Assert.Equal(-(int)Errno.ENOENT, _kernel.StatPath("/dev/vfio/devices/vfio99\0"u8, true, stat));
+        Assert.Equal(-(int)Errno.ENOENT, _kernel.StatPath("/dev/vfio/99\0"u8, true, stat));
+        Assert.Equal(1, _kernel.StatPath("/etc/hostname\0"u8, true, stat));                // not the engine's
+    }
+
+    private (uint Mode, ulong RDev, long Size) StatPath(string path, bool follow)
+    {
+        byte[] stat = new byte[144];
+        Assert.Equal(0, _kernel.StatPath(Encoding.UTF8.GetBytes(path + "\0"), follow, stat));
+        return (BitConverter.ToUInt32(stat, 24), BitConverter.ToUInt64(stat, 40), BitConverter.ToInt64(stat, 48));
+    }
+
+    private (uint Mode, ulong RDev, long Size) Stat(int fd, bool close)
+    {
+        (uint Mode, ulong RDev, long Size) result = Stat(fd);
+        if (close)
+        {
+            _kernel.Close(fd);
+        }
+
+        return result;
     }
 
     private (uint Mode, ulong RDev, long Size) Stat(int fd)

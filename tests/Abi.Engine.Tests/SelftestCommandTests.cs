@@ -53,6 +53,9 @@ public sealed unsafe class SelftestCommandTests : MockIommuTest
 
         var refs = new iommu_test_cmd { op = IOMMU_TEST_OP_MD_CHECK_REFS, check_refs = new() { length = 2 * 4096, uptr = (ulong)memory.Address, refs = 1 } };
         Assert.Equal(0, Test(ref refs));                                           // pinned once for the domain
+        int copy = Kernel.Dup(Fd);
+        Assert.Equal(0, Test(ref refs));                                           // a dup of the context is the same file: still once
+        Assert.Equal(0, Kernel.Close(copy));
         refs.check_refs.uptr += 2 * 4096;
         Assert.Equal(-(int)Errno.EIO, Test(ref refs));                             // the unmapped half is not pinned
         refs.check_refs.refs = 0;

@@ -82,9 +82,7 @@ internal sealed unsafe partial class IommufdFile : EngineFile
     public override string Name { get; }
 
     /// <summary>iommufd's misc devices: /dev/iommu (0660) and, serving the container API, /dev/vfio/vfio (0666, VFIO_MINOR).</summary>
-    public override InodeAttributes Attributes => Name == "/dev/vfio/vfio"
-        ? InodeAttributes.CharDevice(0x1B6, DeviceNumbers.MiscMajor, DeviceNumbers.VfioMinor)
-        : InodeAttributes.CharDevice(0x1B0, DeviceNumbers.MiscMajor, DeviceNumbers.IommuMinor);
+    public override InodeAttributes Attributes => Name == "/dev/vfio/vfio" ? DevNodes.VfioContainer : DevNodes.Iommu;
 
     /// <summary>
     /// FMODE_PREAD/PWRITE, which every open of a char device gets unless its open makes it a stream

@@ -15,7 +15,12 @@ internal sealed class FailNthFile(FaultInjection faults) : EngineFile
     public override string Name => "fail-nth";
 
     /// <summary>A procfs file of mode 0644 and no size.</summary>
-    public override InodeAttributes Attributes => InodeAttributes.Regular(0x1A4, 0);
+    public static InodeAttributes Inode => InodeAttributes.Regular(0x1A4, 0);
+
+    public override InodeAttributes Attributes => Inode;
+
+    // proc_fill_super: procfs is SB_I_NOEXEC.
+    public override bool NoExec => true;
 
     public override bool CanRead => true;
 

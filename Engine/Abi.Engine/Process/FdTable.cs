@@ -136,15 +136,16 @@ internal sealed class FdTable
         return LinuxKernel.Instance.Close(fd);
     }
 
-    /// <summary>The open engine files (a snapshot).</summary>
+    /// <summary>The open engine files (a snapshot), each once however many descriptors name it (dup).</summary>
     public List<EngineFile> Files()
     {
         lock (_lock)
         {
             var files = new List<EngineFile>(_count);
+            var seen = new HashSet<EngineFile>(ReferenceEqualityComparer.Instance);
             foreach (EngineFile? file in _slots)
             {
-                if (file is not null)
+                if (file is not null && seen.Add(file))
                 {
                     files.Add(file);
                 }

@@ -6,7 +6,7 @@ namespace Abi.Engine.Process;
 /// </summary>
 internal readonly record struct InodeAttributes(uint Mode, uint Major, uint Minor, long Size)
 {
-    private const uint CharDeviceType = 0x2000, DirectoryType = 0x4000, RegularType = 0x8000;
+    private const uint CharDeviceType = 0x2000, DirectoryType = 0x4000, RegularType = 0x8000, LinkType = 0xA000;
 
     /// <summary>
     /// An anonymous inode's (the group's device fds, iommufd's event queues and accesses, dma-bufs):
@@ -21,8 +21,11 @@ internal readonly record struct InodeAttributes(uint Mode, uint Major, uint Mino
     /// <summary>A regular file, as sysfs attributes and procfs files are.</summary>
     public static InodeAttributes Regular(uint permissions, long size) => new(RegularType | permissions, 0, 0, size);
 
-    /// <summary>A directory (a sysfs directory: rwxr-xr-x).</summary>
+    /// <summary>A directory (a sysfs or /dev directory: rwxr-xr-x).</summary>
     public static InodeAttributes Directory => new(DirectoryType | 0x1ED, 0, 0, 0);
+
+    /// <summary>A symbolic link (rwxrwxrwx), as long as its target.</summary>
+    public static InodeAttributes Link(int targetLength) => new(LinkType | 0x1FF, 0, 0, targetLength);
 
     /// <summary>makedev's encoding of <see cref="Major"/> and <see cref="Minor"/>, as st_rdev holds it.</summary>
     public ulong DeviceNumber =>

@@ -6,12 +6,15 @@ using Abi.Runtime.Kernel;
 namespace Abi.Engine.Sysfs;
 
 /// <summary>
-/// An open sysfs attribute: reads see the text as it was at open (kernfs's seq_file fills its buffer
-/// once), at any offset; a write hands the whole text to the attribute, as kernfs does for one write.
+/// An open sysfs attribute, read through kernfs's seq_file: a read from offset 0, or from anywhere but
+/// where the last read ended, runs the show again (seq_read_iter); one that goes on from there reads
+/// on in the text the show gave. A write hands the store up to a page at once, as kernfs does.
 /// </summary>
 internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, bool readable, bool writable) : EngineFile
 {
-    private readonly byte[] _text = readable ? Encoding.ASCII.GetBytes(attribute.Read()) : [];
+    private readonly Lock _lock = new();                // the seq_file's mutex
+    private byte[] _text = [];
+    private long _readPosition = -1;                    // m->read_pos: none before the first read
 
     public override string Name { get; } = path;
 
@@ -21,8 +24,14 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
 
     public override bool CanSeek => true;
 
-    /// <summary>A regular file a page long, readable by all when it has a show method, writable by its owner when it has a store.</summary>
-    public override InodeAttributes Attributes => InodeAttributes.Regular((attribute.Readable ? 0x124u : 0) | (attribute.Write is null ? 0 : 0x80u), LinuxConstants.PageSize);
+    public override InodeAttributes Attributes => InodeOf(attribute);
+
+    // kernfs_fill_super: sysfs is SB_I_NOEXEC.
+    public override bool NoExec => true;
+
+    /// <summary>An attribute's inode: a regular file a page long, readable by all with a show method, writable by its owner with a store.</summary>
+    public static InodeAttributes InodeOf(SysfsAttribute attribute) =>
+        InodeAttributes.Regular((attribute.Readable ? 0x124u : 0) | (attribute.Write is null ? 0 : 0x80u), LinuxConstants.PageSize);
 
     // kernfs's seq_read_iter and write_iter both move the position by what they did.
     protected override bool MovesPosition(bool write) => true;
@@ -31,14 +40,18 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
 
     public override long Pread(Span<byte> buffer, long offset)
     {
-        if (offset >= _text.Length)
+        lock (_lock)
         {
-            return 0;
-        }
+            if (offset == 0 || offset != _readPosition)
+            {
+                _text = readable ? Encoding.ASCII.GetBytes(attribute.Read()) : [];
+            }
 
-        int n = (int)Math.Min(buffer.Length, _text.Length - offset);
-        _text.AsSpan((int)offset, n).CopyTo(buffer);
-        return n;
+            int n = offset >= _text.Length ? 0 : (int)Math.Min(buffer.Length, _text.Length - offset);
+            _text.AsSpan((int)Math.Min(offset, _text.Length), n).CopyTo(buffer);
+            _readPosition = offset + n;
+            return n;
+        }
     }
 
     public override long Write(ReadOnlySpan<byte> buffer) => WriteFrom(buffer, buffer.Length, 0, positional: false);
@@ -66,7 +79,7 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
 
         ReadOnlySpan<byte> text = kernel[..length];
         int end = text.IndexOf((byte)0);
-        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(end < 0 ? text : text[..end])) ?? -(int)Errno.EACCES;
+        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(end < 0 ? text : text[..end]), length) ?? -(int)Errno.EACCES;
         return rc < 0 ? EngineDiagnostics.Fail((Errno)(-rc), $"{Name} refused the write") : length;
     }
 

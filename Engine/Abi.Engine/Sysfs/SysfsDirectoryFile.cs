@@ -30,6 +30,9 @@ internal sealed class SysfsDirectoryFile(string path, SysfsDirectory directory, 
 
     public override InodeAttributes Attributes => InodeAttributes.Directory;
 
+    // kernfs_fill_super: sysfs is SB_I_NOEXEC.
+    public override bool NoExec => true;
+
     public override long Read(Span<byte> buffer) => EngineDiagnostics.Fail(Errno.EISDIR, $"{Name} is a directory; list it with getdents64");
 
     /// <summary>

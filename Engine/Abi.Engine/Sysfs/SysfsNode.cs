@@ -47,17 +47,18 @@ internal sealed class SysfsDirectory : SysfsNode
 }
 
 /// <summary>
-/// An attribute: its text, read at open (kernfs fills a seq_file buffer once per open file), and what
-/// a write does when the attribute is writable. An attribute without a show method (0200: bind,
-/// unbind) cannot be opened for reading, one without a store method (0444) not for writing: EACCES.
+/// An attribute: its show (the text a read from offset 0 produces) and its store, which gets the
+/// written text up to its first NUL, as a C string, and the count written (a few stores check it).
+/// An attribute without a show method (0200: bind, unbind) cannot be opened for reading, one without
+/// a store method (0444) not for writing: EACCES.
 /// </summary>
-internal sealed class SysfsAttribute(Func<string>? read, Func<string, int>? write = null) : SysfsNode
+internal sealed class SysfsAttribute(Func<string>? read, Func<string, int, int>? write = null) : SysfsNode
 {
     public bool Readable => read is not null;
 
     public string Read() => read?.Invoke() ?? string.Empty;
 
-    public Func<string, int>? Write => write;
+    public Func<string, int, int>? Write => write;
 }
 
 /// <summary>A symbolic link, its target as the kernel stores it (relative, as sysfs links are).</summary>

@@ -51,12 +51,12 @@ internal static class SysfsView
         sys.Directory("module").Directory("vfio").Directory("parameters")
             .Add("enable_unsafe_noiommu_mode", new SysfsAttribute(() => noIommuEnabled ? "Y\n" : "N\n"));
         sys.Directory("module").Directory("vfio_pci").Directory("parameters")
-            .Add("enable_sriov", new SysfsAttribute(() => kernel.VfioPciEnableSriov ? "Y\n" : "N\n", text => SetBool(text, value => kernel.VfioPciEnableSriov = value)));
+            .Add("enable_sriov", new SysfsAttribute(() => kernel.VfioPciEnableSriov ? "Y\n" : "N\n", (text, _) => SetBool(text, value => kernel.VfioPciEnableSriov = value)));
 
         // Binding (drivers/base/bus.c: bind_store, unbind_store, drivers_probe_store; drivers/pci/pci-sysfs.c: driver_override).
-        pciBus.Add("drivers_probe", new SysfsAttribute(null, text => Probe(devices, text)));
-        vfioPci.Add("bind", new SysfsAttribute(null, text => Bind(devices, text)));
-        vfioPci.Add("unbind", new SysfsAttribute(null, text => Unbind(devices, text)));
+        pciBus.Add("drivers_probe", new SysfsAttribute(null, (text, _) => Probe(devices, text)));
+        vfioPci.Add("bind", new SysfsAttribute(null, (text, _) => Bind(devices, text)));
+        vfioPci.Add("unbind", new SysfsAttribute(null, (text, _) => Unbind(devices, text)));
 
         foreach (EmulatedDevice device in devices)
         {
@@ -76,7 +76,7 @@ internal static class SysfsView
             function.Add("subsystem_device", Hex(() => config.Read16(Abi.Linux.Pci.Constants.PCI_SUBSYSTEM_ID), 4));
             function.Add("class", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_CLASS_REVISION, 4) >> 8, 6));
             function.Add("revision", Hex(() => config.Read(Abi.Linux.Pci.Constants.PCI_REVISION_ID, 1), 2));
-            function.Add("driver_override", new SysfsAttribute(() => (device.DriverOverride ?? "(null)") + "\n", text => SetOverride(device, text)));
+            function.Add("driver_override", new SysfsAttribute(() => (device.DriverOverride ?? "(null)") + "\n", (text, count) => SetOverride(device, text, count)));
             if (device.BoundToVfio)
             {
                 function.Add("driver", new SysfsLink("../../../bus/pci/drivers/vfio-pci"));
@@ -86,14 +86,14 @@ internal static class SysfsView
             if (!device.NoIommu && device.BoundToVfio)
             {
                 function.Directory("vfio-dev").Directory($"vfio{device.Index}")
-                    .Add("dev", new SysfsAttribute(() => $"{DeviceNumbers.VfioCdevMajor}:{device.Index}\n"));
+                    .Add("dev", new SysfsAttribute(() => $"{DevNodes.VfioCdevMajor}:{device.Index}\n"));
             }
 
             if (device.Model.Sriov is Pci.SriovCapability sriov)
             {
                 // drivers/pci/iov.c: the PF's SR-IOV attributes and one link per enabled VF.
                 function.Add("sriov_totalvfs", Decimal(() => sriov.TotalVfs));
-                function.Add("sriov_numvfs", new SysfsAttribute(() => Invariant($"{device.VirtualFunctions.Count}\n"), text => kernel.StoreNumVfs(device, text)));
+                function.Add("sriov_numvfs", new SysfsAttribute(() => Invariant($"{device.VirtualFunctions.Count}\n"), (text, _) => kernel.StoreNumVfs(device, text)));
                 function.Add("sriov_offset", Decimal(() => sriov.FirstVfOffset));
                 function.Add("sriov_stride", Decimal(() => sriov.VfStride));
                 function.Add("sriov_vf_device", new SysfsAttribute(() => Invariant($"{sriov.VfDeviceId:x}\n")));
@@ -197,14 +197,18 @@ internal static class SysfsView
     }
 
     // driver_set_override (drivers/base/driver.c): one trailing newline dropped; empty clears.
-    private static int SetOverride(EmulatedDevice device, string text)
+    // drivers/base/dd.c: __device_set_driver_override: a count of PAGE_SIZE - 1 or more is EINVAL (the
+    // show must fit its newline), then the string ends at its first NUL and its first newline, and an
+    // empty one clears the override.
+    private static int SetOverride(EmulatedDevice device, string text, int count)
     {
-        string value = text.EndsWith('\n') ? text[..^1] : text;
-        if (value.Length >= Runtime.Kernel.LinuxConstants.PageSize || value.Contains('\n', StringComparison.Ordinal))
+        if (count >= Runtime.Kernel.LinuxConstants.PageSize - 1)
         {
             return -(int)Errno.EINVAL;
         }
 
+        int newline = text.IndexOf('\n', StringComparison.Ordinal);
+        string value = newline < 0 ? text : text[..newline];
         lock (device.Sync)
         {
             device.DriverOverride = value.Length == 0 ? null : value;

@@ -25,8 +25,7 @@ internal sealed unsafe class VfioCdevFile(EmulatedKernel kernel, EmulatedDevice 
 
     public override string Name => Device.CdevPath;
 
-    /// <summary>The device's cdev (0600), whose number sysfs's vfio-dev/vfioN/dev also gives.</summary>
-    public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x180, DeviceNumbers.VfioCdevMajor, (uint)Device.Index);
+    public override InodeAttributes Attributes => DevNodes.Cdev(Device.Index);
 
     public override bool Usable => _bound is not null;
 

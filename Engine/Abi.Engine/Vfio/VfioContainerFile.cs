@@ -22,8 +22,7 @@ internal sealed class VfioContainerFile(EmulatedKernel kernel) : EngineFile
     // pwrite are EINVAL for want of read and write methods, not ESPIPE.
     public override bool CanSeek => true;
 
-    /// <summary>container.c's vfio_dev: a misc device, VFIO_MINOR, mode 0666.</summary>
-    public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x1B6, DeviceNumbers.MiscMajor, DeviceNumbers.VfioMinor);
+    public override InodeAttributes Attributes => DevNodes.VfioContainer;
 
     public Type1Iommu? Type1 { get; private set; }
 

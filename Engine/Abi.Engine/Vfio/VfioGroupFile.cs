@@ -22,8 +22,7 @@ internal sealed unsafe class VfioGroupFile(EmulatedKernel kernel, EmulatedDevice
     // pread and pwrite are EINVAL for want of read and write methods, not ESPIPE.
     public override bool CanSeek => true;
 
-    /// <summary>A group's character device (vfio_devnode gives no mode: 0600).</summary>
-    public override InodeAttributes Attributes => InodeAttributes.CharDevice(0x180, DeviceNumbers.VfioGroupMajor, (uint)Device.Group);
+    public override InodeAttributes Attributes => DevNodes.Group(Device.Group);
 
     public EmulatedDevice Device { get; } = device;
 
