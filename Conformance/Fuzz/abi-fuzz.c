@@ -490,6 +490,19 @@ static int group_of(uint64_t r)
 	return r % 2 ? iommufd : -1;
 }
 
+// pwrite of a device fd's region, then the aligned dword there read back: pwrite's answer, with
+// the read's in *rb (-errno for either).
+static long write_read_back(int fd, const void *buf, size_t len, off_t off, uint32_t *back, long *rb)
+{
+	long rc = pwrite(fd, buf, len, off);
+	if (rc < 0)
+		rc = -errno;
+	*rb = pread(fd, back, 4, off & ~3L);
+	if (*rb < 0)
+		*rb = -errno;
+	return rc;
+}
+
 // A file of one kind the stream holds, for the file operations (lseek, dup): iommufd, a device fd, a
 // group, a container, a dma-buf, or any pooled fd.
 static int file_of_kind(int kind, uint64_t r)
@@ -1307,13 +1320,8 @@ static void run_call(const struct call *c)
 		}
 		memcpy(AT(OUT_PAGE), &a[3], 8);
 		off_t off = ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + at;
-		long rc = pwrite(fd, AT(OUT_PAGE), len, off);
-		if (rc < 0)
-			rc = -errno;
 		uint32_t back = 0;
-		long rb = pread(fd, &back, 4, off & ~3L);
-		if (rb < 0)
-			rb = -errno;
+		long rb, rc = write_read_back(fd, AT(OUT_PAGE), len, off, &back, &rb);
 		emit("config_write(fd#%d, 0x%x, %zu, 0x%" PRIx64 ") rc=%ld read back rc=%ld 0x%08x", cdev_index(fd), at, len, a[3], rc, rb,
 		     rb == 4 ? back : 0);
 		break;
@@ -1664,13 +1672,8 @@ static void run_call(const struct call *c)
 		uint8_t *buf = AT(HOLE_PAGE) - readable;
 		memcpy(buf, &a[3], readable);
 		off_t off = bar ? 0x04 : ((off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + configs[(a[1] >> 2) % 7];
-		long rc = pwrite(fd, buf, len, off);
-		if (rc < 0)
-			rc = -errno;
 		uint32_t back = 0;
-		long rb = pread(fd, &back, 4, off & ~3L);
-		if (rb < 0)
-			rb = -errno;
+		long rb, rc = write_read_back(fd, buf, len, off, &back, &rb);
 		emit("faulting_write(fd#%d, %s 0x%lx, %zu, %zu readable) rc=%ld read back rc=%ld 0x%08x", cdev_index(fd),
 		     bar ? "bar0" : "config", (long)(off & 0xffffffffff), len, readable, rc, rb, rb == 4 ? back : 0);
 		break;

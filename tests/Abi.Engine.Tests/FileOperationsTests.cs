@@ -311,18 +311,7 @@ public sealed unsafe class FileOperationsTests : IDisposable
     {
         // do_mmap: FMODE_READ first (EACCES), then path_noexec (the anonymous inode filesystem is
         // SB_I_NOEXEC) before the file's own mmap; the group's device fd is an anonymous inode.
-        int group = Open(_node.GroupPath, ORdwr);
-        int container = Open("/dev/vfio/vfio", ORdwr);
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
-        byte[] name = Encoding.ASCII.GetBytes(_node.PciName + "\0");
-        int device;
-        fixed (byte* p = name)
-        {
-            device = _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
-        }
-
-        Assert.True(device >= 0);
+        (int group, int container, int device) = DeviceThroughGroup();
         const int ReadExec = LinuxConstants.PROT_READ | LinuxConstants.PROT_EXEC;
         Assert.Equal(-(nint)Errno.EPERM, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 0));
         Assert.Equal(-(nint)Errno.EINVAL, _kernel.Mmap(0, 4096, ReadExec, LinuxConstants.MAP_SHARED, device, 1));   // the offset, before
@@ -360,17 +349,9 @@ public sealed unsafe class FileOperationsTests : IDisposable
         int container = Open("/dev/vfio/vfio", ORdwr);
         (mode, rdev, _) = Stat(container);
         Assert.Equal((CharDevice | 0x1B6, 10u, 196u), (mode, Major(rdev), Minor(rdev)));
-        int group = Open(_node.GroupPath, ORdwr);
+        _kernel.Close(container);
+        (int group, container, int device) = DeviceThroughGroup();
         Assert.Equal(CharDevice, Stat(group).Mode & TypeMask);
-        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
-        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
-        byte[] name = Encoding.ASCII.GetBytes(_node.PciName + "\0");
-        int device;
-        fixed (byte* p = name)
-        {
-            device = _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
-        }
-
         Assert.Equal((0x180u, 0UL, 0L), Stat(device));
         Assert.False(_kernel.Fstat(0, new byte[144]));                                      // not the engine's
         foreach (int fd in new[] { device, group, container })
@@ -403,6 +384,24 @@ public sealed unsafe class FileOperationsTests : IDisposable
         Assert.Equal(-(int)Errno.ENOENT, _kernel.StatPath("/dev/vfio/devices/vfio99\0"u8, true, stat));
         Assert.Equal(-(int)Errno.ENOENT, _kernel.StatPath("/dev/vfio/99\0"u8, true, stat));
         Assert.Equal(1, _kernel.StatPath("/etc/hostname\0"u8, true, stat));                // not the engine's
+    }
+
+    /// <summary>The device opened the legacy way: its group in a type1v2 container, then GET_DEVICE_FD (an anonymous inode).</summary>
+    private (int Group, int Container, int Device) DeviceThroughGroup()
+    {
+        int group = Open(_node.GroupPath, ORdwr);
+        int container = Open("/dev/vfio/vfio", ORdwr);
+        Assert.Equal(0, _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_SET_CONTAINER, (nint)(&container)));
+        Assert.Equal(0, _kernel.Ioctl(container, (uint)Constants.VFIO_SET_IOMMU, (nint)Constants.VFIO_TYPE1v2_IOMMU));
+        byte[] name = Encoding.ASCII.GetBytes(_node.PciName + "\0");
+        int device;
+        fixed (byte* p = name)
+        {
+            device = _kernel.Ioctl(group, (uint)Constants.VFIO_GROUP_GET_DEVICE_FD, (nint)p);
+        }
+
+        Assert.True(device >= 0, $"GET_DEVICE_FD answered {device}");
+        return (group, container, device);
     }
 
     private (uint Mode, ulong RDev, long Size) StatPath(string path, bool follow)

@@ -40,6 +40,17 @@ public sealed unsafe class ViommuTests : MockIommuTest
         return Test(ref replace);
     }
 
+    /// <summary>A fault queue, and the device replaced onto a HWPT of the IOAS that reports to it; the queue's fd.</summary>
+    private int FaultQueueOnTheDevice()
+    {
+        var fault = new iommu_fault_alloc();
+        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
+        var alloc = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), flags = 1u << 2 /* FAULT_ID_VALID */, dev_id = _device, pt_id = _ioas, fault_id = fault.out_fault_id };
+        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
+        Assert.Equal(0, Replace(_stdev, alloc.out_hwpt_id));
+        return (int)fault.out_fault_fd;
+    }
+
     private int Trigger(uint device)
     {
         var trigger = new iommu_test_cmd { op = TriggerVevent, trigger_vevent = new() { dev_id = device } };
@@ -195,12 +206,7 @@ public sealed unsafe class ViommuTests : MockIommuTest
     {
         // find_fault_handler: an unattached PASID's request goes to the RID's handle only when the RID
         // is attached to a nested domain; on a paging HWPT nobody handles it and nothing is queued.
-        var fault = new iommu_fault_alloc();
-        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
-        int fd = (int)fault.out_fault_fd;
-        var alloc = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), flags = 1u << 2 /* FAULT_ID_VALID */, dev_id = _device, pt_id = _ioas, fault_id = fault.out_fault_id };
-        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
-        Assert.Equal(0, Replace(_stdev, alloc.out_hwpt_id));
+        int fd = FaultQueueOnTheDevice();
 
         var onPasid = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 1, grpid = 2, perm = 1, addr = 0x1000 } };
         Assert.Equal(0, Test(ref onPasid));
@@ -228,12 +234,7 @@ public sealed unsafe class ViommuTests : MockIommuTest
     {
         // iommufd_fault_fops_poll: POLLOUT always, POLLIN once a request is queued; do_poll sleeps on the
         // queue's wait_queue, which iommufd_fault_iopf_handler wakes. The engine answered 0 at once.
-        var fault = new iommu_fault_alloc();
-        Assert.Equal(Errno.None, Raw.TryFaultQueueAlloc(ref fault));
-        int fd = (int)fault.out_fault_fd;
-        var alloc = new iommu_hwpt_alloc { size = (uint)sizeof(iommu_hwpt_alloc), flags = 1u << 2 /* FAULT_ID_VALID */, dev_id = _device, pt_id = _ioas, fault_id = fault.out_fault_id };
-        Assert.Equal(Errno.None, Raw.TryHwptAlloc(ref alloc));
-        Assert.Equal(0, Replace(_stdev, alloc.out_hwpt_id));
+        int fd = FaultQueueOnTheDevice();
         var request = new iommu_test_cmd { op = IOMMU_TEST_OP_TRIGGER_IOPF, trigger_iopf = new() { dev_id = _device, pasid = 0 /* IOMMU_NO_PASID */, grpid = 2, perm = 1, addr = 0x1000 } };
         Span<PollFd> now = [new PollFd { Fd = fd, Events = LinuxConstants.POLLIN }];
         Assert.Equal(0, Kernel.Poll(now, 20));                                      // nothing queued: the time runs out
