@@ -2,8 +2,8 @@
 // find them: /sys/bus/pci/devices listed with opendir/readdir, each function's ids read from its
 // attribute files with fopen and fgets, its driver and IOMMU group read with readlink, its VFIO cdev found in vfio-dev/
 // and opened (fstat's device number set beside sysfs's, as QEMU checks it), the group's members
-// listed, each listing read again after rewinddir; then lseek of an attribute, stat and access of
-// the nodes, and lseek of a cdev. One line per fact, sorted, so that runs compare.
+// listed, each listing read again after rewinddir; then lseek of an attribute, stat, access and
+// statx of the nodes, and lseek of a cdev. One line per fact, sorted, so that runs compare.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -146,6 +146,13 @@ int main(void)
         int rw = access("/dev/iommu", R_OK | W_OK), x = access("/dev/iommu", X_OK), absent = access("/dev/vfio/99", F_OK);
         printf("/dev/iommu access R_OK|W_OK: %d, X_OK: %d; /dev/vfio/99 F_OK: %d %s\n", rw, x, absent, strerrorname_np(errno));
         fd = open("/dev/vfio/devices/vfio0", O_RDWR | O_CLOEXEC);
+        // statx, as Rust's std asks for metadata: of the path and of the open fd.
+        struct statx by_path, by_fd;
+        int sp = statx(AT_FDCWD, "/dev/vfio/devices/vfio0", 0, STATX_BASIC_STATS, &by_path);
+        int sf = statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &by_fd);
+        printf("/dev/vfio/devices/vfio0 statx: %d %s %u:%u, of the fd: %d %s %u:%u\n", sp,
+               S_ISCHR(by_path.stx_mode) ? "character device" : "other", by_path.stx_rdev_major, by_path.stx_rdev_minor, sf,
+               S_ISCHR(by_fd.stx_mode) ? "character device" : "other", by_fd.stx_rdev_major, by_fd.stx_rdev_minor);
         errno = 0;
         long rc = lseek(fd, 0, SEEK_SET);
         printf("/dev/vfio/devices/vfio0 lseek: %ld %s\n", rc, rc < 0 ? strerrorname_np(errno) : "");

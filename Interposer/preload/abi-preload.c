@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ struct libc_api {
     int (*xstat)(int, const char *, struct stat *);
     int (*lxstat)(int, const char *, struct stat *);
     int (*fstatat)(int, const char *, struct stat *, int);
+    int (*statx)(int, const char *, int, unsigned int, struct statx *);
     int (*access)(const char *, int);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
@@ -166,6 +168,7 @@ __attribute__((constructor)) static void resolve_libc(void)
     real.xstat = next_symbol("__xstat64");
     real.lxstat = next_symbol("__lxstat64");
     real.fstatat = next_symbol("fstatat");
+    real.statx = next_symbol("statx");
     real.access = next_symbol("access");
     real.mmap = next_symbol("mmap");
     real.munmap = next_symbol("munmap");
@@ -844,6 +847,31 @@ int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 }
 
 int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) __attribute__((alias("fstatat")));
+
+// statx (Rust's std asks it for metadata): the real call's answer for the fd's reserved /dev/null, or
+// for /dev/null itself in place of an engine path, with the engine node's type, mode, device number,
+// size and blocks, the fields fstat gives.
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
+{
+    struct stat st;
+    if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+        int rc = real.statx(dirfd, path, flags, mask, sx);
+        if (rc != 0 || in_engine || !is_engine_fd(dirfd) || engine_fstat(dirfd, &st, real.fstat(dirfd, &st)) != 0)
+            return rc;
+    } else {
+        int rc = path[0] == '/' ? engine_stat(path, &st, !(flags & AT_SYMLINK_NOFOLLOW)) : -2;
+        if (rc == -2)
+            return real.statx(dirfd, path, flags, mask, sx);
+        if (rc != 0 || real.statx(AT_FDCWD, "/dev/null", 0, mask, sx) != 0)
+            return -1;
+    }
+    sx->stx_mode = (uint16_t)st.st_mode;
+    sx->stx_rdev_major = major(st.st_rdev);
+    sx->stx_rdev_minor = minor(st.st_rdev);
+    sx->stx_size = (uint64_t)st.st_size;
+    sx->stx_blocks = (uint64_t)st.st_blocks;
+    return 0;
+}
 
 // access of an engine path: the node's mode bits decide, as generic_permission does (root may read
 // and write anything, and execute what has an execute bit or is a directory).

@@ -287,10 +287,11 @@ public sealed unsafe class DmaBufTests : DeviceTest
     public void Export_ReadsTheRangesWhateverArgszSays_AndFaultsWhereTheyAreNotMapped()
     {
         // The head fits in argsz; the ranges are copied by their count (memdup_array_user), here into
-        // a page that is not mapped, after a head whose BAR is fine.
+        // a page that cannot be read, after a head whose BAR is fine. (PROT_NONE, not unmapped: another
+        // thread's mmap could take a hole.)
         nint pages = Kernel.Mmap(0, 2 * 4096, LinuxConstants.PROT_READ | LinuxConstants.PROT_WRITE, LinuxConstants.MAP_PRIVATE | LinuxConstants.MAP_ANONYMOUS, -1, 0);
         Assert.True(pages > 0);
-        Assert.Equal(0, Kernel.Munmap(pages + 4096, 4096));
+        Assert.Equal(0, Mprotect(pages + 4096, 4096, LinuxConstants.PROT_NONE));
         try
         {
             byte* head = (byte*)pages + 4096 - 24;
@@ -304,7 +305,7 @@ public sealed unsafe class DmaBufTests : DeviceTest
         }
         finally
         {
-            _ = Kernel.Munmap(pages, 4096);
+            _ = Kernel.Munmap(pages, 2 * 4096);
         }
     }
 
@@ -340,4 +341,7 @@ public sealed unsafe class DmaBufTests : DeviceTest
     }
 
     private static byte[] Pattern(byte seed) => Enumerable.Range(0, 256).Select(i => (byte)(i ^ seed)).ToArray();
+
+    [DllImport("libc", EntryPoint = "mprotect")]
+    private static extern int Mprotect(nint address, nuint length, int protection);
 }
