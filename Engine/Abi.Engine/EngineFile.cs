@@ -65,6 +65,20 @@ internal abstract class EngineFile
         return done < 0 || done < whole ? done : done > 0 ? done : -(int)Errno.EFAULT;
     }
 
+    /// <summary>
+    /// For a handler that copies up to <paramref name="limit"/> bytes from the caller at once and reads
+    /// them as a C string (kernfs's write, kstrto*_from_user): the text before its first NUL, or false when
+    /// those bytes cannot all be read (the copy's EFAULT, before the handler does anything).
+    /// </summary>
+    protected static bool TryCopyString(ReadOnlySpan<byte> kernel, int readable, int limit, out ReadOnlySpan<byte> text)
+    {
+        int length = Math.Min(kernel.Length, limit);
+        text = kernel[..length];
+        int end = text.IndexOf((byte)0);
+        text = end < 0 ? text : text[..end];
+        return readable >= length;
+    }
+
     /// <summary>The file's own checks on a read or write of <paramref name="count"/> bytes at <paramref name="offset"/>, made before it copies from or to the caller; 0 or -errno.</summary>
     public virtual long CheckCount(long count, long offset, bool write) => 0;
 

@@ -65,15 +65,12 @@ internal sealed class FailNthFile(FaultInjection faults) : EngineFile
     /// </summary>
     public override long WriteFrom(ReadOnlySpan<byte> kernel, int readable, long offset, bool positional)
     {
-        int length = Math.Min(kernel.Length, NumberRoom - 1);
-        if (readable < length)
+        if (!TryCopyString(kernel, readable, NumberRoom - 1, out ReadOnlySpan<byte> text))
         {
             return EngineDiagnostics.Fail(Errno.EFAULT, "the count written to fail-nth cannot be read");
         }
 
-        ReadOnlySpan<byte> text = kernel[..length];
-        int end = text.IndexOf((byte)0);
-        int rc = ParseUInt(end < 0 ? text : text[..end], out uint nth);
+        int rc = ParseUInt(text, out uint nth);
         if (rc != 0)
         {
             return EngineDiagnostics.Fail((Errno)(-rc), "fail-nth takes an unsigned int (kstrtouint, base 0)");

@@ -67,7 +67,7 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
     public override long WriteFrom(ReadOnlySpan<byte> kernel, int readable, long offset, bool positional)
     {
         int length = Math.Min(kernel.Length, LinuxConstants.PageSize);
-        if (readable < length)
+        if (!TryCopyString(kernel, readable, length, out ReadOnlySpan<byte> text))
         {
             return EngineDiagnostics.Fail(Errno.EFAULT, $"the {length} bytes written to {Name} cannot all be read");
         }
@@ -77,9 +77,7 @@ internal sealed class SysfsAttributeFile(string path, SysfsAttribute attribute, 
             return 0;
         }
 
-        ReadOnlySpan<byte> text = kernel[..length];
-        int end = text.IndexOf((byte)0);
-        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(end < 0 ? text : text[..end]), length) ?? -(int)Errno.EACCES;
+        int rc = attribute.Write?.Invoke(Encoding.ASCII.GetString(text), length) ?? -(int)Errno.EACCES;
         return rc < 0 ? EngineDiagnostics.Fail((Errno)(-rc), $"{Name} refused the write") : length;
     }
 
