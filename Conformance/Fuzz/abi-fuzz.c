@@ -237,6 +237,29 @@ static void remember_id(uint32_t id)
 		ids[nids++] = id;
 }
 
+// The ids again by kind, for the nesting and vIOMMU operations, which mostly pick one of the kind
+// they need (id_of's mixed pool seldom gives a nesting parent and a device that fit together). The
+// other operations never read these, so their streams are what they were.
+enum { K_IOAS, K_HWPT, K_PARENT, K_NESTED, K_DEV, K_STDEV, K_VIOMMU, K_VDEV, K_FAULT, K_KINDS };
+static uint32_t kind_ids[K_KINDS][16];
+static int nkind[K_KINDS];
+
+static void remember_kind(int kind, uint32_t id)
+{
+	remember_id(id);
+	if (nkind[kind] < 16)
+		kind_ids[kind][nkind[kind]++] = id;
+	else
+		kind_ids[kind][id % 16] = id;
+}
+
+static uint32_t id_of_kind(int kind, uint64_t r)
+{
+	if (r % 4 && nkind[kind])
+		return kind_ids[kind][(r >> 2) % nkind[kind]];
+	return id_of(r >> 2);
+}
+
 static void remember_fd(int fd)
 {
 	if (verbose)
@@ -680,6 +703,8 @@ enum {
 	OP_GROUP_SET_CONTAINER, OP_GROUP_UNSET_CONTAINER, OP_GROUP_DEVICE_FD, OP_API_VERSION, OP_CONTAINER_DIRTY,
 	OP_EVENTFD, OP_EVENTFD_READ, OP_SET_IRQS, OP_FEATURE, OP_HOT_RESET, OP_IOEVENTFD, OP_CDEV_BAR, OP_CDEV_MMAP, OP_CONFIG_WRITE, OP_EDU_DMA, OP_DMABUF,
 	OP_SEEK, OP_FAULTING_WRITE, OP_DUP, OP_MAP_KIND,
+	OP_NESTED, OP_INVALIDATE, OP_CHECK_CACHE, OP_VIOMMU, OP_VDEVICE, OP_VEVENTQ, OP_HW_QUEUE, OP_TRIGGER,
+	OP_FAULT_RESPOND, OP_PASID, OP_TEST_DIRTY, OP_TEST_DMABUF,
 	OP_COUNT
 };
 
@@ -695,6 +720,12 @@ static int weight[OP_COUNT] = {
 	[OP_COMPAT_MAP] = 4, [OP_COMPAT_UNMAP] = 3, [OP_JUNK] = 3, [OP_MAP_FILE] = 3, [OP_FAULT_ALLOC] = 1,
 	[OP_CLOSE] = 1, [OP_DESTROY_ACCESS_PAGES] = 1, [OP_READ] = 2, [OP_WRITE] = 2, [OP_MMAP] = 2,
 	[OP_SEEK] = 1, [OP_DUP] = 1, [OP_MAP_KIND] = 1,
+	// Nesting and the vIOMMU on the mock: parents and nested HWPTs with the mock's data, invalidations
+	// of both, the vIOMMU and its vDEVICEs, vEVENTQs and HW queues, faults and events the mock raises
+	// and their responses, PASID attachments, dirty bits the mock sets and its own dma-bufs.
+	[OP_NESTED] = 5, [OP_INVALIDATE] = 4, [OP_CHECK_CACHE] = 2, [OP_VIOMMU] = 4, [OP_VDEVICE] = 3,
+	[OP_VEVENTQ] = 2, [OP_HW_QUEUE] = 2, [OP_TRIGGER] = 3, [OP_FAULT_RESPOND] = 2, [OP_PASID] = 4,
+	[OP_TEST_DIRTY] = 2, [OP_TEST_DMABUF] = 2,
 };
 
 static const int vfio_weight[OP_COUNT] = {
@@ -706,6 +737,12 @@ static const int vfio_weight[OP_COUNT] = {
 	// it for its own (selftest.c, mock_domain_nop_attach: to_mock_dev on edu's pci_dev) and the guest
 	// hangs, as seed 46 of the first --vfio campaign did (edu replaced onto a mock domain's HWPT).
 	[OP_MOCK_DOMAIN] = -1, [OP_DOMAIN_REPLACE] = -1,
+	// The mock's nesting, vIOMMU, fault and PASID operations: without mock devices they would only
+	// fail, and TRIGGER_VEVENT takes any device for a mock one (iommufd_test_trigger_vevent). The
+	// --vfio and --device streams stay what they were.
+	[OP_NESTED] = -1, [OP_INVALIDATE] = -1, [OP_CHECK_CACHE] = -1, [OP_VIOMMU] = -1, [OP_VDEVICE] = -1,
+	[OP_VEVENTQ] = -1, [OP_HW_QUEUE] = -1, [OP_TRIGGER] = -1, [OP_FAULT_RESPOND] = -1, [OP_PASID] = -1,
+	[OP_TEST_DIRTY] = -1, [OP_TEST_DMABUF] = -1,
 };
 
 // ABI_FUZZ_VFIO=2 (campaign.sh --device): the --vfio streams' operations and the device fd's interrupt,
@@ -747,7 +784,7 @@ static void run_call(const struct call *c)
 		struct iommu_ioas_alloc x = { .flags = a[0] % 16 == 0 ? 1 : 0 };
 		SIZED(x, sizeof(x), 12);
 		if (do_ioctl(c, "ioas_alloc", IOMMU_IOAS_ALLOC, &x, sizeof(x), -1, -1) == 0)
-			remember_id(x.out_ioas_id);
+			remember_kind(K_IOAS, x.out_ioas_id);
 		break;
 	}
 	case OP_DESTROY: {
@@ -868,7 +905,7 @@ static void run_call(const struct call *c)
 		};
 		SIZED(x, sizeof(x), 24);
 		if (do_ioctl(c, "hwpt_alloc", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0)
-			remember_id(x.out_hwpt_id);
+			remember_kind(K_HWPT, x.out_hwpt_id);
 		break;
 	}
 	case OP_HW_INFO: {
@@ -903,9 +940,9 @@ static void run_call(const struct call *c)
 		x.mock_domain_flags.dev_flags = (uint32_t)(a[2] % 8);
 		SIZED(x, sizeof(x), sizeof(x));
 		if (do_ioctl(c, "mock_domain", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1) == 0) {
-			remember_id(x.mock_domain.out_stdev_id);
-			remember_id(x.mock_domain.out_hwpt_id);
-			remember_id(x.mock_domain.out_idev_id);
+			remember_kind(K_STDEV, x.mock_domain.out_stdev_id);
+			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
+			remember_kind(K_DEV, x.mock_domain.out_idev_id);
 		}
 		break;
 	}
@@ -1142,7 +1179,7 @@ static void run_call(const struct call *c)
 		struct iommu_fault_alloc x = { .flags = a[0] % 8 == 0 };
 		SIZED(x, sizeof(x), 16);
 		if (do_ioctl(c, "fault_alloc", IOMMU_FAULT_QUEUE_ALLOC, &x, sizeof(x), 12, -1) == 0)
-			remember_id(x.out_fault_id);
+			remember_kind(K_FAULT, x.out_fault_id);
 		break;
 	}
 	case OP_READ:
@@ -1727,6 +1764,283 @@ static void run_call(const struct call *c)
 		if (p != MAP_FAILED)
 			munmap(p, PAGE);
 		emit("map_kind(kind %d, prot %d, flags %d) rc=%ld", kind, prot, flags, rc);
+		break;
+	}
+	case OP_NESTED: {
+		// IOMMU_HWPT_ALLOC as nesting uses it: a parent (NEST_PARENT on an IOAS, now and then with dirty
+		// tracking), or a nested HWPT on a parent or a vIOMMU with the mock's data (struct
+		// iommu_hwpt_selftest: the IOTLB's first value and the page table's type), its length short,
+		// exact or longer with a zero or non-zero tail, other data types, any flags, a fault queue.
+		uint8_t *data = AT(DATA2_PAGE + 8);
+		memset(data, 0, 32);
+		uint32_t iotlb = a[5] % 4 ? (uint32_t)(a[5] >> 2) % 4 : a[5] % 8 == 0 ? IOMMU_TEST_IOTLB_DEFAULT : (uint32_t)(a[5] >> 3);
+		uint32_t pagetable = a[5] % 16 == 3 ? (uint32_t)(a[5] >> 8) % 3 : 0;
+		memcpy(data, &iotlb, 4);
+		memcpy(data + 4, &pagetable, 4);
+		if (a[7] % 4 == 0)
+			data[8 + (a[7] >> 2) % 8] = 1;
+		int parent = a[0] % 4 == 0;
+		uint32_t flags = parent ? IOMMU_HWPT_ALLOC_NEST_PARENT | (a[0] % 8 == 4 ? IOMMU_HWPT_ALLOC_DIRTY_TRACKING : 0) : 0;
+		if (a[0] % 16 == 1)
+			flags = (uint32_t)(a[0] >> 4) % 32;
+		if (!parent && a[6] % 4 == 0)
+			flags |= IOMMU_HWPT_FAULT_ID_VALID;
+		if (parent && a[6] % 4 == 1)
+			flags |= IOMMU_HWPT_ALLOC_PASID;
+		static const uint32_t types[] = { IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_DATA_SELFTEST,
+						  IOMMU_HWPT_DATA_SELFTEST, IOMMU_HWPT_DATA_NONE, IOMMU_HWPT_DATA_VTD_S1,
+						  IOMMU_HWPT_DATA_SELFTEST + 1, IOMMU_HWPT_DATA_ARM_SMMUV3 };
+		static const uint32_t lens[] = { 8, 8, 8, 8, 4, 0, 16, 12 };
+		struct iommu_hwpt_alloc x = {
+			.flags = flags, .dev_id = id_of_kind(K_DEV, a[1]),
+			.pt_id = parent ? id_of_kind(K_IOAS, a[2]) : id_of_kind(a[2] % 8 == 7 ? K_VIOMMU : K_PARENT, a[2] >> 3),
+			.data_type = parent && a[3] % 8 ? IOMMU_HWPT_DATA_NONE : types[a[3] % 8],
+			.data_len = parent && a[3] % 8 ? 0 : lens[a[4] % 8],
+			.data_uptr = parent && a[3] % 8 ? 0 : a[4] % 16 == 15 ? user_address(a[4] >> 4) : (uint64_t)data,
+			.fault_id = id_of_kind(K_FAULT, a[6] >> 2),
+		};
+		SIZED(x, sizeof(x), 24);
+		if (do_ioctl(c, parent ? "hwpt_alloc_parent" : "hwpt_alloc_nested", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0)
+			remember_kind(parent ? K_PARENT : K_NESTED, x.out_hwpt_id);
+		break;
+	}
+	case OP_INVALIDATE: {
+		// IOMMU_HWPT_INVALIDATE of a nested HWPT (the mock's IOTLB entries: flags, iotlb_id) or a vIOMMU
+		// (its vDEVICEs' caches: flags, vdev_id, cache_id), read entry by entry at entry_len: ids in
+		// range and past it, the "all" flag and others, a short or long entry with a zero or non-zero
+		// tail, none, or more than fit. The number done comes back in entry_num.
+		uint32_t *e = (uint32_t *)AT(DATA2_PAGE + 9);
+		memset(e, 0, 128);
+		for (int i = 0; i < 16; i++) {
+			uint64_t r = a[5] >> (i * 4) ^ a[6] >> (i % 8);
+			switch (i % 4) {
+			case 0: e[i] = r % 4 == 0 ? IOMMU_TEST_INVALIDATE_FLAG_ALL : r % 8 == 1 ? (uint32_t)(r >> 3) % 8 : 0; break;
+			case 1:
+			case 2: e[i] = r % 8 < 6 ? (uint32_t)(r >> 3) % 5 : (uint32_t)(r >> 3); break;
+			default: e[i] = r % 8 == 0 ? 1 : 0; break;
+			}
+		}
+		static const uint32_t types[] = { IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+						  IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID,
+						  IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, 0x12345 };
+		static const uint32_t lens[] = { 8, 8, 12, 12, 16, 4, 0, 24 };
+		struct iommu_hwpt_invalidate x = {
+			.hwpt_id = id_of_kind(a[0] % 4 ? K_NESTED : K_VIOMMU, a[0] >> 2), .data_uptr = a[1] % 16 == 15 ? user_address(a[1] >> 4) : (uint64_t)e,
+			.data_type = types[a[2] % 6], .entry_len = lens[a[3] % 8],
+			.entry_num = a[4] % 8 < 6 ? (uint32_t)(a[4] >> 3) % 5 : a[4] % 16 == 6 ? UINT32_MAX : (uint32_t)(a[4] >> 4) % 0x20000,
+			.__reserved = a[7] % 32 == 0,
+		};
+		SIZED(x, sizeof(x), 32);
+		do_ioctl(c, "hwpt_invalidate", IOMMU_HWPT_INVALIDATE, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_CHECK_CACHE: {
+		// The mock's view of what invalidations left: a nested HWPT's IOTLB entry (MD_CHECK_IOTLB) or a
+		// device's cache entry (DEV_CHECK_CACHE) against its first value, 0 or another; EINVAL when it differs.
+		struct iommu_test_cmd x = { .op = a[0] % 2 ? IOMMU_TEST_OP_MD_CHECK_IOTLB : IOMMU_TEST_OP_DEV_CHECK_CACHE,
+					    .id = id_of_kind(a[0] % 2 ? K_NESTED : K_DEV, a[1]) };
+		uint32_t index = a[2] % 8 < 6 ? (uint32_t)(a[2] >> 3) % 4 : (uint32_t)(a[2] >> 3) % 8;
+		uint32_t first = a[0] % 2 ? IOMMU_TEST_IOTLB_DEFAULT : IOMMU_TEST_DEV_CACHE_DEFAULT;
+		uint32_t value = a[3] % 4 == 0 ? 0 : a[3] % 4 == 1 ? (uint32_t)(a[3] >> 2) % 4 : first;
+		if (a[0] % 2) {
+			x.check_iotlb.id = index;
+			x.check_iotlb.iotlb = value;
+		} else {
+			x.check_dev_cache.id = index;
+			x.check_dev_cache.cache = value;
+		}
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, a[0] % 2 ? "check_iotlb" : "check_dev_cache", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_VIOMMU: {
+		// IOMMU_VIOMMU_ALLOC on a device and a nesting parent: the mock's type with its data (in_data in,
+		// out_data, the mmap offset and length out, read by a length that is short, exact or longer), no
+		// data, other types, any flags. Then, now and then, the first word of the page the offset maps.
+		uint8_t *data = AT(OUT_PAGE);
+		memset(data, 0, 16 * PAGE);
+		uint32_t in = (uint32_t)(a[5] >> 8);
+		memcpy(data, &in, 4);
+		if (a[7] % 8 == 0)
+			data[24 + (a[7] >> 3) % 8] = 1;
+		static const uint32_t types[] = { IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST,
+						  IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_DEFAULT,
+						  IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_SELFTEST + 1 };
+		static const uint32_t lens[] = { 24, 24, 24, 0, 8, 4, 16, 32 };
+		uint32_t len = lens[a[4] % 8];
+		struct iommu_viommu_alloc x = {
+			.flags = a[0] % 8 ? 0 : (uint32_t)(a[0] >> 3) % 4, .type = types[a[3] % 8], .dev_id = id_of_kind(K_DEV, a[1]),
+			.hwpt_id = id_of_kind(a[2] % 8 ? K_PARENT : K_HWPT, a[2] >> 3), .data_len = len,
+			.data_uptr = len == 0 && a[4] % 16 < 8 ? 0 : a[4] % 32 == 31 ? user_address(a[4] >> 5) : (uint64_t)data,
+			.__reserved = a[7] % 32 == 1,
+		};
+		SIZED(x, sizeof(x), 32);
+		long rc = do_ioctl(c, "viommu_alloc", IOMMU_VIOMMU_ALLOC, &x, sizeof(x), -1, -1);
+		emit_out("viommu_data", (uint64_t)data, 32);
+		if (rc == 0) {
+			remember_kind(K_VIOMMU, x.out_viommu_id);
+			uint64_t offset, length;
+			memcpy(&offset, data + 8, 8);
+			memcpy(&length, data + 16, 8);
+			if (length && length <= 16 * PAGE && a[6] % 2) {
+				void *p = mmap(NULL, length, PROT_READ, MAP_SHARED, iommufd, (off_t)offset);
+				long mrc = p == MAP_FAILED ? -(long)errno : 0;
+				uint32_t word = p == MAP_FAILED ? 0 : *(volatile uint32_t *)p;
+				if (p != MAP_FAILED)
+					munmap(p, length);
+				emit("  viommu page mmap rc=%ld word 0x%x", mrc, word);
+			}
+		}
+		break;
+	}
+	case OP_VDEVICE: {
+		// IOMMU_VDEVICE_ALLOC: a device on a vIOMMU at a virtual id (small, repeated, past the mock's
+		// cache ids, the largest).
+		struct iommu_vdevice_alloc x = {
+			.viommu_id = id_of_kind(K_VIOMMU, a[0]), .dev_id = id_of_kind(K_DEV, a[1]),
+			.virt_id = a[2] % 8 < 6 ? (a[2] >> 3) % 5 : a[2] % 16 == 6 ? ~0ULL : (a[2] >> 4),
+		};
+		SIZED(x, sizeof(x), 24);
+		if (do_ioctl(c, "vdevice_alloc", IOMMU_VDEVICE_ALLOC, &x, sizeof(x), -1, -1) == 0)
+			remember_kind(K_VDEV, x.out_vdevice_id);
+		break;
+	}
+	case OP_VEVENTQ: {
+		// IOMMU_VEVENTQ_ALLOC: one queue per type per vIOMMU, of a depth from none to past the limit;
+		// its fd joins the pool (read and polled there).
+		static const uint32_t types[] = { IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VEVENTQ_TYPE_SELFTEST,
+						  IOMMU_VEVENTQ_TYPE_DEFAULT, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, IOMMU_VEVENTQ_TYPE_SELFTEST + 1 };
+		struct iommu_veventq_alloc x = {
+			.flags = a[0] % 8 ? 0 : (uint32_t)(a[0] >> 3) % 4, .viommu_id = id_of_kind(K_VIOMMU, a[1]), .type = types[a[2] % 6],
+			.veventq_depth = a[3] % 8 < 6 ? 1 + (uint32_t)(a[3] >> 3) % 4 : a[3] % 16 == 6 ? 0 : (uint32_t)(a[3] >> 4) % 0x200000,
+			.__reserved = a[7] % 32 == 1,
+		};
+		SIZED(x, sizeof(x), 32);
+		if (do_ioctl(c, "veventq_alloc", IOMMU_VEVENTQ_ALLOC, &x, sizeof(x), 24, -1) == 0)
+			remember_id(x.out_veventq_id);
+		break;
+	}
+	case OP_HW_QUEUE: {
+		// IOMMU_HW_QUEUE_ALLOC on a vIOMMU: the mock's type at index 0 or 1 (in order) or past them,
+		// its guest queue at an IOVA of the parent, mapped or not, aligned or not. Its length stays
+		// within the IOVA's page, or is 0 or so large it wraps: a queue over two pages or more is
+		// refused unless their frames are physically consecutive (iommufd_hw_queue_alloc_phys), which
+		// depends on where each side's allocator put them (seed 1379 of the first campaign).
+		static const uint32_t types[] = { IOMMU_HW_QUEUE_TYPE_SELFTEST, IOMMU_HW_QUEUE_TYPE_SELFTEST, IOMMU_HW_QUEUE_TYPE_SELFTEST,
+						  IOMMU_HW_QUEUE_TYPE_DEFAULT, IOMMU_HW_QUEUE_TYPE_SELFTEST + 1 };
+		struct iommu_hw_queue_alloc x = {
+			.flags = a[0] % 8 ? 0 : (uint32_t)(a[0] >> 3) % 4, .viommu_id = id_of_kind(K_VIOMMU, a[1]), .type = types[a[2] % 5],
+			.index = a[3] % 8 < 6 ? (uint32_t)(a[3] >> 3) % 2 : (uint32_t)(a[3] >> 3) % 4,
+			.nesting_parent_iova = a[4] % 4 && nmapped ? mapped[(a[4] >> 2) % nmapped].iova + (a[4] % 16 == 1 ? 0x10 : 0) : iova_of(a[4] >> 2),
+		};
+		uint64_t room = PAGE - x.nesting_parent_iova % PAGE;
+		x.length = a[5] % 8 ? room - (a[5] >> 3) % room : a[5] % 16 ? 0 : ~0ULL - (a[5] >> 60);
+		SIZED(x, sizeof(x), 40);
+		if (do_ioctl(c, "hw_queue_alloc", IOMMU_HW_QUEUE_ALLOC, &x, sizeof(x), -1, -1) == 0)
+			remember_id(x.out_hw_queue_id);
+		break;
+	}
+	case OP_TRIGGER: {
+		// The mock device raises a page request (TRIGGER_IOPF: to the fault queue of the HWPT it is
+		// attached to, read from that queue's fd) or a vEVENT (TRIGGER_VEVENT: to its vIOMMU's queue,
+		// when it has a vDEVICE there).
+		struct iommu_test_cmd x = { .op = a[0] % 3 ? IOMMU_TEST_OP_TRIGGER_IOPF : IOMMU_TEST_OP_TRIGGER_VEVENT };
+		if (a[0] % 3) {
+			x.trigger_iopf.dev_id = id_of_kind(K_DEV, a[1]);
+			x.trigger_iopf.pasid = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2) % 4;
+			x.trigger_iopf.grpid = (uint32_t)(a[3] % 4);
+			x.trigger_iopf.perm = (uint32_t)(a[4] % 8);
+			x.trigger_iopf.addr = iova_of(a[5]);
+		} else {
+			x.trigger_vevent.dev_id = id_of_kind(K_DEV, a[1]);
+		}
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, a[0] % 3 ? "trigger_iopf" : "trigger_vevent", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_FAULT_RESPOND: {
+		// Page responses written to a fault queue's fd (or another): one to three of them, cookies the
+		// queue handed out (they count from 0) or not, codes valid and not, a length a response does
+		// not divide.
+		int fd = fd_of(a[0]);
+		struct iommu_hwpt_page_response r[3];
+		for (int i = 0; i < 3; i++) {
+			uint64_t v = a[1 + i];
+			r[i].cookie = v % 8 < 6 ? (uint32_t)(v >> 3) % 4 : (uint32_t)(v >> 3);
+			r[i].code = v % 64 < 56 ? (uint32_t)(v >> 8) % 2 : (uint32_t)(v >> 8) % 4;
+		}
+		size_t len = a[4] % 8 < 6 ? sizeof(r[0]) * (1 + a[4] % 3) : (size_t)(a[4] >> 3) % 24;
+		memcpy(AT(OUT_PAGE), r, sizeof(r));
+		long rc = write(fd, a[5] % 16 ? (void *)AT(OUT_PAGE) : (void *)user_address(a[5] >> 4), len);
+		emit("fault_respond(fd#%d, %zu) rc=%ld", fd == iommufd ? 99 : fd_index(fd), len, rc < 0 ? -(long)errno : rc);
+		break;
+	}
+	case OP_PASID: {
+		// The mock's PASID operations on a mock device (its stdev id): attach, replace, detach, and the
+		// check of what a PASID holds; PASIDs 0, small, the largest of the mock's width and past it.
+		// Or a device for them: a mock device that supports PASIDs on an IOAS (MOCK_DOMAIN_FLAGS), or a
+		// replacement of a mock device's whole domain by a HWPT of any kind (the nested HWPTs with a
+		// fault queue are how TRIGGER_IOPF's faults reach a queue).
+		static const uint32_t ops[] = { IOMMU_TEST_OP_PASID_ATTACH, IOMMU_TEST_OP_PASID_ATTACH, IOMMU_TEST_OP_PASID_REPLACE,
+						IOMMU_TEST_OP_PASID_DETACH, IOMMU_TEST_OP_PASID_CHECK_HWPT, IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+						IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
+		static const char *const names[] = { "pasid_attach", "pasid_attach", "pasid_replace", "pasid_detach", "pasid_check",
+						     "mock_domain_pasid", "domain_replace_typed", "domain_replace_typed" };
+		int op = (int)(a[0] % 8);
+		static const int pt_kinds[] = { K_HWPT, K_PARENT, K_NESTED, K_NESTED, K_IOAS, K_HWPT, K_NESTED, K_VIOMMU };
+		struct iommu_test_cmd x = { .op = ops[op], .id = ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS ? id_of_kind(K_IOAS, a[1]) : id_of_kind(K_STDEV, a[1]) };
+		uint32_t pasid = a[2] % 8 < 6 ? (uint32_t)(a[2] >> 3) % 4 : a[2] % 16 == 6 ? (1U << MOCK_PASID_WIDTH) - 1 : 1U << MOCK_PASID_WIDTH;
+		uint32_t pt = a[3] % 16 ? id_of_kind(pt_kinds[(a[3] >> 4) % 8], a[3] >> 7) : 0;
+		switch (ops[op]) {
+		case IOMMU_TEST_OP_PASID_ATTACH: x.pasid_attach.pasid = pasid; x.pasid_attach.pt_id = pt; break;
+		case IOMMU_TEST_OP_PASID_REPLACE: x.pasid_replace.pasid = pasid; x.pasid_replace.pt_id = pt; break;
+		case IOMMU_TEST_OP_PASID_DETACH: x.pasid_detach.pasid = pasid; break;
+		case IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: x.mock_domain_flags.dev_flags = a[4] % 4 ? MOCK_FLAGS_DEVICE_PASID : (uint32_t)(a[4] >> 2) % 8; break;
+		case IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: x.mock_domain_replace.pt_id = pt; break;
+		default: x.pasid_check.pasid = pasid; x.pasid_check.hwpt_id = pt; break;
+		}
+		SIZED(x, sizeof(x), sizeof(x));
+		long rc = do_ioctl(c, names[op], IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		if (rc == 0 && ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
+			remember_kind(K_STDEV, x.mock_domain.out_stdev_id);
+			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
+			remember_kind(K_DEV, x.mock_domain.out_idev_id);
+		}
+		break;
+	}
+	case OP_TEST_DIRTY: {
+		// IOMMU_TEST_OP_DIRTY: the mock domain marks dirty the pages a bitmap in user memory names (the
+		// arena's patterned words, or a zeroed page), over a range of a HWPT, at the mock's page size or
+		// another; what it marked comes back in out_nr_dirty and shows in a later GET_DIRTY_BITMAP.
+		uint8_t *bitmap = AT(DATA2_PAGE + 10);
+		if (a[5] % 2)
+			memset(bitmap, (int)(a[5] >> 1), PAGE);
+		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_DIRTY, .id = id_of_kind(a[0] % 4 ? K_HWPT : K_PARENT, a[0] >> 2) };
+		x.dirty.flags = a[1] % 8 ? 0 : (uint32_t)(a[1] >> 3) % 4;
+		x.dirty.iova = a[2] % 4 && nmapped ? mapped[(a[2] >> 2) % nmapped].iova : iova_of(a[2] >> 2);
+		x.dirty.length = length_of(a[3]);
+		x.dirty.page_size = a[4] % 4 ? MOCK_PAGE_SIZE : (a[4] >> 2) % 2 ? PAGE : 3;
+		x.dirty.uptr = a[6] % 8 ? (uint64_t)bitmap : user_address(a[6] >> 3);
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, "test_dirty", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		break;
+	}
+	case OP_TEST_DMABUF: {
+		// The mock's own dma-buf exporter: DMABUF_GET (a buffer of up to 512 pages, which MAP_FILE then
+		// maps now and then) or DMABUF_REVOKE of a buffer in the pool, another fd, or a bad one.
+		struct iommu_test_cmd x = { .op = a[0] % 3 ? IOMMU_TEST_OP_DMABUF_GET : IOMMU_TEST_OP_DMABUF_REVOKE };
+		if (a[0] % 3) {
+			static const uint32_t modes[] = { O_RDWR | O_CLOEXEC, O_RDWR | O_CLOEXEC, O_RDONLY | O_CLOEXEC, O_RDWR };
+			x.dmabuf_get.length = a[1] % 8 < 6 ? (uint32_t)((a[1] >> 3) % 4 + 1) * PAGE : a[1] % 16 == 6 ? 0 : (uint32_t)(a[1] >> 4) % (600 * PAGE);
+			x.dmabuf_get.open_flags = modes[a[2] % 4];
+			returns_dmabuf = 1;
+		} else {
+			x.dmabuf_revoke.dmabuf_fd = a[1] % 4 && ndmabufs ? dmabufs[(a[1] >> 2) % ndmabufs] : a[1] % 4 == 1 ? iommufd : a[1] % 4 == 2 ? memfd : -1;
+			x.dmabuf_revoke.revoked = (uint32_t)(a[2] % 3);
+		}
+		SIZED(x, sizeof(x), sizeof(x));
+		do_ioctl(c, a[0] % 3 ? "test_dmabuf_get" : "test_dmabuf_revoke", IOMMU_TEST_CMD, &x, sizeof(x), -1, a[0] % 3 ? -1 : 16);
+		returns_dmabuf = 0;
 		break;
 	}
 	case OP_CLOSE: {

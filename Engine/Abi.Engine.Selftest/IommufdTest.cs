@@ -121,8 +121,9 @@ internal static unsafe class IommufdTest
             return Fail(Errno.ENOENT, $"{cmd.id} is not a mock device");
         }
 
+        // selftest.c: iommufd_test_mock_domain_replace calls iommufd_device_replace, which needs an attachment.
         uint ptId = cmd.mock_domain_replace.pt_id;
-        int rc = f.Attach(device, ref ptId);
+        int rc = f.Attach(device, ref ptId, replaceOnly: true);
         if (rc == 0)
         {
             cmd.mock_domain_replace.pt_id = ptId;
@@ -699,9 +700,11 @@ internal static unsafe class IommufdTest
             return attached is null ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to HWPT {attached.Id}");
         }
 
-        if (f.Objects.Get(hwptId) is not HwptObject hwpt)
+        // selftest.c: iommufd_get_hwpt looks the id up as any object, then wants a paging or nested HWPT.
+        IommufdObject? found = f.Objects.Get(hwptId);
+        if (found is not HwptObject hwpt)
         {
-            return Fail(Errno.ENOENT, $"{hwptId} is not a HWPT");
+            return found is null ? Fail(Errno.ENOENT, $"no object {hwptId}") : Fail(Errno.EINVAL, $"object {hwptId} is not a HWPT");
         }
 
         return attached == hwpt ? 0 : Fail(Errno.EINVAL, $"PASID {pasid} is attached to {(attached is null ? "nothing" : $"HWPT {attached.Id}")}, not HWPT {hwptId}");

@@ -59,6 +59,13 @@ internal sealed record MockIommu : IommuUnit
     /// <summary>MOCK_PASID_WIDTH: a PASID-capable mock device takes PASIDs below 2^20.</summary>
     public override int PasidWidth => Uapi.Constants.MOCK_PASID_WIDTH;
 
+    /// <summary>
+    /// A mock device without PASIDs still has a "pasid-num-bits" property, of 0 (selftest.c:
+    /// mock_dev_create), so the core gives it one PASID (2^0), not none: every PASID past 0 is refused
+    /// at attach, where a PCI function without the capability (0) is skipped.
+    /// </summary>
+    public override uint MaxPasids => Pasid ? 1u << PasidWidth : 1;
+
     public override bool PasidDomains => true;
 
     public override bool Nesting => true;

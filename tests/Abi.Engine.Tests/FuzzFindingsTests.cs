@@ -74,6 +74,108 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     private static extern int Mprotect(nint address, nuint length, int protection);
 
     [Fact]
+    public void AnIoasForAPasidOrADetachedRid_IsAnsweredAfterItsAutomaticDomain()
+    {
+        // device.c: iommufd_device_change_pt sends an IOAS through iommufd_device_auto_get_domain. A
+        // replace fills the new automatic domain from the IOAS before iommufd_device_do_replace finds
+        // nothing to replace, so the IOAS's refusal answers first (fuzzer seed 50: EADDRINUSE); an
+        // attach attaches the domain at once and is refused there (EINVAL, EBUSY when the PASID is
+        // attached). selftest.c: MOCK_DOMAIN_REPLACE is iommufd_device_replace, which a detached
+        // device fails (seed 139); the engine attached it.
+        (uint ioas, uint stdev, _, uint device) = NewMockDevice(flags: 4);      // MOCK_FLAGS_DEVICE_PASID
+        uint refusing = NewIoas();
+        iommu_iova_range* range = stackalloc iommu_iova_range[1];
+        range[0] = new iommu_iova_range { start = 0x1000, last = 0xFFFF };    // outside the mock's aperture
+        var allow = new iommu_ioas_allow_iovas { ioas_id = refusing, num_iovas = 1, allowed_iovas = (ulong)range };
+        Assert.Equal(Errno.None, Raw.TryIoasAllowIovas(ref allow));
+
+        int Op(uint op, uint pasid, uint pt)
+        {
+            var cmd = new iommu_test_cmd { op = op, id = stdev, pasid_attach = new() { pasid = pasid, pt_id = pt } };
+            return Test(ref cmd);
+        }
+
+        int ReplaceRid(uint pt)
+        {
+            var cmd = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = pt } };
+            return Test(ref cmd);
+        }
+
+        const uint Attach = IOMMU_TEST_OP_PASID_ATTACH, Replace = IOMMU_TEST_OP_PASID_REPLACE;
+        Assert.Equal(-(int)Errno.EADDRINUSE, Op(Replace, 3, refusing));
+        Assert.Equal(-(int)Errno.EINVAL, Op(Replace, 3, ioas));
+        Assert.Equal(-(int)Errno.EINVAL, Op(Attach, 3, refusing));
+
+        // A PASID attached already: an attach through an IOAS meets it (EBUSY), a replace is refused
+        // the automatic domain (EINVAL), or the IOAS's refusal first.
+        Assert.Equal(0, ReplaceRid(AllocCompatible()));
+        uint compat = AllocCompatible();
+        Assert.Equal(0, Op(Attach, 3, compat));
+        Assert.Equal(-(int)Errno.EBUSY, Op(Attach, 3, ioas));
+        Assert.Equal(-(int)Errno.EBUSY, Op(Attach, 3, refusing));
+        Assert.Equal(-(int)Errno.EINVAL, Op(Replace, 3, ioas));
+        Assert.Equal(-(int)Errno.EADDRINUSE, Op(Replace, 3, refusing));
+        Assert.Equal(0, Op(IOMMU_TEST_OP_PASID_CHECK_HWPT, 3, compat));
+        Assert.Equal(0, Op(IOMMU_TEST_OP_PASID_DETACH, 3, 0));
+
+        // The RID detached (PASID 0), a replace of it is refused, after the object's lookup and the
+        // IOAS's refusal, and leaves it detached.
+        Assert.Equal(0, Op(IOMMU_TEST_OP_PASID_DETACH, 0, 0));
+        Assert.Equal(-(int)Errno.ENOENT, ReplaceRid(999));
+        Assert.Equal(-(int)Errno.EADDRINUSE, ReplaceRid(refusing));
+        Assert.Equal(-(int)Errno.EINVAL, ReplaceRid(ioas));
+        Assert.Equal(0, Op(IOMMU_TEST_OP_PASID_CHECK_HWPT, 0, 0));            // still on nothing
+
+        uint AllocCompatible()
+        {
+            Assert.Equal(Errno.None, AllocHwpt(device, ioas, 8 /* IOMMU_HWPT_ALLOC_PASID */, out uint hwpt));
+            return hwpt;
+        }
+    }
+
+    [Fact]
+    public void PasidCheck_OfAnObjectThatIsNoHwpt_IsEinval()
+    {
+        // selftest.c: iommufd_get_hwpt looks the id up as any object and refuses what is not a HWPT
+        // (EINVAL); only a missing id is ENOENT (fuzzer seed 1 and 22 others).
+        (uint ioas, uint stdev, _, _) = NewMockDevice(flags: 4);
+        var check = new iommu_test_cmd { op = IOMMU_TEST_OP_PASID_CHECK_HWPT, id = stdev, pasid_check = new() { pasid = 1, hwpt_id = ioas } };
+        Assert.Equal(-(int)Errno.EINVAL, Test(ref check));
+        check.pasid_check.hwpt_id = 999;
+        Assert.Equal(-(int)Errno.ENOENT, Test(ref check));
+    }
+
+    [Fact]
+    public void AMockDeviceWithoutPasids_TakesNoPasidPastZero()
+    {
+        // selftest.c: mock_dev_create gives every mock device a "pasid-num-bits" property, 0 without
+        // MOCK_FLAGS_DEVICE_PASID, so iommu.c: dev_iommu_get_max_pasids gives it one PASID (2^0), and
+        // iommu_attach_device_pasid refuses every PASID from 1 (fuzzer seed 386). A PCI function without
+        // the capability has none and is skipped.
+        (uint ioas, uint stdev, _, uint device) = NewMockDevice();
+        Assert.Equal(Errno.None, AllocHwpt(device, ioas, 8 /* IOMMU_HWPT_ALLOC_PASID */, out uint compat));
+        var replace = new iommu_test_cmd { op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, id = stdev, mock_domain_replace = new() { pt_id = compat } };
+        Assert.Equal(0, Test(ref replace));
+        var attach = new iommu_test_cmd { op = IOMMU_TEST_OP_PASID_ATTACH, id = stdev, pasid_attach = new() { pasid = 1, pt_id = compat } };
+        Assert.Equal(-(int)Errno.EINVAL, Test(ref attach));
+        var check = new iommu_test_cmd { op = IOMMU_TEST_OP_PASID_CHECK_HWPT, id = stdev, pasid_check = new() { pasid = 1, hwpt_id = 0 } };
+        Assert.Equal(0, Test(ref check));                                          // nothing was attached
+    }
+
+    [Fact]
+    public void HwptAlloc_ChecksItsFlagsBeforeTheDriverReadsTheData()
+    {
+        // hw_pagetable.c: iommufd_hwpt_paging_alloc refuses dirty tracking the device cannot do
+        // (EOPNOTSUPP) before the driver's domain_alloc_paging_flags copies the user data, which
+        // iommu_copy_struct_from_user refuses when it is longer than the driver's struct (EINVAL;
+        // fuzzer seed 152).
+        (uint ioas, _, _, uint device) = NewMockDevice(flags: 1);                 // MOCK_FLAGS_DEVICE_NO_DIRTY
+        uint[] data = [0, 0, 0, 0];                                              // iotlb, pagetable_type, and 8 bytes more
+        Assert.Equal(Errno.EOPNOTSUPP, AllocHwpt(device, ioas, 3 /* NEST_PARENT | DIRTY_TRACKING */, out _, 0xdead, data));
+        Assert.Equal(Errno.EINVAL, AllocHwpt(device, ioas, 1 /* NEST_PARENT */, out _, 0xdead, data));
+    }
+
+    [Fact]
     public void AllowedRangesOutsideTheMockAperture_RefuseTheDomain()
     {
         // io_pagetable.c: iopt_table_add_domain reserves what lies outside the aperture, which

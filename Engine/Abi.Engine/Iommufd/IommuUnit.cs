@@ -35,6 +35,12 @@ internal abstract record IommuUnit
     /// <summary>log2 of the PASIDs the device takes (IOMMU_GET_HW_INFO's out_max_pasid_log2 when <see cref="Pasid"/>).</summary>
     public virtual int PasidWidth => 0;
 
+    /// <summary>
+    /// How many PASIDs the core lets the device use (iommu.c: dev_iommu_get_max_pasids): 2^<see cref="PasidWidth"/>
+    /// with <see cref="Pasid"/>, else 0, and a device with 0 is skipped when a PASID is attached.
+    /// </summary>
+    public virtual uint MaxPasids => Pasid ? 1u << PasidWidth : 0;
+
     /// <summary>Whether the driver builds PASID-compatible paging domains (IOMMU_HWPT_ALLOC_PASID).</summary>
     public virtual bool PasidDomains => false;
 

@@ -42,8 +42,11 @@ internal sealed partial class IommufdFile
         }
     }
 
-    /// <summary>Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.</summary>
-    internal int Attach(DeviceObject device, ref uint ptId, bool fresh = false)
+    /// <summary>
+    /// Attaches (or replaces) to <paramref name="ptId"/>, an IOAS or a paging HWPT; writes back the HWPT used.
+    /// With <paramref name="replaceOnly"/> (iommufd_device_replace, not _attach) an unattached device is refused.
+    /// </summary>
+    internal int Attach(DeviceObject device, ref uint ptId, bool fresh = false, bool replaceOnly = false)
     {
         using (EnterExclusive())
         {
@@ -65,6 +68,21 @@ internal sealed partial class IommufdFile
                     break;
                 case IommufdObject other:
                     return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a device attaches to an IOAS or a HWPT");
+            }
+
+            // iommufd_device_do_replace finds no attachment to replace (EINVAL) after the object's lookup
+            // and, for an IOAS without an automatic domain, after that domain's allocation, which a
+            // replace fills from the IOAS before it attaches (iommufd_hwpt_paging_alloc, not immediate).
+            if (replaceOnly && device.Hwpt is null)
+            {
+                if (createAuto && Kernel.Faults.ShouldFail("hwpt.alloc"))
+                {
+                    return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+                }
+
+                return createAuto && ioas.Iopt.AddDomainRefusal(device.Iommu) is int refused
+                    ? refused
+                    : Fail(Errno.EINVAL, "the RID is not attached; a replace needs an attachment");
             }
 
             // A fresh attach (PASID 0 through a PASID attach: iommufd_device_attach, not _replace) of a

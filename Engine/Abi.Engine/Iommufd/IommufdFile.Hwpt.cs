@@ -49,17 +49,9 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, $"unknown flags 0x{cmd.flags & ~HwptFlagsKnown:X}");
                 }
 
-                IommuUnit iommu = device.Iommu;
-                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && iommu.PagingData(ref cmd, ref iommu) is int dataFailed)
-                {
-                    return dataFailed;
-                }
-
-                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.PasidDomains)
-                {
-                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU builds no PASID-compatible domains");
-                }
-
+                // hw_pagetable.c: iommufd_hwpt_paging_alloc checks the flags it knows (dirty tracking against
+                // the device's capability, no fault queue on a nesting parent) before the driver's
+                // domain_alloc_paging_flags reads them and the user data.
                 if ((cmd.flags & (uint)iommufd_hwpt_alloc_flags.IOMMU_HWPT_ALLOC_DIRTY_TRACKING) != 0 && !device.Iommu.DirtyTracking)
                 {
                     return Fail(Errno.EOPNOTSUPP, "the device's IOMMU cannot track dirty pages");
@@ -70,11 +62,22 @@ internal sealed unsafe partial class IommufdFile
                     return Fail(Errno.EOPNOTSUPP, "a nesting parent cannot take a fault queue");
                 }
 
+                if ((cmd.flags & PasidFlag) != 0 && !device.Iommu.PasidDomains)
+                {
+                    return Fail(Errno.EOPNOTSUPP, "the device's IOMMU builds no PASID-compatible domains");
+                }
+
+                IommuUnit iommu = device.Iommu;
                 // The driver's domain_alloc_paging_flags (intel: nested_supported) refuses a nesting
                 // parent it could never nest on, before the domain meets the IOAS.
                 if ((cmd.flags & NestParent) != 0 && !iommu.Nesting)
                 {
                     return Fail(Errno.EOPNOTSUPP, "the device's IOMMU builds no nested domains, so no nesting parent");
+                }
+
+                if (cmd.data_type != (uint)iommu_hwpt_data_type.IOMMU_HWPT_DATA_NONE && iommu.PagingData(ref cmd, ref iommu) is int dataFailed)
+                {
+                    return dataFailed;
                 }
 
                 if (ioas.Iopt.AddDomainRefusal(iommu) is int failed)

@@ -7,8 +7,8 @@ namespace Abi.Engine.Iommufd;
 /// Attaching a device's PASIDs (device.c: iommufd_device_attach with a pasid): each PASID takes a PASID-compatible HWPT
 /// (IOMMU_HWPT_ALLOC_PASID), and while any PASID is attached the RID must be on one too, since
 /// the IOMMU walks one table format for both. Attach refuses an attached PASID (EBUSY), replace
-/// an unattached one (EINVAL); detach is silent. An IOAS is refused: the automatic domains are
-/// never PASID-compatible. PASID 0 (IOMMU_NO_PASID) is the RID itself.
+/// an unattached one (EINVAL); detach is silent. An IOAS is refused, after the automatic domain's
+/// allocation: automatic domains are never PASID-compatible. PASID 0 (IOMMU_NO_PASID) is the RID itself.
 /// </summary>
 internal sealed partial class IommufdFile
 {
@@ -18,7 +18,7 @@ internal sealed partial class IommufdFile
     {
         if (pasid == NoPasid)
         {
-            return replace && device.Hwpt is null ? Fail(Errno.EINVAL, "the RID is not attached; replace needs an attachment") : Attach(device, ref ptId, fresh: !replace);
+            return Attach(device, ref ptId, fresh: !replace, replaceOnly: replace);
         }
 
         using (EnterExclusive())
@@ -31,8 +31,8 @@ internal sealed partial class IommufdFile
                 case HwptObject h:
                     hwpt = h;
                     break;
-                case IoasObject:
-                    return Fail(Errno.EINVAL, $"object {ptId} is an IOAS: its automatic domains are not PASID-compatible");
+                case IoasObject ioas:
+                    return AutomaticDomainForPasid(device, pasid, ioas, replace);
                 case IommufdObject other:
                     return Fail(Errno.EINVAL, $"object {ptId} is a {other.Kind}; a PASID attaches to a HWPT");
             }
@@ -64,12 +64,14 @@ internal sealed partial class IommufdFile
                 return Fail(Errno.EINVAL, $"the RID is attached to HWPT {rid.Id}, which is not PASID-compatible");
             }
 
-            // A device without PASID support never sees the domain (the core skips it), so nothing below applies to it.
-            if (device.Iommu.Pasid)
+            // iommu.c: iommu_attach_device_pasid checks the PASID against each device's max_pasids. A
+            // device with none never sees the domain (the core skips it), so nothing below applies to it.
+            uint maxPasids = device.Iommu.MaxPasids;
+            if (maxPasids > 0)
             {
-                if (pasid >= 1u << device.Iommu.PasidWidth)
+                if (pasid >= maxPasids)
                 {
-                    return Fail(Errno.EINVAL, $"PASID {pasid} is beyond the device's {device.Iommu.PasidWidth} PASID bits");
+                    return Fail(Errno.EINVAL, $"PASID {pasid} is beyond the device's {maxPasids} PASIDs");
                 }
 
                 if (device.Iommu.PasidChange(device, pasid) is int refused)
@@ -94,6 +96,45 @@ internal sealed partial class IommufdFile
             ptId = hwpt.Id;
             return 0;
         }
+    }
+
+    /// <summary>
+    /// A PASID attached to an IOAS (device.c: iommufd_device_auto_get_domain). Automatic domains are
+    /// allocated without IOMMU_HWPT_ALLOC_PASID, so none ever takes a PASID: the IOAS's own are tried
+    /// and pass as incompatible (EINVAL), except that an attach of a PASID attached already meets it in
+    /// the device array first (EBUSY, iommufd_hw_pagetable_attach). Then a new one is allocated. An
+    /// attach attaches it at once and meets the same answers; a replace fills it from the IOAS first
+    /// (iopt_table_add_domain), so the IOAS's refusals answer before the replace's EINVAL. The new
+    /// domain is destroyed again either way.
+    /// </summary>
+    private int AutomaticDomainForPasid(DeviceObject device, uint pasid, IoasObject ioas, bool replace)
+    {
+        bool attached = device.PasidHwpt(pasid) is not null;
+        if (!replace && attached && ioas.Iopt.AutomaticDomain() is not null)
+        {
+            return Fail(Errno.EBUSY, $"PASID {pasid} is attached already; an attach meets it at the IOAS's automatic domain");
+        }
+
+        if (Kernel.Faults.ShouldFail("hwpt.alloc"))
+        {
+            return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
+        }
+
+        if (!replace)
+        {
+            return attached
+                ? Fail(Errno.EBUSY, $"PASID {pasid} is attached already")
+                : Fail(Errno.EINVAL, $"IOAS {ioas.Id}'s automatic domains are not PASID-compatible (IOMMU_HWPT_ALLOC_PASID)");
+        }
+
+        if (ioas.Iopt.AddDomainRefusal(device.Iommu) is int refused)
+        {
+            return refused;
+        }
+
+        return attached
+            ? Fail(Errno.EINVAL, $"IOAS {ioas.Id}'s automatic domains are not PASID-compatible (IOMMU_HWPT_ALLOC_PASID)")
+            : Fail(Errno.EINVAL, $"PASID {pasid} is not attached; replace needs an attachment");
     }
 
     /// <summary>Detaches a PASID; silent when it is not attached.</summary>
