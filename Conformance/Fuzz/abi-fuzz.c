@@ -240,7 +240,27 @@ static void remember_id(uint32_t id)
 // The ids again by kind, for the nesting and vIOMMU operations, which mostly pick one of the kind
 // they need (id_of's mixed pool seldom gives a nesting parent and a device that fit together). The
 // other operations never read these, so their streams are what they were.
-enum { K_IOAS, K_HWPT, K_PARENT, K_NESTED, K_DEV, K_STDEV, K_VIOMMU, K_VDEV, K_FAULT, K_KINDS };
+// K_PSTDEV: mock devices that take PASIDs; K_PCOMPAT: HWPTs allocated with IOMMU_HWPT_ALLOC_PASID.
+enum { K_IOAS, K_HWPT, K_PARENT, K_NESTED, K_DEV, K_STDEV, K_VIOMMU, K_VDEV, K_FAULT, K_PSTDEV, K_PCOMPAT, K_KINDS };
+// What a nesting parent is built on (its IOAS) and what a vIOMMU is built on (its parent): a HW
+// queue's IOVA is mapped into that IOAS.
+struct built_on { uint32_t id, on; };
+static struct built_on parents[16], viommus[16];
+static int nparents, nviommus;
+
+static void remember_built_on(struct built_on *list, int *n, uint32_t id, uint32_t on)
+{
+	if (*n < 16)
+		list[(*n)++] = (struct built_on){ id, on };
+}
+
+static uint32_t built_on(const struct built_on *list, int n, uint32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i].id == id)
+			return list[i].on;
+	return 0;
+}
 static uint32_t kind_ids[K_KINDS][16];
 static int nkind[K_KINDS];
 
@@ -258,6 +278,44 @@ static uint32_t id_of_kind(int kind, uint64_t r)
 	if (r % 4 && nkind[kind])
 		return kind_ids[kind][(r >> 2) % nkind[kind]];
 	return id_of(r >> 2);
+}
+
+// The PASIDs attached through the mock (stdev, pasid). The 7.2 kernel's selftest destroy of a mock
+// device detaches only its RID (selftest.c: iommufd_selftest_destroy): with a PASID still attached
+// the device object stays in the table (IOMMU_DESTROY answers 0, a later lookup of its id finds it)
+// and a later page request oopses the kernel (seed 2 of the first 2000-call run of these
+// operations). So a mock device's PASIDs are detached before it is destroyed, and at the end.
+static struct { uint32_t stdev, pasid; } attached_pasids[32];
+static int nattached_pasids;
+
+static void note_pasid(uint32_t stdev, uint32_t pasid, int attached)
+{
+	for (int i = 0; i < nattached_pasids; i++)
+		if (attached_pasids[i].stdev == stdev && attached_pasids[i].pasid == pasid) {
+			if (!attached)
+				attached_pasids[i] = attached_pasids[--nattached_pasids];
+			return;
+		}
+	if (attached && nattached_pasids < 32) {
+		attached_pasids[nattached_pasids].stdev = stdev;
+		attached_pasids[nattached_pasids++].pasid = pasid;
+	}
+}
+
+// Detaches every PASID noted for stdev (any stdev with all); returns how many.
+static int detach_pasids(uint32_t stdev, int all)
+{
+	int n = 0;
+	for (int i = nattached_pasids - 1; i >= 0; i--) {
+		if (!all && attached_pasids[i].stdev != stdev)
+			continue;
+		struct iommu_test_cmd x = { .size = sizeof(x), .op = IOMMU_TEST_OP_PASID_DETACH, .id = attached_pasids[i].stdev };
+		x.pasid_detach.pasid = attached_pasids[i].pasid;
+		ioctl(iommufd, IOMMU_TEST_CMD, &x);
+		attached_pasids[i] = attached_pasids[--nattached_pasids];
+		n++;
+	}
+	return n;
 }
 
 static void remember_fd(int fd)
@@ -397,6 +455,63 @@ static long do_ioctl(const struct call *c, const char *name, unsigned long reque
 		     int fd_offset, int in_fd_offset)
 {
 	return do_ioctl_on(iommufd, c, name, request, arg, size, fd_offset, in_fd_offset);
+}
+
+// Wires a mock device (its stdev and idev) so that a trigger reaches a queue: for a page request,
+// a nested HWPT with a fault queue on a nesting parent, the device replaced onto it; for a vEVENT, a
+// vDEVICE on a vIOMMU, a nested HWPT on that vIOMMU, the device replaced onto it, and a vEVENTQ.
+// Each step prints its answer; what it makes joins the pools.
+static void wire_device(uint32_t stdev, uint32_t idev, int page_request, uint64_t r)
+{
+	uint32_t iotlb[2] = { 0, 0 };
+	uint32_t nested = 0;
+	long rc;
+	if (page_request) {
+		if (!nkind[K_FAULT] || !nkind[K_PARENT]) {
+			emit("  wire: no fault queue or parent");
+			return;
+		}
+		struct iommu_hwpt_alloc h = {
+			.size = sizeof(h), .flags = IOMMU_HWPT_FAULT_ID_VALID, .dev_id = idev, .pt_id = kind_ids[K_PARENT][r % nkind[K_PARENT]],
+			.data_type = IOMMU_HWPT_DATA_SELFTEST, .data_len = sizeof(iotlb), .data_uptr = (uint64_t)iotlb,
+			.fault_id = kind_ids[K_FAULT][(r >> 8) % nkind[K_FAULT]],
+		};
+		rc = ioctl(iommufd, IOMMU_HWPT_ALLOC, &h) < 0 ? -errno : 0;
+		emit("  wire: nested with a fault queue rc=%ld", rc);
+		if (rc)
+			return;
+		remember_kind(K_NESTED, nested = h.out_hwpt_id);
+	} else {
+		if (!nkind[K_VIOMMU]) {
+			emit("  wire: no vIOMMU");
+			return;
+		}
+		uint32_t viommu = kind_ids[K_VIOMMU][r % nkind[K_VIOMMU]];
+		struct iommu_vdevice_alloc v = { .size = sizeof(v), .viommu_id = viommu, .dev_id = idev, .virt_id = (r >> 8) % 4 };
+		rc = ioctl(iommufd, IOMMU_VDEVICE_ALLOC, &v) < 0 ? -errno : 0;
+		emit("  wire: vdevice rc=%ld", rc);
+		if (rc == 0)
+			remember_kind(K_VDEV, v.out_vdevice_id);
+		struct iommu_hwpt_alloc h = {
+			.size = sizeof(h), .dev_id = idev, .pt_id = viommu,
+			.data_type = IOMMU_HWPT_DATA_SELFTEST, .data_len = sizeof(iotlb), .data_uptr = (uint64_t)iotlb,
+		};
+		rc = ioctl(iommufd, IOMMU_HWPT_ALLOC, &h) < 0 ? -errno : 0;
+		emit("  wire: nested on the vIOMMU rc=%ld", rc);
+		if (rc)
+			return;
+		remember_kind(K_NESTED, nested = h.out_hwpt_id);
+		struct iommu_veventq_alloc q = { .size = sizeof(q), .viommu_id = viommu, .type = IOMMU_VEVENTQ_TYPE_SELFTEST, .veventq_depth = 2 };
+		rc = ioctl(iommufd, IOMMU_VEVENTQ_ALLOC, &q) < 0 ? -errno : 0;
+		emit("  wire: veventq rc=%ld", rc);
+		if (rc == 0) {
+			remember_id(q.out_veventq_id);
+			remember_fd((int)q.out_veventq_fd);
+		}
+	}
+	struct iommu_test_cmd m = { .size = sizeof(m), .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, .id = stdev };
+	m.mock_domain_replace.pt_id = nested;
+	emit("  wire: replace rc=%ld", ioctl(iommufd, IOMMU_TEST_CMD, &m) < 0 ? -(long)errno : 0L);
 }
 
 static int by_name(const void *a, const void *b)
@@ -789,6 +904,8 @@ static void run_call(const struct call *c)
 	}
 	case OP_DESTROY: {
 		struct iommu_destroy x = { .id = id_of(a[0]) };
+		if (nattached_pasids && detach_pasids(x.id, 0))
+			emit("  pasids detached first");
 		SIZED(x, sizeof(x), 8);
 		do_ioctl(c, "destroy", IOMMU_DESTROY, &x, sizeof(x), -1, -1);
 		break;
@@ -904,8 +1021,11 @@ static void run_call(const struct call *c)
 			.fault_id = id_of(a[6]),
 		};
 		SIZED(x, sizeof(x), 24);
-		if (do_ioctl(c, "hwpt_alloc", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0)
+		if (do_ioctl(c, "hwpt_alloc", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0) {
 			remember_kind(K_HWPT, x.out_hwpt_id);
+			if (x.flags & IOMMU_HWPT_ALLOC_PASID)
+				remember_kind(K_PCOMPAT, x.out_hwpt_id);
+		}
 		break;
 	}
 	case OP_HW_INFO: {
@@ -943,6 +1063,8 @@ static void run_call(const struct call *c)
 			remember_kind(K_STDEV, x.mock_domain.out_stdev_id);
 			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
 			remember_kind(K_DEV, x.mock_domain.out_idev_id);
+			if (x.op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS && (x.mock_domain_flags.dev_flags & MOCK_FLAGS_DEVICE_PASID))
+				remember_kind(K_PSTDEV, x.mock_domain.out_stdev_id);
 		}
 		break;
 	}
@@ -1793,15 +1915,20 @@ static void run_call(const struct call *c)
 		static const uint32_t lens[] = { 8, 8, 8, 8, 4, 0, 16, 12 };
 		struct iommu_hwpt_alloc x = {
 			.flags = flags, .dev_id = id_of_kind(K_DEV, a[1]),
-			.pt_id = parent ? id_of_kind(K_IOAS, a[2]) : id_of_kind(a[2] % 8 == 7 ? K_VIOMMU : K_PARENT, a[2] >> 3),
+			.pt_id = parent ? id_of_kind(K_IOAS, a[2]) : id_of_kind(a[2] % 2 ? K_VIOMMU : K_PARENT, a[2] >> 1),
 			.data_type = parent && a[3] % 8 ? IOMMU_HWPT_DATA_NONE : types[a[3] % 8],
 			.data_len = parent && a[3] % 8 ? 0 : lens[a[4] % 8],
 			.data_uptr = parent && a[3] % 8 ? 0 : a[4] % 16 == 15 ? user_address(a[4] >> 4) : (uint64_t)data,
 			.fault_id = id_of_kind(K_FAULT, a[6] >> 2),
 		};
 		SIZED(x, sizeof(x), 24);
-		if (do_ioctl(c, parent ? "hwpt_alloc_parent" : "hwpt_alloc_nested", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0)
+		if (do_ioctl(c, parent ? "hwpt_alloc_parent" : "hwpt_alloc_nested", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0) {
 			remember_kind(parent ? K_PARENT : K_NESTED, x.out_hwpt_id);
+			if (parent)
+				remember_built_on(parents, &nparents, x.out_hwpt_id, x.pt_id);
+			if (parent && (x.flags & IOMMU_HWPT_ALLOC_PASID))
+				remember_kind(K_PCOMPAT, x.out_hwpt_id);
+		}
 		break;
 	}
 	case OP_INVALIDATE: {
@@ -1809,24 +1936,26 @@ static void run_call(const struct call *c)
 		// (its vDEVICEs' caches: flags, vdev_id, cache_id), read entry by entry at entry_len: ids in
 		// range and past it, the "all" flag and others, a short or long entry with a zero or non-zero
 		// tail, none, or more than fit. The number done comes back in entry_num.
-		uint32_t *e = (uint32_t *)AT(DATA2_PAGE + 9);
-		memset(e, 0, 128);
-		for (int i = 0; i < 16; i++) {
-			uint64_t r = a[5] >> (i * 4) ^ a[6] >> (i % 8);
-			switch (i % 4) {
-			case 0: e[i] = r % 4 == 0 ? IOMMU_TEST_INVALIDATE_FLAG_ALL : r % 8 == 1 ? (uint32_t)(r >> 3) % 8 : 0; break;
-			case 1:
-			case 2: e[i] = r % 8 < 6 ? (uint32_t)(r >> 3) % 5 : (uint32_t)(r >> 3); break;
-			default: e[i] = r % 8 == 0 ? 1 : 0; break;
-			}
+		static const uint32_t lens[] = { 8, 8, 12, 12, 16, 4, 0, 24 };
+		uint32_t entry_len = lens[a[3] % 8];
+		uint8_t *e = AT(DATA2_PAGE + 9);
+		memset(e, 0, 4 * 24);
+		for (int k = 0; k < 4 && entry_len >= 4; k++) {
+			uint64_t r = a[5] >> (k * 16) ^ a[6] >> (k * 8);
+			uint32_t words[6] = {
+				r % 4 == 0 ? IOMMU_TEST_INVALIDATE_FLAG_ALL : r % 8 == 1 ? (uint32_t)(r >> 3) % 8 : 0,
+				(r >> 6) % 8 < 6 ? (uint32_t)(r >> 9) % 5 : (uint32_t)(r >> 9),
+				(r >> 12) % 8 < 6 ? (uint32_t)(r >> 15) % 5 : (uint32_t)(r >> 15),
+				(r >> 20) % 8 == 0,
+			};
+			memcpy(e + k * entry_len, words, entry_len);
 		}
 		static const uint32_t types[] = { IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
 						  IOMMU_HWPT_INVALIDATE_DATA_SELFTEST, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID,
 						  IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, 0x12345 };
-		static const uint32_t lens[] = { 8, 8, 12, 12, 16, 4, 0, 24 };
 		struct iommu_hwpt_invalidate x = {
 			.hwpt_id = id_of_kind(a[0] % 4 ? K_NESTED : K_VIOMMU, a[0] >> 2), .data_uptr = a[1] % 16 == 15 ? user_address(a[1] >> 4) : (uint64_t)e,
-			.data_type = types[a[2] % 6], .entry_len = lens[a[3] % 8],
+			.data_type = types[a[2] % 6], .entry_len = entry_len,
 			.entry_num = a[4] % 8 < 6 ? (uint32_t)(a[4] >> 3) % 5 : a[4] % 16 == 6 ? UINT32_MAX : (uint32_t)(a[4] >> 4) % 0x20000,
 			.__reserved = a[7] % 32 == 0,
 		};
@@ -1879,6 +2008,7 @@ static void run_call(const struct call *c)
 		emit_out("viommu_data", (uint64_t)data, 32);
 		if (rc == 0) {
 			remember_kind(K_VIOMMU, x.out_viommu_id);
+			remember_built_on(viommus, &nviommus, x.out_viommu_id, x.hwpt_id);
 			uint64_t offset, length;
 			memcpy(&offset, data + 8, 8);
 			memcpy(&length, data + 16, 8);
@@ -1935,6 +2065,23 @@ static void run_call(const struct call *c)
 		};
 		uint64_t room = PAGE - x.nesting_parent_iova % PAGE;
 		x.length = a[5] % 8 ? room - (a[5] >> 3) % room : a[5] % 16 ? 0 : ~0ULL - (a[5] >> 60);
+		// Mostly, one page of the arena is first mapped where the queue will be, in the IOAS of the
+		// vIOMMU's parent (a fixed IOVA per index, so a second queue finds its own).
+		uint32_t ioas = built_on(parents, nparents, built_on(viommus, nviommus, x.viommu_id));
+		if (ioas && a[6] % 4) {
+			uint64_t iova = (uint64_t)MOCK_APERTURE_START + 0x100000 + (x.index % 4) * PAGE;
+			struct iommu_ioas_map m = {
+				.size = sizeof(m), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+				.ioas_id = ioas, .user_va = (uint64_t)AT(DATA_PAGE + 40 + x.index % 4), .length = PAGE, .iova = iova,
+			};
+			long mrc = ioctl(iommufd, IOMMU_IOAS_MAP, &m) < 0 ? -errno : 0;
+			emit("  queue page map rc=%ld", mrc);
+			if (mrc == 0)
+				note_mapped(iova, ioas);
+			x.nesting_parent_iova = iova + (a[6] % 16 == 1 ? 0x10 : 0);
+			room = PAGE - x.nesting_parent_iova % PAGE;
+			x.length = a[5] % 8 ? room - (a[5] >> 3) % room : x.length;
+		}
 		SIZED(x, sizeof(x), 40);
 		if (do_ioctl(c, "hw_queue_alloc", IOMMU_HW_QUEUE_ALLOC, &x, sizeof(x), -1, -1) == 0)
 			remember_id(x.out_hw_queue_id);
@@ -1944,15 +2091,20 @@ static void run_call(const struct call *c)
 		// The mock device raises a page request (TRIGGER_IOPF: to the fault queue of the HWPT it is
 		// attached to, read from that queue's fd) or a vEVENT (TRIGGER_VEVENT: to its vIOMMU's queue,
 		// when it has a vDEVICE there).
+		// Mostly the device is first wired for it: onto a nested HWPT with a fault queue, or given a
+		// vDEVICE and a nested HWPT on the vIOMMU, which gets a vEVENTQ.
 		struct iommu_test_cmd x = { .op = a[0] % 3 ? IOMMU_TEST_OP_TRIGGER_IOPF : IOMMU_TEST_OP_TRIGGER_VEVENT };
+		int wired = a[6] % 4 && nkind[K_DEV] && nkind[K_DEV] == nkind[K_STDEV] ? (int)((a[6] >> 2) % nkind[K_DEV]) : -1;
+		if (wired >= 0)
+			wire_device(kind_ids[K_STDEV][wired], kind_ids[K_DEV][wired], a[0] % 3 != 0, a[7]);
 		if (a[0] % 3) {
-			x.trigger_iopf.dev_id = id_of_kind(K_DEV, a[1]);
+			x.trigger_iopf.dev_id = wired >= 0 ? kind_ids[K_DEV][wired] : id_of_kind(K_DEV, a[1]);
 			x.trigger_iopf.pasid = a[2] % 4 ? 0 : (uint32_t)(a[2] >> 2) % 4;
 			x.trigger_iopf.grpid = (uint32_t)(a[3] % 4);
 			x.trigger_iopf.perm = (uint32_t)(a[4] % 8);
 			x.trigger_iopf.addr = iova_of(a[5]);
 		} else {
-			x.trigger_vevent.dev_id = id_of_kind(K_DEV, a[1]);
+			x.trigger_vevent.dev_id = wired >= 0 ? kind_ids[K_DEV][wired] : id_of_kind(K_DEV, a[1]);
 		}
 		SIZED(x, sizeof(x), sizeof(x));
 		do_ioctl(c, a[0] % 3 ? "trigger_iopf" : "trigger_vevent", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
@@ -1987,8 +2139,9 @@ static void run_call(const struct call *c)
 		static const char *const names[] = { "pasid_attach", "pasid_attach", "pasid_replace", "pasid_detach", "pasid_check",
 						     "mock_domain_pasid", "domain_replace_typed", "domain_replace_typed" };
 		int op = (int)(a[0] % 8);
-		static const int pt_kinds[] = { K_HWPT, K_PARENT, K_NESTED, K_NESTED, K_IOAS, K_HWPT, K_NESTED, K_VIOMMU };
-		struct iommu_test_cmd x = { .op = ops[op], .id = ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS ? id_of_kind(K_IOAS, a[1]) : id_of_kind(K_STDEV, a[1]) };
+		static const int pt_kinds[] = { K_PCOMPAT, K_PCOMPAT, K_PCOMPAT, K_NESTED, K_IOAS, K_HWPT, K_NESTED, K_PARENT };
+		struct iommu_test_cmd x = { .op = ops[op], .id = ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS ? id_of_kind(K_IOAS, a[1])
+											  : id_of_kind(a[1] % 4 ? K_PSTDEV : K_STDEV, a[1] >> 2) };
 		uint32_t pasid = a[2] % 8 < 6 ? (uint32_t)(a[2] >> 3) % 4 : a[2] % 16 == 6 ? (1U << MOCK_PASID_WIDTH) - 1 : 1U << MOCK_PASID_WIDTH;
 		uint32_t pt = a[3] % 16 ? id_of_kind(pt_kinds[(a[3] >> 4) % 8], a[3] >> 7) : 0;
 		switch (ops[op]) {
@@ -2001,8 +2154,14 @@ static void run_call(const struct call *c)
 		}
 		SIZED(x, sizeof(x), sizeof(x));
 		long rc = do_ioctl(c, names[op], IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
+		if (rc == 0 && pasid && (ops[op] == IOMMU_TEST_OP_PASID_ATTACH || ops[op] == IOMMU_TEST_OP_PASID_REPLACE))
+			note_pasid(x.id, pasid, 1);
+		if (rc == 0 && pasid && ops[op] == IOMMU_TEST_OP_PASID_DETACH)
+			note_pasid(x.id, pasid, 0);
 		if (rc == 0 && ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
 			remember_kind(K_STDEV, x.mock_domain.out_stdev_id);
+			if (x.mock_domain_flags.dev_flags & MOCK_FLAGS_DEVICE_PASID)
+				remember_kind(K_PSTDEV, x.mock_domain.out_stdev_id);
 			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
 			remember_kind(K_DEV, x.mock_domain.out_idev_id);
 		}
@@ -2011,16 +2170,21 @@ static void run_call(const struct call *c)
 	case OP_TEST_DIRTY: {
 		// IOMMU_TEST_OP_DIRTY: the mock domain marks dirty the pages a bitmap in user memory names (the
 		// arena's patterned words, or a zeroed page), over a range of a HWPT, at the mock's page size or
-		// another; what it marked comes back in out_nr_dirty and shows in a later GET_DIRTY_BITMAP.
+		// another; what it marked comes back in out_nr_dirty and shows in a later GET_DIRTY_BITMAP. The
+		// mock marks only while the HWPT tracks, which is mostly turned on first.
 		uint8_t *bitmap = AT(DATA2_PAGE + 10);
 		if (a[5] % 2)
 			memset(bitmap, (int)(a[5] >> 1), PAGE);
 		struct iommu_test_cmd x = { .op = IOMMU_TEST_OP_DIRTY, .id = id_of_kind(a[0] % 4 ? K_HWPT : K_PARENT, a[0] >> 2) };
 		x.dirty.flags = a[1] % 8 ? 0 : (uint32_t)(a[1] >> 3) % 4;
 		x.dirty.iova = a[2] % 4 && nmapped ? mapped[(a[2] >> 2) % nmapped].iova : iova_of(a[2] >> 2);
-		x.dirty.length = length_of(a[3]);
+		x.dirty.length = a[3] % 4 ? ((a[3] >> 2) % 16 + 1) * PAGE : length_of(a[3] >> 2);
 		x.dirty.page_size = a[4] % 4 ? MOCK_PAGE_SIZE : (a[4] >> 2) % 2 ? PAGE : 3;
 		x.dirty.uptr = a[6] % 8 ? (uint64_t)bitmap : user_address(a[6] >> 3);
+		if (a[7] % 4) {
+			struct iommu_hwpt_set_dirty_tracking t = { .size = sizeof(t), .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE, .hwpt_id = x.id };
+			emit("  dirty tracking on rc=%ld", ioctl(iommufd, IOMMU_HWPT_SET_DIRTY_TRACKING, &t) < 0 ? -(long)errno : 0L);
+		}
 		SIZED(x, sizeof(x), sizeof(x));
 		do_ioctl(c, "test_dirty", IOMMU_TEST_CMD, &x, sizeof(x), -1, -1);
 		break;
@@ -2093,6 +2257,7 @@ static int script_for(uint64_t seed, int calls, struct call *out)
 // highest a call returned is emptied as an IOAS (ids are handed out in order).
 static void break_cycles(void)
 {
+	detach_pasids(0, 1);
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] != iommufd)
 			close(fds[i]);

@@ -368,6 +368,15 @@ internal sealed record MockIommu : IommuUnit
     }
 
     /// <summary>
+    /// selftest.c: mock_hw_queue_destroy empties the slot at <c>mock_hw_queue->index</c>, which
+    /// mock_hw_queue_init_phys never sets: it is always 0. So destroying any queue (an answer that
+    /// cannot be written destroys a new one) empties slot 0, and a queue at index 1 leaves its own slot
+    /// taken by the destroyed queue (a dangling pointer there, only ever compared with NULL): index 0
+    /// can be allocated again beside a live queue 0, index 1 never again on that vIOMMU.
+    /// </summary>
+    public override void HwQueueDestroyed(ViommuObject viommu, HwQueueObject queue) => viommu.SetHwQueue(0, null);
+
+    /// <summary>
     /// The mock driver's armed failure: after a successful attach of PASID 1024, its next change to
     /// another domain fails once with ENOMEM (the selftest's way to test replace rollback).
     /// </summary>

@@ -171,6 +171,35 @@ public sealed unsafe class ViommuTests : MockIommuTest
     }
 
     [Fact]
+    public void HwQueue_DestroyingAnyEmptiesTheMocksFirstSlot()
+    {
+        // selftest.c: mock_hw_queue_destroy empties hw_queue[mock_hw_queue->index], an index that
+        // mock_hw_queue_init_phys never sets (0). Destroying queue 1 empties slot 0 under a live queue
+        // 0 and leaves slot 1 taken (fuzzer seed 308: index 0 allocated again).
+        const ulong Iova = 0x100_0000, Page = 4096;
+        using var memory = DmaBuffer.Allocate(Kernel, (long)Page, preferHugePages: false);
+        var map = Map(_ioas, (ulong)memory.Address, Page, Iova);
+        Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
+        Errno AllocQueue(uint index, out uint id)
+        {
+            var alloc = new iommu_hw_queue_alloc { viommu_id = _viommu, type = Selftest, index = index, nesting_parent_iova = Iova, length = Page };
+            Errno rc = Raw.TryHwQueueAlloc(ref alloc);
+            id = alloc.out_hw_queue_id;
+            return rc;
+        }
+
+        Assert.Equal(Errno.None, AllocQueue(0, out uint queue0));
+        Assert.Equal(Errno.None, AllocQueue(1, out uint queue1));
+        Assert.Equal(Errno.None, Destroy(queue1));
+        Assert.Equal(Errno.EEXIST, AllocQueue(1, out _));                            // slot 1 still holds the destroyed queue
+        Assert.Equal(Errno.None, AllocQueue(0, out uint again0));                    // slot 0 was emptied under queue 0
+        Assert.Equal(Errno.None, Destroy(queue0));                                   // empties slot 0 again
+        Assert.Equal(Errno.None, AllocQueue(0, out uint third0));
+        Assert.Equal(Errno.None, Destroy(third0));
+        Assert.Equal(Errno.None, Destroy(again0));
+    }
+
+    [Fact]
     public void Veventq_AReadIntoABufferThatFaults_KeepsTheEventsItCouldNotCopy()
     {
         // iommufd_veventq_fops_read copies event by event: the one that faults goes back to the head,

@@ -43,7 +43,7 @@ internal sealed class HwQueueObject : IommufdObject
 
     public override void Destroyed()
     {
-        Viommu.SetHwQueue((int)Index, null);
+        Viommu.Parent.Iommu.HwQueueDestroyed(Viommu, this);
         if (Previous is not null)
         {
             Previous.Users--;

@@ -111,6 +111,9 @@ internal abstract record IommuUnit
     /// <summary><c>hw_queue_init_phys</c>: the driver's slot rules for a queue at <paramref name="index"/>.</summary>
     public virtual int HwQueueSlot(ViommuObject viommu, uint index) => Fail(Errno.EOPNOTSUPP, "the vIOMMU has no HW queues");
 
+    /// <summary>The driver's <c>hw_queue->destroy</c>: the queue leaves its slot.</summary>
+    public virtual void HwQueueDestroyed(ViommuObject viommu, HwQueueObject queue) => viommu.SetHwQueue((int)queue.Index, null);
+
     /// <summary><c>set_dev_pasid</c> on a PASID-capable device, after the core's checks; null when the driver accepts.</summary>
     public virtual int? PasidChange(DeviceObject device, uint pasid) => null;
 
