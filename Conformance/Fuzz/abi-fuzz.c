@@ -264,13 +264,20 @@ static uint32_t built_on(const struct built_on *list, int n, uint32_t id)
 static uint32_t kind_ids[K_KINDS][16];
 static int nkind[K_KINDS];
 
-static void remember_kind(int kind, uint32_t id)
+// An id of a second kind (a PASID-capable stdev, a PASID-compatible HWPT): the kind's pool only, as
+// the mixed pool has it already.
+static void remember_also(int kind, uint32_t id)
 {
-	remember_id(id);
 	if (nkind[kind] < 16)
 		kind_ids[kind][nkind[kind]++] = id;
 	else
 		kind_ids[kind][id % 16] = id;
+}
+
+static void remember_kind(int kind, uint32_t id)
+{
+	remember_id(id);
+	remember_also(kind, id);
 }
 
 static uint32_t id_of_kind(int kind, uint64_t r)
@@ -1024,7 +1031,7 @@ static void run_call(const struct call *c)
 		if (do_ioctl(c, "hwpt_alloc", IOMMU_HWPT_ALLOC, &x, sizeof(x), -1, -1) == 0) {
 			remember_kind(K_HWPT, x.out_hwpt_id);
 			if (x.flags & IOMMU_HWPT_ALLOC_PASID)
-				remember_kind(K_PCOMPAT, x.out_hwpt_id);
+				remember_also(K_PCOMPAT, x.out_hwpt_id);
 		}
 		break;
 	}
@@ -1064,7 +1071,7 @@ static void run_call(const struct call *c)
 			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
 			remember_kind(K_DEV, x.mock_domain.out_idev_id);
 			if (x.op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS && (x.mock_domain_flags.dev_flags & MOCK_FLAGS_DEVICE_PASID))
-				remember_kind(K_PSTDEV, x.mock_domain.out_stdev_id);
+				remember_also(K_PSTDEV, x.mock_domain.out_stdev_id);
 		}
 		break;
 	}
@@ -1927,7 +1934,7 @@ static void run_call(const struct call *c)
 			if (parent)
 				remember_built_on(parents, &nparents, x.out_hwpt_id, x.pt_id);
 			if (parent && (x.flags & IOMMU_HWPT_ALLOC_PASID))
-				remember_kind(K_PCOMPAT, x.out_hwpt_id);
+				remember_also(K_PCOMPAT, x.out_hwpt_id);
 		}
 		break;
 	}
@@ -2161,7 +2168,7 @@ static void run_call(const struct call *c)
 		if (rc == 0 && ops[op] == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
 			remember_kind(K_STDEV, x.mock_domain.out_stdev_id);
 			if (x.mock_domain_flags.dev_flags & MOCK_FLAGS_DEVICE_PASID)
-				remember_kind(K_PSTDEV, x.mock_domain.out_stdev_id);
+				remember_also(K_PSTDEV, x.mock_domain.out_stdev_id);
 			remember_kind(K_HWPT, x.mock_domain.out_hwpt_id);
 			remember_kind(K_DEV, x.mock_domain.out_idev_id);
 		}
