@@ -176,6 +176,48 @@ public sealed unsafe class FuzzFindingsTests : MockIommuTest
     }
 
     [Fact]
+    public void DirtyBitmap_ReadsOnlyTheAreasThatFollowOnFromItsStart()
+    {
+        // io_pagetable.c: __iommu_read_and_clear_dirty walks iopt_for_each_contig_area from the area
+        // holding iova and stops at the first hole; iommu_read_and_clear_dirty drops its -EINVAL. So a
+        // range that starts in a hole reads nothing, and what lies after a hole stays dirty (fuzzer
+        // seed 1046: the engine read every area in range).
+        (uint ioas, _, _, uint device) = NewMockDevice();
+        Assert.Equal(Errno.None, AllocHwpt(device, ioas, 2 /* DIRTY_TRACKING */, out uint hwpt));
+        using var memory = DmaBuffer.Allocate(Kernel, 3 * 4096, preferHugePages: false);
+        const ulong Base = 0x100_0000;
+        foreach ((ulong offset, ulong iova) in new[] { (0UL, Base), (4096UL, Base + 4096), (8192UL, Base + (3 * 4096)) })
+        {
+            var map = Map(ioas, (ulong)memory.Address + offset, 4096, iova);       // pages 0, 1 and 3: a hole at 2
+            Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
+        }
+
+        var set = new iommu_hwpt_set_dirty_tracking { hwpt_id = hwpt, flags = 1 };
+        Assert.Equal(Errno.None, Raw.TryHwptSetDirtyTracking(ref set));
+        ulong inject = 0b1111_1111;                                                 // every 2 KiB granule of pages 0-3
+        var dirty = new iommu_test_cmd { op = IOMMU_TEST_OP_DIRTY, id = hwpt, dirty = new() { iova = Base, length = 4 * 4096, page_size = 2048, uptr = (ulong)&inject } };
+        Assert.Equal(0, Test(ref dirty));
+
+        ulong Read(ulong iova, ulong pages)
+        {
+            ulong bits = 0;
+            var get = new iommu_hwpt_get_dirty_bitmap { hwpt_id = hwpt, iova = iova, length = pages * 4096, page_size = 4096, data = (ulong)&bits };
+            Assert.Equal(Errno.None, Raw.TryHwptGetDirtyBitmap(ref get));
+            return bits;
+        }
+
+        Assert.Equal(0UL, Read(Base - 4096, 5));                                     // starts in a hole
+        Assert.Equal(0b0011UL, Read(Base, 4));                                       // pages 0 and 1, not 3 after the hole
+        Assert.Equal(0b1UL, Read(Base + (3 * 4096), 1));                             // page 3 was left dirty
+
+        // io_pagetable.c: iopt_set_dirty_tracking clears the dirty bits on every enable, also when
+        // tracking is on already (fuzzer seed 1184).
+        Assert.Equal(0, Test(ref dirty));
+        Assert.Equal(Errno.None, Raw.TryHwptSetDirtyTracking(ref set));
+        Assert.Equal(0UL, Read(Base, 2));
+    }
+
+    [Fact]
     public void AllowedRangesOutsideTheMockAperture_RefuseTheDomain()
     {
         // io_pagetable.c: iopt_table_add_domain reserves what lies outside the aperture, which

@@ -83,7 +83,14 @@ internal sealed class DirtyBitmap
     /// from <paramref name="iova"/> that holds a dirty page, over <paramref name="length"/> bytes;
     /// clears what it reported unless <paramref name="keep"/>. Only sets bits, like the kernel.
     /// </summary>
-    public void Harvest(ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool keep)
+    public void Harvest(ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool keep) => Harvest(iova, iova, length, pageSize, bitmap, keep);
+
+    /// <summary>
+    /// As <see cref="Harvest(ulong, ulong, ulong, Span{ulong}, bool)"/> over [<paramref name="iova"/>,
+    /// <paramref name="iova"/> + <paramref name="length"/>), with bit 0 of <paramref name="bitmap"/> at
+    /// <paramref name="origin"/> (at or below <paramref name="iova"/>): part of a bitmap's window.
+    /// </summary>
+    public void Harvest(ulong origin, ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool keep)
     {
         ulong firstPage = iova >> _shift;
         ulong lastPage = (iova + (length - 1)) >> _shift;
@@ -106,7 +113,7 @@ internal sealed class DirtyBitmap
 
                 foreach (ulong key in keys.Span[..n])
                 {
-                    HarvestWord(key, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
+                    HarvestWord(key, origin, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
                 }
 
                 return;
@@ -114,12 +121,12 @@ internal sealed class DirtyBitmap
 
             for (ulong key = firstKey; key <= lastKey; key++)
             {
-                HarvestWord(key, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
+                HarvestWord(key, origin, iova, length, firstPage, lastPage, granuleShift, bitmap, keep);
             }
         }
     }
 
-    private void HarvestWord(ulong key, ulong iova, ulong length, ulong firstPage, ulong lastPage, int granuleShift, Span<ulong> bitmap, bool keep)
+    private void HarvestWord(ulong key, ulong origin, ulong iova, ulong length, ulong firstPage, ulong lastPage, int granuleShift, Span<ulong> bitmap, bool keep)
     {
         if (!_words.TryGetValue(key, out ulong word))
         {
@@ -135,8 +142,9 @@ internal sealed class DirtyBitmap
             return;
         }
 
-        ulong offsetPages = wordFirst >= firstPage ? wordFirst - firstPage : 0;
-        if (granuleShift == _shift && wordFirst >= firstPage && (offsetPages & 63) == 0)
+        ulong originPage = origin >> _shift;
+        ulong offsetPages = wordFirst >= firstPage ? wordFirst - originPage : 0;
+        if (granuleShift == _shift && wordFirst >= firstPage && (origin & ((1UL << _shift) - 1)) == 0 && (offsetPages & 63) == 0)
         {
             // 4 KiB granules aligned to a word: the word is the bitmap word.
             bitmap[(int)(offsetPages >> 6)] |= hits;
@@ -147,8 +155,8 @@ internal sealed class DirtyBitmap
             {
                 // A dirty page marks every granule it overlaps (granules may be smaller than a page).
                 ulong page = wordFirst + (ulong)BitOperations.TrailingZeroCount(rest);
-                ulong from = Math.Max(page << _shift, iova) - iova;
-                ulong to = Math.Min((page << _shift) + ((1UL << _shift) - 1) - iova, length - 1);
+                ulong from = Math.Max(page << _shift, iova) - origin;
+                ulong to = Math.Min((page << _shift) + ((1UL << _shift) - 1), iova + (length - 1)) - origin;
                 for (ulong bit = from >> granuleShift; bit <= to >> granuleShift; bit++)
                 {
                     bitmap[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);

@@ -225,10 +225,13 @@ internal sealed unsafe partial class IommufdFile
             return Fail(Errno.EOPNOTSUPP, $"HWPT {hwpt.Id} was not allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING");
         }
 
+        // io_pagetable.c: iopt_set_dirty_tracking clears every area's dirty bits on each enable, before
+        // the driver's set_dirty_tracking (which does nothing when tracking is on already): a clean
+        // snapshot each time (fuzzer seed 1184).
         bool enable = (cmd.flags & Enable) != 0;
-        if (enable && !hwpt.Tracking)
+        if (enable)
         {
-            hwpt.Dirty.Clear(0, ulong.MaxValue);     // start from a clean snapshot
+            hwpt.Dirty.Clear(0, ulong.MaxValue);
         }
 
         hwpt.Tracking = enable;
@@ -277,15 +280,20 @@ internal sealed unsafe partial class IommufdFile
         // iommu_read_and_clear_dirty: once the range checks pass the walk always answers 0; bits that
         // cannot reach the caller's bitmap (unmapped or read-only pages of it) are lost, the dirty
         // state is read (and cleared) all the same. Only mapped IOVA can be dirty, so the bitmap is
-        // visited window by window over the areas in range, never as a whole.
+        // visited window by window over the areas in range, never as a whole. The walk
+        // (__iommu_read_and_clear_dirty, iopt_for_each_contig_area) starts at the area holding iova
+        // and goes on only while the next area begins where the last ended: a range that starts in a
+        // hole reads nothing, and nothing after the first hole is read (or cleared); its -EINVAL is
+        // dropped (fuzzer seed 1046).
         ulong granule = cmd.page_size & (~cmd.page_size + 1);
         using SpanOwner<ulong> rented = SpanOwner<ulong>.Allocate(DirtyWindowWords);
         bool keep = (cmd.flags & NoClear) != 0;
-        foreach (Area area in hwpt.Ioas.Iopt.Areas)
+        ulong next = cmd.iova;
+        foreach (Area area in hwpt.Ioas.Iopt.AreasIn(cmd.iova, last))
         {
-            if (area.Last < cmd.iova || area.Iova > last)
+            if (area.Iova > next)
             {
-                continue;
+                break;
             }
 
             ulong firstWord = (Math.Max(area.Iova, cmd.iova) - cmd.iova) / granule / 64;
@@ -300,9 +308,17 @@ internal sealed unsafe partial class IommufdFile
                 Span<byte> bytes = MemoryMarshal.AsBytes(bits);
                 ulong user = cmd.data + (word * 8);
                 UserAccess.ReadWhatIsMapped(user, bytes);
-                hwpt.Dirty.Harvest(windowIova, windowLast - windowIova + 1, granule, bits, keep);
+                ulong from = Math.Max(windowIova, area.Iova), to = Math.Min(windowLast, area.Last);     // this area's part of the window
+                hwpt.Dirty.Harvest(windowIova, from, to - from + 1, granule, bits, keep);
                 UserAccess.WriteWhatIsMapped(user, bytes);
             }
+
+            if (area.Last >= last)
+            {
+                break;
+            }
+
+            next = area.Last + 1;
         }
 
         return 0;
