@@ -292,7 +292,7 @@ static uint32_t id_of_kind(int kind, uint64_t r)
 // the device object stays in the table (IOMMU_DESTROY answers 0, a later lookup of its id finds it)
 // and a later page request oopses the kernel (seed 2 of the first 2000-call run of these
 // operations). So a mock device's PASIDs are detached before it is destroyed, and at the end.
-static struct { uint32_t stdev, pasid; } attached_pasids[32];
+static struct { uint32_t stdev, pasid; } attached_pasids[1024];
 static int nattached_pasids;
 
 static void note_pasid(uint32_t stdev, uint32_t pasid, int attached)
@@ -303,7 +303,7 @@ static void note_pasid(uint32_t stdev, uint32_t pasid, int attached)
 				attached_pasids[i] = attached_pasids[--nattached_pasids];
 			return;
 		}
-	if (attached && nattached_pasids < 32) {
+	if (attached && nattached_pasids < 1024) {
 		attached_pasids[nattached_pasids].stdev = stdev;
 		attached_pasids[nattached_pasids++].pasid = pasid;
 	}

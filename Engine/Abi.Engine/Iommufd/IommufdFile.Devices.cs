@@ -71,16 +71,18 @@ internal sealed partial class IommufdFile
             }
 
             // iommufd_device_do_replace finds no attachment to replace (EINVAL) after the object's lookup
-            // and, for an IOAS without an automatic domain, after that domain's allocation, which a
-            // replace fills from the IOAS before it attaches (iommufd_hwpt_paging_alloc, not immediate).
+            // and, for an IOAS, after a new automatic domain's allocation: the IOAS's own automatic
+            // domains pass as incompatible (EINVAL, iommufd_device_auto_get_domain), and the new one is
+            // filled from the IOAS before the replace (iommufd_hwpt_paging_alloc, not immediate).
             if (replaceOnly && device.Hwpt is null)
             {
-                if (createAuto && Kernel.Faults.ShouldFail("hwpt.alloc"))
+                bool throughIoas = Objects.Get(ptId) is IoasObject;
+                if (throughIoas && Kernel.Faults.ShouldFail("hwpt.alloc"))
                 {
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
                 }
 
-                return createAuto && ioas.Iopt.AddDomainRefusal(device.Iommu) is int refused
+                return throughIoas && ioas.Iopt.AddDomainRefusal(device.Iommu) is int refused
                     ? refused
                     : Fail(Errno.EINVAL, "the RID is not attached; a replace needs an attachment");
             }
