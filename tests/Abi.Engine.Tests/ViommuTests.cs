@@ -123,18 +123,18 @@ public sealed unsafe class ViommuTests : MockIommuTest
         Assert.Equal(-(int)Errno.EOPNOTSUPP, Trigger(_device));                    // nowhere to report
     }
 
+    private Errno AllocQueue(uint type, uint index, ulong iova, ulong length, out uint id)
+    {
+        var alloc = new iommu_hw_queue_alloc { viommu_id = _viommu, type = type, index = index, nesting_parent_iova = iova, length = length };
+        Errno rc = Raw.TryHwQueueAlloc(ref alloc);
+        id = alloc.out_hw_queue_id;
+        return rc;
+    }
+
     [Fact]
     public void HwQueue_PinsAndLocksItsPages_AndFillsTheMockSlotsInOrder()
     {
         const ulong Iova = 0x100_0000, Page = 4096;
-        Errno AllocQueue(uint type, uint index, ulong iova, ulong length, out uint id)
-        {
-            var alloc = new iommu_hw_queue_alloc { viommu_id = _viommu, type = type, index = index, nesting_parent_iova = iova, length = length };
-            Errno rc = Raw.TryHwQueueAlloc(ref alloc);
-            id = alloc.out_hw_queue_id;
-            return rc;
-        }
-
         Assert.Equal(Errno.EOPNOTSUPP, AllocQueue(0, 0, Iova, Page, out _));             // DEFAULT
         Assert.Equal(Errno.EINVAL, AllocQueue(Selftest, 0, Iova, 0, out _));
         Assert.Equal(Errno.EOVERFLOW, AllocQueue(Selftest, 0, ulong.MaxValue, Page, out _));
@@ -180,21 +180,15 @@ public sealed unsafe class ViommuTests : MockIommuTest
         using var memory = DmaBuffer.Allocate(Kernel, (long)Page, preferHugePages: false);
         var map = Map(_ioas, (ulong)memory.Address, Page, Iova);
         Assert.Equal(Errno.None, Raw.TryIoasMap(ref map));
-        Errno AllocQueue(uint index, out uint id)
-        {
-            var alloc = new iommu_hw_queue_alloc { viommu_id = _viommu, type = Selftest, index = index, nesting_parent_iova = Iova, length = Page };
-            Errno rc = Raw.TryHwQueueAlloc(ref alloc);
-            id = alloc.out_hw_queue_id;
-            return rc;
-        }
+        Errno Alloc(uint index, out uint id) => AllocQueue(Selftest, index, Iova, Page, out id);
 
-        Assert.Equal(Errno.None, AllocQueue(0, out uint queue0));
-        Assert.Equal(Errno.None, AllocQueue(1, out uint queue1));
+        Assert.Equal(Errno.None, Alloc(0, out uint queue0));
+        Assert.Equal(Errno.None, Alloc(1, out uint queue1));
         Assert.Equal(Errno.None, Destroy(queue1));
-        Assert.Equal(Errno.EEXIST, AllocQueue(1, out _));                            // slot 1 still holds the destroyed queue
-        Assert.Equal(Errno.None, AllocQueue(0, out uint again0));                    // slot 0 was emptied under queue 0
+        Assert.Equal(Errno.EEXIST, Alloc(1, out _));                            // slot 1 still holds the destroyed queue
+        Assert.Equal(Errno.None, Alloc(0, out uint again0));                    // slot 0 was emptied under queue 0
         Assert.Equal(Errno.None, Destroy(queue0));                                   // empties slot 0 again
-        Assert.Equal(Errno.None, AllocQueue(0, out uint third0));
+        Assert.Equal(Errno.None, Alloc(0, out uint third0));
         Assert.Equal(Errno.None, Destroy(third0));
         Assert.Equal(Errno.None, Destroy(again0));
     }

@@ -51,7 +51,7 @@ internal sealed partial class IommufdFile
         using (EnterExclusive())
         {
             HwptObject? target;
-            bool createAuto = false;
+            bool createAuto = false, throughIoas = false;
             IoasObject ioas;
             switch (Objects.Get(ptId))
             {
@@ -59,6 +59,7 @@ internal sealed partial class IommufdFile
                     return Fail(Errno.ENOENT, $"no object {ptId}");
                 case IoasObject i:
                     ioas = i;
+                    throughIoas = true;
                     target = device.Hwpt is HwptPagingObject { Automatic: true } current && current.Ioas == i ? current : i.Iopt.AutomaticDomain();
                     createAuto = target is null;
                     break;
@@ -76,7 +77,6 @@ internal sealed partial class IommufdFile
             // filled from the IOAS before the replace (iommufd_hwpt_paging_alloc, not immediate).
             if (replaceOnly && device.Hwpt is null)
             {
-                bool throughIoas = Objects.Get(ptId) is IoasObject;
                 if (throughIoas && Kernel.Faults.ShouldFail("hwpt.alloc"))
                 {
                     return Fail(Errno.ENOMEM, "injected failure: hwpt.alloc");
